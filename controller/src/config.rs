@@ -1,0 +1,54 @@
+//! The controller's settings, by their Kafka names.
+
+use crate::records::BrokerId;
+
+/// Settings of one node's controller half. Defaults are Kafka's.
+#[derive(Clone, Debug)]
+pub struct ControllerConfig {
+    /// `node.id`.
+    pub node_id: BrokerId,
+    /// `controller.quorum.voters`: every node is a voter in combined mode.
+    pub voters: Vec<BrokerId>,
+    /// `broker.session.timeout.ms` (9000): a broker without a heartbeat for this long is
+    /// fenced by the active controller.
+    pub broker_session_timeout_ms: u64,
+    /// `unclean.leader.election.enable` (false), the cluster default.
+    pub unclean_leader_election_enable: bool,
+    /// `num.partitions` (1), for CreateTopics with `num_partitions = -1`.
+    pub num_partitions: i32,
+    /// `default.replication.factor` (1), for CreateTopics with `replication_factor = -1`.
+    pub default_replication_factor: i32,
+    /// Virtual milliseconds per raft tick. raft-rs counts time in ticks.
+    pub raft_tick_ms: u64,
+    /// Heartbeat interval of the raft leader, in ticks (KRaft's followers fetch about every
+    /// 500 ms; raft-rs pushes heartbeats instead).
+    pub raft_heartbeat_ticks: usize,
+    /// `controller.quorum.fetch.timeout.ms` (2000) in ticks: a follower that hears nothing
+    /// from the leader for this long starts an election; a leader that hears from no
+    /// majority for this long resigns (raft-rs `check_quorum`).
+    pub raft_election_ticks: usize,
+    /// This node's election timeout in ticks, in `[raft_election_ticks, 2 *
+    /// raft_election_ticks)`. Kafka draws `controller.quorum.election.timeout.ms` at random;
+    /// kraftsim draws it from the run's seed so that runs repeat (see `docs/`).
+    pub election_timeout_ticks: usize,
+}
+
+impl ControllerConfig {
+    /// Kafka's defaults for node `node_id` of `voters`.
+    pub fn new(node_id: BrokerId, voters: Vec<BrokerId>) -> Self {
+        let raft_election_ticks = 20;
+        Self {
+            node_id,
+            voters,
+            broker_session_timeout_ms: 9000,
+            unclean_leader_election_enable: false,
+            num_partitions: 1,
+            default_replication_factor: 1,
+            raft_tick_ms: 100,
+            raft_heartbeat_ticks: 5,
+            raft_election_ticks,
+            election_timeout_ticks: raft_election_ticks
+                + node_id.unsigned_abs() as usize % raft_election_ticks,
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Kafka's error codes, by the names Kafka gives them, shared by the controller and broker halves.
+//!
+//! Every failure a client or a peer can see leaves kraftsim as one of these codes, exactly as
+//! an Apache Kafka broker would report it (the numbers and names come from
+//! `org.apache.kafka.common.protocol.Errors`). Library code returns typed errors
+//! (`thiserror` enums); each of those maps to one `ErrorCode` at the edge.
+
+use std::fmt;
+
+/// A Kafka protocol error code.
+///
+/// Only the codes kraftsim can produce are listed. `name()` gives the upper-case name
+/// that Kafka's tools print (`NOT_LEADER_OR_FOLLOWER`), which the reports use too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(i16)]
+pub enum ErrorCode {
+    None = 0,
+    OffsetOutOfRange = 1,
+    CorruptMessage = 2,
+    UnknownTopicOrPartition = 3,
+    LeaderNotAvailable = 5,
+    NotLeaderOrFollower = 6,
+    RequestTimedOut = 7,
+    MessageTooLarge = 10,
+    InvalidTopicException = 17,
+    NotEnoughReplicas = 19,
+    NotEnoughReplicasAfterAppend = 20,
+    InvalidRequiredAcks = 21,
+    InvalidRequest = 42,
+    NotController = 41,
+    TopicAlreadyExists = 36,
+    InvalidPartitions = 37,
+    InvalidReplicationFactor = 38,
+    StaleBrokerEpoch = 77,
+    OutOfOrderSequenceNumber = 45,
+    DuplicateSequenceNumber = 46,
+    InvalidProducerEpoch = 47,
+    FencedLeaderEpoch = 74,
+    UnknownLeaderEpoch = 75,
+    UnknownServerError = -1,
+    InvalidRecord = 87,
+    InvalidUpdateVersion = 95,
+    NewLeaderElected = 106,
+    IneligibleReplica = 107,
+    OperationNotAttempted = 55,
+    BrokerIdNotRegistered = 102,
+    DuplicateBrokerRegistration = 101,
+}
+
+impl ErrorCode {
+    /// The numeric code on the wire.
+    pub fn code(self) -> i16 {
+        self as i16
+    }
+
+    /// Kafka's name for the error, as its tools print it.
+    pub fn name(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            None => "NONE",
+            OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
+            CorruptMessage => "CORRUPT_MESSAGE",
+            UnknownTopicOrPartition => "UNKNOWN_TOPIC_OR_PARTITION",
+            LeaderNotAvailable => "LEADER_NOT_AVAILABLE",
+            NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
+            RequestTimedOut => "REQUEST_TIMED_OUT",
+            MessageTooLarge => "MESSAGE_TOO_LARGE",
+            InvalidTopicException => "INVALID_TOPIC_EXCEPTION",
+            NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            InvalidRequiredAcks => "INVALID_REQUIRED_ACKS",
+            InvalidRequest => "INVALID_REQUEST",
+            NotController => "NOT_CONTROLLER",
+            TopicAlreadyExists => "TOPIC_ALREADY_EXISTS",
+            InvalidPartitions => "INVALID_PARTITIONS",
+            InvalidReplicationFactor => "INVALID_REPLICATION_FACTOR",
+            StaleBrokerEpoch => "STALE_BROKER_EPOCH",
+            OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            DuplicateSequenceNumber => "DUPLICATE_SEQUENCE_NUMBER",
+            InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
+            FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
+            UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
+            UnknownServerError => "UNKNOWN_SERVER_ERROR",
+            InvalidRecord => "INVALID_RECORD",
+            InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
+            NewLeaderElected => "NEW_LEADER_ELECTED",
+            IneligibleReplica => "INELIGIBLE_REPLICA",
+            OperationNotAttempted => "OPERATION_NOT_ATTEMPTED",
+            BrokerIdNotRegistered => "BROKER_ID_NOT_REGISTERED",
+            DuplicateBrokerRegistration => "DUPLICATE_BROKER_REGISTRATION",
+        }
+    }
+
+    /// Whether a client may retry the request as it is (Kafka's `RetriableException`s).
+    pub fn is_retriable(self) -> bool {
+        use ErrorCode::*;
+        matches!(
+            self,
+            OffsetOutOfRange
+                | CorruptMessage
+                | UnknownTopicOrPartition
+                | LeaderNotAvailable
+                | NotLeaderOrFollower
+                | RequestTimedOut
+                | NotEnoughReplicas
+                | NotEnoughReplicasAfterAppend
+                | NotController
+                | FencedLeaderEpoch
+                | UnknownLeaderEpoch
+        )
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_kafka() {
+        assert_eq!(ErrorCode::NotLeaderOrFollower.code(), 6);
+        assert_eq!(ErrorCode::NotEnoughReplicas.code(), 19);
+        assert_eq!(ErrorCode::NotEnoughReplicasAfterAppend.code(), 20);
+        assert_eq!(ErrorCode::FencedLeaderEpoch.code(), 74);
+        assert_eq!(ErrorCode::FencedLeaderEpoch.name(), "FENCED_LEADER_EPOCH");
+    }
+}

@@ -1,0 +1,94 @@
+//! The broker-to-controller RPCs of KRaft (KIP-631, KIP-497).
+//!
+//! A broker registers once per process start (`BrokerRegistration`), then sends a
+//! `BrokerHeartbeat` every `broker.heartbeat.interval.ms`; a partition leader asks for ISR
+//! changes with `AlterPartition`. Admin requests that change metadata (`CreateTopics`,
+//! `DeleteTopics`) are forwarded to the active controller too. Only the active controller
+//! answers; any other node says `NOT_CONTROLLER`.
+//!
+//! Inside kraftsim these travel as typed messages between in-process nodes, not as encoded
+//! frames: a visible simplification that keeps the fault injector in charge of delivery.
+
+use crate::error_code::ErrorCode;
+use crate::records::{BrokerId, TopicId};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControllerRequest {
+    BrokerRegistration {
+        broker_id: BrokerId,
+        incarnation_id: u64,
+    },
+    BrokerHeartbeat {
+        broker_id: BrokerId,
+        broker_epoch: u64,
+        /// The offset of the last metadata record the broker has applied.
+        current_metadata_offset: u64,
+        want_fence: bool,
+    },
+    AlterPartition(AlterPartitionRequest),
+    CreateTopics(Vec<CreatableTopic>),
+    DeleteTopics(Vec<String>),
+}
+
+/// A leader's request to change the ISR of one partition (KIP-497, KIP-903).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlterPartitionRequest {
+    pub broker_id: BrokerId,
+    pub broker_epoch: u64,
+    pub topic_id: TopicId,
+    pub partition: i32,
+    pub leader_epoch: i32,
+    pub partition_epoch: i32,
+    /// The proposed ISR with each member's broker epoch (KIP-903), so that a replica that
+    /// restarted since the leader last saw it is not added back by mistake.
+    pub new_isr: Vec<(BrokerId, u64)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreatableTopic {
+    pub name: String,
+    /// -1: `num.partitions`.
+    pub num_partitions: i32,
+    /// -1: `default.replication.factor`.
+    pub replication_factor: i32,
+    pub configs: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControllerResponse {
+    BrokerRegistration {
+        error: ErrorCode,
+        broker_epoch: u64,
+    },
+    BrokerHeartbeat {
+        error: ErrorCode,
+        is_fenced: bool,
+        is_caught_up: bool,
+    },
+    AlterPartition(AlterPartitionResponse),
+    CreateTopics(Vec<TopicResult>),
+    DeleteTopics(Vec<TopicResult>),
+    /// This node is not the active controller; `leader_hint` is who it thinks is.
+    NotController {
+        leader_hint: Option<BrokerId>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlterPartitionResponse {
+    pub error: ErrorCode,
+    pub topic_id: TopicId,
+    pub partition: i32,
+    pub leader: BrokerId,
+    pub leader_epoch: i32,
+    pub isr: Vec<BrokerId>,
+    pub partition_epoch: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicResult {
+    pub name: String,
+    pub error: ErrorCode,
+    pub message: Option<String>,
+}

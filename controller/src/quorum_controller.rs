@@ -1,0 +1,916 @@
+//! The active controller: Kafka's `QuorumController`, `ClusterControlManager` and
+//! `ReplicationControlManager` in one sans-IO state machine.
+//!
+//! Every node runs a controller half; the one whose raft replica leads the metadata quorum
+//! is *active*. Only the active controller decides anything, and it decides by writing
+//! records to the metadata log:
+//!
+//! - **Registration** (KIP-631): a starting broker registers and gets a broker epoch (the
+//!   offset of its `RegisterBroker` record). It starts fenced, and is unfenced once a
+//!   heartbeat shows it has replayed the metadata log up to its own registration.
+//! - **Fencing**: a broker silent for `broker.session.timeout.ms` is fenced, one broker at a
+//!   time (`maybeFenceOneStaleBroker`). It leaves every ISR (the last member stays) and the
+//!   partitions it led elect a new leader from their ISR.
+//! - **AlterPartition** (KIP-497): leaders ask to shrink or expand their ISR; stale requests
+//!   (old leader epoch, old partition epoch) are refused with Kafka's errors.
+//! - **CreateTopics / DeleteTopics**.
+//!
+//! The active controller decides against its *pending* image: the committed image plus its
+//! own proposals not yet committed, as KRaft's controller applies its records to in-memory
+//! state before they commit. Answers go out only when the records commit. Losing leadership
+//! throws the pending state away and fails the waiting requests with `NOT_CONTROLLER`.
+//!
+//! Without a majority of voters nothing commits, so nothing changes: no fencing, no leader
+//! moves, no ISR changes, no topics. Requests wait, and the reason is visible in
+//! [`QuorumController::status`].
+
+use crate::config::ControllerConfig;
+use crate::error_code::ErrorCode;
+use crate::heartbeats::BrokerHeartbeatManager;
+use crate::image::{ImageChange, MetadataImage, PartitionKey};
+use crate::messages::{
+    AlterPartitionRequest, AlterPartitionResponse, ControllerRequest, ControllerResponse,
+    CreatableTopic, TopicResult,
+};
+use crate::partition_change::{change_record, elect, unclean_enabled};
+use crate::placement::assign_replicas;
+use crate::quorum::{MetadataQuorum, QuorumError, QuorumStore, RaftMessage};
+use crate::records::{BrokerId, MetadataRecord, RecordBatch, TopicId};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Who asked: the broker and its own request id, so the answer finds its way back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ReplyTo {
+    pub broker_id: BrokerId,
+    pub request_id: u64,
+}
+
+/// A decision of the active controller, with its reason in words, for the reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControllerEvent {
+    pub term: u64,
+    pub kind: ControllerEventKind,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControllerEventKind {
+    BecameActive,
+    Resigned,
+    BrokerRegistered(BrokerId),
+    BrokerFenced(BrokerId),
+    BrokerUnfenced(BrokerId),
+    LeaderChanged {
+        topic: String,
+        partition: i32,
+        leader: BrokerId,
+    },
+    IsrChanged {
+        topic: String,
+        partition: i32,
+        isr: Vec<BrokerId>,
+    },
+    TopicCreated(String),
+    TopicDeleted(String),
+}
+
+/// The most requests that may wait for their records to commit. Past it, new requests get
+/// `REQUEST_TIMED_OUT` at once: a bound on every queue.
+pub const MAX_WAITING_RESPONSES: usize = 10_000;
+
+/// The controller half of one node.
+#[derive(Debug)]
+pub struct QuorumController {
+    config: ControllerConfig,
+    quorum: MetadataQuorum,
+    /// The committed image, the same on every node that applied as far.
+    image: MetadataImage,
+    /// Committed image plus our uncommitted proposals; only meaningful while active.
+    pending: MetadataImage,
+    inflight: VecDeque<u64>,
+    waiting: VecDeque<(u64, ReplyTo, ControllerResponse)>,
+    heartbeats: BrokerHeartbeatManager,
+    /// The term in which we became active, while we are.
+    active_term: Option<u64>,
+    now_ms: u64,
+    responses: Vec<(ReplyTo, ControllerResponse)>,
+    changes: Vec<ImageChange>,
+    events: Vec<ControllerEvent>,
+}
+
+impl QuorumController {
+    /// Starts (or restarts, on a kept `store`) a node's controller half.
+    pub fn start(config: ControllerConfig, store: QuorumStore) -> Result<Self, QuorumError> {
+        let quorum = MetadataQuorum::start(&config, store)?;
+        let mut controller = Self {
+            config,
+            quorum,
+            image: MetadataImage::default(),
+            pending: MetadataImage::default(),
+            inflight: VecDeque::new(),
+            waiting: VecDeque::new(),
+            heartbeats: BrokerHeartbeatManager::default(),
+            active_term: None,
+            now_ms: 0,
+            responses: Vec::new(),
+            changes: Vec::new(),
+            events: Vec::new(),
+        };
+        controller.after_raft();
+        Ok(controller)
+    }
+
+    /// Advances time: raft ticks, and the active controller's periodic work.
+    pub fn tick(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+        self.quorum.tick(self.now_ms);
+        self.after_raft();
+        if self.is_active() {
+            self.maybe_fence_one_stale_broker();
+            self.maybe_elect_offline_partitions();
+        }
+    }
+
+    /// A raft message from a peer.
+    pub fn step(&mut self, msg: RaftMessage) {
+        self.quorum.step(msg);
+        self.after_raft();
+    }
+
+    /// A request from a broker (possibly this node's own broker half).
+    pub fn handle_request(&mut self, now_ms: u64, from: ReplyTo, request: ControllerRequest) {
+        self.now_ms = self.now_ms.max(now_ms);
+        if !self.is_active() {
+            let leader_hint = self.quorum.leader_id();
+            self.responses
+                .push((from, ControllerResponse::NotController { leader_hint }));
+            return;
+        }
+        if self.waiting.len() >= MAX_WAITING_RESPONSES {
+            self.responses.push((from, timed_out(&request)));
+            return;
+        }
+        match request {
+            ControllerRequest::BrokerRegistration {
+                broker_id,
+                incarnation_id,
+            } => self.register_broker(from, broker_id, incarnation_id),
+            ControllerRequest::BrokerHeartbeat {
+                broker_id,
+                broker_epoch,
+                current_metadata_offset,
+                want_fence,
+            } => self.broker_heartbeat(
+                from,
+                broker_id,
+                broker_epoch,
+                current_metadata_offset,
+                want_fence,
+            ),
+            ControllerRequest::AlterPartition(req) => self.alter_partition(from, req),
+            ControllerRequest::CreateTopics(topics) => self.create_topics(from, topics),
+            ControllerRequest::DeleteTopics(names) => self.delete_topics(from, names),
+        }
+    }
+
+    // ----- outputs -------------------------------------------------------------------------
+
+    pub fn take_raft_messages(&mut self) -> Vec<RaftMessage> {
+        self.quorum.take_messages()
+    }
+
+    pub fn take_responses(&mut self) -> Vec<(ReplyTo, ControllerResponse)> {
+        std::mem::take(&mut self.responses)
+    }
+
+    /// What the committed image changed since the last call.
+    pub fn take_image_changes(&mut self) -> Vec<ImageChange> {
+        std::mem::take(&mut self.changes)
+    }
+
+    pub fn take_events(&mut self) -> Vec<ControllerEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    // ----- state ---------------------------------------------------------------------------
+
+    /// The committed metadata image this node has applied.
+    pub fn image(&self) -> &MetadataImage {
+        &self.image
+    }
+
+    /// Raft leader with every earlier entry applied.
+    pub fn is_active(&self) -> bool {
+        self.active_term.is_some()
+    }
+
+    /// The term in which this node is the active controller, if it is.
+    pub fn active_term(&self) -> Option<u64> {
+        self.active_term
+    }
+
+    pub fn term(&self) -> u64 {
+        self.quorum.term()
+    }
+
+    pub fn leader_id(&self) -> Option<BrokerId> {
+        self.quorum.leader_id()
+    }
+
+    pub fn config(&self) -> &ControllerConfig {
+        &self.config
+    }
+
+    pub fn quorum(&self) -> &MetadataQuorum {
+        &self.quorum
+    }
+
+    /// Requests waiting for their records to commit.
+    pub fn waiting_requests(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// One line on the quorum's state, with the reason when nothing can change.
+    pub fn status(&self) -> String {
+        let role = format!("{:?}", self.quorum.role()).to_lowercase();
+        let stuck = if self.is_active() && !self.inflight.is_empty() {
+            format!(
+                "; {} proposal(s) not committed: no majority of {} voters has them",
+                self.inflight.len(),
+                self.config.voters.len()
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "controller {}: {} in term {}, leader {:?}, metadata offset {}{}",
+            self.config.node_id,
+            role,
+            self.quorum.term(),
+            self.quorum.leader_id(),
+            self.image.offset,
+            stuck
+        )
+    }
+
+    // ----- raft bookkeeping ----------------------------------------------------------------
+
+    fn after_raft(&mut self) {
+        for committed in self.quorum.take_committed() {
+            for record in &committed.batch.records {
+                self.image.apply(committed.index, record, &mut self.changes);
+            }
+            while self.inflight.front().is_some_and(|&i| i <= committed.index) {
+                self.inflight.pop_front();
+            }
+        }
+        let applied = self.quorum.applied_index();
+        while self.waiting.front().is_some_and(|(i, _, _)| *i <= applied) {
+            if let Some((_, to, resp)) = self.waiting.pop_front() {
+                self.responses.push((to, resp));
+            }
+        }
+        let ready = self.quorum.is_ready_to_lead();
+        let term = self.quorum.term();
+        match (self.active_term, ready) {
+            (None, true) => self.activate(term),
+            (Some(t), true) if t != term => {
+                self.resign(t);
+                self.activate(term);
+            }
+            (Some(t), false) => self.resign(t),
+            _ => {}
+        }
+        if self.inflight.is_empty() && self.active_term.is_some() {
+            // Nothing of ours is pending: the pending image is the committed one.
+            if self.pending.offset != self.image.offset {
+                self.pending = self.image.clone();
+            }
+        }
+    }
+
+    fn activate(&mut self, term: u64) {
+        self.active_term = Some(term);
+        self.pending = self.image.clone();
+        self.inflight.clear();
+        self.heartbeats
+            .activate(self.image.brokers.keys().copied(), self.now_ms);
+        self.event(
+            ControllerEventKind::BecameActive,
+            format!(
+                "won the election for term {term} ({} voters); every broker gets a fresh {} ms session",
+                self.config.voters.len(),
+                self.config.broker_session_timeout_ms
+            ),
+        );
+    }
+
+    fn resign(&mut self, term: u64) {
+        self.active_term = None;
+        self.inflight.clear();
+        self.pending = self.image.clone();
+        let leader_hint = self.quorum.leader_id();
+        for (_, to, _) in self.waiting.drain(..) {
+            self.responses
+                .push((to, ControllerResponse::NotController { leader_hint }));
+        }
+        self.events.push(ControllerEvent {
+            term,
+            kind: ControllerEventKind::Resigned,
+            reason: "lost raft leadership".into(),
+        });
+    }
+
+    fn event(&mut self, kind: ControllerEventKind, reason: String) {
+        self.events.push(ControllerEvent {
+            term: self.quorum.term(),
+            kind,
+            reason,
+        });
+    }
+
+    /// Proposes `records`, applies them to the pending image, and queues `reply` for when
+    /// they commit. Returns false if raft refused (we are no longer leader).
+    fn propose(
+        &mut self,
+        records: Vec<MetadataRecord>,
+        reply: Option<(ReplyTo, ControllerResponse)>,
+    ) -> bool {
+        if records.is_empty() {
+            if let Some(r) = reply {
+                self.responses.push(r);
+            }
+            return true;
+        }
+        let batch = RecordBatch { records };
+        match self.quorum.propose(&batch) {
+            Ok(index) => {
+                let mut ignored = Vec::new();
+                for record in &batch.records {
+                    self.pending.apply(index, record, &mut ignored);
+                }
+                self.inflight.push_back(index);
+                if let Some((to, resp)) = reply {
+                    self.waiting.push_back((index, to, resp));
+                }
+                self.after_raft();
+                true
+            }
+            Err(_) => {
+                if let Some((to, _)) = reply {
+                    let leader_hint = self.quorum.leader_id();
+                    self.responses
+                        .push((to, ControllerResponse::NotController { leader_hint }));
+                }
+                self.after_raft();
+                false
+            }
+        }
+    }
+
+    /// The records that move leadership and ISR membership away from a broker that is being
+    /// fenced (or that re-registered after an unclean shutdown, as KIP-966's
+    /// `handleBrokerUncleanShutdown`).
+    fn remove_from_partitions(&mut self, broker_id: BrokerId, records: &mut Vec<MetadataRecord>) {
+        let image = &self.pending;
+        let is_active = |b: BrokerId| b != broker_id && image.is_active(b);
+        for (key, part) in image.partitions() {
+            if !part.isr.contains(&broker_id) && part.leader != broker_id {
+                continue;
+            }
+            let target: Vec<BrokerId> = part
+                .isr
+                .iter()
+                .copied()
+                .filter(|&b| b != broker_id)
+                .collect();
+            let unclean = unclean_enabled(image, key.0, self.config.unclean_leader_election_enable);
+            let change = elect(part, &target, is_active, unclean);
+            if let Some(r) = change_record(key.0, key.1, part, &change) {
+                records.push(r);
+            }
+        }
+    }
+
+    fn describe_changes(&mut self, records: &[MetadataRecord], reason: &str) {
+        for r in records {
+            if let MetadataRecord::PartitionChange {
+                topic_id,
+                partition,
+                isr,
+                leader,
+            } = r
+            {
+                let topic = self
+                    .pending
+                    .topics
+                    .get(topic_id)
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default();
+                if let Some(leader) = leader {
+                    self.event(
+                        ControllerEventKind::LeaderChanged {
+                            topic: topic.clone(),
+                            partition: *partition,
+                            leader: *leader,
+                        },
+                        reason.to_string(),
+                    );
+                }
+                if let Some(isr) = isr {
+                    self.event(
+                        ControllerEventKind::IsrChanged {
+                            topic,
+                            partition: *partition,
+                            isr: isr.clone(),
+                        },
+                        reason.to_string(),
+                    );
+                }
+            }
+        }
+    }
+
+    // ----- periodic work -------------------------------------------------------------------
+
+    fn maybe_fence_one_stale_broker(&mut self) {
+        let timeout = self.config.broker_session_timeout_ms;
+        let now = self.now_ms;
+        let stale =
+            self.pending.brokers.values().find(|b| {
+                !b.fenced && !self.heartbeats.has_valid_session(b.broker_id, now, timeout)
+            });
+        let Some(b) = stale.cloned() else { return };
+        let silence = self
+            .heartbeats
+            .silence_ms(b.broker_id, now)
+            .unwrap_or(timeout);
+        let mut records = vec![MetadataRecord::FenceBroker {
+            broker_id: b.broker_id,
+            broker_epoch: b.broker_epoch,
+        }];
+        self.remove_from_partitions(b.broker_id, &mut records);
+        let reason = format!(
+            "broker {} fenced: no heartbeat for {} ms",
+            b.broker_id, silence
+        );
+        self.event(
+            ControllerEventKind::BrokerFenced(b.broker_id),
+            reason.clone(),
+        );
+        self.describe_changes(&records[1..], &reason);
+        self.propose(records, None);
+    }
+
+    /// Partitions without a leader whose ISR now has an active member, or (unclean election
+    /// enabled) any active replica.
+    fn maybe_elect_offline_partitions(&mut self) {
+        let mut records = Vec::new();
+        let image = &self.pending;
+        for (key, part) in image.partitions() {
+            if part.has_leader() {
+                continue;
+            }
+            let unclean = unclean_enabled(image, key.0, self.config.unclean_leader_election_enable);
+            let change = elect(part, &part.isr, |b| image.is_active(b), unclean);
+            if let Some(r) = change_record(key.0, key.1, part, &change) {
+                records.push(r);
+            }
+        }
+        if !records.is_empty() {
+            self.describe_changes(&records, "offline partition elected a leader");
+            self.propose(records, None);
+        }
+    }
+
+    // ----- requests ------------------------------------------------------------------------
+
+    fn register_broker(&mut self, from: ReplyTo, broker_id: BrokerId, incarnation_id: u64) {
+        if let Some(existing) = self.pending.brokers.get(&broker_id).cloned() {
+            if existing.incarnation_id == incarnation_id {
+                // A retry of a registration we already made.
+                self.responses.push((
+                    from,
+                    ControllerResponse::BrokerRegistration {
+                        error: ErrorCode::None,
+                        broker_epoch: existing.broker_epoch,
+                    },
+                ));
+                return;
+            }
+            if !existing.fenced
+                && self.heartbeats.has_valid_session(
+                    broker_id,
+                    self.now_ms,
+                    self.config.broker_session_timeout_ms,
+                )
+            {
+                // KIP-631: another process holds this id until its session expires.
+                self.responses.push((
+                    from,
+                    ControllerResponse::BrokerRegistration {
+                        error: ErrorCode::DuplicateBrokerRegistration,
+                        broker_epoch: 0,
+                    },
+                ));
+                return;
+            }
+        }
+        let mut records = Vec::new();
+        self.remove_from_partitions(broker_id, &mut records);
+        let reason = format!("broker {broker_id} re-registered after an unclean shutdown");
+        self.describe_changes(&records, &reason);
+        records.insert(
+            0,
+            MetadataRecord::RegisterBroker {
+                broker_id,
+                incarnation_id,
+            },
+        );
+        self.heartbeats.touch(broker_id, self.now_ms);
+        self.event(
+            ControllerEventKind::BrokerRegistered(broker_id),
+            format!("broker {broker_id} registered (fenced until it catches up)"),
+        );
+        // The broker epoch is the record's offset, known once proposed.
+        let batch_records = records;
+        let batch = RecordBatch {
+            records: batch_records,
+        };
+        match self.quorum.propose(&batch) {
+            Ok(index) => {
+                let mut ignored = Vec::new();
+                for record in &batch.records {
+                    self.pending.apply(index, record, &mut ignored);
+                }
+                self.inflight.push_back(index);
+                self.waiting.push_back((
+                    index,
+                    from,
+                    ControllerResponse::BrokerRegistration {
+                        error: ErrorCode::None,
+                        broker_epoch: index,
+                    },
+                ));
+            }
+            Err(_) => {
+                let leader_hint = self.quorum.leader_id();
+                self.responses
+                    .push((from, ControllerResponse::NotController { leader_hint }));
+            }
+        }
+        self.after_raft();
+    }
+
+    fn broker_heartbeat(
+        &mut self,
+        from: ReplyTo,
+        broker_id: BrokerId,
+        broker_epoch: u64,
+        current_metadata_offset: u64,
+        want_fence: bool,
+    ) {
+        let Some(reg) = self.pending.brokers.get(&broker_id).cloned() else {
+            self.responses
+                .push((from, heartbeat_error(ErrorCode::StaleBrokerEpoch)));
+            return;
+        };
+        if reg.broker_epoch != broker_epoch {
+            self.responses
+                .push((from, heartbeat_error(ErrorCode::StaleBrokerEpoch)));
+            return;
+        }
+        self.heartbeats.touch(broker_id, self.now_ms);
+        let is_caught_up = current_metadata_offset >= reg.broker_epoch;
+        if reg.fenced && !want_fence && is_caught_up {
+            let mut records = vec![MetadataRecord::UnfenceBroker {
+                broker_id,
+                broker_epoch,
+            }];
+            // With the broker active again, partitions it can lead elect it
+            // (`handleBrokerUnfenced`).
+            let mut after = self.pending.clone();
+            after.apply(u64::MAX, &records[0], &mut Vec::new());
+            for (key, part) in after.partitions() {
+                if part.has_leader() || !part.replicas.contains(&broker_id) {
+                    continue;
+                }
+                let unclean =
+                    unclean_enabled(&after, key.0, self.config.unclean_leader_election_enable);
+                let change = elect(part, &part.isr, |b| after.is_active(b), unclean);
+                if let Some(r) = change_record(key.0, key.1, part, &change) {
+                    records.push(r);
+                }
+            }
+            let reason = format!("broker {broker_id} unfenced: caught up to metadata offset {current_metadata_offset}");
+            self.event(
+                ControllerEventKind::BrokerUnfenced(broker_id),
+                reason.clone(),
+            );
+            self.describe_changes(&records[1..], &reason);
+            self.propose(
+                records,
+                Some((
+                    from,
+                    ControllerResponse::BrokerHeartbeat {
+                        error: ErrorCode::None,
+                        is_fenced: false,
+                        is_caught_up,
+                    },
+                )),
+            );
+            return;
+        }
+        self.responses.push((
+            from,
+            ControllerResponse::BrokerHeartbeat {
+                error: ErrorCode::None,
+                is_fenced: reg.fenced,
+                is_caught_up,
+            },
+        ));
+    }
+
+    fn alter_partition(&mut self, from: ReplyTo, req: AlterPartitionRequest) {
+        let key: PartitionKey = (req.topic_id, req.partition);
+        let respond = |error: ErrorCode, image: &MetadataImage| {
+            let p = image.partition(key);
+            ControllerResponse::AlterPartition(AlterPartitionResponse {
+                error,
+                topic_id: req.topic_id,
+                partition: req.partition,
+                leader: p.map_or(-1, |p| p.leader),
+                leader_epoch: p.map_or(-1, |p| p.leader_epoch),
+                isr: p.map(|p| p.isr.clone()).unwrap_or_default(),
+                partition_epoch: p.map_or(-1, |p| p.partition_epoch),
+            })
+        };
+        let error = self.validate_alter_partition(&req);
+        if error != ErrorCode::None {
+            let resp = respond(error, &self.pending);
+            self.responses.push((from, resp));
+            return;
+        }
+        let Some(part) = self.pending.partition(key).cloned() else {
+            return;
+        };
+        let new_isr: Vec<BrokerId> = req.new_isr.iter().map(|(b, _)| *b).collect();
+        let record = (new_isr != part.isr).then(|| MetadataRecord::PartitionChange {
+            topic_id: req.topic_id,
+            partition: req.partition,
+            isr: Some(new_isr.clone()),
+            leader: None,
+        });
+        let Some(record) = record else {
+            let resp = respond(ErrorCode::None, &self.pending);
+            self.responses.push((from, resp));
+            return;
+        };
+        let topic = self
+            .pending
+            .topics
+            .get(&req.topic_id)
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        let verb = if new_isr.len() < part.isr.len() {
+            "shrink"
+        } else {
+            "expand"
+        };
+        self.event(
+            ControllerEventKind::IsrChanged {
+                topic,
+                partition: req.partition,
+                isr: new_isr.clone(),
+            },
+            format!(
+                "leader {} asked to {verb} the ISR {:?} -> {:?}",
+                req.broker_id, part.isr, new_isr
+            ),
+        );
+        let mut after = self.pending.clone();
+        after.apply(u64::MAX, &record, &mut Vec::new());
+        let resp = respond(ErrorCode::None, &after);
+        self.propose(vec![record], Some((from, resp)));
+    }
+
+    /// The checks of `ReplicationControlManager.alterPartition`, in Kafka's order.
+    fn validate_alter_partition(&self, req: &AlterPartitionRequest) -> ErrorCode {
+        let image = &self.pending;
+        match image.brokers.get(&req.broker_id) {
+            Some(b) if b.broker_epoch == req.broker_epoch => {}
+            _ => return ErrorCode::StaleBrokerEpoch,
+        }
+        let Some(part) = image.partition((req.topic_id, req.partition)) else {
+            return ErrorCode::UnknownTopicOrPartition;
+        };
+        if req.leader_epoch < part.leader_epoch {
+            return ErrorCode::FencedLeaderEpoch;
+        }
+        if req.broker_id != part.leader || req.leader_epoch > part.leader_epoch {
+            return ErrorCode::InvalidRequest;
+        }
+        if req.partition_epoch != part.partition_epoch {
+            return ErrorCode::InvalidUpdateVersion;
+        }
+        if !req.new_isr.iter().any(|(b, _)| *b == part.leader) {
+            return ErrorCode::InvalidRequest;
+        }
+        for (b, epoch) in &req.new_isr {
+            let eligible = part.replicas.contains(b)
+                && image
+                    .brokers
+                    .get(b)
+                    .is_some_and(|r| !r.fenced && (*epoch == 0 || r.broker_epoch == *epoch));
+            if !eligible {
+                return ErrorCode::IneligibleReplica;
+            }
+        }
+        ErrorCode::None
+    }
+
+    fn create_topics(&mut self, from: ReplyTo, topics: Vec<CreatableTopic>) {
+        let mut records = Vec::new();
+        let mut results = Vec::new();
+        let active: Vec<BrokerId> = self
+            .pending
+            .brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .map(|b| b.broker_id)
+            .collect();
+        let mut created = Vec::new();
+        for t in topics {
+            let result = |error: ErrorCode, message: Option<String>| TopicResult {
+                name: t.name.clone(),
+                error,
+                message,
+            };
+            if let Err(why) = validate_topic_name(&t.name) {
+                results.push(result(ErrorCode::InvalidTopicException, Some(why)));
+                continue;
+            }
+            if self.pending.topic_ids.contains_key(&t.name) || created.contains(&t.name) {
+                results.push(result(
+                    ErrorCode::TopicAlreadyExists,
+                    Some(format!("Topic '{}' already exists.", t.name)),
+                ));
+                continue;
+            }
+            let partitions = if t.num_partitions == -1 {
+                self.config.num_partitions
+            } else {
+                t.num_partitions
+            };
+            let rf = if t.replication_factor == -1 {
+                self.config.default_replication_factor
+            } else {
+                t.replication_factor
+            };
+            let assignment = match assign_replicas(&t.name, &active, partitions, rf) {
+                Ok(a) => a,
+                Err(e) => {
+                    let code = match e {
+                        crate::placement::PlacementError::InvalidPartitions(_) => {
+                            ErrorCode::InvalidPartitions
+                        }
+                        _ => ErrorCode::InvalidReplicationFactor,
+                    };
+                    results.push(result(code, Some(e.to_string())));
+                    continue;
+                }
+            };
+            let topic_id = topic_id_for(&t.name, self.quorum.commit_index() + records.len() as u64);
+            records.push(MetadataRecord::Topic {
+                name: t.name.clone(),
+                topic_id,
+                configs: t.configs.clone(),
+            });
+            for (p, replicas) in assignment.into_iter().enumerate() {
+                records.push(MetadataRecord::Partition {
+                    topic_id,
+                    partition: p as i32,
+                    leader: replicas[0],
+                    isr: replicas.clone(),
+                    replicas,
+                });
+            }
+            created.push(t.name.clone());
+            results.push(result(ErrorCode::None, None));
+        }
+        for name in &created {
+            self.event(
+                ControllerEventKind::TopicCreated(name.clone()),
+                format!("topic {name} created"),
+            );
+        }
+        self.propose(
+            records,
+            Some((from, ControllerResponse::CreateTopics(results))),
+        );
+    }
+
+    fn delete_topics(&mut self, from: ReplyTo, names: Vec<String>) {
+        let mut records = Vec::new();
+        let mut results = Vec::new();
+        for name in names {
+            match self.pending.topic_ids.get(&name) {
+                Some(id) => {
+                    records.push(MetadataRecord::RemoveTopic { topic_id: *id });
+                    self.event(
+                        ControllerEventKind::TopicDeleted(name.clone()),
+                        format!("topic {name} deleted"),
+                    );
+                    results.push(TopicResult {
+                        name,
+                        error: ErrorCode::None,
+                        message: None,
+                    });
+                }
+                None => results.push(TopicResult {
+                    name,
+                    error: ErrorCode::UnknownTopicOrPartition,
+                    message: None,
+                }),
+            }
+        }
+        self.propose(
+            records,
+            Some((from, ControllerResponse::DeleteTopics(results))),
+        );
+    }
+}
+
+fn heartbeat_error(error: ErrorCode) -> ControllerResponse {
+    ControllerResponse::BrokerHeartbeat {
+        error,
+        is_fenced: true,
+        is_caught_up: false,
+    }
+}
+
+fn timed_out(request: &ControllerRequest) -> ControllerResponse {
+    match request {
+        ControllerRequest::BrokerHeartbeat { .. } => heartbeat_error(ErrorCode::RequestTimedOut),
+        _ => ControllerResponse::NotController { leader_hint: None },
+    }
+}
+
+/// Kafka's `Topic.validate`: 1 to 249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(format!("Topic name \"{name}\" is illegal"));
+    }
+    if name.len() > 249 {
+        return Err("Topic name is illegal, it can't be longer than 249 characters".into());
+    }
+    if !name
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'-')
+    {
+        return Err(format!(
+            "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+/// A deterministic topic id: a hash of the name and the metadata offset it is created at.
+/// Kafka draws a random UUID; a seeded run must not.
+fn topic_id_for(name: &str, offset: u64) -> TopicId {
+    let mut id = [0u8; 16];
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes().chain(offset.to_be_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    id[..8].copy_from_slice(&h.to_be_bytes());
+    let h2 = h.rotate_left(29).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    id[8..].copy_from_slice(&h2.to_be_bytes());
+    TopicId(id)
+}
+
+/// Topics by name, for tests and reports.
+pub fn topic_names(image: &MetadataImage) -> BTreeMap<String, TopicId> {
+    image.topic_ids.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_kafka() {
+        assert!(validate_topic_name("test_topic").is_ok());
+        assert!(validate_topic_name("a.b-c_1").is_ok());
+        assert!(validate_topic_name("").is_err());
+        assert!(validate_topic_name("..").is_err());
+        assert!(validate_topic_name("bad/name").is_err());
+        assert!(validate_topic_name(&"x".repeat(250)).is_err());
+    }
+
+    #[test]
+    fn topic_ids_differ_by_name_and_offset() {
+        assert_ne!(topic_id_for("a", 1), topic_id_for("b", 1));
+        assert_ne!(topic_id_for("a", 1), topic_id_for("a", 2));
+    }
+}

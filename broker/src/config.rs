@@ -1,0 +1,61 @@
+//! The broker's settings, by their Kafka names, with Kafka's defaults.
+
+use std::collections::BTreeMap;
+
+/// Settings of one node's broker half.
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    /// `node.id`.
+    pub node_id: i32,
+    /// `min.insync.replicas` (1), the cluster default; topics may override it.
+    pub min_insync_replicas: usize,
+    /// `replica.lag.time.max.ms` (30000): a follower that has not caught up for this long
+    /// leaves the ISR.
+    pub replica_lag_time_max_ms: u64,
+    /// `replica.fetch.wait.max.ms` (500): how long a follower's fetch may wait at the leader
+    /// for new data.
+    pub replica_fetch_wait_max_ms: u64,
+    /// `replica.fetch.min.bytes` (1).
+    pub replica_fetch_min_bytes: usize,
+    /// `replica.fetch.max.bytes` (1048576), per fetch response.
+    pub replica_fetch_max_bytes: usize,
+    /// `replica.fetch.backoff.ms` (1000): pause after a failed fetch.
+    pub replica_fetch_backoff_ms: u64,
+    /// How long a follower waits for a fetch response before sending it again. Kafka relies
+    /// on TCP and `replica.socket.timeout.ms` (30000); kraftsim's links may drop messages,
+    /// so it retries sooner: `replica.fetch.wait.max.ms` plus this.
+    pub replica_fetch_response_timeout_ms: u64,
+    /// `broker.heartbeat.interval.ms` (2000).
+    pub broker_heartbeat_interval_ms: u64,
+    /// How long a request to the controller may go unanswered before it is sent again
+    /// (Kafka: `request.timeout.ms` of the controller channel).
+    pub controller_request_timeout_ms: u64,
+    /// Bound on requests waiting in each purgatory; past it, new ones fail at once.
+    pub max_purgatory_size: usize,
+}
+
+impl BrokerConfig {
+    pub fn new(node_id: i32) -> Self {
+        Self {
+            node_id,
+            min_insync_replicas: 1,
+            replica_lag_time_max_ms: 30_000,
+            replica_fetch_wait_max_ms: 500,
+            replica_fetch_min_bytes: 1,
+            replica_fetch_max_bytes: 1_048_576,
+            replica_fetch_backoff_ms: 1000,
+            replica_fetch_response_timeout_ms: 2000,
+            broker_heartbeat_interval_ms: 2000,
+            controller_request_timeout_ms: 2000,
+            max_purgatory_size: 10_000,
+        }
+    }
+
+    /// The effective `min.insync.replicas` of a topic: its override, else the default.
+    pub fn min_insync_replicas_for(&self, topic_configs: &BTreeMap<String, String>) -> usize {
+        topic_configs
+            .get("min.insync.replicas")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(self.min_insync_replicas)
+    }
+}

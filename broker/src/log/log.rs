@@ -1,0 +1,360 @@
+//! The log itself: batches in offset order, their ends, and the epoch cache.
+
+use super::batch::{assign_offsets, BatchError, Batches};
+use super::epoch_cache::LeaderEpochCache;
+use crate::error::ErrorCode;
+use bytes::Bytes;
+use std::collections::VecDeque;
+
+/// Why an append or read failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    #[error("no record batch in the request")]
+    Empty,
+    #[error("offset {offset} is outside the log [{log_start_offset}, {log_end_offset}]")]
+    OffsetOutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
+    #[error("replicated batch starts at {got}, expected {expected}")]
+    NonContiguous { expected: i64, got: i64 },
+}
+
+impl LogError {
+    /// Kafka's code: a bad CRC is `CORRUPT_MESSAGE`, a malformed batch `INVALID_RECORD`
+    /// (as `LogValidator` reports them); a follower's non-contiguous append is an internal
+    /// error the follower recovers from by fetching again (`UNKNOWN_SERVER_ERROR`).
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            LogError::Batch(BatchError::CorruptCrc { .. }) => ErrorCode::CorruptMessage,
+            LogError::Batch(_) | LogError::Empty => ErrorCode::InvalidRecord,
+            LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+            LogError::NonContiguous { .. } => ErrorCode::UnknownServerError,
+        }
+    }
+}
+
+/// One batch in the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredBatch {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    pub leader_epoch: i32,
+    pub crc: u32,
+    pub bytes: Bytes,
+}
+
+/// What an append added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub records: i64,
+    pub batches: usize,
+    pub bytes: usize,
+}
+
+/// A partition replica's log.
+#[derive(Clone, Debug, Default)]
+pub struct Log {
+    batches: VecDeque<StoredBatch>,
+    log_start_offset: i64,
+    log_end_offset: i64,
+    size_bytes: usize,
+    epochs: LeaderEpochCache,
+}
+
+impl Log {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end_offset
+    }
+
+    pub fn size_bytes(&self) -> usize {
+        self.size_bytes
+    }
+
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.epochs.latest_epoch()
+    }
+
+    pub fn epoch_cache(&self) -> &LeaderEpochCache {
+        &self.epochs
+    }
+
+    /// Records that a new leader epoch starts at `start_offset` (on becoming leader).
+    pub fn assign_epoch(&mut self, epoch: i32, start_offset: i64) {
+        self.epochs.assign(epoch, start_offset);
+    }
+
+    /// See [`LeaderEpochCache::end_offset_for`].
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        self.epochs.end_offset_for(epoch, self.log_end_offset)
+    }
+
+    pub fn batches(&self) -> impl Iterator<Item = &StoredBatch> {
+        self.batches.iter()
+    }
+
+    /// Appends a producer's batches: every batch is checked before anything changes, then
+    /// offsets from the LEO and `leader_epoch` are written into each.
+    pub fn append_as_leader(
+        &mut self,
+        records: Bytes,
+        leader_epoch: i32,
+    ) -> Result<AppendInfo, LogError> {
+        let parsed: Vec<_> = Batches::new(records).collect::<Result<_, _>>()?;
+        if parsed.is_empty() {
+            return Err(LogError::Empty);
+        }
+        let first_offset = self.log_end_offset;
+        let mut info = AppendInfo {
+            first_offset,
+            last_offset: first_offset - 1,
+            records: 0,
+            batches: parsed.len(),
+            bytes: 0,
+        };
+        self.epochs.assign(leader_epoch, first_offset);
+        for (header, bytes) in parsed {
+            let base = self.log_end_offset;
+            let last = base + i64::from(header.last_offset_delta);
+            let bytes = assign_offsets(bytes, base, leader_epoch);
+            info.records += i64::from(header.records_count);
+            info.bytes += bytes.len();
+            info.last_offset = last;
+            self.push(StoredBatch {
+                base_offset: base,
+                last_offset: last,
+                leader_epoch,
+                crc: header.crc,
+                bytes,
+            });
+        }
+        Ok(info)
+    }
+
+    /// Appends batches replicated from the leader, which already carry offsets and epochs.
+    pub fn append_as_follower(&mut self, records: Bytes) -> Result<AppendInfo, LogError> {
+        let parsed: Vec<_> = Batches::new(records).collect::<Result<_, _>>()?;
+        if parsed.is_empty() {
+            return Err(LogError::Empty);
+        }
+        let mut expected = self.log_end_offset;
+        for (h, _) in &parsed {
+            if h.base_offset != expected {
+                return Err(LogError::NonContiguous {
+                    expected,
+                    got: h.base_offset,
+                });
+            }
+            expected = h.last_offset() + 1;
+        }
+        let mut info = AppendInfo {
+            first_offset: self.log_end_offset,
+            last_offset: self.log_end_offset - 1,
+            records: 0,
+            batches: parsed.len(),
+            bytes: 0,
+        };
+        for (h, bytes) in parsed {
+            self.epochs.assign(h.partition_leader_epoch, h.base_offset);
+            info.records += i64::from(h.records_count);
+            info.bytes += bytes.len();
+            info.last_offset = h.last_offset();
+            self.push(StoredBatch {
+                base_offset: h.base_offset,
+                last_offset: h.last_offset(),
+                leader_epoch: h.partition_leader_epoch,
+                crc: h.crc,
+                bytes,
+            });
+        }
+        Ok(info)
+    }
+
+    fn push(&mut self, batch: StoredBatch) {
+        self.log_end_offset = batch.last_offset + 1;
+        self.size_bytes += batch.bytes.len();
+        self.batches.push_back(batch);
+    }
+
+    /// Index of the batch containing `offset` (or the first after it).
+    fn index_of(&self, offset: i64) -> usize {
+        self.batches.partition_point(|b| b.last_offset < offset)
+    }
+
+    /// Whole batches from the one containing `fetch_offset`, at least one, then more while
+    /// the total stays within `max_bytes` (KIP-74).
+    pub fn read(&self, fetch_offset: i64, max_bytes: usize) -> Result<Vec<Bytes>, LogError> {
+        self.read_up_to(fetch_offset, max_bytes, self.log_end_offset)
+    }
+
+    /// As [`read`](Self::read), but no batch starting at or past `max_offset` (the HW, for
+    /// consumers). A fetch between `max_offset` and the LEO returns nothing.
+    pub fn read_up_to(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+    ) -> Result<Vec<Bytes>, LogError> {
+        if fetch_offset < self.log_start_offset || fetch_offset > self.log_end_offset {
+            return Err(LogError::OffsetOutOfRange {
+                offset: fetch_offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: self.log_end_offset,
+            });
+        }
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        for b in self.batches.range(self.index_of(fetch_offset)..) {
+            if b.base_offset >= max_offset || b.last_offset >= max_offset {
+                break;
+            }
+            if !out.is_empty() && total + b.bytes.len() > max_bytes {
+                break;
+            }
+            total += b.bytes.len();
+            out.push(b.bytes.clone());
+        }
+        Ok(out)
+    }
+
+    /// Bytes held between `from_offset` and `to_offset` (for fetch purgatories).
+    pub fn bytes_between(&self, from_offset: i64, to_offset: i64) -> usize {
+        if from_offset >= to_offset {
+            return 0;
+        }
+        self.batches
+            .range(self.index_of(from_offset)..)
+            .take_while(|b| b.last_offset < to_offset)
+            .map(|b| b.bytes.len())
+            .sum()
+    }
+
+    /// Removes every batch whose last offset is at or past `offset`; returns the new LEO.
+    pub fn truncate_to(&mut self, offset: i64) -> i64 {
+        while self.batches.back().is_some_and(|b| b.last_offset >= offset) {
+            if let Some(b) = self.batches.pop_back() {
+                self.size_bytes -= b.bytes.len();
+                self.log_end_offset = b.base_offset;
+            }
+        }
+        if self.batches.is_empty() {
+            self.log_end_offset = self.log_end_offset.min(offset.max(self.log_start_offset));
+        }
+        self.epochs.truncate_from_end(self.log_end_offset);
+        self.log_end_offset
+    }
+
+    /// (base offset, last offset, CRC) of every batch ending below `offset`: enough to
+    /// compare two replicas' committed logs.
+    pub fn batch_summary_below(&self, offset: i64) -> Vec<(i64, i64, u32)> {
+        self.batches
+            .iter()
+            .take_while(|b| b.last_offset < offset)
+            .map(|b| (b.base_offset, b.last_offset, b.crc))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::batch::test_batches::batch;
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn leader_appends_assign_contiguous_offsets() {
+        let mut log = Log::new();
+        let a = log.append_as_leader(batch(3, 4), 0).expect("append");
+        let b = log.append_as_leader(batch(2, 4), 1).expect("append");
+        assert_eq!((a.first_offset, a.last_offset), (0, 2));
+        assert_eq!((b.first_offset, b.last_offset), (3, 4));
+        assert_eq!(log.log_end_offset(), 5);
+        assert_eq!(log.end_offset_for_epoch(0), (0, 3));
+        assert_eq!(log.end_offset_for_epoch(1), (1, 5));
+    }
+
+    #[test]
+    fn a_fetch_inside_a_batch_returns_the_whole_batch() {
+        let mut log = Log::new();
+        log.append_as_leader(batch(3, 4), 0).expect("append");
+        log.append_as_leader(batch(3, 4), 0).expect("append");
+        let got = log.read(4, 1).expect("read");
+        assert_eq!(got.len(), 1);
+        assert_eq!(BatchHeader::parse(&got[0]).map(|h| h.base_offset), Ok(3));
+        assert!(log.read(7, 100).is_err());
+        assert!(log.read(6, 100).expect("at LEO").is_empty());
+        assert!(log.read_up_to(0, 10_000, 3).expect("below HW").len() == 1);
+    }
+
+    #[test]
+    fn truncation_is_at_batch_boundaries() {
+        let mut log = Log::new();
+        log.append_as_leader(batch(3, 4), 0).expect("append");
+        log.append_as_leader(batch(3, 4), 1).expect("append");
+        assert_eq!(log.truncate_to(4), 3);
+        assert_eq!(log.latest_epoch(), Some(0));
+    }
+
+    #[test]
+    fn followers_copy_batches_verbatim() {
+        let mut leader = Log::new();
+        leader.append_as_leader(batch(3, 4), 2).expect("append");
+        let mut follower = Log::new();
+        for b in leader.read(0, usize::MAX).expect("read") {
+            follower.append_as_follower(b).expect("append");
+        }
+        assert_eq!(
+            follower.batch_summary_below(3),
+            leader.batch_summary_below(3)
+        );
+        assert_eq!(follower.latest_epoch(), Some(2));
+        let again = leader.read(0, usize::MAX).expect("read").remove(0);
+        assert!(matches!(
+            follower.append_as_follower(again),
+            Err(LogError::NonContiguous { .. })
+        ));
+    }
+
+    #[test]
+    fn a_bad_batch_changes_nothing() {
+        let mut log = Log::new();
+        let mut v = batch(2, 3).to_vec();
+        v.extend_from_slice(&[1, 2, 3]);
+        assert!(log.append_as_leader(Bytes::from(v), 0).is_err());
+        assert_eq!(log.log_end_offset(), 0);
+        assert!(log.append_as_leader(Bytes::new(), 0).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn appends_reads_and_truncation_agree(sizes in proptest::collection::vec(1usize..5, 1..20), cut in 0i64..60) {
+            let mut log = Log::new();
+            let mut expected = 0i64;
+            for (i, n) in sizes.iter().enumerate() {
+                let info = log.append_as_leader(batch(*n, 2), i as i32 / 3).expect("append");
+                prop_assert_eq!(info.first_offset, expected);
+                expected += *n as i64;
+            }
+            prop_assert_eq!(log.log_end_offset(), expected);
+            let all = log.read(0, usize::MAX).expect("read");
+            prop_assert_eq!(all.len(), sizes.len());
+            let leo = log.truncate_to(cut);
+            prop_assert!(leo <= cut.max(0) || leo <= expected);
+            prop_assert!(log.batches().all(|b| b.last_offset < cut));
+            prop_assert_eq!(log.log_end_offset(), log.batches().last().map_or(leo, |b| b.last_offset + 1));
+        }
+    }
+}

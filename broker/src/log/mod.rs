@@ -1,0 +1,24 @@
+//! # A partition's log
+//!
+//! A Kafka partition is an append-only log. Each record has an **offset**, its position;
+//! offsets are assigned by the leader and never reused. Records travel and rest in
+//! **record batches** ([`batch`]): the broker keeps each batch exactly as the producer
+//! sent it (a `Bytes` slice of the request, never copied or re-encoded) and only writes
+//! its base offset and leader epoch into the header.
+//!
+//! The log's ends: the **log start offset** (the first offset still held) and the **log end
+//! offset** (LEO, the offset the next record will get). The **leader epoch cache**
+//! ([`epoch_cache`]) remembers where each leader epoch began, which is how a replica finds
+//! the records it must truncate after a leader change (KIP-101, KIP-279).
+//!
+//! Truncation cuts at batch boundaries, as Kafka's `LogSegment.truncateTo` does: the
+//! batch containing the truncation offset goes with everything after it.
+
+pub mod batch;
+pub mod epoch_cache;
+#[allow(clippy::module_inception)]
+mod log;
+
+pub use batch::{BatchError, BatchHeader};
+pub use epoch_cache::LeaderEpochCache;
+pub use log::{AppendInfo, Log, LogError, StoredBatch};

@@ -1,0 +1,170 @@
+//! What nodes say to each other and what clients say to a node.
+//!
+//! **Peer messages** cross the simulated network between nodes: raft traffic of the
+//! metadata quorum, broker-to-controller RPCs, and replica fetches. In Kafka these are
+//! wire-protocol requests over TCP; inside kraftsim they are typed values (a visible
+//! simplification), and record batches travel as shared `Bytes`, never copied.
+//!
+//! **Client requests** are what a Kafka client asks a broker, in typed form. The wire
+//! front end (Kafka protocol frames) decodes into these.
+
+use bytes::Bytes;
+use controller::{BrokerId, ControllerRequest, ControllerResponse, PartitionKey, RaftMessage};
+
+/// A message between two nodes.
+#[derive(Clone, Debug)]
+pub enum PeerMessage {
+    Raft(Box<RaftMessage>),
+    ControllerRequest {
+        request_id: u64,
+        request: ControllerRequest,
+    },
+    ControllerResponse {
+        request_id: u64,
+        response: ControllerResponse,
+    },
+    Fetch(ReplicaFetchRequest),
+    FetchResponse(ReplicaFetchResponse),
+}
+
+impl PeerMessage {
+    /// Approximate size on a wire, for the network model.
+    pub fn size_bytes(&self) -> usize {
+        match self {
+            PeerMessage::Raft(m) => 64 + m.entries.iter().map(|e| e.data.len() + 24).sum::<usize>(),
+            PeerMessage::ControllerRequest { .. } | PeerMessage::ControllerResponse { .. } => 128,
+            PeerMessage::Fetch(f) => 64 + 40 * f.partitions.len(),
+            PeerMessage::FetchResponse(r) => {
+                64 + r
+                    .partitions
+                    .iter()
+                    .map(|p| 40 + p.batches.iter().map(Bytes::len).sum::<usize>())
+                    .sum::<usize>()
+            }
+        }
+    }
+
+    /// A short name for traces.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PeerMessage::Raft(_) => "raft",
+            PeerMessage::ControllerRequest { .. } => "controller-request",
+            PeerMessage::ControllerResponse { .. } => "controller-response",
+            PeerMessage::Fetch(_) => "fetch",
+            PeerMessage::FetchResponse(_) => "fetch-response",
+        }
+    }
+}
+
+/// A follower's fetch from one leader, for every partition it follows there
+/// (Kafka's `ReplicaFetcherThread` sends one per source broker).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaFetchRequest {
+    pub fetch_id: u64,
+    pub replica_id: BrokerId,
+    pub broker_epoch: u64,
+    pub max_wait_ms: u64,
+    pub min_bytes: usize,
+    pub max_bytes: usize,
+    pub partitions: Vec<FetchPartition>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchPartition {
+    pub key: PartitionKey,
+    pub fetch_offset: i64,
+    /// The epoch of the follower's last batch (Fetch v12+), for divergence checks.
+    pub last_fetched_epoch: Option<i32>,
+    pub current_leader_epoch: Option<i32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaFetchResponse {
+    pub fetch_id: u64,
+    pub partitions: Vec<FetchedPartition>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchedPartition {
+    pub key: PartitionKey,
+    pub error: controller::ErrorCode,
+    pub high_watermark: i64,
+    pub diverging_epoch: Option<(i32, i64)>,
+    pub batches: Vec<Bytes>,
+}
+
+/// A client connection and request, so the answer finds its way back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClientToken {
+    pub connection_id: u64,
+    pub correlation_id: i32,
+}
+
+/// A client's request, typed.
+#[derive(Clone, Debug)]
+pub enum ClientRequest {
+    Produce(ProduceRequest),
+    Fetch(FetchRequest),
+    CreateTopics(Vec<controller::CreatableTopic>),
+    DeleteTopics(Vec<String>),
+}
+
+#[derive(Clone, Debug)]
+pub struct ProduceRequest {
+    /// 0, 1 or -1 (all).
+    pub acks: i16,
+    pub timeout_ms: u64,
+    pub partitions: Vec<ProducePartition>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProducePartition {
+    pub topic: String,
+    pub partition: i32,
+    pub records: Bytes,
+}
+
+#[derive(Clone, Debug)]
+pub struct FetchRequest {
+    pub max_wait_ms: u64,
+    pub min_bytes: usize,
+    pub max_bytes: usize,
+    pub partitions: Vec<ConsumerFetchPartition>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ConsumerFetchPartition {
+    pub topic: String,
+    pub partition: i32,
+    pub fetch_offset: i64,
+    pub partition_max_bytes: usize,
+    pub current_leader_epoch: Option<i32>,
+}
+
+/// A response to a client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientResponse {
+    Produce(Vec<ProducePartitionResponse>),
+    Fetch(Vec<FetchPartitionResponse>),
+    CreateTopics(Vec<controller::TopicResult>),
+    DeleteTopics(Vec<controller::TopicResult>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducePartitionResponse {
+    pub topic: String,
+    pub partition: i32,
+    pub error: controller::ErrorCode,
+    pub base_offset: i64,
+    /// The offset of the batch's last record, for acknowledgement bookkeeping.
+    pub last_offset: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchPartitionResponse {
+    pub topic: String,
+    pub partition: i32,
+    pub error: controller::ErrorCode,
+    pub high_watermark: i64,
+    pub batches: Vec<Bytes>,
+}

@@ -1,0 +1,228 @@
+//! A kraftsim node: a broker half and a controller half in one process, as a Kafka node in
+//! KRaft *combined mode* (`process.roles=broker,controller`).
+//!
+//! The node is a pure state machine. Drivers (the deterministic simulator, the live tokio
+//! runtime) call [`Node::tick`] with the time, [`Node::on_peer`] with messages from other
+//! nodes and [`Node::on_client`] with clients' requests, then collect what to send with
+//! [`Node::take_output`]. The two halves talk to each other directly, without the network:
+//! the local broker's heartbeats to a local active controller, and the controller's
+//! committed records, which the broker half replays as its metadata.
+//!
+//! **Kill and restart.** [`Node::stop`] drops every volatile thing (purgatories, fetch
+//! state, the controller's pending decisions, raft's in-memory state) and hands back the
+//! [`NodeStore`]: the raft log and hard state, the partition logs and their HW checkpoints,
+//! as `docker stop` leaves a container's volumes. [`Node::start`] rebuilds a node from it:
+//! the metadata log is replayed into a fresh image, the broker registers with a new
+//! incarnation, and followers truncate what diverged.
+
+use crate::config::BrokerConfig;
+use crate::messages::{ClientRequest, ClientResponse, ClientToken, PeerMessage};
+use crate::replica_manager::{Broker, BrokerEvent, LogStore};
+use controller::{
+    BrokerId, ControllerConfig, ControllerEvent, QuorumController, QuorumStore, ReplyTo,
+};
+
+/// What survives a node's death: its disks.
+#[derive(Debug, Clone)]
+pub struct NodeStore {
+    pub quorum: QuorumStore,
+    pub logs: LogStore,
+}
+
+impl NodeStore {
+    /// The store of a brand-new node of a cluster of `voters`.
+    pub fn new(voters: &[BrokerId]) -> Self {
+        Self {
+            quorum: QuorumStore::bootstrap(voters),
+            logs: LogStore::new(),
+        }
+    }
+}
+
+/// Errors starting a node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("metadata quorum: {0}")]
+    Quorum(#[from] controller::quorum::QuorumError),
+}
+
+/// Everything a node wants done after an input.
+#[derive(Debug, Default)]
+pub struct NodeOutput {
+    pub peer: Vec<(BrokerId, PeerMessage)>,
+    pub client: Vec<(ClientToken, ClientResponse)>,
+    pub controller_events: Vec<ControllerEvent>,
+    pub broker_events: Vec<BrokerEvent>,
+}
+
+/// One node of the cluster.
+#[derive(Debug)]
+pub struct Node {
+    id: BrokerId,
+    controller: QuorumController,
+    broker: Broker,
+    now_ms: u64,
+    out: NodeOutput,
+}
+
+/// The most local hand-offs between the halves in one step; far above what one input can
+/// cause, it only guards against a bug looping forever.
+const MAX_LOCAL_ROUNDS: usize = 64;
+
+impl Node {
+    /// Starts a node over its store. `incarnation_id` must differ at every start.
+    pub fn start(
+        controller_config: ControllerConfig,
+        broker_config: BrokerConfig,
+        store: NodeStore,
+        incarnation_id: u64,
+        now_ms: u64,
+    ) -> Result<Self, NodeError> {
+        let id = controller_config.node_id;
+        let controller = QuorumController::start(controller_config, store.quorum)?;
+        let broker = Broker::start(broker_config, incarnation_id, store.logs);
+        let mut node = Self {
+            id,
+            controller,
+            broker,
+            now_ms,
+            out: NodeOutput::default(),
+        };
+        node.settle();
+        Ok(node)
+    }
+
+    /// Kills the node: everything volatile is gone, the store is returned.
+    pub fn stop(self) -> NodeStore {
+        NodeStore {
+            quorum: self.controller.quorum().store().clone(),
+            logs: self.broker.into_log_store(),
+        }
+    }
+
+    pub fn id(&self) -> BrokerId {
+        self.id
+    }
+
+    pub fn controller(&self) -> &QuorumController {
+        &self.controller
+    }
+
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// Time passes.
+    pub fn tick(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+        self.controller.tick(self.now_ms);
+        let leader = self.controller_leader();
+        let applied = self.controller.quorum().applied_index();
+        self.broker
+            .tick(self.now_ms, leader, applied, self.controller.image());
+        self.settle();
+    }
+
+    /// A message from another node.
+    pub fn on_peer(&mut self, now_ms: u64, from: BrokerId, msg: PeerMessage) {
+        self.now_ms = self.now_ms.max(now_ms);
+        match msg {
+            PeerMessage::Raft(m) => self.controller.step(*m),
+            PeerMessage::ControllerRequest {
+                request_id,
+                request,
+            } => self.controller.handle_request(
+                self.now_ms,
+                ReplyTo {
+                    broker_id: from,
+                    request_id,
+                },
+                request,
+            ),
+            other => self
+                .broker
+                .on_peer(from, other, self.controller.image(), self.now_ms),
+        }
+        self.settle();
+    }
+
+    /// A client's request.
+    pub fn on_client(&mut self, now_ms: u64, token: ClientToken, request: ClientRequest) {
+        self.now_ms = self.now_ms.max(now_ms);
+        self.broker
+            .on_client(token, request, self.controller.image(), self.now_ms);
+        self.settle();
+    }
+
+    /// What to send.
+    pub fn take_output(&mut self) -> NodeOutput {
+        std::mem::take(&mut self.out)
+    }
+
+    /// The leader of the metadata quorum as this node knows it.
+    pub fn controller_leader(&self) -> Option<BrokerId> {
+        self.controller.leader_id()
+    }
+
+    /// Hands things between the two halves until neither has anything for the other, and
+    /// collects what must go out.
+    fn settle(&mut self) {
+        for _ in 0..MAX_LOCAL_ROUNDS {
+            let mut progressed = false;
+            let changes = self.controller.take_image_changes();
+            if !changes.is_empty() {
+                self.broker
+                    .on_metadata(self.controller.image(), &changes, self.now_ms);
+                progressed = true;
+            }
+            for (to, resp) in self.controller.take_responses() {
+                if to.broker_id == self.id {
+                    self.broker
+                        .on_controller_response(to.request_id, resp, self.now_ms);
+                    progressed = true;
+                } else {
+                    self.out.peer.push((
+                        to.broker_id,
+                        PeerMessage::ControllerResponse {
+                            request_id: to.request_id,
+                            response: resp,
+                        },
+                    ));
+                }
+            }
+            self.broker.run_fetch_purgatory(self.controller.image());
+            let out = self.broker.take_output();
+            for (to, msg) in out.peer {
+                match msg {
+                    PeerMessage::ControllerRequest {
+                        request_id,
+                        request,
+                    } if to == self.id => {
+                        self.controller.handle_request(
+                            self.now_ms,
+                            ReplyTo {
+                                broker_id: self.id,
+                                request_id,
+                            },
+                            request,
+                        );
+                        progressed = true;
+                    }
+                    msg => self.out.peer.push((to, msg)),
+                }
+            }
+            self.out.client.extend(out.client);
+            self.out.broker_events.extend(out.events);
+            for m in self.controller.take_raft_messages() {
+                let to = i32::try_from(m.to).unwrap_or(-1);
+                self.out.peer.push((to, PeerMessage::Raft(Box::new(m))));
+            }
+            self.out
+                .controller_events
+                .extend(self.controller.take_events());
+            if !progressed {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,943 @@
+//! The broker half of a node: Kafka's `ReplicaManager` plus its helpers.
+//!
+//! It hosts this node's partition replicas and reconciles them with the metadata image
+//! (become leader, become follower), appends producers' batches, serves fetches from
+//! followers and consumers, runs the follower side of replication, shrinks and expands
+//! ISRs through the controller, and parks requests that must wait in the purgatories.
+//!
+//! Like every core in kraftsim it is sans-IO: calls go in with the current time, and what
+//! to send comes out of [`Broker::take_output`].
+
+use crate::config::BrokerConfig;
+use crate::controller_channel::{ControllerChannel, Purpose};
+use crate::lifecycle::BrokerLifecycle;
+use crate::log::Log;
+use crate::messages::*;
+use crate::partition::{FollowerFetch, Partition, Role, RoleChange};
+use crate::purgatory::{DelayedFetch, DelayedProduce};
+use crate::replica_fetcher::ReplicaFetcherManager;
+use controller::{
+    AlterPartitionRequest, BrokerId, ControllerRequest, ControllerResponse, ErrorCode, ImageChange,
+    MetadataImage, PartitionKey, NO_LEADER,
+};
+use std::collections::BTreeMap;
+
+/// Something the broker did, with the reason, for reports and traces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerEvent {
+    pub key: PartitionKey,
+    pub topic: String,
+    pub partition: i32,
+    pub kind: BrokerEventKind,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BrokerEventKind {
+    BecameLeader { leader_epoch: i32 },
+    BecameFollower { leader: BrokerId, leader_epoch: i32 },
+    Truncated { from_offset: i64, to_offset: i64 },
+    IsrShrinkRequested { isr: Vec<BrokerId> },
+    IsrExpandRequested { isr: Vec<BrokerId> },
+    IsrChangeRefused { error: ErrorCode },
+}
+
+/// What the broker wants sent.
+#[derive(Debug, Default)]
+pub struct BrokerOutput {
+    pub peer: Vec<(BrokerId, PeerMessage)>,
+    pub client: Vec<(ClientToken, ClientResponse)>,
+    pub events: Vec<BrokerEvent>,
+}
+
+/// Logs and high-watermark checkpoints that survive a restart (the broker's `log.dirs`).
+pub type LogStore = BTreeMap<PartitionKey, (Log, i64)>;
+
+/// The broker half of one node.
+#[derive(Debug)]
+pub struct Broker {
+    config: BrokerConfig,
+    lifecycle: BrokerLifecycle,
+    channel: ControllerChannel,
+    partitions: BTreeMap<PartitionKey, Partition>,
+    /// Logs from before a restart, waiting for the metadata to name their partitions.
+    dormant_logs: LogStore,
+    fetchers: ReplicaFetcherManager,
+    delayed_produce: Vec<DelayedProduce>,
+    delayed_fetch: Vec<DelayedFetch>,
+    last_isr_check_ms: u64,
+    /// Something changed that parked fetches may wait on.
+    pending_fetch_check: bool,
+    now_ms: u64,
+    controller_leader: Option<BrokerId>,
+    metadata_offset: u64,
+    out: BrokerOutput,
+}
+
+impl Broker {
+    /// Starts a broker over the logs it kept (empty on first start).
+    pub fn start(config: BrokerConfig, incarnation_id: u64, logs: LogStore) -> Self {
+        let lifecycle = BrokerLifecycle::new(
+            config.node_id,
+            incarnation_id,
+            config.broker_heartbeat_interval_ms,
+        );
+        Self {
+            config,
+            lifecycle,
+            channel: ControllerChannel::default(),
+            partitions: BTreeMap::new(),
+            dormant_logs: logs,
+            fetchers: ReplicaFetcherManager::default(),
+            delayed_produce: Vec::new(),
+            delayed_fetch: Vec::new(),
+            last_isr_check_ms: 0,
+            pending_fetch_check: false,
+            now_ms: 0,
+            controller_leader: None,
+            metadata_offset: 0,
+            out: BrokerOutput::default(),
+        }
+    }
+
+    /// Stops the broker, keeping its logs and HW checkpoints.
+    pub fn into_log_store(self) -> LogStore {
+        let mut store = self.dormant_logs;
+        for (key, p) in self.partitions {
+            store.insert(key, p.into_log());
+        }
+        store
+    }
+
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    pub fn partitions(&self) -> &BTreeMap<PartitionKey, Partition> {
+        &self.partitions
+    }
+
+    pub fn partition(&self, key: PartitionKey) -> Option<&Partition> {
+        self.partitions.get(&key)
+    }
+
+    pub fn lifecycle(&self) -> &BrokerLifecycle {
+        &self.lifecycle
+    }
+
+    pub fn take_output(&mut self) -> BrokerOutput {
+        self.out.peer.extend(self.channel.take_outbox());
+        std::mem::take(&mut self.out)
+    }
+
+    fn id(&self) -> BrokerId {
+        self.config.node_id
+    }
+
+    fn event(&mut self, key: PartitionKey, kind: BrokerEventKind, reason: String) {
+        let (topic, partition) = self
+            .partitions
+            .get(&key)
+            .map(|p| (p.topic.clone(), key.1))
+            .unwrap_or_default();
+        self.out.events.push(BrokerEvent {
+            key,
+            topic,
+            partition,
+            kind,
+            reason,
+        });
+    }
+
+    // ----- time ----------------------------------------------------------------------------
+
+    /// Periodic work: lifecycle, controller retries, ISR checks, fetches, purgatory timeouts.
+    pub fn tick(
+        &mut self,
+        now_ms: u64,
+        controller_leader: Option<BrokerId>,
+        metadata_offset: u64,
+        image: &MetadataImage,
+    ) {
+        self.now_ms = self.now_ms.max(now_ms);
+        self.controller_leader = controller_leader;
+        self.metadata_offset = metadata_offset;
+        let now = self.now_ms;
+        self.lifecycle
+            .tick(&mut self.channel, controller_leader, metadata_offset, now);
+        self.channel.tick(
+            controller_leader,
+            now,
+            self.config.controller_request_timeout_ms,
+        );
+        // Kafka checks ISR expiry every replica.lag.time.max.ms / 2.
+        if now.saturating_sub(self.last_isr_check_ms) >= self.config.replica_lag_time_max_ms / 2 {
+            self.last_isr_check_ms = now;
+            self.maybe_shrink_isrs(image);
+        }
+        self.resend_isr_changes(image);
+        self.send_fetches();
+        self.expire_purgatories();
+    }
+
+    // ----- metadata ------------------------------------------------------------------------
+
+    /// Applies what the metadata log changed (Kafka's `applyDelta`).
+    pub fn on_metadata(&mut self, image: &MetadataImage, changes: &[ImageChange], now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+        self.metadata_offset = image.offset.max(self.metadata_offset);
+        let mut touched = false;
+        for change in changes {
+            match change {
+                ImageChange::Partition(key) => {
+                    touched |= self.apply_partition(image, *key);
+                }
+                ImageChange::TopicRemoved(topic_id, _) => {
+                    self.partitions.retain(|k, _| k.0 != *topic_id);
+                    self.dormant_logs.retain(|k, _| k.0 != *topic_id);
+                    touched = true;
+                }
+                ImageChange::Broker(_) => {}
+            }
+        }
+        if touched {
+            self.complete_purgatories(true);
+            self.send_fetches();
+        }
+    }
+
+    fn apply_partition(&mut self, image: &MetadataImage, key: PartitionKey) -> bool {
+        let Some(reg) = image.partition(key) else {
+            return false;
+        };
+        let local = self.id();
+        if !reg.replicas.contains(&local) {
+            return self.partitions.remove(&key).is_some();
+        }
+        let topic = image.topics.get(&key.0);
+        let min_isr = topic.map_or(self.config.min_insync_replicas, |t| {
+            self.config.min_insync_replicas_for(&t.configs)
+        });
+        let now = self.now_ms;
+        let partition = self.partitions.entry(key).or_insert_with(|| {
+            let (log, hw) = self
+                .dormant_logs
+                .remove(&key)
+                .unwrap_or_else(|| (Log::new(), 0));
+            Partition::new(
+                key,
+                topic.map(|t| t.name.clone()).unwrap_or_default(),
+                local,
+                log,
+                hw,
+            )
+        });
+        let change = partition.apply_registration(reg, min_isr, now);
+        let epoch = partition.leader_epoch();
+        match change {
+            RoleChange::BecameLeader => {
+                self.channel.cancel(Purpose::AlterPartition(key));
+                self.event(
+                    key,
+                    BrokerEventKind::BecameLeader {
+                        leader_epoch: epoch,
+                    },
+                    format!("controller elected this broker leader in epoch {epoch}"),
+                );
+            }
+            RoleChange::BecameFollower => {
+                self.channel.cancel(Purpose::AlterPartition(key));
+                let leader = reg.leader;
+                self.event(
+                    key,
+                    BrokerEventKind::BecameFollower {
+                        leader,
+                        leader_epoch: epoch,
+                    },
+                    if leader == NO_LEADER {
+                        "partition is offline: no eligible leader".to_string()
+                    } else {
+                        format!("following broker {leader} in epoch {epoch}")
+                    },
+                );
+            }
+            RoleChange::IsrUpdated => self.channel.cancel(Purpose::AlterPartition(key)),
+            RoleChange::None => return false,
+        }
+        true
+    }
+
+    // ----- controller answers --------------------------------------------------------------
+
+    pub fn on_controller_response(
+        &mut self,
+        request_id: u64,
+        response: ControllerResponse,
+        now_ms: u64,
+    ) {
+        self.now_ms = self.now_ms.max(now_ms);
+        let Some((purpose, response)) =
+            self.channel
+                .on_response(request_id, response, self.controller_leader, self.now_ms)
+        else {
+            return;
+        };
+        match purpose {
+            Purpose::Registration | Purpose::Heartbeat => {
+                self.lifecycle.on_response(&response, self.now_ms)
+            }
+            Purpose::AlterPartition(key) => {
+                if let ControllerResponse::AlterPartition(resp) = &response {
+                    let error = resp.error;
+                    let moved = self
+                        .partitions
+                        .get_mut(&key)
+                        .is_some_and(|p| p.on_alter_partition_response(resp));
+                    if error != ErrorCode::None {
+                        self.event(
+                            key,
+                            BrokerEventKind::IsrChangeRefused { error },
+                            format!("controller refused the ISR change: {error}"),
+                        );
+                    }
+                    if moved || error == ErrorCode::None {
+                        self.complete_purgatories(true);
+                    }
+                }
+            }
+            Purpose::Client(token) => {
+                let answer = match response {
+                    ControllerResponse::CreateTopics(r) => ClientResponse::CreateTopics(r),
+                    ControllerResponse::DeleteTopics(r) => ClientResponse::DeleteTopics(r),
+                    _ => return,
+                };
+                self.out.client.push((token, answer));
+            }
+        }
+    }
+
+    // ----- ISR -----------------------------------------------------------------------------
+
+    fn alter_partition(&mut self, key: PartitionKey, isr: Vec<BrokerId>, image: &MetadataImage) {
+        let Some(p) = self.partitions.get(&key) else {
+            return;
+        };
+        let new_isr = isr
+            .iter()
+            .map(|b| (*b, image.brokers.get(b).map_or(0, |r| r.broker_epoch)))
+            .collect();
+        let request = ControllerRequest::AlterPartition(AlterPartitionRequest {
+            broker_id: self.id(),
+            broker_epoch: self.lifecycle.broker_epoch(),
+            topic_id: key.0,
+            partition: key.1,
+            leader_epoch: p.leader_epoch(),
+            partition_epoch: p.partition_epoch(),
+            new_isr,
+        });
+        self.channel.cancel(Purpose::AlterPartition(key));
+        self.channel.send(
+            request,
+            Purpose::AlterPartition(key),
+            self.controller_leader,
+            self.now_ms,
+        );
+    }
+
+    fn maybe_shrink_isrs(&mut self, image: &MetadataImage) {
+        let now = self.now_ms;
+        let lag = self.config.replica_lag_time_max_ms;
+        let mut proposals = Vec::new();
+        for (key, p) in self.partitions.iter_mut() {
+            let before = p.isr().to_vec();
+            if let Some(isr) = p.maybe_shrink_isr(now, lag) {
+                proposals.push((*key, before, isr));
+            }
+        }
+        for (key, before, isr) in proposals {
+            let gone: Vec<BrokerId> = before
+                .iter()
+                .copied()
+                .filter(|b| !isr.contains(b))
+                .collect();
+            let reason = if self.controller_leader.is_none() {
+                format!(
+                    "replica(s) {gone:?} not caught up for {lag} ms; ISR cannot shrink until the metadata quorum has a leader"
+                )
+            } else {
+                format!("replica(s) {gone:?} not caught up for {lag} ms (replica.lag.time.max.ms)")
+            };
+            self.event(
+                key,
+                BrokerEventKind::IsrShrinkRequested { isr: isr.clone() },
+                reason,
+            );
+            self.alter_partition(key, isr, image);
+        }
+    }
+
+    fn resend_isr_changes(&mut self, image: &MetadataImage) {
+        // Proposals whose request was dropped from the channel are sent again.
+        let timeout = self.config.controller_request_timeout_ms * 4;
+        let now = self.now_ms;
+        let mut again = Vec::new();
+        for (key, p) in self.partitions.iter_mut() {
+            if let Some(isr) = p.isr_change_to_resend(now, timeout) {
+                again.push((*key, isr));
+            }
+        }
+        for (key, isr) in again {
+            if !self.channel.has_outstanding(Purpose::AlterPartition(key)) {
+                self.alter_partition(key, isr, image);
+            }
+        }
+    }
+}
+
+// ----- clients and peers ---------------------------------------------------------------------
+
+impl Broker {
+    fn key_of(
+        image: &MetadataImage,
+        topic: &str,
+        partition: i32,
+    ) -> Result<PartitionKey, ErrorCode> {
+        let t = image
+            .topic_by_name(topic)
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        if !t.partitions.contains_key(&partition) {
+            return Err(ErrorCode::UnknownTopicOrPartition);
+        }
+        Ok((t.topic_id, partition))
+    }
+
+    /// A client's request.
+    pub fn on_client(
+        &mut self,
+        token: ClientToken,
+        request: ClientRequest,
+        image: &MetadataImage,
+        now_ms: u64,
+    ) {
+        self.now_ms = self.now_ms.max(now_ms);
+        match request {
+            ClientRequest::Produce(req) => self.produce(token, req, image),
+            ClientRequest::Fetch(req) => self.consumer_fetch(token, req, image),
+            ClientRequest::CreateTopics(topics) => self.channel.send(
+                ControllerRequest::CreateTopics(topics),
+                Purpose::Client(token),
+                self.controller_leader,
+                self.now_ms,
+            ),
+            ClientRequest::DeleteTopics(names) => self.channel.send(
+                ControllerRequest::DeleteTopics(names),
+                Purpose::Client(token),
+                self.controller_leader,
+                self.now_ms,
+            ),
+        }
+    }
+
+    fn produce(&mut self, token: ClientToken, req: ProduceRequest, image: &MetadataImage) {
+        let mut answers = Vec::with_capacity(req.partitions.len());
+        let mut waiting = false;
+        let mut appended = false;
+        for part in req.partitions {
+            let mut resp = ProducePartitionResponse {
+                topic: part.topic.clone(),
+                partition: part.partition,
+                error: ErrorCode::None,
+                base_offset: -1,
+                last_offset: -1,
+            };
+            let result = Self::key_of(image, &part.topic, part.partition).and_then(|key| {
+                let p = self
+                    .partitions
+                    .get_mut(&key)
+                    .ok_or(ErrorCode::NotLeaderOrFollower)?;
+                p.append_as_leader(part.records, req.acks)
+                    .map(|info| (key, info))
+                    .map_err(|e| e.error_code())
+            });
+            match result {
+                Ok((key, info)) => {
+                    appended = true;
+                    resp.base_offset = info.first_offset;
+                    resp.last_offset = info.last_offset;
+                    let wait = (req.acks == -1).then_some((key, info.last_offset + 1));
+                    waiting |= wait.is_some();
+                    answers.push((resp, wait));
+                }
+                Err(code) => {
+                    resp.error = code;
+                    answers.push((resp, None));
+                }
+            }
+        }
+        if req.acks == 0 {
+            // acks=0: no answer at all (Kafka closes the connection on error instead).
+        } else if !waiting {
+            self.out.client.push((
+                token,
+                ClientResponse::Produce(answers.into_iter().map(|(r, _)| r).collect()),
+            ));
+        } else if self.delayed_produce.len() >= self.config.max_purgatory_size {
+            let answers = answers
+                .into_iter()
+                .map(|(mut r, w)| {
+                    if w.is_some() {
+                        r.error = ErrorCode::RequestTimedOut;
+                    }
+                    r
+                })
+                .collect();
+            self.out
+                .client
+                .push((token, ClientResponse::Produce(answers)));
+        } else {
+            self.delayed_produce.push(DelayedProduce {
+                token,
+                deadline_ms: self.now_ms + req.timeout_ms,
+                partitions: answers,
+            });
+        }
+        if appended {
+            self.complete_purgatories(true);
+        }
+    }
+
+    fn consumer_fetch(&mut self, token: ClientToken, req: FetchRequest, image: &MetadataImage) {
+        let (answers, bytes, error) = self.read_for_consumer(&req, image);
+        if bytes >= req.min_bytes
+            || error
+            || req.max_wait_ms == 0
+            || self.delayed_fetch.len() >= self.config.max_purgatory_size
+        {
+            self.out
+                .client
+                .push((token, ClientResponse::Fetch(answers)));
+        } else {
+            self.delayed_fetch.push(DelayedFetch::Consumer {
+                token,
+                deadline_ms: self.now_ms + req.max_wait_ms,
+                request: req,
+            });
+        }
+    }
+
+    fn read_for_consumer(
+        &self,
+        req: &FetchRequest,
+        image: &MetadataImage,
+    ) -> (Vec<FetchPartitionResponse>, usize, bool) {
+        let mut total = 0usize;
+        let mut any_error = false;
+        let mut out = Vec::with_capacity(req.partitions.len());
+        for fp in &req.partitions {
+            let mut resp = FetchPartitionResponse {
+                topic: fp.topic.clone(),
+                partition: fp.partition,
+                error: ErrorCode::None,
+                high_watermark: -1,
+                batches: Vec::new(),
+            };
+            let budget = fp
+                .partition_max_bytes
+                .min(req.max_bytes.saturating_sub(total))
+                .max(1);
+            match Self::key_of(image, &fp.topic, fp.partition).and_then(|key| {
+                let p = self
+                    .partitions
+                    .get(&key)
+                    .ok_or(ErrorCode::NotLeaderOrFollower)?;
+                let batches = p
+                    .read_for_consumer(fp.fetch_offset, budget, fp.current_leader_epoch)
+                    .map_err(|e| e.error_code())?;
+                Ok((p.high_watermark(), batches))
+            }) {
+                Ok((hw, batches)) => {
+                    total += batches.iter().map(|b| b.len()).sum::<usize>();
+                    resp.high_watermark = hw;
+                    resp.batches = batches;
+                }
+                Err(code) => {
+                    any_error = true;
+                    resp.error = code;
+                }
+            }
+            out.push(resp);
+        }
+        (out, total, any_error)
+    }
+
+    /// A message from another node's broker half (or our controller's answers).
+    pub fn on_peer(
+        &mut self,
+        from: BrokerId,
+        msg: PeerMessage,
+        image: &MetadataImage,
+        now_ms: u64,
+    ) {
+        self.now_ms = self.now_ms.max(now_ms);
+        match msg {
+            PeerMessage::Fetch(req) => self.follower_fetch(from, req, image),
+            PeerMessage::FetchResponse(resp) => self.on_fetch_response(from, resp, image),
+            PeerMessage::ControllerResponse {
+                request_id,
+                response,
+            } => self.on_controller_response(request_id, response, now_ms),
+            PeerMessage::Raft(_) | PeerMessage::ControllerRequest { .. } => {}
+        }
+    }
+
+    /// Serves a follower's fetch now, or parks it until there is data.
+    fn follower_fetch(&mut self, from: BrokerId, req: ReplicaFetchRequest, image: &MetadataImage) {
+        let (resp, bytes, urgent) = self.read_for_follower(&req, image);
+        if bytes >= req.min_bytes
+            || urgent
+            || self.delayed_fetch.len() >= self.config.max_purgatory_size
+        {
+            self.out.peer.push((from, PeerMessage::FetchResponse(resp)));
+        } else {
+            self.delayed_fetch.push(DelayedFetch::Replica {
+                from,
+                deadline_ms: self.now_ms + req.max_wait_ms,
+                request: req,
+            });
+        }
+    }
+
+    /// Reads for a follower, recording its progress; may propose an ISR expansion and move
+    /// the HW. Returns the response, its bytes, and whether it must go out at once.
+    fn read_for_follower(
+        &mut self,
+        req: &ReplicaFetchRequest,
+        image: &MetadataImage,
+    ) -> (ReplicaFetchResponse, usize, bool) {
+        let mut total = 0usize;
+        let mut urgent = false;
+        let mut hw_moved = false;
+        let mut expansions = Vec::new();
+        let mut partitions = Vec::with_capacity(req.partitions.len());
+        for fp in &req.partitions {
+            let mut out = FetchedPartition {
+                key: fp.key,
+                error: ErrorCode::None,
+                high_watermark: -1,
+                diverging_epoch: None,
+                batches: Vec::new(),
+            };
+            let Some(p) = self.partitions.get_mut(&fp.key) else {
+                out.error = ErrorCode::NotLeaderOrFollower;
+                urgent = true;
+                partitions.push(out);
+                continue;
+            };
+            let hw_before = p.high_watermark();
+            let budget = req.max_bytes.saturating_sub(total).max(1);
+            match p.fetch_from_follower(
+                req.replica_id,
+                req.broker_epoch,
+                fp.fetch_offset,
+                fp.last_fetched_epoch,
+                fp.current_leader_epoch,
+                budget,
+                self.now_ms,
+            ) {
+                Ok(FollowerFetch::Records {
+                    batches,
+                    high_watermark,
+                    ..
+                }) => {
+                    total += batches.iter().map(|b| b.len()).sum::<usize>();
+                    out.high_watermark = high_watermark;
+                    out.batches = batches;
+                    // A follower whose view of the HW is stale learns the new one at once.
+                    if high_watermark > hw_before {
+                        hw_moved = true;
+                    }
+                }
+                Ok(FollowerFetch::Diverging {
+                    epoch,
+                    end_offset,
+                    high_watermark,
+                }) => {
+                    out.diverging_epoch = Some((epoch, end_offset));
+                    out.high_watermark = high_watermark;
+                    urgent = true;
+                }
+                Err(e) => {
+                    out.error = e.error_code();
+                    urgent = true;
+                }
+            }
+            let eligible = image
+                .brokers
+                .get(&req.replica_id)
+                .is_some_and(|b| !b.fenced && b.broker_epoch == req.broker_epoch);
+            if let Some(isr) = p.maybe_expand_isr(req.replica_id, eligible, self.now_ms) {
+                expansions.push((fp.key, isr));
+            }
+            partitions.push(out);
+        }
+        for (key, isr) in expansions {
+            self.event(
+                key,
+                BrokerEventKind::IsrExpandRequested { isr: isr.clone() },
+                format!("replica {} caught up to the high watermark", req.replica_id),
+            );
+            self.alter_partition(key, isr, image);
+        }
+        if hw_moved {
+            self.complete_produces();
+            self.complete_fetches(image, false);
+        }
+        (
+            ReplicaFetchResponse {
+                fetch_id: req.fetch_id,
+                partitions,
+            },
+            total,
+            urgent,
+        )
+    }
+
+    /// The follower side: apply what the leader sent, then fetch again.
+    fn on_fetch_response(
+        &mut self,
+        from: BrokerId,
+        resp: ReplicaFetchResponse,
+        image: &MetadataImage,
+    ) {
+        if !self.fetchers.complete(from, resp.fetch_id) {
+            return;
+        }
+        let mut failed = false;
+        for fp in resp.partitions {
+            let Some(p) = self.partitions.get_mut(&fp.key) else {
+                continue;
+            };
+            if p.role() != &(Role::Follower { leader: from }) {
+                continue; // the answer of a leader we no longer follow
+            }
+            if fp.error != ErrorCode::None {
+                failed = true;
+                continue;
+            }
+            if let Some((epoch, end_offset)) = fp.diverging_epoch {
+                let before = p.log_end_offset();
+                let after = p.truncate_on_diverging(epoch, end_offset);
+                if after < before {
+                    let key = fp.key;
+                    self.event(
+                        key,
+                        BrokerEventKind::Truncated { from_offset: before, to_offset: after },
+                        format!(
+                            "log diverged from leader {from}: epoch {epoch} ends at {end_offset} there; dropped {} uncommitted offset(s)",
+                            before - after
+                        ),
+                    );
+                }
+                continue;
+            }
+            if p.append_as_follower(&fp.batches, fp.high_watermark)
+                .is_err()
+            {
+                failed = true;
+            }
+        }
+        if failed {
+            self.fetchers
+                .back_off(from, self.now_ms + self.config.replica_fetch_backoff_ms);
+        }
+        let _ = image;
+        self.send_fetches();
+    }
+
+    /// One fetch to each leader we follow something from, unless one is in flight.
+    fn send_fetches(&mut self) {
+        let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
+        for (key, p) in &self.partitions {
+            if let Role::Follower { leader } = p.role() {
+                if *leader == NO_LEADER || *leader == self.config.node_id {
+                    continue;
+                }
+                by_leader.entry(*leader).or_default().push(FetchPartition {
+                    key: *key,
+                    fetch_offset: p.log_end_offset(),
+                    last_fetched_epoch: p.log().latest_epoch(),
+                    current_leader_epoch: Some(p.leader_epoch()),
+                });
+            }
+        }
+        let leaders: Vec<BrokerId> = by_leader.keys().copied().collect();
+        self.fetchers.retain(&leaders);
+        let timeout =
+            self.config.replica_fetch_wait_max_ms + self.config.replica_fetch_response_timeout_ms;
+        for (leader, partitions) in by_leader {
+            let Some(fetch_id) = self.fetchers.start_fetch(leader, self.now_ms, timeout) else {
+                continue;
+            };
+            self.out.peer.push((
+                leader,
+                PeerMessage::Fetch(ReplicaFetchRequest {
+                    fetch_id,
+                    replica_id: self.config.node_id,
+                    broker_epoch: self.lifecycle.broker_epoch(),
+                    max_wait_ms: self.config.replica_fetch_wait_max_ms,
+                    min_bytes: self.config.replica_fetch_min_bytes,
+                    max_bytes: self.config.replica_fetch_max_bytes,
+                    partitions,
+                }),
+            ));
+        }
+    }
+
+    // ----- purgatories ---------------------------------------------------------------------
+
+    fn complete_purgatories(&mut self, data_arrived: bool) {
+        self.complete_produces();
+        let _ = data_arrived;
+        self.pending_fetch_check = true;
+    }
+
+    fn complete_produces(&mut self) {
+        if self.delayed_produce.is_empty() {
+            return;
+        }
+        let mut done = Vec::new();
+        for (i, d) in self.delayed_produce.iter_mut().enumerate() {
+            for (resp, wait) in d.partitions.iter_mut() {
+                let Some((key, required)) = *wait else {
+                    continue;
+                };
+                let outcome = match self.partitions.get(&key) {
+                    Some(p) => p.check_enough_replicas_reach_offset(required),
+                    None => Some(ErrorCode::NotLeaderOrFollower),
+                };
+                if let Some(code) = outcome {
+                    resp.error = code;
+                    *wait = None;
+                }
+            }
+            if d.is_complete() {
+                done.push(i);
+            }
+        }
+        for i in done.into_iter().rev() {
+            let d = self.delayed_produce.swap_remove(i);
+            self.respond_produce(d);
+        }
+    }
+
+    fn respond_produce(&mut self, d: DelayedProduce) {
+        let answers = d.partitions.into_iter().map(|(r, _)| r).collect();
+        self.out
+            .client
+            .push((d.token, ClientResponse::Produce(answers)));
+    }
+
+    /// Completes parked fetches that now have enough data (or all of them, at `expire`).
+    fn complete_fetches(&mut self, image: &MetadataImage, expire_only: bool) {
+        if self.delayed_fetch.is_empty() {
+            return;
+        }
+        let now = self.now_ms;
+        let parked = std::mem::take(&mut self.delayed_fetch);
+        for d in parked {
+            let expired = now >= d.deadline_ms();
+            if expire_only && !expired {
+                self.delayed_fetch.push(d);
+                continue;
+            }
+            match d {
+                DelayedFetch::Replica {
+                    from,
+                    request,
+                    deadline_ms,
+                } => {
+                    let ready =
+                        expired || self.follower_bytes_available(&request) >= request.min_bytes;
+                    if ready {
+                        let (resp, _, _) = self.read_for_follower(&request, image);
+                        self.out.peer.push((from, PeerMessage::FetchResponse(resp)));
+                    } else {
+                        self.delayed_fetch.push(DelayedFetch::Replica {
+                            from,
+                            request,
+                            deadline_ms,
+                        });
+                    }
+                }
+                DelayedFetch::Consumer {
+                    token,
+                    request,
+                    deadline_ms,
+                } => {
+                    let (answers, bytes, error) = self.read_for_consumer(&request, image);
+                    if expired || error || bytes >= request.min_bytes {
+                        self.out
+                            .client
+                            .push((token, ClientResponse::Fetch(answers)));
+                    } else {
+                        self.delayed_fetch.push(DelayedFetch::Consumer {
+                            token,
+                            request,
+                            deadline_ms,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn follower_bytes_available(&self, req: &ReplicaFetchRequest) -> usize {
+        req.partitions
+            .iter()
+            .map(|fp| match self.partitions.get(&fp.key) {
+                // A partition that changed role must be answered (with its error) now.
+                Some(p) if p.is_leader() => p.available_bytes(fp.fetch_offset, p.log_end_offset()),
+                _ => usize::MAX / 2,
+            })
+            .fold(0usize, |a, b| a.saturating_add(b))
+    }
+
+    fn expire_purgatories(&mut self) {
+        let now = self.now_ms;
+        let mut expired = Vec::new();
+        let mut i = 0;
+        while i < self.delayed_produce.len() {
+            if now >= self.delayed_produce[i].deadline_ms {
+                expired.push(self.delayed_produce.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        // Keep answers in arrival order for a deterministic trace.
+        expired.sort_by_key(|d| d.token);
+        for mut d in expired {
+            for (resp, wait) in d.partitions.iter_mut() {
+                if wait.take().is_some() {
+                    resp.error = ErrorCode::RequestTimedOut;
+                }
+            }
+            self.respond_produce(d);
+        }
+    }
+
+    /// Runs the fetch purgatory: completes parked fetches whose data arrived or whose wait
+    /// ran out. Called by the node after every input.
+    pub fn run_fetch_purgatory(&mut self, image: &MetadataImage) {
+        let check_all = std::mem::take(&mut self.pending_fetch_check);
+        self.complete_fetches(image, !check_all);
+    }
+
+    /// Requests waiting in the purgatories (produce, fetch).
+    pub fn purgatory_sizes(&self) -> (usize, usize) {
+        (self.delayed_produce.len(), self.delayed_fetch.len())
+    }
+
+    pub fn controller_channel(&self) -> &ControllerChannel {
+        &self.channel
+    }
+}

@@ -1,0 +1,118 @@
+//! Cluster settings by their Kafka names (`--config key=value`).
+
+use broker::BrokerConfig;
+use controller::ControllerConfig;
+
+/// A setting kraftsim does not know, or a value it cannot parse.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("unknown config '{0}' (supported: {SUPPORTED})")]
+    Unknown(String),
+    #[error("config '{key}': '{value}' is not a valid {expected}")]
+    Invalid {
+        key: String,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("config '{0}' must be written key=value")]
+    Malformed(String),
+}
+
+const SUPPORTED: &str =
+    "min.insync.replicas, unclean.leader.election.enable, replica.lag.time.max.ms, \
+broker.session.timeout.ms, broker.heartbeat.interval.ms, replica.fetch.wait.max.ms, \
+replica.fetch.max.bytes, num.partitions, default.replication.factor";
+
+fn parse<T: std::str::FromStr>(
+    key: &str,
+    value: &str,
+    expected: &'static str,
+) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Invalid {
+        key: key.into(),
+        value: value.into(),
+        expected,
+    })
+}
+
+/// Splits `key=value`.
+pub fn split_pair(pair: &str) -> Result<(String, String), ConfigError> {
+    let (k, v) = pair
+        .split_once('=')
+        .ok_or_else(|| ConfigError::Malformed(pair.into()))?;
+    if k.trim().is_empty() {
+        return Err(ConfigError::Malformed(pair.into()));
+    }
+    Ok((k.trim().to_string(), v.trim().to_string()))
+}
+
+/// Applies one setting to a node's two halves.
+pub fn apply(
+    key: &str,
+    value: &str,
+    broker: &mut BrokerConfig,
+    controller: &mut ControllerConfig,
+) -> Result<(), ConfigError> {
+    match key {
+        "min.insync.replicas" => {
+            let v: usize = parse(key, value, "positive integer")?;
+            if v == 0 {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    value: value.into(),
+                    expected: "positive integer",
+                });
+            }
+            broker.min_insync_replicas = v;
+        }
+        "unclean.leader.election.enable" => {
+            controller.unclean_leader_election_enable = parse(key, value, "boolean")?;
+        }
+        "replica.lag.time.max.ms" => {
+            broker.replica_lag_time_max_ms = parse(key, value, "duration in ms")?
+        }
+        "broker.session.timeout.ms" => {
+            controller.broker_session_timeout_ms = parse(key, value, "duration in ms")?
+        }
+        "broker.heartbeat.interval.ms" => {
+            broker.broker_heartbeat_interval_ms = parse(key, value, "duration in ms")?
+        }
+        "replica.fetch.wait.max.ms" => {
+            broker.replica_fetch_wait_max_ms = parse(key, value, "duration in ms")?
+        }
+        "replica.fetch.max.bytes" => {
+            broker.replica_fetch_max_bytes = parse(key, value, "size in bytes")?
+        }
+        "num.partitions" => controller.num_partitions = parse(key, value, "integer")?,
+        "default.replication.factor" => {
+            controller.default_replication_factor = parse(key, value, "integer")?
+        }
+        _ => return Err(ConfigError::Unknown(key.into())),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_are_clear_errors() {
+        let mut b = BrokerConfig::new(1);
+        let mut c = ControllerConfig::new(1, vec![1]);
+        assert!(matches!(
+            apply("nope", "1", &mut b, &mut c),
+            Err(ConfigError::Unknown(_))
+        ));
+        assert!(matches!(
+            apply("min.insync.replicas", "two", &mut b, &mut c),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            split_pair("novalue"),
+            Err(ConfigError::Malformed(_))
+        ));
+        assert_eq!(apply("min.insync.replicas", "2", &mut b, &mut c), Ok(()));
+        assert_eq!(b.min_insync_replicas, 2);
+    }
+}

@@ -1,0 +1,816 @@
+//! # The deterministic harness: a whole cluster on a virtual clock
+//!
+//! N nodes, a simulated [`network`], simulated clients and a fault injector, all driven by
+//! one thread from one seed. Time advances in ticks of `tick_ms`; within a tick, messages are
+//! delivered in (time, sequence) order, then every running node ticks in id order. After
+//! every tick the [invariant checkers](crate::invariants) look at the whole cluster, so a
+//! violation is caught at the step that caused it.
+//!
+//! Faults are plain method calls: [`SimCluster::kill`] (the node's volatile state is gone,
+//! its disks kept, like `docker stop`), [`SimCluster::restart`], [`SimCluster::pause`] and
+//! [`SimCluster::resume`] (a frozen process whose peers' messages wait in its socket
+//! buffers, then a zombie that wakes up), [`SimCluster::isolate`] and
+//! [`SimCluster::heal`]. Clients are not cut off by `isolate`: it models a broker that lost
+//! its peers, not its clients.
+
+pub mod network;
+
+use crate::config::{self, ConfigError};
+use crate::invariants::{Checker, Violation};
+use crate::records::{decode_values, encode_batch};
+use crate::rng::SimRng;
+use broker::{
+    BrokerConfig, ClientRequest, ClientResponse, ClientToken, Node, NodeStore, PeerMessage,
+    ProducePartition, ProduceRequest,
+};
+use bytes::Bytes;
+use controller::{BrokerId, ControllerConfig, CreatableTopic, ErrorCode, PartitionRegistration};
+use network::{Delivery, Network, NetworkConfig};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+/// The client's address on the simulated network.
+pub const CLIENT: BrokerId = 0;
+
+/// How a simulation is set up.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub brokers: usize,
+    pub seed: u64,
+    /// Virtual milliseconds per step.
+    pub tick_ms: u64,
+    pub network: NetworkConfig,
+    /// Broker and topic settings by Kafka name, applied to every node.
+    pub configs: Vec<(String, String)>,
+    /// Messages held for a paused node, at most; past it they are dropped (its socket
+    /// buffers are full).
+    pub max_held_messages: usize,
+}
+
+impl SimConfig {
+    pub fn new(brokers: usize, seed: u64) -> Self {
+        Self {
+            brokers,
+            seed,
+            tick_ms: 10,
+            network: NetworkConfig::default(),
+            configs: Vec::new(),
+            max_held_messages: 100_000,
+        }
+    }
+
+    pub fn with_config(mut self, key: &str, value: &str) -> Self {
+        self.configs.push((key.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// Errors of the harness.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("node {0} does not exist")]
+    NoSuchNode(BrokerId),
+    #[error("node {0}: {1}")]
+    Node(BrokerId, broker::node::NodeError),
+    #[error("a cluster needs at least one broker")]
+    NoBrokers,
+    #[error("{0}")]
+    Request(String),
+}
+
+/// A node's state in the simulation.
+#[derive(Debug)]
+pub enum NodeSlot {
+    Running(Box<Node>),
+    Paused(Box<Node>, VecDeque<Payload>),
+    Down(NodeStore),
+    /// Transient, while a slot changes state.
+    Empty,
+}
+
+/// Something in flight.
+#[derive(Debug)]
+pub enum Payload {
+    Peer {
+        from: BrokerId,
+        to: BrokerId,
+        msg: PeerMessage,
+    },
+    Client {
+        to: BrokerId,
+        token: ClientToken,
+        request: ClientRequest,
+    },
+    Response {
+        from: BrokerId,
+        token: ClientToken,
+        response: ClientResponse,
+    },
+}
+
+#[derive(Debug)]
+struct Scheduled {
+    at_ms: u64,
+    seq: u64,
+    payload: Payload,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at_ms, self.seq) == (other.at_ms, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at_ms, self.seq).cmp(&(other.at_ms, other.seq))
+    }
+}
+
+/// A record the client was told is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AckedRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub acks: i16,
+    pub offset: i64,
+    pub value: Bytes,
+}
+
+/// A line of the run's story.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceLine {
+    pub at_ms: u64,
+    pub node: BrokerId,
+    pub text: String,
+}
+
+#[derive(Debug)]
+struct PendingProduce {
+    acks: i16,
+    topic: String,
+    partition: i32,
+    values: Vec<Bytes>,
+}
+
+/// A simulated cluster.
+#[derive(Debug)]
+pub struct SimCluster {
+    config: SimConfig,
+    ids: Vec<BrokerId>,
+    slots: BTreeMap<BrokerId, NodeSlot>,
+    node_configs: BTreeMap<BrokerId, (ControllerConfig, BrokerConfig)>,
+    rng: SimRng,
+    network: Network,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    seq: u64,
+    now_ms: u64,
+    next_correlation_id: i32,
+    pending_produce: BTreeMap<ClientToken, PendingProduce>,
+    responses: BTreeMap<ClientToken, ClientResponse>,
+    acked: Vec<AckedRecord>,
+    checker: Checker,
+    trace: Vec<TraceLine>,
+    digest: u64,
+}
+
+impl SimCluster {
+    /// Starts `config.brokers` nodes at time 0.
+    pub fn new(config: SimConfig) -> Result<Self, SimError> {
+        if config.brokers == 0 {
+            return Err(SimError::NoBrokers);
+        }
+        let mut rng = SimRng::new(config.seed);
+        let ids: Vec<BrokerId> = (1..=config.brokers as i32).collect();
+        // Distinct election timeouts per node, drawn from the seed (see controller::config).
+        let mut node_configs = BTreeMap::new();
+        for &id in &ids {
+            let mut c = ControllerConfig::new(id, ids.clone());
+            let mut b = BrokerConfig::new(id);
+            for (k, v) in &config.configs {
+                config::apply(k, v, &mut b, &mut c)?;
+            }
+            c.election_timeout_ticks =
+                c.raft_election_ticks + rng.range(0, c.raft_election_ticks as u64) as usize;
+            node_configs.insert(id, (c, b));
+        }
+        let network = Network::new(config.network.clone());
+        let mut sim = Self {
+            config,
+            ids: ids.clone(),
+            slots: BTreeMap::new(),
+            node_configs,
+            rng,
+            network,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            now_ms: 0,
+            next_correlation_id: 0,
+            pending_produce: BTreeMap::new(),
+            responses: BTreeMap::new(),
+            acked: Vec::new(),
+            checker: Checker::default(),
+            trace: Vec::new(),
+            digest: 0xcbf2_9ce4_8422_2325,
+        };
+        for &id in &ids {
+            sim.slots.insert(id, NodeSlot::Down(NodeStore::new(&ids)));
+            sim.restart(id)?;
+        }
+        Ok(sim)
+    }
+
+    // ----- time ----------------------------------------------------------------------------
+
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.config.seed
+    }
+
+    /// One tick: deliver what is due, tick every running node, check the invariants.
+    pub fn step(&mut self) {
+        let end = self.now_ms + self.config.tick_ms;
+        while self.queue.peek().is_some_and(|Reverse(s)| s.at_ms < end) {
+            let Some(Reverse(s)) = self.queue.pop() else {
+                break;
+            };
+            self.now_ms = self.now_ms.max(s.at_ms);
+            self.deliver(s.payload);
+        }
+        self.now_ms = end;
+        for id in self.ids.clone() {
+            if let Some(NodeSlot::Running(node)) = self.slots.get_mut(&id) {
+                node.tick(end);
+                self.collect(id);
+            }
+        }
+        let violations = self.checker.check(self.now_ms, &self.slots);
+        for v in violations {
+            self.note(0, format!("INVARIANT VIOLATED: {v}"));
+        }
+    }
+
+    pub fn run_for(&mut self, duration_ms: u64) {
+        let end = self.now_ms + duration_ms;
+        while self.now_ms < end {
+            self.step();
+        }
+    }
+
+    /// Steps until `done` holds or `max_ms` pass; true if it held.
+    pub fn run_until(&mut self, max_ms: u64, mut done: impl FnMut(&Self) -> bool) -> bool {
+        let end = self.now_ms + max_ms;
+        while self.now_ms < end {
+            if done(self) {
+                return true;
+            }
+            self.step();
+        }
+        done(self)
+    }
+
+    fn schedule(&mut self, at_ms: u64, payload: Payload) {
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled {
+            at_ms,
+            seq: self.seq,
+            payload,
+        }));
+    }
+
+    fn send(&mut self, from: BrokerId, to: BrokerId, payload: Payload) {
+        match self.network.schedule(&mut self.rng, from, to, self.now_ms) {
+            Delivery::At(at) => self.schedule(at, payload),
+            Delivery::Dropped => {}
+        }
+    }
+
+    fn deliver(&mut self, payload: Payload) {
+        let target = match &payload {
+            Payload::Peer { to, .. } | Payload::Client { to, .. } => *to,
+            Payload::Response {
+                token, response, ..
+            } => {
+                self.on_response(*token, response.clone());
+                return;
+            }
+        };
+        let now = self.now_ms;
+        match self.slots.get_mut(&target) {
+            Some(NodeSlot::Running(node)) => {
+                match payload {
+                    Payload::Peer { from, msg, .. } => node.on_peer(now, from, msg),
+                    Payload::Client { token, request, .. } => node.on_client(now, token, request),
+                    Payload::Response { .. } => {}
+                }
+                self.collect(target);
+            }
+            Some(NodeSlot::Paused(_, held)) => {
+                if held.len() < self.config.max_held_messages {
+                    held.push_back(payload);
+                }
+            }
+            _ => {} // a dead node receives nothing
+        }
+    }
+
+    /// Takes a node's output into the network and the trace.
+    fn collect(&mut self, id: BrokerId) {
+        let Some(NodeSlot::Running(node)) = self.slots.get_mut(&id) else {
+            return;
+        };
+        let out = node.take_output();
+        for e in out.controller_events {
+            self.note(id, format!("controller: {}", e.reason));
+        }
+        for e in out.broker_events {
+            self.note(id, format!("{}-{}: {}", e.topic, e.partition, e.reason));
+        }
+        for (to, msg) in out.peer {
+            self.send(id, to, Payload::Peer { from: id, to, msg });
+        }
+        for (token, response) in out.client {
+            self.send(
+                id,
+                CLIENT,
+                Payload::Response {
+                    from: id,
+                    token,
+                    response,
+                },
+            );
+        }
+    }
+
+    fn note(&mut self, node: BrokerId, text: String) {
+        for b in text
+            .bytes()
+            .chain(self.now_ms.to_be_bytes())
+            .chain(node.to_be_bytes())
+        {
+            self.digest = (self.digest ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.trace.push(TraceLine {
+            at_ms: self.now_ms,
+            node,
+            text,
+        });
+    }
+
+    // ----- faults --------------------------------------------------------------------------
+
+    fn slot(&mut self, id: BrokerId) -> Result<NodeSlot, SimError> {
+        let slot = self.slots.get_mut(&id).ok_or(SimError::NoSuchNode(id))?;
+        Ok(std::mem::replace(slot, NodeSlot::Empty))
+    }
+
+    fn put(&mut self, id: BrokerId, slot: NodeSlot) {
+        self.slots.insert(id, slot);
+    }
+
+    /// Stops a node: volatile state gone, disks kept. A no-op on a node already down.
+    pub fn kill(&mut self, id: BrokerId) -> Result<(), SimError> {
+        let slot = self.slot(id)?;
+        let store = match slot {
+            NodeSlot::Running(node) | NodeSlot::Paused(node, _) => node.stop(),
+            NodeSlot::Down(store) => store,
+            NodeSlot::Empty => NodeStore::new(&self.ids),
+        };
+        self.put(id, NodeSlot::Down(store));
+        self.note(id, "killed".into());
+        Ok(())
+    }
+
+    /// Starts a stopped node from its disks. A no-op on a running node.
+    pub fn restart(&mut self, id: BrokerId) -> Result<(), SimError> {
+        let slot = self.slot(id)?;
+        let NodeSlot::Down(store) = slot else {
+            self.put(id, slot);
+            return Ok(());
+        };
+        let Some((c, b)) = self.node_configs.get(&id).cloned() else {
+            return Err(SimError::NoSuchNode(id));
+        };
+        let incarnation = self.rng.next_u64();
+        match Node::start(c, b, store.clone(), incarnation, self.now_ms) {
+            Ok(node) => {
+                self.put(id, NodeSlot::Running(Box::new(node)));
+                self.note(id, "started".into());
+                self.collect(id);
+                Ok(())
+            }
+            Err(e) => {
+                self.put(id, NodeSlot::Down(store));
+                Err(SimError::Node(id, e))
+            }
+        }
+    }
+
+    /// Freezes a node: no ticks; messages to it wait.
+    pub fn pause(&mut self, id: BrokerId) -> Result<(), SimError> {
+        let slot = self.slot(id)?;
+        let slot = match slot {
+            NodeSlot::Running(node) => NodeSlot::Paused(node, VecDeque::new()),
+            other => other,
+        };
+        self.put(id, slot);
+        self.note(id, "paused".into());
+        Ok(())
+    }
+
+    /// Wakes a paused node; it first sees the time jump, then the messages that waited.
+    pub fn resume(&mut self, id: BrokerId) -> Result<(), SimError> {
+        let slot = self.slot(id)?;
+        match slot {
+            NodeSlot::Paused(node, held) => {
+                self.put(id, NodeSlot::Running(node));
+                self.note(id, "resumed".into());
+                for payload in held {
+                    self.deliver(payload);
+                }
+            }
+            other => self.put(id, other),
+        }
+        Ok(())
+    }
+
+    /// Cuts every link between `id` and the other nodes.
+    pub fn isolate(&mut self, id: BrokerId) -> Result<(), SimError> {
+        if !self.ids.contains(&id) {
+            return Err(SimError::NoSuchNode(id));
+        }
+        let ids = self.ids.clone();
+        self.network.isolate(id, &ids);
+        self.note(id, "isolated from its peers".into());
+        Ok(())
+    }
+
+    pub fn cut(&mut self, from: BrokerId, to: BrokerId) {
+        self.network.cut(from, to);
+        self.note(from, format!("link {from}->{to} cut"));
+    }
+
+    /// Restores every link.
+    pub fn heal(&mut self) {
+        self.network.heal();
+        self.note(0, "network healed".into());
+    }
+
+    pub fn network_mut(&mut self) -> &mut Network {
+        &mut self.network
+    }
+
+    // ----- observation ---------------------------------------------------------------------
+
+    pub fn ids(&self) -> &[BrokerId] {
+        &self.ids
+    }
+
+    pub fn node(&self, id: BrokerId) -> Option<&Node> {
+        match self.slots.get(&id)? {
+            NodeSlot::Running(n) | NodeSlot::Paused(n, _) => Some(n),
+            _ => None,
+        }
+    }
+
+    pub fn is_running(&self, id: BrokerId) -> bool {
+        matches!(self.slots.get(&id), Some(NodeSlot::Running(_)))
+    }
+
+    pub fn slots(&self) -> &BTreeMap<BrokerId, NodeSlot> {
+        &self.slots
+    }
+
+    /// The running node that is the active controller, if exactly one thinks it is.
+    pub fn active_controller(&self) -> Option<BrokerId> {
+        let mut best: Option<(u64, BrokerId)> = None;
+        for id in &self.ids {
+            if !self.is_running(*id) {
+                continue;
+            }
+            if let Some(term) = self.node(*id).and_then(|n| n.controller().active_term()) {
+                if best.is_none_or(|(t, _)| term > t) {
+                    best = Some((term, *id));
+                }
+            }
+        }
+        best.map(|(_, id)| id)
+    }
+
+    /// The freshest metadata among running nodes: the partition's registration.
+    pub fn partition_state(&self, topic: &str, partition: i32) -> Option<PartitionRegistration> {
+        let image = self
+            .ids
+            .iter()
+            .filter(|id| self.is_running(**id))
+            .filter_map(|id| self.node(*id))
+            .map(|n| n.controller().image())
+            .max_by_key(|i| i.offset)?;
+        let t = image.topic_by_name(topic)?;
+        t.partitions.get(&partition).cloned()
+    }
+
+    pub fn trace(&self) -> &[TraceLine] {
+        &self.trace
+    }
+
+    /// A digest of the trace: equal seeds and inputs give equal digests.
+    pub fn trace_digest(&self) -> u64 {
+        self.digest
+    }
+
+    pub fn violations(&self) -> &[Violation] {
+        self.checker.violations()
+    }
+
+    /// Checks now that running replicas agree below their high watermarks.
+    pub fn check_replicas_agree(&mut self) {
+        self.checker.check_replicas_agree(self.now_ms, &self.slots);
+    }
+
+    pub fn acked(&self) -> &[AckedRecord] {
+        &self.acked
+    }
+
+    // ----- clients -------------------------------------------------------------------------
+
+    fn token(&mut self) -> ClientToken {
+        self.next_correlation_id += 1;
+        ClientToken {
+            connection_id: 1,
+            correlation_id: self.next_correlation_id,
+        }
+    }
+
+    /// Sends a client request to node `to`.
+    pub fn client_request(&mut self, to: BrokerId, request: ClientRequest) -> ClientToken {
+        let token = self.token();
+        self.send(CLIENT, to, Payload::Client { to, token, request });
+        token
+    }
+
+    /// Creates a topic through any running node and waits for the answer.
+    pub fn create_topic(
+        &mut self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i32,
+        configs: &[(&str, &str)],
+    ) -> Result<(), SimError> {
+        let topic = CreatableTopic {
+            name: name.to_string(),
+            num_partitions: partitions,
+            replication_factor,
+            configs: configs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let to = self
+            .ids
+            .iter()
+            .copied()
+            .find(|id| self.is_running(*id))
+            .ok_or_else(|| SimError::Request("no running node".into()))?;
+        let token = self.client_request(to, ClientRequest::CreateTopics(vec![topic]));
+        if !self.run_until(60_000, |s| s.responses.contains_key(&token)) {
+            return Err(SimError::Request(format!(
+                "CreateTopics {name}: no answer in 60 s"
+            )));
+        }
+        match self.responses.remove(&token) {
+            Some(ClientResponse::CreateTopics(results)) => match results.first() {
+                Some(r) if r.error == ErrorCode::None => {
+                    // Wait until every replica has a leader.
+                    let ok = self.run_until(30_000, |s| {
+                        (0..partitions)
+                            .all(|p| s.partition_state(name, p).is_some_and(|r| r.has_leader()))
+                    });
+                    if ok {
+                        Ok(())
+                    } else {
+                        Err(SimError::Request(format!(
+                            "topic {name} created but not all partitions have leaders"
+                        )))
+                    }
+                }
+                Some(r) => Err(SimError::Request(format!(
+                    "CreateTopics {name}: {}",
+                    r.error
+                ))),
+                None => Err(SimError::Request("CreateTopics: empty answer".into())),
+            },
+            other => Err(SimError::Request(format!(
+                "CreateTopics: unexpected answer {other:?}"
+            ))),
+        }
+    }
+
+    /// Produces `values` as one batch to node `to` (which may or may not lead).
+    pub fn produce_to(
+        &mut self,
+        to: BrokerId,
+        topic: &str,
+        partition: i32,
+        acks: i16,
+        values: Vec<Bytes>,
+        timeout_ms: u64,
+    ) -> ClientToken {
+        let records = encode_batch(&values, self.now_ms as i64).unwrap_or_default();
+        let token = self.client_request(
+            to,
+            ClientRequest::Produce(ProduceRequest {
+                acks,
+                timeout_ms,
+                partitions: vec![ProducePartition {
+                    topic: topic.to_string(),
+                    partition,
+                    records,
+                }],
+            }),
+        );
+        self.pending_produce.insert(
+            token,
+            PendingProduce {
+                acks,
+                topic: topic.to_string(),
+                partition,
+                values,
+            },
+        );
+        token
+    }
+
+    /// Produces to the partition's leader as the freshest metadata names it (as a client
+    /// with up-to-date metadata would). `None` if the partition has no leader.
+    pub fn produce(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        acks: i16,
+        values: Vec<Bytes>,
+    ) -> Option<ClientToken> {
+        let leader = self.partition_state(topic, partition)?.leader;
+        if leader < 0 {
+            return None;
+        }
+        Some(self.produce_to(leader, topic, partition, acks, values, 30_000))
+    }
+
+    fn on_response(&mut self, token: ClientToken, response: ClientResponse) {
+        if let (Some(p), ClientResponse::Produce(parts)) =
+            (self.pending_produce.remove(&token), &response)
+        {
+            if let Some(r) = parts.first() {
+                if r.error == ErrorCode::None {
+                    for (i, v) in p.values.iter().enumerate() {
+                        self.acked.push(AckedRecord {
+                            topic: p.topic.clone(),
+                            partition: p.partition,
+                            acks: p.acks,
+                            offset: r.base_offset + i as i64,
+                            value: v.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        self.responses.insert(token, response);
+    }
+
+    /// The answer to a request, once it has arrived.
+    pub fn response(&self, token: ClientToken) -> Option<&ClientResponse> {
+        self.responses.get(&token)
+    }
+
+    /// The error of a single-partition produce, once answered.
+    pub fn produce_error(&self, token: ClientToken) -> Option<ErrorCode> {
+        match self.responses.get(&token)? {
+            ClientResponse::Produce(parts) => parts.first().map(|p| p.error),
+            _ => None,
+        }
+    }
+
+    // ----- convergence ---------------------------------------------------------------------
+
+    /// Heals the network, resumes and restarts every node, and runs until every partition
+    /// has a leader, a full ISR, and every replica at the leader's end with HW = LEO.
+    pub fn heal_and_converge(&mut self, max_ms: u64) -> bool {
+        self.heal();
+        for id in self.ids.clone() {
+            let _ = self.resume(id);
+            let _ = self.restart(id);
+        }
+        self.run_until(max_ms, |s| s.is_converged())
+    }
+
+    /// Every partition led, ISR = replicas, all replicas at the leader's LEO and HW.
+    pub fn is_converged(&self) -> bool {
+        let Some(id) = self.active_controller() else {
+            return false;
+        };
+        let Some(node) = self.node(id) else {
+            return false;
+        };
+        let image = node.controller().image();
+        for (key, reg) in image.partitions() {
+            if !reg.has_leader() || reg.isr.len() != reg.replicas.len() {
+                return false;
+            }
+            let Some(leader) = self
+                .node(reg.leader)
+                .and_then(|n| n.broker().partition(key))
+            else {
+                return false;
+            };
+            if !leader.is_leader() || leader.high_watermark() != leader.log_end_offset() {
+                return false;
+            }
+            for r in &reg.replicas {
+                let Some(p) = self.node(*r).and_then(|n| n.broker().partition(key)) else {
+                    return false;
+                };
+                if p.log_end_offset() != leader.log_end_offset()
+                    || p.high_watermark() != leader.high_watermark()
+                {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// The committed records of a partition, read from its leader below the HW.
+    pub fn committed_values(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Vec<(i64, Bytes)>, SimError> {
+        let reg = self
+            .partition_state(topic, partition)
+            .ok_or_else(|| SimError::Request(format!("no partition {topic}-{partition}")))?;
+        let image_node = self.node(reg.leader).ok_or_else(|| {
+            SimError::Request(format!("{topic}-{partition} has no running leader"))
+        })?;
+        let key = image_node
+            .controller()
+            .image()
+            .topic_by_name(topic)
+            .map(|t| (t.topic_id, partition))
+            .ok_or_else(|| SimError::Request(format!("no topic {topic}")))?;
+        let p = image_node.broker().partition(key).ok_or_else(|| {
+            SimError::Request(format!("leader does not host {topic}-{partition}"))
+        })?;
+        let batches = p
+            .log()
+            .read_up_to(p.log().log_start_offset(), usize::MAX, p.high_watermark())
+            .map_err(|e| SimError::Request(e.to_string()))?;
+        decode_values(&batches).map_err(|e| SimError::Request(e.to_string()))
+    }
+
+    /// Checks the acknowledged writes against the committed logs: every record acked with
+    /// acks=all must be present once, at its offset. Returns the acks=1 records lost (a
+    /// lesson, not a violation) and records acks=all losses as violations.
+    pub fn verify_acked_writes(&mut self) -> Result<Vec<AckedRecord>, SimError> {
+        let mut lost_acks1 = Vec::new();
+        let mut logs: BTreeMap<(String, i32), BTreeMap<i64, Bytes>> = BTreeMap::new();
+        let acked = self.acked.clone();
+        for a in &acked {
+            let key = (a.topic.clone(), a.partition);
+            if !logs.contains_key(&key) {
+                let values = self.committed_values(&a.topic, a.partition)?;
+                logs.insert(key.clone(), values.into_iter().collect());
+            }
+            let log = &logs[&key];
+            let present = log.get(&a.offset) == Some(&a.value);
+            let count = log.values().filter(|v| **v == a.value).count();
+            if a.acks == -1 && (!present || count != 1) {
+                self.checker.record(Violation {
+                    at_ms: self.now_ms,
+                    invariant: "acked_writes_survive",
+                    detail: format!(
+                        "{}-{} offset {}: acks=all record {:?} {} (copies: {count})",
+                        a.topic,
+                        a.partition,
+                        a.offset,
+                        a.value,
+                        if present { "duplicated" } else { "lost" }
+                    ),
+                });
+            } else if a.acks == 1 && !present {
+                lost_acks1.push(a.clone());
+            }
+        }
+        Ok(lost_acks1)
+    }
+}

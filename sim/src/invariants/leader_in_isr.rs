@@ -1,0 +1,64 @@
+//! **leader ∈ ISR ⊆ replicas, and the ISR is never empty.**
+//!
+//! Source: Kafka's `PartitionChangeBuilder` never writes a leader outside the target ISR,
+//! and `ReplicationControlManager` keeps the last ISR member when all are fenced
+//! (`docs/design.html`, "Replicated Logs"). Checked on every node's committed image, and on
+//! every replica that believes it leads (against its maximal ISR, KIP-497).
+
+use super::live_nodes;
+use crate::harness::NodeSlot;
+use broker::BrokerId;
+use std::collections::BTreeMap;
+
+pub const NAME: &str = "leader_in_isr";
+
+pub fn check(slots: &BTreeMap<BrokerId, NodeSlot>, found: &mut Vec<(&'static str, String)>) {
+    for (id, node) in live_nodes(slots) {
+        let image = node.controller().image();
+        for (key, reg) in image.partitions() {
+            let topic = image.topics.get(&key.0).map_or("?", |t| t.name.as_str());
+            if reg.isr.is_empty() {
+                found.push((
+                    NAME,
+                    format!("node {id} image: {topic}-{} has an empty ISR", key.1),
+                ));
+            }
+            if reg.isr.iter().any(|b| !reg.replicas.contains(b)) {
+                found.push((
+                    NAME,
+                    format!(
+                        "node {id} image: {topic}-{} ISR {:?} not within replicas {:?}",
+                        key.1, reg.isr, reg.replicas
+                    ),
+                ));
+            }
+            if reg.has_leader() && !reg.isr.contains(&reg.leader) {
+                found.push((
+                    NAME,
+                    format!(
+                        "node {id} image: {topic}-{} leader {} not in ISR {:?}",
+                        key.1, reg.leader, reg.isr
+                    ),
+                ));
+            }
+        }
+        for (key, p) in node.broker().partitions() {
+            if !p.is_leader() {
+                continue;
+            }
+            let isr = p.maximal_isr();
+            if !isr.contains(&id) || isr.iter().any(|b| !p.replicas().contains(b)) {
+                found.push((
+                    NAME,
+                    format!(
+                        "node {id} leads {}-{} with ISR {:?}, replicas {:?}",
+                        p.topic,
+                        key.1,
+                        isr,
+                        p.replicas()
+                    ),
+                ));
+            }
+        }
+    }
+}

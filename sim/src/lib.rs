@@ -1,0 +1,14 @@
+//! # kraftsim: a whole Kafka cluster in one process
+//!
+//! `sim` drives the node cores of the `broker` and `controller` crates. Today it holds the
+//! deterministic [`harness`] (a cluster on a virtual clock with a simulated network and a
+//! fault injector) and the [`invariants`] it checks after every step.
+
+pub mod config;
+pub mod harness;
+pub mod invariants;
+pub mod records;
+pub mod rng;
+pub mod story;
+
+pub use harness::{SimCluster, SimConfig};

@@ -1,0 +1,18 @@
+//! Scenario tests, each named after what it teaches about Kafka replication.
+
+#[path = "scenarios/common.rs"]
+mod common;
+#[path = "scenarios/isr_shrink_expand.rs"]
+mod isr_shrink_expand;
+#[path = "scenarios/leader_failover.rs"]
+mod leader_failover;
+#[path = "scenarios/min_insync.rs"]
+mod min_insync;
+#[path = "scenarios/quorum_lost.rs"]
+mod quorum_lost;
+#[path = "scenarios/truncation.rs"]
+mod truncation;
+#[path = "scenarios/unclean_election.rs"]
+mod unclean_election;
+#[path = "scenarios/zombie_leader.rs"]
+mod zombie_leader;

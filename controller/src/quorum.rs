@@ -88,6 +88,13 @@ pub struct MetadataQuorum {
     leader_start_index: Option<u64>,
     /// Entries whose bytes could not be decoded. Never expected: counted, not fatal.
     pub undecodable_entries: u64,
+    /// The highest commit index a leader of the current term has told us of.
+    leader_commit_index: u64,
+    heard_from_leader: bool,
+    /// Whether this replica has once caught up with a leader's committed log (Kafka's
+    /// `MetadataLoader` publishes nothing before that, so a restarted broker never acts on
+    /// the stale metadata it had on disk).
+    caught_up: bool,
 }
 
 impl std::fmt::Debug for MetadataQuorum {
@@ -136,6 +143,9 @@ impl MetadataQuorum {
             applied_index: 0,
             leader_start_index: None,
             undecodable_entries: 0,
+            leader_commit_index: 0,
+            heard_from_leader: false,
+            caught_up: false,
         })
     }
 
@@ -154,7 +164,16 @@ impl MetadataQuorum {
     /// Hands a message from a peer to raft. Messages from unknown peers or stale terms are
     /// raft's to ignore; an error here means a malformed message, which is dropped.
     pub fn step(&mut self, msg: RaftMessage) {
+        use raft::eraftpb::MessageType;
+        let (from, term, commit, kind) = (msg.from, msg.term, msg.commit, msg.get_msg_type());
         let _ = self.raw.step(msg);
+        if from == self.raw.raft.leader_id
+            && term == self.raw.raft.term
+            && matches!(kind, MessageType::MsgAppend | MessageType::MsgHeartbeat)
+        {
+            self.heard_from_leader = true;
+            self.leader_commit_index = self.leader_commit_index.max(commit);
+        }
         self.drain();
     }
 
@@ -202,6 +221,16 @@ impl MetadataQuorum {
         } else {
             self.leader_start_index = None;
         }
+        if !self.caught_up {
+            self.caught_up = self.is_ready_to_lead()
+                || (self.heard_from_leader && self.applied_index >= self.leader_commit_index);
+        }
+    }
+
+    /// Whether this replica has caught up with the quorum's committed log once since it
+    /// started; until then its image is whatever its disk held.
+    pub fn has_caught_up(&self) -> bool {
+        self.caught_up
     }
 
     fn collect_committed(&mut self, entries: Vec<Entry>) {

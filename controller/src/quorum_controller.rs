@@ -74,6 +74,37 @@ pub enum ControllerEventKind {
     TopicDeleted(String),
 }
 
+impl std::fmt::Display for ControllerEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            ControllerEventKind::LeaderChanged {
+                topic,
+                partition,
+                leader,
+            } => {
+                let leader = if *leader < 0 {
+                    "none (offline)".to_string()
+                } else {
+                    leader.to_string()
+                };
+                write!(
+                    f,
+                    "{topic}-{partition}: leader -> {leader}: {}",
+                    self.reason
+                )
+            }
+            ControllerEventKind::IsrChanged {
+                topic,
+                partition,
+                isr,
+            } => {
+                write!(f, "{topic}-{partition}: ISR -> {isr:?}: {}", self.reason)
+            }
+            _ => f.write_str(&self.reason),
+        }
+    }
+}
+
 /// The most requests that may wait for their records to commit. Past it, new requests get
 /// `REQUEST_TIMED_OUT` at once: a bound on every queue.
 pub const MAX_WAITING_RESPONSES: usize = 10_000;
@@ -183,8 +214,13 @@ impl QuorumController {
         std::mem::take(&mut self.responses)
     }
 
-    /// What the committed image changed since the last call.
+    /// What the committed image changed since the last call. Nothing is handed out until
+    /// the replica has caught up with the quorum once: a restarted node must not act on the
+    /// metadata it had on disk (Kafka's `MetadataLoader` waits the same way).
     pub fn take_image_changes(&mut self) -> Vec<ImageChange> {
+        if !self.quorum.has_caught_up() {
+            return Vec::new();
+        }
         std::mem::take(&mut self.changes)
     }
 

@@ -10,5 +10,6 @@ pub mod invariants;
 pub mod records;
 pub mod rng;
 pub mod story;
+pub mod workload;
 
 pub use harness::{SimCluster, SimConfig};

@@ -30,8 +30,11 @@ struct RunArgs {
     partitions: i32,
     #[arg(long, default_value_t = 3)]
     replication_factor: i32,
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 60_000)]
     records: u64,
+    /// Records per second (-1: as fast as the cluster answers).
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
+    throughput: i64,
     #[arg(long, default_value_t = 1000)]
     record_size: usize,
     /// Records per produced batch.
@@ -86,6 +89,7 @@ fn run(args: RunArgs) -> Result<()> {
         record_size: args.record_size,
         records_per_batch: args.records_per_batch.max(1),
         acks,
+        throughput_per_sec: u64::try_from(args.throughput).unwrap_or(0),
         kill: args.kill,
     };
     let report = story::run(&config).context("the run failed")?;

@@ -29,7 +29,9 @@ pub fn encode_batch(values: &[Bytes], timestamp_ms: i64) -> Result<Bytes, Record
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1,
+            // kafka-protocol starts a new batch when offset - sequence changes; a
+            // producer without idempotence has base sequence -1.
+            sequence: i as i32 - 1,
             timestamp: timestamp_ms,
             key: None,
             value: Some(v.clone()),

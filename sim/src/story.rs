@@ -7,9 +7,8 @@
 //! issue, so its throughput figures are not comparable to the seed's.
 
 use crate::harness::{SimCluster, SimConfig, SimError};
-use broker::ClientToken;
-use bytes::Bytes;
-use controller::{BrokerId, ErrorCode};
+use crate::workload::{ClosedLoopProducer, Outcomes, ProducerConfig};
+use controller::BrokerId;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -24,6 +23,8 @@ pub struct StoryConfig {
     pub record_size: usize,
     pub records_per_batch: usize,
     pub acks: i16,
+    /// Records per second the producer may send; 0 for as fast as the cluster answers.
+    pub throughput_per_sec: u64,
     /// Nodes to kill in order; each is restarted in the same order afterwards.
     pub kill: Vec<BrokerId>,
 }
@@ -49,6 +50,20 @@ pub struct StoryReport {
 
 const IN_FLIGHT_PER_PARTITION: usize = 5;
 const REQUEST_TIMEOUT_MS: u64 = 30_000;
+
+/// Ends a phase: its acknowledged records and errors are what the producer counted since
+/// the previous phase ended.
+fn close_phase(phase: &mut Phase, now: &Outcomes, counted: &mut Outcomes, at_ms: u64) {
+    phase.end_ms = at_ms;
+    phase.acked = now.acked - counted.acked;
+    for (name, n) in &now.errors {
+        let before = counted.errors.get(name).copied().unwrap_or(0);
+        if *n > before {
+            phase.errors.insert(name.clone(), n - before);
+        }
+    }
+    *counted = now.clone();
+}
 
 /// Runs the story and writes its report.
 pub fn run(config: &StoryConfig) -> Result<StoryReport, SimError> {
@@ -116,22 +131,32 @@ pub fn run(config: &StoryConfig) -> Result<StoryReport, SimError> {
         ));
     }
 
-    let mut in_flight: BTreeMap<ClientToken, (i32, u64, u64)> = BTreeMap::new();
-    let mut per_partition: BTreeMap<i32, usize> = BTreeMap::new();
-    let mut sent: u64 = 0;
+    let mut producer = ClosedLoopProducer::new(ProducerConfig {
+        topic: config.topic.clone(),
+        partitions: config.partitions,
+        acks: config.acks,
+        records_per_batch: config.records_per_batch,
+        record_size: config.record_size,
+        max_in_flight_per_partition: IN_FLIGHT_PER_PARTITION,
+        request_timeout_ms: REQUEST_TIMEOUT_MS,
+    });
     let mut answered: u64 = 0;
     let mut next_fault = 0;
+    let mut credit = 0.0f64;
+    let per_step = config.throughput_per_sec as f64 * config.sim.tick_ms as f64 / 1000.0;
+    let mut counted = Outcomes::default();
     phase = Phase {
         name: "load".into(),
         start_ms: sim.now_ms(),
         ..Default::default()
     };
-    let value = vec![b'x'; config.record_size.saturating_sub(12)];
     let deadline = sim.now_ms() + 3_600_000;
-    while (sent < config.records || !in_flight.is_empty()) && sim.now_ms() < deadline {
+    while (producer.outcomes.sent < config.records || producer.in_flight() > 0)
+        && sim.now_ms() < deadline
+    {
         while next_fault < faults.len() && answered >= faults[next_fault].0 {
             let (_, name, node, kill) = faults[next_fault].clone();
-            phase.end_ms = sim.now_ms();
+            close_phase(&mut phase, &producer.outcomes, &mut counted, sim.now_ms());
             phases.push(std::mem::take(&mut phase));
             if kill {
                 sim.kill(node)?;
@@ -145,83 +170,21 @@ pub fn run(config: &StoryConfig) -> Result<StoryReport, SimError> {
             };
             next_fault += 1;
         }
-        for p in 0..config.partitions {
-            if sent >= config.records {
-                break;
-            }
-            if per_partition.get(&p).copied().unwrap_or(0) >= IN_FLIGHT_PER_PARTITION {
-                continue;
-            }
-            let n = (config.records - sent).min(config.records_per_batch as u64);
-            let values: Vec<Bytes> = (0..n)
-                .map(|i| {
-                    let mut v = format!("{:012}", sent + i).into_bytes();
-                    v.extend_from_slice(&value);
-                    Bytes::from(v)
-                })
-                .collect();
-            let Some(leader) = sim
-                .partition_state(&config.topic, p)
-                .map(|r| r.leader)
-                .filter(|l| *l > 0)
-            else {
-                continue;
-            };
-            let token = sim.produce_to(
-                leader,
-                &config.topic,
-                p,
-                config.acks,
-                values,
-                REQUEST_TIMEOUT_MS,
-            );
-            in_flight.insert(token, (p, n, sim.now_ms()));
-            *per_partition.entry(p).or_default() += 1;
-            sent += n;
+        credit = if per_step > 0.0 {
+            (credit + per_step).min(per_step * 100.0)
+        } else {
+            f64::MAX
+        };
+        let budget = (config.records - producer.outcomes.sent)
+            .min(credit.floor().min(u64::MAX as f64) as u64);
+        let sent = producer.send(&mut sim, budget);
+        if per_step > 0.0 {
+            credit -= sent as f64;
         }
         sim.step();
-        let done: Vec<ClientToken> = in_flight
-            .keys()
-            .copied()
-            .filter(|t| sim.response(*t).is_some())
-            .collect();
-        for t in done {
-            let Some((p, n, _)) = in_flight.remove(&t) else {
-                continue;
-            };
-            if let Some(c) = per_partition.get_mut(&p) {
-                *c = c.saturating_sub(1);
-            }
-            answered += n;
-            match sim.produce_error(t) {
-                Some(ErrorCode::None) => phase.acked += n,
-                Some(e) => *phase.errors.entry(e.name().to_string()).or_default() += n,
-                None => {}
-            }
-        }
-        // A request lost with its node never answers: the client gives up after
-        // request.timeout.ms, as the Java producer does.
-        let now = sim.now_ms();
-        let expired: Vec<ClientToken> = in_flight
-            .iter()
-            .filter(|(_, (_, _, at))| now.saturating_sub(*at) > REQUEST_TIMEOUT_MS)
-            .map(|(t, _)| *t)
-            .collect();
-        for t in expired {
-            let Some((p, n, _)) = in_flight.remove(&t) else {
-                continue;
-            };
-            if let Some(c) = per_partition.get_mut(&p) {
-                *c = c.saturating_sub(1);
-            }
-            answered += n;
-            *phase
-                .errors
-                .entry("REQUEST_TIMED_OUT (client)".into())
-                .or_default() += n;
-        }
+        answered += producer.collect(&mut sim);
     }
-    phase.end_ms = sim.now_ms();
+    close_phase(&mut phase, &producer.outcomes, &mut counted, sim.now_ms());
     phases.push(std::mem::take(&mut phase));
     for (_, name, node, kill) in faults.iter().skip(next_fault) {
         if *kill {

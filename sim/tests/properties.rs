@@ -9,6 +9,7 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use sim::{SimCluster, SimConfig};
 use std::collections::BTreeSet;
 
@@ -52,7 +53,22 @@ fn op() -> impl Strategy<Value = Op> {
 fn run_case(seed: u64, ops: &[Op]) -> Result<(), String> {
     let config = SimConfig::new(3, seed).with_config("min.insync.replicas", "2");
     let mut sim = SimCluster::new(config).map_err(|e| e.to_string())?;
-    sim.run_until(60_000, |s| s.active_controller().is_some());
+    let up = sim.run_until(60_000, |s| {
+        s.active_controller()
+            .and_then(|c| s.node(c))
+            .is_some_and(|n| {
+                n.controller()
+                    .image()
+                    .brokers
+                    .values()
+                    .filter(|b| !b.fenced)
+                    .count()
+                    == 3
+            })
+    });
+    if !up {
+        return Err(format!("seed {seed}: the cluster did not come up"));
+    }
     sim.create_topic(TOPIC, PARTITIONS, 3, &[])
         .map_err(|e| e.to_string())?;
     let mut unavailable: BTreeSet<i32> = BTreeSet::new();
@@ -139,7 +155,12 @@ fn run_case(seed: u64, ops: &[Op]) -> Result<(), String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        // Failing cases are saved here and replayed first on every later run.
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/properties.proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn isr_rules_hold_under_random_faults(seed in any::<u64>(), ops in proptest::collection::vec(op(), 1..30)) {

@@ -220,7 +220,9 @@ pub(crate) mod test_batches {
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
-                sequence: -1,
+                // kafka-protocol starts a new batch when offset - sequence changes; a
+                // producer without idempotence has base sequence -1.
+                sequence: i as i32 - 1,
                 timestamp: 1000,
                 key: None,
                 value: Some(Bytes::from(vec![b'v'; value_len])),

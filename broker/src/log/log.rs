@@ -271,6 +271,7 @@ impl Log {
 #[cfg(test)]
 mod tests {
     use super::super::batch::test_batches::batch;
+    use super::super::batch::BatchHeader;
     use super::*;
     use proptest::prelude::*;
 

@@ -134,14 +134,24 @@ impl Ord for Scheduled {
     }
 }
 
-/// A record the client was told is stored.
+/// A record the client was told is stored. The ledger keeps a hash of the value and its
+/// first bytes, not the value, so long runs stay small.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AckedRecord {
     pub topic: String,
     pub partition: i32,
     pub acks: i16,
     pub offset: i64,
+    pub value_hash: u64,
+    /// Up to the first 32 bytes of the value, for reports.
     pub value: Bytes,
+}
+
+/// FNV-1a of a record value.
+pub fn value_hash(value: &[u8]) -> u64 {
+    value.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// A line of the run's story.
@@ -189,16 +199,22 @@ impl SimCluster {
         }
         let mut rng = SimRng::new(config.seed);
         let ids: Vec<BrokerId> = (1..=config.brokers as i32).collect();
-        // Distinct election timeouts per node, drawn from the seed (see controller::config).
+        // Distinct election timeouts per node, drawn from the seed (see controller::config):
+        // two nodes with the same fixed timeout could split every vote forever.
+        let election_ticks = ControllerConfig::new(1, ids.clone()).raft_election_ticks;
+        let mut offsets: Vec<usize> = (0..election_ticks.max(ids.len())).collect();
+        for i in (1..offsets.len()).rev() {
+            let j = rng.range(0, i as u64 + 1) as usize;
+            offsets.swap(i, j);
+        }
         let mut node_configs = BTreeMap::new();
-        for &id in &ids {
+        for (&id, offset) in ids.iter().zip(offsets) {
             let mut c = ControllerConfig::new(id, ids.clone());
             let mut b = BrokerConfig::new(id);
             for (k, v) in &config.configs {
                 config::apply(k, v, &mut b, &mut c)?;
             }
-            c.election_timeout_ticks =
-                c.raft_election_ticks + rng.range(0, c.raft_election_ticks as u64) as usize;
+            c.election_timeout_ticks = c.raft_election_ticks + offset;
             node_configs.insert(id, (c, b));
         }
         let network = Network::new(config.network.clone());
@@ -315,10 +331,8 @@ impl SimCluster {
                 }
                 self.collect(target);
             }
-            Some(NodeSlot::Paused(_, held)) => {
-                if held.len() < self.config.max_held_messages {
-                    held.push_back(payload);
-                }
+            Some(NodeSlot::Paused(_, held)) if held.len() < self.config.max_held_messages => {
+                held.push_back(payload);
             }
             _ => {} // a dead node receives nothing
         }
@@ -331,7 +345,7 @@ impl SimCluster {
         };
         let out = node.take_output();
         for e in out.controller_events {
-            self.note(id, format!("controller: {}", e.reason));
+            self.note(id, format!("controller: {e}"));
         }
         for e in out.broker_events {
             self.note(id, format!("{}-{}: {}", e.topic, e.partition, e.reason));
@@ -679,7 +693,8 @@ impl SimCluster {
                             partition: p.partition,
                             acks: p.acks,
                             offset: r.base_offset + i as i64,
-                            value: v.clone(),
+                            value_hash: value_hash(v),
+                            value: Bytes::copy_from_slice(&v[..v.len().min(32)]),
                         });
                     }
                 }
@@ -691,6 +706,13 @@ impl SimCluster {
     /// The answer to a request, once it has arrived.
     pub fn response(&self, token: ClientToken) -> Option<&ClientResponse> {
         self.responses.get(&token)
+    }
+
+    /// Forgets a request: its answer if it came, its pending state if not (a client that
+    /// gave up on it).
+    pub fn forget(&mut self, token: ClientToken) {
+        self.responses.remove(&token);
+        self.pending_produce.remove(&token);
     }
 
     /// The error of a single-partition produce, once answered.
@@ -782,18 +804,26 @@ impl SimCluster {
     /// acks=all must be present once, at its offset. Returns the acks=1 records lost (a
     /// lesson, not a violation) and records acks=all losses as violations.
     pub fn verify_acked_writes(&mut self) -> Result<Vec<AckedRecord>, SimError> {
+        /// A partition's committed log: value hash by offset, and copies of each hash.
+        type Committed = (BTreeMap<i64, u64>, BTreeMap<u64, usize>);
         let mut lost_acks1 = Vec::new();
-        let mut logs: BTreeMap<(String, i32), BTreeMap<i64, Bytes>> = BTreeMap::new();
-        let acked = self.acked.clone();
+        let mut logs: BTreeMap<(String, i32), Committed> = BTreeMap::new();
+        let acked = std::mem::take(&mut self.acked);
         for a in &acked {
             let key = (a.topic.clone(), a.partition);
             if !logs.contains_key(&key) {
-                let values = self.committed_values(&a.topic, a.partition)?;
-                logs.insert(key.clone(), values.into_iter().collect());
+                let mut by_offset = BTreeMap::new();
+                let mut copies: BTreeMap<u64, usize> = BTreeMap::new();
+                for (offset, value) in self.committed_values(&a.topic, a.partition)? {
+                    let h = value_hash(&value);
+                    by_offset.insert(offset, h);
+                    *copies.entry(h).or_default() += 1;
+                }
+                logs.insert(key.clone(), (by_offset, copies));
             }
-            let log = &logs[&key];
-            let present = log.get(&a.offset) == Some(&a.value);
-            let count = log.values().filter(|v| **v == a.value).count();
+            let (by_offset, copies) = &logs[&key];
+            let present = by_offset.get(&a.offset) == Some(&a.value_hash);
+            let count = copies.get(&a.value_hash).copied().unwrap_or(0);
             if a.acks == -1 && (!present || count != 1) {
                 self.checker.record(Violation {
                     at_ms: self.now_ms,
@@ -811,6 +841,7 @@ impl SimCluster {
                 lost_acks1.push(a.clone());
             }
         }
+        self.acked = acked;
         Ok(lost_acks1)
     }
 }

@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 
 pub const NAME: &str = "replicas_agree";
 
+/// (base offset, last offset, CRC) of each batch.
+type Summary = Vec<(i64, i64, u32)>;
+
 pub fn check(slots: &BTreeMap<BrokerId, NodeSlot>, found: &mut Vec<(&'static str, String)>) {
     let mut by_partition: BTreeMap<PartitionKey, Vec<(BrokerId, &broker::partition::Partition)>> =
         BTreeMap::new();
@@ -24,7 +27,7 @@ pub fn check(slots: &BTreeMap<BrokerId, NodeSlot>, found: &mut Vec<(&'static str
         let Some(hw) = replicas.iter().map(|(_, p)| p.high_watermark()).min() else {
             continue;
         };
-        let mut reference: Option<(BrokerId, Vec<(i64, i64, u32)>)> = None;
+        let mut reference: Option<(BrokerId, Summary)> = None;
         for (id, p) in replicas {
             let summary = p.log().batch_summary_below(hw);
             match &reference {

@@ -5,6 +5,7 @@
 //! fault injector) and the [`invariants`] it checks after every step.
 
 pub mod config;
+pub mod faults;
 pub mod harness;
 pub mod invariants;
 pub mod records;

@@ -185,6 +185,7 @@ pub fn run(config: &StoryConfig) -> Result<StoryReport, SimError> {
         answered += producer.collect(&mut sim);
     }
     close_phase(&mut phase, &producer.outcomes, &mut counted, sim.now_ms());
+    let perf_line = producer.stats.as_ref().map(|s| s.final_line(sim.now_ms()));
     phases.push(std::mem::take(&mut phase));
     for (_, name, node, kill) in faults.iter().skip(next_fault) {
         if *kill {
@@ -226,6 +227,10 @@ pub fn run(config: &StoryConfig) -> Result<StoryReport, SimError> {
             format!("node {}", line.node)
         };
         let _ = writeln!(out, "{:>9} ms  {who:<7} {}", line.at_ms, line.text);
+    }
+    if let Some(line) = perf_line {
+        let _ = writeln!(out, "\n== load, as kafka-producer-perf-test prints it (virtual time, measured at 10 ms steps; no time model yet)");
+        let _ = writeln!(out, "{line}");
     }
     let _ = writeln!(out, "\n== phases");
     for p in &phases {

@@ -8,6 +8,7 @@ use crate::harness::SimCluster;
 use broker::ClientToken;
 use bytes::Bytes;
 use controller::ErrorCode;
+use loadgen::PerfStats;
 use std::collections::BTreeMap;
 
 /// Counts of what happened to produced records.
@@ -42,6 +43,8 @@ pub struct ClosedLoopProducer {
     next_partition: i32,
     padding: Bytes,
     pub outcomes: Outcomes,
+    /// kafka-producer-perf-test's figures over acknowledged records, from the first send.
+    pub stats: Option<PerfStats>,
 }
 
 /// The error name counted for requests the client gave up on.
@@ -58,6 +61,7 @@ impl ClosedLoopProducer {
             next_partition: 0,
             padding,
             outcomes: Outcomes::default(),
+            stats: None,
         }
     }
 
@@ -65,6 +69,8 @@ impl ClosedLoopProducer {
     /// Returns the records sent.
     pub fn send(&mut self, sim: &mut SimCluster, budget: u64) -> u64 {
         let mut sent = 0;
+        let now = sim.now_ms();
+        self.stats.get_or_insert_with(|| PerfStats::new(now));
         let partitions = self.config.partitions.max(1);
         for i in 0..partitions {
             if sent >= budget {
@@ -126,7 +132,7 @@ impl ClosedLoopProducer {
             .collect();
         for (t, error) in done {
             sim.forget(t);
-            let Some((p, n, _)) = self.in_flight.remove(&t) else {
+            let Some((p, n, sent_at)) = self.in_flight.remove(&t) else {
                 continue;
             };
             if let Some(c) = self.per_partition.get_mut(&p) {
@@ -134,7 +140,14 @@ impl ClosedLoopProducer {
             }
             answered += n;
             match error {
-                Some(ErrorCode::None) => self.outcomes.acked += n,
+                Some(ErrorCode::None) => {
+                    self.outcomes.acked += n;
+                    if let Some(stats) = self.stats.as_mut() {
+                        for _ in 0..n {
+                            stats.record(now - sent_at, self.config.record_size as u64);
+                        }
+                    }
+                }
                 Some(e) => {
                     *self
                         .outcomes

@@ -110,24 +110,22 @@ impl ControllerChannel {
         }
     }
 
-    /// An answer arrived. `NOT_CONTROLLER` re-sends to the hinted leader and returns `None`.
+    /// An answer arrived. On `NOT_CONTROLLER` the request waits for the next tick, which
+    /// sends it to the leader the local raft replica knows then, and `None` is returned.
     pub fn on_response(
         &mut self,
         request_id: u64,
         response: ControllerResponse,
-        leader: Option<BrokerId>,
-        now_ms: u64,
     ) -> Option<(Purpose, ControllerResponse)> {
-        if let ControllerResponse::NotController { leader_hint } = response {
+        if let ControllerResponse::NotController { .. } = response {
             if let Some(o) = self.outstanding.get_mut(&request_id) {
                 if o.purpose == Purpose::Heartbeat {
                     self.outstanding.remove(&request_id);
                     return None;
                 }
-                o.sent = None;
                 // Retry at the next tick rather than at once, so two nodes that disagree on
                 // the leader do not bounce a request back and forth without pause.
-                let _ = (leader_hint, leader, now_ms);
+                o.sent = None;
             }
             return None;
         }

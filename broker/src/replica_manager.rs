@@ -201,7 +201,7 @@ impl Broker {
             }
         }
         if touched {
-            self.complete_purgatories(true);
+            self.complete_purgatories();
             self.send_fetches();
         }
     }
@@ -276,10 +276,7 @@ impl Broker {
         now_ms: u64,
     ) {
         self.now_ms = self.now_ms.max(now_ms);
-        let Some((purpose, response)) =
-            self.channel
-                .on_response(request_id, response, self.controller_leader, self.now_ms)
-        else {
+        let Some((purpose, response)) = self.channel.on_response(request_id, response) else {
             return;
         };
         match purpose {
@@ -301,7 +298,7 @@ impl Broker {
                         );
                     }
                     if moved || error == ErrorCode::None {
-                        self.complete_purgatories(true);
+                        self.complete_purgatories();
                     }
                 }
             }
@@ -439,6 +436,24 @@ impl Broker {
     }
 
     fn produce(&mut self, token: ClientToken, req: ProduceRequest, image: &MetadataImage) {
+        if !matches!(req.acks, -1..=1) {
+            // Kafka answers INVALID_REQUIRED_ACKS for every partition and appends nothing.
+            let answers = req
+                .partitions
+                .iter()
+                .map(|p| ProducePartitionResponse {
+                    topic: p.topic.clone(),
+                    partition: p.partition,
+                    error: ErrorCode::InvalidRequiredAcks,
+                    base_offset: -1,
+                    last_offset: -1,
+                })
+                .collect();
+            self.out
+                .client
+                .push((token, ClientResponse::Produce(answers)));
+            return;
+        }
         let mut answers = Vec::with_capacity(req.partitions.len());
         let mut waiting = false;
         let mut appended = false;
@@ -502,7 +517,7 @@ impl Broker {
             });
         }
         if appended {
-            self.complete_purgatories(true);
+            self.complete_purgatories();
         }
     }
 
@@ -581,7 +596,7 @@ impl Broker {
         self.now_ms = self.now_ms.max(now_ms);
         match msg {
             PeerMessage::Fetch(req) => self.follower_fetch(from, req, image),
-            PeerMessage::FetchResponse(resp) => self.on_fetch_response(from, resp, image),
+            PeerMessage::FetchResponse(resp) => self.on_fetch_response(from, resp),
             PeerMessage::ControllerResponse {
                 request_id,
                 response,
@@ -703,12 +718,7 @@ impl Broker {
     }
 
     /// The follower side: apply what the leader sent, then fetch again.
-    fn on_fetch_response(
-        &mut self,
-        from: BrokerId,
-        resp: ReplicaFetchResponse,
-        image: &MetadataImage,
-    ) {
+    fn on_fetch_response(&mut self, from: BrokerId, resp: ReplicaFetchResponse) {
         if !self.fetchers.complete(from, resp.fetch_id) {
             return;
         }
@@ -750,7 +760,6 @@ impl Broker {
             self.fetchers
                 .back_off(from, self.now_ms + self.config.replica_fetch_backoff_ms);
         }
-        let _ = image;
         self.send_fetches();
     }
 
@@ -795,9 +804,8 @@ impl Broker {
 
     // ----- purgatories ---------------------------------------------------------------------
 
-    fn complete_purgatories(&mut self, data_arrived: bool) {
+    fn complete_purgatories(&mut self) {
         self.complete_produces();
-        let _ = data_arrived;
         self.pending_fetch_check = true;
     }
 

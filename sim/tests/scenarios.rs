@@ -1,5 +1,7 @@
 //! Scenario tests, each named after what it teaches about Kafka replication.
 
+#[path = "scenarios/acks.rs"]
+mod acks;
 #[path = "scenarios/common.rs"]
 mod common;
 #[path = "scenarios/isr_shrink_expand.rs"]

@@ -625,15 +625,15 @@ impl QuorumController {
             }];
             // With the broker active again, partitions it can lead elect it
             // (`handleBrokerUnfenced`).
-            let mut after = self.pending.clone();
-            after.apply(u64::MAX, &records[0], &mut Vec::new());
-            for (key, part) in after.partitions() {
+            let pending = &self.pending;
+            let is_active = |b: BrokerId| b == broker_id || pending.is_active(b);
+            for (key, part) in pending.partitions() {
                 if part.has_leader() || !part.replicas.contains(&broker_id) {
                     continue;
                 }
                 let unclean =
-                    unclean_enabled(&after, key.0, self.config.unclean_leader_election_enable);
-                let change = elect(part, &part.isr, |b| after.is_active(b), unclean);
+                    unclean_enabled(pending, key.0, self.config.unclean_leader_election_enable);
+                let change = elect(part, &part.isr, is_active, unclean);
                 if let Some(r) = change_record(key.0, key.1, part, &change) {
                     records.push(r);
                 }
@@ -724,9 +724,17 @@ impl QuorumController {
                 req.broker_id, part.isr, new_isr
             ),
         );
-        let mut after = self.pending.clone();
-        after.apply(u64::MAX, &record, &mut Vec::new());
-        let resp = respond(ErrorCode::None, &after);
+        // The answer describes the partition as the record leaves it: new ISR, same leader
+        // and leader epoch, next partition epoch.
+        let resp = ControllerResponse::AlterPartition(AlterPartitionResponse {
+            error: ErrorCode::None,
+            topic_id: req.topic_id,
+            partition: req.partition,
+            leader: part.leader,
+            leader_epoch: part.leader_epoch,
+            isr: new_isr,
+            partition_epoch: part.partition_epoch + 1,
+        });
         self.propose(vec![record], Some((from, resp)));
     }
 

@@ -350,10 +350,25 @@ impl QuorumController {
             self.responses
                 .push((to, ControllerResponse::NotController { leader_hint }));
         }
+        let now_term = self.quorum.term();
+        let reason = if now_term == term {
+            // raft-rs check-quorum: a leader that heard from no majority for an election
+            // timeout steps down, as a KRaft leader resigns after
+            // controller.quorum.fetch.timeout.ms without majority fetches.
+            format!(
+                "resigned as active controller of term {term}: no majority of the {} voters reachable; metadata is frozen until a majority is back",
+                self.config.voters.len()
+            )
+        } else {
+            format!(
+                "resigned as active controller of term {term}: a newer term {now_term} began (leader {})",
+                leader_hint.map_or("unknown".to_string(), |l| l.to_string())
+            )
+        };
         self.events.push(ControllerEvent {
             term,
             kind: ControllerEventKind::Resigned,
-            reason: "lost raft leadership".into(),
+            reason,
         });
     }
 

@@ -9,6 +9,15 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
   rustup component add rustfmt clippy
 fi
 
+# Real Kafka clients for the interop tests: Debian's kcat (librdkafka 2.0.2, what a
+# newcomer gets from apt).
+if ! command -v kcat >/dev/null 2>&1; then
+  echo "== installing kcat"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat >/dev/null
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

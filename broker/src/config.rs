@@ -32,6 +32,12 @@ pub struct BrokerConfig {
     pub controller_request_timeout_ms: u64,
     /// Bound on requests waiting in each purgatory; past it, new ones fail at once.
     pub max_purgatory_size: usize,
+    /// `cluster.id`, as Metadata reports it.
+    pub cluster_id: String,
+    /// `advertised.listeners`: where clients reach each broker (host, port).
+    pub advertised_listeners: BTreeMap<i32, (String, i32)>,
+    /// `socket.request.max.bytes` (104857600).
+    pub socket_request_max_bytes: usize,
 }
 
 impl BrokerConfig {
@@ -48,6 +54,9 @@ impl BrokerConfig {
             broker_heartbeat_interval_ms: 2000,
             controller_request_timeout_ms: 2000,
             max_purgatory_size: 10_000,
+            cluster_id: "kraftsim".to_string(),
+            advertised_listeners: BTreeMap::new(),
+            socket_request_max_bytes: 104_857_600,
         }
     }
 

@@ -24,10 +24,11 @@ pub mod partition;
 pub mod purgatory;
 pub mod replica_fetcher;
 pub mod replica_manager;
+pub mod wire;
 
 pub use config::BrokerConfig;
 pub use controller::BrokerId;
 pub use error::ErrorCode;
 pub use messages::*;
-pub use node::{Node, NodeOutput, NodeStore};
+pub use node::{Node, NodeOutput, NodeStore, WireOutput};
 pub use replica_manager::{Broker, BrokerEvent, BrokerEventKind};

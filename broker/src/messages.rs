@@ -107,6 +107,45 @@ pub enum ClientRequest {
     Fetch(FetchRequest),
     CreateTopics(Vec<controller::CreatableTopic>),
     DeleteTopics(Vec<String>),
+    ListOffsets(Vec<ListOffsetsQuery>),
+    OffsetForLeaderEpoch(Vec<LeaderEpochQuery>),
+}
+
+/// `timestamp`: -2 earliest, -1 latest (the HW), otherwise the first offset at or after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListOffsetsQuery {
+    pub topic: String,
+    pub partition: i32,
+    pub timestamp: i64,
+    pub current_leader_epoch: Option<i32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListOffsetsAnswer {
+    pub topic: String,
+    pub partition: i32,
+    pub error: controller::ErrorCode,
+    pub timestamp: i64,
+    pub offset: i64,
+    pub leader_epoch: i32,
+}
+
+/// Where did `leader_epoch` end on the leader (KIP-101, KIP-320)?
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaderEpochQuery {
+    pub topic: String,
+    pub partition: i32,
+    pub current_leader_epoch: Option<i32>,
+    pub leader_epoch: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaderEpochAnswer {
+    pub topic: String,
+    pub partition: i32,
+    pub error: controller::ErrorCode,
+    pub leader_epoch: i32,
+    pub end_offset: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -148,6 +187,8 @@ pub enum ClientResponse {
     Fetch(Vec<FetchPartitionResponse>),
     CreateTopics(Vec<controller::TopicResult>),
     DeleteTopics(Vec<controller::TopicResult>),
+    ListOffsets(Vec<ListOffsetsAnswer>),
+    OffsetForLeaderEpoch(Vec<LeaderEpochAnswer>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,5 +207,6 @@ pub struct FetchPartitionResponse {
     pub partition: i32,
     pub error: controller::ErrorCode,
     pub high_watermark: i64,
+    pub log_start_offset: i64,
     pub batches: Vec<Bytes>,
 }

@@ -18,6 +18,8 @@
 use crate::config::BrokerConfig;
 use crate::messages::{ClientRequest, ClientResponse, ClientToken, PeerMessage};
 use crate::replica_manager::{Broker, BrokerEvent, LogStore};
+use crate::wire::{FrontEndAction, WireFrontEnd};
+use bytes::Bytes;
 use controller::{
     BrokerId, ControllerConfig, ControllerEvent, QuorumController, QuorumStore, ReplyTo,
 };
@@ -46,11 +48,24 @@ pub enum NodeError {
     Quorum(#[from] controller::quorum::QuorumError),
 }
 
+/// The answer to one Kafka request frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WireOutput {
+    /// A response frame, length prefix included.
+    Frame(Bytes),
+    /// No response is due (acks=0); read the next request.
+    NoResponse,
+    /// Close the connection, for this reason.
+    Close(String),
+}
+
 /// Everything a node wants done after an input.
 #[derive(Debug, Default)]
 pub struct NodeOutput {
     pub peer: Vec<(BrokerId, PeerMessage)>,
     pub client: Vec<(ClientToken, ClientResponse)>,
+    /// Answers to Kafka request frames, by connection.
+    pub wire: Vec<(u64, WireOutput)>,
     pub controller_events: Vec<ControllerEvent>,
     pub broker_events: Vec<BrokerEvent>,
 }
@@ -61,6 +76,7 @@ pub struct Node {
     id: BrokerId,
     controller: QuorumController,
     broker: Broker,
+    wire: WireFrontEnd,
     now_ms: u64,
     out: NodeOutput,
 }
@@ -80,11 +96,17 @@ impl Node {
     ) -> Result<Self, NodeError> {
         let id = controller_config.node_id;
         let controller = QuorumController::start(controller_config, store.quorum)?;
+        let wire = WireFrontEnd::new(
+            id,
+            broker_config.cluster_id.clone(),
+            broker_config.advertised_listeners.clone(),
+        );
         let broker = Broker::start(broker_config, incarnation_id, store.logs);
         let mut node = Self {
             id,
             controller,
             broker,
+            wire,
             now_ms,
             out: NodeOutput::default(),
         };
@@ -154,6 +176,45 @@ impl Node {
         self.settle();
     }
 
+    /// One Kafka request frame (without its length prefix) from a client connection. The
+    /// answer comes out in [`NodeOutput::wire`], now or later, exactly once.
+    pub fn on_client_frame(&mut self, now_ms: u64, connection_id: u64, frame: Bytes) {
+        self.now_ms = self.now_ms.max(now_ms);
+        let action = self.wire.on_frame(
+            connection_id,
+            frame,
+            self.controller.image(),
+            self.controller.leader_id(),
+        );
+        match action {
+            FrontEndAction::Respond(bytes) => self
+                .out
+                .wire
+                .push((connection_id, WireOutput::Frame(bytes))),
+            FrontEndAction::NoResponse => {
+                self.out.wire.push((connection_id, WireOutput::NoResponse))
+            }
+            FrontEndAction::Close(reason) => self
+                .out
+                .wire
+                .push((connection_id, WireOutput::Close(reason))),
+            FrontEndAction::Dispatch(token, request) => {
+                if !self.wire.owns(token) {
+                    // acks=0: nothing will come back.
+                    self.out.wire.push((connection_id, WireOutput::NoResponse));
+                }
+                self.broker
+                    .on_client(token, request, self.controller.image(), self.now_ms);
+            }
+        }
+        self.settle();
+    }
+
+    /// A client connection closed: its waiting requests are forgotten.
+    pub fn on_connection_closed(&mut self, connection_id: u64) {
+        self.wire.connection_closed(connection_id);
+    }
+
     /// What to send.
     pub fn take_output(&mut self) -> NodeOutput {
         std::mem::take(&mut self.out)
@@ -211,7 +272,18 @@ impl Node {
                     msg => self.out.peer.push((to, msg)),
                 }
             }
-            self.out.client.extend(out.client);
+            for (token, response) in out.client {
+                if self.wire.owns(token) {
+                    let answer = match self.wire.on_response(token, response) {
+                        Ok(Some(frame)) => WireOutput::Frame(frame),
+                        Ok(None) => continue,
+                        Err(reason) => WireOutput::Close(reason),
+                    };
+                    self.out.wire.push((token.connection_id, answer));
+                } else {
+                    self.out.client.push((token, response));
+                }
+            }
             self.out.broker_events.extend(out.events);
             for m in self.controller.take_raft_messages() {
                 let to = i32::try_from(m.to).unwrap_or(-1);

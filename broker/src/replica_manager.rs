@@ -426,6 +426,24 @@ impl Broker {
                 self.controller_leader,
                 self.now_ms,
             ),
+            ClientRequest::ListOffsets(queries) => {
+                let answers = queries
+                    .into_iter()
+                    .map(|q| self.list_offset(q, image))
+                    .collect();
+                self.out
+                    .client
+                    .push((token, ClientResponse::ListOffsets(answers)));
+            }
+            ClientRequest::OffsetForLeaderEpoch(queries) => {
+                let answers = queries
+                    .into_iter()
+                    .map(|q| self.leader_epoch_end(q, image))
+                    .collect();
+                self.out
+                    .client
+                    .push((token, ClientResponse::OffsetForLeaderEpoch(answers)));
+            }
             ClientRequest::DeleteTopics(names) => self.channel.send(
                 ControllerRequest::DeleteTopics(names),
                 Purpose::Client(token),
@@ -521,6 +539,53 @@ impl Broker {
         }
     }
 
+    fn list_offset(&self, q: ListOffsetsQuery, image: &MetadataImage) -> ListOffsetsAnswer {
+        let result = Self::key_of(image, &q.topic, q.partition).and_then(|key| {
+            let p = self
+                .partitions
+                .get(&key)
+                .ok_or(ErrorCode::NotLeaderOrFollower)?;
+            let (ts, offset) = p
+                .list_offset(q.timestamp, q.current_leader_epoch)
+                .map_err(|e| e.error_code())?;
+            Ok((ts, offset, p.leader_epoch()))
+        });
+        let (error, (timestamp, offset, leader_epoch)) = match result {
+            Ok(v) => (ErrorCode::None, v),
+            Err(e) => (e, (-1, -1, -1)),
+        };
+        ListOffsetsAnswer {
+            topic: q.topic,
+            partition: q.partition,
+            error,
+            timestamp,
+            offset,
+            leader_epoch,
+        }
+    }
+
+    fn leader_epoch_end(&self, q: LeaderEpochQuery, image: &MetadataImage) -> LeaderEpochAnswer {
+        let result = Self::key_of(image, &q.topic, q.partition).and_then(|key| {
+            let p = self
+                .partitions
+                .get(&key)
+                .ok_or(ErrorCode::NotLeaderOrFollower)?;
+            p.end_offset_for_epoch(q.leader_epoch, q.current_leader_epoch)
+                .map_err(|e| e.error_code())
+        });
+        let (error, (leader_epoch, end_offset)) = match result {
+            Ok(v) => (ErrorCode::None, v),
+            Err(e) => (e, (-1, -1)),
+        };
+        LeaderEpochAnswer {
+            topic: q.topic,
+            partition: q.partition,
+            error,
+            leader_epoch,
+            end_offset,
+        }
+    }
+
     fn consumer_fetch(&mut self, token: ClientToken, req: FetchRequest, image: &MetadataImage) {
         let (answers, bytes, error) = self.read_for_consumer(&req, image);
         if bytes >= req.min_bytes
@@ -554,6 +619,7 @@ impl Broker {
                 partition: fp.partition,
                 error: ErrorCode::None,
                 high_watermark: -1,
+                log_start_offset: -1,
                 batches: Vec::new(),
             };
             let budget = fp
@@ -568,11 +634,12 @@ impl Broker {
                 let batches = p
                     .read_for_consumer(fp.fetch_offset, budget, fp.current_leader_epoch)
                     .map_err(|e| e.error_code())?;
-                Ok((p.high_watermark(), batches))
+                Ok((p.high_watermark(), p.log().log_start_offset(), batches))
             }) {
-                Ok((hw, batches)) => {
+                Ok((hw, log_start_offset, batches)) => {
                     total += batches.iter().map(|b| b.len()).sum::<usize>();
                     resp.high_watermark = hw;
+                    resp.log_start_offset = log_start_offset;
                     resp.batches = batches;
                 }
                 Err(code) => {

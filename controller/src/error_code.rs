@@ -45,6 +45,7 @@ pub enum ErrorCode {
     OperationNotAttempted = 55,
     BrokerIdNotRegistered = 102,
     DuplicateBrokerRegistration = 101,
+    UnsupportedVersion = 35,
 }
 
 impl ErrorCode {
@@ -88,6 +89,7 @@ impl ErrorCode {
             OperationNotAttempted => "OPERATION_NOT_ATTEMPTED",
             BrokerIdNotRegistered => "BROKER_ID_NOT_REGISTERED",
             DuplicateBrokerRegistration => "DUPLICATE_BROKER_REGISTRATION",
+            UnsupportedVersion => "UNSUPPORTED_VERSION",
         }
     }
 

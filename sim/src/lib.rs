@@ -8,6 +8,7 @@ pub mod config;
 pub mod faults;
 pub mod harness;
 pub mod invariants;
+pub mod live;
 pub mod records;
 pub mod rng;
 pub mod story;

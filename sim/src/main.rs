@@ -20,6 +20,23 @@ struct Cli {
 enum Command {
     /// Run the seed experiment deterministically: cluster, topic, load, faults, verdict.
     Run(RunArgs),
+    /// Serve a live cluster on 127.0.0.1 that real Kafka clients can use.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    #[arg(long, default_value_t = 3)]
+    brokers: usize,
+    /// First port: nodes listen on port, port+1, ...; 0 picks free ports.
+    #[arg(long, default_value_t = 9092)]
+    port: u16,
+    /// Broker or topic settings by Kafka name, e.g. --config min.insync.replicas=2.
+    #[arg(long = "config")]
+    configs: Vec<String>,
+    /// Topics to create at start, as name:partitions:replication-factor.
+    #[arg(long = "topic")]
+    topics: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -57,8 +74,11 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Serve(args) => serve::serve(args.brokers, args.port, &args.configs, &args.topics),
     }
 }
+
+mod serve;
 
 fn run(args: RunArgs) -> Result<()> {
     let acks: i16 = match args.acks.as_str() {

@@ -44,6 +44,8 @@ pub struct StoredBatch {
     pub last_offset: i64,
     pub leader_epoch: i32,
     pub crc: u32,
+    /// The batch's largest record timestamp, for ListOffsets by time.
+    pub max_timestamp: i64,
     pub bytes: Bytes,
 }
 
@@ -138,6 +140,7 @@ impl Log {
                 last_offset: last,
                 leader_epoch,
                 crc: header.crc,
+                max_timestamp: header.max_timestamp,
                 bytes,
             });
         }
@@ -177,6 +180,7 @@ impl Log {
                 last_offset: h.last_offset(),
                 leader_epoch: h.partition_leader_epoch,
                 crc: h.crc,
+                max_timestamp: h.max_timestamp,
                 bytes,
             });
         }
@@ -228,6 +232,17 @@ impl Log {
             out.push(b.bytes.clone());
         }
         Ok(out)
+    }
+
+    /// The first batch below `max_offset` holding a record at or after `timestamp_ms`: its
+    /// base offset and largest timestamp (ListOffsets by time). Kafka's time index then
+    /// scans records inside the batch; kraftsim answers at batch granularity.
+    pub fn offset_for_timestamp(&self, timestamp_ms: i64, max_offset: i64) -> Option<(i64, i64)> {
+        self.batches
+            .iter()
+            .take_while(|b| b.last_offset < max_offset)
+            .find(|b| b.max_timestamp >= timestamp_ms)
+            .map(|b| (b.base_offset, b.max_timestamp))
     }
 
     /// Bytes held between `from_offset` and `to_offset` (for fetch purgatories).

@@ -355,6 +355,45 @@ impl Partition {
             .read_up_to(fetch_offset, max_bytes, self.high_watermark)?)
     }
 
+    /// ListOffsets on the leader: -2 the log start, -1 the HW (what a consumer may read up
+    /// to), otherwise the first batch with a record at or after the timestamp, below the
+    /// HW. Returns (timestamp, offset); (-1, -1) when no record is that recent.
+    pub fn list_offset(
+        &self,
+        timestamp: i64,
+        current_leader_epoch: Option<i32>,
+    ) -> Result<(i64, i64), PartitionError> {
+        if !self.is_leader() {
+            return Err(PartitionError::NotLeaderOrFollower {
+                leader: self.leader,
+            });
+        }
+        self.check_leader_epoch(current_leader_epoch)?;
+        Ok(match timestamp {
+            -2 => (-1, self.log.log_start_offset()),
+            -1 => (-1, self.high_watermark),
+            ts => self
+                .log
+                .offset_for_timestamp(ts, self.high_watermark)
+                .map_or((-1, -1), |(offset, ts)| (ts, offset)),
+        })
+    }
+
+    /// OffsetForLeaderEpoch on the leader (KIP-101, KIP-320): where `epoch` ended here.
+    pub fn end_offset_for_epoch(
+        &self,
+        epoch: i32,
+        current_leader_epoch: Option<i32>,
+    ) -> Result<(i32, i64), PartitionError> {
+        if !self.is_leader() {
+            return Err(PartitionError::NotLeaderOrFollower {
+                leader: self.leader,
+            });
+        }
+        self.check_leader_epoch(current_leader_epoch)?;
+        Ok(self.log.end_offset_for_epoch(epoch))
+    }
+
     /// Bytes a fetch from `fetch_offset` could return now, up to `limit` (for DelayedFetch).
     pub fn available_bytes(&self, fetch_offset: i64, limit_offset: i64) -> usize {
         self.log.bytes_between(fetch_offset, limit_offset)

@@ -1,0 +1,87 @@
+//! Kafka's framing: every request and response is a 4-byte big-endian length, then that
+//! many bytes. A broker refuses frames over `socket.request.max.bytes` (104857600) and
+//! closes the connection, as it does for a negative length.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Kafka's default `socket.request.max.bytes`.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 104_857_600;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame of {size} bytes is larger than socket.request.max.bytes ({max})")]
+    TooLarge { size: i64, max: usize },
+    #[error("negative frame length {0}")]
+    NegativeLength(i32),
+}
+
+/// Cuts a byte stream into frames.
+#[derive(Debug)]
+pub struct FrameDecoder {
+    max_frame_bytes: usize,
+    buf: BytesMut,
+}
+
+impl FrameDecoder {
+    pub fn new(max_frame_bytes: usize) -> Self {
+        Self {
+            max_frame_bytes,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// The buffer to read the socket into.
+    pub fn buffer(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
+    /// The next whole frame (without its length), if one has arrived.
+    pub fn next_frame(&mut self) -> Result<Option<Bytes>, FrameError> {
+        if self.buf.len() < 4 {
+            return Ok(None);
+        }
+        let len = i32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
+        if len < 0 {
+            return Err(FrameError::NegativeLength(len));
+        }
+        let len = len as usize;
+        if len > self.max_frame_bytes {
+            return Err(FrameError::TooLarge {
+                size: len as i64,
+                max: self.max_frame_bytes,
+            });
+        }
+        if self.buf.len() < 4 + len {
+            self.buf.reserve(4 + len - self.buf.len());
+            return Ok(None);
+        }
+        self.buf.advance(4);
+        Ok(Some(self.buf.split_to(len).freeze()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_come_out_whole_and_in_order() {
+        let mut d = FrameDecoder::new(100);
+        d.buffer()
+            .extend_from_slice(&[0, 0, 0, 2, b'a', b'b', 0, 0, 0, 1]);
+        assert_eq!(d.next_frame(), Ok(Some(Bytes::from_static(b"ab"))));
+        assert_eq!(d.next_frame(), Ok(None));
+        d.buffer().extend_from_slice(b"c");
+        assert_eq!(d.next_frame(), Ok(Some(Bytes::from_static(b"c"))));
+    }
+
+    #[test]
+    fn bad_lengths_are_errors() {
+        let mut d = FrameDecoder::new(100);
+        d.buffer().extend_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(d.next_frame(), Err(FrameError::NegativeLength(-1)));
+        let mut d = FrameDecoder::new(100);
+        d.buffer().extend_from_slice(&101i32.to_be_bytes());
+        assert!(matches!(d.next_frame(), Err(FrameError::TooLarge { .. })));
+    }
+}

@@ -1,0 +1,515 @@
+//! # The live cluster: real sockets, real clients
+//!
+//! The same node cores as the simulator, each in a tokio task, each listening on
+//! 127.0.0.1 and speaking the Kafka protocol, so any Kafka client (kcat, librdkafka,
+//! kafka-python, the Java client, Rust crates) can use it. Nodes talk to each other through
+//! a [`router`](router::Router) that applies live faults: kill, restart, pause, resume,
+//! isolate, heal. Time is the wall clock here; everything else is as in the simulator.
+//!
+//! ```no_run
+//! let cluster = sim::live::Cluster::builder().brokers(3).start()?;
+//! println!("bootstrap.servers={}", cluster.bootstrap_servers());
+//! cluster.create_topic("orders", 8, 3)?;
+//! cluster.kill(1)?;
+//! cluster.restart(1)?;
+//! # Ok::<(), sim::live::LiveError>(())
+//! ```
+
+pub mod connection;
+pub mod node_task;
+pub mod router;
+
+use crate::config::{self, ConfigError};
+use broker::{BrokerConfig, BrokerId, Node, NodeStore};
+use controller::{ControllerConfig, PartitionRegistration};
+use dashmap::DashMap;
+use node_task::{Control, NodeInput, NodeStatus, WireReply};
+use router::{Router, NODE_CHANNEL_CAPACITY};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{mpsc, oneshot};
+
+/// Errors of the live cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+    #[error("node {0} does not exist")]
+    NoSuchNode(BrokerId),
+    #[error("node {0} is down")]
+    NodeDown(BrokerId),
+    #[error("node {0}: {1}")]
+    Start(BrokerId, String),
+    #[error("{0}")]
+    Request(String),
+    #[error("timed out: {0}")]
+    Timeout(String),
+}
+
+/// Shared by the tasks of one cluster.
+#[derive(Debug)]
+pub struct Shared {
+    pub router: Router,
+    /// Each open client connection's answer channel (a concurrent map: connections come
+    /// and go from many tasks; no simulated decision iterates over it).
+    pub connections: DashMap<u64, mpsc::Sender<WireReply>>,
+    pub max_frame_bytes: usize,
+    started: Instant,
+    next_connection_id: AtomicU64,
+    events: Mutex<Option<std::sync::mpsc::SyncSender<String>>>,
+}
+
+impl Shared {
+    pub fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Reports an event line (dropped if nobody listens or the listener lags).
+    pub fn event(&self, node: BrokerId, text: String) {
+        let guard = match self.events.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(tx) = guard.as_ref() {
+            let _ = tx.try_send(format!("[{:>8} ms] node {node}: {text}", self.now_ms()));
+        }
+    }
+}
+
+/// How to start a live cluster.
+#[derive(Clone, Debug)]
+pub struct ClusterBuilder {
+    brokers: usize,
+    port: u16,
+    configs: Vec<(String, String)>,
+    seed: u64,
+}
+
+impl ClusterBuilder {
+    pub fn brokers(mut self, n: usize) -> Self {
+        self.brokers = n;
+        self
+    }
+
+    /// First port: nodes listen on port, port+1, ...; 0 picks free ports.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// A broker or topic setting by its Kafka name.
+    pub fn config(mut self, key: &str, value: &str) -> Self {
+        self.configs.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Seeds the election timeouts, as in the simulator (runs are not reproducible live).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Starts the cluster and waits until every broker is registered and unfenced.
+    pub fn start(self) -> Result<Cluster, LiveError> {
+        Cluster::start(self)
+    }
+}
+
+struct NodeSlot {
+    controller: ControllerConfig,
+    broker: BrokerConfig,
+    port: u16,
+    store: Option<NodeStore>,
+    accept: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A running live cluster. Dropping it stops everything.
+pub struct Cluster {
+    runtime: Option<tokio::runtime::Runtime>,
+    shared: Arc<Shared>,
+    slots: Mutex<BTreeMap<BrokerId, NodeSlot>>,
+    incarnation: AtomicU64,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("bootstrap_servers", &self.bootstrap_servers())
+            .finish()
+    }
+}
+
+impl Cluster {
+    pub fn builder() -> ClusterBuilder {
+        ClusterBuilder {
+            brokers: 3,
+            port: 0,
+            configs: Vec::new(),
+            seed: 0,
+        }
+    }
+
+    fn start(b: ClusterBuilder) -> Result<Self, LiveError> {
+        if b.brokers == 0 {
+            return Err(LiveError::Request(
+                "a cluster needs at least one broker".into(),
+            ));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("kraftsim-live")
+            .build()
+            .map_err(LiveError::Runtime)?;
+        let ids: Vec<BrokerId> = (1..=b.brokers as i32).collect();
+        // Bind every listener first: the advertised ports must be known to every node.
+        let mut listeners = Vec::new();
+        for (i, _) in ids.iter().enumerate() {
+            let port = if b.port == 0 { 0 } else { b.port + i as u16 };
+            let l = runtime.block_on(bind(port))?;
+            listeners.push(l);
+        }
+        let ports: Vec<u16> = listeners
+            .iter()
+            .map(|l| l.local_addr().map(|a| a.port()).unwrap_or(0))
+            .collect();
+        let advertised: BTreeMap<i32, (String, i32)> = ids
+            .iter()
+            .zip(&ports)
+            .map(|(id, p)| (*id, ("127.0.0.1".to_string(), i32::from(*p))))
+            .collect();
+        let shared = Arc::new(Shared {
+            router: Router::default(),
+            connections: DashMap::new(),
+            max_frame_bytes: 104_857_600,
+            started: Instant::now(),
+            next_connection_id: AtomicU64::new(1),
+            events: Mutex::new(None),
+        });
+        let mut slots = BTreeMap::new();
+        let mut rng = crate::rng::SimRng::new(b.seed);
+        for (i, &id) in ids.iter().enumerate() {
+            let mut c = ControllerConfig::new(id, ids.clone());
+            let mut bc = BrokerConfig::new(id);
+            for (k, v) in &b.configs {
+                config::apply(k, v, &mut bc, &mut c)?;
+            }
+            // Distinct timeouts (see the simulator's harness), then a seeded spread.
+            c.election_timeout_ticks =
+                c.raft_election_ticks + (i * 3 + rng.range(0, 3) as usize) % c.raft_election_ticks;
+            bc.advertised_listeners = advertised.clone();
+            bc.socket_request_max_bytes = shared.max_frame_bytes;
+            slots.insert(
+                id,
+                NodeSlot {
+                    controller: c,
+                    broker: bc,
+                    port: ports[i],
+                    store: Some(NodeStore::new(&ids)),
+                    accept: None,
+                },
+            );
+        }
+        let cluster = Self {
+            runtime: Some(runtime),
+            shared,
+            slots: Mutex::new(slots),
+            incarnation: AtomicU64::new(b.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
+        };
+        for (id, listener) in ids.iter().zip(listeners) {
+            cluster.launch(*id, Some(listener))?;
+        }
+        cluster.wait_until(
+            Duration::from_secs(60),
+            "every broker registered and unfenced",
+            |s| {
+                s.iter().any(|n| {
+                    n.active_term.is_some()
+                        && n.image.brokers.values().filter(|b| !b.fenced).count() == ids.len()
+                })
+            },
+        )?;
+        Ok(cluster)
+    }
+
+    fn rt(&self) -> Result<&tokio::runtime::Runtime, LiveError> {
+        self.runtime
+            .as_ref()
+            .ok_or_else(|| LiveError::Request("the cluster is stopped".into()))
+    }
+
+    fn with_slots<R>(&self, f: impl FnOnce(&mut BTreeMap<BrokerId, NodeSlot>) -> R) -> R {
+        let mut guard = match self.slots.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    /// Starts node `id` from its store, listening on its port.
+    fn launch(&self, id: BrokerId, listener: Option<TcpListener>) -> Result<(), LiveError> {
+        let rt = self.rt()?;
+        let (c, b, port, store) = self
+            .with_slots(|slots| {
+                let slot = slots.get_mut(&id)?;
+                Some((
+                    slot.controller.clone(),
+                    slot.broker.clone(),
+                    slot.port,
+                    slot.store.take()?,
+                ))
+            })
+            .ok_or(LiveError::NoSuchNode(id))?;
+        let incarnation = self.incarnation.fetch_add(0x9e37_79b9, Ordering::Relaxed);
+        let node = Node::start(c, b, store, incarnation, self.shared.now_ms())
+            .map_err(|e| LiveError::Start(id, e.to_string()))?;
+        let listener = match listener {
+            Some(l) => l,
+            None => rt.block_on(bind(port))?,
+        };
+        let (tx, rx) = mpsc::channel(NODE_CHANNEL_CAPACITY);
+        self.shared.router.attach(id, tx);
+        let shared = self.shared.clone();
+        rt.spawn(node_task::run(node, rx, shared.clone()));
+        let accept = rt.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let connection_id = shared.next_connection_id.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(connection::serve(stream, id, connection_id, shared.clone()));
+            }
+        });
+        self.with_slots(|slots| {
+            if let Some(slot) = slots.get_mut(&id) {
+                slot.accept = Some(accept);
+            }
+        });
+        self.shared.event(id, "started".into());
+        Ok(())
+    }
+
+    /// `bootstrap.servers` for clients.
+    pub fn bootstrap_servers(&self) -> String {
+        self.with_slots(|slots| {
+            slots
+                .values()
+                .map(|s| format!("127.0.0.1:{}", s.port))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    }
+
+    /// Receives every event line from now on (one receiver at a time).
+    pub fn events(&self) -> std::sync::mpsc::Receiver<String> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(100_000);
+        let mut guard = match self.shared.events.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *guard = Some(tx);
+        rx
+    }
+
+    fn control<R>(
+        &self,
+        id: BrokerId,
+        make: impl FnOnce(oneshot::Sender<R>) -> Control,
+    ) -> Result<R, LiveError> {
+        let tx = self
+            .shared
+            .router
+            .sender(id)
+            .ok_or(LiveError::NodeDown(id))?;
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let rt = self.rt()?;
+        rt.block_on(async move {
+            tx.send(NodeInput::Control(make(reply_tx)))
+                .await
+                .map_err(|_| LiveError::NodeDown(id))?;
+            tokio::time::timeout(Duration::from_secs(30), reply_rx)
+                .await
+                .map_err(|_| LiveError::Timeout(format!("node {id} did not answer")))?
+                .map_err(|_| LiveError::NodeDown(id))
+        })
+    }
+
+    fn statuses(&self) -> Vec<NodeStatus> {
+        let ids: Vec<BrokerId> = self.with_slots(|s| s.keys().copied().collect());
+        ids.into_iter()
+            .filter_map(|id| self.control(id, Control::Status).ok())
+            .collect()
+    }
+
+    fn wait_until(
+        &self,
+        timeout: Duration,
+        what: &str,
+        mut done: impl FnMut(&[NodeStatus]) -> bool,
+    ) -> Result<(), LiveError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if done(&self.statuses()) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(LiveError::Timeout(what.to_string()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The active controller, if any node is.
+    pub fn controller(&self) -> Option<BrokerId> {
+        self.statuses()
+            .into_iter()
+            .filter_map(|s| s.active_term.map(|t| (t, s.id)))
+            .max()
+            .map(|(_, id)| id)
+    }
+
+    /// A partition's state in the freshest metadata among live nodes.
+    pub fn partition_state(&self, topic: &str, partition: i32) -> Option<PartitionRegistration> {
+        let image = self
+            .statuses()
+            .into_iter()
+            .map(|s| s.image)
+            .max_by_key(|i| i.offset)?;
+        image
+            .topic_by_name(topic)?
+            .partitions
+            .get(&partition)
+            .cloned()
+    }
+
+    /// One status line per node.
+    pub fn status(&self) -> Vec<String> {
+        let ids: Vec<BrokerId> = self.with_slots(|s| s.keys().copied().collect());
+        ids.into_iter()
+            .map(|id| match self.control(id, Control::Status) {
+                Ok(s) => s.summary,
+                Err(_) => format!("node {id}: down"),
+            })
+            .collect()
+    }
+
+    /// Creates a topic and waits until every partition has a leader.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i32,
+    ) -> Result<(), LiveError> {
+        let via = self
+            .controller()
+            .ok_or_else(|| LiveError::Request("no active controller".into()))?;
+        let topic = controller::CreatableTopic {
+            name: name.to_string(),
+            num_partitions: partitions,
+            replication_factor,
+            configs: BTreeMap::new(),
+        };
+        self.control(via, |reply| Control::CreateTopic(topic, reply))?
+            .map_err(LiveError::Request)?;
+        self.wait_until(
+            Duration::from_secs(30),
+            "every partition has a leader",
+            |s| {
+                s.iter().any(|n| {
+                    n.image.topic_by_name(name).is_some_and(|t| {
+                        t.partitions.len() == partitions as usize
+                            && t.partitions.values().all(|p| p.has_leader())
+                    })
+                })
+            },
+        )
+    }
+
+    /// Kills a node (its disks are kept); its listener closes.
+    pub fn kill(&self, id: BrokerId) -> Result<(), LiveError> {
+        let store = self.control(id, Control::Kill)?;
+        self.shared.router.detach(id);
+        self.with_slots(|slots| {
+            if let Some(slot) = slots.get_mut(&id) {
+                slot.store = Some(store);
+                if let Some(a) = slot.accept.take() {
+                    a.abort();
+                }
+            }
+        });
+        self.shared.event(id, "killed".into());
+        Ok(())
+    }
+
+    /// Restarts a killed node from its disks.
+    pub fn restart(&self, id: BrokerId) -> Result<(), LiveError> {
+        if self.shared.router.sender(id).is_some() {
+            return Ok(());
+        }
+        self.launch(id, None)
+    }
+
+    pub fn pause(&self, id: BrokerId) -> Result<(), LiveError> {
+        let tx = self
+            .shared
+            .router
+            .sender(id)
+            .ok_or(LiveError::NodeDown(id))?;
+        tx.try_send(NodeInput::Control(Control::Pause))
+            .map_err(|_| LiveError::NodeDown(id))
+    }
+
+    pub fn resume(&self, id: BrokerId) -> Result<(), LiveError> {
+        let tx = self
+            .shared
+            .router
+            .sender(id)
+            .ok_or(LiveError::NodeDown(id))?;
+        tx.try_send(NodeInput::Control(Control::Resume))
+            .map_err(|_| LiveError::NodeDown(id))
+    }
+
+    /// Cuts the node off from its peers (clients still reach it).
+    pub fn isolate(&self, id: BrokerId) -> Result<(), LiveError> {
+        if !self.with_slots(|s| s.contains_key(&id)) {
+            return Err(LiveError::NoSuchNode(id));
+        }
+        self.shared.router.isolate(id);
+        self.shared.event(id, "isolated from its peers".into());
+        Ok(())
+    }
+
+    pub fn heal(&self) {
+        self.shared.router.heal();
+        self.shared.event(0, "network healed".into());
+    }
+
+    /// Stops every node.
+    pub fn shutdown(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn bind(port: u16) -> Result<TcpListener, LiveError> {
+    let err = |source| LiveError::Bind { port, source };
+    let socket = TcpSocket::new_v4().map_err(err)?;
+    socket.set_reuseaddr(true).map_err(err)?;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    socket.bind(addr).map_err(err)?;
+    socket.listen(1024).map_err(err)
+}

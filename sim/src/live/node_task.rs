@@ -1,0 +1,220 @@
+//! One live node: the same sans-IO `Node` core as the simulator, in a tokio task. The task
+//! feeds it the wall clock every 10 ms, peer messages from the router and request frames
+//! from client connections, and carries its output out.
+
+use super::router::Router;
+use super::Shared;
+use broker::{BrokerId, Node, NodeStore, PeerMessage, WireOutput};
+use bytes::Bytes;
+use controller::{MetadataImage, QuorumController};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// What a node task receives.
+#[derive(Debug)]
+pub enum NodeInput {
+    Peer { from: BrokerId, msg: PeerMessage },
+    Frame { connection_id: u64, frame: Bytes },
+    Closed { connection_id: u64 },
+    Control(Control),
+}
+
+/// Faults and questions, from the cluster handle.
+#[derive(Debug)]
+pub enum Control {
+    /// Stop, handing back the disks.
+    Kill(oneshot::Sender<NodeStore>),
+    Pause,
+    Resume,
+    Status(oneshot::Sender<NodeStatus>),
+    CreateTopic(
+        controller::CreatableTopic,
+        oneshot::Sender<Result<(), String>>,
+    ),
+}
+
+/// A snapshot of a node, for the cluster handle.
+#[derive(Clone, Debug)]
+pub struct NodeStatus {
+    pub id: BrokerId,
+    pub active_term: Option<u64>,
+    pub leader_id: Option<BrokerId>,
+    pub image: MetadataImage,
+    pub summary: String,
+}
+
+fn status(node: &Node) -> NodeStatus {
+    let c: &QuorumController = node.controller();
+    NodeStatus {
+        id: node.id(),
+        active_term: c.active_term(),
+        leader_id: c.leader_id(),
+        image: c.image().clone(),
+        summary: c.status(),
+    }
+}
+
+/// Runs a node until it is killed or the cluster stops.
+pub async fn run(mut node: Node, mut rx: mpsc::Receiver<NodeInput>, shared: Arc<Shared>) {
+    let id = node.id();
+    let mut ticker = tokio::time::interval(Duration::from_millis(10));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut paused = false;
+    let mut pending_topics: Vec<(broker::ClientToken, oneshot::Sender<Result<(), String>>)> =
+        Vec::new();
+    let mut next_token: i32 = 0;
+    loop {
+        let input = if paused {
+            // Frozen: only a control message wakes us; everything else waits in the channel.
+            match rx.recv().await {
+                Some(NodeInput::Control(Control::Resume)) => {
+                    paused = false;
+                    shared.event(id, "resumed".into());
+                    continue;
+                }
+                Some(NodeInput::Control(Control::Kill(reply))) => {
+                    let _ = reply.send(node.stop());
+                    return;
+                }
+                Some(other) => {
+                    // Hold it until we wake: a paused process does not read its sockets.
+                    let mut held = vec![other];
+                    loop {
+                        match rx.recv().await {
+                            Some(NodeInput::Control(Control::Resume)) => break,
+                            Some(NodeInput::Control(Control::Kill(reply))) => {
+                                let _ = reply.send(node.stop());
+                                return;
+                            }
+                            Some(m) => held.push(m),
+                            None => return,
+                        }
+                    }
+                    paused = false;
+                    shared.event(id, "resumed".into());
+                    for m in held {
+                        handle(
+                            &mut node,
+                            m,
+                            &shared,
+                            &mut paused,
+                            &mut pending_topics,
+                            &mut next_token,
+                        );
+                    }
+                    continue;
+                }
+                None => return,
+            }
+        } else {
+            tokio::select! {
+                biased;
+                input = rx.recv() => match input {
+                    Some(i) => Some(i),
+                    None => return,
+                },
+                _ = ticker.tick() => None,
+            }
+        };
+        match input {
+            Some(NodeInput::Control(Control::Kill(reply))) => {
+                let _ = reply.send(node.stop());
+                return;
+            }
+            Some(i) => handle(
+                &mut node,
+                i,
+                &shared,
+                &mut paused,
+                &mut pending_topics,
+                &mut next_token,
+            ),
+            None => node.tick(shared.now_ms()),
+        }
+        flush(&mut node, &shared.router, &shared, &mut pending_topics);
+    }
+}
+
+fn handle(
+    node: &mut Node,
+    input: NodeInput,
+    shared: &Shared,
+    paused: &mut bool,
+    pending_topics: &mut Vec<(broker::ClientToken, oneshot::Sender<Result<(), String>>)>,
+    next_token: &mut i32,
+) {
+    let now = shared.now_ms();
+    match input {
+        NodeInput::Peer { from, msg } => node.on_peer(now, from, msg),
+        NodeInput::Frame {
+            connection_id,
+            frame,
+        } => node.on_client_frame(now, connection_id, frame),
+        NodeInput::Closed { connection_id } => node.on_connection_closed(connection_id),
+        NodeInput::Control(Control::Pause) => {
+            *paused = true;
+            shared.event(node.id(), "paused".into());
+        }
+        NodeInput::Control(Control::Resume) => {}
+        NodeInput::Control(Control::Status(reply)) => {
+            let _ = reply.send(status(node));
+        }
+        NodeInput::Control(Control::CreateTopic(topic, reply)) => {
+            *next_token = next_token.wrapping_add(1);
+            // Connection 0 is the cluster handle's own.
+            let token = broker::ClientToken {
+                connection_id: 0,
+                correlation_id: *next_token,
+            };
+            node.on_client(now, token, broker::ClientRequest::CreateTopics(vec![topic]));
+            pending_topics.push((token, reply));
+        }
+        NodeInput::Control(Control::Kill(_)) => {}
+    }
+}
+
+fn flush(
+    node: &mut Node,
+    router: &Router,
+    shared: &Shared,
+    pending_topics: &mut Vec<(broker::ClientToken, oneshot::Sender<Result<(), String>>)>,
+) {
+    let id = node.id();
+    let out = node.take_output();
+    for e in out.controller_events {
+        shared.event(id, format!("controller: {e}"));
+    }
+    for e in out.broker_events {
+        shared.event(id, format!("{}-{}: {}", e.topic, e.partition, e.reason));
+    }
+    for (to, msg) in out.peer {
+        router.send(id, to, msg);
+    }
+    for (connection_id, answer) in out.wire {
+        if let Some(tx) = shared.connections.get(&connection_id) {
+            let _ = tx.try_send(answer);
+        }
+    }
+    for (token, response) in out.client {
+        if let Some(i) = pending_topics.iter().position(|(t, _)| *t == token) {
+            let (_, reply) = pending_topics.swap_remove(i);
+            let result = match response {
+                broker::ClientResponse::CreateTopics(results) => match results.first() {
+                    Some(r) if r.error == controller::ErrorCode::None => Ok(()),
+                    Some(r) => Err(format!(
+                        "{}: {}",
+                        r.error,
+                        r.message.clone().unwrap_or_default()
+                    )),
+                    None => Err("empty answer".into()),
+                },
+                other => Err(format!("unexpected answer {other:?}")),
+            };
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// What a connection hears back for each frame it sent.
+pub type WireReply = WireOutput;

@@ -19,3 +19,6 @@ pub mod front_end;
 
 pub use frame::{FrameDecoder, FrameError, DEFAULT_MAX_FRAME_BYTES};
 pub use front_end::{FrontEndAction, WireFrontEnd};
+
+#[cfg(test)]
+mod tests;

@@ -450,6 +450,9 @@ impl Cluster {
 
     /// Restarts a killed node from its disks.
     pub fn restart(&self, id: BrokerId) -> Result<(), LiveError> {
+        if !self.with_slots(|s| s.contains_key(&id)) {
+            return Err(LiveError::NoSuchNode(id));
+        }
         if self.shared.router.sender(id).is_some() {
             return Ok(());
         }

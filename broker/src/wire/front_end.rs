@@ -165,6 +165,8 @@ impl WireFrontEnd {
         let header_version = api_key.request_header_version(version);
         let _header = RequestHeader::decode(&mut frame, header_version)
             .map_err(|e| format!("undecodable {api_key:?} v{version} request header: {e}"))?;
+        super::validate::check_body(raw_key, version, &frame)
+            .map_err(|e| format!("malformed {api_key:?} v{version} request: {e}"))?;
         let pending = Pending {
             api_key,
             version,

@@ -16,6 +16,7 @@
 pub mod api_versions;
 pub mod frame;
 pub mod front_end;
+pub mod validate;
 
 pub use frame::{FrameDecoder, FrameError, DEFAULT_MAX_FRAME_BYTES};
 pub use front_end::{FrontEndAction, WireFrontEnd};

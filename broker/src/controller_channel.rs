@@ -17,6 +17,7 @@ pub enum Purpose {
     Heartbeat,
     AlterPartition(PartitionKey),
     Client(ClientToken),
+    ProducerIds,
 }
 
 #[derive(Clone, Debug)]

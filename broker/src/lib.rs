@@ -21,6 +21,7 @@ pub mod log;
 pub mod messages;
 pub mod node;
 pub mod partition;
+pub mod producer_ids;
 pub mod purgatory;
 pub mod replica_fetcher;
 pub mod replica_manager;

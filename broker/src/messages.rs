@@ -109,6 +109,9 @@ pub enum ClientRequest {
     DeleteTopics(Vec<String>),
     ListOffsets(Vec<ListOffsetsQuery>),
     OffsetForLeaderEpoch(Vec<LeaderEpochQuery>),
+    /// An idempotent producer asks for its id (no transactional id: kraftsim has no
+    /// transactions).
+    InitProducerId,
 }
 
 /// `timestamp`: -2 earliest, -1 latest (the HW), otherwise the first offset at or after it.
@@ -189,6 +192,11 @@ pub enum ClientResponse {
     DeleteTopics(Vec<controller::TopicResult>),
     ListOffsets(Vec<ListOffsetsAnswer>),
     OffsetForLeaderEpoch(Vec<LeaderEpochAnswer>),
+    InitProducerId {
+        error: controller::ErrorCode,
+        producer_id: i64,
+        producer_epoch: i16,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

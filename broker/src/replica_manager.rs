@@ -14,6 +14,7 @@ use crate::lifecycle::BrokerLifecycle;
 use crate::log::Log;
 use crate::messages::*;
 use crate::partition::{FollowerFetch, Partition, Role, RoleChange};
+use crate::producer_ids::ProducerIdManager;
 use crate::purgatory::{DelayedFetch, DelayedProduce};
 use crate::replica_fetcher::ReplicaFetcherManager;
 use controller::{
@@ -65,6 +66,7 @@ pub struct Broker {
     fetchers: ReplicaFetcherManager,
     delayed_produce: Vec<DelayedProduce>,
     delayed_fetch: Vec<DelayedFetch>,
+    producer_ids: ProducerIdManager,
     last_isr_check_ms: u64,
     /// Something changed that parked fetches may wait on.
     pending_fetch_check: bool,
@@ -91,6 +93,7 @@ impl Broker {
             fetchers: ReplicaFetcherManager::default(),
             delayed_produce: Vec::new(),
             delayed_fetch: Vec::new(),
+            producer_ids: ProducerIdManager::default(),
             last_isr_check_ms: 0,
             pending_fetch_check: false,
             now_ms: 0,
@@ -302,6 +305,53 @@ impl Broker {
                     }
                 }
             }
+            Purpose::ProducerIds => {
+                let ControllerResponse::AllocateProducerIds {
+                    error,
+                    first_producer_id,
+                    count,
+                } = response
+                else {
+                    return;
+                };
+                let answers: Vec<(ClientToken, ClientResponse)> = if error == ErrorCode::None {
+                    self.producer_ids
+                        .new_block(first_producer_id, count)
+                        .into_iter()
+                        .map(|(t, id)| {
+                            let id = id.unwrap_or(-1);
+                            (
+                                t,
+                                ClientResponse::InitProducerId {
+                                    error: if id >= 0 {
+                                        ErrorCode::None
+                                    } else {
+                                        ErrorCode::RequestTimedOut
+                                    },
+                                    producer_id: id,
+                                    producer_epoch: if id >= 0 { 0 } else { -1 },
+                                },
+                            )
+                        })
+                        .collect()
+                } else {
+                    self.producer_ids
+                        .fail_waiting()
+                        .into_iter()
+                        .map(|t| {
+                            (
+                                t,
+                                ClientResponse::InitProducerId {
+                                    error,
+                                    producer_id: -1,
+                                    producer_epoch: -1,
+                                },
+                            )
+                        })
+                        .collect()
+                };
+                self.out.client.extend(answers);
+            }
             Purpose::Client(token) => {
                 let answer = match response {
                     ControllerResponse::CreateTopics(r) => ClientResponse::CreateTopics(r),
@@ -426,6 +476,7 @@ impl Broker {
                 self.controller_leader,
                 self.now_ms,
             ),
+            ClientRequest::InitProducerId => self.init_producer_id(token),
             ClientRequest::ListOffsets(queries) => {
                 let answers = queries
                     .into_iter()
@@ -536,6 +587,35 @@ impl Broker {
         }
         if appended {
             self.complete_purgatories();
+        }
+    }
+
+    fn init_producer_id(&mut self, token: ClientToken) {
+        let answer = |error, producer_id| ClientResponse::InitProducerId {
+            error,
+            producer_id,
+            producer_epoch: if producer_id >= 0 { 0 } else { -1 },
+        };
+        if let Some(id) = self.producer_ids.next_id() {
+            self.out.client.push((token, answer(ErrorCode::None, id)));
+            return;
+        }
+        if !self.producer_ids.wait(token) {
+            self.out
+                .client
+                .push((token, answer(ErrorCode::RequestTimedOut, -1)));
+            return;
+        }
+        if !self.channel.has_outstanding(Purpose::ProducerIds) {
+            self.channel.send(
+                ControllerRequest::AllocateProducerIds {
+                    broker_id: self.id(),
+                    broker_epoch: self.lifecycle.broker_epoch(),
+                },
+                Purpose::ProducerIds,
+                self.controller_leader,
+                self.now_ms,
+            );
         }
     }
 

@@ -65,6 +65,8 @@ pub struct MetadataImage {
     pub topics: BTreeMap<TopicId, TopicImage>,
     /// Topic name to id.
     pub topic_ids: BTreeMap<String, TopicId>,
+    /// The first producer id not yet handed out (KIP-730).
+    pub next_producer_id: i64,
 }
 
 /// What one applied record changed, so the broker can reconcile only that.
@@ -191,6 +193,11 @@ impl MetadataImage {
                 }
                 p.partition_epoch += 1;
                 changes.push(ImageChange::Partition((*topic_id, *partition)));
+            }
+            MetadataRecord::ProducerIds {
+                next_producer_id, ..
+            } => {
+                self.next_producer_id = self.next_producer_id.max(*next_producer_id);
             }
             MetadataRecord::RemoveTopic { topic_id } => {
                 if let Some(t) = self.topics.remove(topic_id) {

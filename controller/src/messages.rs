@@ -29,6 +29,11 @@ pub enum ControllerRequest {
     AlterPartition(AlterPartitionRequest),
     CreateTopics(Vec<CreatableTopic>),
     DeleteTopics(Vec<String>),
+    /// A block of producer ids for a broker's idempotent producers (KIP-730).
+    AllocateProducerIds {
+        broker_id: BrokerId,
+        broker_epoch: u64,
+    },
 }
 
 /// A leader's request to change the ISR of one partition (KIP-497, KIP-903).
@@ -69,6 +74,11 @@ pub enum ControllerResponse {
     AlterPartition(AlterPartitionResponse),
     CreateTopics(Vec<TopicResult>),
     DeleteTopics(Vec<TopicResult>),
+    AllocateProducerIds {
+        error: ErrorCode,
+        first_producer_id: i64,
+        count: i32,
+    },
     /// This node is not the active controller; `leader_hint` is who it thinks is.
     NotController {
         leader_hint: Option<BrokerId>,

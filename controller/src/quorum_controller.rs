@@ -105,6 +105,9 @@ impl std::fmt::Display for ControllerEvent {
     }
 }
 
+/// Producer ids per block (Kafka's `ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE`).
+pub const PRODUCER_ID_BLOCK_SIZE: i32 = 1000;
+
 /// The most requests that may wait for their records to commit. Past it, new requests get
 /// `REQUEST_TIMED_OUT` at once: a bound on every queue.
 pub const MAX_WAITING_RESPONSES: usize = 10_000;
@@ -201,6 +204,10 @@ impl QuorumController {
             ControllerRequest::AlterPartition(req) => self.alter_partition(from, req),
             ControllerRequest::CreateTopics(topics) => self.create_topics(from, topics),
             ControllerRequest::DeleteTopics(names) => self.delete_topics(from, names),
+            ControllerRequest::AllocateProducerIds {
+                broker_id,
+                broker_epoch,
+            } => self.allocate_producer_ids(from, broker_id, broker_epoch),
         }
     }
 
@@ -866,6 +873,44 @@ impl QuorumController {
         self.propose(
             records,
             Some((from, ControllerResponse::CreateTopics(results))),
+        );
+    }
+
+    /// Kafka's `ProducerIdControlManager`: blocks of `PRODUCER_ID_BLOCK_SIZE` ids, each
+    /// handed out once, durable in the metadata log so no id is ever reused.
+    fn allocate_producer_ids(&mut self, from: ReplyTo, broker_id: BrokerId, broker_epoch: u64) {
+        let valid = self
+            .pending
+            .brokers
+            .get(&broker_id)
+            .is_some_and(|b| b.broker_epoch == broker_epoch);
+        if !valid {
+            self.responses.push((
+                from,
+                ControllerResponse::AllocateProducerIds {
+                    error: ErrorCode::StaleBrokerEpoch,
+                    first_producer_id: -1,
+                    count: 0,
+                },
+            ));
+            return;
+        }
+        let first = self.pending.next_producer_id;
+        let record = MetadataRecord::ProducerIds {
+            broker_id,
+            broker_epoch,
+            next_producer_id: first + i64::from(PRODUCER_ID_BLOCK_SIZE),
+        };
+        self.propose(
+            vec![record],
+            Some((
+                from,
+                ControllerResponse::AllocateProducerIds {
+                    error: ErrorCode::None,
+                    first_producer_id: first,
+                    count: PRODUCER_ID_BLOCK_SIZE,
+                },
+            )),
         );
     }
 

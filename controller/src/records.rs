@@ -75,6 +75,13 @@ pub enum MetadataRecord {
     },
     /// `RemoveTopicRecord`.
     RemoveTopic { topic_id: TopicId },
+    /// `ProducerIdsRecord`: a block of producer ids went to a broker; the next block
+    /// starts at `next_producer_id` (KIP-730).
+    ProducerIds {
+        broker_id: BrokerId,
+        broker_epoch: u64,
+        next_producer_id: i64,
+    },
 }
 
 /// Records proposed together are committed together: one raft entry holds one batch,

@@ -210,19 +210,34 @@ pub(crate) mod test_batches {
 
     /// One batch of `n` records of `value_len` bytes each.
     pub fn batch(n: usize, value_len: usize) -> Bytes {
+        idempotent_batch(n, value_len, -1, -1, -1)
+    }
+
+    /// One batch of an idempotent producer: `n` records from sequence `base_sequence`.
+    pub fn idempotent_batch(
+        n: usize,
+        value_len: usize,
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+    ) -> Bytes {
         let records: Vec<Record> = (0..n)
             .map(|i| Record {
                 transactional: false,
                 control: false,
                 delete_horizon: false,
                 partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
+                producer_id,
+                producer_epoch,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
                 // kafka-protocol starts a new batch when offset - sequence changes; a
                 // producer without idempotence has base sequence -1.
-                sequence: i as i32 - 1,
+                sequence: if base_sequence < 0 {
+                    i as i32 - 1
+                } else {
+                    base_sequence + i as i32
+                },
                 timestamp: 1000,
                 key: None,
                 value: Some(Bytes::from(vec![b'v'; value_len])),

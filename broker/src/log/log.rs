@@ -2,6 +2,8 @@
 
 use super::batch::{assign_offsets, BatchError, Batches};
 use super::epoch_cache::LeaderEpochCache;
+use super::producer_state::{BatchMetadata, ProducerStateTable, SequenceCheck, SequenceError};
+use super::BatchHeader;
 use crate::error::ErrorCode;
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -21,6 +23,8 @@ pub enum LogError {
     },
     #[error("replicated batch starts at {got}, expected {expected}")]
     NonContiguous { expected: i64, got: i64 },
+    #[error(transparent)]
+    Sequence(#[from] SequenceError),
 }
 
 impl LogError {
@@ -33,6 +37,12 @@ impl LogError {
             LogError::Batch(_) | LogError::Empty => ErrorCode::InvalidRecord,
             LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
             LogError::NonContiguous { .. } => ErrorCode::UnknownServerError,
+            LogError::Sequence(SequenceError::OutOfOrder { .. }) => {
+                ErrorCode::OutOfOrderSequenceNumber
+            }
+            LogError::Sequence(SequenceError::InvalidProducerEpoch { .. }) => {
+                ErrorCode::InvalidProducerEpoch
+            }
         }
     }
 }
@@ -46,7 +56,41 @@ pub struct StoredBatch {
     pub crc: u32,
     /// The batch's largest record timestamp, for ListOffsets by time.
     pub max_timestamp: i64,
+    /// Idempotent producer id (-1 for none), epoch, and first sequence.
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
     pub bytes: Bytes,
+}
+
+impl StoredBatch {
+    fn new(h: &BatchHeader, base_offset: i64, leader_epoch: i32, bytes: Bytes) -> Self {
+        Self {
+            base_offset,
+            last_offset: base_offset + i64::from(h.last_offset_delta),
+            leader_epoch,
+            crc: h.crc,
+            max_timestamp: h.max_timestamp,
+            producer_id: h.producer_id,
+            producer_epoch: h.producer_epoch,
+            base_sequence: h.base_sequence,
+            bytes,
+        }
+    }
+
+    fn is_idempotent(&self) -> bool {
+        self.producer_id >= 0 && self.base_sequence >= 0
+    }
+
+    fn sequence_metadata(&self) -> BatchMetadata {
+        let delta = (self.last_offset - self.base_offset) as i32;
+        BatchMetadata {
+            first_seq: self.base_sequence,
+            last_seq: self.base_sequence.wrapping_add(delta) & i32::MAX,
+            first_offset: self.base_offset,
+            last_offset: self.last_offset,
+        }
+    }
 }
 
 /// What an append added.
@@ -57,6 +101,9 @@ pub struct AppendInfo {
     pub records: i64,
     pub batches: usize,
     pub bytes: usize,
+    /// An idempotent producer's retry of batches already in the log: nothing was
+    /// appended, and the offsets are the original ones.
+    pub duplicate: bool,
 }
 
 /// A partition replica's log.
@@ -67,6 +114,7 @@ pub struct Log {
     log_end_offset: i64,
     size_bytes: usize,
     epochs: LeaderEpochCache,
+    producers: ProducerStateTable,
 }
 
 impl Log {
@@ -119,6 +167,51 @@ impl Log {
         if parsed.is_empty() {
             return Err(LogError::Empty);
         }
+        // Idempotent producers: check every batch's sequence before changing anything.
+        let mut scratch: Option<ProducerStateTable> = None;
+        for (i, (h, _)) in parsed.iter().enumerate() {
+            if h.producer_id < 0 || h.base_sequence < 0 {
+                continue;
+            }
+            let table = scratch.as_ref().unwrap_or(&self.producers);
+            let last_seq = h.base_sequence.wrapping_add(h.last_offset_delta) & i32::MAX;
+            match table.check(h.producer_id, h.producer_epoch, h.base_sequence, last_seq)? {
+                SequenceCheck::Duplicate(dup) if parsed.len() == 1 => {
+                    return Ok(AppendInfo {
+                        first_offset: dup.first_offset,
+                        last_offset: dup.last_offset,
+                        records: dup.last_offset - dup.first_offset + 1,
+                        batches: 1,
+                        bytes: 0,
+                        duplicate: true,
+                    });
+                }
+                SequenceCheck::Duplicate(_) => {
+                    return Err(SequenceError::OutOfOrder {
+                        producer_id: h.producer_id,
+                        found: h.base_sequence,
+                        expected: -1,
+                    }
+                    .into())
+                }
+                SequenceCheck::Append if parsed.len() > 1 => {
+                    // Later batches of this request follow this one.
+                    let t = scratch.get_or_insert_with(|| self.producers.clone());
+                    let base = self.log_end_offset + i as i64;
+                    t.update(
+                        h.producer_id,
+                        h.producer_epoch,
+                        BatchMetadata {
+                            first_seq: h.base_sequence,
+                            last_seq,
+                            first_offset: base,
+                            last_offset: base,
+                        },
+                    );
+                }
+                SequenceCheck::Append => {}
+            }
+        }
         let first_offset = self.log_end_offset;
         let mut info = AppendInfo {
             first_offset,
@@ -126,23 +219,17 @@ impl Log {
             records: 0,
             batches: parsed.len(),
             bytes: 0,
+            duplicate: false,
         };
         self.epochs.assign(leader_epoch, first_offset);
         for (header, bytes) in parsed {
             let base = self.log_end_offset;
-            let last = base + i64::from(header.last_offset_delta);
             let bytes = assign_offsets(bytes, base, leader_epoch);
+            let batch = StoredBatch::new(&header, base, leader_epoch, bytes);
             info.records += i64::from(header.records_count);
-            info.bytes += bytes.len();
-            info.last_offset = last;
-            self.push(StoredBatch {
-                base_offset: base,
-                last_offset: last,
-                leader_epoch,
-                crc: header.crc,
-                max_timestamp: header.max_timestamp,
-                bytes,
-            });
+            info.bytes += batch.bytes.len();
+            info.last_offset = batch.last_offset;
+            self.push(batch);
         }
         Ok(info)
     }
@@ -169,25 +256,31 @@ impl Log {
             records: 0,
             batches: parsed.len(),
             bytes: 0,
+            duplicate: false,
         };
         for (h, bytes) in parsed {
             self.epochs.assign(h.partition_leader_epoch, h.base_offset);
             info.records += i64::from(h.records_count);
             info.bytes += bytes.len();
             info.last_offset = h.last_offset();
-            self.push(StoredBatch {
-                base_offset: h.base_offset,
-                last_offset: h.last_offset(),
-                leader_epoch: h.partition_leader_epoch,
-                crc: h.crc,
-                max_timestamp: h.max_timestamp,
+            self.push(StoredBatch::new(
+                &h,
+                h.base_offset,
+                h.partition_leader_epoch,
                 bytes,
-            });
+            ));
         }
         Ok(info)
     }
 
     fn push(&mut self, batch: StoredBatch) {
+        if batch.is_idempotent() {
+            self.producers.update(
+                batch.producer_id,
+                batch.producer_epoch,
+                batch.sequence_metadata(),
+            );
+        }
         self.log_end_offset = batch.last_offset + 1;
         self.size_bytes += batch.bytes.len();
         self.batches.push_back(batch);
@@ -269,6 +362,14 @@ impl Log {
             self.log_end_offset = self.log_end_offset.min(offset.max(self.log_start_offset));
         }
         self.epochs.truncate_from_end(self.log_end_offset);
+        // Producer state follows the log: rebuilt from what remains.
+        self.producers.clear();
+        for b in &self.batches {
+            if b.is_idempotent() {
+                self.producers
+                    .update(b.producer_id, b.producer_epoch, b.sequence_metadata());
+            }
+        }
         self.log_end_offset
     }
 
@@ -342,6 +443,64 @@ mod tests {
             follower.append_as_follower(again),
             Err(LogError::NonContiguous { .. })
         ));
+    }
+
+    #[test]
+    fn an_idempotent_retry_is_not_appended_twice() {
+        use super::super::batch::test_batches::idempotent_batch;
+        let mut log = Log::new();
+        let first = log
+            .append_as_leader(idempotent_batch(3, 4, 42, 0, 0), 0)
+            .expect("append");
+        log.append_as_leader(idempotent_batch(2, 4, 42, 0, 3), 0)
+            .expect("append");
+        let retry = log
+            .append_as_leader(idempotent_batch(3, 4, 42, 0, 0), 0)
+            .expect("a retry succeeds");
+        assert!(retry.duplicate);
+        assert_eq!(
+            (retry.first_offset, retry.last_offset),
+            (first.first_offset, first.last_offset)
+        );
+        assert_eq!(log.log_end_offset(), 5, "nothing appended twice");
+        let gap = log.append_as_leader(idempotent_batch(1, 4, 42, 0, 9), 0);
+        assert_eq!(
+            gap.map_err(|e| e.error_code()),
+            Err(ErrorCode::OutOfOrderSequenceNumber)
+        );
+        let fenced = log.append_as_leader(idempotent_batch(1, 4, 42, -1, 5), 0);
+        assert_eq!(
+            fenced.map_err(|e| e.error_code()),
+            Err(ErrorCode::InvalidProducerEpoch),
+            "an older epoch is fenced"
+        );
+    }
+
+    #[test]
+    fn followers_and_truncation_keep_the_producer_table() {
+        use super::super::batch::test_batches::idempotent_batch;
+        let mut leader = Log::new();
+        leader
+            .append_as_leader(idempotent_batch(2, 1, 7, 0, 0), 0)
+            .expect("append");
+        leader
+            .append_as_leader(idempotent_batch(2, 1, 7, 0, 2), 0)
+            .expect("append");
+        let mut follower = Log::new();
+        for b in leader.read(0, usize::MAX).expect("read") {
+            follower.append_as_follower(b).expect("append");
+        }
+        // As a new leader, the follower recognises the producer's retry.
+        let retry = follower
+            .append_as_leader(idempotent_batch(2, 1, 7, 0, 2), 1)
+            .expect("retry");
+        assert!(retry.duplicate);
+        // Truncating the second batch away makes its sequence new again.
+        follower.truncate_to(2);
+        let again = follower
+            .append_as_leader(idempotent_batch(2, 1, 7, 0, 2), 1)
+            .expect("append");
+        assert!(!again.duplicate);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod batch;
 pub mod epoch_cache;
 #[allow(clippy::module_inception)]
 mod log;
+pub mod producer_state;
 
 pub use batch::{BatchError, BatchHeader};
 pub use epoch_cache::LeaderEpochCache;

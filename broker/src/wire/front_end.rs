@@ -27,9 +27,10 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, CreateTopicsRequest, CreateTopicsResponse,
-    DeleteTopicsRequest, DeleteTopicsResponse, FetchResponse, ListOffsetsRequest,
-    ListOffsetsResponse, MetadataRequest, MetadataResponse, OffsetForLeaderEpochRequest,
-    OffsetForLeaderEpochResponse, ProduceResponse, RequestHeader, ResponseHeader, TopicName,
+    DeleteTopicsRequest, DeleteTopicsResponse, FetchResponse, InitProducerIdRequest,
+    InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest,
+    MetadataResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, ProduceResponse,
+    RequestHeader, ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use std::collections::BTreeMap;
@@ -308,6 +309,18 @@ impl WireFrontEnd {
                     .collect();
                 Ok(self.dispatch(connection_id, pending, ClientRequest::CreateTopics(topics)))
             }
+            ApiKey::InitProducerId => {
+                let req = body!(InitProducerIdRequest);
+                if req.transactional_id.is_some() {
+                    // No transactions in kraftsim: only idempotent producers get an id.
+                    let body = InitProducerIdResponse::default()
+                        .with_error_code(ErrorCode::InvalidRequest.code())
+                        .with_producer_id(km::ProducerId(-1))
+                        .with_producer_epoch(-1);
+                    return respond(&body);
+                }
+                Ok(self.dispatch(connection_id, pending, ClientRequest::InitProducerId))
+            }
             ApiKey::DeleteTopics => {
                 let req = body!(DeleteTopicsRequest);
                 let names = req
@@ -495,6 +508,19 @@ impl WireFrontEnd {
                     &CreateTopicsResponse::default().with_topics(topics),
                 )
             }
+            ClientResponse::InitProducerId {
+                error,
+                producer_id,
+                producer_epoch,
+            } => encode_response(
+                p.api_key,
+                p.version,
+                p.correlation_id,
+                &InitProducerIdResponse::default()
+                    .with_error_code(error.code())
+                    .with_producer_id(km::ProducerId(producer_id))
+                    .with_producer_epoch(producer_epoch),
+            ),
             ClientResponse::DeleteTopics(results) => {
                 let topics = results
                     .into_iter()

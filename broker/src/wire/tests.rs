@@ -365,6 +365,12 @@ fn the_bounds_check_accepts_every_well_formed_request() {
                         .encode(b, v)
                         .expect("encodes")
                 }),
+                ApiKey::InitProducerId => check(key, v, &|b, v| {
+                    InitProducerIdRequest::default()
+                        .with_transaction_timeout_ms(60_000)
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
                 other => panic!("no test request for {other:?}"),
             }
         }

@@ -18,6 +18,12 @@ if ! command -v kcat >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat >/dev/null
 fi
 
+# Python Kafka clients for the interop tests.
+if ! python3 -c "import confluent_kafka, kafka" >/dev/null 2>&1; then
+  echo "== installing confluent-kafka and kafka-python"
+  python3 -m pip install -q confluent-kafka kafka-python
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -1,14 +1,15 @@
 """confluent-kafka (librdkafka 2.x) against a kraftsim cluster.
 
 AdminClient creates a topic with 8 partitions and RF 3, an idempotent acks=all producer
-writes numbered records, and a consumer reads every one back exactly once. The consumer
-uses manual assignment: kraftsim has no consumer groups yet.
+writes numbered records, a consumer group reads every one back exactly once and commits,
+and a second consumer of the same group then finds nothing left to read.
 
 Usage: python3 confluent_kafka_check.py BOOTSTRAP_SERVERS
 """
 import sys
+import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition, OFFSET_BEGINNING
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 RECORDS = 2000
@@ -43,27 +44,38 @@ def main(bootstrap):
 
     consumer = Consumer({
         "bootstrap.servers": bootstrap,
-        "group.id": "unused-kraftsim-has-no-groups-yet",
+        "group.id": "py-confluent-group",
+        "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
-        "enable.partition.eof": True,
     })
-    consumer.assign([TopicPartition("py-confluent", p, OFFSET_BEGINNING) for p in range(8)])
+    consumer.subscribe(["py-confluent"])
     seen = {}
-    eof = set()
-    while len(eof) < 8:
-        msg = consumer.poll(10)
-        assert msg is not None, f"no progress after {len(seen)} records, eof on {sorted(eof)}"
+    deadline = time.time() + 60
+    while len(seen) < RECORDS and time.time() < deadline:
+        msg = consumer.poll(1)
+        if msg is None:
+            continue
         if msg.error():
-            if msg.error().code() == -191:  # _PARTITION_EOF
-                eof.add(msg.partition())
-                continue
             raise RuntimeError(msg.error())
         v = msg.value().decode()
         seen[v] = seen.get(v, 0) + 1
+    consumer.commit(asynchronous=False)
     consumer.close()
     assert all(seen.get(v) == 1 for v in acked), "every acknowledged record exactly once"
     assert len(seen) == RECORDS, len(seen)
-    print(f"confluent-kafka: {RECORDS} records produced (idempotent, acks=all) and consumed exactly once")
+
+    # The group's committed offsets are where a new member starts: nothing is left.
+    again = Consumer({"bootstrap.servers": bootstrap, "group.id": "py-confluent-group", "auto.offset.reset": "earliest"})
+    again.subscribe(["py-confluent"])
+    leftover = []
+    deadline = time.time() + 8
+    while time.time() < deadline:
+        msg = again.poll(0.5)
+        if msg is not None and not msg.error():
+            leftover.append(msg.value())
+    again.close()
+    assert not leftover, f"{len(leftover)} records read again despite the committed offsets"
+    print(f"confluent-kafka: {RECORDS} records produced (idempotent, acks=all), consumed exactly once by a group, offsets committed")
 
 
 if __name__ == "__main__":

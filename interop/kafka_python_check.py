@@ -1,10 +1,10 @@
-"""kafka-python against a kraftsim cluster: produce and consume (no consumer group yet).
+"""kafka-python against a kraftsim cluster: create a topic, produce, consume in a group.
 
 Usage: python3 kafka_python_check.py BOOTSTRAP_SERVERS
 """
 import sys
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 RECORDS = 1000
@@ -23,21 +23,19 @@ def main(bootstrap):
     assert len(offsets) == RECORDS
     producer.close()
 
-    consumer = KafkaConsumer(bootstrap_servers=servers, group_id=None, enable_auto_commit=False,
-                             consumer_timeout_ms=10000)
-    parts = [TopicPartition("py-kafka-python", p) for p in range(4)]
-    consumer.assign(parts)
-    consumer.seek_to_beginning(*parts)
+    consumer = KafkaConsumer("py-kafka-python", bootstrap_servers=servers, group_id="py-kafka-python-group",
+                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=20000)
     seen = {}
     for msg in consumer:
         v = msg.value.decode()
         seen[v] = seen.get(v, 0) + 1
         if len(seen) == RECORDS:
             break
+    consumer.commit()
     consumer.close()
     missing = [i for i in range(RECORDS) if seen.get(f"kp-{i}") != 1]
     assert not missing, f"{len(missing)} records missing or duplicated, e.g. {missing[:5]}"
-    print(f"kafka-python: {RECORDS} records produced (acks=all) and consumed exactly once")
+    print(f"kafka-python: {RECORDS} records produced (acks=all) and consumed exactly once by a group")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ pub enum Purpose {
     AlterPartition(PartitionKey),
     Client(ClientToken),
     ProducerIds,
+    /// Creating an internal topic (`__consumer_offsets`).
+    InternalTopic,
 }
 
 #[derive(Clone, Debug)]

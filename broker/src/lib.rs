@@ -16,6 +16,7 @@
 pub mod config;
 pub mod controller_channel;
 pub mod error;
+pub mod group;
 pub mod lifecycle;
 pub mod log;
 pub mod messages;

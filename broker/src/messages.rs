@@ -112,6 +112,13 @@ pub enum ClientRequest {
     /// An idempotent producer asks for its id (no transactional id: kraftsim has no
     /// transactions).
     InitProducerId,
+    /// Who coordinates these groups?
+    FindCoordinator {
+        keys: Vec<String>,
+        key_type: i8,
+    },
+    /// A consumer group request, at its wire version.
+    Group(i16, Box<crate::group::GroupRequest>),
 }
 
 /// `timestamp`: -2 earliest, -1 latest (the HW), otherwise the first offset at or after it.
@@ -184,7 +191,7 @@ pub struct ConsumerFetchPartition {
 }
 
 /// A response to a client.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum ClientResponse {
     Produce(Vec<ProducePartitionResponse>),
     Fetch(Vec<FetchPartitionResponse>),
@@ -197,6 +204,9 @@ pub enum ClientResponse {
         producer_id: i64,
         producer_epoch: i16,
     },
+    /// Per key: the error and the coordinator's broker id.
+    FindCoordinator(Vec<(String, controller::ErrorCode, BrokerId)>),
+    Group(crate::group::GroupResponse),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

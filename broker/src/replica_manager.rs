@@ -10,6 +10,9 @@
 
 use crate::config::BrokerConfig;
 use crate::controller_channel::{ControllerChannel, Purpose};
+use crate::group::coordinator::PendingCommit;
+use crate::group::offsets_topic::{self, OFFSETS_TOPIC};
+use crate::group::{GroupCoordinator, GroupRequest};
 use crate::lifecycle::BrokerLifecycle;
 use crate::log::Log;
 use crate::messages::*;
@@ -51,6 +54,11 @@ pub struct BrokerOutput {
     pub events: Vec<BrokerEvent>,
 }
 
+/// The connection id of the broker's own internal requests (offset commits).
+const INTERNAL_CONNECTION: u64 = u64::MAX;
+/// `offsets.commit.timeout.ms` (5000).
+const OFFSET_COMMIT_TIMEOUT_MS: u64 = 5000;
+
 /// Logs and high-watermark checkpoints that survive a restart (the broker's `log.dirs`).
 pub type LogStore = BTreeMap<PartitionKey, (Log, i64)>;
 
@@ -67,6 +75,12 @@ pub struct Broker {
     delayed_produce: Vec<DelayedProduce>,
     delayed_fetch: Vec<DelayedFetch>,
     producer_ids: ProducerIdManager,
+    groups: GroupCoordinator,
+    /// Offset commits waiting for `__consumer_offsets` to replicate them, by the internal
+    /// produce token that carries them.
+    pending_commits: BTreeMap<ClientToken, PendingCommit>,
+    next_internal_token: i32,
+    offsets_topic_requested: bool,
     last_isr_check_ms: u64,
     /// Something changed that parked fetches may wait on.
     pending_fetch_check: bool,
@@ -94,6 +108,10 @@ impl Broker {
             delayed_produce: Vec::new(),
             delayed_fetch: Vec::new(),
             producer_ids: ProducerIdManager::default(),
+            groups: GroupCoordinator::new(offsets_topic::DEFAULT_NUM_PARTITIONS),
+            pending_commits: BTreeMap::new(),
+            next_internal_token: 0,
+            offsets_topic_requested: false,
             last_isr_check_ms: 0,
             pending_fetch_check: false,
             now_ms: 0,
@@ -129,8 +147,92 @@ impl Broker {
     }
 
     pub fn take_output(&mut self) -> BrokerOutput {
+        self.route_group_traffic();
         self.out.peer.extend(self.channel.take_outbox());
         std::mem::take(&mut self.out)
+    }
+
+    /// Answers of internal offset-commit appends go to the coordinator; its answers and
+    /// new appends go out.
+    fn route_group_traffic(&mut self) {
+        for _ in 0..8 {
+            let mut progressed = false;
+            let client = std::mem::take(&mut self.out.client);
+            for (token, response) in client {
+                if token.connection_id != INTERNAL_CONNECTION {
+                    self.out.client.push((token, response));
+                    continue;
+                }
+                if let (Some(pending), ClientResponse::Produce(parts)) =
+                    (self.pending_commits.remove(&token), &response)
+                {
+                    let error = parts
+                        .first()
+                        .map_or(ErrorCode::UnknownServerError, |p| p.error);
+                    self.groups.commit_done(pending, error);
+                    progressed = true;
+                }
+            }
+            for (token, response) in self.groups.take_responses() {
+                self.out
+                    .client
+                    .push((token, ClientResponse::Group(response)));
+            }
+            let appends = self.groups.take_appends();
+            progressed |= !appends.is_empty();
+            for append in appends {
+                self.append_offsets(append);
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// Appends a group's commit to its `__consumer_offsets` partition with acks=all.
+    fn append_offsets(&mut self, append: crate::group::coordinator::OffsetsAppend) {
+        let Some(key) = self.offsets_partition_key(append.partition) else {
+            self.groups
+                .commit_done(append.commit, ErrorCode::NotLeaderOrFollower);
+            return;
+        };
+        self.next_internal_token = self.next_internal_token.wrapping_add(1);
+        let token = ClientToken {
+            connection_id: INTERNAL_CONNECTION,
+            correlation_id: self.next_internal_token,
+        };
+        let result = match self.partitions.get_mut(&key) {
+            Some(p) => p
+                .append_as_leader(append.records, -1)
+                .map_err(|e| e.error_code()),
+            None => Err(ErrorCode::NotLeaderOrFollower),
+        };
+        match result {
+            Ok(info) => {
+                self.pending_commits.insert(token, append.commit);
+                let response = ProducePartitionResponse {
+                    topic: OFFSETS_TOPIC.to_string(),
+                    partition: append.partition,
+                    error: ErrorCode::None,
+                    base_offset: info.first_offset,
+                    last_offset: info.last_offset,
+                };
+                self.delayed_produce.push(DelayedProduce {
+                    token,
+                    deadline_ms: self.now_ms + OFFSET_COMMIT_TIMEOUT_MS,
+                    partitions: vec![(response, Some((key, info.last_offset + 1)))],
+                });
+                self.complete_purgatories();
+            }
+            Err(code) => self.groups.commit_done(append.commit, code),
+        }
+    }
+
+    fn offsets_partition_key(&self, partition: i32) -> Option<PartitionKey> {
+        self.partitions
+            .iter()
+            .find(|(k, p)| k.1 == partition && p.topic == OFFSETS_TOPIC)
+            .map(|(k, _)| *k)
     }
 
     fn id(&self) -> BrokerId {
@@ -181,6 +283,7 @@ impl Broker {
         self.resend_isr_changes(image);
         self.send_fetches();
         self.expire_purgatories();
+        self.groups.tick(now);
     }
 
     // ----- metadata ------------------------------------------------------------------------
@@ -237,6 +340,24 @@ impl Broker {
         });
         let change = partition.apply_registration(reg, min_isr, now);
         let epoch = partition.leader_epoch();
+        if partition.topic == OFFSETS_TOPIC {
+            let count = topic.map_or(offsets_topic::DEFAULT_NUM_PARTITIONS, |t| {
+                t.partitions.len() as i32
+            });
+            self.groups.set_num_partitions(count);
+            match change {
+                RoleChange::BecameLeader => {
+                    // Become the coordinator of this partition's groups: load their offsets.
+                    let batches = partition
+                        .log()
+                        .read(partition.log().log_start_offset(), usize::MAX)
+                        .unwrap_or_default();
+                    self.groups.load(offsets_topic::decode_commits(&batches));
+                }
+                RoleChange::BecameFollower => self.groups.unload(key.1),
+                _ => {}
+            }
+        }
         match change {
             RoleChange::BecameLeader => {
                 self.channel.cancel(Purpose::AlterPartition(key));
@@ -302,6 +423,17 @@ impl Broker {
                     }
                     if moved || error == ErrorCode::None {
                         self.complete_purgatories();
+                    }
+                }
+            }
+            Purpose::InternalTopic => {
+                // Created, or already there: either way FindCoordinator will see it. On
+                // failure the next FindCoordinator asks again.
+                if let ControllerResponse::CreateTopics(results) = &response {
+                    if results.iter().any(|r| {
+                        !matches!(r.error, ErrorCode::None | ErrorCode::TopicAlreadyExists)
+                    }) {
+                        self.offsets_topic_requested = false;
                     }
                 }
             }
@@ -477,6 +609,21 @@ impl Broker {
                 self.now_ms,
             ),
             ClientRequest::InitProducerId => self.init_producer_id(token),
+            ClientRequest::FindCoordinator { keys, key_type } => {
+                let answers = keys
+                    .into_iter()
+                    .map(|k| {
+                        let (error, node) = self.find_coordinator(&k, key_type, image);
+                        (k, error, node)
+                    })
+                    .collect();
+                self.out
+                    .client
+                    .push((token, ClientResponse::FindCoordinator(answers)));
+            }
+            ClientRequest::Group(version, request) => {
+                self.group_request(token, version, *request, image)
+            }
             ClientRequest::ListOffsets(queries) => {
                 let answers = queries
                     .into_iter()
@@ -588,6 +735,69 @@ impl Broker {
         if appended {
             self.complete_purgatories();
         }
+    }
+
+    /// The leader of the group's `__consumer_offsets` partition, creating the topic on
+    /// first use as Kafka does (`offsets.topic.num.partitions`, replication factor
+    /// `offsets.topic.replication.factor` capped at the live brokers).
+    fn find_coordinator(
+        &mut self,
+        key: &str,
+        key_type: i8,
+        image: &MetadataImage,
+    ) -> (ErrorCode, BrokerId) {
+        if key_type != 0 {
+            return (ErrorCode::CoordinatorNotAvailable, -1);
+        }
+        let Some(topic) = image.topic_by_name(OFFSETS_TOPIC) else {
+            if !self.offsets_topic_requested {
+                self.offsets_topic_requested = true;
+                let live = image.brokers.values().filter(|b| !b.fenced).count() as i32;
+                self.channel.send(
+                    ControllerRequest::CreateTopics(vec![controller::CreatableTopic {
+                        name: OFFSETS_TOPIC.to_string(),
+                        num_partitions: offsets_topic::DEFAULT_NUM_PARTITIONS,
+                        replication_factor: offsets_topic::DEFAULT_REPLICATION_FACTOR
+                            .min(live.max(1)),
+                        configs: BTreeMap::new(),
+                    }]),
+                    Purpose::InternalTopic,
+                    self.controller_leader,
+                    self.now_ms,
+                );
+            }
+            return (ErrorCode::CoordinatorNotAvailable, -1);
+        };
+        let p = offsets_topic::partition_for(key, topic.partitions.len() as i32);
+        match topic.partitions.get(&p) {
+            Some(reg) if reg.has_leader() => (ErrorCode::None, reg.leader),
+            _ => (ErrorCode::CoordinatorNotAvailable, -1),
+        }
+    }
+
+    fn group_request(
+        &mut self,
+        token: ClientToken,
+        version: i16,
+        request: GroupRequest,
+        image: &MetadataImage,
+    ) {
+        let Some(topic) = image.topic_by_name(OFFSETS_TOPIC) else {
+            let answer = request.error_response(ErrorCode::CoordinatorNotAvailable);
+            self.out.client.push((token, ClientResponse::Group(answer)));
+            return;
+        };
+        let p = offsets_topic::partition_for(request.group_id(), topic.partitions.len() as i32);
+        let leads = self
+            .partitions
+            .get(&(topic.topic_id, p))
+            .is_some_and(|part| part.is_leader());
+        if !leads {
+            let answer = request.error_response(ErrorCode::NotCoordinator);
+            self.out.client.push((token, ClientResponse::Group(answer)));
+            return;
+        }
+        self.groups.handle(token, version, request, self.now_ms);
     }
 
     fn init_producer_id(&mut self, token: ClientToken) {

@@ -46,6 +46,16 @@ pub enum ErrorCode {
     BrokerIdNotRegistered = 102,
     DuplicateBrokerRegistration = 101,
     UnsupportedVersion = 35,
+    CoordinatorLoadInProgress = 14,
+    CoordinatorNotAvailable = 15,
+    NotCoordinator = 16,
+    IllegalGeneration = 22,
+    InconsistentGroupProtocol = 23,
+    InvalidGroupId = 24,
+    UnknownMemberId = 25,
+    InvalidSessionTimeout = 26,
+    RebalanceInProgress = 27,
+    MemberIdRequired = 79,
 }
 
 impl ErrorCode {
@@ -90,6 +100,16 @@ impl ErrorCode {
             BrokerIdNotRegistered => "BROKER_ID_NOT_REGISTERED",
             DuplicateBrokerRegistration => "DUPLICATE_BROKER_REGISTRATION",
             UnsupportedVersion => "UNSUPPORTED_VERSION",
+            CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
+            CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
+            NotCoordinator => "NOT_COORDINATOR",
+            IllegalGeneration => "ILLEGAL_GENERATION",
+            InconsistentGroupProtocol => "INCONSISTENT_GROUP_PROTOCOL",
+            InvalidGroupId => "INVALID_GROUP_ID",
+            UnknownMemberId => "UNKNOWN_MEMBER_ID",
+            InvalidSessionTimeout => "INVALID_SESSION_TIMEOUT",
+            RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            MemberIdRequired => "MEMBER_ID_REQUIRED",
         }
     }
 
@@ -109,6 +129,9 @@ impl ErrorCode {
                 | NotController
                 | FencedLeaderEpoch
                 | UnknownLeaderEpoch
+                | CoordinatorLoadInProgress
+                | CoordinatorNotAvailable
+                | NotCoordinator
         )
     }
 }

@@ -203,3 +203,76 @@ fn idempotent_acks_all_writes_survive_a_kill_exactly_once() {
     }
     assert_eq!(counts.len(), lines.len(), "nothing else was read");
 }
+
+/// Committed offsets live in the replicated `__consumer_offsets` topic: when the group's
+/// coordinator dies, the next coordinator still knows where the group stopped.
+#[test]
+fn committed_offsets_survive_the_loss_of_the_coordinator() {
+    let cluster = Cluster::builder()
+        .brokers(3)
+        .start()
+        .expect("cluster starts");
+    cluster
+        .create_topic("offsets-survive", 2, 3)
+        .expect("topic");
+    let bs = cluster.bootstrap_servers();
+    let produce = |prefix: &str, n: usize| {
+        let input: String = (0..n).map(|i| format!("{prefix}-{i}\n")).collect();
+        let (ok, _, err) = kcat(
+            &[
+                "-b",
+                &bs,
+                "-P",
+                "-t",
+                "offsets-survive",
+                "-X",
+                "acks=all",
+                "-m",
+                "60",
+            ],
+            Some(&input),
+        );
+        assert!(ok, "kcat -P failed: {err}");
+    };
+    let consume = |n: usize| -> Vec<String> {
+        let count = n.to_string();
+        let (ok, out, err) = kcat(
+            &[
+                "-b",
+                &bs,
+                "-G",
+                "survivors",
+                "offsets-survive",
+                "-c",
+                &count,
+                "-q",
+                "-X",
+                "auto.offset.reset=earliest",
+                "-m",
+                "60",
+            ],
+            None,
+        );
+        assert!(ok, "kcat -G failed: {err}");
+        out.lines().map(str::to_string).collect()
+    };
+    produce("first", 100);
+    let first = consume(100);
+    assert_eq!(first.len(), 100);
+    assert!(first.iter().all(|l| l.starts_with("first-")));
+
+    // Kill the group's coordinator: the leader of its __consumer_offsets partition.
+    let p = broker::group::offsets_topic::partition_for("survivors", 50);
+    let coordinator = cluster
+        .partition_state("__consumer_offsets", p)
+        .expect("offsets topic exists")
+        .leader;
+    cluster.kill(coordinator).expect("kill the coordinator");
+    produce("second", 50);
+    let second = consume(50);
+    assert!(
+        second.iter().all(|l| l.starts_with("second-")),
+        "the group resumed where it committed, not from the beginning: {second:?}"
+    );
+    cluster.restart(coordinator).expect("restart");
+}

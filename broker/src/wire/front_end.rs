@@ -7,6 +7,7 @@
 //! channel until its response is sent, so answers leave in request order.
 
 use super::api_versions::{self, SUPPORTED};
+use crate::group::{GroupRequest, GroupResponse};
 use crate::messages::*;
 use bytes::{BufMut, Bytes, BytesMut};
 use controller::{BrokerId, CreatableTopic as TypedTopic, ErrorCode, MetadataImage};
@@ -15,6 +16,7 @@ use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
@@ -31,6 +33,10 @@ use kafka_protocol::messages::{
     InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest,
     MetadataResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, ProduceResponse,
     RequestHeader, ResponseHeader, TopicName,
+};
+use kafka_protocol::messages::{
+    FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, JoinGroupRequest,
+    LeaveGroupRequest, OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use std::collections::BTreeMap;
@@ -309,6 +315,73 @@ impl WireFrontEnd {
                     .collect();
                 Ok(self.dispatch(connection_id, pending, ClientRequest::CreateTopics(topics)))
             }
+            ApiKey::FindCoordinator => {
+                let req = body!(FindCoordinatorRequest);
+                let keys = if version >= 4 {
+                    req.coordinator_keys
+                        .iter()
+                        .map(|k| k.as_str().to_string())
+                        .collect()
+                } else {
+                    vec![req.key.as_str().to_string()]
+                };
+                Ok(self.dispatch(
+                    connection_id,
+                    pending,
+                    ClientRequest::FindCoordinator {
+                        keys,
+                        key_type: req.key_type,
+                    },
+                ))
+            }
+            ApiKey::JoinGroup => {
+                let req = body!(JoinGroupRequest);
+                Ok(self.dispatch(
+                    connection_id,
+                    pending,
+                    ClientRequest::Group(version, Box::new(GroupRequest::JoinGroup(req))),
+                ))
+            }
+            ApiKey::SyncGroup => {
+                let req = body!(SyncGroupRequest);
+                Ok(self.dispatch(
+                    connection_id,
+                    pending,
+                    ClientRequest::Group(version, Box::new(GroupRequest::SyncGroup(req))),
+                ))
+            }
+            ApiKey::Heartbeat => {
+                let req = body!(HeartbeatRequest);
+                Ok(self.dispatch(
+                    connection_id,
+                    pending,
+                    ClientRequest::Group(version, Box::new(GroupRequest::Heartbeat(req))),
+                ))
+            }
+            ApiKey::LeaveGroup => {
+                let req = body!(LeaveGroupRequest);
+                Ok(self.dispatch(
+                    connection_id,
+                    pending,
+                    ClientRequest::Group(version, Box::new(GroupRequest::LeaveGroup(req))),
+                ))
+            }
+            ApiKey::OffsetCommit => {
+                let req = body!(OffsetCommitRequest);
+                Ok(self.dispatch(
+                    connection_id,
+                    pending,
+                    ClientRequest::Group(version, Box::new(GroupRequest::OffsetCommit(req))),
+                ))
+            }
+            ApiKey::OffsetFetch => {
+                let req = body!(OffsetFetchRequest);
+                Ok(self.dispatch(
+                    connection_id,
+                    pending,
+                    ClientRequest::Group(version, Box::new(GroupRequest::OffsetFetch(req))),
+                ))
+            }
             ApiKey::InitProducerId => {
                 let req = body!(InitProducerIdRequest);
                 if req.transactional_id.is_some() {
@@ -521,6 +594,41 @@ impl WireFrontEnd {
                     .with_producer_id(km::ProducerId(producer_id))
                     .with_producer_epoch(producer_epoch),
             ),
+            ClientResponse::FindCoordinator(answers) => {
+                let endpoint = |node: BrokerId| {
+                    self.listeners
+                        .get(&node)
+                        .map_or((String::new(), -1), |(h, p)| (h.clone(), *p))
+                };
+                let body = if p.version >= 4 {
+                    FindCoordinatorResponse::default().with_coordinators(
+                        answers
+                            .iter()
+                            .map(|(key, error, node)| {
+                                let (host, port) = endpoint(*node);
+                                Coordinator::default()
+                                    .with_key(str_bytes(key))
+                                    .with_node_id(km::BrokerId(*node))
+                                    .with_host(str_bytes(&host))
+                                    .with_port(port)
+                                    .with_error_code(error.code())
+                            })
+                            .collect(),
+                    )
+                } else {
+                    let (error, node) = answers
+                        .first()
+                        .map_or((ErrorCode::CoordinatorNotAvailable, -1), |a| (a.1, a.2));
+                    let (host, port) = endpoint(node);
+                    FindCoordinatorResponse::default()
+                        .with_error_code(error.code())
+                        .with_node_id(km::BrokerId(node))
+                        .with_host(str_bytes(&host))
+                        .with_port(port)
+                };
+                encode_response(p.api_key, p.version, p.correlation_id, &body)
+            }
+            ClientResponse::Group(response) => self.encode_group(p, response),
             ClientResponse::DeleteTopics(results) => {
                 let topics = results
                     .into_iter()
@@ -539,6 +647,48 @@ impl WireFrontEnd {
             }
         };
         frame.map(Some)
+    }
+
+    /// Encodes a coordinator answer, leaving unset the fields its version lacks.
+    fn encode_group(&self, p: Pending, response: GroupResponse) -> Result<Bytes, String> {
+        let (key, v, c) = (p.api_key, p.version, p.correlation_id);
+        match response {
+            GroupResponse::JoinGroup(mut r) => {
+                if v < 7 {
+                    r.protocol_type = None;
+                    r.protocol_name = Some(r.protocol_name.unwrap_or_default());
+                }
+                encode_response(key, v, c, &r)
+            }
+            GroupResponse::SyncGroup(mut r) => {
+                if v < 5 {
+                    r.protocol_type = None;
+                    r.protocol_name = None;
+                }
+                encode_response(key, v, c, &r)
+            }
+            GroupResponse::Heartbeat(r) => encode_response(key, v, c, &r),
+            GroupResponse::LeaveGroup(mut r) => {
+                if v < 3 {
+                    r.members.clear();
+                }
+                encode_response(key, v, c, &r)
+            }
+            GroupResponse::OffsetCommit(r) => encode_response(key, v, c, &r),
+            GroupResponse::OffsetFetch(mut r) => {
+                for t in r.topics.iter_mut() {
+                    for part in t.partitions.iter_mut() {
+                        if v < 5 {
+                            part.committed_leader_epoch = -1;
+                        }
+                    }
+                }
+                if v < 2 {
+                    r.error_code = 0;
+                }
+                encode_response(key, v, c, &r)
+            }
+        }
     }
 
     fn api_versions(&self, error: ErrorCode) -> ApiVersionsResponse {

@@ -371,6 +371,82 @@ fn the_bounds_check_accepts_every_well_formed_request() {
                         .encode(b, v)
                         .expect("encodes")
                 }),
+                ApiKey::FindCoordinator => check(key, v, &|b, v| {
+                    FindCoordinatorRequest::default()
+                        .with_key(s("group"))
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
+                ApiKey::JoinGroup => check(key, v, &|b, v| {
+                    let protocol = join_group_request::JoinGroupRequestProtocol::default()
+                        .with_name(s("range"))
+                        .with_metadata(Bytes::from_static(b"subscription"));
+                    JoinGroupRequest::default()
+                        .with_group_id(GroupId(s("group")))
+                        .with_session_timeout_ms(10_000)
+                        .with_member_id(s("member-1"))
+                        .with_protocol_type(s("consumer"))
+                        .with_protocols(vec![protocol.clone(), protocol])
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
+                ApiKey::SyncGroup => check(key, v, &|b, v| {
+                    let a = sync_group_request::SyncGroupRequestAssignment::default()
+                        .with_member_id(s("member-1"))
+                        .with_assignment(Bytes::from_static(b"assignment"));
+                    let mut req = SyncGroupRequest::default()
+                        .with_group_id(GroupId(s("group")))
+                        .with_member_id(s("member-1"))
+                        .with_assignments(vec![a.clone(), a]);
+                    if v >= 5 {
+                        req = req
+                            .with_protocol_type(Some(s("consumer")))
+                            .with_protocol_name(Some(s("range")));
+                    }
+                    req.encode(b, v).expect("encodes")
+                }),
+                ApiKey::Heartbeat => check(key, v, &|b, v| {
+                    HeartbeatRequest::default()
+                        .with_group_id(GroupId(s("group")))
+                        .with_member_id(s("member-1"))
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
+                ApiKey::LeaveGroup => check(key, v, &|b, v| {
+                    let mut req = LeaveGroupRequest::default().with_group_id(GroupId(s("group")));
+                    if v >= 3 {
+                        let m = leave_group_request::MemberIdentity::default()
+                            .with_member_id(s("member-1"));
+                        req = req.with_members(vec![m.clone(), m]);
+                    } else {
+                        req = req.with_member_id(s("member-1"));
+                    }
+                    req.encode(b, v).expect("encodes")
+                }),
+                ApiKey::OffsetCommit => check(key, v, &|b, v| {
+                    let part = offset_commit_request::OffsetCommitRequestPartition::default()
+                        .with_committed_offset(10)
+                        .with_committed_metadata(Some(s("meta")));
+                    let topic = offset_commit_request::OffsetCommitRequestTopic::default()
+                        .with_name(name())
+                        .with_partitions(vec![part.clone(), part]);
+                    OffsetCommitRequest::default()
+                        .with_group_id(GroupId(s("group")))
+                        .with_member_id(s("member-1"))
+                        .with_topics(vec![topic])
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
+                ApiKey::OffsetFetch => check(key, v, &|b, v| {
+                    let topic = offset_fetch_request::OffsetFetchRequestTopic::default()
+                        .with_name(name())
+                        .with_partition_indexes(vec![0, 1, 2]);
+                    OffsetFetchRequest::default()
+                        .with_group_id(GroupId(s("group")))
+                        .with_topics(Some(vec![topic.clone(), topic]))
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
                 other => panic!("no test request for {other:?}"),
             }
         }

@@ -138,6 +138,59 @@ const CREATE_TOPICS: &[F] = &[all(T::Array(CREATABLE_TOPIC)), all(T::I32), all(T
 // DeleteTopics up to v5 (flexible from v4).
 const DELETE_TOPICS: &[F] = &[until(5, T::ArrayStr), all(T::I32)];
 
+// JoinGroup (flexible from v6).
+const JOIN_PROTOCOL: &[F] = &[all(T::Str), all(T::Bytes)];
+const JOIN_GROUP: &[F] = &[
+    all(T::Str),
+    all(T::I32),
+    since(1, T::I32),
+    all(T::Str),
+    since(5, T::Str),
+    all(T::Str),
+    all(T::Array(JOIN_PROTOCOL)),
+    since(8, T::Str),
+];
+
+// SyncGroup (flexible from v4).
+const SYNC_ASSIGNMENT: &[F] = &[all(T::Str), all(T::Bytes)];
+const SYNC_GROUP: &[F] = &[
+    all(T::Str),
+    all(T::I32),
+    all(T::Str),
+    since(3, T::Str),
+    since(5, T::Str),
+    since(5, T::Str),
+    all(T::Array(SYNC_ASSIGNMENT)),
+];
+
+// LeaveGroup (flexible from v4).
+const LEAVE_MEMBER: &[F] = &[all(T::Str), all(T::Str), since(5, T::Str)];
+const LEAVE_GROUP: &[F] = &[
+    all(T::Str),
+    until(2, T::Str),
+    since(3, T::Array(LEAVE_MEMBER)),
+];
+
+// OffsetCommit (flexible from v8).
+const COMMIT_PARTITION: &[F] = &[all(T::I32), all(T::I64), since(6, T::I32), all(T::Str)];
+const COMMIT_TOPIC: &[F] = &[all(T::Str), all(T::Array(COMMIT_PARTITION))];
+const OFFSET_COMMIT: &[F] = &[
+    all(T::Str),
+    all(T::I32),
+    all(T::Str),
+    since(7, T::Str),
+    until(4, T::I64),
+    all(T::Array(COMMIT_TOPIC)),
+];
+
+// OffsetFetch up to v7 (flexible from v6).
+const FETCH_OFFSETS_TOPIC: &[F] = &[all(T::Str), all(T::ArrayI32)];
+const OFFSET_FETCH: &[F] = &[
+    until(7, T::Str),
+    until(7, T::Array(FETCH_OFFSETS_TOPIC)),
+    since(7, T::I8),
+];
+
 /// The body schema and first flexible version of an API kraftsim decodes.
 fn schema(api_key: i16) -> Option<(&'static [F], i16)> {
     Some(match api_key {
@@ -148,6 +201,11 @@ fn schema(api_key: i16) -> Option<(&'static [F], i16)> {
         19 => (CREATE_TOPICS, 5),
         20 => (DELETE_TOPICS, 4),
         23 => (OFFSET_FOR_LEADER_EPOCH, 4),
+        8 => (OFFSET_COMMIT, 8),
+        9 => (OFFSET_FETCH, 6),
+        11 => (JOIN_GROUP, 6),
+        13 => (LEAVE_GROUP, 4),
+        14 => (SYNC_GROUP, 4),
         _ => return None,
     })
 }

@@ -1,0 +1,833 @@
+//! The group coordinator's state machine (Kafka's `GroupCoordinator` and `GroupMetadata`,
+//! classic protocol). Requests and answers are kafka-protocol's message structs; time
+//! comes in as values.
+
+use super::offsets_topic::{encode_commits, partition_for, CommittedOffset};
+use crate::messages::ClientToken;
+use bytes::Bytes;
+use controller::ErrorCode;
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+};
+use kafka_protocol::messages::{
+    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
+    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `group.min.session.timeout.ms` and `group.max.session.timeout.ms`.
+pub const MIN_SESSION_TIMEOUT_MS: i32 = 6000;
+pub const MAX_SESSION_TIMEOUT_MS: i32 = 1_800_000;
+/// `group.initial.rebalance.delay.ms` (3000): a new group waits this long for more members.
+pub const INITIAL_REBALANCE_DELAY_MS: u64 = 3000;
+/// The most members a group may have (`group.max.size` is unbounded in Kafka; a bound
+/// keeps memory finite here).
+pub const MAX_GROUP_MEMBERS: usize = 1000;
+
+/// A group request, decoded.
+#[derive(Clone, Debug)]
+pub enum GroupRequest {
+    JoinGroup(JoinGroupRequest),
+    SyncGroup(SyncGroupRequest),
+    Heartbeat(HeartbeatRequest),
+    LeaveGroup(LeaveGroupRequest),
+    OffsetCommit(OffsetCommitRequest),
+    OffsetFetch(OffsetFetchRequest),
+}
+
+impl GroupRequest {
+    pub fn group_id(&self) -> &str {
+        match self {
+            GroupRequest::JoinGroup(r) => r.group_id.0.as_str(),
+            GroupRequest::SyncGroup(r) => r.group_id.0.as_str(),
+            GroupRequest::Heartbeat(r) => r.group_id.0.as_str(),
+            GroupRequest::LeaveGroup(r) => r.group_id.0.as_str(),
+            GroupRequest::OffsetCommit(r) => r.group_id.0.as_str(),
+            GroupRequest::OffsetFetch(r) => r.group_id.0.as_str(),
+        }
+    }
+
+    /// The answer when this broker cannot serve the group at all.
+    pub fn error_response(&self, error: ErrorCode) -> GroupResponse {
+        let code = error.code();
+        match self {
+            GroupRequest::JoinGroup(_) => {
+                GroupResponse::JoinGroup(JoinGroupResponse::default().with_error_code(code))
+            }
+            GroupRequest::SyncGroup(_) => {
+                GroupResponse::SyncGroup(SyncGroupResponse::default().with_error_code(code))
+            }
+            GroupRequest::Heartbeat(_) => {
+                GroupResponse::Heartbeat(HeartbeatResponse::default().with_error_code(code))
+            }
+            GroupRequest::LeaveGroup(_) => {
+                GroupResponse::LeaveGroup(LeaveGroupResponse::default().with_error_code(code))
+            }
+            GroupRequest::OffsetCommit(r) => GroupResponse::OffsetCommit(commit_response(r, error)),
+            GroupRequest::OffsetFetch(_) => {
+                GroupResponse::OffsetFetch(OffsetFetchResponse::default().with_error_code(code))
+            }
+        }
+    }
+}
+
+/// A group answer, to encode.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GroupResponse {
+    JoinGroup(JoinGroupResponse),
+    SyncGroup(SyncGroupResponse),
+    Heartbeat(HeartbeatResponse),
+    LeaveGroup(LeaveGroupResponse),
+    OffsetCommit(OffsetCommitResponse),
+    OffsetFetch(OffsetFetchResponse),
+}
+
+fn commit_response(r: &OffsetCommitRequest, error: ErrorCode) -> OffsetCommitResponse {
+    OffsetCommitResponse::default().with_topics(
+        r.topics
+            .iter()
+            .map(|t| {
+                OffsetCommitResponseTopic::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(
+                        t.partitions
+                            .iter()
+                            .map(|p| {
+                                OffsetCommitResponsePartition::default()
+                                    .with_partition_index(p.partition_index)
+                                    .with_error_code(error.code())
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GroupState {
+    Empty,
+    PreparingRebalance,
+    CompletingRebalance,
+    Stable,
+}
+
+#[derive(Debug)]
+struct Member {
+    session_timeout_ms: u64,
+    rebalance_timeout_ms: u64,
+    protocols: Vec<(String, Bytes)>,
+    last_heartbeat_ms: u64,
+    awaiting_join: Option<ClientToken>,
+    awaiting_sync: Option<ClientToken>,
+    assignment: Bytes,
+}
+
+#[derive(Debug)]
+struct Group {
+    state: GroupState,
+    generation: i32,
+    protocol_type: Option<String>,
+    protocol: Option<String>,
+    leader: Option<String>,
+    members: BTreeMap<String, Member>,
+    /// Member ids handed out with MEMBER_ID_REQUIRED, not joined yet (KIP-394).
+    pending_members: BTreeSet<String>,
+    rebalance_deadline_ms: u64,
+    /// A new group's first rebalance waits the whole `group.initial.rebalance.delay.ms`
+    /// for more members (Kafka's `InitialDelayedJoin`).
+    initial_delay: bool,
+}
+
+impl Group {
+    fn new() -> Self {
+        Self {
+            state: GroupState::Empty,
+            generation: 0,
+            protocol_type: None,
+            protocol: None,
+            leader: None,
+            members: BTreeMap::new(),
+            pending_members: BTreeSet::new(),
+            rebalance_deadline_ms: 0,
+            initial_delay: false,
+        }
+    }
+}
+
+/// A commit waiting for its records to replicate.
+#[derive(Debug)]
+pub struct PendingCommit {
+    pub reply: ClientToken,
+    pub request: OffsetCommitRequest,
+    pub commits: Vec<CommittedOffset>,
+}
+
+/// Records the coordinator wants appended to `__consumer_offsets`, with acks=all.
+#[derive(Debug)]
+pub struct OffsetsAppend {
+    pub partition: i32,
+    pub records: Bytes,
+    pub commit: PendingCommit,
+}
+
+/// Every group this broker coordinates.
+#[derive(Debug)]
+pub struct GroupCoordinator {
+    groups: BTreeMap<String, Group>,
+    offsets: BTreeMap<String, BTreeMap<(String, i32), CommittedOffset>>,
+    num_partitions: i32,
+    next_member: u64,
+    out: Vec<(ClientToken, GroupResponse)>,
+    appends: Vec<OffsetsAppend>,
+}
+
+fn s(x: &str) -> StrBytes {
+    StrBytes::from_string(x.to_string())
+}
+
+impl GroupCoordinator {
+    pub fn new(num_partitions: i32) -> Self {
+        Self {
+            groups: BTreeMap::new(),
+            offsets: BTreeMap::new(),
+            num_partitions,
+            next_member: 0,
+            out: Vec::new(),
+            appends: Vec::new(),
+        }
+    }
+
+    pub fn set_num_partitions(&mut self, n: i32) {
+        self.num_partitions = n.max(1);
+    }
+
+    pub fn partition_for(&self, group: &str) -> i32 {
+        partition_for(group, self.num_partitions)
+    }
+
+    pub fn take_responses(&mut self) -> Vec<(ClientToken, GroupResponse)> {
+        std::mem::take(&mut self.out)
+    }
+
+    pub fn take_appends(&mut self) -> Vec<OffsetsAppend> {
+        std::mem::take(&mut self.appends)
+    }
+
+    /// Loads the offsets of an offsets-topic partition this broker now leads.
+    pub fn load(&mut self, commits: Vec<CommittedOffset>) {
+        for c in commits {
+            self.offsets
+                .entry(c.group.clone())
+                .or_default()
+                .insert((c.topic.clone(), c.partition), c);
+        }
+    }
+
+    /// Forgets the groups of a partition this broker no longer leads; their waiting
+    /// members are told NOT_COORDINATOR.
+    pub fn unload(&mut self, partition: i32) {
+        let gone: Vec<String> = self
+            .groups
+            .keys()
+            .chain(self.offsets.keys())
+            .filter(|g| partition_for(g, self.num_partitions) == partition)
+            .cloned()
+            .collect();
+        for g in gone {
+            if let Some(group) = self.groups.remove(&g) {
+                let code = ErrorCode::NotCoordinator.code();
+                for m in group.members.values() {
+                    if let Some(t) = m.awaiting_join {
+                        self.out.push((
+                            t,
+                            GroupResponse::JoinGroup(
+                                JoinGroupResponse::default().with_error_code(code),
+                            ),
+                        ));
+                    }
+                    if let Some(t) = m.awaiting_sync {
+                        self.out.push((
+                            t,
+                            GroupResponse::SyncGroup(
+                                SyncGroupResponse::default().with_error_code(code),
+                            ),
+                        ));
+                    }
+                }
+            }
+            self.offsets.remove(&g);
+        }
+    }
+
+    /// A group request for a group this broker coordinates.
+    pub fn handle(&mut self, token: ClientToken, version: i16, request: GroupRequest, now_ms: u64) {
+        match request {
+            GroupRequest::JoinGroup(r) => self.join(token, version, r, now_ms),
+            GroupRequest::SyncGroup(r) => self.sync(token, r),
+            GroupRequest::Heartbeat(r) => {
+                let code = self.heartbeat(&r, now_ms);
+                self.out.push((
+                    token,
+                    GroupResponse::Heartbeat(
+                        HeartbeatResponse::default().with_error_code(code.code()),
+                    ),
+                ));
+            }
+            GroupRequest::LeaveGroup(r) => self.leave(token, r, now_ms),
+            GroupRequest::OffsetCommit(r) => self.commit(token, r, now_ms),
+            GroupRequest::OffsetFetch(r) => self.fetch_offsets(token, r),
+        }
+    }
+
+    fn join(&mut self, token: ClientToken, version: i16, r: JoinGroupRequest, now_ms: u64) {
+        let error = |code: ErrorCode, member_id: &str| {
+            GroupResponse::JoinGroup(
+                JoinGroupResponse::default()
+                    .with_error_code(code.code())
+                    .with_generation_id(-1)
+                    .with_member_id(s(member_id)),
+            )
+        };
+        let group_id = r.group_id.0.as_str().to_string();
+        if group_id.is_empty() {
+            self.out.push((token, error(ErrorCode::InvalidGroupId, "")));
+            return;
+        }
+        if !(MIN_SESSION_TIMEOUT_MS..=MAX_SESSION_TIMEOUT_MS).contains(&r.session_timeout_ms) {
+            self.out.push((
+                token,
+                error(ErrorCode::InvalidSessionTimeout, r.member_id.as_str()),
+            ));
+            return;
+        }
+        let protocol_type = r.protocol_type.as_str().to_string();
+        let group = self.groups.entry(group_id).or_insert_with(Group::new);
+        let inconsistent = r.protocols.is_empty()
+            || (!group.members.is_empty()
+                && group.protocol_type.as_deref() != Some(protocol_type.as_str()))
+            || (!group.members.is_empty()
+                && !r.protocols.iter().any(|p| {
+                    group
+                        .members
+                        .values()
+                        .all(|m| m.protocols.iter().any(|(n, _)| n == p.name.as_str()))
+                }));
+        if inconsistent {
+            self.out.push((
+                token,
+                error(ErrorCode::InconsistentGroupProtocol, r.member_id.as_str()),
+            ));
+            return;
+        }
+        let mut member_id = r.member_id.as_str().to_string();
+        if member_id.is_empty() {
+            self.next_member += 1;
+            member_id = format!("member-{}-{}", self.next_member, token.connection_id);
+            if version >= 4 {
+                // KIP-394: the member must come back with the id it is given.
+                group.pending_members.insert(member_id.clone());
+                self.out
+                    .push((token, error(ErrorCode::MemberIdRequired, &member_id)));
+                return;
+            }
+        } else if !group.members.contains_key(&member_id)
+            && !group.pending_members.remove(&member_id)
+        {
+            self.out
+                .push((token, error(ErrorCode::UnknownMemberId, &member_id)));
+            return;
+        }
+        if !group.members.contains_key(&member_id) && group.members.len() >= MAX_GROUP_MEMBERS {
+            self.out
+                .push((token, error(ErrorCode::RebalanceInProgress, &member_id)));
+            return;
+        }
+        let rebalance_timeout_ms = if r.rebalance_timeout_ms > 0 {
+            r.rebalance_timeout_ms
+        } else {
+            r.session_timeout_ms
+        };
+        let member = group
+            .members
+            .entry(member_id.clone())
+            .or_insert_with(|| Member {
+                session_timeout_ms: 0,
+                rebalance_timeout_ms: 0,
+                protocols: Vec::new(),
+                last_heartbeat_ms: now_ms,
+                awaiting_join: None,
+                awaiting_sync: None,
+                assignment: Bytes::new(),
+            });
+        member.session_timeout_ms = r.session_timeout_ms as u64;
+        member.rebalance_timeout_ms = rebalance_timeout_ms as u64;
+        member.protocols = r
+            .protocols
+            .iter()
+            .map(|p| (p.name.as_str().to_string(), p.metadata.clone()))
+            .collect();
+        member.last_heartbeat_ms = now_ms;
+        member.awaiting_join = Some(token);
+        group.protocol_type = Some(protocol_type);
+        match group.state {
+            GroupState::PreparingRebalance => {}
+            state => {
+                let initial = state == GroupState::Empty;
+                prepare_rebalance(group, now_ms, initial, &mut self.out);
+            }
+        }
+        self.maybe_complete_join(r.group_id.0.as_str(), now_ms);
+    }
+
+    fn maybe_complete_join(&mut self, group_id: &str, now_ms: u64) {
+        let Some(group) = self.groups.get_mut(group_id) else {
+            return;
+        };
+        if group.state != GroupState::PreparingRebalance {
+            return;
+        }
+        let all_joined = group.members.values().all(|m| m.awaiting_join.is_some());
+        let expired = now_ms >= group.rebalance_deadline_ms;
+        let ready = if group.initial_delay {
+            expired
+        } else {
+            all_joined || expired
+        };
+        if !ready {
+            return;
+        }
+        // Members that did not rejoin in time are out.
+        group.members.retain(|_, m| m.awaiting_join.is_some());
+        if group.members.is_empty() {
+            group.state = GroupState::Empty;
+            group.generation += 1;
+            group.leader = None;
+            group.protocol = None;
+            return;
+        }
+        group.generation += 1;
+        group.state = GroupState::CompletingRebalance;
+        if group
+            .leader
+            .as_ref()
+            .is_none_or(|l| !group.members.contains_key(l))
+        {
+            group.leader = group.members.keys().next().cloned();
+        }
+        let leader_id = group.leader.clone().unwrap_or_default();
+        // The first protocol of the leader's that every member supports.
+        let protocol = group.members.get(&leader_id).and_then(|leader| {
+            leader.protocols.iter().map(|(n, _)| n.clone()).find(|n| {
+                group
+                    .members
+                    .values()
+                    .all(|m| m.protocols.iter().any(|(p, _)| p == n))
+            })
+        });
+        group.protocol = protocol.clone();
+        let protocol = protocol.unwrap_or_default();
+        let members: Vec<JoinGroupResponseMember> = group
+            .members
+            .iter()
+            .map(|(id, m)| {
+                JoinGroupResponseMember::default()
+                    .with_member_id(s(id))
+                    .with_metadata(
+                        m.protocols
+                            .iter()
+                            .find(|(n, _)| *n == protocol)
+                            .map(|(_, md)| md.clone())
+                            .unwrap_or_default(),
+                    )
+            })
+            .collect();
+        for (id, m) in group.members.iter_mut() {
+            m.last_heartbeat_ms = now_ms;
+            if let Some(t) = m.awaiting_join.take() {
+                let mut resp = JoinGroupResponse::default()
+                    .with_error_code(0)
+                    .with_generation_id(group.generation)
+                    .with_protocol_type(group.protocol_type.as_deref().map(s))
+                    .with_protocol_name(Some(s(&protocol)))
+                    .with_leader(s(&leader_id))
+                    .with_member_id(s(id));
+                if *id == leader_id {
+                    resp = resp.with_members(members.clone());
+                }
+                self.out.push((t, GroupResponse::JoinGroup(resp)));
+            }
+        }
+    }
+
+    fn sync(&mut self, token: ClientToken, r: SyncGroupRequest) {
+        let error = |code: ErrorCode| {
+            GroupResponse::SyncGroup(SyncGroupResponse::default().with_error_code(code.code()))
+        };
+        let Some(group) = self.groups.get_mut(r.group_id.0.as_str()) else {
+            self.out.push((token, error(ErrorCode::UnknownMemberId)));
+            return;
+        };
+        let member_id = r.member_id.as_str().to_string();
+        if !group.members.contains_key(&member_id) {
+            self.out.push((token, error(ErrorCode::UnknownMemberId)));
+            return;
+        }
+        if r.generation_id != group.generation {
+            self.out.push((token, error(ErrorCode::IllegalGeneration)));
+            return;
+        }
+        let answer = |g: &Group, a: Bytes| {
+            GroupResponse::SyncGroup(
+                SyncGroupResponse::default()
+                    .with_error_code(0)
+                    .with_protocol_type(g.protocol_type.as_deref().map(s))
+                    .with_protocol_name(g.protocol.as_deref().map(s))
+                    .with_assignment(a),
+            )
+        };
+        match group.state {
+            GroupState::Empty | GroupState::PreparingRebalance => {
+                self.out
+                    .push((token, error(ErrorCode::RebalanceInProgress)));
+            }
+            GroupState::Stable => {
+                let a = group
+                    .members
+                    .get(&member_id)
+                    .map(|m| m.assignment.clone())
+                    .unwrap_or_default();
+                let resp = answer(group, a);
+                self.out.push((token, resp));
+            }
+            GroupState::CompletingRebalance => {
+                if let Some(m) = group.members.get_mut(&member_id) {
+                    m.awaiting_sync = Some(token);
+                }
+                if group.leader.as_deref() == Some(member_id.as_str()) {
+                    let assignments: BTreeMap<String, Bytes> = r
+                        .assignments
+                        .iter()
+                        .map(|a| (a.member_id.as_str().to_string(), a.assignment.clone()))
+                        .collect();
+                    for (id, m) in group.members.iter_mut() {
+                        m.assignment = assignments.get(id).cloned().unwrap_or_default();
+                    }
+                    group.state = GroupState::Stable;
+                    let mut answers = Vec::new();
+                    for m in group.members.values_mut() {
+                        if let Some(t) = m.awaiting_sync.take() {
+                            answers.push((t, m.assignment.clone()));
+                        }
+                    }
+                    for (t, a) in answers {
+                        let resp = answer(group, a);
+                        self.out.push((t, resp));
+                    }
+                }
+            }
+        }
+    }
+
+    fn heartbeat(&mut self, r: &HeartbeatRequest, now_ms: u64) -> ErrorCode {
+        let Some(group) = self.groups.get_mut(r.group_id.0.as_str()) else {
+            return ErrorCode::UnknownMemberId;
+        };
+        let Some(m) = group.members.get_mut(r.member_id.as_str()) else {
+            return ErrorCode::UnknownMemberId;
+        };
+        m.last_heartbeat_ms = now_ms;
+        if r.generation_id != group.generation {
+            return ErrorCode::IllegalGeneration;
+        }
+        match group.state {
+            GroupState::PreparingRebalance => ErrorCode::RebalanceInProgress,
+            _ => ErrorCode::None,
+        }
+    }
+
+    fn leave(&mut self, token: ClientToken, r: LeaveGroupRequest, now_ms: u64) {
+        let mut ids: Vec<String> = r
+            .members
+            .iter()
+            .map(|m| m.member_id.as_str().to_string())
+            .collect();
+        if !r.member_id.is_empty() {
+            ids.push(r.member_id.as_str().to_string());
+        }
+        let Some(group) = self.groups.get_mut(r.group_id.0.as_str()) else {
+            self.out.push((
+                token,
+                GroupResponse::LeaveGroup(
+                    LeaveGroupResponse::default()
+                        .with_error_code(ErrorCode::UnknownMemberId.code()),
+                ),
+            ));
+            return;
+        };
+        let mut results = Vec::new();
+        let mut any = false;
+        for id in &ids {
+            let found = group.members.remove(id).is_some();
+            any |= found;
+            results.push(
+                MemberResponse::default()
+                    .with_member_id(s(id))
+                    .with_error_code(if found {
+                        0
+                    } else {
+                        ErrorCode::UnknownMemberId.code()
+                    }),
+            );
+        }
+        let top = if any || ids.is_empty() {
+            0
+        } else {
+            ErrorCode::UnknownMemberId.code()
+        };
+        let members = if r.members.is_empty() {
+            Vec::new()
+        } else {
+            results
+        };
+        self.out.push((
+            token,
+            GroupResponse::LeaveGroup(
+                LeaveGroupResponse::default()
+                    .with_error_code(top)
+                    .with_members(members),
+            ),
+        ));
+        if any {
+            let id = r.group_id.0.as_str().to_string();
+            self.after_membership_change(&id, now_ms);
+        }
+    }
+
+    fn after_membership_change(&mut self, group_id: &str, now_ms: u64) {
+        let Some(group) = self.groups.get_mut(group_id) else {
+            return;
+        };
+        if group.members.is_empty() {
+            group.state = GroupState::Empty;
+            group.leader = None;
+            group.generation += 1;
+            return;
+        }
+        if matches!(
+            group.state,
+            GroupState::Stable | GroupState::CompletingRebalance
+        ) {
+            prepare_rebalance(group, now_ms, false, &mut self.out);
+        }
+        self.maybe_complete_join(group_id, now_ms);
+    }
+
+    fn commit(&mut self, token: ClientToken, r: OffsetCommitRequest, now_ms: u64) {
+        let group_id = r.group_id.0.as_str().to_string();
+        let member_id = r.member_id.as_str();
+        let error = match self.groups.get(&group_id) {
+            // A simple consumer (no membership) may commit to a group nobody is in.
+            None => (!member_id.is_empty() || r.generation_id_or_member_epoch >= 0)
+                .then_some(ErrorCode::IllegalGeneration),
+            Some(g) if g.members.is_empty() && member_id.is_empty() => None,
+            Some(g) if !g.members.contains_key(member_id) => Some(ErrorCode::UnknownMemberId),
+            Some(g) if g.generation != r.generation_id_or_member_epoch => {
+                Some(ErrorCode::IllegalGeneration)
+            }
+            Some(g) if g.state == GroupState::PreparingRebalance => {
+                Some(ErrorCode::RebalanceInProgress)
+            }
+            Some(_) => None,
+        };
+        if let Some(code) = error {
+            self.out.push((
+                token,
+                GroupResponse::OffsetCommit(commit_response(&r, code)),
+            ));
+            return;
+        }
+        if let Some(m) = self
+            .groups
+            .get_mut(&group_id)
+            .and_then(|g| g.members.get_mut(member_id))
+        {
+            m.last_heartbeat_ms = now_ms;
+        }
+        let commits: Vec<CommittedOffset> = r
+            .topics
+            .iter()
+            .flat_map(|t| {
+                let group_id = group_id.clone();
+                t.partitions.iter().map(move |p| CommittedOffset {
+                    group: group_id.clone(),
+                    topic: t.name.0.as_str().to_string(),
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: p
+                        .committed_metadata
+                        .as_ref()
+                        .map(|m| m.as_str().to_string())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect();
+        if commits.is_empty() {
+            self.out.push((
+                token,
+                GroupResponse::OffsetCommit(commit_response(&r, ErrorCode::None)),
+            ));
+            return;
+        }
+        let Some(records) = encode_commits(&commits, now_ms as i64) else {
+            self.out.push((
+                token,
+                GroupResponse::OffsetCommit(commit_response(&r, ErrorCode::UnknownServerError)),
+            ));
+            return;
+        };
+        self.appends.push(OffsetsAppend {
+            partition: self.partition_for(&group_id),
+            records,
+            commit: PendingCommit {
+                reply: token,
+                request: r,
+                commits,
+            },
+        });
+    }
+
+    /// The offsets topic answered a commit's append: the offsets are stored (and served by
+    /// OffsetFetch) only once replicated.
+    pub fn commit_done(&mut self, pending: PendingCommit, error: ErrorCode) {
+        if error == ErrorCode::None {
+            self.load(pending.commits);
+        }
+        // A commit that did not replicate leaves the client to retry at the coordinator.
+        let code = match error {
+            ErrorCode::None => ErrorCode::None,
+            ErrorCode::NotLeaderOrFollower => ErrorCode::NotCoordinator,
+            ErrorCode::NotEnoughReplicas
+            | ErrorCode::NotEnoughReplicasAfterAppend
+            | ErrorCode::RequestTimedOut => ErrorCode::CoordinatorNotAvailable,
+            other => other,
+        };
+        self.out.push((
+            pending.reply,
+            GroupResponse::OffsetCommit(commit_response(&pending.request, code)),
+        ));
+    }
+
+    fn fetch_offsets(&mut self, token: ClientToken, r: OffsetFetchRequest) {
+        let group_id = r.group_id.0.as_str();
+        let stored = self.offsets.get(group_id);
+        let partition = |topic: &str, p: i32| {
+            let c = stored.and_then(|o| o.get(&(topic.to_string(), p)));
+            OffsetFetchResponsePartition::default()
+                .with_partition_index(p)
+                .with_committed_offset(c.map_or(-1, |c| c.offset))
+                .with_committed_leader_epoch(c.map_or(-1, |c| c.leader_epoch))
+                .with_metadata(Some(s(c.map_or("", |c| c.metadata.as_str()))))
+        };
+        let topics: Vec<OffsetFetchResponseTopic> = match &r.topics {
+            Some(topics) => topics
+                .iter()
+                .map(|t| {
+                    OffsetFetchResponseTopic::default()
+                        .with_name(t.name.clone())
+                        .with_partitions(
+                            t.partition_indexes
+                                .iter()
+                                .map(|p| partition(t.name.0.as_str(), *p))
+                                .collect(),
+                        )
+                })
+                .collect(),
+            None => {
+                let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+                for (topic, p) in stored.into_iter().flat_map(|o| o.keys()) {
+                    by_topic.entry(topic.clone()).or_default().push(*p);
+                }
+                by_topic
+                    .into_iter()
+                    .map(|(topic, ps)| {
+                        OffsetFetchResponseTopic::default()
+                            .with_name(TopicName(s(&topic)))
+                            .with_partitions(ps.into_iter().map(|p| partition(&topic, p)).collect())
+                    })
+                    .collect()
+            }
+        };
+        self.out.push((
+            token,
+            GroupResponse::OffsetFetch(OffsetFetchResponse::default().with_topics(topics)),
+        ));
+    }
+
+    /// Expires silent members and finishes rebalances whose time is up.
+    pub fn tick(&mut self, now_ms: u64) {
+        let ids: Vec<String> = self.groups.keys().cloned().collect();
+        for id in ids {
+            let Some(group) = self.groups.get_mut(&id) else {
+                continue;
+            };
+            let before = group.members.len();
+            let rebalancing = group.state == GroupState::PreparingRebalance;
+            group.members.retain(|_, m| {
+                // A member waiting in JoinGroup is alive; others must heartbeat.
+                let limit = if rebalancing && m.awaiting_join.is_some() {
+                    u64::MAX
+                } else {
+                    m.session_timeout_ms
+                };
+                now_ms.saturating_sub(m.last_heartbeat_ms) <= limit
+            });
+            if group.members.len() != before {
+                self.after_membership_change(&id, now_ms);
+            } else {
+                self.maybe_complete_join(&id, now_ms);
+            }
+        }
+    }
+}
+
+fn prepare_rebalance(
+    group: &mut Group,
+    now_ms: u64,
+    initial: bool,
+    out: &mut Vec<(ClientToken, GroupResponse)>,
+) {
+    // Syncs waiting on a rebalance that is being replaced are told to rejoin.
+    for m in group.members.values_mut() {
+        if let Some(t) = m.awaiting_sync.take() {
+            out.push((
+                t,
+                GroupResponse::SyncGroup(
+                    SyncGroupResponse::default()
+                        .with_error_code(ErrorCode::RebalanceInProgress.code()),
+                ),
+            ));
+        }
+    }
+    let timeout = group
+        .members
+        .values()
+        .map(|m| m.rebalance_timeout_ms)
+        .max()
+        .unwrap_or(0);
+    group.rebalance_deadline_ms = if initial {
+        now_ms + INITIAL_REBALANCE_DELAY_MS.min(timeout)
+    } else {
+        now_ms + timeout
+    };
+    group.state = GroupState::PreparingRebalance;
+    group.initial_delay = initial;
+}

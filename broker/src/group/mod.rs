@@ -1,0 +1,24 @@
+//! # Consumer groups: the classic rebalance protocol
+//!
+//! Consumers that share a `group.id` split a topic's partitions between them. One broker,
+//! the group's *coordinator* (the leader of the group's `__consumer_offsets` partition,
+//! [`offsets_topic`]), runs the protocol:
+//!
+//! 1. every member sends **JoinGroup**; the coordinator waits until all known members have
+//!    (or the rebalance timeout passes), bumps the *generation* and names a leader;
+//! 2. the leader computes the assignment on the client side and sends it in **SyncGroup**;
+//!    every member gets its share from its own SyncGroup answer;
+//! 3. members **Heartbeat**; a heartbeat answered `REBALANCE_IN_PROGRESS` sends them back
+//!    to step 1, a member silent for `session.timeout.ms` is removed and the rest rebalance;
+//! 4. members **OffsetCommit** what they have processed; the coordinator appends it to
+//!    `__consumer_offsets` and answers once it is replicated (the high watermark passed it),
+//!    so committed offsets survive broker loss; **OffsetFetch** reads them back.
+//!
+//! Simplifications, visible on purpose: group membership is kept in memory only (after a
+//! coordinator moves, members rejoin, as they would after a coordinator failover), static
+//! membership (`group.instance.id`) and the KIP-848 protocol are not modelled.
+
+pub mod coordinator;
+pub mod offsets_topic;
+
+pub use coordinator::{GroupCoordinator, GroupRequest, GroupResponse};

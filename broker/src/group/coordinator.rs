@@ -540,13 +540,15 @@ impl GroupCoordinator {
         let Some(group) = self.groups.get_mut(r.group_id.0.as_str()) else {
             return ErrorCode::UnknownMemberId;
         };
+        let generation = group.generation;
         let Some(m) = group.members.get_mut(r.member_id.as_str()) else {
             return ErrorCode::UnknownMemberId;
         };
-        m.last_heartbeat_ms = now_ms;
-        if r.generation_id != group.generation {
+        if r.generation_id != generation {
+            // Not a heartbeat of this generation: the session is not refreshed.
             return ErrorCode::IllegalGeneration;
         }
+        m.last_heartbeat_ms = now_ms;
         match group.state {
             GroupState::PreparingRebalance => ErrorCode::RebalanceInProgress,
             _ => ErrorCode::None,

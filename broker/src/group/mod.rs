@@ -22,3 +22,6 @@ pub mod coordinator;
 pub mod offsets_topic;
 
 pub use coordinator::{GroupCoordinator, GroupRequest, GroupResponse};
+
+#[cfg(test)]
+mod tests;

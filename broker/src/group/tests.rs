@@ -1,0 +1,256 @@
+//! The coordinator's rules, one at a time, with kafka-protocol request structs.
+
+use super::coordinator::{
+    GroupCoordinator, GroupRequest, GroupResponse, INITIAL_REBALANCE_DELAY_MS,
+};
+use crate::messages::ClientToken;
+use bytes::Bytes;
+use controller::ErrorCode;
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+
+fn s(x: &str) -> StrBytes {
+    StrBytes::from_string(x.to_string())
+}
+
+fn token(n: i32) -> ClientToken {
+    ClientToken {
+        connection_id: n as u64,
+        correlation_id: n,
+    }
+}
+
+fn join(member: &str) -> GroupRequest {
+    GroupRequest::JoinGroup(
+        JoinGroupRequest::default()
+            .with_group_id(GroupId(s("g")))
+            .with_session_timeout_ms(10_000)
+            .with_rebalance_timeout_ms(30_000)
+            .with_member_id(s(member))
+            .with_protocol_type(s("consumer"))
+            .with_protocols(vec![JoinGroupRequestProtocol::default()
+                .with_name(s("range"))
+                .with_metadata(Bytes::from_static(b"sub"))]),
+    )
+}
+
+fn joined(out: &[(ClientToken, GroupResponse)], t: ClientToken) -> JoinGroupResponse {
+    out.iter()
+        .find_map(|(tok, r)| match r {
+            GroupResponse::JoinGroup(j) if *tok == t => Some(j.clone()),
+            _ => None,
+        })
+        .expect("a JoinGroup answer")
+}
+
+/// Joins `members` (v5) and runs past the initial delay; returns (generation, member ids).
+fn stable_group(c: &mut GroupCoordinator, members: usize) -> (i32, Vec<String>) {
+    let mut ids = Vec::new();
+    for i in 0..members {
+        c.handle(token(i as i32), 5, join(""), 0);
+        let r = joined(&c.take_responses(), token(i as i32));
+        assert_eq!(
+            r.error_code,
+            ErrorCode::MemberIdRequired.code(),
+            "KIP-394 first"
+        );
+        ids.push(r.member_id.as_str().to_string());
+    }
+    for (i, id) in ids.iter().enumerate() {
+        c.handle(token(100 + i as i32), 5, join(id), 0);
+    }
+    assert!(
+        c.take_responses().is_empty(),
+        "the first rebalance waits the initial delay"
+    );
+    c.tick(INITIAL_REBALANCE_DELAY_MS);
+    let out = c.take_responses();
+    let first = joined(&out, token(100));
+    assert_eq!(first.error_code, 0);
+    (first.generation_id, ids)
+}
+
+#[test]
+fn a_group_forms_with_one_leader_who_sees_every_member() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, ids) = stable_group(&mut c, 2);
+    assert_eq!(generation, 1);
+    assert_eq!(ids.len(), 2);
+}
+
+#[test]
+fn the_leaders_assignment_reaches_every_member() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, ids) = stable_group(&mut c, 2);
+    // The leader is the first member by id; find it by asking for a sync from the other.
+    let sync = |member: &str, assignments: Vec<SyncGroupRequestAssignment>| {
+        GroupRequest::SyncGroup(
+            SyncGroupRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_generation_id(generation)
+                .with_member_id(s(member))
+                .with_assignments(assignments),
+        )
+    };
+    let mut sorted = ids.clone();
+    sorted.sort();
+    let (leader, follower) = (&sorted[0], &sorted[1]);
+    c.handle(token(7), 5, sync(follower, vec![]), 0);
+    assert!(
+        c.take_responses().is_empty(),
+        "a follower waits for the leader's assignment"
+    );
+    let assignments = sorted
+        .iter()
+        .map(|m| {
+            SyncGroupRequestAssignment::default()
+                .with_member_id(s(m))
+                .with_assignment(Bytes::from(m.clone()))
+        })
+        .collect();
+    c.handle(token(8), 5, sync(leader, assignments), 0);
+    let out = c.take_responses();
+    assert_eq!(out.len(), 2);
+    for (t, r) in out {
+        let GroupResponse::SyncGroup(r) = r else {
+            panic!("sync answers")
+        };
+        let expect = if t == token(7) { follower } else { leader };
+        assert_eq!(r.assignment, Bytes::from(expect.clone()));
+    }
+}
+
+#[test]
+fn heartbeats_say_when_to_rejoin_and_silence_expels() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, ids) = stable_group(&mut c, 2);
+    let hb = |member: &str, generation: i32| {
+        GroupRequest::Heartbeat(
+            HeartbeatRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_generation_id(generation)
+                .with_member_id(s(member)),
+        )
+    };
+    let code = |c: &mut GroupCoordinator| match c.take_responses().pop() {
+        Some((_, GroupResponse::Heartbeat(r))) => r.error_code,
+        other => panic!("heartbeat answer expected, got {other:?}"),
+    };
+    c.handle(token(1), 4, hb(&ids[0], generation + 5), 4000);
+    assert_eq!(code(&mut c), ErrorCode::IllegalGeneration.code());
+    c.handle(token(1), 4, hb("stranger", generation), 4000);
+    assert_eq!(code(&mut c), ErrorCode::UnknownMemberId.code());
+    // Member 1 keeps heartbeating; member 0 goes silent past its 10 s session.
+    c.handle(token(1), 4, hb(&ids[1], generation), 12_000);
+    assert_eq!(code(&mut c), 0);
+    c.tick(14_000);
+    c.handle(token(1), 4, hb(&ids[1], generation), 14_001);
+    assert_eq!(
+        code(&mut c),
+        ErrorCode::RebalanceInProgress.code(),
+        "the survivor must rejoin"
+    );
+}
+
+#[test]
+fn commits_are_appended_then_served_once_replicated() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, ids) = stable_group(&mut c, 1);
+    let commit = GroupRequest::OffsetCommit(
+        OffsetCommitRequest::default()
+            .with_group_id(GroupId(s("g")))
+            .with_generation_id_or_member_epoch(generation)
+            .with_member_id(s(&ids[0]))
+            .with_topics(vec![OffsetCommitRequestTopic::default()
+                .with_name(TopicName(s("t")))
+                .with_partitions(vec![OffsetCommitRequestPartition::default()
+                    .with_partition_index(0)
+                    .with_committed_offset(42)])]),
+    );
+    c.handle(token(5), 8, commit, 5000);
+    assert!(
+        c.take_responses().is_empty(),
+        "no answer before the append replicates"
+    );
+    let appends = c.take_appends();
+    assert_eq!(appends.len(), 1);
+    assert_eq!(appends[0].partition, c.partition_for("g"));
+    let fetch = || {
+        GroupRequest::OffsetFetch(
+            OffsetFetchRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_topics(None),
+        )
+    };
+    c.handle(token(6), 7, fetch(), 5000);
+    let before = c.take_responses();
+    let Some((_, GroupResponse::OffsetFetch(r))) = before.first() else {
+        panic!("fetch answer")
+    };
+    assert!(r.topics.is_empty(), "not served before it is replicated");
+    for a in appends {
+        c.commit_done(a.commit, ErrorCode::None);
+    }
+    let out = c.take_responses();
+    let Some((t, GroupResponse::OffsetCommit(r))) = out.first() else {
+        panic!("commit answer")
+    };
+    assert_eq!(*t, token(5));
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    c.handle(token(6), 7, fetch(), 5000);
+    let out = c.take_responses();
+    let Some((_, GroupResponse::OffsetFetch(r))) = out.first() else {
+        panic!("fetch answer")
+    };
+    assert_eq!(r.topics[0].partitions[0].committed_offset, 42);
+}
+
+#[test]
+fn a_commit_that_did_not_replicate_asks_the_client_to_find_the_coordinator_again() {
+    let mut c = GroupCoordinator::new(50);
+    let commit = GroupRequest::OffsetCommit(
+        OffsetCommitRequest::default()
+            .with_group_id(GroupId(s("simple")))
+            .with_generation_id_or_member_epoch(-1)
+            .with_topics(vec![OffsetCommitRequestTopic::default()
+                .with_name(TopicName(s("t")))
+                .with_partitions(vec![
+                    OffsetCommitRequestPartition::default().with_committed_offset(1)
+                ])]),
+    );
+    c.handle(token(1), 8, commit, 0);
+    for a in c.take_appends() {
+        c.commit_done(a.commit, ErrorCode::NotLeaderOrFollower);
+    }
+    let out = c.take_responses();
+    let Some((_, GroupResponse::OffsetCommit(r))) = out.first() else {
+        panic!("commit answer")
+    };
+    assert_eq!(
+        r.topics[0].partitions[0].error_code,
+        ErrorCode::NotCoordinator.code()
+    );
+}
+
+#[test]
+fn session_timeouts_outside_the_broker_limits_are_refused() {
+    let mut c = GroupCoordinator::new(50);
+    let GroupRequest::JoinGroup(req) = join("") else {
+        unreachable!()
+    };
+    c.handle(
+        token(1),
+        5,
+        GroupRequest::JoinGroup(req.with_session_timeout_ms(1000)),
+        0,
+    );
+    assert_eq!(
+        joined(&c.take_responses(), token(1)).error_code,
+        ErrorCode::InvalidSessionTimeout.code()
+    );
+}

@@ -38,6 +38,9 @@ pub struct BrokerConfig {
     pub advertised_listeners: BTreeMap<i32, (String, i32)>,
     /// `socket.request.max.bytes` (104857600).
     pub socket_request_max_bytes: usize,
+    /// `auto.create.topics.enable` (true): Metadata for an unknown topic creates it with
+    /// `num.partitions` and `default.replication.factor`.
+    pub auto_create_topics_enable: bool,
 }
 
 impl BrokerConfig {
@@ -57,6 +60,7 @@ impl BrokerConfig {
             cluster_id: "kraftsim".to_string(),
             advertised_listeners: BTreeMap::new(),
             socket_request_max_bytes: 104_857_600,
+            auto_create_topics_enable: true,
         }
     }
 

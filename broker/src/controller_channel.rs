@@ -20,6 +20,8 @@ pub enum Purpose {
     ProducerIds,
     /// Creating an internal topic (`__consumer_offsets`).
     InternalTopic,
+    /// Creating topics a client's Metadata request named.
+    AutoCreate,
 }
 
 #[derive(Clone, Debug)]

@@ -96,11 +96,12 @@ impl Node {
     ) -> Result<Self, NodeError> {
         let id = controller_config.node_id;
         let controller = QuorumController::start(controller_config, store.quorum)?;
-        let wire = WireFrontEnd::new(
+        let mut wire = WireFrontEnd::new(
             id,
             broker_config.cluster_id.clone(),
             broker_config.advertised_listeners.clone(),
         );
+        wire.set_auto_create_topics(broker_config.auto_create_topics_enable);
         let broker = Broker::start(broker_config, incarnation_id, store.logs);
         let mut node = Self {
             id,
@@ -186,6 +187,10 @@ impl Node {
             self.controller.image(),
             self.controller.leader_id(),
         );
+        let to_create = self.wire.take_topics_to_create();
+        if !to_create.is_empty() {
+            self.broker.auto_create_topics(to_create, self.now_ms);
+        }
         match action {
             FrontEndAction::Respond(bytes) => self
                 .out

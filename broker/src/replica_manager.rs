@@ -24,7 +24,7 @@ use controller::{
     AlterPartitionRequest, BrokerId, ControllerRequest, ControllerResponse, ErrorCode, ImageChange,
     MetadataImage, PartitionKey, NO_LEADER,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Something the broker did, with the reason, for reports and traces.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +81,8 @@ pub struct Broker {
     pending_commits: BTreeMap<ClientToken, PendingCommit>,
     next_internal_token: i32,
     offsets_topic_requested: bool,
+    /// Topics being auto-created, so repeated Metadata requests ask only once.
+    auto_creating: BTreeSet<String>,
     last_isr_check_ms: u64,
     /// Something changed that parked fetches may wait on.
     pending_fetch_check: bool,
@@ -112,6 +114,7 @@ impl Broker {
             pending_commits: BTreeMap::new(),
             next_internal_token: 0,
             offsets_topic_requested: false,
+            auto_creating: BTreeSet::new(),
             last_isr_check_ms: 0,
             pending_fetch_check: false,
             now_ms: 0,
@@ -426,6 +429,13 @@ impl Broker {
                     }
                 }
             }
+            Purpose::AutoCreate => {
+                if let ControllerResponse::CreateTopics(results) = &response {
+                    for r in results {
+                        self.auto_creating.remove(&r.name);
+                    }
+                }
+            }
             Purpose::InternalTopic => {
                 // Created, or already there: either way FindCoordinator will see it. On
                 // failure the next FindCoordinator asks again.
@@ -734,6 +744,30 @@ impl Broker {
         }
         if appended {
             self.complete_purgatories();
+        }
+    }
+
+    /// Creates topics a client's Metadata request named (`auto.create.topics.enable`),
+    /// with the cluster's `num.partitions` and `default.replication.factor`.
+    pub fn auto_create_topics(&mut self, names: Vec<String>, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+        let new: Vec<controller::CreatableTopic> = names
+            .into_iter()
+            .filter(|n| self.auto_creating.len() < 1000 && self.auto_creating.insert(n.clone()))
+            .map(|name| controller::CreatableTopic {
+                name,
+                num_partitions: -1,
+                replication_factor: -1,
+                configs: BTreeMap::new(),
+            })
+            .collect();
+        if !new.is_empty() {
+            self.channel.send(
+                ControllerRequest::CreateTopics(new),
+                Purpose::AutoCreate,
+                self.controller_leader,
+                self.now_ms,
+            );
         }
     }
 

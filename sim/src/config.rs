@@ -21,7 +21,7 @@ pub enum ConfigError {
 const SUPPORTED: &str =
     "min.insync.replicas, unclean.leader.election.enable, replica.lag.time.max.ms, \
 broker.session.timeout.ms, broker.heartbeat.interval.ms, replica.fetch.wait.max.ms, \
-replica.fetch.max.bytes, num.partitions, default.replication.factor";
+replica.fetch.max.bytes, num.partitions, default.replication.factor, auto.create.topics.enable";
 
 fn parse<T: std::str::FromStr>(
     key: &str,
@@ -84,6 +84,9 @@ pub fn apply(
             broker.replica_fetch_max_bytes = parse(key, value, "size in bytes")?
         }
         "num.partitions" => controller.num_partitions = parse(key, value, "integer")?,
+        "auto.create.topics.enable" => {
+            broker.auto_create_topics_enable = parse(key, value, "boolean")?
+        }
         "default.replication.factor" => {
             controller.default_replication_factor = parse(key, value, "integer")?
         }

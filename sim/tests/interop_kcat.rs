@@ -276,3 +276,45 @@ fn committed_offsets_survive_the_loss_of_the_coordinator() {
     );
     cluster.restart(coordinator).expect("restart");
 }
+
+/// `auto.create.topics.enable` (default true): producing to a topic that does not exist
+/// creates it with `num.partitions` and `default.replication.factor`.
+#[test]
+fn producing_to_a_new_topic_creates_it() {
+    let cluster = Cluster::builder()
+        .brokers(3)
+        .config("num.partitions", "3")
+        .config("default.replication.factor", "2")
+        .start()
+        .expect("cluster starts");
+    let bs = cluster.bootstrap_servers();
+    let (ok, _, err) = kcat(
+        &["-b", &bs, "-P", "-t", "born-on-write", "-m", "30"],
+        Some("a\nb\nc\n"),
+    );
+    assert!(ok, "kcat -P failed: {err}");
+    let reg = cluster
+        .partition_state("born-on-write", 2)
+        .expect("three partitions");
+    assert_eq!(reg.replicas.len(), 2, "default.replication.factor");
+    let (ok, out, err) = kcat(
+        &[
+            "-b",
+            &bs,
+            "-C",
+            "-t",
+            "born-on-write",
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-m",
+            "30",
+        ],
+        None,
+    );
+    assert!(ok, "kcat -C failed: {err}");
+    let mut got: Vec<&str> = out.lines().collect();
+    got.sort_unstable();
+    assert_eq!(got, vec!["a", "b", "c"]);
+}

@@ -70,6 +70,9 @@ pub struct WireFrontEnd {
     listeners: BTreeMap<BrokerId, (String, i32)>,
     pending: BTreeMap<ClientToken, Pending>,
     next_token: u32,
+    auto_create_topics: bool,
+    /// Topics a Metadata request asked for that do not exist, to create.
+    to_create: Vec<String>,
 }
 
 fn str_bytes(s: &str) -> StrBytes {
@@ -117,7 +120,20 @@ impl WireFrontEnd {
             listeners,
             pending: BTreeMap::new(),
             next_token: 0,
+            auto_create_topics: true,
+            to_create: Vec::new(),
         }
+    }
+
+    /// `auto.create.topics.enable`.
+    pub fn set_auto_create_topics(&mut self, enable: bool) {
+        self.auto_create_topics = enable;
+    }
+
+    /// Unknown topics that Metadata requests asked to create (KIP-487 semantics:
+    /// `allow_auto_topic_creation` from v4, always before).
+    pub fn take_topics_to_create(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.to_create)
     }
 
     pub fn set_listeners(&mut self, listeners: BTreeMap<BrokerId, (String, i32)>) {
@@ -196,7 +212,8 @@ impl WireFrontEnd {
             }
             ApiKey::Metadata => {
                 let req = body!(MetadataRequest);
-                respond(&self.metadata(&req, image, controller_id, version))
+                let body = self.metadata(&req, image, controller_id, version);
+                respond(&body)
             }
             ApiKey::Produce => {
                 let req = body!(km::ProduceRequest);
@@ -708,12 +725,13 @@ impl WireFrontEnd {
     }
 
     fn metadata(
-        &self,
+        &mut self,
         req: &MetadataRequest,
         image: &MetadataImage,
         controller_id: Option<BrokerId>,
         version: i16,
     ) -> MetadataResponse {
+        let may_create = self.auto_create_topics && (version < 4 || req.allow_auto_topic_creation);
         let mut brokers: Vec<MetadataResponseBroker> = image
             .brokers
             .values()
@@ -756,6 +774,15 @@ impl WireFrontEnd {
         let topics = names
             .into_iter()
             .map(|name| match image.topic_by_name(&name) {
+                None if may_create
+                    && !all
+                    && controller::quorum_controller::validate_topic_name(&name).is_ok() =>
+                {
+                    self.to_create.push(name.clone());
+                    MetadataResponseTopic::default()
+                        .with_name(Some(topic_name(&name)))
+                        .with_error_code(ErrorCode::LeaderNotAvailable.code())
+                }
                 None => MetadataResponseTopic::default()
                     .with_name(Some(topic_name(&name)))
                     .with_error_code(ErrorCode::UnknownTopicOrPartition.code()),

@@ -475,3 +475,25 @@ fn a_frame_claiming_billions_of_elements_is_refused_not_allocated() {
         other => panic!("expected a close, got {other:?}"),
     }
 }
+
+#[test]
+fn metadata_for_an_unknown_topic_asks_for_its_creation() {
+    let mut fe = front_end();
+    let req = MetadataRequest::default()
+        .with_topics(Some(vec![
+            kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_static_str("new-topic")))),
+        ]))
+        .with_allow_auto_topic_creation(true);
+    let frame = request(ApiKey::Metadata, 9, &req);
+    let FrontEndAction::Respond(out) = fe.on_frame(1, frame, &image(), Some(1)) else {
+        panic!("answered")
+    };
+    let (_, mut body) = response(out, ApiKey::Metadata.response_header_version(9));
+    let resp = MetadataResponse::decode(&mut body, 9).expect("decodes");
+    assert_eq!(
+        resp.topics[0].error_code,
+        ErrorCode::LeaderNotAvailable.code()
+    );
+    assert_eq!(fe.take_topics_to_create(), vec!["new-topic".to_string()]);
+}

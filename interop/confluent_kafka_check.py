@@ -75,6 +75,20 @@ def main(bootstrap):
             leftover.append(msg.value())
     again.close()
     assert not leftover, f"{len(leftover)} records read again despite the committed offsets"
+    # Admin: the group, the cluster, more partitions.
+    groups = admin.list_consumer_groups().result(timeout=10)
+    assert any(g.group_id == "py-confluent-group" for g in groups.valid), groups.valid
+    described = admin.describe_consumer_groups(["py-confluent-group"])["py-confluent-group"].result(timeout=10)
+    assert described.group_id == "py-confluent-group"
+    cluster = admin.describe_cluster().result(timeout=10)
+    assert len(cluster.nodes) == 3, cluster.nodes
+    from confluent_kafka.admin import NewPartitions
+    for topic, f in admin.create_partitions([NewPartitions("py-confluent", 12)]).items():
+        f.result(timeout=30)
+    deadline = time.time() + 30
+    while len(admin.list_topics(timeout=10).topics["py-confluent"].partitions) != 12:
+        assert time.time() < deadline, "the topic grew to 12 partitions"
+        time.sleep(0.2)
     print(f"confluent-kafka: {RECORDS} records produced (idempotent, acks=all), consumed exactly once by a group, offsets committed")
 
 

@@ -119,6 +119,11 @@ pub enum ClientRequest {
     },
     /// A consumer group request, at its wire version.
     Group(i16, Box<crate::group::GroupRequest>),
+    /// Groups this broker coordinates, optionally filtered by state.
+    ListGroups(Vec<String>),
+    DescribeGroups(Vec<String>),
+    /// Grow topics to these partition counts.
+    CreatePartitions(Vec<(String, i32)>),
 }
 
 /// `timestamp`: -2 earliest, -1 latest (the HW), otherwise the first offset at or after it.
@@ -206,6 +211,7 @@ pub enum ClientResponse {
     },
     /// Per key: the error and the coordinator's broker id.
     FindCoordinator(Vec<(String, controller::ErrorCode, BrokerId)>),
+    CreatePartitions(Vec<controller::TopicResult>),
     Group(crate::group::GroupResponse),
 }
 

@@ -12,7 +12,7 @@ use crate::config::BrokerConfig;
 use crate::controller_channel::{ControllerChannel, Purpose};
 use crate::group::coordinator::PendingCommit;
 use crate::group::offsets_topic::{self, OFFSETS_TOPIC};
-use crate::group::{GroupCoordinator, GroupRequest};
+use crate::group::{GroupCoordinator, GroupRequest, GroupResponse};
 use crate::lifecycle::BrokerLifecycle;
 use crate::log::Log;
 use crate::messages::*;
@@ -498,6 +498,7 @@ impl Broker {
                 let answer = match response {
                     ControllerResponse::CreateTopics(r) => ClientResponse::CreateTopics(r),
                     ControllerResponse::DeleteTopics(r) => ClientResponse::DeleteTopics(r),
+                    ControllerResponse::CreatePartitions(r) => ClientResponse::CreatePartitions(r),
                     _ => return,
                 };
                 self.out.client.push((token, answer));
@@ -631,6 +632,41 @@ impl Broker {
                     .client
                     .push((token, ClientResponse::FindCoordinator(answers)));
             }
+            ClientRequest::ListGroups(states) => {
+                let answer = self.groups.list_groups(&states);
+                self.out.client.push((
+                    token,
+                    ClientResponse::Group(GroupResponse::ListGroups(answer)),
+                ));
+            }
+            ClientRequest::DescribeGroups(ids) => {
+                let described = ids
+                    .iter()
+                    .map(|id| {
+                        if self.coordinates(id, image) {
+                            self.groups.describe_group(id)
+                        } else {
+                            kafka_protocol::messages::describe_groups_response::DescribedGroup::default()
+                                .with_group_id(kafka_protocol::messages::GroupId(
+                                    kafka_protocol::protocol::StrBytes::from_string(id.clone()),
+                                ))
+                                .with_error_code(ErrorCode::NotCoordinator.code())
+                        }
+                    })
+                    .collect();
+                let answer = kafka_protocol::messages::DescribeGroupsResponse::default()
+                    .with_groups(described);
+                self.out.client.push((
+                    token,
+                    ClientResponse::Group(GroupResponse::DescribeGroups(answer)),
+                ));
+            }
+            ClientRequest::CreatePartitions(topics) => self.channel.send(
+                ControllerRequest::CreatePartitions(topics),
+                Purpose::Client(token),
+                self.controller_leader,
+                self.now_ms,
+            ),
             ClientRequest::Group(version, request) => {
                 self.group_request(token, version, *request, image)
             }
@@ -807,6 +843,16 @@ impl Broker {
             Some(reg) if reg.has_leader() => (ErrorCode::None, reg.leader),
             _ => (ErrorCode::CoordinatorNotAvailable, -1),
         }
+    }
+
+    /// Whether this broker leads the group's `__consumer_offsets` partition.
+    fn coordinates(&self, group_id: &str, image: &MetadataImage) -> bool {
+        image.topic_by_name(OFFSETS_TOPIC).is_some_and(|topic| {
+            let p = offsets_topic::partition_for(group_id, topic.partitions.len() as i32);
+            self.partitions
+                .get(&(topic.topic_id, p))
+                .is_some_and(|part| part.is_leader())
+        })
     }
 
     fn group_request(

@@ -34,6 +34,8 @@ pub enum ControllerRequest {
         broker_id: BrokerId,
         broker_epoch: u64,
     },
+    /// Grow topics to these partition counts.
+    CreatePartitions(Vec<(String, i32)>),
 }
 
 /// A leader's request to change the ISR of one partition (KIP-497, KIP-903).
@@ -74,6 +76,7 @@ pub enum ControllerResponse {
     AlterPartition(AlterPartitionResponse),
     CreateTopics(Vec<TopicResult>),
     DeleteTopics(Vec<TopicResult>),
+    CreatePartitions(Vec<TopicResult>),
     AllocateProducerIds {
         error: ErrorCode,
         first_producer_id: i64,

@@ -208,6 +208,7 @@ impl QuorumController {
                 broker_id,
                 broker_epoch,
             } => self.allocate_producer_ids(from, broker_id, broker_epoch),
+            ControllerRequest::CreatePartitions(topics) => self.create_partitions(from, topics),
         }
     }
 
@@ -911,6 +912,68 @@ impl QuorumController {
                     count: PRODUCER_ID_BLOCK_SIZE,
                 },
             )),
+        );
+    }
+
+    /// Kafka's `ReplicationControlManager.createPartitions`: a topic only grows; new
+    /// partitions are placed over the active brokers with the topic's replication factor.
+    fn create_partitions(&mut self, from: ReplyTo, topics: Vec<(String, i32)>) {
+        let active: Vec<BrokerId> = self
+            .pending
+            .brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .map(|b| b.broker_id)
+            .collect();
+        let mut records = Vec::new();
+        let mut results = Vec::new();
+        for (name, count) in topics {
+            let result = |error: ErrorCode, message: Option<String>| TopicResult {
+                name: name.clone(),
+                error,
+                message,
+            };
+            let Some(topic) = self.pending.topic_by_name(&name) else {
+                results.push(result(ErrorCode::UnknownTopicOrPartition, None));
+                continue;
+            };
+            let current = topic.partitions.len() as i32;
+            if count <= current {
+                results.push(result(
+                    ErrorCode::InvalidPartitions,
+                    Some(format!(
+                        "Topic currently has {current} partitions, which is higher than the requested {count}."
+                    )),
+                ));
+                continue;
+            }
+            let rf = topic
+                .partitions
+                .values()
+                .next()
+                .map_or(1, |p| p.replicas.len()) as i32;
+            match assign_replicas(&name, &active, count, rf) {
+                Ok(assignment) => {
+                    for (p, replicas) in assignment.into_iter().enumerate().skip(current as usize) {
+                        records.push(MetadataRecord::Partition {
+                            topic_id: topic.topic_id,
+                            partition: p as i32,
+                            leader: replicas[0],
+                            isr: replicas.clone(),
+                            replicas,
+                        });
+                    }
+                    results.push(result(ErrorCode::None, None));
+                }
+                Err(e) => results.push(result(
+                    ErrorCode::InvalidReplicationFactor,
+                    Some(e.to_string()),
+                )),
+            }
+        }
+        self.propose(
+            records,
+            Some((from, ControllerResponse::CreatePartitions(results))),
         );
     }
 

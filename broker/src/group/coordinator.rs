@@ -6,8 +6,10 @@ use super::offsets_topic::{encode_commits, partition_for, CommittedOffset};
 use crate::messages::ClientToken;
 use bytes::Bytes;
 use controller::ErrorCode;
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
@@ -15,9 +17,10 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
 use kafka_protocol::messages::{
-    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
-    LeaveGroupResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
+    DescribeGroupsResponse, GroupId, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
+    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsResponse,
+    OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
+    SyncGroupRequest, SyncGroupResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, BTreeSet};
@@ -87,6 +90,8 @@ pub enum GroupResponse {
     LeaveGroup(LeaveGroupResponse),
     OffsetCommit(OffsetCommitResponse),
     OffsetFetch(OffsetFetchResponse),
+    ListGroups(ListGroupsResponse),
+    DescribeGroups(DescribeGroupsResponse),
 }
 
 fn commit_response(r: &OffsetCommitRequest, error: ErrorCode) -> OffsetCommitResponse {
@@ -117,6 +122,18 @@ enum GroupState {
     PreparingRebalance,
     CompletingRebalance,
     Stable,
+}
+
+impl GroupState {
+    /// Kafka's names, as ListGroups and DescribeGroups report them.
+    fn name(self) -> &'static str {
+        match self {
+            GroupState::Empty => "Empty",
+            GroupState::PreparingRebalance => "PreparingRebalance",
+            GroupState::CompletingRebalance => "CompletingRebalance",
+            GroupState::Stable => "Stable",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -772,6 +789,59 @@ impl GroupCoordinator {
             token,
             GroupResponse::OffsetFetch(OffsetFetchResponse::default().with_topics(topics)),
         ));
+    }
+
+    /// ListGroups: the groups this coordinator has, optionally only those in `states`.
+    pub fn list_groups(&self, states: &[String]) -> ListGroupsResponse {
+        let groups = self
+            .groups
+            .iter()
+            .filter(|(_, g)| states.is_empty() || states.iter().any(|s| s == g.state.name()))
+            .map(|(id, g)| {
+                ListedGroup::default()
+                    .with_group_id(GroupId(s(id)))
+                    .with_protocol_type(s(g.protocol_type.as_deref().unwrap_or("")))
+                    .with_group_state(s(g.state.name()))
+            })
+            .collect();
+        ListGroupsResponse::default().with_groups(groups)
+    }
+
+    /// DescribeGroups for one group this coordinator owns (`Dead` if it has never seen it).
+    pub fn describe_group(&self, group_id: &str) -> DescribedGroup {
+        let Some(g) = self.groups.get(group_id) else {
+            return DescribedGroup::default()
+                .with_group_id(GroupId(s(group_id)))
+                .with_group_state(s("Dead"));
+        };
+        let protocol = g.protocol.clone().unwrap_or_default();
+        let members = if g.state == GroupState::Stable {
+            g.members
+                .iter()
+                .map(|(id, m)| {
+                    DescribedGroupMember::default()
+                        .with_member_id(s(id))
+                        .with_client_id(s(""))
+                        .with_client_host(s(""))
+                        .with_member_metadata(
+                            m.protocols
+                                .iter()
+                                .find(|(n, _)| *n == protocol)
+                                .map(|(_, md)| md.clone())
+                                .unwrap_or_default(),
+                        )
+                        .with_member_assignment(m.assignment.clone())
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        DescribedGroup::default()
+            .with_group_id(GroupId(s(group_id)))
+            .with_group_state(s(g.state.name()))
+            .with_protocol_type(s(g.protocol_type.as_deref().unwrap_or("")))
+            .with_protocol_data(s(&protocol))
+            .with_members(members)
     }
 
     /// Expires silent members and finishes rebalances whose time is up.

@@ -13,8 +13,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 use controller::{BrokerId, CreatableTopic as TypedTopic, ErrorCode, MetadataImage};
 use kafka_protocol::messages as km;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::list_offsets_response::{
@@ -33,6 +35,10 @@ use kafka_protocol::messages::{
     InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest,
     MetadataResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, ProduceResponse,
     RequestHeader, ResponseHeader, TopicName,
+};
+use kafka_protocol::messages::{
+    CreatePartitionsRequest, CreatePartitionsResponse, DescribeClusterRequest,
+    DescribeClusterResponse, DescribeGroupsRequest, ListGroupsRequest,
 };
 use kafka_protocol::messages::{
     FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, JoinGroupRequest,
@@ -331,6 +337,74 @@ impl WireFrontEnd {
                     })
                     .collect();
                 Ok(self.dispatch(connection_id, pending, ClientRequest::CreateTopics(topics)))
+            }
+            ApiKey::ListGroups => {
+                let req = body!(ListGroupsRequest);
+                let states = req
+                    .states_filter
+                    .iter()
+                    .map(|s| s.as_str().to_string())
+                    .collect();
+                Ok(self.dispatch(connection_id, pending, ClientRequest::ListGroups(states)))
+            }
+            ApiKey::DescribeGroups => {
+                let req = body!(DescribeGroupsRequest);
+                let ids = req
+                    .groups
+                    .iter()
+                    .map(|g| g.0.as_str().to_string())
+                    .collect();
+                Ok(self.dispatch(connection_id, pending, ClientRequest::DescribeGroups(ids)))
+            }
+            ApiKey::CreatePartitions => {
+                let req = body!(CreatePartitionsRequest);
+                if req.validate_only {
+                    let results = req
+                        .topics
+                        .iter()
+                        .map(|t| {
+                            CreatePartitionsTopicResult::default()
+                                .with_name(t.name.clone())
+                                .with_error_code(ErrorCode::InvalidRequest.code())
+                                .with_error_message(Some(StrBytes::from_static_str(
+                                    "kraftsim does not support validate_only",
+                                )))
+                        })
+                        .collect();
+                    return respond(&CreatePartitionsResponse::default().with_results(results));
+                }
+                let topics = req
+                    .topics
+                    .iter()
+                    .map(|t| (t.name.0.as_str().to_string(), t.count))
+                    .collect();
+                Ok(self.dispatch(
+                    connection_id,
+                    pending,
+                    ClientRequest::CreatePartitions(topics),
+                ))
+            }
+            ApiKey::DescribeCluster => {
+                let _ = body!(DescribeClusterRequest);
+                let brokers = image
+                    .brokers
+                    .values()
+                    .filter(|b| !b.fenced)
+                    .filter_map(|b| {
+                        let (host, port) = self.listeners.get(&b.broker_id)?;
+                        Some(
+                            DescribeClusterBroker::default()
+                                .with_broker_id(km::BrokerId(b.broker_id))
+                                .with_host(str_bytes(host))
+                                .with_port(*port),
+                        )
+                    })
+                    .collect();
+                let body = DescribeClusterResponse::default()
+                    .with_cluster_id(str_bytes(&self.cluster_id))
+                    .with_controller_id(km::BrokerId(controller_id.unwrap_or(-1)))
+                    .with_brokers(brokers);
+                respond(&body)
             }
             ApiKey::FindCoordinator => {
                 let req = body!(FindCoordinatorRequest);
@@ -646,6 +720,23 @@ impl WireFrontEnd {
                 encode_response(p.api_key, p.version, p.correlation_id, &body)
             }
             ClientResponse::Group(response) => self.encode_group(p, response),
+            ClientResponse::CreatePartitions(results) => {
+                let results = results
+                    .into_iter()
+                    .map(|r| {
+                        CreatePartitionsTopicResult::default()
+                            .with_name(topic_name(&r.name))
+                            .with_error_code(r.error.code())
+                            .with_error_message(r.message.map(StrBytes::from_string))
+                    })
+                    .collect();
+                encode_response(
+                    p.api_key,
+                    p.version,
+                    p.correlation_id,
+                    &CreatePartitionsResponse::default().with_results(results),
+                )
+            }
             ClientResponse::DeleteTopics(results) => {
                 let topics = results
                     .into_iter()
@@ -692,6 +783,15 @@ impl WireFrontEnd {
                 encode_response(key, v, c, &r)
             }
             GroupResponse::OffsetCommit(r) => encode_response(key, v, c, &r),
+            GroupResponse::ListGroups(mut r) => {
+                if v < 4 {
+                    for g in r.groups.iter_mut() {
+                        g.group_state = StrBytes::default();
+                    }
+                }
+                encode_response(key, v, c, &r)
+            }
+            GroupResponse::DescribeGroups(r) => encode_response(key, v, c, &r),
             GroupResponse::OffsetFetch(mut r) => {
                 for t in r.topics.iter_mut() {
                     for part in t.partitions.iter_mut() {

@@ -447,6 +447,37 @@ fn the_bounds_check_accepts_every_well_formed_request() {
                         .encode(b, v)
                         .expect("encodes")
                 }),
+                ApiKey::ListGroups => check(key, v, &|b, v| {
+                    let mut req = ListGroupsRequest::default();
+                    if v >= 4 {
+                        req = req.with_states_filter(vec![s("Stable"), s("Empty")]);
+                    }
+                    req.encode(b, v).expect("encodes")
+                }),
+                ApiKey::DescribeGroups => check(key, v, &|b, v| {
+                    DescribeGroupsRequest::default()
+                        .with_groups(vec![GroupId(s("a")), GroupId(s("b"))])
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
+                ApiKey::CreatePartitions => check(key, v, &|b, v| {
+                    let topic = create_partitions_request::CreatePartitionsTopic::default()
+                        .with_name(name())
+                        .with_count(4)
+                        .with_assignments(Some(vec![
+                            create_partitions_request::CreatePartitionsAssignment::default()
+                                .with_broker_ids(vec![BrokerId(1), BrokerId(2)]),
+                        ]));
+                    CreatePartitionsRequest::default()
+                        .with_topics(vec![topic.clone(), topic])
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
+                ApiKey::DescribeCluster => check(key, v, &|b, v| {
+                    DescribeClusterRequest::default()
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
                 other => panic!("no test request for {other:?}"),
             }
         }

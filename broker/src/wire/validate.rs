@@ -191,6 +191,23 @@ const OFFSET_FETCH: &[F] = &[
     since(7, T::I8),
 ];
 
+// ListGroups (flexible from v3), DescribeGroups (flexible from v5).
+const LIST_GROUPS: &[F] = &[since(4, T::ArrayStr)];
+const DESCRIBE_GROUPS: &[F] = &[all(T::ArrayStr), since(3, T::I8)];
+
+// CreatePartitions (flexible from v2).
+const PARTITION_ASSIGNMENT: &[F] = &[all(T::ArrayI32)];
+const CREATE_PARTITIONS_TOPIC: &[F] = &[
+    all(T::Str),
+    all(T::I32),
+    all(T::Array(PARTITION_ASSIGNMENT)),
+];
+const CREATE_PARTITIONS: &[F] = &[
+    all(T::Array(CREATE_PARTITIONS_TOPIC)),
+    all(T::I32),
+    all(T::I8),
+];
+
 /// The body schema and first flexible version of an API kraftsim decodes.
 fn schema(api_key: i16) -> Option<(&'static [F], i16)> {
     Some(match api_key {
@@ -206,6 +223,9 @@ fn schema(api_key: i16) -> Option<(&'static [F], i16)> {
         11 => (JOIN_GROUP, 6),
         13 => (LEAVE_GROUP, 4),
         14 => (SYNC_GROUP, 4),
+        15 => (DESCRIBE_GROUPS, 5),
+        16 => (LIST_GROUPS, 3),
+        37 => (CREATE_PARTITIONS, 2),
         _ => return None,
     })
 }

@@ -89,6 +89,16 @@ def main(bootstrap):
     while len(admin.list_topics(timeout=10).topics["py-confluent"].partitions) != 12:
         assert time.time() < deadline, "the topic grew to 12 partitions"
         time.sleep(0.2)
+    # Configs: a topic override, read back, enforced.
+    from confluent_kafka.admin import ConfigResource, ConfigEntry, AlterConfigOpType
+    res = ConfigResource(ConfigResource.Type.TOPIC, "py-confluent",
+                         incremental_configs=[ConfigEntry("min.insync.replicas", "3", incremental_operation=AlterConfigOpType.SET)])
+    for r, f in admin.incremental_alter_configs([res]).items():
+        f.result(timeout=30)
+    described = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "py-confluent")])
+    for r, f in described.items():
+        configs = f.result(timeout=30)
+        assert configs["min.insync.replicas"].value == "3", configs
     print(f"confluent-kafka: {RECORDS} records produced (idempotent, acks=all), consumed exactly once by a group, offsets committed")
 
 

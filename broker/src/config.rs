@@ -41,6 +41,9 @@ pub struct BrokerConfig {
     /// `auto.create.topics.enable` (true): Metadata for an unknown topic creates it with
     /// `num.partitions` and `default.replication.factor`.
     pub auto_create_topics_enable: bool,
+    /// `unclean.leader.election.enable` (false), mirrored from the controller's setting
+    /// so DescribeConfigs can report the default.
+    pub unclean_leader_election_enable: bool,
 }
 
 impl BrokerConfig {
@@ -61,7 +64,52 @@ impl BrokerConfig {
             advertised_listeners: BTreeMap::new(),
             socket_request_max_bytes: 104_857_600,
             auto_create_topics_enable: true,
+            unclean_leader_election_enable: false,
         }
+    }
+
+    /// The broker's settings, by Kafka name, as DescribeConfigs reports them.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "auto.create.topics.enable",
+                self.auto_create_topics_enable.to_string(),
+            ),
+            (
+                "broker.heartbeat.interval.ms",
+                self.broker_heartbeat_interval_ms.to_string(),
+            ),
+            ("min.insync.replicas", self.min_insync_replicas.to_string()),
+            ("node.id", self.node_id.to_string()),
+            (
+                "replica.fetch.backoff.ms",
+                self.replica_fetch_backoff_ms.to_string(),
+            ),
+            (
+                "replica.fetch.max.bytes",
+                self.replica_fetch_max_bytes.to_string(),
+            ),
+            (
+                "replica.fetch.min.bytes",
+                self.replica_fetch_min_bytes.to_string(),
+            ),
+            (
+                "replica.fetch.wait.max.ms",
+                self.replica_fetch_wait_max_ms.to_string(),
+            ),
+            (
+                "replica.lag.time.max.ms",
+                self.replica_lag_time_max_ms.to_string(),
+            ),
+            (
+                "socket.request.max.bytes",
+                self.socket_request_max_bytes.to_string(),
+            ),
+            (
+                "unclean.leader.election.enable",
+                self.unclean_leader_election_enable.to_string(),
+            ),
+        ]
     }
 
     /// The effective `min.insync.replicas` of a topic: its override, else the default.

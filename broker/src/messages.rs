@@ -124,6 +124,32 @@ pub enum ClientRequest {
     DescribeGroups(Vec<String>),
     /// Grow topics to these partition counts.
     CreatePartitions(Vec<(String, i32)>),
+    /// DescribeConfigs: (resource type, name, the keys wanted or all).
+    DescribeConfigs(Vec<(i8, String, Option<Vec<String>>)>),
+    /// IncrementalAlterConfigs for topics: (topic, [(name, operation, value)]).
+    AlterTopicConfigs(Vec<controller::TopicConfigChanges>),
+}
+
+/// Kafka's config resource types.
+pub const RESOURCE_TOPIC: i8 = 2;
+pub const RESOURCE_BROKER: i8 = 4;
+
+/// One config entry as DescribeConfigs reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigEntry {
+    pub name: String,
+    pub value: String,
+    /// Kafka's `ConfigSource`: 1 dynamic topic, 4 static broker, 5 default.
+    pub source: i8,
+    pub read_only: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigResourceResult {
+    pub resource_type: i8,
+    pub name: String,
+    pub error: controller::ErrorCode,
+    pub entries: Vec<ConfigEntry>,
 }
 
 /// `timestamp`: -2 earliest, -1 latest (the HW), otherwise the first offset at or after it.
@@ -212,6 +238,8 @@ pub enum ClientResponse {
     /// Per key: the error and the coordinator's broker id.
     FindCoordinator(Vec<(String, controller::ErrorCode, BrokerId)>),
     CreatePartitions(Vec<controller::TopicResult>),
+    DescribeConfigs(Vec<ConfigResourceResult>),
+    AlterTopicConfigs(Vec<controller::TopicResult>),
     Group(crate::group::GroupResponse),
 }
 

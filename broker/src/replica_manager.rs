@@ -306,6 +306,19 @@ impl Broker {
                     self.dormant_logs.retain(|k, _| k.0 != *topic_id);
                     touched = true;
                 }
+                ImageChange::TopicConfig(topic_id) => {
+                    // A new min.insync.replicas applies at once (and may free or freeze
+                    // the high watermark, KAFKA-15583).
+                    if let Some(t) = image.topics.get(topic_id) {
+                        let min_isr = self.config.min_insync_replicas_for(&t.configs);
+                        for (k, p) in self.partitions.iter_mut() {
+                            if k.0 == *topic_id {
+                                p.set_min_insync_replicas(min_isr);
+                            }
+                        }
+                        touched = true;
+                    }
+                }
                 ImageChange::Broker(_) => {}
             }
         }
@@ -499,6 +512,9 @@ impl Broker {
                     ControllerResponse::CreateTopics(r) => ClientResponse::CreateTopics(r),
                     ControllerResponse::DeleteTopics(r) => ClientResponse::DeleteTopics(r),
                     ControllerResponse::CreatePartitions(r) => ClientResponse::CreatePartitions(r),
+                    ControllerResponse::AlterTopicConfigs(r) => {
+                        ClientResponse::AlterTopicConfigs(r)
+                    }
                     _ => return,
                 };
                 self.out.client.push((token, answer));
@@ -661,6 +677,21 @@ impl Broker {
                     ClientResponse::Group(GroupResponse::DescribeGroups(answer)),
                 ));
             }
+            ClientRequest::DescribeConfigs(resources) => {
+                let results = resources
+                    .into_iter()
+                    .map(|(kind, name, keys)| self.describe_configs(kind, name, keys, image))
+                    .collect();
+                self.out
+                    .client
+                    .push((token, ClientResponse::DescribeConfigs(results)));
+            }
+            ClientRequest::AlterTopicConfigs(topics) => self.channel.send(
+                ControllerRequest::AlterTopicConfigs(topics),
+                Purpose::Client(token),
+                self.controller_leader,
+                self.now_ms,
+            ),
             ClientRequest::CreatePartitions(topics) => self.channel.send(
                 ControllerRequest::CreatePartitions(topics),
                 Purpose::Client(token),
@@ -843,6 +874,74 @@ impl Broker {
             Some(reg) if reg.has_leader() => (ErrorCode::None, reg.leader),
             _ => (ErrorCode::CoordinatorNotAvailable, -1),
         }
+    }
+
+    /// DescribeConfigs for a topic (its overrides over the broker defaults) or a broker.
+    fn describe_configs(
+        &self,
+        kind: i8,
+        name: String,
+        keys: Option<Vec<String>>,
+        image: &MetadataImage,
+    ) -> ConfigResourceResult {
+        let mut result = ConfigResourceResult {
+            resource_type: kind,
+            name: name.clone(),
+            error: ErrorCode::None,
+            entries: Vec::new(),
+        };
+        let wanted = |k: &str| keys.as_ref().is_none_or(|ks| ks.iter().any(|w| w == k));
+        match kind {
+            RESOURCE_TOPIC => {
+                let Some(topic) = image.topic_by_name(&name) else {
+                    result.error = ErrorCode::UnknownTopicOrPartition;
+                    return result;
+                };
+                let defaults = [
+                    (
+                        "min.insync.replicas",
+                        self.config.min_insync_replicas.to_string(),
+                    ),
+                    (
+                        "unclean.leader.election.enable",
+                        self.config.unclean_leader_election_enable.to_string(),
+                    ),
+                ];
+                for (k, default) in defaults {
+                    if !wanted(k) {
+                        continue;
+                    }
+                    let (value, source) = match topic.configs.get(k) {
+                        Some(v) => (v.clone(), 1),
+                        None => (default, 5),
+                    };
+                    result.entries.push(ConfigEntry {
+                        name: k.to_string(),
+                        value,
+                        source,
+                        read_only: false,
+                    });
+                }
+            }
+            RESOURCE_BROKER => {
+                if !name.is_empty() && name != self.id().to_string() {
+                    result.error = ErrorCode::InvalidRequest;
+                    return result;
+                }
+                for (k, v) in self.config.describe() {
+                    if wanted(k) {
+                        result.entries.push(ConfigEntry {
+                            name: k.to_string(),
+                            value: v,
+                            source: 4,
+                            read_only: true,
+                        });
+                    }
+                }
+            }
+            _ => result.error = ErrorCode::InvalidRequest,
+        }
+        result
     }
 
     /// Whether this broker leads the group's `__consumer_offsets` partition.

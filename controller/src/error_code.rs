@@ -56,6 +56,7 @@ pub enum ErrorCode {
     InvalidSessionTimeout = 26,
     RebalanceInProgress = 27,
     MemberIdRequired = 79,
+    InvalidConfig = 40,
 }
 
 impl ErrorCode {
@@ -110,6 +111,7 @@ impl ErrorCode {
             InvalidSessionTimeout => "INVALID_SESSION_TIMEOUT",
             RebalanceInProgress => "REBALANCE_IN_PROGRESS",
             MemberIdRequired => "MEMBER_ID_REQUIRED",
+            InvalidConfig => "INVALID_CONFIG",
         }
     }
 

@@ -75,6 +75,8 @@ pub enum ImageChange {
     Broker(BrokerId),
     Partition(PartitionKey),
     TopicRemoved(TopicId, String),
+    /// A topic's config overrides changed.
+    TopicConfig(TopicId),
 }
 
 impl MetadataImage {
@@ -193,6 +195,19 @@ impl MetadataImage {
                 }
                 p.partition_epoch += 1;
                 changes.push(ImageChange::Partition((*topic_id, *partition)));
+            }
+            MetadataRecord::TopicConfig {
+                topic_id,
+                name,
+                value,
+            } => {
+                if let Some(t) = self.topics.get_mut(topic_id) {
+                    match value {
+                        Some(v) => t.configs.insert(name.clone(), v.clone()),
+                        None => t.configs.remove(name),
+                    };
+                    changes.push(ImageChange::TopicConfig(*topic_id));
+                }
             }
             MetadataRecord::ProducerIds {
                 next_producer_id, ..

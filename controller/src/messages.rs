@@ -36,7 +36,15 @@ pub enum ControllerRequest {
     },
     /// Grow topics to these partition counts.
     CreatePartitions(Vec<(String, i32)>),
+    /// Change topic config overrides: (topic, [(name, operation, value)]), operations as
+    /// in IncrementalAlterConfigs (0 set, 1 delete, 2 append, 3 subtract).
+    AlterTopicConfigs(Vec<TopicConfigChanges>),
 }
+
+/// One config change: (name, IncrementalAlterConfigs operation, value).
+pub type ConfigChange = (String, i8, Option<String>);
+/// A topic's config changes.
+pub type TopicConfigChanges = (String, Vec<ConfigChange>);
 
 /// A leader's request to change the ISR of one partition (KIP-497, KIP-903).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +85,7 @@ pub enum ControllerResponse {
     CreateTopics(Vec<TopicResult>),
     DeleteTopics(Vec<TopicResult>),
     CreatePartitions(Vec<TopicResult>),
+    AlterTopicConfigs(Vec<TopicResult>),
     AllocateProducerIds {
         error: ErrorCode,
         first_producer_id: i64,

@@ -209,6 +209,7 @@ impl QuorumController {
                 broker_epoch,
             } => self.allocate_producer_ids(from, broker_id, broker_epoch),
             ControllerRequest::CreatePartitions(topics) => self.create_partitions(from, topics),
+            ControllerRequest::AlterTopicConfigs(topics) => self.alter_topic_configs(from, topics),
         }
     }
 
@@ -977,6 +978,76 @@ impl QuorumController {
         );
     }
 
+    /// IncrementalAlterConfigs for topics (Kafka's `ConfigurationControlManager`): only the
+    /// topic configs kraftsim enforces may be set; each change is a `ConfigRecord`.
+    fn alter_topic_configs(
+        &mut self,
+        from: ReplyTo,
+        topics: Vec<crate::messages::TopicConfigChanges>,
+    ) {
+        let mut records = Vec::new();
+        let mut results = Vec::new();
+        for (name, changes) in topics {
+            let result = |error: ErrorCode, message: Option<String>| TopicResult {
+                name: name.clone(),
+                error,
+                message,
+            };
+            let Some(topic) = self.pending.topic_by_name(&name) else {
+                results.push(result(ErrorCode::UnknownTopicOrPartition, None));
+                continue;
+            };
+            let topic_id = topic.topic_id;
+            let mut topic_records = Vec::new();
+            let mut refused = None;
+            for (config, op, value) in changes {
+                match (op, validate_topic_config(&config, value.as_deref())) {
+                    (0, Ok(())) => topic_records.push(MetadataRecord::TopicConfig {
+                        topic_id,
+                        name: config,
+                        value,
+                    }),
+                    (1, _) if TOPIC_CONFIGS.contains(&config.as_str()) => {
+                        topic_records.push(MetadataRecord::TopicConfig {
+                            topic_id,
+                            name: config,
+                            value: None,
+                        })
+                    }
+                    (2 | 3, _) => {
+                        refused = Some((
+                            ErrorCode::InvalidRequest,
+                            format!("{config} is not a list config"),
+                        ));
+                        break;
+                    }
+                    (_, Err(why)) => {
+                        refused = Some((ErrorCode::InvalidConfig, why));
+                        break;
+                    }
+                    (op, _) => {
+                        refused = Some((
+                            ErrorCode::InvalidRequest,
+                            format!("unknown config operation {op}"),
+                        ));
+                        break;
+                    }
+                }
+            }
+            match refused {
+                Some((code, why)) => results.push(result(code, Some(why))),
+                None => {
+                    records.extend(topic_records);
+                    results.push(result(ErrorCode::None, None));
+                }
+            }
+        }
+        self.propose(
+            records,
+            Some((from, ControllerResponse::AlterTopicConfigs(results))),
+        );
+    }
+
     fn delete_topics(&mut self, from: ReplyTo, names: Vec<String>) {
         let mut records = Vec::new();
         let mut results = Vec::new();
@@ -1020,6 +1091,25 @@ fn timed_out(request: &ControllerRequest) -> ControllerResponse {
     match request {
         ControllerRequest::BrokerHeartbeat { .. } => heartbeat_error(ErrorCode::RequestTimedOut),
         _ => ControllerResponse::NotController { leader_hint: None },
+    }
+}
+
+/// The topic configs kraftsim enforces, and so accepts.
+pub const TOPIC_CONFIGS: &[&str] = &["min.insync.replicas", "unclean.leader.election.enable"];
+
+/// Checks a topic config's name and value.
+pub fn validate_topic_config(name: &str, value: Option<&str>) -> Result<(), String> {
+    let value = value.ok_or_else(|| format!("{name} needs a value"))?;
+    match name {
+        "min.insync.replicas" => match value.parse::<i32>() {
+            Ok(n) if n >= 1 => Ok(()),
+            _ => Err(format!("Invalid value {value} for configuration min.insync.replicas: Value must be at least 1")),
+        },
+        "unclean.leader.election.enable" => match value {
+            "true" | "false" => Ok(()),
+            _ => Err(format!("Invalid value {value} for configuration unclean.leader.election.enable: Expected value to be either true or false")),
+        },
+        other => Err(format!("kraftsim does not support the topic config {other} (supported: {})", TOPIC_CONFIGS.join(", "))),
     }
 }
 
@@ -1073,6 +1163,20 @@ mod tests {
         assert!(validate_topic_name("..").is_err());
         assert!(validate_topic_name("bad/name").is_err());
         assert!(validate_topic_name(&"x".repeat(250)).is_err());
+    }
+
+    #[test]
+    fn only_enforced_topic_configs_with_valid_values_are_accepted() {
+        assert!(validate_topic_config("min.insync.replicas", Some("2")).is_ok());
+        assert!(validate_topic_config("min.insync.replicas", Some("0")).is_err());
+        assert!(validate_topic_config("min.insync.replicas", Some("two")).is_err());
+        assert!(validate_topic_config("min.insync.replicas", None).is_err());
+        assert!(validate_topic_config("unclean.leader.election.enable", Some("true")).is_ok());
+        assert!(validate_topic_config("unclean.leader.election.enable", Some("yes")).is_err());
+        assert!(
+            validate_topic_config("retention.ms", Some("1000")).is_err(),
+            "not enforced, so not accepted"
+        );
     }
 
     #[test]

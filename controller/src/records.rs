@@ -75,6 +75,12 @@ pub enum MetadataRecord {
     },
     /// `RemoveTopicRecord`.
     RemoveTopic { topic_id: TopicId },
+    /// `ConfigRecord` for a topic: set (`Some`) or remove (`None`) one override.
+    TopicConfig {
+        topic_id: TopicId,
+        name: String,
+        value: Option<String>,
+    },
     /// `ProducerIdsRecord`: a block of producer ids went to a broker; the next block
     /// starts at `next_producer_id` (KIP-730).
     ProducerIds {

@@ -67,6 +67,7 @@ pub fn apply(
         }
         "unclean.leader.election.enable" => {
             controller.unclean_leader_election_enable = parse(key, value, "boolean")?;
+            broker.unclean_leader_election_enable = controller.unclean_leader_election_enable;
         }
         "replica.lag.time.max.ms" => {
             broker.replica_lag_time_max_ms = parse(key, value, "duration in ms")?

@@ -634,6 +634,13 @@ impl Partition {
         self.min_insync_replicas
     }
 
+    /// A topic config change: the new `min.insync.replicas` applies to the next append and
+    /// to the high watermark at once.
+    pub fn set_min_insync_replicas(&mut self, min_insync_replicas: usize) {
+        self.min_insync_replicas = min_insync_replicas.max(1);
+        self.maybe_increment_high_watermark();
+    }
+
     pub fn log(&self) -> &Log {
         &self.log
     }

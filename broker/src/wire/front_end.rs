@@ -17,8 +17,12 @@ use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicR
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult,
+};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
@@ -39,6 +43,10 @@ use kafka_protocol::messages::{
 use kafka_protocol::messages::{
     CreatePartitionsRequest, CreatePartitionsResponse, DescribeClusterRequest,
     DescribeClusterResponse, DescribeGroupsRequest, ListGroupsRequest,
+};
+use kafka_protocol::messages::{
+    DescribeConfigsRequest, DescribeConfigsResponse, IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
 };
 use kafka_protocol::messages::{
     FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, JoinGroupRequest,
@@ -384,6 +392,85 @@ impl WireFrontEnd {
                     ClientRequest::CreatePartitions(topics),
                 ))
             }
+            ApiKey::DescribeConfigs => {
+                let req = body!(DescribeConfigsRequest);
+                let resources = req
+                    .resources
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.resource_type,
+                            r.resource_name.as_str().to_string(),
+                            r.configuration_keys
+                                .as_ref()
+                                .map(|ks| ks.iter().map(|k| k.as_str().to_string()).collect()),
+                        )
+                    })
+                    .collect();
+                Ok(self.dispatch(
+                    connection_id,
+                    pending,
+                    ClientRequest::DescribeConfigs(resources),
+                ))
+            }
+            ApiKey::IncrementalAlterConfigs => {
+                let req = body!(IncrementalAlterConfigsRequest);
+                let refuse = |r: &kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource, why: &'static str| {
+                    AlterConfigsResourceResponse::default()
+                        .with_resource_type(r.resource_type)
+                        .with_resource_name(r.resource_name.clone())
+                        .with_error_code(ErrorCode::InvalidRequest.code())
+                        .with_error_message(Some(StrBytes::from_static_str(why)))
+                };
+                if req.validate_only
+                    || req
+                        .resources
+                        .iter()
+                        .any(|r| r.resource_type != RESOURCE_TOPIC)
+                {
+                    let responses = req
+                        .resources
+                        .iter()
+                        .map(|r| {
+                            refuse(
+                                r,
+                                if req.validate_only {
+                                    "kraftsim does not support validate_only"
+                                } else {
+                                    "kraftsim changes topic configs only"
+                                },
+                            )
+                        })
+                        .collect();
+                    return respond(
+                        &IncrementalAlterConfigsResponse::default().with_responses(responses),
+                    );
+                }
+                let topics = req
+                    .resources
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.resource_name.as_str().to_string(),
+                            r.configs
+                                .iter()
+                                .map(|c| {
+                                    (
+                                        c.name.as_str().to_string(),
+                                        c.config_operation,
+                                        c.value.as_ref().map(|v| v.as_str().to_string()),
+                                    )
+                                })
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                Ok(self.dispatch(
+                    connection_id,
+                    pending,
+                    ClientRequest::AlterTopicConfigs(topics),
+                ))
+            }
             ApiKey::DescribeCluster => {
                 let _ = body!(DescribeClusterRequest);
                 let brokers = image
@@ -720,6 +807,53 @@ impl WireFrontEnd {
                 encode_response(p.api_key, p.version, p.correlation_id, &body)
             }
             ClientResponse::Group(response) => self.encode_group(p, response),
+            ClientResponse::DescribeConfigs(results) => {
+                let results = results
+                    .into_iter()
+                    .map(|r| {
+                        DescribeConfigsResult::default()
+                            .with_error_code(r.error.code())
+                            .with_resource_type(r.resource_type)
+                            .with_resource_name(str_bytes(&r.name))
+                            .with_configs(
+                                r.entries
+                                    .into_iter()
+                                    .map(|e| {
+                                        DescribeConfigsResourceResult::default()
+                                            .with_name(str_bytes(&e.name))
+                                            .with_value(Some(str_bytes(&e.value)))
+                                            .with_read_only(e.read_only)
+                                            .with_config_source(e.source)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect();
+                encode_response(
+                    p.api_key,
+                    p.version,
+                    p.correlation_id,
+                    &DescribeConfigsResponse::default().with_results(results),
+                )
+            }
+            ClientResponse::AlterTopicConfigs(results) => {
+                let responses = results
+                    .into_iter()
+                    .map(|r| {
+                        AlterConfigsResourceResponse::default()
+                            .with_resource_type(RESOURCE_TOPIC)
+                            .with_resource_name(str_bytes(&r.name))
+                            .with_error_code(r.error.code())
+                            .with_error_message(r.message.map(StrBytes::from_string))
+                    })
+                    .collect();
+                encode_response(
+                    p.api_key,
+                    p.version,
+                    p.correlation_id,
+                    &IncrementalAlterConfigsResponse::default().with_responses(responses),
+                )
+            }
             ClientResponse::CreatePartitions(results) => {
                 let results = results
                     .into_iter()

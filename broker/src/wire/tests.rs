@@ -478,6 +478,29 @@ fn the_bounds_check_accepts_every_well_formed_request() {
                         .encode(b, v)
                         .expect("encodes")
                 }),
+                ApiKey::DescribeConfigs => check(key, v, &|b, v| {
+                    let r = describe_configs_request::DescribeConfigsResource::default()
+                        .with_resource_type(2)
+                        .with_resource_name(s("topic-name"))
+                        .with_configuration_keys(Some(vec![s("min.insync.replicas"), s("x")]));
+                    DescribeConfigsRequest::default()
+                        .with_resources(vec![r.clone(), r])
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
+                ApiKey::IncrementalAlterConfigs => check(key, v, &|b, v| {
+                    let c = incremental_alter_configs_request::AlterableConfig::default()
+                        .with_name(s("min.insync.replicas"))
+                        .with_value(Some(s("2")));
+                    let r = incremental_alter_configs_request::AlterConfigsResource::default()
+                        .with_resource_type(2)
+                        .with_resource_name(s("topic-name"))
+                        .with_configs(vec![c.clone(), c]);
+                    IncrementalAlterConfigsRequest::default()
+                        .with_resources(vec![r])
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
                 other => panic!("no test request for {other:?}"),
             }
         }

@@ -208,6 +208,13 @@ const CREATE_PARTITIONS: &[F] = &[
     all(T::I8),
 ];
 
+// DescribeConfigs (flexible from v4), IncrementalAlterConfigs (flexible from v1).
+const CONFIG_RESOURCE: &[F] = &[all(T::I8), all(T::Str), all(T::ArrayStr)];
+const DESCRIBE_CONFIGS: &[F] = &[all(T::Array(CONFIG_RESOURCE)), all(T::I8), since(3, T::I8)];
+const ALTERABLE_CONFIG: &[F] = &[all(T::Str), all(T::I8), all(T::Str)];
+const ALTER_RESOURCE: &[F] = &[all(T::I8), all(T::Str), all(T::Array(ALTERABLE_CONFIG))];
+const INCREMENTAL_ALTER_CONFIGS: &[F] = &[all(T::Array(ALTER_RESOURCE)), all(T::I8)];
+
 /// The body schema and first flexible version of an API kraftsim decodes.
 fn schema(api_key: i16) -> Option<(&'static [F], i16)> {
     Some(match api_key {
@@ -226,6 +233,8 @@ fn schema(api_key: i16) -> Option<(&'static [F], i16)> {
         15 => (DESCRIBE_GROUPS, 5),
         16 => (LIST_GROUPS, 3),
         37 => (CREATE_PARTITIONS, 2),
+        32 => (DESCRIBE_CONFIGS, 4),
+        44 => (INCREMENTAL_ALTER_CONFIGS, 1),
         _ => return None,
     })
 }

@@ -28,6 +28,39 @@ fn kcat(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     )
 }
 
+/// Reads a topic from the beginning with `kcat -C -e` until `expected` distinct records
+/// have arrived or 20 s pass, and returns the last read. A consumer stops at the high
+/// watermark it sees; right after a leader change the new leader's HW may still lag the
+/// committed offsets by a fetch round (as in Kafka), so one early read can end short.
+fn read_all(bs: &str, topic: &str, expected: usize) -> (Vec<String>, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (ok, out, err) = kcat(
+            &[
+                "-b",
+                bs,
+                "-C",
+                "-t",
+                topic,
+                "-o",
+                "beginning",
+                "-e",
+                "-q",
+                "-m",
+                "30",
+            ],
+            None,
+        );
+        assert!(ok, "kcat -C failed: {err}");
+        let lines: Vec<String> = out.lines().map(str::to_string).collect();
+        let distinct: std::collections::BTreeSet<&String> = lines.iter().collect();
+        if distinct.len() >= expected || std::time::Instant::now() >= deadline {
+            return (lines, err);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
 #[test]
 fn kcat_lists_produces_and_consumes() {
     let cluster = Cluster::builder()
@@ -99,24 +132,8 @@ fn a_consumer_sees_records_produced_while_a_follower_is_down() {
     );
     assert!(ok, "kcat -P with a node down failed: {err}");
     cluster.restart(victim).expect("restart");
-    let (ok, out, err) = kcat(
-        &[
-            "-b",
-            &bs,
-            "-C",
-            "-t",
-            "survive",
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-            "-m",
-            "60",
-        ],
-        None,
-    );
-    assert!(ok, "kcat -C failed: {err}");
-    let got: std::collections::BTreeSet<&str> = out.lines().collect();
+    let (out, err) = read_all(&bs, "survive", lines.len());
+    let got: std::collections::BTreeSet<&str> = out.iter().map(String::as_str).collect();
     for l in &lines {
         assert!(
             got.contains(l.as_str()),
@@ -170,35 +187,20 @@ fn idempotent_acks_all_writes_survive_a_kill_exactly_once() {
     };
     std::thread::sleep(std::time::Duration::from_millis(30));
     cluster.kill(victim).expect("kill a leader mid-produce");
-    let (ok, _, err) = producer.join().expect("producer thread");
-    assert!(ok, "idempotent kcat -P failed: {err}");
+    let (ok, _, producer_err) = producer.join().expect("producer thread");
+    assert!(ok, "idempotent kcat -P failed: {producer_err}");
     cluster.restart(victim).expect("restart");
-    let (ok, out, err) = kcat(
-        &[
-            "-b",
-            &bs,
-            "-C",
-            "-t",
-            "exactly-once",
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-            "-m",
-            "60",
-        ],
-        None,
-    );
-    assert!(ok, "kcat -C failed: {err}");
+    let (out, err) = read_all(&bs, "exactly-once", lines.len());
     let mut counts = std::collections::BTreeMap::new();
-    for l in out.lines() {
-        *counts.entry(l).or_insert(0) += 1;
+    for l in &out {
+        *counts.entry(l.as_str()).or_insert(0) += 1;
     }
     for l in &lines {
         assert_eq!(
             counts.get(l.as_str()),
             Some(&1),
-            "{l} must be read exactly once"
+            "{l} must be read exactly once (killed {victim}); producer stderr: {producer_err}; partitions: {:?}; consumer stderr: {err}",
+            (0..4).map(|p| cluster.partition_state("exactly-once", p)).collect::<Vec<_>>()
         );
     }
     assert_eq!(counts.len(), lines.len(), "nothing else was read");

@@ -1,10 +1,9 @@
 //! Record batches for simulated clients, built and read with the kafka-protocol crate, so
 //! the bytes the nodes store are exactly what a real Kafka client would send.
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use broker::log::batch::{build_batch, ProducerFields};
+use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
 
 /// Why a batch could not be built or read.
 #[derive(Debug, thiserror::Error)]
@@ -17,38 +16,12 @@ pub enum RecordsError {
 
 /// One v2 batch holding `values`, uncompressed, as a producer would send it.
 pub fn encode_batch(values: &[Bytes], timestamp_ms: i64) -> Result<Bytes, RecordsError> {
-    let records: Vec<Record> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // kafka-protocol starts a new batch when offset - sequence changes; a
-            // producer without idempotence has base sequence -1.
-            sequence: i as i32 - 1,
-            timestamp: timestamp_ms,
-            key: None,
-            value: Some(v.clone()),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
+    build_batch(
+        values.iter().map(|v| (None, Some(v.clone()))),
+        timestamp_ms,
+        ProducerFields::NONE,
     )
-    .map_err(|e| RecordsError::Encode(e.to_string()))?;
-    Ok(buf.freeze())
+    .map_err(RecordsError::Encode)
 }
 
 /// The (offset, value) of every record in `batches`.

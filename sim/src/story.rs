@@ -75,19 +75,7 @@ pub fn run(config: &StoryConfig) -> Result<StoryReport, SimError> {
         name: "cluster up".into(),
         ..Default::default()
     };
-    let up = sim.run_until(60_000, |s| {
-        s.active_controller()
-            .and_then(|c| s.node(c))
-            .is_some_and(|n| {
-                n.controller()
-                    .image()
-                    .brokers
-                    .values()
-                    .filter(|b| !b.fenced)
-                    .count()
-                    == s.ids().len()
-            })
-    });
+    let up = sim.run_until(60_000, SimCluster::is_ready);
     if !up {
         return Err(SimError::Request(
             "the cluster did not come up within 60 s".into(),

@@ -68,19 +68,7 @@ fn harsh_op() -> impl Strategy<Value = Op> {
 fn run_case(seed: u64, ops: &[Op], max_unavailable: usize) -> Result<(), String> {
     let config = SimConfig::new(3, seed).with_config("min.insync.replicas", "2");
     let mut sim = SimCluster::new(config).map_err(|e| e.to_string())?;
-    let up = sim.run_until(60_000, |s| {
-        s.active_controller()
-            .and_then(|c| s.node(c))
-            .is_some_and(|n| {
-                n.controller()
-                    .image()
-                    .brokers
-                    .values()
-                    .filter(|b| !b.fenced)
-                    .count()
-                    == 3
-            })
-    });
+    let up = sim.run_until(60_000, SimCluster::is_ready);
     if !up {
         return Err(format!("seed {seed}: the cluster did not come up"));
     }

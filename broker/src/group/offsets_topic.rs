@@ -7,10 +7,9 @@
 //! (group, topic, partition), value version 3 (offset, leader epoch, metadata, commit
 //! time), so Kafka's tools could read kraftsim's offsets topic.
 
+use crate::log::batch::{build_batch, ProducerFields};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::RecordBatchDecoder;
 
 /// The internal topic's name.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -59,49 +58,21 @@ fn get_string(b: &mut Bytes) -> Option<String> {
 
 /// A batch of commit records, as the coordinator appends them.
 pub fn encode_commits(commits: &[CommittedOffset], now_ms: i64) -> Option<Bytes> {
-    let records: Vec<Record> = commits
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let mut key = BytesMut::new();
-            key.put_i16(1);
-            put_string(&mut key, &c.group);
-            put_string(&mut key, &c.topic);
-            key.put_i32(c.partition);
-            let mut value = BytesMut::new();
-            value.put_i16(3);
-            value.put_i64(c.offset);
-            value.put_i32(c.leader_epoch);
-            put_string(&mut value, &c.metadata);
-            value.put_i64(now_ms);
-            Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: i as i32 - 1,
-                timestamp: now_ms,
-                key: Some(key.freeze()),
-                value: Some(value.freeze()),
-                headers: Default::default(),
-            }
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .ok()?;
-    Some(buf.freeze())
+    let records = commits.iter().map(|c| {
+        let mut key = BytesMut::new();
+        key.put_i16(1);
+        put_string(&mut key, &c.group);
+        put_string(&mut key, &c.topic);
+        key.put_i32(c.partition);
+        let mut value = BytesMut::new();
+        value.put_i16(3);
+        value.put_i64(c.offset);
+        value.put_i32(c.leader_epoch);
+        put_string(&mut value, &c.metadata);
+        value.put_i64(now_ms);
+        (Some(key.freeze()), Some(value.freeze()))
+    });
+    build_batch(records, now_ms, ProducerFields::NONE).ok()
 }
 
 /// Every offset commit in `batches`, in log order. Records that are not offset commits

@@ -200,13 +200,77 @@ pub fn assign_offsets(batch: Bytes, base_offset: i64, leader_epoch: i32) -> Byte
     buf.freeze()
 }
 
-#[cfg(test)]
-pub(crate) mod test_batches {
-    //! Real v2 batches for tests, built with the kafka-protocol crate.
-    use bytes::{Bytes, BytesMut};
+/// The producer fields of a batch: id, epoch and first sequence (-1s for a producer
+/// without idempotence).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProducerFields {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+}
+
+impl ProducerFields {
+    /// A producer without idempotence.
+    pub const NONE: Self = Self {
+        producer_id: -1,
+        producer_epoch: -1,
+        base_sequence: -1,
+    };
+}
+
+/// Builds one uncompressed v2 batch of (key, value) records, as a producer sends it
+/// (offsets from 0; the leader assigns the real ones), with the kafka-protocol encoder.
+pub fn build_batch(
+    records: impl IntoIterator<Item = (Option<Bytes>, Option<Bytes>)>,
+    timestamp_ms: i64,
+    producer: ProducerFields,
+) -> Result<Bytes, String> {
     use kafka_protocol::records::{
         Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
     };
+    let records: Vec<Record> = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, (key, value))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: producer.producer_id,
+            producer_epoch: producer.producer_epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // kafka-protocol starts a new batch whenever offset - sequence changes; a
+            // producer without idempotence has base sequence -1.
+            sequence: if producer.base_sequence < 0 {
+                i as i32 - 1
+            } else {
+                producer.base_sequence.wrapping_add(i as i32)
+            },
+            timestamp: timestamp_ms,
+            key,
+            value,
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .map_err(|e| format!("cannot encode record batch: {e}"))?;
+    Ok(buf.freeze())
+}
+
+#[cfg(test)]
+pub(crate) mod test_batches {
+    //! Real v2 batches for tests.
+    use super::{build_batch, ProducerFields};
+    use bytes::Bytes;
 
     /// One batch of `n` records of `value_len` bytes each.
     pub fn batch(n: usize, value_len: usize) -> Bytes {
@@ -221,40 +285,17 @@ pub(crate) mod test_batches {
         producer_epoch: i16,
         base_sequence: i32,
     ) -> Bytes {
-        let records: Vec<Record> = (0..n)
-            .map(|i| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
+        let records = (0..n).map(|_| (None, Some(Bytes::from(vec![b'v'; value_len]))));
+        build_batch(
+            records,
+            1000,
+            ProducerFields {
                 producer_id,
                 producer_epoch,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                // kafka-protocol starts a new batch when offset - sequence changes; a
-                // producer without idempotence has base sequence -1.
-                sequence: if base_sequence < 0 {
-                    i as i32 - 1
-                } else {
-                    base_sequence + i as i32
-                },
-                timestamp: 1000,
-                key: None,
-                value: Some(Bytes::from(vec![b'v'; value_len])),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &records,
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
+                base_sequence,
             },
         )
-        .expect("encodes");
-        buf.freeze()
+        .expect("encodes")
     }
 }
 

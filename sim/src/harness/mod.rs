@@ -736,6 +736,21 @@ impl SimCluster {
         self.run_until(max_ms, |s| s.is_converged())
     }
 
+    /// An active controller, and every broker registered and unfenced in its image.
+    pub fn is_ready(&self) -> bool {
+        self.active_controller()
+            .and_then(|c| self.node(c))
+            .is_some_and(|n| {
+                n.controller()
+                    .image()
+                    .brokers
+                    .values()
+                    .filter(|b| !b.fenced)
+                    .count()
+                    == self.ids.len()
+            })
+    }
+
     /// Every partition led, ISR = replicas, all replicas at the leader's LEO and HW.
     pub fn is_converged(&self) -> bool {
         let Some(id) = self.active_controller() else {

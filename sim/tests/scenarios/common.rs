@@ -14,16 +14,7 @@ pub fn cluster(seed: u64, configs: &[(&str, &str)], topic_configs: &[(&str, &str
     }
     let mut sim = SimCluster::new(config).expect("cluster starts");
     assert!(
-        sim.run_until(60_000, |s| s.active_controller().is_some_and(|c| s
-            .node(c)
-            .is_some_and(|n| n
-                .controller()
-                .image()
-                .brokers
-                .values()
-                .filter(|b| !b.fenced)
-                .count()
-                == 3))),
+        sim.run_until(60_000, SimCluster::is_ready),
         "the cluster came up: a controller and three unfenced brokers"
     );
     sim.create_topic(TOPIC, 8, 3, topic_configs)

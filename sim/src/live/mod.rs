@@ -318,16 +318,20 @@ impl Cluster {
         rx
     }
 
+    /// The input channel of a running node: `NoSuchNode` or `NodeDown` otherwise.
+    fn node_sender(&self, id: BrokerId) -> Result<mpsc::Sender<NodeInput>, LiveError> {
+        if !self.with_slots(|s| s.contains_key(&id)) {
+            return Err(LiveError::NoSuchNode(id));
+        }
+        self.shared.router.sender(id).ok_or(LiveError::NodeDown(id))
+    }
+
     fn control<R>(
         &self,
         id: BrokerId,
         make: impl FnOnce(oneshot::Sender<R>) -> Control,
     ) -> Result<R, LiveError> {
-        let tx = self
-            .shared
-            .router
-            .sender(id)
-            .ok_or(LiveError::NodeDown(id))?;
+        let tx = self.node_sender(id)?;
         let (reply_tx, reply_rx) = oneshot::channel();
         let rt = self.rt()?;
         rt.block_on(async move {
@@ -460,21 +464,13 @@ impl Cluster {
     }
 
     pub fn pause(&self, id: BrokerId) -> Result<(), LiveError> {
-        let tx = self
-            .shared
-            .router
-            .sender(id)
-            .ok_or(LiveError::NodeDown(id))?;
+        let tx = self.node_sender(id)?;
         tx.try_send(NodeInput::Control(Control::Pause))
             .map_err(|_| LiveError::NodeDown(id))
     }
 
     pub fn resume(&self, id: BrokerId) -> Result<(), LiveError> {
-        let tx = self
-            .shared
-            .router
-            .sender(id)
-            .ok_or(LiveError::NodeDown(id))?;
+        let tx = self.node_sender(id)?;
         tx.try_send(NodeInput::Control(Control::Resume))
             .map_err(|_| LiveError::NodeDown(id))
     }

@@ -16,6 +16,10 @@ use controller::BrokerId;
 pub struct PendingIsrChange {
     pub proposed_isr: Vec<BrokerId>,
     pub sent_at_ms: u64,
+    /// The controller refused it as stale (FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION):
+    /// it may or may not have been applied, so the maximal ISR stays until the metadata
+    /// says, and the request is not sent again.
+    pub awaiting_metadata: bool,
 }
 
 /// The committed ISR and, maybe, a change in flight.
@@ -58,12 +62,14 @@ mod tests {
         s.pending = Some(PendingIsrChange {
             proposed_isr: vec![1, 2],
             sent_at_ms: 0,
+            awaiting_metadata: false,
         });
         assert_eq!(s.maximal_isr(), vec![1, 2, 3]);
         s = IsrState::committed(vec![1, 2]);
         s.pending = Some(PendingIsrChange {
             proposed_isr: vec![1, 2, 3],
             sent_at_ms: 0,
+            awaiting_metadata: false,
         });
         assert_eq!(s.maximal_isr(), vec![1, 2, 3]);
     }

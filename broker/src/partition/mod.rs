@@ -466,6 +466,7 @@ impl Partition {
         self.isr.pending = Some(PendingIsrChange {
             proposed_isr: proposed.clone(),
             sent_at_ms: now_ms,
+            awaiting_metadata: false,
         });
         Some(proposed)
     }
@@ -493,6 +494,7 @@ impl Partition {
         self.isr.pending = Some(PendingIsrChange {
             proposed_isr: proposed.clone(),
             sent_at_ms: now_ms,
+            awaiting_metadata: false,
         });
         Some(proposed)
     }
@@ -500,7 +502,7 @@ impl Partition {
     /// The proposed ISR again, if its AlterPartition has gone unanswered for `timeout_ms`.
     pub fn isr_change_to_resend(&mut self, now_ms: u64, timeout_ms: u64) -> Option<Vec<BrokerId>> {
         let pending = self.isr.pending.as_mut()?;
-        if now_ms.saturating_sub(pending.sent_at_ms) < timeout_ms {
+        if pending.awaiting_metadata || now_ms.saturating_sub(pending.sent_at_ms) < timeout_ms {
             return None;
         }
         pending.sent_at_ms = now_ms;
@@ -526,10 +528,23 @@ impl Partition {
                     self.isr.pending = None;
                 }
             }
-            // Retriable: keep the proposal; it is sent again after the timeout.
-            ErrorCode::NotController | ErrorCode::RequestTimedOut => return false,
-            // Refused: forget the proposal and wait for metadata (Kafka's behaviour).
-            _ => self.isr.pending = None,
+            // Kafka's `handleAlterPartitionError`: a refusal that says our view is stale
+            // may hide a change the controller did apply, so the maximal ISR stays until
+            // the metadata arrives, and the request is not sent again.
+            ErrorCode::FencedLeaderEpoch
+            | ErrorCode::InvalidUpdateVersion
+            | ErrorCode::UnknownTopicOrPartition => {
+                if let Some(pending) = self.isr.pending.as_mut() {
+                    pending.awaiting_metadata = true;
+                }
+                return false;
+            }
+            // Refused outright: the change did not happen; back to the committed ISR.
+            ErrorCode::OperationNotAttempted
+            | ErrorCode::IneligibleReplica
+            | ErrorCode::InvalidRequest => self.isr.pending = None,
+            // Anything else is retried: the proposal is sent again after the timeout.
+            _ => return false,
         }
         self.maybe_increment_high_watermark()
     }
@@ -658,3 +673,6 @@ impl Partition {
         (self.log, self.high_watermark)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,8 +4,17 @@
 //! `kafka-producer-perf-test`. To put kraftsim's figures next to a real cluster's, loadgen
 //! measures the same things the same way and prints them in the same format.
 //!
-//! So far: [`perf_stats`], the producer perf test's statistics and its two report lines.
+//! The client cores are sans-IO state machines ([`network`], [`producer`]): they never
+//! touch a socket or a clock, so the deterministic simulator runs them exactly as the tokio
+//! front end does. [`perf_producer`] is kafka-producer-perf-test's loop over the producer,
+//! [`perf_stats`] its statistics and report lines.
 
+pub mod batch;
+pub mod error;
+pub mod metadata;
+pub mod network;
+pub mod perf_producer;
 pub mod perf_stats;
+pub mod producer;
 
 pub use perf_stats::{PerfStats, Summary};

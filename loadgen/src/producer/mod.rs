@@ -1,0 +1,838 @@
+//! # The producer core: Kafka's producer as a state machine
+//!
+//! The Java `KafkaProducer` has two halves: the application thread's `send()`, which only
+//! appends to the [`accumulator`](accumulator), and the *sender* thread, which turns ready
+//! batches into one ProduceRequest per leader broker, keeps at most
+//! `max.in.flight.requests.per.connection` of them outstanding per connection, and handles
+//! the answers: done, retry (after `retry.backoff.ms`, while `delivery.timeout.ms` has not
+//! passed since the batch was created), or fail. Errors that say the leader moved
+//! (NOT_LEADER_OR_FOLLOWER, ...) or a dead connection make it refresh its metadata first.
+//!
+//! With `enable.idempotence` (KIP-98) the producer first gets a producer id
+//! (InitProducerId) and numbers each partition's batches; the broker drops a retried batch
+//! it already has, so retries cause no duplicates, and sequence gaps are refused with
+//! OUT_OF_ORDER_SEQUENCE_NUMBER, so they cause no reordering either.
+//!
+//! Here both halves are one sans-IO state machine, driven from outside: [`Producer::send`]
+//! by the application, [`Producer::poll`] with the time, and the network events. It runs in
+//! the deterministic simulator and, with a tokio front end, against any Kafka cluster.
+//!
+//! Simplified relative to the Java client (and said here so nobody is surprised): no
+//! compression, no transactions, no adaptive partitioning; after a fatal sequence error
+//! the producer gets a new producer id and renumbers what it has not yet sent (KIP-360's
+//! epoch bump does the same, more carefully).
+
+pub mod accumulator;
+pub mod config;
+
+pub use accumulator::RecordMeta;
+pub use config::ProducerConfig;
+
+use crate::batch::ProducerFields;
+use crate::error::{error_name, invalidates_metadata, is_retriable, ClientError};
+use crate::metadata::ClusterMetadata;
+use crate::network::{decode_body, InFlight, NetOutput, NetworkClient, NodeId, Response};
+use accumulator::{partition_for_key, ProducerBatch, RecordAccumulator, SplitMix, Sticky};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    ApiKey, InitProducerIdRequest, InitProducerIdResponse, MetadataRequest, MetadataResponse,
+    ProduceRequest, ProduceResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Why a record was not delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProduceError {
+    /// The broker answered with this error code and it was not retried (or retries ran out).
+    Broker(i16),
+    /// `delivery.timeout.ms` passed since the batch was created.
+    DeliveryTimeout,
+    /// `send()` blocked longer than `max.block.ms` for buffer memory or metadata.
+    BlockTimeout,
+}
+
+impl ProduceError {
+    /// The name reports count errors by: Kafka's error name, or the Java exception.
+    pub fn name(&self) -> String {
+        match self {
+            ProduceError::Broker(code) => error_name(*code),
+            ProduceError::DeliveryTimeout => "TimeoutException (delivery.timeout.ms)".into(),
+            ProduceError::BlockTimeout => "TimeoutException (max.block.ms)".into(),
+        }
+    }
+}
+
+/// The outcome of one batch's records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    pub topic: String,
+    pub partition: i32,
+    pub records: Vec<RecordMeta>,
+    /// The base offset (-1 with acks=0 or for a duplicate the broker dropped), or the error.
+    pub result: Result<i64, ProduceError>,
+    pub at_ms: u64,
+}
+
+/// Why `send()` could not take the record now: the application must wait (and count the
+/// wait against `max.block.ms`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blocked {
+    /// `buffer.memory` is full.
+    BufferFull,
+    /// The topic's partitions are not known yet.
+    NoMetadata,
+}
+
+/// Counters a user can print (the Java tool's `--print-metrics`, in part).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProducerMetrics {
+    pub requests_sent: u64,
+    pub batches_sent: u64,
+    pub records_sent: u64,
+    pub bytes_sent: u64,
+    pub retries: u64,
+    pub metadata_requests: u64,
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// Tags of the producer's requests.
+const TAG_METADATA: u64 = 1;
+const TAG_INIT_PRODUCER_ID: u64 = 2;
+const TAG_PRODUCE_BASE: u64 = 1 << 32;
+
+/// The producer.
+#[derive(Debug)]
+pub struct Producer {
+    config: ProducerConfig,
+    net: NetworkClient,
+    metadata: ClusterMetadata,
+    topics: BTreeSet<String>,
+    acc: RecordAccumulator,
+    /// Produce requests in flight, by tag: their batches.
+    in_flight: BTreeMap<u64, Vec<ProducerBatch>>,
+    next_tag: u64,
+    sticky: BTreeMap<String, Sticky>,
+    rng: SplitMix,
+    metadata_in_flight: bool,
+    producer_id: Option<(i64, i16)>,
+    init_pid_in_flight: bool,
+    /// Next sequence per partition (idempotence).
+    sequences: BTreeMap<(String, i32), i32>,
+    /// Where the next drain of a node starts, so partitions take turns (Java's drainIndex).
+    drain_index: BTreeMap<NodeId, usize>,
+    /// Set by the application while it waits for buffer memory: everything is ready.
+    memory_waiters: bool,
+    flushing: bool,
+    completions: VecDeque<Completion>,
+    pub metrics: ProducerMetrics,
+}
+
+impl Producer {
+    pub fn new(config: ProducerConfig) -> Self {
+        let rng = SplitMix(config.partitioner_seed);
+        let net = NetworkClient::new(&config.client_id);
+        Self {
+            config,
+            net,
+            metadata: ClusterMetadata::default(),
+            topics: BTreeSet::new(),
+            acc: RecordAccumulator::default(),
+            in_flight: BTreeMap::new(),
+            next_tag: TAG_PRODUCE_BASE,
+            sticky: BTreeMap::new(),
+            rng,
+            metadata_in_flight: false,
+            producer_id: None,
+            init_pid_in_flight: false,
+            sequences: BTreeMap::new(),
+            drain_index: BTreeMap::new(),
+            memory_waiters: false,
+            flushing: false,
+            completions: VecDeque::new(),
+            metrics: ProducerMetrics::default(),
+        }
+    }
+
+    pub fn config(&self) -> &ProducerConfig {
+        &self.config
+    }
+
+    pub fn metadata(&self) -> &ClusterMetadata {
+        &self.metadata
+    }
+
+    /// Hands a record to the producer. `partition: None` lets the partitioner choose.
+    pub fn send(
+        &mut self,
+        now_ms: u64,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        meta: RecordMeta,
+    ) -> Result<i32, Blocked> {
+        if !self.topics.contains(topic) {
+            self.topics.insert(topic.to_string());
+            self.metadata.request_update();
+        }
+        let Some(count) = self.metadata.partition_count(topic) else {
+            return Err(Blocked::NoMetadata);
+        };
+        let partition = match (partition, key) {
+            (Some(p), _) => p,
+            (None, Some(k)) => partition_for_key(k, count),
+            (None, None) => self.sticky_partition(topic, count),
+        };
+        let ok = self.acc.append(
+            topic,
+            partition,
+            key,
+            value,
+            meta,
+            now_ms,
+            self.config.batch_size,
+            self.config.buffer_memory,
+        );
+        if !ok {
+            self.memory_waiters = true;
+            return Err(Blocked::BufferFull);
+        }
+        self.memory_waiters = false;
+        if key.is_none() {
+            let s = self.sticky.entry(topic.to_string()).or_default();
+            s.bytes += value.map_or(0, <[u8]>::len);
+            if s.bytes >= self.config.batch_size {
+                s.partition = None;
+            }
+        }
+        Ok(partition)
+    }
+
+    fn sticky_partition(&mut self, topic: &str, count: usize) -> i32 {
+        if let Some(p) = self.sticky.get(topic).and_then(|s| s.partition) {
+            return p;
+        }
+        let available: Vec<i32> = (0..count as i32)
+            .filter(|p| self.metadata.leader(topic, *p).is_some())
+            .collect();
+        let previous = self.sticky.get(topic).and_then(|s| s.partition);
+        let choices: Vec<i32> = if available.is_empty() {
+            (0..count as i32).collect()
+        } else {
+            available
+        };
+        let mut p = choices[self.rng.below(choices.len() as u64) as usize];
+        if choices.len() > 1 && Some(p) == previous {
+            p = choices[(self.rng.below(choices.len() as u64 - 1) as usize + 1) % choices.len()];
+        }
+        self.sticky.insert(
+            topic.to_string(),
+            Sticky {
+                partition: Some(p),
+                bytes: 0,
+            },
+        );
+        p
+    }
+
+    /// Everything queued becomes ready at once (the Java `flush()`, and `close()`).
+    pub fn flush(&mut self) {
+        self.flushing = true;
+    }
+
+    /// No record is waiting or in flight.
+    pub fn is_idle(&self) -> bool {
+        self.acc.queued_batches() == 0 && self.in_flight.is_empty()
+    }
+
+    /// Records handed to `send` and not yet completed.
+    pub fn pending_records(&self) -> usize {
+        self.acc
+            .queues
+            .values()
+            .flatten()
+            .chain(self.in_flight.values().flatten())
+            .map(ProducerBatch::record_count)
+            .sum()
+    }
+
+    pub fn buffer_used(&self) -> usize {
+        self.acc.buffer_used
+    }
+
+    /// What the driver must do on the network.
+    pub fn take_output(&mut self) -> Vec<NetOutput> {
+        self.net.take_output()
+    }
+
+    /// Completed records, oldest first.
+    pub fn take_completions(&mut self) -> impl Iterator<Item = Completion> + '_ {
+        self.completions.drain(..)
+    }
+
+    pub fn on_connected(&mut self, node: NodeId, now_ms: u64) {
+        self.net.on_connected(node, now_ms);
+    }
+
+    pub fn on_disconnected(&mut self, node: NodeId, now_ms: u64) {
+        let failed = self.net.on_disconnected(node, now_ms);
+        self.metadata.request_update();
+        for r in failed {
+            self.request_failed(r, now_ms, 13); // NETWORK_EXCEPTION
+        }
+    }
+
+    /// A response frame from `node`. A frame that cannot be understood closes the
+    /// connection, as a malformed response would in the Java client.
+    pub fn on_frame(
+        &mut self,
+        node: NodeId,
+        frame: bytes::Bytes,
+        now_ms: u64,
+    ) -> Result<(), ClientError> {
+        match self.net.on_frame(node, frame) {
+            Ok(Some(response)) => self.on_response(response, now_ms),
+            Ok(None) => Ok(()),
+            Err(e) => {
+                self.on_disconnected(node, now_ms);
+                Err(e)
+            }
+        }
+    }
+
+    fn on_response(&mut self, response: Response, now_ms: u64) -> Result<(), ClientError> {
+        let Response {
+            node,
+            request,
+            body,
+        } = response;
+        match request.tag {
+            TAG_METADATA => {
+                self.metadata_in_flight = false;
+                let m: MetadataResponse = decode_body(body, request.version, "Metadata")?;
+                self.metadata.update(&m, now_ms);
+                Ok(())
+            }
+            TAG_INIT_PRODUCER_ID => {
+                self.init_pid_in_flight = false;
+                let r: InitProducerIdResponse =
+                    decode_body(body, request.version, "InitProducerId")?;
+                if r.error_code == 0 {
+                    self.producer_id = Some((r.producer_id.0, r.producer_epoch));
+                } else {
+                    *self
+                        .metrics
+                        .errors
+                        .entry(error_name(r.error_code))
+                        .or_default() += 1;
+                }
+                Ok(())
+            }
+            tag => {
+                let Some(batches) = self.in_flight.remove(&tag) else {
+                    return Ok(());
+                };
+                let decoded: Result<ProduceResponse, _> =
+                    decode_body(body, request.version, "Produce");
+                let r = match decoded {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.in_flight.insert(tag, batches);
+                        self.request_failed(request, now_ms, 2); // CORRUPT_MESSAGE-like
+                        let _ = node;
+                        return Err(e);
+                    }
+                };
+                let mut codes: BTreeMap<(String, i32), (i16, i64)> = BTreeMap::new();
+                for t in &r.responses {
+                    for p in &t.partition_responses {
+                        codes.insert(
+                            (t.name.0.to_string(), p.index),
+                            (p.error_code, p.base_offset),
+                        );
+                    }
+                }
+                for batch in batches {
+                    let (code, offset) = codes
+                        .get(&(batch.topic.clone(), batch.partition))
+                        .copied()
+                        .unwrap_or((3, -1)); // missing from the answer: UNKNOWN_TOPIC_OR_PARTITION
+                    self.batch_done(batch, code, offset, now_ms);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A request got no answer (connection lost or timed out): its batches get `code`.
+    fn request_failed(&mut self, request: InFlight, now_ms: u64, code: i16) {
+        match request.tag {
+            TAG_METADATA => self.metadata_in_flight = false,
+            TAG_INIT_PRODUCER_ID => self.init_pid_in_flight = false,
+            tag => {
+                for batch in self.in_flight.remove(&tag).unwrap_or_default() {
+                    self.batch_done(batch, code, -1, now_ms);
+                }
+            }
+        }
+    }
+
+    fn batch_done(&mut self, mut batch: ProducerBatch, code: i16, base_offset: i64, now_ms: u64) {
+        let idempotent = batch.producer.producer_id >= 0;
+        // A retried batch the broker already had: done, at an offset it does not repeat.
+        let code = if idempotent && code == 46 { 0 } else { code }; // DUPLICATE_SEQUENCE_NUMBER
+        if code == 0 {
+            self.complete(batch, Ok(base_offset), now_ms);
+            return;
+        }
+        *self.metrics.errors.entry(error_name(code)).or_default() += 1;
+        if invalidates_metadata(code) || code == 13 {
+            self.metadata.request_update();
+        }
+        let expired = now_ms >= batch.created_ms + self.config.delivery_timeout_ms;
+        let earlier_unacked = idempotent && self.has_earlier_sequence(&batch);
+        let retriable = is_retriable(code) || (code == 45 && earlier_unacked); // OUT_OF_ORDER
+        if retriable && !expired && batch.attempts <= self.config.retries {
+            self.metrics.retries += 1;
+            let backoff = self
+                .config
+                .retry_backoff_ms
+                .saturating_mul(1 << batch.attempts.min(10).saturating_sub(1))
+                .min(
+                    self.config
+                        .retry_backoff_max_ms
+                        .max(self.config.retry_backoff_ms),
+                );
+            batch.retry_at_ms = now_ms + backoff;
+            self.acc.reenqueue(batch);
+            return;
+        }
+        if idempotent && matches!(code, 45 | 59) {
+            // A fatal sequence error (or UNKNOWN_PRODUCER_ID): start again with a new
+            // producer id, and renumber what has not been answered yet.
+            self.reset_producer_id();
+        }
+        let error = if expired && retriable {
+            ProduceError::DeliveryTimeout
+        } else {
+            ProduceError::Broker(code)
+        };
+        self.complete(batch, Err(error), now_ms);
+    }
+
+    fn has_earlier_sequence(&self, batch: &ProducerBatch) -> bool {
+        let seq = batch.producer.base_sequence;
+        let same = |b: &&ProducerBatch| b.topic == batch.topic && b.partition == batch.partition;
+        self.in_flight
+            .values()
+            .flatten()
+            .chain(self.acc.queues.values().flatten())
+            .filter(same)
+            .any(|b| {
+                b.closed.is_some()
+                    && b.producer.base_sequence >= 0
+                    && b.producer.base_sequence < seq
+            })
+    }
+
+    fn reset_producer_id(&mut self) {
+        self.producer_id = None;
+        self.sequences.clear();
+        // Closed, unsent batches keep their bytes; they get new producer fields when drained.
+        for q in self.acc.queues.values_mut() {
+            for b in q.iter_mut() {
+                if b.closed.is_some() {
+                    b.producer = ProducerFields::NONE;
+                }
+            }
+        }
+    }
+
+    fn complete(&mut self, batch: ProducerBatch, result: Result<i64, ProduceError>, now_ms: u64) {
+        self.acc.release(&batch);
+        if let Err(e) = &result {
+            if !matches!(e, ProduceError::Broker(_)) {
+                *self.metrics.errors.entry(e.name()).or_default() += 1;
+            }
+        }
+        self.completions.push_back(Completion {
+            topic: batch.topic,
+            partition: batch.partition,
+            records: batch.records,
+            result,
+            at_ms: now_ms,
+        });
+    }
+
+    /// Fails a record the application gave up on while blocked (`max.block.ms`).
+    pub fn block_timeout(&mut self, topic: &str, meta: RecordMeta, now_ms: u64) {
+        *self
+            .metrics
+            .errors
+            .entry(ProduceError::BlockTimeout.name())
+            .or_default() += 1;
+        self.completions.push_back(Completion {
+            topic: topic.to_string(),
+            partition: -1,
+            records: vec![meta],
+            result: Err(ProduceError::BlockTimeout),
+            at_ms: now_ms,
+        });
+    }
+
+    /// The sender's loop body: timeouts, metadata, the producer id, ready batches.
+    pub fn poll(&mut self, now_ms: u64) {
+        for (_, r) in self.net.expire(now_ms, self.config.request_timeout_ms) {
+            self.metadata.request_update();
+            self.request_failed(r, now_ms, 7); // REQUEST_TIMED_OUT
+        }
+        self.expire_batches(now_ms);
+        self.maybe_update_metadata(now_ms);
+        if self.config.enable_idempotence && self.producer_id.is_none() {
+            self.maybe_init_producer_id(now_ms);
+            return;
+        }
+        self.send_ready(now_ms);
+        if self.flushing && self.is_idle() {
+            self.flushing = false;
+        }
+    }
+
+    /// Batches still queued after `delivery.timeout.ms` fail.
+    fn expire_batches(&mut self, now_ms: u64) {
+        let deadline = self.config.delivery_timeout_ms;
+        let mut expired = Vec::new();
+        for q in self.acc.queues.values_mut() {
+            while q.front().is_some_and(|b| now_ms >= b.created_ms + deadline) {
+                if let Some(b) = q.pop_front() {
+                    expired.push(b);
+                }
+            }
+        }
+        for b in expired {
+            self.complete(b, Err(ProduceError::DeliveryTimeout), now_ms);
+        }
+    }
+
+    /// The node with the fewest requests in flight among those connected, else a
+    /// bootstrap server or broker to connect to (Java's `leastLoadedNode`).
+    fn least_loaded_node(&mut self, now_ms: u64) -> Option<NodeId> {
+        let mut candidates: Vec<NodeId> = self.metadata.brokers.keys().copied().collect();
+        if candidates.is_empty() {
+            candidates = (1..=self.config.bootstrap_servers.len() as i32)
+                .map(|i| -i)
+                .collect();
+        }
+        let ready = candidates
+            .iter()
+            .copied()
+            .filter(|n| self.net.is_connecting_or_ready(*n))
+            .min_by_key(|n| self.net.in_flight_count(*n));
+        match ready {
+            Some(n) if self.net.ready(n, now_ms) => Some(n),
+            Some(_) => None,
+            None => {
+                // Connect to one, in a seeded order so runs repeat.
+                if candidates.is_empty() {
+                    return None;
+                }
+                let start = self.rng.below(candidates.len() as u64) as usize;
+                for i in 0..candidates.len() {
+                    let n = candidates[(start + i) % candidates.len()];
+                    if self.net.ready(n, now_ms) || self.net.is_connecting_or_ready(n) {
+                        return None;
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    fn maybe_update_metadata(&mut self, now_ms: u64) {
+        if self.metadata_in_flight
+            || self.topics.is_empty()
+            || !self
+                .metadata
+                .needs_update(now_ms, self.config.metadata_max_age_ms)
+        {
+            return;
+        }
+        let Some(node) = self.least_loaded_node(now_ms) else {
+            return;
+        };
+        let Some(version) = self.net.version(node, ApiKey::Metadata) else {
+            return;
+        };
+        let request = MetadataRequest::default()
+            .with_topics(Some(
+                self.topics
+                    .iter()
+                    .map(|t| {
+                        MetadataRequestTopic::default()
+                            .with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
+                    })
+                    .collect(),
+            ))
+            .with_allow_auto_topic_creation(true);
+        if self
+            .net
+            .send(
+                node,
+                ApiKey::Metadata,
+                version,
+                &request,
+                now_ms,
+                TAG_METADATA,
+                true,
+            )
+            .is_ok()
+        {
+            self.metadata_in_flight = true;
+            self.metrics.metadata_requests += 1;
+        }
+    }
+
+    fn maybe_init_producer_id(&mut self, now_ms: u64) {
+        if self.init_pid_in_flight {
+            return;
+        }
+        let Some(node) = self.least_loaded_node(now_ms) else {
+            return;
+        };
+        let Some(version) = self.net.version(node, ApiKey::InitProducerId) else {
+            return;
+        };
+        let request = InitProducerIdRequest::default()
+            .with_transactional_id(None)
+            .with_transaction_timeout_ms(i32::MAX);
+        if self
+            .net
+            .send(
+                node,
+                ApiKey::InitProducerId,
+                version,
+                &request,
+                now_ms,
+                TAG_INIT_PRODUCER_ID,
+                true,
+            )
+            .is_ok()
+        {
+            self.init_pid_in_flight = true;
+        }
+    }
+
+    fn is_ready(&self, b: &ProducerBatch, now_ms: u64, queue_len: usize) -> bool {
+        if b.attempts > 0 {
+            return now_ms >= b.retry_at_ms;
+        }
+        b.full
+            || queue_len > 1
+            || now_ms >= b.created_ms + self.config.linger_ms
+            || self.memory_waiters
+            || self.flushing
+    }
+
+    /// Drains ready batches into one request per leader, as long as connections take more.
+    fn send_ready(&mut self, now_ms: u64) {
+        // Ready partitions grouped by their leader.
+        let mut by_node: BTreeMap<NodeId, Vec<(String, i32)>> = BTreeMap::new();
+        for (key, q) in &self.acc.queues {
+            let Some(front) = q.front() else {
+                continue;
+            };
+            if !self.is_ready(front, now_ms, q.len()) {
+                continue;
+            }
+            match self.metadata.leader(&key.0, key.1) {
+                Some(leader) => by_node.entry(leader).or_default().push(key.clone()),
+                None => self.metadata.request_update(),
+            }
+        }
+        for (node, partitions) in by_node {
+            if !self.net.ready(node, now_ms) {
+                continue;
+            }
+            while self.net.in_flight_count(node) < self.config.max_in_flight {
+                let batches = self.drain(node, &partitions, now_ms);
+                if batches.is_empty() {
+                    break;
+                }
+                self.send_produce(node, batches, now_ms);
+            }
+        }
+    }
+
+    /// One ready batch from each partition, from the rotating start, up to
+    /// `max.request.size`.
+    fn drain(
+        &mut self,
+        node: NodeId,
+        partitions: &[(String, i32)],
+        now_ms: u64,
+    ) -> Vec<ProducerBatch> {
+        let start = self.drain_index.get(&node).copied().unwrap_or(0) % partitions.len().max(1);
+        let mut size = 0;
+        let mut out = Vec::new();
+        for i in 0..partitions.len() {
+            let key = &partitions[(start + i) % partitions.len()];
+            let ready = self
+                .acc
+                .queues
+                .get(key)
+                .and_then(|q| q.front().map(|b| (self.is_ready(b, now_ms, q.len()), b)))
+                .map(|(ready, b)| {
+                    let bytes = b.builder.as_ref().map_or_else(
+                        || b.closed.as_ref().map_or(0, |c| c.len()),
+                        |x| x.size_bytes(),
+                    );
+                    (ready, bytes)
+                });
+            let Some((true, bytes)) = ready else {
+                continue;
+            };
+            if !out.is_empty() && size + bytes > self.config.max_request_size {
+                break;
+            }
+            let Some(mut batch) = self.acc.queues.get_mut(key).and_then(VecDeque::pop_front) else {
+                continue;
+            };
+            size += bytes;
+            let fields = self.producer_fields(&batch);
+            if batch.closed.is_some() && fields != batch.producer {
+                batch.restamp(fields);
+            }
+            batch.close(fields);
+            out.push(batch);
+        }
+        self.drain_index.insert(node, start + 1);
+        out
+    }
+
+    /// The producer id, epoch and sequence a batch goes out with.
+    fn producer_fields(&mut self, batch: &ProducerBatch) -> ProducerFields {
+        let Some((id, epoch)) = self.producer_id.filter(|_| self.config.enable_idempotence) else {
+            return ProducerFields::NONE;
+        };
+        if batch.producer.producer_id == id && batch.producer.producer_epoch == epoch {
+            return batch.producer; // a retry keeps its numbers
+        }
+        let next = self
+            .sequences
+            .entry((batch.topic.clone(), batch.partition))
+            .or_insert(0);
+        let base_sequence = *next;
+        *next = next.wrapping_add(batch.record_count() as i32) & i32::MAX;
+        ProducerFields {
+            producer_id: id,
+            producer_epoch: epoch,
+            base_sequence,
+        }
+    }
+
+    fn send_produce(&mut self, node: NodeId, mut batches: Vec<ProducerBatch>, now_ms: u64) {
+        let Some(version) = self.net.version(node, ApiKey::Produce) else {
+            for b in batches {
+                self.acc.reenqueue(b);
+            }
+            return;
+        };
+        let mut topics: BTreeMap<&str, Vec<PartitionProduceData>> = BTreeMap::new();
+        let mut bytes = 0;
+        for b in &batches {
+            let records = b.closed.clone();
+            bytes += records.as_ref().map_or(0, |r| r.len());
+            topics.entry(&b.topic).or_default().push(
+                PartitionProduceData::default()
+                    .with_index(b.partition)
+                    .with_records(records),
+            );
+        }
+        let request = ProduceRequest::default()
+            .with_acks(self.config.acks)
+            .with_timeout_ms(i32::try_from(self.config.request_timeout_ms).unwrap_or(i32::MAX))
+            .with_topic_data(
+                topics
+                    .into_iter()
+                    .map(|(t, parts)| {
+                        TopicProduceData::default()
+                            .with_name(TopicName(StrBytes::from_string(t.to_string())))
+                            .with_partition_data(parts)
+                    })
+                    .collect(),
+            );
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        let expects_response = self.config.acks != 0;
+        match self.net.send(
+            node,
+            ApiKey::Produce,
+            version,
+            &request,
+            now_ms,
+            tag,
+            expects_response,
+        ) {
+            Ok(_) => {
+                self.metrics.requests_sent += 1;
+                self.metrics.batches_sent += batches.len() as u64;
+                self.metrics.bytes_sent += bytes as u64;
+                for b in &mut batches {
+                    b.attempts += 1;
+                    self.metrics.records_sent += b.record_count() as u64;
+                }
+                if expects_response {
+                    self.in_flight.insert(tag, batches);
+                } else {
+                    // acks=0: done once written, offset unknown.
+                    for b in batches {
+                        self.complete(b, Ok(-1), now_ms);
+                    }
+                }
+            }
+            Err(_) => {
+                for b in batches.into_iter().rev() {
+                    self.acc.reenqueue(b);
+                }
+            }
+        }
+    }
+
+    /// When `poll` has something to do next even if nothing arrives: a linger or retry
+    /// backoff ends, a request times out, a reconnect may be tried, metadata ages.
+    pub fn next_wakeup_ms(&self) -> Option<u64> {
+        let mut t: Option<u64> = None;
+        let mut consider = |x: u64| t = Some(t.map_or(x, |y: u64| y.min(x)));
+        for q in self.acc.queues.values() {
+            if let Some(b) = q.front() {
+                consider(if b.attempts > 0 {
+                    b.retry_at_ms
+                } else {
+                    b.created_ms + self.config.linger_ms
+                });
+                consider(b.created_ms + self.config.delivery_timeout_ms);
+            }
+        }
+        if let Some(x) = self.net.next_expiry_ms(self.config.request_timeout_ms) {
+            consider(x);
+        }
+        if let Some(x) = self.net.next_reconnect_ms() {
+            consider(x);
+        }
+        if let Some(u) = self.metadata.updated_ms {
+            consider(u + self.config.metadata_max_age_ms);
+        }
+        t
+    }
+
+    /// The address of a node: a bootstrap server, or a broker from metadata.
+    pub fn address(&self, node: NodeId) -> Option<(String, u16)> {
+        if node < 0 {
+            let i = usize::try_from(-(node as i64) - 1).ok()?;
+            return self.config.bootstrap_servers.get(i).cloned();
+        }
+        self.metadata.address(node)
+    }
+}

@@ -44,12 +44,19 @@ pub struct BrokerConfig {
     /// `unclean.leader.election.enable` (false), mirrored from the controller's setting
     /// so DescribeConfigs can report the default.
     pub unclean_leader_election_enable: bool,
+    /// `log.flush.interval.ms` (unset in Kafka: never flush explicitly).
+    pub log_flush_interval_ms: Option<u64>,
+    /// `kraftsim.os.flush.interval.ms` (5000): when the simulated operating system writes
+    /// dirty log data to disk. What a `crash` loses is what waited less than this.
+    pub os_flush_interval_ms: u64,
 }
 
 impl BrokerConfig {
     pub fn new(node_id: i32) -> Self {
         Self {
             node_id,
+            log_flush_interval_ms: None,
+            os_flush_interval_ms: 5_000,
             min_insync_replicas: 1,
             replica_lag_time_max_ms: 30_000,
             replica_fetch_wait_max_ms: 500,

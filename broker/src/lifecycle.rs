@@ -49,6 +49,13 @@ impl BrokerLifecycle {
         }
     }
 
+    /// Registered, and the metadata replayed past our own registration record: Kafka's
+    /// `initialCatchUpFuture`. Only then does the broker act on the metadata (lead or
+    /// follow its partitions), so a restarted broker never leads from a stale image.
+    pub fn has_caught_up(&self, metadata_offset: u64) -> bool {
+        matches!(self.state, LifecycleState::Registered { broker_epoch, .. } if metadata_offset >= broker_epoch)
+    }
+
     pub fn is_fenced(&self) -> bool {
         !matches!(self.state, LifecycleState::Registered { fenced: false, .. })
     }

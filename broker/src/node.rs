@@ -21,7 +21,8 @@ use crate::replica_manager::{Broker, BrokerEvent, LogStore};
 use crate::wire::{FrontEndAction, WireFrontEnd};
 use bytes::Bytes;
 use controller::{
-    BrokerId, ControllerConfig, ControllerEvent, QuorumController, QuorumStore, ReplyTo,
+    BrokerId, ControllerConfig, ControllerEvent, PartitionKey, QuorumController, QuorumStore,
+    ReplyTo,
 };
 
 /// What survives a node's death: its disks.
@@ -38,6 +39,29 @@ impl NodeStore {
             quorum: QuorumStore::bootstrap(voters),
             logs: LogStore::new(),
         }
+    }
+
+    /// The process died but the machine did not: the operating system writes the page
+    /// cache back, so every log ends up flushed.
+    pub fn flush(&mut self) {
+        for (log, _) in self.logs.values_mut() {
+            log.flush();
+        }
+    }
+
+    /// The machine died, not just the process: every partition log loses what was not
+    /// flushed, and its HW checkpoint cannot be past what remains. The metadata log loses
+    /// nothing: KRaft flushes it before acknowledging (`KafkaRaftClient` fsyncs each
+    /// append), so the raft store is kept whole. Returns the offsets each log lost.
+    pub fn crash(&mut self) -> Vec<(PartitionKey, i64, i64)> {
+        let mut lost = Vec::new();
+        for (key, (log, hw)) in self.logs.iter_mut() {
+            if let Some((from, to)) = log.crash() {
+                lost.push((*key, from, to));
+            }
+            *hw = (*hw).min(log.log_end_offset());
+        }
+        lost
     }
 }
 

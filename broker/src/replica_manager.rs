@@ -89,6 +89,10 @@ pub struct Broker {
     now_ms: u64,
     controller_leader: Option<BrokerId>,
     metadata_offset: u64,
+    /// Whether the broker acts on the metadata yet: not before it has registered and
+    /// caught up to its registration (Kafka's BrokerServer waits on the lifecycle manager's
+    /// initial catch-up before installing its metadata publishers).
+    metadata_published: bool,
     out: BrokerOutput,
 }
 
@@ -120,6 +124,7 @@ impl Broker {
             now_ms: 0,
             controller_leader: None,
             metadata_offset: 0,
+            metadata_published: false,
             out: BrokerOutput::default(),
         }
     }
@@ -273,6 +278,9 @@ impl Broker {
         let now = self.now_ms;
         self.lifecycle
             .tick(&mut self.channel, controller_leader, metadata_offset, now);
+        if !self.metadata_published && self.lifecycle.has_caught_up(self.metadata_offset) {
+            self.publish_metadata(image);
+        }
         self.channel.tick(
             controller_leader,
             now,
@@ -287,14 +295,43 @@ impl Broker {
         self.send_fetches();
         self.expire_purgatories();
         self.groups.tick(now);
+        let flush_ms = self
+            .config
+            .log_flush_interval_ms
+            .map_or(self.config.os_flush_interval_ms, |f| {
+                f.min(self.config.os_flush_interval_ms)
+            });
+        for p in self.partitions.values_mut() {
+            p.maybe_flush(now, flush_ms);
+        }
     }
 
     // ----- metadata ------------------------------------------------------------------------
+
+    /// The first publish: every partition of the image at once (Kafka's first
+    /// `onMetadataUpdate`, with the whole image as its delta).
+    fn publish_metadata(&mut self, image: &MetadataImage) {
+        self.metadata_published = true;
+        let keys: Vec<PartitionKey> = image.partitions().map(|(k, _)| k).collect();
+        for key in keys {
+            self.apply_partition(image, key);
+        }
+        self.complete_purgatories();
+        self.send_fetches();
+    }
+
+    /// Whether the broker acts on the metadata yet (see `metadata_published`).
+    pub fn is_metadata_published(&self) -> bool {
+        self.metadata_published
+    }
 
     /// Applies what the metadata log changed (Kafka's `applyDelta`).
     pub fn on_metadata(&mut self, image: &MetadataImage, changes: &[ImageChange], now_ms: u64) {
         self.now_ms = self.now_ms.max(now_ms);
         self.metadata_offset = image.offset.max(self.metadata_offset);
+        if !self.metadata_published {
+            return;
+        }
         let mut touched = false;
         for change in changes {
             match change {

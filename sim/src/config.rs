@@ -85,6 +85,12 @@ pub fn apply(
             broker.replica_fetch_max_bytes = parse(key, value, "size in bytes")?
         }
         "num.partitions" => controller.num_partitions = parse(key, value, "integer")?,
+        "log.flush.interval.ms" => {
+            broker.log_flush_interval_ms = Some(parse(key, value, "duration in ms")?)
+        }
+        "kraftsim.os.flush.interval.ms" => {
+            broker.os_flush_interval_ms = parse(key, value, "duration in ms")?
+        }
         "auto.create.topics.enable" => {
             broker.auto_create_topics_enable = parse(key, value, "boolean")?
         }

@@ -1,4 +1,13 @@
 //! The log itself: batches in offset order, their ends, and the epoch cache.
+//!
+//! **Flushing and the recovery point.** Kafka does not fsync by default
+//! (`log.flush.interval.messages` and `log.flush.interval.ms` are unset): an append lands in
+//! the operating system's page cache, and the kernel writes it to disk later. A process
+//! that dies (`docker stop`, kill -9) loses nothing, because the page cache survives it; a
+//! machine that dies (power loss, kernel panic) loses what the kernel had not yet written.
+//! The log remembers its *recovery point*, Kafka's name for the offset below which
+//! everything is on disk, and [`Log::crash`] drops what lies past it. Durability in Kafka
+//! comes from replication, not from the disk.
 
 use super::batch::{assign_offsets, BatchError, Batches};
 use super::epoch_cache::LeaderEpochCache;
@@ -115,6 +124,10 @@ pub struct Log {
     size_bytes: usize,
     epochs: LeaderEpochCache,
     producers: ProducerStateTable,
+    /// Offsets below it are on disk (Kafka's `recoveryPoint`).
+    recovery_point: i64,
+    /// Since when something past the recovery point has waited for a flush.
+    dirty_since_ms: Option<u64>,
 }
 
 impl Log {
@@ -362,6 +375,7 @@ impl Log {
             self.log_end_offset = self.log_end_offset.min(offset.max(self.log_start_offset));
         }
         self.epochs.truncate_from_end(self.log_end_offset);
+        self.recovery_point = self.recovery_point.min(self.log_end_offset);
         // Producer state follows the log: rebuilt from what remains.
         self.producers.clear();
         for b in &self.batches {
@@ -371,6 +385,42 @@ impl Log {
             }
         }
         self.log_end_offset
+    }
+
+    /// Offsets below this are on disk.
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point
+    }
+
+    /// Writes everything to disk: the recovery point moves to the log end.
+    pub fn flush(&mut self) {
+        self.recovery_point = self.log_end_offset;
+        self.dirty_since_ms = None;
+    }
+
+    /// The operating system's writeback, modelled simply: data that has waited
+    /// `flush_interval_ms` since it was first seen unflushed is written (with everything
+    /// after it). kraftsim simplifies Linux (a flusher thread every 5 s writing pages dirty
+    /// for 30 s) into one interval.
+    pub fn maybe_flush(&mut self, now_ms: u64, flush_interval_ms: u64) {
+        if self.recovery_point >= self.log_end_offset {
+            self.dirty_since_ms = None;
+            return;
+        }
+        match self.dirty_since_ms {
+            None => self.dirty_since_ms = Some(now_ms),
+            Some(t) if now_ms.saturating_sub(t) >= flush_interval_ms => self.flush(),
+            Some(_) => {}
+        }
+    }
+
+    /// The machine died: what was not flushed is gone. Returns the offsets lost, as
+    /// `[from, to)`, if any.
+    pub fn crash(&mut self) -> Option<(i64, i64)> {
+        let before = self.log_end_offset;
+        let after = self.truncate_to(self.recovery_point);
+        self.dirty_since_ms = None;
+        (after < before).then_some((after, before))
     }
 
     /// (base offset, last offset, CRC) of every batch ending below `offset`: enough to
@@ -414,6 +464,32 @@ mod tests {
         assert!(log.read(7, 100).is_err());
         assert!(log.read(6, 100).expect("at LEO").is_empty());
         assert!(log.read_up_to(0, 10_000, 3).expect("below HW").len() == 1);
+    }
+
+    #[test]
+    fn a_crash_loses_what_was_not_flushed_at_a_batch_boundary() {
+        let mut log = Log::new();
+        log.append_as_leader(batch(3, 4), 0).expect("append");
+        log.maybe_flush(0, 5_000); // dirty since 0
+        log.maybe_flush(4_999, 5_000);
+        assert_eq!(log.recovery_point(), 0, "not yet written back");
+        log.maybe_flush(5_000, 5_000);
+        assert_eq!(log.recovery_point(), 3, "written back after the interval");
+        log.append_as_leader(batch(2, 4), 1).expect("append");
+        log.append_as_leader(batch(2, 4), 1).expect("append");
+        assert_eq!(log.crash(), Some((3, 7)));
+        assert_eq!(log.log_end_offset(), 3);
+        assert_eq!(
+            log.end_offset_for_epoch(1),
+            (0, 3),
+            "epoch 1 is gone with its data"
+        );
+        assert_eq!(log.crash(), None, "nothing more to lose");
+        // A kill is not a crash: a flushed log loses nothing.
+        log.append_as_leader(batch(1, 4), 2).expect("append");
+        log.flush();
+        assert_eq!(log.crash(), None);
+        assert_eq!(log.log_end_offset(), 4);
     }
 
     #[test]

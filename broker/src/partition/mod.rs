@@ -668,6 +668,11 @@ impl Partition {
         }
     }
 
+    /// Lets the operating system write the log back (see [`Log::maybe_flush`]).
+    pub fn maybe_flush(&mut self, now_ms: u64, flush_interval_ms: u64) {
+        self.log.maybe_flush(now_ms, flush_interval_ms);
+    }
+
     /// Gives the log back (when the node stops), with the HW to checkpoint.
     pub fn into_log(self) -> (Log, i64) {
         (self.log, self.high_watermark)

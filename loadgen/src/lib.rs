@@ -4,12 +4,13 @@
 //! `kafka-producer-perf-test`. To put kraftsim's figures next to a real cluster's, loadgen
 //! measures the same things the same way and prints them in the same format.
 //!
-//! The client cores are sans-IO state machines ([`network`], [`producer`]): they never
+//! The client cores are sans-IO state machines ([`network`], [`producer`], [`consumer`]): they never
 //! touch a socket or a clock, so the deterministic simulator runs them exactly as the tokio
 //! front end does. [`perf_producer`] is kafka-producer-perf-test's loop over the producer,
 //! [`perf_stats`] its statistics and report lines.
 
 pub mod batch;
+pub mod consumer;
 pub mod error;
 pub mod metadata;
 pub mod network;

@@ -153,6 +153,13 @@ impl NetworkClient {
         }
     }
 
+    /// Whether `node`'s connection is open and past its handshake.
+    pub fn is_ready(&self, node: NodeId) -> bool {
+        self.connections
+            .get(&node)
+            .is_some_and(|c| c.state == ConnState::Ready)
+    }
+
     /// Whether a connection to `node` is open or being opened.
     pub fn is_connecting_or_ready(&self, node: NodeId) -> bool {
         self.connections

@@ -97,6 +97,9 @@ pub struct ProducerMetrics {
     pub errors: BTreeMap<String, u64>,
 }
 
+/// The name under which failed connection attempts are counted.
+pub const CONNECTION_REFUSED: &str = "connection refused (node may not be available)";
+
 /// Tags of the producer's requests.
 const TAG_METADATA: u64 = 1;
 const TAG_INIT_PRODUCER_ID: u64 = 2;
@@ -277,6 +280,15 @@ impl Producer {
     }
 
     pub fn on_disconnected(&mut self, node: NodeId, now_ms: u64) {
+        if !self.net.is_ready(node) {
+            // The Java client logs "Connection to node N could not be established. Node
+            // may not be available." and tries again after reconnect.backoff.ms.
+            *self
+                .metrics
+                .errors
+                .entry(CONNECTION_REFUSED.to_string())
+                .or_default() += 1;
+        }
         let failed = self.net.on_disconnected(node, now_ms);
         self.metadata.request_update();
         for r in failed {

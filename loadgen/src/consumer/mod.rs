@@ -1,0 +1,557 @@
+//! # The consumer core: reading partitions back, as a Kafka consumer does
+//!
+//! A consumer that is *assigned* partitions (no group) needs three things from the
+//! cluster: where each partition's leader is (Metadata), where to start (ListOffsets:
+//! the earliest or the latest offset, per `auto.offset.reset`), and then the records
+//! (Fetch, one request per leader at a time, each partition from its current position).
+//! A Fetch answer carries the partition's high watermark; a consumer never sees past it,
+//! so "caught up" means the position reached the high watermark. A fetch at an offset in
+//! the middle of a batch returns the whole batch: the consumer skips the records before
+//! its position.
+//!
+//! This is the Java `KafkaConsumer` with `assign()`, sans-IO: the deterministic simulator
+//! drives it for `sim run`'s verdict, the tokio front end for `loadgen consumer`.
+//! Simplified: no consumer groups or offset commits here, uncompressed batches only,
+//! `isolation.level=read_uncommitted`.
+
+use crate::error::{error_name, invalidates_metadata, ClientError};
+use crate::metadata::ClusterMetadata;
+use crate::network::{decode_body, NetOutput, NetworkClient, NodeId, Response};
+use bytes::{Buf, Bytes};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse,
+    MetadataRequest, MetadataResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::RecordBatchDecoder;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Where to start when there is no position: `auto.offset.reset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetReset {
+    Earliest,
+    Latest,
+}
+
+/// Consumer settings, by the Java client's names, with its defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerConfig {
+    pub bootstrap_servers: Vec<(String, u16)>,
+    pub client_id: String,
+    /// `fetch.min.bytes` (1).
+    pub fetch_min_bytes: i32,
+    /// `fetch.max.wait.ms` (500).
+    pub fetch_max_wait_ms: i32,
+    /// `fetch.max.bytes` (52428800).
+    pub fetch_max_bytes: i32,
+    /// `max.partition.fetch.bytes` (1048576).
+    pub max_partition_fetch_bytes: i32,
+    /// `request.timeout.ms` (30000).
+    pub request_timeout_ms: u64,
+    /// `retry.backoff.ms` (100).
+    pub retry_backoff_ms: u64,
+    /// `metadata.max.age.ms` (300000).
+    pub metadata_max_age_ms: u64,
+    /// `auto.offset.reset` (latest).
+    pub auto_offset_reset: OffsetReset,
+    /// The most consumed records held before the application takes them; fetching
+    /// pauses past it (a bound on every queue).
+    pub max_buffered_records: usize,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        Self {
+            bootstrap_servers: Vec::new(),
+            client_id: "perf-consumer-client".into(),
+            fetch_min_bytes: 1,
+            fetch_max_wait_ms: 500,
+            fetch_max_bytes: 52_428_800,
+            max_partition_fetch_bytes: 1_048_576,
+            request_timeout_ms: 30_000,
+            retry_backoff_ms: 100,
+            metadata_max_age_ms: 300_000,
+            auto_offset_reset: OffsetReset::Latest,
+            max_buffered_records: 1_000_000,
+        }
+    }
+}
+
+/// One record read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumedRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp_ms: i64,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct PartitionState {
+    /// The next offset to read; `None` until ListOffsets answers.
+    position: Option<i64>,
+    /// The high watermark the last Fetch reported (-1: unknown yet).
+    high_watermark: i64,
+    /// A ListOffsets for it is in flight.
+    resetting: bool,
+    /// Not before this time (after an error).
+    backoff_until_ms: u64,
+}
+
+const TAG_METADATA: u64 = 1;
+const TAG_LIST_OFFSETS: u64 = 2;
+const TAG_FETCH: u64 = 3;
+
+/// The consumer.
+#[derive(Debug)]
+pub struct Consumer {
+    config: ConsumerConfig,
+    net: NetworkClient,
+    metadata: ClusterMetadata,
+    topic: String,
+    partitions: BTreeMap<i32, PartitionState>,
+    metadata_in_flight: bool,
+    /// Nodes with a Fetch or ListOffsets in flight.
+    busy: BTreeMap<NodeId, u64>,
+    records: VecDeque<ConsumedRecord>,
+    /// Error names seen, for reports.
+    pub errors: BTreeMap<String, u64>,
+    pub bytes_read: u64,
+    pub fetches: u64,
+}
+
+impl Consumer {
+    /// A consumer of every partition of `topic`.
+    pub fn assign_all(config: ConsumerConfig, topic: &str) -> Self {
+        let net = NetworkClient::new(&config.client_id);
+        let mut metadata = ClusterMetadata::default();
+        metadata.request_update();
+        Self {
+            config,
+            net,
+            metadata,
+            topic: topic.to_string(),
+            partitions: BTreeMap::new(),
+            metadata_in_flight: false,
+            busy: BTreeMap::new(),
+            records: VecDeque::new(),
+            errors: BTreeMap::new(),
+            bytes_read: 0,
+            fetches: 0,
+        }
+    }
+
+    /// Starts a partition at `offset` instead of `auto.offset.reset`.
+    pub fn seek(&mut self, partition: i32, offset: i64) {
+        self.partitions.entry(partition).or_default().position = Some(offset);
+    }
+
+    /// Records read so far, oldest first.
+    pub fn take_records(&mut self) -> impl Iterator<Item = ConsumedRecord> + '_ {
+        self.records.drain(..)
+    }
+
+    /// Whether every partition is known and read up to its high watermark.
+    pub fn is_caught_up(&self) -> bool {
+        let Some(count) = self.metadata.partition_count(&self.topic) else {
+            return false;
+        };
+        self.partitions.len() >= count
+            && self.partitions.values().all(|p| {
+                p.high_watermark >= 0 && p.position.is_some_and(|pos| pos >= p.high_watermark)
+            })
+    }
+
+    /// Each partition's position and last known high watermark.
+    pub fn positions(&self) -> BTreeMap<i32, (Option<i64>, i64)> {
+        self.partitions
+            .iter()
+            .map(|(p, s)| (*p, (s.position, s.high_watermark)))
+            .collect()
+    }
+
+    pub fn metadata(&self) -> &ClusterMetadata {
+        &self.metadata
+    }
+
+    pub fn take_output(&mut self) -> Vec<NetOutput> {
+        self.net.take_output()
+    }
+
+    pub fn on_connected(&mut self, node: NodeId, now_ms: u64) {
+        self.net.on_connected(node, now_ms);
+    }
+
+    pub fn on_disconnected(&mut self, node: NodeId, now_ms: u64) {
+        for r in self.net.on_disconnected(node, now_ms) {
+            self.request_failed(node, r.tag);
+        }
+        self.metadata.request_update();
+    }
+
+    /// A response frame from `node`.
+    pub fn on_frame(&mut self, node: NodeId, frame: Bytes, now_ms: u64) -> Result<(), ClientError> {
+        match self.net.on_frame(node, frame) {
+            Ok(Some(r)) => self.on_response(r, now_ms),
+            Ok(None) => Ok(()),
+            Err(e) => {
+                self.on_disconnected(node, now_ms);
+                Err(e)
+            }
+        }
+    }
+
+    fn request_failed(&mut self, node: NodeId, tag: u64) {
+        match tag {
+            TAG_METADATA => self.metadata_in_flight = false,
+            _ => {
+                self.busy.remove(&node);
+                for p in self.partitions.values_mut() {
+                    p.resetting = false;
+                }
+            }
+        }
+    }
+
+    fn count_error(&mut self, code: i16) {
+        *self.errors.entry(error_name(code)).or_default() += 1;
+        if invalidates_metadata(code) {
+            self.metadata.request_update();
+        }
+    }
+
+    fn on_response(&mut self, r: Response, now_ms: u64) -> Result<(), ClientError> {
+        let Response {
+            node,
+            request,
+            body,
+        } = r;
+        match request.tag {
+            TAG_METADATA => {
+                self.metadata_in_flight = false;
+                let m: MetadataResponse = decode_body(body, request.version, "Metadata")?;
+                self.metadata.update(&m, now_ms);
+                if let Some(n) = self.metadata.partition_count(&self.topic) {
+                    for p in 0..n as i32 {
+                        self.partitions.entry(p).or_insert(PartitionState {
+                            high_watermark: -1,
+                            ..Default::default()
+                        });
+                    }
+                }
+                Ok(())
+            }
+            TAG_LIST_OFFSETS => {
+                self.busy.remove(&node);
+                let m: ListOffsetsResponse = decode_body(body, request.version, "ListOffsets")?;
+                for t in &m.topics {
+                    for p in &t.partitions {
+                        let error = p.error_code;
+                        if error != 0 {
+                            self.count_error(error);
+                        }
+                        if let Some(s) = self.partitions.get_mut(&p.partition_index) {
+                            s.resetting = false;
+                            if error == 0 {
+                                s.position = Some(p.offset);
+                            } else {
+                                s.backoff_until_ms = now_ms + self.config.retry_backoff_ms;
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+            _ => {
+                self.busy.remove(&node);
+                let m: FetchResponse = decode_body(body, request.version, "Fetch")?;
+                if m.error_code != 0 {
+                    self.count_error(m.error_code);
+                }
+                for t in m.responses {
+                    for p in t.partitions {
+                        self.on_partition_data(p, now_ms)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn on_partition_data(
+        &mut self,
+        p: kafka_protocol::messages::fetch_response::PartitionData,
+        now_ms: u64,
+    ) -> Result<(), ClientError> {
+        let index = p.partition_index;
+        if p.error_code != 0 {
+            self.count_error(p.error_code);
+            let reset = p.error_code == 1; // OFFSET_OUT_OF_RANGE
+            if let Some(s) = self.partitions.get_mut(&index) {
+                s.backoff_until_ms = now_ms + self.config.retry_backoff_ms;
+                if reset {
+                    s.position = None;
+                }
+            }
+            return Ok(());
+        }
+        let Some(state) = self.partitions.get_mut(&index) else {
+            return Ok(());
+        };
+        state.high_watermark = p.high_watermark;
+        let Some(mut position) = state.position else {
+            return Ok(());
+        };
+        let Some(mut records) = p.records else {
+            return Ok(());
+        };
+        self.bytes_read += records.len() as u64;
+        while records.has_remaining() {
+            // A batch cut short by max bytes ends the useful part of the answer.
+            if records.remaining() < 12 {
+                break;
+            }
+            let len = i32::from_be_bytes([records[8], records[9], records[10], records[11]]);
+            let total = usize::try_from(len).unwrap_or(0) + 12;
+            if len < 0 || total > records.remaining() {
+                break;
+            }
+            let mut batch = records.split_to(total);
+            let set = RecordBatchDecoder::decode(&mut batch)
+                .map_err(|e| ClientError::Decode(format!("record batch: {e}")))?;
+            for r in set.records {
+                if r.offset < position {
+                    continue; // the batch began before our position
+                }
+                position = r.offset + 1;
+                self.records.push_back(ConsumedRecord {
+                    partition: index,
+                    offset: r.offset,
+                    timestamp_ms: r.timestamp,
+                    key: r.key,
+                    value: r.value,
+                });
+            }
+        }
+        if let Some(s) = self.partitions.get_mut(&index) {
+            s.position = Some(position);
+        }
+        Ok(())
+    }
+
+    /// Sends what is due: metadata, offset lookups, fetches.
+    pub fn poll(&mut self, now_ms: u64) {
+        for (node, r) in self.net.expire(now_ms, self.config.request_timeout_ms) {
+            self.request_failed(node, r.tag);
+            self.metadata.request_update();
+        }
+        self.maybe_update_metadata(now_ms);
+        if self.records.len() >= self.config.max_buffered_records {
+            return;
+        }
+        let mut resets: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+        let mut fetches: BTreeMap<i32, Vec<(i32, i64)>> = BTreeMap::new();
+        for (p, s) in &self.partitions {
+            if s.resetting || now_ms < s.backoff_until_ms {
+                continue;
+            }
+            let Some(leader) = self.metadata.leader(&self.topic, *p) else {
+                continue;
+            };
+            match s.position {
+                None => resets.entry(leader).or_default().push(*p),
+                Some(pos) => fetches.entry(leader).or_default().push((*p, pos)),
+            }
+        }
+        for (leader, parts) in resets {
+            if self.busy.contains_key(&leader) || !self.net.ready(leader, now_ms) {
+                continue;
+            }
+            self.send_list_offsets(leader, &parts, now_ms);
+        }
+        for (leader, parts) in fetches {
+            if self.busy.contains_key(&leader) || !self.net.ready(leader, now_ms) {
+                continue;
+            }
+            self.send_fetch(leader, &parts, now_ms);
+        }
+    }
+
+    fn maybe_update_metadata(&mut self, now_ms: u64) {
+        if self.metadata_in_flight
+            || !self
+                .metadata
+                .needs_update(now_ms, self.config.metadata_max_age_ms)
+        {
+            return;
+        }
+        let mut candidates: Vec<NodeId> = self.metadata.brokers.keys().copied().collect();
+        if candidates.is_empty() {
+            candidates = (1..=self.config.bootstrap_servers.len() as i32)
+                .map(|i| -i)
+                .collect();
+        }
+        // The first ready node, else start connecting to the first that may.
+        let node = candidates
+            .iter()
+            .copied()
+            .find(|n| self.net.is_ready(*n))
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .copied()
+                    .find(|n| !self.net.is_connecting_or_ready(*n) && self.net.ready(*n, now_ms))
+            });
+        let Some(node) = node else {
+            return;
+        };
+        let Some(version) = self.net.version(node, ApiKey::Metadata) else {
+            return;
+        };
+        let request = MetadataRequest::default()
+            .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(
+                TopicName(StrBytes::from_string(self.topic.clone())),
+            ))]))
+            .with_allow_auto_topic_creation(false);
+        if self
+            .net
+            .send(
+                node,
+                ApiKey::Metadata,
+                version,
+                &request,
+                now_ms,
+                TAG_METADATA,
+                true,
+            )
+            .is_ok()
+        {
+            self.metadata_in_flight = true;
+        }
+    }
+
+    fn send_list_offsets(&mut self, leader: NodeId, parts: &[i32], now_ms: u64) {
+        let Some(version) = self.net.version(leader, ApiKey::ListOffsets) else {
+            return;
+        };
+        let timestamp = match self.config.auto_offset_reset {
+            OffsetReset::Earliest => -2,
+            OffsetReset::Latest => -1,
+        };
+        let request = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![ListOffsetsTopic::default()
+                .with_name(TopicName(StrBytes::from_string(self.topic.clone())))
+                .with_partitions(
+                    parts
+                        .iter()
+                        .map(|p| {
+                            ListOffsetsPartition::default()
+                                .with_partition_index(*p)
+                                .with_current_leader_epoch(-1)
+                                .with_timestamp(timestamp)
+                        })
+                        .collect(),
+                )]);
+        if self
+            .net
+            .send(
+                leader,
+                ApiKey::ListOffsets,
+                version,
+                &request,
+                now_ms,
+                TAG_LIST_OFFSETS,
+                true,
+            )
+            .is_ok()
+        {
+            self.busy.insert(leader, TAG_LIST_OFFSETS);
+            for p in parts {
+                if let Some(s) = self.partitions.get_mut(p) {
+                    s.resetting = true;
+                }
+            }
+        }
+    }
+
+    fn send_fetch(&mut self, leader: NodeId, parts: &[(i32, i64)], now_ms: u64) {
+        let Some(version) = self.net.version(leader, ApiKey::Fetch) else {
+            return;
+        };
+        let request = FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(self.config.fetch_max_wait_ms)
+            .with_min_bytes(self.config.fetch_min_bytes)
+            .with_max_bytes(self.config.fetch_max_bytes)
+            .with_isolation_level(0)
+            .with_session_id(0)
+            .with_session_epoch(-1)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_string(self.topic.clone())))
+                .with_partitions(
+                    parts
+                        .iter()
+                        .map(|(p, offset)| {
+                            FetchPartition::default()
+                                .with_partition(*p)
+                                .with_fetch_offset(*offset)
+                                .with_current_leader_epoch(-1)
+                                .with_last_fetched_epoch(-1)
+                                .with_log_start_offset(-1)
+                                .with_partition_max_bytes(self.config.max_partition_fetch_bytes)
+                        })
+                        .collect(),
+                )]);
+        if self
+            .net
+            .send(
+                leader,
+                ApiKey::Fetch,
+                version,
+                &request,
+                now_ms,
+                TAG_FETCH,
+                true,
+            )
+            .is_ok()
+        {
+            self.busy.insert(leader, TAG_FETCH);
+            self.fetches += 1;
+        }
+    }
+
+    /// When `poll` has something to do even if nothing arrives.
+    pub fn next_wakeup_ms(&self) -> Option<u64> {
+        let mut t: Option<u64> = None;
+        let mut consider = |x: u64| t = Some(t.map_or(x, |y: u64| y.min(x)));
+        for s in self.partitions.values() {
+            if s.backoff_until_ms > 0 {
+                consider(s.backoff_until_ms);
+            }
+        }
+        if let Some(x) = self.net.next_expiry_ms(self.config.request_timeout_ms) {
+            consider(x);
+        }
+        if let Some(x) = self.net.next_reconnect_ms() {
+            consider(x);
+        }
+        if let Some(u) = self.metadata.updated_ms {
+            consider(u + self.config.metadata_max_age_ms);
+        }
+        t
+    }
+
+    /// The address of a node: a bootstrap server, or a broker from metadata.
+    pub fn address(&self, node: NodeId) -> Option<(String, u16)> {
+        if node < 0 {
+            let i = usize::try_from(-(node as i64) - 1).ok()?;
+            return self.config.bootstrap_servers.get(i).cloned();
+        }
+        self.metadata.address(node)
+    }
+}

@@ -4,6 +4,8 @@
 mod acks;
 #[path = "scenarios/common.rs"]
 mod common;
+#[path = "scenarios/crash.rs"]
+mod crash;
 #[path = "scenarios/isr_shrink_expand.rs"]
 mod isr_shrink_expand;
 #[path = "scenarios/leader_failover.rs"]

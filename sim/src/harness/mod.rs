@@ -13,7 +13,9 @@
 //! [`SimCluster::heal`]. Clients are not cut off by `isolate`: it models a broker that lost
 //! its peers, not its clients.
 
+pub mod events;
 pub mod network;
+pub mod time_model;
 
 use crate::config::{self, ConfigError};
 use crate::invariants::{Checker, Violation};
@@ -21,16 +23,21 @@ use crate::records::{decode_values, encode_batch};
 use crate::rng::SimRng;
 use broker::{
     BrokerConfig, ClientRequest, ClientResponse, ClientToken, Node, NodeStore, PeerMessage,
-    ProducePartition, ProduceRequest,
+    ProducePartition, ProduceRequest, WireOutput,
 };
 use bytes::Bytes;
 use controller::{BrokerId, ControllerConfig, CreatableTopic, ErrorCode, PartitionRegistration};
+use events::{ClusterEvent, ClusterEventKind};
 use network::{Delivery, Network, NetworkConfig};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use time_model::ServiceModel;
 
 /// The client's address on the simulated network.
 pub const CLIENT: BrokerId = 0;
+
+/// Wire connection ids start here, far from the typed client's.
+const FIRST_WIRE_CONNECTION: u64 = 1_000;
 
 /// How a simulation is set up.
 #[derive(Clone, Debug)]
@@ -40,6 +47,8 @@ pub struct SimConfig {
     /// Virtual milliseconds per step.
     pub tick_ms: u64,
     pub network: NetworkConfig,
+    /// What handling a message costs a node (free by default: tests see logic, not load).
+    pub service: ServiceModel,
     /// Broker and topic settings by Kafka name, applied to every node.
     pub configs: Vec<(String, String)>,
     /// Messages held for a paused node, at most; past it they are dropped (its socket
@@ -54,6 +63,7 @@ impl SimConfig {
             seed,
             tick_ms: 10,
             network: NetworkConfig::default(),
+            service: ServiceModel::default(),
             configs: Vec::new(),
             max_held_messages: 100_000,
         }
@@ -108,18 +118,77 @@ pub enum Payload {
         token: ClientToken,
         response: ClientResponse,
     },
+    /// A Kafka request frame (no length prefix) on a client connection.
+    ClientFrame {
+        to: BrokerId,
+        connection_id: u64,
+        frame: Bytes,
+    },
+    /// Something for a simulated client: an answer frame, a connection event.
+    ToClient(ClientDelivery),
+}
+
+impl Payload {
+    /// Bytes on the wire, for the time model.
+    fn size_bytes(&self) -> usize {
+        match self {
+            Payload::Peer { msg, .. } => msg.size_bytes(),
+            Payload::Client { .. } | Payload::Response { .. } => 128,
+            Payload::ClientFrame { frame, .. } => frame.len() + 4,
+            Payload::ToClient(ClientDelivery::Frame { frame, .. }) => frame.len() + 4,
+            Payload::ToClient(_) => 64,
+        }
+    }
+}
+
+/// What a simulated client connection sees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientDelivery {
+    Connected {
+        node: BrokerId,
+        connection_id: u64,
+    },
+    /// The connection could not be opened (the node is down).
+    Refused {
+        node: BrokerId,
+        connection_id: u64,
+    },
+    /// A response frame (no length prefix).
+    Frame {
+        node: BrokerId,
+        connection_id: u64,
+        frame: Bytes,
+    },
+    /// The node closed the connection, or died.
+    Closed {
+        node: BrokerId,
+        connection_id: u64,
+        reason: String,
+    },
+}
+
+/// When something happens: it reaches its destination, or (after the destination's
+/// service time) the destination handles it.
+#[derive(Debug)]
+enum Stage {
+    Arrive,
+    /// Handle it, if the node is still the incarnation that accepted it.
+    Handle {
+        incarnation: u64,
+    },
 }
 
 #[derive(Debug)]
 struct Scheduled {
-    at_ms: u64,
+    at_us: u64,
     seq: u64,
+    stage: Stage,
     payload: Payload,
 }
 
 impl PartialEq for Scheduled {
     fn eq(&self, other: &Self) -> bool {
-        (self.at_ms, self.seq) == (other.at_ms, other.seq)
+        (self.at_us, self.seq) == (other.at_us, other.seq)
     }
 }
 impl Eq for Scheduled {}
@@ -130,9 +199,24 @@ impl PartialOrd for Scheduled {
 }
 impl Ord for Scheduled {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at_ms, self.seq).cmp(&(other.at_ms, other.seq))
+        (self.at_us, self.seq).cmp(&(other.at_us, other.seq))
     }
 }
+
+/// A client connection to a node, as the node's socket server sees it: Kafka reads the
+/// next request of a connection only after answering the previous one (the channel is
+/// muted meanwhile), so requests wait here in order.
+#[derive(Debug)]
+struct WireConnection {
+    node: BrokerId,
+    open: bool,
+    busy: bool,
+    waiting: VecDeque<Bytes>,
+}
+
+/// The most requests waiting on one client connection (a client keeps at most
+/// `max.in.flight.requests.per.connection`, 5 by default).
+const MAX_WAITING_PER_CONNECTION: usize = 1024;
 
 /// A record the client was told is stored. The ledger keeps a hash of the value and its
 /// first bytes, not the value, so long runs stay small.
@@ -181,7 +265,20 @@ pub struct SimCluster {
     network: Network,
     queue: BinaryHeap<Reverse<Scheduled>>,
     seq: u64,
-    now_ms: u64,
+    now_us: u64,
+    /// The last time the nodes ticked.
+    last_tick_ms: u64,
+    /// When each node finishes what it is handling (the time model).
+    busy_until_us: BTreeMap<BrokerId, u64>,
+    /// Changes at every start, so work accepted by a dead incarnation is dropped.
+    incarnations: BTreeMap<BrokerId, u64>,
+    wire_connections: BTreeMap<u64, WireConnection>,
+    next_connection_id: u64,
+    client_inbox: VecDeque<ClientDelivery>,
+    events: Vec<ClusterEvent>,
+    last_isr: BTreeMap<(String, i32), Vec<BrokerId>>,
+    /// Whether the last fault left fewer than a majority of voters up (for the narration).
+    quorum_lost: bool,
     next_correlation_id: i32,
     pending_produce: BTreeMap<ClientToken, PendingProduce>,
     responses: BTreeMap<ClientToken, ClientResponse>,
@@ -227,7 +324,16 @@ impl SimCluster {
             network,
             queue: BinaryHeap::new(),
             seq: 0,
-            now_ms: 0,
+            now_us: 0,
+            last_tick_ms: 0,
+            busy_until_us: BTreeMap::new(),
+            incarnations: BTreeMap::new(),
+            wire_connections: BTreeMap::new(),
+            next_connection_id: FIRST_WIRE_CONNECTION,
+            client_inbox: VecDeque::new(),
+            events: Vec::new(),
+            last_isr: BTreeMap::new(),
+            quorum_lost: false,
             next_correlation_id: 0,
             pending_produce: BTreeMap::new(),
             responses: BTreeMap::new(),
@@ -246,47 +352,85 @@ impl SimCluster {
     // ----- time ----------------------------------------------------------------------------
 
     pub fn now_ms(&self) -> u64 {
-        self.now_ms
+        self.now_us / 1000
+    }
+
+    /// The virtual time in microseconds.
+    pub fn now_us(&self) -> u64 {
+        self.now_us
     }
 
     pub fn seed(&self) -> u64 {
         self.config.seed
     }
 
-    /// One tick: deliver what is due, tick every running node, check the invariants.
-    pub fn step(&mut self) {
-        let end = self.now_ms + self.config.tick_ms;
-        while self.queue.peek().is_some_and(|Reverse(s)| s.at_ms < end) {
-            let Some(Reverse(s)) = self.queue.pop() else {
-                break;
-            };
-            self.now_ms = self.now_ms.max(s.at_ms);
-            self.deliver(s.payload);
+    fn next_tick_us(&self) -> u64 {
+        (self.last_tick_ms + self.config.tick_ms) * 1000
+    }
+
+    /// When the next thing happens: a delivery, a handling, or the nodes' tick.
+    pub fn next_event_us(&self) -> u64 {
+        let tick = self.next_tick_us();
+        self.queue
+            .peek()
+            .map_or(tick, |Reverse(s)| s.at_us.min(tick))
+    }
+
+    /// Does the next thing: one delivery or handling if one is due before the next tick,
+    /// else the tick (every running node ticks, then the invariants are checked). Returns
+    /// true if it was a tick.
+    pub fn advance(&mut self) -> bool {
+        let tick = self.next_tick_us();
+        if self.queue.peek().is_some_and(|Reverse(s)| s.at_us < tick) {
+            if let Some(Reverse(s)) = self.queue.pop() {
+                self.now_us = self.now_us.max(s.at_us);
+                match s.stage {
+                    Stage::Arrive => self.arrive(s.payload),
+                    Stage::Handle { incarnation } => self.handle(s.payload, incarnation),
+                }
+            }
+            return false;
         }
-        self.now_ms = end;
+        self.now_us = tick;
+        self.last_tick_ms += self.config.tick_ms;
+        let now_ms = self.last_tick_ms;
         for id in self.ids.clone() {
             if let Some(NodeSlot::Running(node)) = self.slots.get_mut(&id) {
-                node.tick(end);
+                node.tick(now_ms);
                 self.collect(id);
             }
         }
-        let violations = self.checker.check(self.now_ms, &self.slots);
+        let violations = self.checker.check(now_ms, &self.slots);
         for v in violations {
             self.note(0, format!("INVARIANT VIOLATED: {v}"));
         }
+        true
+    }
+
+    /// Advances to `at_us` (everything due before it is done, ticks included).
+    pub fn advance_to(&mut self, at_us: u64) {
+        while self.next_event_us() <= at_us {
+            self.advance();
+        }
+        self.now_us = self.now_us.max(at_us);
+    }
+
+    /// One tick: deliver what is due, tick every running node, check the invariants.
+    pub fn step(&mut self) {
+        while !self.advance() {}
     }
 
     pub fn run_for(&mut self, duration_ms: u64) {
-        let end = self.now_ms + duration_ms;
-        while self.now_ms < end {
+        let end = self.now_ms() + duration_ms;
+        while self.now_ms() < end {
             self.step();
         }
     }
 
     /// Steps until `done` holds or `max_ms` pass; true if it held.
     pub fn run_until(&mut self, max_ms: u64, mut done: impl FnMut(&Self) -> bool) -> bool {
-        let end = self.now_ms + max_ms;
-        while self.now_ms < end {
+        let end = self.now_ms() + max_ms;
+        while self.now_ms() < end {
             if done(self) {
                 return true;
             }
@@ -295,41 +439,96 @@ impl SimCluster {
         done(self)
     }
 
-    fn schedule(&mut self, at_ms: u64, payload: Payload) {
+    fn schedule(&mut self, at_us: u64, stage: Stage, payload: Payload) {
         self.seq += 1;
         self.queue.push(Reverse(Scheduled {
-            at_ms,
+            at_us,
             seq: self.seq,
+            stage,
             payload,
         }));
     }
 
-    fn send(&mut self, from: BrokerId, to: BrokerId, payload: Payload) {
-        match self.network.schedule(&mut self.rng, from, to, self.now_ms) {
-            Delivery::At(at) => self.schedule(at, payload),
+    /// Hands a message to the network at `depart_us`.
+    fn send_at(&mut self, depart_us: u64, from: BrokerId, to: BrokerId, payload: Payload) {
+        let size = payload.size_bytes();
+        match self
+            .network
+            .schedule(&mut self.rng, from, to, depart_us, size)
+        {
+            Delivery::At(at) => self.schedule(at, Stage::Arrive, payload),
             Delivery::Dropped => {}
         }
     }
 
-    fn deliver(&mut self, payload: Payload) {
+    fn send(&mut self, from: BrokerId, to: BrokerId, payload: Payload) {
+        self.send_at(self.now_us, from, to, payload);
+    }
+
+    /// A message reached its destination: the client takes it at once; a running node
+    /// queues it behind what it is busy with (the time model); a paused node's socket
+    /// buffers hold it; a dead node gets nothing.
+    fn arrive(&mut self, payload: Payload) {
         let target = match &payload {
             Payload::Peer { to, .. } | Payload::Client { to, .. } => *to,
+            Payload::ClientFrame {
+                to, connection_id, ..
+            } => {
+                // Kafka reads one request of a connection at a time.
+                let Some(conn) = self.wire_connections.get_mut(connection_id) else {
+                    return;
+                };
+                if !conn.open {
+                    return;
+                }
+                if conn.busy {
+                    if conn.waiting.len() < MAX_WAITING_PER_CONNECTION {
+                        if let Payload::ClientFrame { frame, .. } = payload {
+                            conn.waiting.push_back(frame);
+                        }
+                    }
+                    return;
+                }
+                conn.busy = true;
+                *to
+            }
             Payload::Response {
                 token, response, ..
             } => {
                 self.on_response(*token, response.clone());
                 return;
             }
-        };
-        let now = self.now_ms;
-        match self.slots.get_mut(&target) {
-            Some(NodeSlot::Running(node)) => {
-                match payload {
-                    Payload::Peer { from, msg, .. } => node.on_peer(now, from, msg),
-                    Payload::Client { token, request, .. } => node.on_client(now, token, request),
-                    Payload::Response { .. } => {}
+            Payload::ToClient(delivery) => {
+                let keep = match delivery {
+                    ClientDelivery::Frame { connection_id, .. } => self
+                        .wire_connections
+                        .get(connection_id)
+                        .is_some_and(|c| c.open),
+                    _ => true,
+                };
+                if keep {
+                    self.client_inbox.push_back(delivery.clone());
                 }
-                self.collect(target);
+                return;
+            }
+        };
+        self.accept(target, payload);
+    }
+
+    /// A node takes a message in: handled after its turn on the node (time model).
+    fn accept(&mut self, target: BrokerId, payload: Payload) {
+        match self.slots.get_mut(&target) {
+            Some(NodeSlot::Running(_)) => {
+                let incarnation = self.incarnations.get(&target).copied().unwrap_or(0);
+                if self.config.service.is_free() {
+                    self.handle(payload, incarnation);
+                    return;
+                }
+                let cost = self.config.service.cost_us(payload.size_bytes());
+                let busy = self.busy_until_us.entry(target).or_insert(0);
+                let done = (*busy).max(self.now_us) + cost;
+                *busy = done;
+                self.schedule(done, Stage::Handle { incarnation }, payload);
             }
             Some(NodeSlot::Paused(_, held)) if held.len() < self.config.max_held_messages => {
                 held.push_back(payload);
@@ -338,23 +537,70 @@ impl SimCluster {
         }
     }
 
-    /// Takes a node's output into the network and the trace.
+    /// A node handles a message it accepted, unless it died since.
+    fn handle(&mut self, payload: Payload, incarnation: u64) {
+        let target = match &payload {
+            Payload::Peer { to, .. }
+            | Payload::Client { to, .. }
+            | Payload::ClientFrame { to, .. } => *to,
+            _ => return,
+        };
+        if self.incarnations.get(&target).copied().unwrap_or(0) != incarnation {
+            return;
+        }
+        let now = self.now_ms();
+        match self.slots.get_mut(&target) {
+            Some(NodeSlot::Running(node)) => {
+                match payload {
+                    Payload::Peer { from, msg, .. } => node.on_peer(now, from, msg),
+                    Payload::Client { token, request, .. } => node.on_client(now, token, request),
+                    Payload::ClientFrame {
+                        connection_id,
+                        frame,
+                        ..
+                    } => node.on_client_frame(now, connection_id, frame),
+                    _ => {}
+                }
+                self.collect(target);
+            }
+            Some(NodeSlot::Paused(_, held)) if held.len() < self.config.max_held_messages => {
+                // Paused while it waited its turn: it waits for the resume.
+                held.push_back(payload);
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes a node's output into the network and the trace. Sending costs the node time
+    /// too (bytes out), so its messages leave when that is done.
     fn collect(&mut self, id: BrokerId) {
         let Some(NodeSlot::Running(node)) = self.slots.get_mut(&id) else {
             return;
         };
         let out = node.take_output();
         for e in out.controller_events {
-            self.note(id, format!("controller: {e}"));
+            self.on_controller_event(id, e);
         }
         for e in out.broker_events {
-            self.note(id, format!("{}-{}: {}", e.topic, e.partition, e.reason));
+            let text = format!("{}-{}: {}", e.topic, e.partition, e.reason);
+            self.event(id, ClusterEventKind::Broker(e.kind), text);
         }
+        let mut depart = self.now_us;
+        let service = self.config.service;
+        let charge = |bytes: usize, depart: &mut u64, busy: &mut BTreeMap<BrokerId, u64>| {
+            if !service.is_free() {
+                let b = busy.entry(id).or_insert(0);
+                *b = (*b).max(*depart) + bytes as u64 * service.byte_ns / 1000;
+                *depart = *b;
+            }
+        };
         for (to, msg) in out.peer {
-            self.send(id, to, Payload::Peer { from: id, to, msg });
+            charge(msg.size_bytes(), &mut depart, &mut self.busy_until_us);
+            self.send_at(depart, id, to, Payload::Peer { from: id, to, msg });
         }
         for (token, response) in out.client {
-            self.send(
+            self.send_at(
+                depart,
                 id,
                 CLIENT,
                 Payload::Response {
@@ -364,18 +610,107 @@ impl SimCluster {
                 },
             );
         }
+        for (connection_id, output) in out.wire {
+            let Some(conn) = self.wire_connections.get_mut(&connection_id) else {
+                continue;
+            };
+            conn.busy = false;
+            let next = conn.waiting.pop_front();
+            match output {
+                WireOutput::Frame(frame) => {
+                    // The node's frames carry their length prefix; clients get the body.
+                    let frame = if frame.len() >= 4 {
+                        frame.slice(4..)
+                    } else {
+                        frame
+                    };
+                    charge(frame.len(), &mut depart, &mut self.busy_until_us);
+                    self.send_at(
+                        depart,
+                        id,
+                        CLIENT,
+                        Payload::ToClient(ClientDelivery::Frame {
+                            node: id,
+                            connection_id,
+                            frame,
+                        }),
+                    );
+                }
+                WireOutput::NoResponse => {}
+                WireOutput::Close(reason) => {
+                    self.close_connection(connection_id, reason);
+                    continue;
+                }
+            }
+            if let Some(frame) = next {
+                if let Some(conn) = self.wire_connections.get_mut(&connection_id) {
+                    conn.busy = true;
+                }
+                self.accept(
+                    id,
+                    Payload::ClientFrame {
+                        to: id,
+                        connection_id,
+                        frame,
+                    },
+                );
+            }
+        }
+    }
+
+    fn on_controller_event(&mut self, id: BrokerId, e: controller::ControllerEvent) {
+        let text = format!("controller: {e}");
+        let kind = match &e.kind {
+            controller::ControllerEventKind::IsrChanged {
+                topic,
+                partition,
+                isr,
+            } => {
+                let key = (topic.clone(), *partition);
+                let before = self.last_isr.insert(key, isr.clone());
+                match before {
+                    Some(b) if b.len() > isr.len() => ClusterEventKind::IsrShrink {
+                        topic: topic.clone(),
+                        partition: *partition,
+                        isr: isr.clone(),
+                    },
+                    Some(b) if b.len() < isr.len() => ClusterEventKind::IsrExpand {
+                        topic: topic.clone(),
+                        partition: *partition,
+                        isr: isr.clone(),
+                    },
+                    _ => ClusterEventKind::Controller(e.kind.clone()),
+                }
+            }
+            other => ClusterEventKind::Controller(other.clone()),
+        };
+        self.event(id, kind, text);
+    }
+
+    fn event(&mut self, node: BrokerId, kind: ClusterEventKind, text: String) {
+        self.events.push(ClusterEvent {
+            at_ms: self.now_ms(),
+            node,
+            kind,
+        });
+        self.note(node, text);
+    }
+
+    /// Typed events of the run, oldest first (the trace's lines, as data).
+    pub fn events(&self) -> &[ClusterEvent] {
+        &self.events
     }
 
     fn note(&mut self, node: BrokerId, text: String) {
         for b in text
             .bytes()
-            .chain(self.now_ms.to_be_bytes())
+            .chain(self.now_ms().to_be_bytes())
             .chain(node.to_be_bytes())
         {
             self.digest = (self.digest ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
         self.trace.push(TraceLine {
-            at_ms: self.now_ms,
+            at_ms: self.now_ms(),
             node,
             text,
         });
@@ -394,14 +729,71 @@ impl SimCluster {
 
     /// Stops a node: volatile state gone, disks kept. A no-op on a node already down.
     pub fn kill(&mut self, id: BrokerId) -> Result<(), SimError> {
+        self.stop(id, false).map(|_| ())
+    }
+
+    /// Stops a node's process; a crash (the machine dies) also loses the log data the
+    /// operating system had not yet written, where a kill leaves the page cache to be
+    /// written back. Returns what the crash lost.
+    fn stop(
+        &mut self,
+        id: BrokerId,
+        crash: bool,
+    ) -> Result<Vec<(controller::PartitionKey, i64, i64)>, SimError> {
         let slot = self.slot(id)?;
-        let store = match slot {
-            NodeSlot::Running(node) | NodeSlot::Paused(node, _) => node.stop(),
-            NodeSlot::Down(store) => store,
-            NodeSlot::Empty => NodeStore::new(&self.ids),
+        let (mut store, was_up) = match slot {
+            NodeSlot::Running(node) | NodeSlot::Paused(node, _) => (node.stop(), true),
+            NodeSlot::Down(store) => (store, false),
+            NodeSlot::Empty => (NodeStore::new(&self.ids), false),
+        };
+        let lost = if crash {
+            store.crash()
+        } else {
+            store.flush();
+            Vec::new()
         };
         self.put(id, NodeSlot::Down(store));
-        self.note(id, "killed".into());
+        if was_up || !crash {
+            self.note(
+                id,
+                if crash {
+                    "crashed".into()
+                } else {
+                    "killed".into()
+                },
+            );
+        }
+        self.node_died(id);
+        Ok(lost)
+    }
+
+    /// The node's machine dies: as [`SimCluster::kill`], and each partition log also loses
+    /// what the operating system had not yet written to disk.
+    pub fn crash(&mut self, id: BrokerId) -> Result<(), SimError> {
+        let names: BTreeMap<controller::TopicId, String> = self
+            .node(id)
+            .map(|n| {
+                n.controller()
+                    .image()
+                    .topic_ids
+                    .iter()
+                    .map(|(name, id)| (*id, name.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let lost = self.stop(id, true)?;
+        self.checker
+            .crashed(id, lost.iter().map(|(key, _, _)| *key));
+        for ((topic_id, partition), from, to) in lost {
+            let topic = names
+                .get(&topic_id)
+                .cloned()
+                .unwrap_or_else(|| format!("{topic_id:?}"));
+            self.note(
+                id,
+                format!("{topic}-{partition}: crash lost offsets {from}..{to} (not yet flushed)"),
+            );
+        }
         Ok(())
     }
 
@@ -416,8 +808,10 @@ impl SimCluster {
             return Err(SimError::NoSuchNode(id));
         };
         let incarnation = self.rng.next_u64();
-        match Node::start(c, b, store.clone(), incarnation, self.now_ms) {
+        match Node::start(c, b, store.clone(), incarnation, self.now_ms()) {
             Ok(node) => {
+                *self.incarnations.entry(id).or_default() += 1;
+                self.busy_until_us.insert(id, self.now_us);
                 self.put(id, NodeSlot::Running(Box::new(node)));
                 self.note(id, "started".into());
                 self.collect(id);
@@ -450,7 +844,7 @@ impl SimCluster {
                 self.put(id, NodeSlot::Running(node));
                 self.note(id, "resumed".into());
                 for payload in held {
-                    self.deliver(payload);
+                    self.accept(id, payload);
                 }
             }
             other => self.put(id, other),
@@ -549,11 +943,140 @@ impl SimCluster {
 
     /// Checks now that running replicas agree below their high watermarks.
     pub fn check_replicas_agree(&mut self) {
-        self.checker.check_replicas_agree(self.now_ms, &self.slots);
+        self.checker
+            .check_replicas_agree(self.now_ms(), &self.slots);
     }
 
     pub fn acked(&self) -> &[AckedRecord] {
         &self.acked
+    }
+
+    // ----- wire clients --------------------------------------------------------------------
+
+    /// Opens a client connection to node `to`. The answer comes through
+    /// [`SimCluster::take_client_inbox`]: `Connected` after a round trip if the node runs (or
+    /// is paused: its kernel still accepts), `Refused` if it is down.
+    pub fn connect(&mut self, to: BrokerId) -> u64 {
+        let connection_id = self.next_connection_id;
+        self.next_connection_id += 1;
+        let up = matches!(
+            self.slots.get(&to),
+            Some(NodeSlot::Running(_) | NodeSlot::Paused(..))
+        );
+        if up {
+            self.wire_connections.insert(
+                connection_id,
+                WireConnection {
+                    node: to,
+                    open: true,
+                    busy: false,
+                    waiting: VecDeque::new(),
+                },
+            );
+        }
+        let delivery = if up {
+            ClientDelivery::Connected {
+                node: to,
+                connection_id,
+            }
+        } else {
+            ClientDelivery::Refused {
+                node: to,
+                connection_id,
+            }
+        };
+        // A SYN and its answer: one round trip, no bandwidth to speak of.
+        let rtt = 2 * self.config.network.latency_us;
+        self.schedule(
+            self.now_us + rtt,
+            Stage::Arrive,
+            Payload::ToClient(delivery),
+        );
+        connection_id
+    }
+
+    /// Writes a request frame (no length prefix) on a client connection. A closed
+    /// connection drops it: the client learns of the close separately.
+    pub fn send_frame(&mut self, connection_id: u64, frame: Bytes) {
+        let Some(conn) = self.wire_connections.get(&connection_id) else {
+            return;
+        };
+        if !conn.open {
+            return;
+        }
+        let to = conn.node;
+        self.send(
+            CLIENT,
+            to,
+            Payload::ClientFrame {
+                to,
+                connection_id,
+                frame,
+            },
+        );
+    }
+
+    /// The client closes a connection.
+    pub fn close(&mut self, connection_id: u64) {
+        if let Some(conn) = self.wire_connections.remove(&connection_id) {
+            if let Some(NodeSlot::Running(node)) = self.slots.get_mut(&conn.node) {
+                node.on_connection_closed(connection_id);
+            }
+        }
+    }
+
+    /// What arrived for the simulated clients, oldest first.
+    pub fn take_client_inbox(&mut self) -> VecDeque<ClientDelivery> {
+        std::mem::take(&mut self.client_inbox)
+    }
+
+    fn close_connection(&mut self, connection_id: u64, reason: String) {
+        let Some(conn) = self.wire_connections.get_mut(&connection_id) else {
+            return;
+        };
+        if !conn.open {
+            return;
+        }
+        conn.open = false;
+        conn.waiting.clear();
+        let node = conn.node;
+        self.send(
+            node,
+            CLIENT,
+            Payload::ToClient(ClientDelivery::Closed {
+                node,
+                connection_id,
+                reason,
+            }),
+        );
+        self.wire_connections.remove(&connection_id);
+    }
+
+    /// A node's process is gone: its clients' connections are reset.
+    fn node_died(&mut self, id: BrokerId) {
+        let conns: Vec<u64> = self
+            .wire_connections
+            .iter()
+            .filter(|(_, c)| c.node == id && c.open)
+            .map(|(c, _)| *c)
+            .collect();
+        for c in conns {
+            if let Some(conn) = self.wire_connections.get_mut(&c) {
+                conn.open = false;
+            }
+            let rtt = self.config.network.latency_us;
+            self.schedule(
+                self.now_us + rtt,
+                Stage::Arrive,
+                Payload::ToClient(ClientDelivery::Closed {
+                    node: id,
+                    connection_id: c,
+                    reason: format!("node {id} went away (connection reset)"),
+                }),
+            );
+            self.wire_connections.remove(&c);
+        }
+        *self.incarnations.entry(id).or_default() += 1;
     }
 
     // ----- clients -------------------------------------------------------------------------
@@ -640,7 +1163,7 @@ impl SimCluster {
         values: Vec<Bytes>,
         timeout_ms: u64,
     ) -> ClientToken {
-        let records = encode_batch(&values, self.now_ms as i64).unwrap_or_default();
+        let records = encode_batch(&values, self.now_ms() as i64).unwrap_or_default();
         let token = self.client_request(
             to,
             ClientRequest::Produce(ProduceRequest {
@@ -815,6 +1338,59 @@ impl SimCluster {
         decode_values(&batches).map_err(|e| SimError::Request(e.to_string()))
     }
 
+    /// Mixes client-side outcomes into the trace digest, so that it covers what the
+    /// clients saw as well as what the cluster did.
+    pub fn mix_into_digest(&mut self, data: &[u8]) {
+        for b in data.iter().chain(&self.now_us.to_be_bytes()) {
+            self.digest = (self.digest ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// Records a fault the plan applied, and what it does to the metadata quorum.
+    pub fn note_fault(&mut self, text: &str) {
+        self.event(
+            0,
+            ClusterEventKind::Fault(text.to_string()),
+            format!("fault: {text}"),
+        );
+        let (up, voters) = self.voters_up();
+        let majority = voters / 2 + 1;
+        if up < majority && !self.quorum_lost {
+            self.quorum_lost = true;
+            self.note(
+                0,
+                format!(
+                    "metadata quorum lost: {up} of {voters} voters up and connected, {majority} needed; no leader can move, no ISR can change, no broker can be fenced until a majority is back"
+                ),
+            );
+        } else if up >= majority && self.quorum_lost {
+            self.quorum_lost = false;
+            self.note(
+                0,
+                format!("metadata quorum can form again: {up} of {voters} voters up and connected"),
+            );
+        }
+    }
+
+    /// The largest group of running voters that can all reach each other, and all voters.
+    fn voters_up(&self) -> (usize, usize) {
+        let running: Vec<BrokerId> = self
+            .ids
+            .iter()
+            .copied()
+            .filter(|id| self.is_running(*id))
+            .collect();
+        let linked = |a: BrokerId, b: BrokerId| {
+            a == b || (!self.network.is_cut(a, b) && !self.network.is_cut(b, a))
+        };
+        let up = running
+            .iter()
+            .map(|a| running.iter().filter(|b| linked(*a, **b)).count())
+            .max()
+            .unwrap_or(0);
+        (up, self.ids.len())
+    }
+
     /// Checks the acknowledged writes against the committed logs: every record acked with
     /// acks=all must be present once, at its offset. Returns the acks=1 records lost (a
     /// lesson, not a violation) and records acks=all losses as violations.
@@ -841,7 +1417,7 @@ impl SimCluster {
             let count = copies.get(&a.value_hash).copied().unwrap_or(0);
             if a.acks == -1 && (!present || count != 1) {
                 self.checker.record(Violation {
-                    at_ms: self.now_ms,
+                    at_ms: self.now_ms(),
                     invariant: "acked_writes_survive",
                     detail: format!(
                         "{}-{} offset {}: acks=all record {:?} {} (copies: {count})",

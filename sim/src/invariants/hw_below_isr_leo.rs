@@ -4,14 +4,28 @@
 //! `Partition.maybeIncrementLeaderHW`; KIP-497 for the maximal ISR). A record below the HW
 //! is committed, so every in-sync replica must hold it. Checked against each member's real
 //! log, not the leader's belief about it.
+//!
+//! A replica whose machine crashed lost its unflushed tail: it is a failed replica, the
+//! kind Kafka's promise allows for (RF-1 of them). It stays in the ISR until the controller
+//! fences it, so its lost records are exempt until it has left the ISR; once it rejoins
+//! (caught up again), it is held to the rule like any other.
 
 use crate::harness::NodeSlot;
 use broker::BrokerId;
-use std::collections::BTreeMap;
+use controller::PartitionKey;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const NAME: &str = "hw_below_isr_leo";
 
-pub fn check(slots: &BTreeMap<BrokerId, NodeSlot>, found: &mut Vec<(&'static str, String)>) {
+/// Replicas exempt after a crash: (node, partition).
+pub type CrashExempt = BTreeSet<(BrokerId, PartitionKey)>;
+
+pub fn check(
+    slots: &BTreeMap<BrokerId, NodeSlot>,
+    exempt: &mut CrashExempt,
+    found: &mut Vec<(&'static str, String)>,
+) {
+    let mut still_in_isr: CrashExempt = BTreeSet::new();
     for (id, node) in super::live_nodes(slots) {
         for (key, p) in node.broker().partitions() {
             if !p.is_leader() {
@@ -31,6 +45,10 @@ pub fn check(slots: &BTreeMap<BrokerId, NodeSlot>, found: &mut Vec<(&'static str
             }
             for member in p.maximal_isr() {
                 if member == id {
+                    continue;
+                }
+                if exempt.contains(&(member, *key)) {
+                    still_in_isr.insert((member, *key));
                     continue;
                 }
                 let leo = match slots.get(&member) {
@@ -56,4 +74,6 @@ pub fn check(slots: &BTreeMap<BrokerId, NodeSlot>, found: &mut Vec<(&'static str
             }
         }
     }
+    // An exemption ends once no leader counts the crashed replica in its ISR.
+    exempt.retain(|e| still_in_isr.contains(e));
 }

@@ -47,6 +47,7 @@ pub struct Checker {
     hw: hw_monotonic::HwMonotonic,
     leaders: single_leader_per_epoch::SingleLeaderPerEpoch,
     controllers: single_active_controller::SingleActiveController,
+    crash_exempt: hw_below_isr_leo::CrashExempt,
     violations: Vec<Violation>,
 }
 
@@ -55,7 +56,7 @@ impl Checker {
     pub fn check(&mut self, now_ms: u64, slots: &BTreeMap<BrokerId, NodeSlot>) -> Vec<Violation> {
         let mut found: Vec<(&'static str, String)> = Vec::new();
         leader_in_isr::check(slots, &mut found);
-        hw_below_isr_leo::check(slots, &mut found);
+        hw_below_isr_leo::check(slots, &mut self.crash_exempt, &mut found);
         self.hw.check(slots, &mut found);
         self.leaders.check(slots, &mut found);
         self.controllers.check(slots, &mut found);
@@ -83,6 +84,17 @@ impl Checker {
                 invariant,
                 detail,
             });
+        }
+    }
+
+    /// A node crashed and lost data of these partitions: see [`hw_below_isr_leo`].
+    pub fn crashed(
+        &mut self,
+        node: BrokerId,
+        partitions: impl IntoIterator<Item = controller::PartitionKey>,
+    ) {
+        for key in partitions {
+            self.crash_exempt.insert((node, key));
         }
     }
 

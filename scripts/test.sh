@@ -32,3 +32,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== cargo test --workspace"
 cargo test --workspace
+
+# The fault explorer over 200 seeds (a release build: a few seconds of running). It
+# exits non-zero, with the shrunk scenario and its reproduction line, on a violation.
+echo "== sim explore --seeds 200"
+cargo run --release -q --bin sim -- explore --seeds 200 --out target/explore

@@ -5,13 +5,15 @@
 //! fault injector) and the [`invariants`] it checks after every step.
 
 pub mod config;
+pub mod experiment;
+pub mod explore;
 pub mod faults;
 pub mod harness;
 pub mod invariants;
 pub mod live;
 pub mod records;
 pub mod rng;
-pub mod story;
+pub mod scenario;
 pub mod workload;
 
 pub use harness::{SimCluster, SimConfig};

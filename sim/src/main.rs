@@ -2,8 +2,10 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use sim::harness::SimConfig;
-use sim::story::{self, StoryConfig};
+use sim::experiment::settings::{RunOptions, SettingsError};
+use sim::experiment::ExperimentConfig;
+use sim::harness::network::NetworkConfig;
+use sim::harness::time_model::{ServiceModel, TimeModel};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -19,9 +21,38 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the seed experiment deterministically: cluster, topic, load, faults, verdict.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Serve a live cluster on 127.0.0.1 that real Kafka clients can use.
     Serve(ServeArgs),
+    /// Run random fault plans, one per seed, and hunt for broken invariants.
+    Explore(ExploreArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ExploreArgs {
+    /// How many seeds to run.
+    #[arg(long, default_value_t = 100)]
+    seeds: u64,
+    /// The first seed (then first+1, ...).
+    #[arg(long, default_value_t = 1)]
+    first_seed: u64,
+    #[arg(long, default_value_t = 3)]
+    brokers: usize,
+    /// Records per run (a steady load across the faults).
+    #[arg(long, default_value_t = 3000)]
+    records: u64,
+    /// Broker or topic settings by Kafka name (explore adds min.insync.replicas=2 first).
+    #[arg(long = "config")]
+    configs: Vec<String>,
+    /// Producer properties by the Java client's names.
+    #[arg(long = "producer-props", num_args = 1..)]
+    producer_props: Vec<String>,
+    /// Print each seed's scenario (its settings and fault plan) before running it.
+    #[arg(long)]
+    print_scenarios: bool,
+    /// Where to write the shrunk scenario of a failing seed.
+    #[arg(long, default_value = ".")]
+    out: std::path::PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -39,83 +70,277 @@ struct ServeArgs {
     topics: Vec<String>,
 }
 
+/// `sim run`: flags as kafka-producer-perf-test and kafka-topics name them, with the
+/// seed experiment's values as defaults.
 #[derive(clap::Args, Debug)]
 struct RunArgs {
-    #[arg(long, default_value_t = 3)]
-    brokers: usize,
-    #[arg(long, default_value_t = 8)]
-    partitions: i32,
-    #[arg(long, default_value_t = 3)]
-    replication_factor: i32,
-    #[arg(long, default_value_t = 60_000)]
-    records: u64,
-    /// Records per second (-1: as fast as the cluster answers).
-    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
-    throughput: i64,
-    #[arg(long, default_value_t = 1000)]
-    record_size: usize,
-    /// Records per produced batch.
-    #[arg(long, default_value_t = 16)]
-    records_per_batch: usize,
-    /// 0, 1 or all (-1).
-    #[arg(long, default_value = "1")]
-    acks: String,
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Nodes to kill in order, e.g. 1,2; they are restarted in the same order.
+    /// Nodes, each broker and controller [default: 3]
+    #[arg(long)]
+    brokers: Option<usize>,
+    /// Partitions of test_topic [default: 8]
+    #[arg(long)]
+    partitions: Option<i32>,
+    /// Replicas of each partition [default: 3]
+    #[arg(long)]
+    replication_factor: Option<i32>,
+    /// Records to produce [default: 1000000]
+    #[arg(long)]
+    records: Option<u64>,
+    /// Bytes per record [default: 1000]
+    #[arg(long)]
+    record_size: Option<usize>,
+    /// Records per second, -1 for as fast as possible [default: -1]
+    #[arg(long, allow_negative_numbers = true)]
+    throughput: Option<f64>,
+    /// 0, 1 or all [default: 1]
+    #[arg(long)]
+    acks: Option<String>,
+    /// The producer's batch.size [default: 16384]
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// The producer's linger.ms [default: 50]
+    #[arg(long)]
+    linger_ms: Option<u64>,
+    /// The seed every random choice comes from [default: 42]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The seed's story: kill these nodes in turn, then restart them (e.g. --kill 1,2).
     #[arg(long, value_delimiter = ',')]
     kill: Vec<i32>,
+    /// A fault plan (and settings) from a file; see docs/scenarios.md.
+    #[arg(long)]
+    scenario: Option<std::path::PathBuf>,
     /// Broker or topic settings by Kafka name, e.g. --config min.insync.replicas=2.
     #[arg(long = "config")]
     configs: Vec<String>,
+    /// Producer properties by the Java client's names, e.g. --producer-props acks=all linger.ms=5.
+    #[arg(long = "producer-props", num_args = 1..)]
+    producer_props: Vec<String>,
+    /// Print the report as one JSON document (schema in docs/simulation.md).
+    #[arg(long)]
+    json: bool,
+    /// Also write a self-contained HTML report with charts to this file.
+    #[arg(long)]
+    html: Option<std::path::PathBuf>,
+    /// Print every event of each phase (default: the first 40).
+    #[arg(long)]
+    trace: bool,
+    #[command(flatten)]
+    model: ModelArgs,
 }
 
-fn main() -> Result<()> {
+/// The time model (docs/simulation.md); defaults calibrated to the seed's Docker laptop.
+#[derive(clap::Args, Debug, Clone)]
+struct ModelArgs {
+    /// One-way latency of each link, in microseconds.
+    #[arg(long, default_value_t = 100)]
+    net_latency_us: u64,
+    /// Random extra latency per message, up to this many microseconds.
+    #[arg(long, default_value_t = 50)]
+    net_jitter_us: u64,
+    /// Bandwidth of each link direction in Mbit/s; 0 for unlimited.
+    #[arg(long, default_value_t = 1000)]
+    net_bandwidth_mbit: u64,
+    /// A node's fixed cost per request or message, in microseconds.
+    #[arg(long, default_value_t = 50)]
+    node_request_us: u64,
+    /// A node's cost per byte handled, in nanoseconds.
+    #[arg(long, default_value_t = 13)]
+    node_byte_ns: u64,
+}
+
+impl ModelArgs {
+    fn time_model(&self) -> TimeModel {
+        TimeModel {
+            network: NetworkConfig {
+                latency_us: self.net_latency_us,
+                jitter_us: self.net_jitter_us,
+                bandwidth_bytes_per_sec: (self.net_bandwidth_mbit > 0)
+                    .then(|| self.net_bandwidth_mbit * 1_000_000 / 8),
+                loss: 0.0,
+            },
+            service: ServiceModel {
+                request_us: self.node_request_us,
+                byte_ns: self.node_byte_ns,
+            },
+        }
+    }
+}
+
+fn main() {
+    // Errors are for people: one clear line, no backtrace, exit code 2.
+    if let Err(e) = real_main() {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn real_main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
         Command::Serve(args) => serve::serve(args.brokers, args.port, &args.configs, &args.topics),
+        Command::Explore(args) => explore(args),
     }
 }
 
 mod serve;
 
-fn run(args: RunArgs) -> Result<()> {
-    let acks: i16 = match args.acks.as_str() {
-        "all" | "-1" => -1,
-        "1" => 1,
-        "0" => 0,
-        other => bail!("--acks must be 0, 1 or all, not '{other}'"),
+/// The experiment the flags and the scenario file describe, and the command line that
+/// reproduces it.
+fn experiment(args: &RunArgs) -> Result<(ExperimentConfig, String)> {
+    let scenario = match &args.scenario {
+        Some(path) => Some(sim::scenario::read_file(path)?),
+        None => None,
     };
-    if args.brokers == 0 || args.brokers > 64 {
-        bail!("--brokers must be between 1 and 64");
-    }
-    for k in &args.kill {
-        if *k < 1 || *k as usize > args.brokers {
-            bail!("--kill {k}: no such node (nodes are 1..{})", args.brokers);
-        }
-    }
-    let mut sim = SimConfig::new(args.brokers, args.seed);
-    for c in &args.configs {
-        let (k, v) = sim::config::split_pair(c)?;
-        sim = sim.with_config(&k, &v);
-    }
-    let config = StoryConfig {
-        sim,
-        topic: "test_topic".into(),
+    let options = RunOptions {
+        brokers: args.brokers,
         partitions: args.partitions,
         replication_factor: args.replication_factor,
         records: args.records,
         record_size: args.record_size,
-        records_per_batch: args.records_per_batch.max(1),
-        acks,
-        throughput_per_sec: u64::try_from(args.throughput).unwrap_or(0),
-        kill: args.kill,
+        throughput: args.throughput,
+        acks: args.acks.clone(),
+        batch_size: args.batch_size,
+        linger_ms: args.linger_ms,
+        seed: args.seed,
+        kill: args.kill.clone(),
+        configs: args.configs.clone(),
+        producer_props: args.producer_props.clone(),
+        time_model: args.model.time_model(),
     };
-    let report = story::run(&config).context("the run failed")?;
-    print!("{}", report.text);
-    if report.violations > 0 {
+    let config = options
+        .build(scenario.as_ref())
+        .map_err(|e| match (&e, &args.scenario) {
+            (SettingsError::Scenario(s), Some(p)) => {
+                anyhow::anyhow!("{}:{}: {}", p.display(), s.line, s.reason)
+            }
+            _ => anyhow::anyhow!("{e}"),
+        })?;
+    let mut command = format!("sim run --seed {}", config.seed);
+    if let Some(p) = &args.scenario {
+        command.push_str(&format!(" --scenario {}", p.display()));
+    }
+    let raw: Vec<String> = std::env::args().skip(2).collect();
+    let mut skip = false;
+    for a in raw {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if a == "--seed" || a == "--scenario" || a == "--html" {
+            skip = true;
+            continue;
+        }
+        if a == "--json"
+            || a == "--trace"
+            || a.starts_with("--seed=")
+            || a.starts_with("--scenario=")
+            || a.starts_with("--html=")
+        {
+            continue;
+        }
+        command.push(' ');
+        command.push_str(&a);
+    }
+    Ok((config, command))
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    let (config, command) = experiment(&args)?;
+    let report = sim::experiment::run(&config).context("the run failed")?;
+    if args.json {
+        println!("{}", report.to_json(&command));
+    } else {
+        print!(
+            "{}",
+            report.to_text(&command, if args.trace { usize::MAX } else { 40 })
+        );
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, sim::experiment::html::render(&report, &command))
+            .with_context(|| format!("writing {}", path.display()))?;
+        if !args.json {
+            println!("html report: {}", path.display());
+        }
+    }
+    if report.failed() {
         std::process::exit(1);
     }
     Ok(())
+}
+
+fn explore(args: ExploreArgs) -> Result<()> {
+    if args.brokers == 0 || args.brokers > 64 {
+        bail!("--brokers must be between 1 and 64");
+    }
+    let mut config = sim::explore::ExploreConfig::new(args.brokers);
+    config.records = args.records;
+    config.configs = args.configs.clone();
+    config.producer_props = args.producer_props.clone();
+    // Check the settings once, before the first seed.
+    config
+        .experiment(args.first_seed, &config.scenario(Vec::new()))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "exploring seeds {}..{} ({} brokers, {} acks=all records per run)",
+        args.first_seed,
+        args.first_seed + args.seeds,
+        args.brokers,
+        args.records
+    );
+    let started = std::time::Instant::now();
+    let mut ran = 0u64;
+    let finding = sim::explore::explore(
+        &config,
+        args.first_seed..args.first_seed + args.seeds,
+        |o| {
+            ran += 1;
+            if args.print_scenarios {
+                print!("{}", config.scenario(config.random_plan(o.seed)));
+            }
+            let v = &o.report.verdict;
+            println!(
+                "seed {:>6}: {:>2} faults, acked {:>5}, virtual {:>6} ms, {}",
+                o.seed,
+                o.steps,
+                v.acked.values().sum::<u64>(),
+                o.report.timeline.end_ms,
+                if o.report.failed() { "VIOLATION" } else { "ok" }
+            );
+        },
+    )?;
+    let Some(f) = finding else {
+        println!(
+            "all {ran} seeds held every invariant ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    };
+    for v in &f.violations {
+        println!("VIOLATION {v}");
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let path = args.out.join(format!("explore-seed-{}.scenario", f.seed));
+    let text = format!(
+        "# sim explore: seed {} broke an invariant; this plan is shrunk from {} to {} steps.\n# {}\n{}",
+        f.seed,
+        f.original_steps,
+        f.shrunk.steps.len(),
+        f.violations.first().map(String::as_str).unwrap_or(""),
+        f.shrunk
+    );
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "shrunk plan: {} steps, written to {}",
+        f.shrunk.steps.len(),
+        path.display()
+    );
+    println!(
+        "reproduce: sim run --seed {} --scenario {}",
+        f.seed,
+        path.display()
+    );
+    std::process::exit(1);
 }

@@ -1,0 +1,141 @@
+//! Simulated client connections: a loadgen client core (which asks for connections by
+//! node id and writes Kafka request frames) wired to the harness's client connections.
+//!
+//! The core names nodes as the Java client does: brokers by id, bootstrap servers by -1,
+//! -2, ...; here bootstrap server -k is node k.
+
+use crate::harness::{ClientDelivery, SimCluster};
+use bytes::Bytes;
+use controller::BrokerId;
+use loadgen::consumer::Consumer;
+use loadgen::network::{NetOutput, NodeId};
+use loadgen::producer::Producer;
+use std::collections::BTreeMap;
+
+/// What the wiring needs of a client core.
+pub trait ClientCore {
+    fn take_output(&mut self) -> Vec<NetOutput>;
+    fn on_connected(&mut self, node: NodeId, now_ms: u64);
+    fn on_disconnected(&mut self, node: NodeId, now_ms: u64);
+    /// A response frame; an error means the core could not understand it (and dropped
+    /// the connection).
+    fn on_frame(&mut self, node: NodeId, frame: Bytes, now_ms: u64) -> Result<(), String>;
+}
+
+impl ClientCore for Producer {
+    fn take_output(&mut self) -> Vec<NetOutput> {
+        Producer::take_output(self)
+    }
+    fn on_connected(&mut self, node: NodeId, now_ms: u64) {
+        Producer::on_connected(self, node, now_ms);
+    }
+    fn on_disconnected(&mut self, node: NodeId, now_ms: u64) {
+        Producer::on_disconnected(self, node, now_ms);
+    }
+    fn on_frame(&mut self, node: NodeId, frame: Bytes, now_ms: u64) -> Result<(), String> {
+        Producer::on_frame(self, node, frame, now_ms).map_err(|e| e.to_string())
+    }
+}
+
+impl ClientCore for Consumer {
+    fn take_output(&mut self) -> Vec<NetOutput> {
+        Consumer::take_output(self)
+    }
+    fn on_connected(&mut self, node: NodeId, now_ms: u64) {
+        Consumer::on_connected(self, node, now_ms);
+    }
+    fn on_disconnected(&mut self, node: NodeId, now_ms: u64) {
+        Consumer::on_disconnected(self, node, now_ms);
+    }
+    fn on_frame(&mut self, node: NodeId, frame: Bytes, now_ms: u64) -> Result<(), String> {
+        Consumer::on_frame(self, node, frame, now_ms).map_err(|e| e.to_string())
+    }
+}
+
+/// One client's connections.
+#[derive(Debug, Default)]
+pub struct SimConnections {
+    by_node: BTreeMap<NodeId, u64>,
+    by_connection: BTreeMap<u64, NodeId>,
+    /// Responses the client could not decode (a broker bug, if it ever happens).
+    pub protocol_errors: Vec<String>,
+}
+
+impl SimConnections {
+    fn broker(node: NodeId) -> BrokerId {
+        if node < 0 {
+            -node
+        } else {
+            node
+        }
+    }
+
+    /// Carries out what the core asked for.
+    pub fn pump(&mut self, sim: &mut SimCluster, core: &mut impl ClientCore) {
+        for out in core.take_output() {
+            match out {
+                NetOutput::Connect(node) => {
+                    if let Some(old) = self.by_node.remove(&node) {
+                        self.by_connection.remove(&old);
+                        sim.close(old);
+                    }
+                    let c = sim.connect(Self::broker(node));
+                    self.by_node.insert(node, c);
+                    self.by_connection.insert(c, node);
+                }
+                NetOutput::Send(node, frame) => {
+                    if let Some(c) = self.by_node.get(&node) {
+                        sim.send_frame(*c, frame);
+                    }
+                }
+                NetOutput::Close(node) => {
+                    if let Some(c) = self.by_node.remove(&node) {
+                        self.by_connection.remove(&c);
+                        sim.close(c);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands what arrived to the core. Returns whether anything did.
+    pub fn deliver(&mut self, sim: &mut SimCluster, core: &mut impl ClientCore) -> bool {
+        let inbox = sim.take_client_inbox();
+        let any = !inbox.is_empty();
+        let now_ms = sim.now_ms();
+        for d in inbox {
+            match d {
+                ClientDelivery::Connected { connection_id, .. } => {
+                    if let Some(node) = self.by_connection.get(&connection_id) {
+                        core.on_connected(*node, now_ms);
+                    }
+                }
+                ClientDelivery::Refused { connection_id, .. }
+                | ClientDelivery::Closed { connection_id, .. } => {
+                    if let Some(node) = self.by_connection.remove(&connection_id) {
+                        self.by_node.remove(&node);
+                        core.on_disconnected(node, now_ms);
+                    }
+                }
+                ClientDelivery::Frame {
+                    connection_id,
+                    frame,
+                    ..
+                } => {
+                    if let Some(node) = self.by_connection.get(&connection_id).copied() {
+                        if let Err(e) = core.on_frame(node, frame, now_ms) {
+                            if self.protocol_errors.len() < 100 {
+                                self.protocol_errors.push(format!("node {node}: {e}"));
+                            }
+                            if let Some(c) = self.by_node.remove(&node) {
+                                self.by_connection.remove(&c);
+                                sim.close(c);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        any
+    }
+}

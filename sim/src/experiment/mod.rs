@@ -1,0 +1,432 @@
+//! # The experiment: the seed's lab as one deterministic run
+//!
+//! `sim run` builds a cluster in the deterministic harness, creates the topic, and runs
+//! kafka-producer-perf-test's loop (loadgen's producer core, writing real Produce frames
+//! over simulated connections) against it while a fault plan fires. Then it heals
+//! everything, waits for the cluster to converge, reads the committed logs back and gives
+//! the verdict. Everything (the network's jitter, the partitioner, election timeouts)
+//! comes from one seed, so the same flags and seed give the same report, byte for byte.
+//!
+//! The time model ([`crate::harness::time_model`]) gives the figures their meaning: with
+//! its defaults, calibrated to the seed's Docker laptop, the default run reports close to
+//! what the seed measured.
+
+pub mod client;
+pub mod html;
+pub mod phases;
+pub mod plan;
+pub mod report;
+pub mod settings;
+pub mod verdict;
+
+use crate::harness::time_model::TimeModel;
+use crate::harness::{SimCluster, SimConfig, SimError};
+use crate::scenario::{Action, NodeRef, Step, Trigger};
+use client::SimConnections;
+use controller::BrokerId;
+use loadgen::consumer::{Consumer, ConsumerConfig, OffsetReset};
+use loadgen::perf_producer::{random_payload, PerfConfig, PerfProducer};
+use loadgen::producer::{Producer, ProducerConfig};
+use phases::PhaseRecorder;
+use plan::PlanRunner;
+use report::{PerfReport, RunReport};
+use std::collections::BTreeMap;
+use verdict::AckedWrite;
+
+/// Everything a run depends on.
+#[derive(Clone, Debug)]
+pub struct ExperimentConfig {
+    pub brokers: usize,
+    pub partitions: i32,
+    pub replication_factor: i32,
+    pub records: u64,
+    pub record_size: usize,
+    /// Records per second; 0 or less for as fast as the producer can (`--throughput -1`).
+    pub throughput: f64,
+    pub seed: u64,
+    pub topic: String,
+    /// Broker and topic settings by Kafka name.
+    pub configs: Vec<(String, String)>,
+    /// Producer properties by the Java client's names.
+    pub producer_props: Vec<(String, String)>,
+    pub plan: Vec<Step>,
+    pub time_model: TimeModel,
+    /// The most virtual time the load may take before the run gives up on it.
+    pub max_load_ms: u64,
+    /// The most virtual time to wait for convergence after healing.
+    pub converge_timeout_ms: u64,
+}
+
+impl ExperimentConfig {
+    /// The seed experiment: 3 nodes, 8 partitions, RF 3, 1,000,000 records of 1000 B,
+    /// acks=1, batch.size=16384, linger.ms=50, unthrottled, no faults.
+    pub fn seed_defaults(seed: u64) -> Self {
+        Self {
+            brokers: 3,
+            partitions: 8,
+            replication_factor: 3,
+            records: 1_000_000,
+            record_size: 1000,
+            throughput: -1.0,
+            seed,
+            topic: "test_topic".into(),
+            configs: Vec::new(),
+            producer_props: vec![
+                ("acks".into(), "1".into()),
+                ("batch.size".into(), "16384".into()),
+                ("linger.ms".into(), "50".into()),
+            ],
+            plan: Vec::new(),
+            time_model: TimeModel::seed_laptop(),
+            max_load_ms: 3_600_000,
+            converge_timeout_ms: 300_000,
+        }
+    }
+
+    /// The producer's settings: the given properties over the Java defaults, with
+    /// kraftsim's bootstrap list and a partitioner seed drawn from the run's seed.
+    pub fn producer_config(&self) -> Result<ProducerConfig, SimError> {
+        let mut props = vec![(
+            "bootstrap.servers".to_string(),
+            (1..=self.brokers)
+                .map(|i| format!("node{i}:9092"))
+                .collect::<Vec<_>>()
+                .join(","),
+        )];
+        props.push((
+            "kraftsim.partitioner.seed".into(),
+            (self.seed ^ 0x005e_ed0f_9a27_1710).to_string(),
+        ));
+        props.extend(self.producer_props.iter().cloned());
+        ProducerConfig::from_props(&props)
+            .map_err(|e| SimError::Request(format!("--producer-props: {e}")))
+    }
+}
+
+/// `--kill 1,2`: the seed's story. Kill the first node a fifth into the load, the next at
+/// the half (by then the first failover is done and writes go on); with two of three
+/// down, writes stall for a minute (long enough for `max.block.ms` and the leaders' ISR
+/// shrink attempts to show); restart the first (the quorum is back, writes resume), the
+/// next 30 s later; then the run converges.
+pub fn kill_story(nodes: &[BrokerId]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let share = (20 + 30 * i).min(90);
+        steps.push(Step {
+            line: 0,
+            trigger: Trigger::AtRecordsPercent(share as u8),
+            action: Action::Kill(NodeRef::Id(*node)),
+        });
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        steps.push(Step {
+            line: 0,
+            trigger: Trigger::AfterMs(if i == 0 { 60_000 } else { 30_000 }),
+            action: Action::Restart(NodeRef::Id(*node)),
+        });
+    }
+    steps
+}
+
+/// Runs the experiment.
+pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
+    if config.record_size < 8 {
+        return Err(SimError::Request(
+            "--record-size must be at least 8 bytes: each record carries its number for the verdict".into(),
+        ));
+    }
+    let producer_config = config.producer_config()?;
+    let acks = producer_config.acks;
+    let idempotent = producer_config.enable_idempotence;
+    let mut sim_config = SimConfig::new(config.brokers, config.seed);
+    sim_config.network = config.time_model.network.clone();
+    sim_config.service = config.time_model.service;
+    sim_config.configs = config.configs.clone();
+    let mut sim = SimCluster::new(sim_config)?;
+    let mut phases = PhaseRecorder::new("cluster up", 0);
+    let no_retries = BTreeMap::new();
+    if !sim.run_until(120_000, SimCluster::is_ready) {
+        return Err(SimError::Request(
+            "the cluster did not come up within 120 s of virtual time".into(),
+        ));
+    }
+    phases.next(
+        &format!(
+            "topic {} created ({} partitions, RF {})",
+            config.topic, config.partitions, config.replication_factor
+        ),
+        sim.now_ms(),
+        &no_retries,
+        sim.events(),
+        sim.trace(),
+    );
+    sim.create_topic(
+        &config.topic,
+        config.partitions,
+        config.replication_factor,
+        &[],
+    )?;
+
+    // ----- the load, with the plan firing ---------------------------------------------------
+    let load_start = sim.now_ms();
+    phases.next("load", load_start, &no_retries, sim.events(), sim.trace());
+    let mut producer = Producer::new(producer_config);
+    let mut perf = PerfProducer::new(
+        PerfConfig {
+            topic: config.topic.clone(),
+            num_records: config.records,
+            payloads: vec![random_payload(config.record_size, config.seed)],
+            throughput: config.throughput,
+            stamp_record_ids: true,
+        },
+        load_start,
+    );
+    let mut connections = SimConnections::default();
+    let mut plan = PlanRunner::new(config.plan.clone(), load_start, sim.events().len());
+    let mut ledger: Vec<AckedWrite> = Vec::with_capacity(config.records.min(10_000_000) as usize);
+    let mut progress_lines = Vec::new();
+    let mut timeline = report::TimelineRecorder::new(load_start);
+    let load_deadline = load_start + config.max_load_ms;
+    let mut load_finished = true;
+    loop {
+        let now = sim.now_ms();
+        connections.deliver(&mut sim, &mut producer);
+        for c in producer.take_completions() {
+            perf.on_completion(&c);
+            timeline.completion(&c, config.record_size as u64);
+            match &c.result {
+                Ok(base) => {
+                    for (i, r) in c.records.iter().enumerate() {
+                        phases.acked(c.at_ms.saturating_sub(r.send_ms), config.record_size as u64);
+                        ledger.push(AckedWrite {
+                            partition: c.partition,
+                            offset: if *base >= 0 { base + i as i64 } else { -1 },
+                            id: r.id,
+                        });
+                    }
+                    sim.mix_into_digest(&[c.partition as u8, c.records.len() as u8]);
+                }
+                Err(e) => phases.failed(&e.name(), c.records.len() as u64),
+            }
+        }
+        if let Some(window) = perf.progress(now) {
+            progress_lines.push(window.progress_line());
+        }
+        perf.step(&mut producer, now);
+        producer.poll(now);
+        connections.pump(&mut sim, &mut producer);
+        let load_over = perf.is_done(&producer);
+        while let Some(step) = plan.due(
+            &sim,
+            load_start,
+            perf.records_sent(),
+            config.records,
+            load_over,
+        ) {
+            let name = plan::describe(&sim, &step.action);
+            timeline.fault(sim.now_ms(), &name);
+            phases.next(
+                &name,
+                sim.now_ms(),
+                &producer.metrics.errors,
+                sim.events(),
+                sim.trace(),
+            );
+            plan.fire(&mut sim, &step)?;
+        }
+        if load_over {
+            break;
+        }
+        if now >= load_deadline {
+            load_finished = false;
+            break;
+        }
+        // Time moves to the next thing: a cluster event, or the client's own timer.
+        let wake_ms = [
+            producer.next_wakeup_ms(),
+            perf.next_wakeup_ms(&producer),
+            plan.next_time_ms(load_start),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|t| *t * 1000 > sim.now_us())
+        .min();
+        match wake_ms {
+            Some(t) if t * 1000 < sim.next_event_us() => sim.advance_to(t * 1000),
+            _ => {
+                sim.advance();
+            }
+        }
+    }
+    let load_end = sim.now_ms();
+    let final_line = perf.final_line(load_end);
+    let stats = &perf.stats;
+    let perf_report = PerfReport {
+        progress_lines,
+        final_line,
+        records: stats.records(),
+        elapsed_ms: load_end - load_start,
+        failed: perf.failed,
+        errors: perf.errors.clone(),
+        finished: load_finished,
+    };
+
+    // ----- what the plan still holds fires on its clock -------------------------------------
+    let plan_deadline = sim.now_ms() + 600_000;
+    while !plan.is_done() && sim.now_ms() < plan_deadline {
+        while let Some(step) = plan.due(&sim, load_start, config.records, config.records, true) {
+            let name = plan::describe(&sim, &step.action);
+            timeline.fault(sim.now_ms(), &name);
+            phases.next(
+                &name,
+                sim.now_ms(),
+                &producer.metrics.errors,
+                sim.events(),
+                sim.trace(),
+            );
+            plan.fire(&mut sim, &step)?;
+        }
+        sim.step();
+    }
+    let unfired: Vec<String> = plan
+        .remaining()
+        .iter()
+        .map(|s| format!("{} {}", s.trigger, s.action))
+        .collect();
+
+    // ----- heal, converge, read back, judge -------------------------------------------------
+    phases.next(
+        "heal and converge",
+        sim.now_ms(),
+        &producer.metrics.errors,
+        sim.events(),
+        sim.trace(),
+    );
+    let converged = sim.heal_and_converge(config.converge_timeout_ms);
+    sim.check_replicas_agree();
+    phases.next(
+        "read back for the verdict",
+        sim.now_ms(),
+        &producer.metrics.errors,
+        sim.events(),
+        sim.trace(),
+    );
+    let committed = read_back(&mut sim, config.brokers, &config.topic, config.partitions);
+    let end = sim.now_ms();
+    let phase_list = phases.finish(end, &producer.metrics.errors, sim.events(), sim.trace());
+    let mut verdict = match &committed {
+        Ok(c) => verdict::check(acks, idempotent, &ledger, c),
+        Err(e) => {
+            let mut v = verdict::Verdict::default();
+            v.violations
+                .push(format!("could not read the committed logs back: {e}"));
+            v
+        }
+    };
+    verdict.converged = converged;
+    if !converged {
+        verdict.violations.push(format!(
+            "liveness: the cluster did not converge within {} ms of healing",
+            config.converge_timeout_ms
+        ));
+    }
+    for v in sim.violations() {
+        verdict.violations.push(v.to_string());
+    }
+    for e in &connections.protocol_errors {
+        verdict
+            .violations
+            .push(format!("wire: the client could not read a response: {e}"));
+    }
+    if !unfired.is_empty() {
+        verdict.lessons.push(format!(
+            "plan steps that never fired (their trigger never held): {}",
+            unfired.join("; ")
+        ));
+    }
+    if !load_finished {
+        verdict.lessons.push(format!(
+            "the load did not finish within {} ms of virtual time",
+            config.max_load_ms
+        ));
+    }
+    Ok(RunReport {
+        seed: config.seed,
+        trace_digest: format!("{:016x}", sim.trace_digest()),
+        perf: perf_report,
+        phases: phase_list,
+        verdict,
+        timeline: timeline.finish(&sim, &config.topic, config.partitions),
+        trace: sim
+            .trace()
+            .iter()
+            .map(|l| phases::EventLine {
+                at_ms: l.at_ms,
+                node: l.node,
+                text: l.text.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// How long the verdict's consumer may take to read everything back, in virtual time.
+const READ_BACK_TIMEOUT_MS: u64 = 600_000;
+
+/// Every committed record of the topic, read back through the wire by loadgen's consumer
+/// core (ListOffsets earliest, then Fetch from each partition's leader up to its high
+/// watermark): (offset, record number) per partition.
+fn read_back(
+    sim: &mut SimCluster,
+    brokers: usize,
+    topic: &str,
+    partitions: i32,
+) -> Result<BTreeMap<i32, Vec<(i64, u64)>>, SimError> {
+    let config = ConsumerConfig {
+        bootstrap_servers: (1..=brokers).map(|i| (format!("node{i}"), 9092)).collect(),
+        client_id: "kraftsim-verdict".into(),
+        auto_offset_reset: OffsetReset::Earliest,
+        ..ConsumerConfig::default()
+    };
+    let mut consumer = Consumer::assign_all(config, topic);
+    let mut connections = SimConnections::default();
+    let mut out: BTreeMap<i32, Vec<(i64, u64)>> =
+        (0..partitions).map(|p| (p, Vec::new())).collect();
+    let deadline = sim.now_ms() + READ_BACK_TIMEOUT_MS;
+    loop {
+        let now = sim.now_ms();
+        connections.deliver(sim, &mut consumer);
+        for r in consumer.take_records() {
+            let mut id = [0u8; 8];
+            if let Some(v) = &r.value {
+                let n = v.len().min(8);
+                id[..n].copy_from_slice(&v[..n]);
+            }
+            out.entry(r.partition)
+                .or_default()
+                .push((r.offset, u64::from_be_bytes(id)));
+        }
+        if consumer.is_caught_up() {
+            break;
+        }
+        if now >= deadline {
+            return Err(SimError::Request(format!(
+                "the verdict's consumer did not catch up within {READ_BACK_TIMEOUT_MS} ms: {:?}",
+                consumer.positions()
+            )));
+        }
+        consumer.poll(now);
+        connections.pump(sim, &mut consumer);
+        match consumer.next_wakeup_ms() {
+            Some(t) if t * 1000 > sim.now_us() && t * 1000 < sim.next_event_us() => {
+                sim.advance_to(t * 1000)
+            }
+            _ => {
+                sim.advance();
+            }
+        }
+    }
+    if let Some(e) = connections.protocol_errors.first() {
+        return Err(SimError::Request(format!("the verdict's consumer: {e}")));
+    }
+    Ok(out)
+}

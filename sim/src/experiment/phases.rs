@@ -1,0 +1,207 @@
+//! A run in phases: cluster up, topic created, load, then one phase per fault or recovery,
+//! then convergence. Each phase keeps its own figures (records acknowledged, latency
+//! percentiles, errors by name) and the cluster's events in it, with their reasons, so a
+//! reader sees what each fault did to the load and why.
+
+use crate::harness::events::{ClusterEvent, ClusterEventKind};
+use crate::harness::TraceLine;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Latency figures, in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Latency {
+    pub avg: f64,
+    pub p50: u64,
+    pub p95: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+impl Latency {
+    pub fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        Self {
+            avg: (h.mean() * 100.0).round() / 100.0,
+            p50: h.value_at_quantile(0.50),
+            p95: h.value_at_quantile(0.95),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+/// A line of the trace, for reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventLine {
+    pub at_ms: u64,
+    /// 0 for the simulator (faults).
+    pub node: i32,
+    pub text: String,
+}
+
+/// One phase's figures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Phase {
+    pub name: String,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// Records acknowledged in the phase.
+    pub acked: u64,
+    pub records_per_sec: f64,
+    pub mb_per_sec: f64,
+    pub latency_ms: Latency,
+    /// Records that failed in the phase, by Kafka error name (or Java exception).
+    pub errors: BTreeMap<String, u64>,
+    /// Produce attempts that got an error and were retried, by error name.
+    pub retried: BTreeMap<String, u64>,
+    pub controller_elections: u64,
+    pub leader_moves: u64,
+    pub isr_changes: u64,
+    pub events: Vec<EventLine>,
+}
+
+/// Builds phases as the run goes.
+#[derive(Debug)]
+pub struct PhaseRecorder {
+    phases: Vec<Phase>,
+    current: Phase,
+    histogram: Histogram<u64>,
+    bytes: u64,
+    retried_before: BTreeMap<String, u64>,
+    events_seen: usize,
+    trace_seen: usize,
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 ms to an hour, 3 significant digits: constant bounds that are valid.
+    Histogram::new_with_bounds(1, 3_600_000, 3).expect("constant histogram bounds are valid")
+}
+
+fn empty_phase(name: &str, at_ms: u64) -> Phase {
+    Phase {
+        name: name.to_string(),
+        start_ms: at_ms,
+        end_ms: at_ms,
+        acked: 0,
+        records_per_sec: 0.0,
+        mb_per_sec: 0.0,
+        latency_ms: Latency::default(),
+        errors: BTreeMap::new(),
+        retried: BTreeMap::new(),
+        controller_elections: 0,
+        leader_moves: 0,
+        isr_changes: 0,
+        events: Vec::new(),
+    }
+}
+
+impl PhaseRecorder {
+    pub fn new(first: &str, at_ms: u64) -> Self {
+        Self {
+            phases: Vec::new(),
+            current: empty_phase(first, at_ms),
+            histogram: histogram(),
+            bytes: 0,
+            retried_before: BTreeMap::new(),
+            events_seen: 0,
+            trace_seen: 0,
+        }
+    }
+
+    /// A record acknowledged now, `latency_ms` after its send.
+    pub fn acked(&mut self, latency_ms: u64, bytes: u64) {
+        self.current.acked += 1;
+        self.bytes += bytes;
+        let _ = self.histogram.record(latency_ms.clamp(1, 3_600_000));
+    }
+
+    /// Records that failed with `error`.
+    pub fn failed(&mut self, error: &str, records: u64) {
+        *self.current.errors.entry(error.to_string()).or_default() += records;
+    }
+
+    /// Ends the current phase at `at_ms` and starts `next`. `retried` is the producer's
+    /// running count of errors by name; `events` and `trace` the harness's so far.
+    pub fn next(
+        &mut self,
+        next: &str,
+        at_ms: u64,
+        retried: &BTreeMap<String, u64>,
+        events: &[ClusterEvent],
+        trace: &[TraceLine],
+    ) {
+        self.close(at_ms, retried, events, trace);
+        let done = std::mem::replace(&mut self.current, empty_phase(next, at_ms));
+        self.phases.push(done);
+        self.histogram = histogram();
+        self.bytes = 0;
+    }
+
+    fn close(
+        &mut self,
+        at_ms: u64,
+        retried: &BTreeMap<String, u64>,
+        events: &[ClusterEvent],
+        trace: &[TraceLine],
+    ) {
+        let p = &mut self.current;
+        p.end_ms = at_ms;
+        let secs = (at_ms.saturating_sub(p.start_ms)).max(1) as f64 / 1000.0;
+        p.records_per_sec = round1(p.acked as f64 / secs);
+        p.mb_per_sec = round2(self.bytes as f64 / secs / (1024.0 * 1024.0));
+        p.latency_ms = Latency::of(&self.histogram);
+        for (name, n) in retried {
+            let before = self.retried_before.get(name).copied().unwrap_or(0);
+            if *n > before {
+                p.retried.insert(name.clone(), n - before);
+            }
+        }
+        self.retried_before = retried.clone();
+        for e in events.iter().skip(self.events_seen) {
+            match &e.kind {
+                k if k.is_controller_elected() => p.controller_elections += 1,
+                k if k.is_leader_change() => p.leader_moves += 1,
+                ClusterEventKind::IsrShrink { .. } | ClusterEventKind::IsrExpand { .. } => {
+                    p.isr_changes += 1
+                }
+                _ => {}
+            }
+        }
+        self.events_seen = events.len();
+        for l in trace.iter().skip(self.trace_seen) {
+            p.events.push(EventLine {
+                at_ms: l.at_ms,
+                node: l.node,
+                text: l.text.clone(),
+            });
+        }
+        self.trace_seen = trace.len();
+    }
+
+    /// Ends the last phase and returns them all.
+    pub fn finish(
+        mut self,
+        at_ms: u64,
+        retried: &BTreeMap<String, u64>,
+        events: &[ClusterEvent],
+        trace: &[TraceLine],
+    ) -> Vec<Phase> {
+        self.close(at_ms, retried, events, trace);
+        self.phases.push(self.current);
+        self.phases
+    }
+}
+
+pub fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+pub fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}

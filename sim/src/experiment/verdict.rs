@@ -1,0 +1,198 @@
+//! # The verdict: what the cluster promised, and whether it kept it
+//!
+//! Every record the producer was told is stored goes in a ledger: its partition, its
+//! offset and its number (the perf producer writes each record's number in its first 8
+//! bytes). After the cluster has healed and converged, the committed logs are read back and
+//! each acknowledged record is looked for:
+//!
+//! - **lost**: not at its offset (nor anywhere, for acks=0, whose offsets are unknown);
+//! - **duplicated**: its number appears more than once in its partition (a retry of a
+//!   batch the broker had in fact written: possible without idempotence);
+//! - **reordered**: it sits after a record with a higher number in its partition (a retry
+//!   overtaken by a later batch: possible with more than one request in flight and no
+//!   idempotence).
+//!
+//! Kafka promises (docs/design.html, "Replication") that a *committed* record is not lost
+//! while one in-sync replica stays alive; an acks=all acknowledgement means committed.
+//! So a lost acks=all record is a violation. acks=1 is answered by the leader alone, before
+//! any follower copied the batch: losing such records when the leader dies is the documented
+//! trade-off, reported as a lesson, not a violation. Duplicates and reordering are
+//! violations only with idempotence on (KIP-98 promises exactly-once, in-order per
+//! partition).
+
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A record the producer was told is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AckedWrite {
+    pub partition: i32,
+    /// -1 for acks=0.
+    pub offset: i64,
+    pub id: u64,
+}
+
+/// The acks level as reports name it.
+pub fn acks_name(acks: i16) -> String {
+    match acks {
+        -1 => "acks=all".into(),
+        n => format!("acks={n}"),
+    }
+}
+
+/// Counts by acks level.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub acked: BTreeMap<String, u64>,
+    pub lost: BTreeMap<String, u64>,
+    pub duplicated: BTreeMap<String, u64>,
+    pub reordered: BTreeMap<String, u64>,
+    /// A few lost records, named, for the report.
+    pub lost_examples: Vec<String>,
+    /// Did the cluster converge after healing (every partition led, full ISR, replicas equal)?
+    pub converged: bool,
+    /// What the run teaches that is not a violation.
+    pub lessons: Vec<String>,
+    /// Invariants broken, each a sentence.
+    pub violations: Vec<String>,
+}
+
+/// Checks the ledger against what was read back: per partition, (offset, record number)
+/// of every committed record.
+pub fn check(
+    acks: i16,
+    idempotent: bool,
+    ledger: &[AckedWrite],
+    committed: &BTreeMap<i32, Vec<(i64, u64)>>,
+) -> Verdict {
+    let level = acks_name(acks);
+    let mut v = Verdict::default();
+    v.acked.insert(level.clone(), ledger.len() as u64);
+    let mut by_offset: BTreeMap<(i32, i64), u64> = BTreeMap::new();
+    let mut copies: BTreeMap<(i32, u64), u64> = BTreeMap::new();
+    let mut reordered: BTreeSet<(i32, u64)> = BTreeSet::new();
+    let mut present_ids: BTreeSet<u64> = BTreeSet::new();
+    for (p, records) in committed {
+        let mut highest: Option<u64> = None;
+        for (offset, id) in records {
+            by_offset.insert((*p, *offset), *id);
+            *copies.entry((*p, *id)).or_default() += 1;
+            present_ids.insert(*id);
+            if highest.is_some_and(|h| *id < h) {
+                reordered.insert((*p, *id));
+            }
+            highest = Some(highest.map_or(*id, |h| h.max(*id)));
+        }
+    }
+    let (mut lost, mut duplicated, mut out_of_order) = (0u64, 0u64, 0u64);
+    for w in ledger {
+        let present = if w.offset >= 0 {
+            by_offset.get(&(w.partition, w.offset)) == Some(&w.id)
+        } else {
+            present_ids.contains(&w.id)
+        };
+        if !present {
+            lost += 1;
+            if v.lost_examples.len() < 5 {
+                v.lost_examples.push(format!(
+                    "record {} (partition {}, offset {})",
+                    w.id, w.partition, w.offset
+                ));
+            }
+            continue;
+        }
+        let key = (w.partition, w.id);
+        if copies.get(&key).copied().unwrap_or(0) > 1 {
+            duplicated += 1;
+        }
+        if reordered.contains(&key) {
+            out_of_order += 1;
+        }
+    }
+    v.lost.insert(level.clone(), lost);
+    v.duplicated.insert(level.clone(), duplicated);
+    v.reordered.insert(level.clone(), out_of_order);
+    if lost > 0 {
+        if acks == -1 {
+            v.violations.push(format!(
+                "acked_writes_survive: {lost} records acknowledged with acks=all are not in the committed log (e.g. {})",
+                v.lost_examples.join(", ")
+            ));
+        } else {
+            v.lessons.push(format!(
+                "{lost} records acknowledged with {level} were lost: the leader answered before its followers copied them, then lost its leadership; with acks=all they would have waited for the ISR"
+            ));
+        }
+    }
+    if duplicated > 0 {
+        if idempotent {
+            v.violations.push(format!(
+                "idempotent_producer_no_duplicates: {duplicated} records written twice although enable.idempotence=true (KIP-98)"
+            ));
+        } else {
+            v.lessons.push(format!(
+                "{duplicated} records were written twice: a retry of a batch the broker had already written; enable.idempotence=true prevents this"
+            ));
+        }
+    }
+    if out_of_order > 0 {
+        if idempotent {
+            v.violations.push(format!(
+                "idempotent_producer_in_order: {out_of_order} records out of order in their partition although enable.idempotence=true (KIP-98)"
+            ));
+        } else {
+            v.lessons.push(format!(
+                "{out_of_order} records landed after newer ones: a retried batch was overtaken (max.in.flight.requests.per.connection > 1 without idempotence)"
+            ));
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(partition: i32, offset: i64, id: u64) -> AckedWrite {
+        AckedWrite {
+            partition,
+            offset,
+            id,
+        }
+    }
+
+    #[test]
+    fn lost_acks_all_is_a_violation_and_lost_acks1_a_lesson() {
+        let ledger = vec![w(0, 0, 10), w(0, 1, 11), w(1, 0, 12)];
+        let committed = BTreeMap::from([(0, vec![(0, 10), (1, 11)]), (1, vec![])]);
+        let all = check(-1, true, &ledger, &committed);
+        assert_eq!(all.lost["acks=all"], 1);
+        assert_eq!(all.violations.len(), 1);
+        let one = check(1, false, &ledger, &committed);
+        assert_eq!(one.lost["acks=1"], 1);
+        assert!(one.violations.is_empty());
+        assert_eq!(one.lessons.len(), 1);
+    }
+
+    #[test]
+    fn a_record_at_another_offset_is_lost_and_copies_and_order_are_counted() {
+        let ledger = vec![w(0, 0, 1), w(0, 1, 2), w(0, 2, 3)];
+        // 2 was overwritten by a new leader's record; 3 is there twice; 1 comes after 3.
+        let committed = BTreeMap::from([(0, vec![(0, 5), (1, 3), (2, 3), (3, 1)])]);
+        let v = check(1, false, &ledger, &committed);
+        assert_eq!(v.lost["acks=1"], 2, "1 and 2 are not at their offsets");
+        assert_eq!(v.duplicated["acks=1"], 1);
+        let v = check(-1, true, &[w(0, 1, 3), w(0, 3, 1)], &committed);
+        assert_eq!(v.duplicated["acks=all"], 1);
+        // Both sit after record 5, a newer one.
+        assert_eq!(v.reordered["acks=all"], 2);
+        assert_eq!(v.violations.len(), 2);
+    }
+
+    #[test]
+    fn acks0_records_are_found_by_number() {
+        let committed = BTreeMap::from([(2, vec![(7, 1)])]);
+        let v = check(0, false, &[w(-1, -1, 1), w(-1, -1, 2)], &committed);
+        assert_eq!(v.lost["acks=0"], 1);
+    }
+}

@@ -1,0 +1,93 @@
+//! `sim run --kill 1,2` tells the seed's story (`../shared/seed/README.md`): writes go on
+//! after the first kill; with two of three nodes down the metadata quorum is lost and
+//! writes stall; they resume once the first node is back; after the second restart the
+//! cluster converges and nothing the rules promise to keep is lost.
+//!
+//! A smaller run than the default (100,000 records at 2,000 records/s, so the faults land
+//! mid-load), with the same time model and the same plan.
+
+use sim::experiment::{self, kill_story, ExperimentConfig};
+
+#[test]
+fn kill_one_then_two_then_restart_tells_the_seed_story() {
+    let mut c = ExperimentConfig::seed_defaults(42);
+    c.records = 100_000;
+    c.throughput = 2_000.0;
+    c.plan = kill_story(&[1, 2]);
+    let report = experiment::run(&c).expect("runs");
+    let text = report.to_text("sim run --kill 1,2 (test)", usize::MAX);
+    let phase = |prefix: &str| {
+        report
+            .phases
+            .iter()
+            .find(|p| p.name.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no phase '{prefix}'\n{text}"))
+    };
+    let load = phase("load");
+    let kill1 = phase("kill 1");
+    let kill2 = phase("kill 2");
+    let restart1 = phase("restart 1");
+    assert!(load.acked > 0, "the load runs\n{text}");
+    assert!(kill1.acked > 0, "writes go on after the first kill\n{text}");
+    assert!(
+        kill1.leader_moves > 0,
+        "the first kill moves leaders away (after the session timeout)\n{text}"
+    );
+    // Only the partitions the survivor leads still take acks=1 writes (kafka-facts.md,
+    // "When 2 of 3 combined nodes are down"); the rest wait for their dead leaders.
+    assert!(
+        kill2.records_per_sec < load.records_per_sec / 2.0,
+        "with two of three down, writes stall\n{text}"
+    );
+    assert!(
+        kill2
+            .events
+            .iter()
+            .any(|e| e.text.contains("metadata quorum lost")),
+        "the report says why: the quorum is lost\n{text}"
+    );
+    assert!(
+        !kill2.retried.is_empty() || !kill2.errors.is_empty(),
+        "the stall shows as Kafka errors\n{text}"
+    );
+    assert!(
+        restart1.acked > 0 && restart1.controller_elections > 0,
+        "writes resume once a majority is back\n{text}"
+    );
+    assert!(report.verdict.converged, "the cluster converges\n{text}");
+    assert!(
+        report.verdict.violations.is_empty(),
+        "nothing the rules promise is lost\n{text}"
+    );
+    assert_eq!(
+        report.verdict.acked.values().sum::<u64>() + report.perf.failed,
+        c.records,
+        "every record is either acknowledged or failed\n{text}"
+    );
+}
+
+#[test]
+fn the_default_run_lands_near_the_seeds_figures() {
+    // The seed: 43,750 records/s and 702 ms average latency (acks=1, 1000 B, 16 KiB
+    // batches, linger 50 ms). Within 30%, from the calibrated time model. A quarter of
+    // the records keeps the test short; the buffer is full long before.
+    let mut c = ExperimentConfig::seed_defaults(42);
+    c.records = 250_000;
+    let report = experiment::run(&c).expect("runs");
+    let load = &report
+        .phases
+        .iter()
+        .find(|p| p.name == "load")
+        .expect("load");
+    let rate = load.records_per_sec;
+    assert!(
+        (43_750.0 * 0.7..=43_750.0 * 1.3).contains(&rate),
+        "records/s {rate}"
+    );
+    let avg = load.latency_ms.avg;
+    assert!(
+        (702.0 * 0.7..=702.0 * 1.3).contains(&avg),
+        "avg latency {avg} ms"
+    );
+    assert!(report.verdict.violations.is_empty());
+}

@@ -121,6 +121,21 @@ impl ClusterMetadata {
         }
     }
 
+    /// When the cache is due for its periodic refresh (`metadata.max.age.ms`).
+    pub fn next_refresh_ms(&self, max_age_ms: u64) -> Option<u64> {
+        self.updated_ms.map(|u| u + max_age_ms)
+    }
+
+    /// The address of a node as the Java client names nodes: -1, -2, ... are the
+    /// bootstrap servers in order, others are brokers from the last Metadata answer.
+    pub fn node_address(&self, node: i32, bootstrap: &[(String, u16)]) -> Option<(String, u16)> {
+        if node < 0 {
+            let i = usize::try_from(-(i64::from(node)) - 1).ok()?;
+            return bootstrap.get(i).cloned();
+        }
+        self.address(node)
+    }
+
     /// The host and port of a broker.
     pub fn address(&self, broker: i32) -> Option<(String, u16)> {
         self.brokers.get(&broker).cloned()

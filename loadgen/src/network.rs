@@ -397,6 +397,14 @@ impl NetworkClient {
             .min()
     }
 
+    /// The earliest of the two timers above: when `expire` or `ready` may do something.
+    pub fn next_timer_ms(&self, timeout_ms: u64) -> Option<u64> {
+        match (self.next_expiry_ms(timeout_ms), self.next_reconnect_ms()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// The earliest time a disconnected node may be reconnected.
     pub fn next_reconnect_ms(&self) -> Option<u64> {
         self.connections

@@ -534,24 +534,22 @@ impl Consumer {
                 consider(s.backoff_until_ms);
             }
         }
-        if let Some(x) = self.net.next_expiry_ms(self.config.request_timeout_ms) {
+        for x in [
+            self.net.next_timer_ms(self.config.request_timeout_ms),
+            self.metadata
+                .next_refresh_ms(self.config.metadata_max_age_ms),
+        ]
+        .into_iter()
+        .flatten()
+        {
             consider(x);
-        }
-        if let Some(x) = self.net.next_reconnect_ms() {
-            consider(x);
-        }
-        if let Some(u) = self.metadata.updated_ms {
-            consider(u + self.config.metadata_max_age_ms);
         }
         t
     }
 
     /// The address of a node: a bootstrap server, or a broker from metadata.
     pub fn address(&self, node: NodeId) -> Option<(String, u16)> {
-        if node < 0 {
-            let i = usize::try_from(-(node as i64) - 1).ok()?;
-            return self.config.bootstrap_servers.get(i).cloned();
-        }
-        self.metadata.address(node)
+        self.metadata
+            .node_address(node, &self.config.bootstrap_servers)
     }
 }

@@ -216,24 +216,20 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
         producer.poll(now);
         connections.pump(&mut sim, &mut producer);
         let load_over = perf.is_done(&producer);
-        while let Some(step) = plan.due(
-            &sim,
-            load_start,
-            perf.records_sent(),
-            config.records,
+        let progress = plan::Progress {
+            load_start_ms: load_start,
+            records_sent: perf.records_sent(),
+            records_total: config.records,
             load_over,
-        ) {
-            let name = plan::describe(&sim, &step.action);
-            timeline.fault(sim.now_ms(), &name);
-            phases.next(
-                &name,
-                sim.now_ms(),
-                &producer.metrics.errors,
-                sim.events(),
-                sim.trace(),
-            );
-            plan.fire(&mut sim, &step)?;
-        }
+        };
+        fire_due_steps(
+            &mut sim,
+            &mut plan,
+            &progress,
+            &mut phases,
+            &mut timeline,
+            &producer.metrics.errors,
+        )?;
         if load_over {
             break;
         }
@@ -241,22 +237,14 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
             load_finished = false;
             break;
         }
-        // Time moves to the next thing: a cluster event, or the client's own timer.
-        let wake_ms = [
-            producer.next_wakeup_ms(),
-            perf.next_wakeup_ms(&producer),
-            plan.next_time_ms(load_start),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|t| *t * 1000 > sim.now_us())
-        .min();
-        match wake_ms {
-            Some(t) if t * 1000 < sim.next_event_us() => sim.advance_to(t * 1000),
-            _ => {
-                sim.advance();
-            }
-        }
+        advance(
+            &mut sim,
+            [
+                producer.next_wakeup_ms(),
+                perf.next_wakeup_ms(&producer),
+                plan.next_time_ms(load_start),
+            ],
+        );
     }
     let load_end = sim.now_ms();
     let final_line = perf.final_line(load_end);
@@ -274,18 +262,20 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
     // ----- what the plan still holds fires on its clock -------------------------------------
     let plan_deadline = sim.now_ms() + 600_000;
     while !plan.is_done() && sim.now_ms() < plan_deadline {
-        while let Some(step) = plan.due(&sim, load_start, config.records, config.records, true) {
-            let name = plan::describe(&sim, &step.action);
-            timeline.fault(sim.now_ms(), &name);
-            phases.next(
-                &name,
-                sim.now_ms(),
-                &producer.metrics.errors,
-                sim.events(),
-                sim.trace(),
-            );
-            plan.fire(&mut sim, &step)?;
-        }
+        let progress = plan::Progress {
+            load_start_ms: load_start,
+            records_sent: config.records,
+            records_total: config.records,
+            load_over: true,
+        };
+        fire_due_steps(
+            &mut sim,
+            &mut plan,
+            &progress,
+            &mut phases,
+            &mut timeline,
+            &producer.metrics.errors,
+        )?;
         sim.step();
     }
     let unfired: Vec<String> = plan
@@ -369,6 +359,41 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
     })
 }
 
+/// Fires the plan's steps that are due; each starts a phase named after what it does.
+fn fire_due_steps(
+    sim: &mut SimCluster,
+    plan: &mut PlanRunner,
+    progress: &plan::Progress,
+    phases: &mut PhaseRecorder,
+    timeline: &mut report::TimelineRecorder,
+    retried: &BTreeMap<String, u64>,
+) -> Result<(), SimError> {
+    while let Some(step) = plan.due(sim, progress) {
+        let name = plan::describe(sim, &step.action);
+        timeline.fault(sim.now_ms(), &name);
+        phases.next(&name, sim.now_ms(), retried, sim.events(), sim.trace());
+        plan.fire(sim, &step)?;
+    }
+    Ok(())
+}
+
+/// Moves time to the next thing: a cluster event, or the earliest of the clients' own
+/// timers (`wakeups`, in virtual ms) if that comes first.
+fn advance<const N: usize>(sim: &mut SimCluster, wakeups: [Option<u64>; N]) {
+    let wake_us = wakeups
+        .into_iter()
+        .flatten()
+        .map(|t| t * 1000)
+        .filter(|t| *t > sim.now_us())
+        .min();
+    match wake_us {
+        Some(t) if t < sim.next_event_us() => sim.advance_to(t),
+        _ => {
+            sim.advance();
+        }
+    }
+}
+
 /// How long the verdict's consumer may take to read everything back, in virtual time.
 const READ_BACK_TIMEOUT_MS: u64 = 600_000;
 
@@ -416,14 +441,7 @@ fn read_back(
         }
         consumer.poll(now);
         connections.pump(sim, &mut consumer);
-        match consumer.next_wakeup_ms() {
-            Some(t) if t * 1000 > sim.now_us() && t * 1000 < sim.next_event_us() => {
-                sim.advance_to(t * 1000)
-            }
-            _ => {
-                sim.advance();
-            }
-        }
+        advance(sim, [consumer.next_wakeup_ms()]);
     }
     if let Some(e) = connections.protocol_errors.first() {
         return Err(SimError::Request(format!("the verdict's consumer: {e}")));

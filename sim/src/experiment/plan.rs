@@ -6,6 +6,17 @@ use crate::harness::{SimCluster, SimError};
 use crate::scenario::{Action, Event, NodeRef, Step, Trigger};
 use controller::BrokerId;
 
+/// How far the load is, for record triggers.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub load_start_ms: u64,
+    /// Records handed to the producer.
+    pub records_sent: u64,
+    pub records_total: u64,
+    /// No more records will come: record triggers hold.
+    pub load_over: bool,
+}
+
 /// The plan's progress.
 #[derive(Debug)]
 pub struct PlanRunner {
@@ -45,24 +56,16 @@ impl PlanRunner {
         }
     }
 
-    /// The next step, if its trigger holds now. `records_sent` counts records handed to
-    /// the producer; `records_total` is the run's; `load_over` makes record triggers hold
-    /// (no more records will come). Call [`PlanRunner::fire`] with it.
-    pub fn due(
-        &self,
-        sim: &SimCluster,
-        load_start_ms: u64,
-        records_sent: u64,
-        records_total: u64,
-        load_over: bool,
-    ) -> Option<Step> {
+    /// The next step, if its trigger holds now. Call [`PlanRunner::fire`] with it.
+    pub fn due(&self, sim: &SimCluster, progress: &Progress) -> Option<Step> {
         let step = self.steps.get(self.next)?;
         let now = sim.now_ms();
         let due = match &step.trigger {
-            Trigger::AtMs(t) => now >= load_start_ms + t,
+            Trigger::AtMs(t) => now >= progress.load_start_ms + t,
             Trigger::AfterMs(t) => now >= self.armed_at_ms + t,
             Trigger::AtRecordsPercent(p) => {
-                load_over || records_sent * 100 >= records_total * u64::from(*p)
+                progress.load_over
+                    || progress.records_sent * 100 >= progress.records_total * u64::from(*p)
             }
             Trigger::On(event) => sim.events()[self.armed_event.min(sim.events().len())..]
                 .iter()

@@ -12,8 +12,10 @@
 pub mod batch;
 pub mod consumer;
 pub mod error;
+pub mod live;
 pub mod metadata;
 pub mod network;
+pub mod perf_consumer;
 pub mod perf_producer;
 pub mod perf_stats;
 pub mod producer;

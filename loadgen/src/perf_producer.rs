@@ -29,6 +29,9 @@ pub struct PerfConfig {
     pub throughput: f64,
     /// Write each record's number (big-endian u64) over its first 8 bytes.
     pub stamp_record_ids: bool,
+    /// `--payload-monotonic`: each record's payload is its number, as text (`payloads`
+    /// is then unused).
+    pub monotonic: bool,
 }
 
 /// The perf test's state.
@@ -103,7 +106,11 @@ impl PerfProducer {
                 .payloads
                 .get((i % payloads) as usize)
                 .map_or(&[][..], Vec::as_slice);
-            let value: &[u8] = if self.config.stamp_record_ids && payload.len() >= 8 {
+            let value: &[u8] = if self.config.monotonic {
+                self.scratch.clear();
+                self.scratch.extend_from_slice(i.to_string().as_bytes());
+                &self.scratch
+            } else if self.config.stamp_record_ids && payload.len() >= 8 {
                 self.scratch.clear();
                 self.scratch.extend_from_slice(payload);
                 self.scratch[..8].copy_from_slice(&i.to_be_bytes());
@@ -171,6 +178,9 @@ impl PerfProducer {
     }
 
     fn record_size(&self, id: u64) -> u64 {
+        if self.config.monotonic {
+            return id.to_string().len() as u64;
+        }
         let n = self.config.payloads.len().max(1) as u64;
         self.config
             .payloads

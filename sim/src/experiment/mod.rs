@@ -178,6 +178,7 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
             payloads: vec![random_payload(config.record_size, config.seed)],
             throughput: config.throughput,
             stamp_record_ids: true,
+            monotonic: false,
         },
         load_start,
     );

@@ -1,0 +1,308 @@
+//! # The tokio front end: a sans-IO client core over real TCP
+//!
+//! The client cores ([`Producer`](crate::producer::Producer),
+//! [`Consumer`](crate::consumer::Consumer)) say what they want done ([`NetOutput`]) and
+//! take in what happened. [`LiveDriver`] does it with sockets: one task per connection
+//! (connect with a deadline, write length-prefixed frames, read length-prefixed
+//! responses), all reporting to one bounded event channel that the driver hands back to
+//! the core. Time is the only other input: milliseconds since the driver started, from
+//! a monotonic clock, read here at the edge and nowhere in the cores.
+
+use crate::error::ClientError;
+use crate::network::{NetOutput, NodeId};
+use bytes::{Bytes, BytesMut};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+/// What a driver needs of a client core.
+pub trait ClientCore {
+    fn take_output(&mut self) -> Vec<NetOutput>;
+    fn on_connected(&mut self, node: NodeId, now_ms: u64);
+    fn on_disconnected(&mut self, node: NodeId, now_ms: u64);
+    fn on_frame(&mut self, node: NodeId, frame: Bytes, now_ms: u64) -> Result<(), ClientError>;
+    fn address(&self, node: NodeId) -> Option<(String, u16)>;
+    fn next_wakeup_ms(&self) -> Option<u64>;
+}
+
+impl ClientCore for crate::producer::Producer {
+    fn take_output(&mut self) -> Vec<NetOutput> {
+        Self::take_output(self)
+    }
+    fn on_connected(&mut self, node: NodeId, now_ms: u64) {
+        Self::on_connected(self, node, now_ms)
+    }
+    fn on_disconnected(&mut self, node: NodeId, now_ms: u64) {
+        Self::on_disconnected(self, node, now_ms)
+    }
+    fn on_frame(&mut self, node: NodeId, frame: Bytes, now_ms: u64) -> Result<(), ClientError> {
+        Self::on_frame(self, node, frame, now_ms)
+    }
+    fn address(&self, node: NodeId) -> Option<(String, u16)> {
+        Self::address(self, node)
+    }
+    fn next_wakeup_ms(&self) -> Option<u64> {
+        Self::next_wakeup_ms(self)
+    }
+}
+
+impl ClientCore for crate::consumer::Consumer {
+    fn take_output(&mut self) -> Vec<NetOutput> {
+        Self::take_output(self)
+    }
+    fn on_connected(&mut self, node: NodeId, now_ms: u64) {
+        Self::on_connected(self, node, now_ms)
+    }
+    fn on_disconnected(&mut self, node: NodeId, now_ms: u64) {
+        Self::on_disconnected(self, node, now_ms)
+    }
+    fn on_frame(&mut self, node: NodeId, frame: Bytes, now_ms: u64) -> Result<(), ClientError> {
+        Self::on_frame(self, node, frame, now_ms)
+    }
+    fn address(&self, node: NodeId) -> Option<(String, u16)> {
+        Self::address(self, node)
+    }
+    fn next_wakeup_ms(&self) -> Option<u64> {
+        Self::next_wakeup_ms(self)
+    }
+}
+
+/// The largest response frame accepted (Kafka's `socket.request.max.bytes` default).
+pub const MAX_FRAME_BYTES: usize = 104_857_600;
+/// How long a connection attempt may take (the Java client's `socket.connection.setup.timeout.ms`).
+pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// Frames waiting to be written on one connection, at most.
+const WRITE_QUEUE: usize = 256;
+/// Events waiting for the driver, at most.
+const EVENT_QUEUE: usize = 4096;
+
+#[derive(Debug)]
+enum Event {
+    Connected(NodeId, u64),
+    Failed(NodeId, u64, String),
+    Frame(NodeId, u64, Bytes),
+}
+
+#[derive(Debug)]
+struct Connection {
+    generation: u64,
+    writer: mpsc::Sender<Bytes>,
+}
+
+/// Drives a client core over TCP.
+#[derive(Debug)]
+pub struct LiveDriver {
+    start: Instant,
+    connections: BTreeMap<NodeId, Connection>,
+    next_generation: u64,
+    events_tx: mpsc::Sender<Event>,
+    events_rx: mpsc::Receiver<Event>,
+    /// The last connection failure, for error messages.
+    pub last_failure: Option<String>,
+}
+
+impl Default for LiveDriver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LiveDriver {
+    pub fn new() -> Self {
+        let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+        Self {
+            start: Instant::now(),
+            connections: BTreeMap::new(),
+            next_generation: 0,
+            events_tx,
+            events_rx,
+            last_failure: None,
+        }
+    }
+
+    /// Milliseconds since the driver started: the cores' clock.
+    pub fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// Carries out what the core asked for.
+    pub async fn pump(&mut self, core: &mut impl ClientCore) {
+        for out in core.take_output() {
+            match out {
+                NetOutput::Connect(node) => self.connect(core, node),
+                NetOutput::Send(node, frame) => {
+                    let failed = match self.connections.get(&node) {
+                        Some(c) => c.writer.send(frame).await.is_err(),
+                        None => false,
+                    };
+                    if failed {
+                        self.connections.remove(&node);
+                        core.on_disconnected(node, self.now_ms());
+                    }
+                }
+                NetOutput::Close(node) => {
+                    self.connections.remove(&node);
+                }
+            }
+        }
+    }
+
+    fn connect(&mut self, core: &mut impl ClientCore, node: NodeId) {
+        let Some((host, port)) = core.address(node) else {
+            core.on_disconnected(node, self.now_ms());
+            return;
+        };
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        let (writer, frames) = mpsc::channel(WRITE_QUEUE);
+        self.connections
+            .insert(node, Connection { generation, writer });
+        let events = self.events_tx.clone();
+        tokio::spawn(run_connection(node, generation, host, port, frames, events));
+    }
+
+    /// Waits for something to happen (a connection event, a response) or for the core's
+    /// next timer, at most `max_wait_ms`, and hands what happened to the core.
+    pub async fn wait(&mut self, core: &mut impl ClientCore, max_wait_ms: u64) {
+        let now = self.now_ms();
+        let until = core
+            .next_wakeup_ms()
+            .map_or(now + max_wait_ms, |t| t.min(now + max_wait_ms));
+        let timeout = Duration::from_millis(until.saturating_sub(now));
+        let first = tokio::time::timeout(timeout, self.events_rx.recv()).await;
+        let Ok(Some(event)) = first else {
+            return;
+        };
+        self.dispatch(core, event);
+        // Take whatever else has already arrived, without waiting.
+        while let Ok(event) = self.events_rx.try_recv() {
+            self.dispatch(core, event);
+        }
+    }
+
+    fn dispatch(&mut self, core: &mut impl ClientCore, event: Event) {
+        let now = self.now_ms();
+        let current = |c: &BTreeMap<NodeId, Connection>, node: NodeId, generation: u64| {
+            c.get(&node).is_some_and(|c| c.generation == generation)
+        };
+        match event {
+            Event::Connected(node, g) if current(&self.connections, node, g) => {
+                core.on_connected(node, now)
+            }
+            Event::Failed(node, g, why) if current(&self.connections, node, g) => {
+                self.connections.remove(&node);
+                self.last_failure = Some(why);
+                core.on_disconnected(node, now);
+            }
+            Event::Frame(node, g, frame) if current(&self.connections, node, g) => {
+                if let Err(e) = core.on_frame(node, frame, now) {
+                    self.connections.remove(&node);
+                    self.last_failure = Some(format!("node {node}: {e}"));
+                }
+            }
+            _ => {} // an event of a connection since replaced
+        }
+    }
+}
+
+async fn run_connection(
+    node: NodeId,
+    generation: u64,
+    host: String,
+    port: u16,
+    mut frames: mpsc::Receiver<Bytes>,
+    events: mpsc::Sender<Event>,
+) {
+    let address = format!("{host}:{port}");
+    let connect = tokio::time::timeout(
+        Duration::from_millis(CONNECT_TIMEOUT_MS),
+        TcpStream::connect(&address),
+    )
+    .await;
+    let stream = match connect {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            let _ = events
+                .send(Event::Failed(node, generation, format!("{address}: {e}")))
+                .await;
+            return;
+        }
+        Err(_) => {
+            let _ = events
+                .send(Event::Failed(
+                    node,
+                    generation,
+                    format!("{address}: no connection within {CONNECT_TIMEOUT_MS} ms"),
+                ))
+                .await;
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    if events
+        .send(Event::Connected(node, generation))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let (mut reader, writer) = stream.into_split();
+    let write_events = events.clone();
+    let write_address = address.clone();
+    let writer_task = tokio::spawn(async move {
+        let mut w = BufWriter::with_capacity(256 * 1024, writer);
+        while let Some(frame) = frames.recv().await {
+            let mut ok = w
+                .write_all(&(frame.len() as u32).to_be_bytes())
+                .await
+                .is_ok()
+                && w.write_all(&frame).await.is_ok();
+            // Coalesce what is queued, then flush.
+            while ok {
+                match frames.try_recv() {
+                    Ok(f) => {
+                        ok = w.write_all(&(f.len() as u32).to_be_bytes()).await.is_ok()
+                            && w.write_all(&f).await.is_ok();
+                    }
+                    Err(_) => break,
+                }
+            }
+            if !ok || w.flush().await.is_err() {
+                let _ = write_events
+                    .send(Event::Failed(
+                        node,
+                        generation,
+                        format!("{write_address}: write failed"),
+                    ))
+                    .await;
+                return;
+            }
+        }
+    });
+    let why = loop {
+        let mut len = [0u8; 4];
+        if let Err(e) = reader.read_exact(&mut len).await {
+            break format!("{address}: connection closed ({e})");
+        }
+        let n = u32::from_be_bytes(len) as usize;
+        if n > MAX_FRAME_BYTES {
+            break format!("{address}: a response of {n} bytes, above {MAX_FRAME_BYTES}");
+        }
+        let mut buf = BytesMut::zeroed(n);
+        if let Err(e) = reader.read_exact(&mut buf).await {
+            break format!("{address}: connection closed mid-response ({e})");
+        }
+        if events
+            .send(Event::Frame(node, generation, buf.freeze()))
+            .await
+            .is_err()
+        {
+            writer_task.abort();
+            return;
+        }
+    };
+    writer_task.abort();
+    let _ = events.send(Event::Failed(node, generation, why)).await;
+}

@@ -1,0 +1,220 @@
+//! The three tools against a live kraftsim cluster (the embedded `sim::live::Cluster` on
+//! 127.0.0.1), with small counts, and every line they print checked against the Java
+//! tools' format strings.
+
+use sim::live::Cluster;
+use std::process::{Command, Output};
+
+fn loadgen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(args)
+        .output()
+        .expect("loadgen runs")
+}
+
+fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+/// `%d records sent, %.1f records/sec (%.2f MB/sec), %.1f ms avg latency, %.1f ms max latency.`
+fn is_progress_line(l: &str) -> bool {
+    let re = |l: &str| -> Option<()> {
+        let (n, rest) = l.split_once(" records sent, ")?;
+        n.parse::<u64>().ok()?;
+        let (rate, rest) = rest.split_once(" records/sec (")?;
+        one_decimal(rate)?;
+        let (mb, rest) = rest.split_once(" MB/sec), ")?;
+        decimals(mb, 2)?;
+        let (avg, rest) = rest.split_once(" ms avg latency, ")?;
+        one_decimal(avg)?;
+        let max = rest.strip_suffix(" ms max latency.")?;
+        one_decimal(max)
+    };
+    re(l).is_some()
+}
+
+/// `%d records sent, %.1f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency, %d ms 50th, %d ms 95th, %d ms 99th, %d ms 99.9th.`
+fn is_final_line(l: &str) -> bool {
+    let re = |l: &str| -> Option<()> {
+        let (n, rest) = l.split_once(" records sent, ")?;
+        n.parse::<u64>().ok()?;
+        let (rate, rest) = rest.split_once(" records/sec (")?;
+        one_decimal(rate)?;
+        let (mb, rest) = rest.split_once(" MB/sec), ")?;
+        decimals(mb, 2)?;
+        let (avg, rest) = rest.split_once(" ms avg latency, ")?;
+        decimals(avg, 2)?;
+        let (max, rest) = rest.split_once(" ms max latency, ")?;
+        decimals(max, 2)?;
+        let mut rest = rest;
+        for label in [" ms 50th, ", " ms 95th, ", " ms 99th, "] {
+            let (v, r) = rest.split_once(label)?;
+            v.parse::<u64>().ok()?;
+            rest = r;
+        }
+        rest.strip_suffix(" ms 99.9th.")?
+            .parse::<u64>()
+            .ok()
+            .map(|_| ())
+    };
+    re(l).is_some()
+}
+
+fn decimals(v: &str, n: usize) -> Option<()> {
+    let (i, f) = v.split_once('.')?;
+    (i.parse::<u64>().is_ok() && f.len() == n && f.chars().all(|c| c.is_ascii_digit()))
+        .then_some(())
+}
+
+fn one_decimal(v: &str) -> Option<()> {
+    decimals(v, 1)
+}
+
+#[test]
+fn producer_consumer_and_e2e_against_kraftsim_print_the_java_formats() {
+    let cluster = Cluster::builder()
+        .brokers(3)
+        .start()
+        .expect("cluster starts");
+    cluster.create_topic("perf", 8, 3).expect("topic");
+    let bs = cluster.bootstrap_servers();
+    for acks in ["1", "all"] {
+        let props = format!("bootstrap.servers={bs}");
+        let acks_prop = format!("acks={acks}");
+        let out = loadgen(&[
+            "producer",
+            "--topic",
+            "perf",
+            "--num-records",
+            "20000",
+            "--record-size",
+            "100",
+            "--throughput",
+            "-1",
+            "--producer-props",
+            &props,
+            &acks_prop,
+            "linger.ms=5",
+        ]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+        let lines: Vec<&str> = stdout.lines().collect();
+        let (last, progress) = lines.split_last().expect("a final line");
+        assert!(is_final_line(last), "final line: {last}");
+        assert!(last.starts_with("20000 records sent, "), "{last}");
+        assert!(progress.iter().all(|l| is_progress_line(l)), "{stdout}");
+    }
+
+    let out = loadgen(&[
+        "consumer",
+        "--bootstrap-server",
+        &bs,
+        "--topic",
+        "perf",
+        "--messages",
+        "40000",
+        "--timeout",
+        "20000",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some("start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec")
+    );
+    let row: Vec<&str> = lines[1].split(", ").collect();
+    assert_eq!(row.len(), 10, "{}", lines[1]);
+    assert_eq!(row[4], "40000", "every record read: {}", lines[1]);
+    assert!(decimals(row[2], 4).is_some() && decimals(row[5], 4).is_some());
+    assert_eq!(row[2], "3.8147", "40,000 × 100 B in MB");
+
+    let out = loadgen(&["e2e", &bs, "perf", "1001", "all", "50"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    for (l, i) in lines[..2].iter().zip(["0", "1000"]) {
+        let (n, ms) = l.split_once('\t').expect("i\\telapsed");
+        assert_eq!(n, i);
+        assert!(ms.parse::<f64>().is_ok(), "{l}");
+    }
+    assert!(lines[2].starts_with("Avg latency: ") && lines[2].ends_with(" ms"));
+    assert!(lines[3].starts_with("Percentiles: 50th = "), "{}", lines[3]);
+}
+
+#[test]
+fn an_unreachable_cluster_is_a_clear_error_not_a_hang() {
+    let started = std::time::Instant::now();
+    for args in [
+        vec![
+            "producer",
+            "--topic",
+            "t",
+            "--num-records",
+            "10",
+            "--record-size",
+            "10",
+            "--throughput",
+            "-1",
+            "--bootstrap-server",
+            "127.0.0.1:1",
+        ],
+        vec![
+            "consumer",
+            "--bootstrap-server",
+            "127.0.0.1:1",
+            "--topic",
+            "t",
+            "--messages",
+            "10",
+        ],
+        vec!["e2e", "127.0.0.1:1", "t", "10", "1", "10"],
+    ] {
+        let out = loadgen(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("cannot reach any bootstrap server 127.0.0.1:1"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(
+        started.elapsed().as_secs() < 90,
+        "each gives up within seconds"
+    );
+}
+
+#[test]
+fn bad_flags_are_clap_errors() {
+    let out = loadgen(&[
+        "producer",
+        "--topic",
+        "t",
+        "--num-records",
+        "x",
+        "--throughput",
+        "1",
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("invalid value 'x'"));
+    let out = loadgen(&[
+        "producer",
+        "--topic",
+        "t",
+        "--num-records",
+        "1",
+        "--throughput",
+        "1",
+        "--record-size",
+        "1",
+        "--producer-props",
+        "acks=2",
+        "bootstrap.servers=a:1",
+    ]);
+    assert!(
+        text(&out.stderr).contains("acks=2"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -44,6 +44,14 @@ pub struct BrokerConfig {
     /// `unclean.leader.election.enable` (false), mirrored from the controller's setting
     /// so DescribeConfigs can report the default.
     pub unclean_leader_election_enable: bool,
+    /// `log.retention.bytes` (-1: no limit), `log.retention.ms` (604800000; Kafka also
+    /// takes `log.retention.hours`, 168), `log.segment.bytes` (1073741824): the defaults
+    /// of the topic configs `retention.bytes`, `retention.ms`, `segment.bytes`.
+    pub log_retention_bytes: i64,
+    pub log_retention_ms: i64,
+    pub log_segment_bytes: usize,
+    /// `log.retention.check.interval.ms` (300000).
+    pub log_retention_check_interval_ms: u64,
     /// `log.flush.interval.ms` (unset in Kafka: never flush explicitly).
     pub log_flush_interval_ms: Option<u64>,
     /// `kraftsim.os.flush.interval.ms` (5000): when the simulated operating system writes
@@ -55,6 +63,10 @@ impl BrokerConfig {
     pub fn new(node_id: i32) -> Self {
         Self {
             node_id,
+            log_retention_bytes: -1,
+            log_retention_ms: 604_800_000,
+            log_segment_bytes: 1_073_741_824,
+            log_retention_check_interval_ms: 300_000,
             log_flush_interval_ms: None,
             os_flush_interval_ms: 5_000,
             min_insync_replicas: 1,
@@ -120,6 +132,31 @@ impl BrokerConfig {
     }
 
     /// The effective `min.insync.replicas` of a topic: its override, else the default.
+    /// The broker's retention defaults.
+    pub fn retention(&self) -> crate::log::RetentionConfig {
+        crate::log::RetentionConfig {
+            segment_bytes: self.log_segment_bytes,
+            retention_bytes: self.log_retention_bytes,
+            retention_ms: self.log_retention_ms,
+        }
+    }
+
+    /// A topic's retention: its overrides over the broker's defaults.
+    pub fn retention_for(
+        &self,
+        topic_configs: &BTreeMap<String, String>,
+    ) -> crate::log::RetentionConfig {
+        let d = self.retention();
+        let get = |k: &str| topic_configs.get(k).and_then(|v| v.parse::<i64>().ok());
+        crate::log::RetentionConfig {
+            segment_bytes: get("segment.bytes")
+                .and_then(|v| usize::try_from(v).ok())
+                .unwrap_or(d.segment_bytes),
+            retention_bytes: get("retention.bytes").unwrap_or(d.retention_bytes),
+            retention_ms: get("retention.ms").unwrap_or(d.retention_ms),
+        }
+    }
+
     pub fn min_insync_replicas_for(&self, topic_configs: &BTreeMap<String, String>) -> usize {
         topic_configs
             .get("min.insync.replicas")

@@ -89,6 +89,8 @@ pub struct FetchedPartition {
     pub key: PartitionKey,
     pub error: controller::ErrorCode,
     pub high_watermark: i64,
+    /// The leader's log start offset (a follower below it must start over there).
+    pub log_start_offset: i64,
     pub diverging_epoch: Option<(i32, i64)>,
     pub batches: Vec<Bytes>,
 }

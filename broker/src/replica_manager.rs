@@ -38,12 +38,30 @@ pub struct BrokerEvent {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BrokerEventKind {
-    BecameLeader { leader_epoch: i32 },
-    BecameFollower { leader: BrokerId, leader_epoch: i32 },
-    Truncated { from_offset: i64, to_offset: i64 },
-    IsrShrinkRequested { isr: Vec<BrokerId> },
-    IsrExpandRequested { isr: Vec<BrokerId> },
-    IsrChangeRefused { error: ErrorCode },
+    BecameLeader {
+        leader_epoch: i32,
+    },
+    BecameFollower {
+        leader: BrokerId,
+        leader_epoch: i32,
+    },
+    Truncated {
+        from_offset: i64,
+        to_offset: i64,
+    },
+    IsrShrinkRequested {
+        isr: Vec<BrokerId>,
+    },
+    IsrExpandRequested {
+        isr: Vec<BrokerId>,
+    },
+    IsrChangeRefused {
+        error: ErrorCode,
+    },
+    /// Retention deleted segments from the head of the log.
+    LogStartMoved {
+        log_start_offset: i64,
+    },
 }
 
 /// What the broker wants sent.
@@ -93,6 +111,7 @@ pub struct Broker {
     /// caught up to its registration (Kafka's BrokerServer waits on the lifecycle manager's
     /// initial catch-up before installing its metadata publishers).
     metadata_published: bool,
+    last_retention_check_ms: u64,
     out: BrokerOutput,
 }
 
@@ -125,6 +144,7 @@ impl Broker {
             controller_leader: None,
             metadata_offset: 0,
             metadata_published: false,
+            last_retention_check_ms: 0,
             out: BrokerOutput::default(),
         }
     }
@@ -303,6 +323,36 @@ impl Broker {
             });
         for p in self.partitions.values_mut() {
             p.maybe_flush(now, flush_ms);
+        }
+        // log.retention.check.interval.ms
+        if now.saturating_sub(self.last_retention_check_ms)
+            >= self.config.log_retention_check_interval_ms
+        {
+            self.last_retention_check_ms = now;
+            self.apply_retention(image, now);
+        }
+    }
+
+    /// Deletes old segments of every partition, by its topic's retention settings.
+    fn apply_retention(&mut self, image: &MetadataImage, now_ms: u64) {
+        let mut moved = Vec::new();
+        for (key, p) in self.partitions.iter_mut() {
+            let config = image.topics.get(&key.0).map_or_else(
+                || self.config.retention(),
+                |t| self.config.retention_for(&t.configs),
+            );
+            if let Some(start) = p.apply_retention(&config, now_ms) {
+                moved.push((*key, start));
+            }
+        }
+        for (key, start) in moved {
+            self.event(
+                key,
+                BrokerEventKind::LogStartMoved {
+                    log_start_offset: start,
+                },
+                format!("retention deleted old segments: the log now starts at offset {start}"),
+            );
         }
     }
 
@@ -1212,6 +1262,7 @@ impl Broker {
                 key: fp.key,
                 error: ErrorCode::None,
                 high_watermark: -1,
+                log_start_offset: -1,
                 diverging_epoch: None,
                 batches: Vec::new(),
             };
@@ -1222,6 +1273,7 @@ impl Broker {
                 continue;
             };
             let hw_before = p.high_watermark();
+            out.log_start_offset = p.log().log_start_offset();
             let budget = req.max_bytes.saturating_sub(total).max(1);
             match p.fetch_from_follower(
                 req.replica_id,
@@ -1302,6 +1354,23 @@ impl Broker {
             };
             if p.role() != &(Role::Follower { leader: from }) {
                 continue; // the answer of a leader we no longer follow
+            }
+            if fp.error == ErrorCode::OffsetOutOfRange
+                && p.reset_to_leader_log_start(fp.log_start_offset)
+            {
+                let key = fp.key;
+                self.event(
+                    key,
+                    BrokerEventKind::Truncated {
+                        from_offset: fp.log_start_offset,
+                        to_offset: fp.log_start_offset,
+                    },
+                    format!(
+                        "fell behind leader {from}'s log start (retention deleted it): starting over at offset {}",
+                        fp.log_start_offset
+                    ),
+                );
+                continue;
             }
             if fp.error != ErrorCode::None {
                 failed = true;

@@ -1095,7 +1095,13 @@ fn timed_out(request: &ControllerRequest) -> ControllerResponse {
 }
 
 /// The topic configs kraftsim enforces, and so accepts.
-pub const TOPIC_CONFIGS: &[&str] = &["min.insync.replicas", "unclean.leader.election.enable"];
+pub const TOPIC_CONFIGS: &[&str] = &[
+    "min.insync.replicas",
+    "unclean.leader.election.enable",
+    "retention.bytes",
+    "retention.ms",
+    "segment.bytes",
+];
 
 /// Checks a topic config's name and value.
 pub fn validate_topic_config(name: &str, value: Option<&str>) -> Result<(), String> {
@@ -1104,6 +1110,16 @@ pub fn validate_topic_config(name: &str, value: Option<&str>) -> Result<(), Stri
         "min.insync.replicas" => match value.parse::<i32>() {
             Ok(n) if n >= 1 => Ok(()),
             _ => Err(format!("Invalid value {value} for configuration min.insync.replicas: Value must be at least 1")),
+        },
+        // Kafka's LogConfig: retention.bytes and retention.ms are longs (-1: no limit),
+        // segment.bytes at least 14 (LegacyRecord.RECORD_OVERHEAD_V0).
+        "retention.bytes" | "retention.ms" => match value.parse::<i64>() {
+            Ok(n) if n >= -1 => Ok(()),
+            _ => Err(format!("Invalid value {value} for configuration {name}: Value must be at least -1")),
+        },
+        "segment.bytes" => match value.parse::<i32>() {
+            Ok(n) if n >= 14 => Ok(()),
+            _ => Err(format!("Invalid value {value} for configuration segment.bytes: Value must be at least 14")),
         },
         "unclean.leader.election.enable" => match value {
             "true" | "false" => Ok(()),

@@ -306,3 +306,90 @@ async fn run_connection(
     writer_task.abort();
     let _ = events.send(Event::Failed(node, generation, why)).await;
 }
+
+/// A finished perf-producer run.
+#[derive(Debug)]
+pub struct PerfRun {
+    pub final_line: String,
+    pub perf: crate::perf_producer::PerfProducer,
+    pub producer: crate::producer::Producer,
+    pub elapsed_ms: u64,
+}
+
+/// Why a live run stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("cannot reach any bootstrap server {servers}: {why}")]
+    Unreachable { servers: String, why: String },
+}
+
+/// How long to wait for a first answer from the bootstrap servers before giving up.
+pub const UNREACHABLE_AFTER_MS: u64 = 15_000;
+
+/// The error for bootstrap servers that never answered.
+pub fn unreachable(bootstrap: &[(String, u16)], driver: &LiveDriver) -> LiveError {
+    let servers: Vec<String> = bootstrap.iter().map(|(h, p)| format!("{h}:{p}")).collect();
+    LiveError::Unreachable {
+        servers: servers.join(","),
+        why: driver
+            .last_failure
+            .clone()
+            .unwrap_or_else(|| "no answer".into()),
+    }
+}
+
+/// kafka-producer-perf-test against a live cluster: `progress` gets each 5 s line,
+/// `failure` each failed batch in words.
+pub async fn run_perf_producer(
+    config: crate::producer::ProducerConfig,
+    perf_config: crate::perf_producer::PerfConfig,
+    mut progress: impl FnMut(&str),
+    mut failure: impl FnMut(&str),
+) -> Result<PerfRun, LiveError> {
+    let bootstrap = config.bootstrap_servers.clone();
+    let max_block_ms = config.max_block_ms;
+    let mut producer = crate::producer::Producer::new(config);
+    let mut driver = LiveDriver::new();
+    let start = driver.now_ms();
+    let mut perf = crate::perf_producer::PerfProducer::new(perf_config, start);
+    loop {
+        let now = driver.now_ms();
+        for c in producer.take_completions() {
+            perf.on_completion(&c);
+            if let Err(e) = &c.result {
+                failure(&format!(
+                    "{} record(s) for {}-{}: {}",
+                    c.records.len(),
+                    c.topic,
+                    c.partition,
+                    e.name()
+                ));
+            }
+        }
+        if let Some(w) = perf.progress(now) {
+            progress(&w.progress_line());
+        }
+        if perf.is_done(&producer) {
+            break;
+        }
+        perf.step(&mut producer, now);
+        producer.poll(now);
+        driver.pump(&mut producer).await;
+        if producer.metadata().updated_ms.is_none()
+            && now.saturating_sub(start) > UNREACHABLE_AFTER_MS.min(max_block_ms)
+        {
+            return Err(unreachable(&bootstrap, &driver));
+        }
+        let wait = perf
+            .next_wakeup_ms(&producer)
+            .map_or(100, |t| t.saturating_sub(now).min(100));
+        driver.wait(&mut producer, wait).await;
+    }
+    let end = driver.now_ms();
+    Ok(PerfRun {
+        final_line: perf.final_line(end),
+        perf,
+        producer,
+        elapsed_ms: end - start,
+    })
+}

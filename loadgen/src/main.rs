@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use loadgen::consumer::{Consumer, ConsumerConfig, OffsetReset};
 use loadgen::live::LiveDriver;
 use loadgen::perf_consumer;
-use loadgen::perf_producer::{random_payload, PerfConfig, PerfProducer};
+use loadgen::perf_producer::{random_payload, PerfConfig};
 use loadgen::producer::{Producer, ProducerConfig, RecordMeta};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -166,20 +166,7 @@ fn split_props(props: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// How long to wait for a first answer from the bootstrap servers before giving up.
-const UNREACHABLE_AFTER_MS: u64 = 15_000;
-
-fn unreachable(bootstrap: &[(String, u16)], driver: &LiveDriver) -> anyhow::Error {
-    let servers: Vec<String> = bootstrap.iter().map(|(h, p)| format!("{h}:{p}")).collect();
-    anyhow!(
-        "cannot reach any bootstrap server {}: {}",
-        servers.join(","),
-        driver
-            .last_failure
-            .clone()
-            .unwrap_or_else(|| "no answer".into())
-    )
-}
+use loadgen::live::{unreachable, UNREACHABLE_AFTER_MS};
 
 async fn producer(a: ProducerArgs) -> Result<()> {
     let mut props = Vec::new();
@@ -217,12 +204,8 @@ async fn producer(a: ProducerArgs) -> Result<()> {
     } else {
         bail!("one of --record-size, --payload-file or --payload-monotonic is required");
     };
-    let bootstrap = config.bootstrap_servers.clone();
-    let max_block_ms = config.max_block_ms;
-    let mut producer = Producer::new(config);
-    let mut driver = LiveDriver::new();
-    let start = driver.now_ms();
-    let mut perf = PerfProducer::new(
+    let run = loadgen::live::run_perf_producer(
+        config,
         PerfConfig {
             topic: a.topic.clone(),
             num_records: a.num_records,
@@ -231,43 +214,12 @@ async fn producer(a: ProducerArgs) -> Result<()> {
             stamp_record_ids: false,
             monotonic: a.payload_monotonic,
         },
-        start,
-    );
-    loop {
-        let now = driver.now_ms();
-        for c in producer.take_completions() {
-            perf.on_completion(&c);
-            if let Err(e) = &c.result {
-                eprintln!(
-                    "error: {} record(s) for {}-{}: {}",
-                    c.records.len(),
-                    c.topic,
-                    c.partition,
-                    e.name()
-                );
-            }
-        }
-        if let Some(w) = perf.progress(now) {
-            println!("{}", w.progress_line());
-        }
-        if perf.is_done(&producer) {
-            break;
-        }
-        perf.step(&mut producer, now);
-        producer.poll(now);
-        driver.pump(&mut producer).await;
-        if producer.metadata().updated_ms.is_none()
-            && now.saturating_sub(start) > UNREACHABLE_AFTER_MS.min(max_block_ms)
-        {
-            return Err(unreachable(&bootstrap, &driver));
-        }
-        let wait = perf
-            .next_wakeup_ms(&producer)
-            .map_or(100, |t| t.saturating_sub(now).clamp(0, 100));
-        driver.wait(&mut producer, wait).await;
-    }
-    let end = driver.now_ms();
-    println!("{}", perf.final_line(end));
+        |line| println!("{line}"),
+        |error| eprintln!("error: {error}"),
+    )
+    .await?;
+    println!("{}", run.final_line);
+    let producer = run.producer;
     if a.print_metrics {
         let m = &producer.metrics;
         println!("\nMetric Name                                     Value");
@@ -378,7 +330,7 @@ async fn consumer(a: ConsumerArgs) -> Result<()> {
         if consumer.metadata().updated_ms.is_none()
             && now.saturating_sub(start) > UNREACHABLE_AFTER_MS.min(a.timeout)
         {
-            return Err(unreachable(&bootstrap, &driver));
+            return Err(unreachable(&bootstrap, &driver).into());
         }
         if now.saturating_sub(last_progress) > a.timeout {
             eprintln!("{}", perf_consumer::timeout_warning(a.timeout));
@@ -433,7 +385,7 @@ async fn e2e(a: E2eArgs) -> Result<()> {
         }
         if now.saturating_sub(start) > UNREACHABLE_AFTER_MS {
             if consumer.metadata().updated_ms.is_none() {
-                return Err(unreachable(&bootstrap, &cd));
+                return Err(unreachable(&bootstrap, &cd).into());
             }
             bail!(
                 "topic {} not found, or its partitions have no leader (create it first)",
@@ -468,7 +420,7 @@ async fn e2e(a: E2eArgs) -> Result<()> {
             pd.pump(&mut producer).await;
             pd.wait(&mut producer, 10).await;
             if producer.metadata().updated_ms.is_none() && now > UNREACHABLE_AFTER_MS {
-                return Err(unreachable(&bootstrap, &pd));
+                return Err(unreachable(&bootstrap, &pd).into());
             }
         }
         producer.flush();

@@ -85,6 +85,26 @@ pub fn apply(
             broker.replica_fetch_max_bytes = parse(key, value, "size in bytes")?
         }
         "num.partitions" => controller.num_partitions = parse(key, value, "integer")?,
+        "log.retention.bytes" | "retention.bytes" => {
+            broker.log_retention_bytes = parse(key, value, "size in bytes, or -1")?
+        }
+        "log.retention.ms" | "retention.ms" => {
+            broker.log_retention_ms = parse(key, value, "duration in ms, or -1")?
+        }
+        "log.segment.bytes" | "segment.bytes" => {
+            let v: usize = parse(key, value, "size in bytes")?;
+            if v < 14 {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    value: value.into(),
+                    expected: "size in bytes, at least 14",
+                });
+            }
+            broker.log_segment_bytes = v;
+        }
+        "log.retention.check.interval.ms" => {
+            broker.log_retention_check_interval_ms = parse(key, value, "duration in ms")?
+        }
         "log.flush.interval.ms" => {
             broker.log_flush_interval_ms = Some(parse(key, value, "duration in ms")?)
         }

@@ -14,6 +14,8 @@ mod leader_failover;
 mod min_insync;
 #[path = "scenarios/quorum_lost.rs"]
 mod quorum_lost;
+#[path = "scenarios/retention.rs"]
+mod retention;
 #[path = "scenarios/truncation.rs"]
 mod truncation;
 #[path = "scenarios/unclean_election.rs"]

@@ -71,6 +71,19 @@ impl LeaderEpochCache {
         }
     }
 
+    /// The log now starts at `start_offset` (retention deleted what was before): entries
+    /// wholly before it go, and the one that spans it starts there (Kafka's
+    /// `truncateFromStartAsyncFlush`).
+    pub fn truncate_from_start(&mut self, start_offset: i64) {
+        let covering = self.entries.iter().rposition(|&(_, o)| o <= start_offset);
+        if let Some(i) = covering {
+            self.entries.drain(..i);
+            if let Some(first) = self.entries.first_mut() {
+                first.1 = first.1.max(start_offset);
+            }
+        }
+    }
+
     /// Drops epochs that start at or after `end_offset` (the log was truncated there).
     pub fn truncate_from_end(&mut self, end_offset: i64) {
         while self.entries.last().is_some_and(|&(_, o)| o >= end_offset) {

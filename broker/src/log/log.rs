@@ -8,6 +8,15 @@
 //! The log remembers its *recovery point*, Kafka's name for the offset below which
 //! everything is on disk, and [`Log::crash`] drops what lies past it. Durability in Kafka
 //! comes from replication, not from the disk.
+//!
+//! **Segments and retention.** Kafka writes a partition's log as a series of *segment*
+//! files; a new one starts when the active one reaches `segment.bytes`. Retention deletes
+//! whole segments from the head, never the active one and never past the high watermark:
+//! while the log is larger than `retention.bytes`, or its oldest segment's newest record
+//! is older than `retention.ms`. The log start offset moves up; a fetch below it gets
+//! OFFSET_OUT_OF_RANGE. Here a segment is a run of batches with its size and newest
+//! timestamp (no files), and deleting one drops its buffers, which is what keeps a long
+//! run's memory bounded. Simplified: no `segment.ms` roll, no time index.
 
 use super::batch::{assign_offsets, BatchError, Batches};
 use super::epoch_cache::LeaderEpochCache;
@@ -128,6 +137,39 @@ pub struct Log {
     recovery_point: i64,
     /// Since when something past the recovery point has waited for a flush.
     dirty_since_ms: Option<u64>,
+    /// The segments, oldest first; the last is the active one.
+    segments: VecDeque<Segment>,
+    /// `segment.bytes`; 0 means Kafka's default.
+    segment_bytes: usize,
+}
+
+/// A segment: where it starts, its bytes, its newest record's timestamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub base_offset: i64,
+    pub size_bytes: usize,
+    pub max_timestamp: i64,
+}
+
+/// The retention settings of a log (topic configs, or the broker's `log.*` defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetentionConfig {
+    /// `segment.bytes` (1073741824).
+    pub segment_bytes: usize,
+    /// `retention.bytes` (-1: no limit).
+    pub retention_bytes: i64,
+    /// `retention.ms` (604800000, 7 days; -1: no limit).
+    pub retention_ms: i64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            segment_bytes: 1_073_741_824,
+            retention_bytes: -1,
+            retention_ms: 604_800_000,
+        }
+    }
 }
 
 impl Log {
@@ -286,7 +328,98 @@ impl Log {
         Ok(info)
     }
 
+    /// The segments, oldest first (the last is active).
+    pub fn segments(&self) -> impl Iterator<Item = &Segment> {
+        self.segments.iter()
+    }
+
+    /// Deletes whole segments from the head, below `high_watermark`, while the log is
+    /// larger than `retention.bytes` or the oldest segment is older than `retention.ms`
+    /// at `now_ms` (Kafka's `UnifiedLog.deleteOldSegments`). Returns the new log start
+    /// offset if it moved.
+    pub fn apply_retention(
+        &mut self,
+        config: &RetentionConfig,
+        now_ms: u64,
+        high_watermark: i64,
+    ) -> Option<i64> {
+        let before = self.log_start_offset;
+        while self.segments.len() > 1 {
+            let (first, next_base) = (self.segments[0], self.segments[1].base_offset);
+            if next_base > high_watermark {
+                break; // only committed data goes
+            }
+            let too_big = config.retention_bytes >= 0
+                && (self.size_bytes as i64 - first.size_bytes as i64) >= config.retention_bytes;
+            let too_old = config.retention_ms >= 0
+                && first.max_timestamp < now_ms as i64 - config.retention_ms;
+            if !(too_big || too_old) {
+                break;
+            }
+            self.segments.pop_front();
+            while self
+                .batches
+                .front()
+                .is_some_and(|b| b.last_offset < next_base)
+            {
+                if let Some(b) = self.batches.pop_front() {
+                    self.size_bytes -= b.bytes.len();
+                }
+            }
+            self.log_start_offset = next_base;
+        }
+        if self.log_start_offset > before {
+            self.epochs.truncate_from_start(self.log_start_offset);
+            self.recovery_point = self.recovery_point.max(self.log_start_offset);
+            Some(self.log_start_offset)
+        } else {
+            None
+        }
+    }
+
+    /// Empties the log and starts it at `offset` (a follower behind the leader's log
+    /// start: Kafka's `truncateFullyAndStartAt`).
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64) {
+        self.batches.clear();
+        self.segments.clear();
+        self.size_bytes = 0;
+        self.log_start_offset = offset;
+        self.log_end_offset = offset;
+        self.recovery_point = offset;
+        self.dirty_since_ms = None;
+        self.epochs = LeaderEpochCache::default();
+        self.producers.clear();
+    }
+
+    fn segment_bytes_or_default(&self) -> usize {
+        if self.segment_bytes == 0 {
+            RetentionConfig::default().segment_bytes
+        } else {
+            self.segment_bytes
+        }
+    }
+
+    /// Sets the size at which a new segment starts (`segment.bytes`).
+    pub fn set_segment_bytes(&mut self, segment_bytes: usize) {
+        self.segment_bytes = segment_bytes.max(1);
+    }
+
     fn push(&mut self, batch: StoredBatch) {
+        let size = batch.bytes.len();
+        let roll = self.segments.back().is_none_or(|s| {
+            s.size_bytes > 0 && s.size_bytes + size > self.segment_bytes_or_default()
+        });
+        if roll {
+            self.segments.push_back(Segment {
+                base_offset: batch.base_offset,
+                size_bytes: 0,
+                max_timestamp: i64::MIN,
+            });
+        }
+        if let Some(s) = self.segments.back_mut() {
+            s.size_bytes += size;
+            s.max_timestamp = s.max_timestamp.max(batch.max_timestamp);
+        }
         if batch.is_idempotent() {
             self.producers.update(
                 batch.producer_id,
@@ -376,6 +509,28 @@ impl Log {
         }
         self.epochs.truncate_from_end(self.log_end_offset);
         self.recovery_point = self.recovery_point.min(self.log_end_offset);
+        // Segments follow the batches that remain.
+        while self
+            .segments
+            .back()
+            .is_some_and(|s| s.base_offset >= self.log_end_offset && self.segments.len() > 1)
+        {
+            self.segments.pop_back();
+        }
+        if self.batches.is_empty() {
+            self.segments.clear();
+        } else if let Some(last) = self.segments.back_mut() {
+            let base = last.base_offset;
+            let (size, max_ts) = self
+                .batches
+                .iter()
+                .filter(|b| b.base_offset >= base)
+                .fold((0, i64::MIN), |(n, t), b| {
+                    (n + b.bytes.len(), t.max(b.max_timestamp))
+                });
+            last.size_bytes = size;
+            last.max_timestamp = max_ts;
+        }
         // Producer state follows the log: rebuilt from what remains.
         self.producers.clear();
         for b in &self.batches {
@@ -486,6 +641,110 @@ mod tests {
         log.flush();
         assert_eq!(log.crash(), None);
         assert_eq!(log.log_end_offset(), 4);
+    }
+
+    fn sized(segment_bytes: usize, retention_bytes: i64, retention_ms: i64) -> RetentionConfig {
+        RetentionConfig {
+            segment_bytes,
+            retention_bytes,
+            retention_ms,
+        }
+    }
+
+    /// A log of `n` one-batch appends of about 160 bytes each, segments of three batches.
+    fn segmented(n: usize) -> (Log, usize) {
+        let mut log = Log::new();
+        let one = batch(1, 100).len();
+        log.set_segment_bytes(3 * one);
+        for _ in 0..n {
+            log.append_as_leader(batch(1, 100), 0).expect("append");
+        }
+        (log, one)
+    }
+
+    #[test]
+    fn segments_roll_at_segment_bytes() {
+        let (log, one) = segmented(7);
+        let bases: Vec<i64> = log.segments().map(|s| s.base_offset).collect();
+        assert_eq!(bases, vec![0, 3, 6]);
+        assert_eq!(log.segments().map(|s| s.size_bytes).sum::<usize>(), 7 * one);
+    }
+
+    #[test]
+    fn retention_by_size_deletes_whole_segments_below_the_hw_never_the_active_one() {
+        let (mut log, one) = segmented(10); // segments at 0, 3, 6, 9
+        let config = sized(3 * one, (4 * one) as i64, -1);
+        assert_eq!(
+            log.apply_retention(&config, 0, 4),
+            Some(3),
+            "only below the HW"
+        );
+        assert_eq!(log.log_start_offset(), 3);
+        assert_eq!(log.apply_retention(&config, 0, 10), Some(6));
+        assert_eq!(log.size_bytes(), 4 * one, "size now at the limit: stop");
+        assert_eq!(log.apply_retention(&config, 0, 10), None);
+        let tiny = sized(3 * one, 0, -1);
+        assert_eq!(log.apply_retention(&tiny, 0, 10), Some(9));
+        assert_eq!(log.segments().count(), 1, "the active segment stays");
+        assert!(matches!(
+            log.read(5, 100),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+        assert_eq!(log.read(9, 10_000).expect("from the start").len(), 1);
+    }
+
+    #[test]
+    fn retention_by_time_uses_the_newest_record_of_a_segment() {
+        let (mut log, one) = segmented(7); // record timestamps are 1000
+        let config = sized(3 * one, -1, 5_000);
+        assert_eq!(
+            log.apply_retention(&config, 5_999, 7),
+            None,
+            "not old enough"
+        );
+        assert_eq!(log.apply_retention(&config, 6_001, 7), Some(6));
+    }
+
+    #[test]
+    fn a_follower_behind_the_leaders_start_starts_over_there() {
+        let (mut log, _) = segmented(4);
+        log.truncate_fully_and_start_at(40);
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (40, 40));
+        assert_eq!(log.size_bytes(), 0);
+        assert!(log.read(40, 100).expect("at the start").is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn retention_keeps_start_below_hw_and_size_within_a_segment_of_the_limit(
+            appends in proptest::collection::vec(1usize..4, 1..60),
+            segment_batches in 1usize..6,
+            limit_batches in 0usize..20,
+            hw_back in 0i64..10,
+        ) {
+            let one = batch(1, 100).len();
+            let mut log = Log::new();
+            for n in &appends {
+                log.append_as_leader(batch(*n, 100), 0).expect("append");
+            }
+            let hw = (log.log_end_offset() - hw_back).max(0);
+            let config = sized(segment_batches * one, (limit_batches * one) as i64, -1);
+            log.set_segment_bytes(config.segment_bytes);
+            log.apply_retention(&config, 0, hw);
+            prop_assert!(log.log_start_offset() <= hw.max(0));
+            prop_assert!(log.log_start_offset() <= log.log_end_offset());
+            let sizes: usize = log.segments().map(|s| s.size_bytes).sum();
+            prop_assert_eq!(sizes, log.size_bytes());
+            if let Some(first) = log.segments().next() {
+                prop_assert_eq!(first.base_offset, log.log_start_offset());
+            }
+            // Past the limit only by what is not deletable: the active segment, or data
+            // above the HW.
+            let above_hw: usize = log.batches().filter(|b| b.last_offset >= hw).map(|b| b.bytes.len()).sum();
+            let active = log.segments().last().map_or(0, |s| s.size_bytes);
+            let first = log.segments().next().map_or(0, |s| s.size_bytes);
+            prop_assert!(log.size_bytes() <= limit_batches * one + first.max(active) + above_hw);
+        }
     }
 
     #[test]

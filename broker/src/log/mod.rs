@@ -22,4 +22,4 @@ pub mod producer_state;
 
 pub use batch::{BatchError, BatchHeader};
 pub use epoch_cache::LeaderEpochCache;
-pub use log::{AppendInfo, Log, LogError, StoredBatch};
+pub use log::{AppendInfo, Log, LogError, RetentionConfig, Segment, StoredBatch};

@@ -37,7 +37,7 @@ pub mod isr;
 pub mod replica;
 
 use crate::error::ErrorCode;
-use crate::log::{AppendInfo, Log, LogError};
+use crate::log::{AppendInfo, Log, LogError, RetentionConfig};
 use bytes::Bytes;
 use controller::{BrokerId, PartitionKey, PartitionRegistration, NO_LEADER};
 use isr::{IsrState, PendingIsrChange};
@@ -666,6 +666,27 @@ impl Partition {
             Role::Leader(s) => s.followers.get(&follower),
             Role::Follower { .. } => None,
         }
+    }
+
+    /// Retention (see [`Log::apply_retention`]): never past this replica's high watermark.
+    /// Returns the new log start offset if it moved.
+    pub fn apply_retention(&mut self, config: &RetentionConfig, now_ms: u64) -> Option<i64> {
+        self.log.set_segment_bytes(config.segment_bytes);
+        self.log
+            .apply_retention(config, now_ms, self.high_watermark)
+    }
+
+    /// A follower whose fetch position fell below the leader's log start (retention
+    /// deleted it there) starts over at the leader's log start, as Kafka's
+    /// `ReplicaFetcherThread` does on OFFSET_OUT_OF_RANGE.
+    pub fn reset_to_leader_log_start(&mut self, leader_log_start_offset: i64) -> bool {
+        if leader_log_start_offset <= self.log.log_end_offset() {
+            return false;
+        }
+        self.log
+            .truncate_fully_and_start_at(leader_log_start_offset);
+        self.high_watermark = self.high_watermark.max(leader_log_start_offset);
+        true
     }
 
     /// Lets the operating system write the log back (see [`Log::maybe_flush`]).

@@ -3,7 +3,8 @@
 //! Source: committed records are the same on every replica (Kafka's `docs/design.html`,
 //! "Replicated Logs"; `ConsistentCommittedData` in Kafka's raft simulation; Jepsen's
 //! "one value per offset"). For each partition, every running replica's batches below the
-//! smallest HW among them are compared (offsets and CRCs).
+//! smallest HW among them, and from the largest log start offset (retention), are compared
+//! (offsets and CRCs).
 
 use crate::harness::NodeSlot;
 use broker::BrokerId;
@@ -27,9 +28,21 @@ pub fn check(slots: &BTreeMap<BrokerId, NodeSlot>, found: &mut Vec<(&'static str
         let Some(hw) = replicas.iter().map(|(_, p)| p.high_watermark()).min() else {
             continue;
         };
+        // Retention deletes each replica's head on its own schedule: compare what all of
+        // them still hold.
+        let start = replicas
+            .iter()
+            .map(|(_, p)| p.log().log_start_offset())
+            .max()
+            .unwrap_or(0);
         let mut reference: Option<(BrokerId, Summary)> = None;
         for (id, p) in replicas {
-            let summary = p.log().batch_summary_below(hw);
+            let summary: Summary = p
+                .log()
+                .batch_summary_below(hw)
+                .into_iter()
+                .filter(|(base, _, _)| *base >= start)
+                .collect();
             match &reference {
                 None => reference = Some((id, summary)),
                 Some((ref_id, ref_summary)) => {

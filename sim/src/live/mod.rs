@@ -62,13 +62,17 @@ pub struct Shared {
     pub connections: DashMap<u64, mpsc::Sender<WireReply>>,
     pub max_frame_bytes: usize,
     started: Instant,
+    /// The wall clock at `started`, in Unix milliseconds: live nodes keep time as Kafka
+    /// brokers do, so record timestamps (Unix ms, from clients) and the broker's clock
+    /// compare (retention.ms, ListOffsets by time).
+    started_unix_ms: u64,
     next_connection_id: AtomicU64,
     events: Mutex<Option<std::sync::mpsc::SyncSender<String>>>,
 }
 
 impl Shared {
     pub fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+        self.started_unix_ms + self.started.elapsed().as_millis() as u64
     }
 
     /// Reports an event line (dropped if nobody listens or the listener lags).
@@ -78,7 +82,10 @@ impl Shared {
             Err(p) => p.into_inner(),
         };
         if let Some(tx) = guard.as_ref() {
-            let _ = tx.try_send(format!("[{:>8} ms] node {node}: {text}", self.now_ms()));
+            let _ = tx.try_send(format!(
+                "[{:>8} ms] node {node}: {text}",
+                self.started.elapsed().as_millis()
+            ));
         }
     }
 }
@@ -190,6 +197,9 @@ impl Cluster {
             connections: DashMap::new(),
             max_frame_bytes: 104_857_600,
             started: Instant::now(),
+            started_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
             next_connection_id: AtomicU64::new(1),
             events: Mutex::new(None),
         });

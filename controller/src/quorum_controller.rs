@@ -1189,8 +1189,12 @@ mod tests {
         assert!(validate_topic_config("min.insync.replicas", None).is_err());
         assert!(validate_topic_config("unclean.leader.election.enable", Some("true")).is_ok());
         assert!(validate_topic_config("unclean.leader.election.enable", Some("yes")).is_err());
+        assert!(validate_topic_config("retention.ms", Some("1000")).is_ok());
+        assert!(validate_topic_config("retention.bytes", Some("-1")).is_ok());
+        assert!(validate_topic_config("retention.bytes", Some("-2")).is_err());
+        assert!(validate_topic_config("segment.bytes", Some("13")).is_err());
         assert!(
-            validate_topic_config("retention.ms", Some("1000")).is_err(),
+            validate_topic_config("cleanup.policy", Some("compact")).is_err(),
             "not enforced, so not accepted"
         );
     }

@@ -338,13 +338,46 @@ pub fn unreachable(bootstrap: &[(String, u16)], driver: &LiveDriver) -> LiveErro
     }
 }
 
+/// What a perf-producer run tells its caller as it goes; every method has a default.
+pub trait PerfHooks {
+    /// A 5 s progress line, in the Java tool's format.
+    fn progress_line(&mut self, _line: &str) {}
+    /// A batch failed, in words.
+    fn failure(&mut self, _what: &str) {}
+    /// A batch's outcome (records, offsets).
+    fn completion(&mut self, _c: &crate::producer::Completion) {}
+    /// Once per loop turn: records handed to the producer so far, and the driver's clock.
+    fn turn(&mut self, _records_sent: u64, _now_ms: u64) {}
+}
+
+/// Hooks made of two closures, for the common case.
+struct LineHooks<P, F>(P, F);
+
+impl<P: FnMut(&str), F: FnMut(&str)> PerfHooks for LineHooks<P, F> {
+    fn progress_line(&mut self, line: &str) {
+        (self.0)(line)
+    }
+    fn failure(&mut self, what: &str) {
+        (self.1)(what)
+    }
+}
+
 /// kafka-producer-perf-test against a live cluster: `progress` gets each 5 s line,
 /// `failure` each failed batch in words.
 pub async fn run_perf_producer(
     config: crate::producer::ProducerConfig,
     perf_config: crate::perf_producer::PerfConfig,
-    mut progress: impl FnMut(&str),
-    mut failure: impl FnMut(&str),
+    progress: impl FnMut(&str),
+    failure: impl FnMut(&str),
+) -> Result<PerfRun, LiveError> {
+    run_perf_producer_with(config, perf_config, &mut LineHooks(progress, failure)).await
+}
+
+/// [`run_perf_producer`], with every hook.
+pub async fn run_perf_producer_with(
+    config: crate::producer::ProducerConfig,
+    perf_config: crate::perf_producer::PerfConfig,
+    hooks: &mut impl PerfHooks,
 ) -> Result<PerfRun, LiveError> {
     let bootstrap = config.bootstrap_servers.clone();
     let max_block_ms = config.max_block_ms;
@@ -356,8 +389,9 @@ pub async fn run_perf_producer(
         let now = driver.now_ms();
         for c in producer.take_completions() {
             perf.on_completion(&c);
+            hooks.completion(&c);
             if let Err(e) = &c.result {
-                failure(&format!(
+                hooks.failure(&format!(
                     "{} record(s) for {}-{}: {}",
                     c.records.len(),
                     c.topic,
@@ -367,8 +401,9 @@ pub async fn run_perf_producer(
             }
         }
         if let Some(w) = perf.progress(now) {
-            progress(&w.progress_line());
+            hooks.progress_line(&w.progress_line());
         }
+        hooks.turn(perf.records_sent(), now);
         if perf.is_done(&producer) {
             break;
         }
@@ -392,4 +427,53 @@ pub async fn run_perf_producer(
         producer,
         elapsed_ms: end - start,
     })
+}
+
+/// How long the high watermarks must stay still before a read-back counts as complete:
+/// right after a load the HW trails the log end by a fetch round.
+const SETTLE_MS: u64 = 1_000;
+
+/// Reads every partition of `topic` from the beginning up to its high watermark, once the
+/// high watermarks have stopped moving (a verdict's read-back): (partition, offset, first
+/// 8 bytes of the value as a number).
+pub async fn read_all(
+    config: crate::consumer::ConsumerConfig,
+    topic: &str,
+    max_ms: u64,
+) -> Result<Vec<(i32, i64, u64)>, LiveError> {
+    let bootstrap = config.bootstrap_servers.clone();
+    let mut consumer = crate::consumer::Consumer::assign_all(config, topic);
+    let mut driver = LiveDriver::new();
+    let start = driver.now_ms();
+    let mut out = Vec::new();
+    let mut last_positions = consumer.positions();
+    let mut still_since = start;
+    loop {
+        let now = driver.now_ms();
+        let positions = consumer.positions();
+        if positions != last_positions {
+            last_positions = positions;
+            still_since = now;
+        }
+        for r in consumer.take_records() {
+            let mut id = [0u8; 8];
+            if let Some(v) = &r.value {
+                let n = v.len().min(8);
+                id[..n].copy_from_slice(&v[..n]);
+            }
+            out.push((r.partition, r.offset, u64::from_be_bytes(id)));
+        }
+        let settled = now.saturating_sub(still_since) >= SETTLE_MS;
+        if (consumer.is_caught_up() && settled) || now.saturating_sub(start) > max_ms {
+            return Ok(out);
+        }
+        if consumer.metadata().updated_ms.is_none()
+            && now.saturating_sub(start) > UNREACHABLE_AFTER_MS
+        {
+            return Err(unreachable(&bootstrap, &driver));
+        }
+        consumer.poll(now);
+        driver.pump(&mut consumer).await;
+        driver.wait(&mut consumer, 100).await;
+    }
 }

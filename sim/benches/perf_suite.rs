@@ -154,6 +154,23 @@ fn producer_props(bootstrap: &str, props: &[(&str, &str)]) -> ProducerConfig {
 
 async fn our_producer(props: &[(&str, &str)], records: u64, throughput: f64) -> Figures {
     let server = Server::start();
+    // Warm-up: a few acks=all records, so followers are fetching and connections are open
+    // before the measured run (a fresh cluster's first second is not steady state).
+    let warm = producer_props(&server.bootstrap, &[("acks", "all")]);
+    let _ = run_perf_producer(
+        warm,
+        PerfConfig {
+            topic: "bench".into(),
+            num_records: 2_000,
+            payloads: vec![random_payload(RECORD_BYTES, 5)],
+            throughput: -1.0,
+            stamp_record_ids: false,
+            monotonic: false,
+        },
+        |_| {},
+        |_| {},
+    )
+    .await;
     let config = producer_props(&server.bootstrap, props);
     let run = run_perf_producer(
         config,

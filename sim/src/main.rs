@@ -125,6 +125,10 @@ struct RunArgs {
     /// Print every event of each phase (default: the first 40).
     #[arg(long)]
     trace: bool,
+    /// Run on the live driver instead: real TCP on 127.0.0.1, real time, real figures
+    /// (not deterministic; --json and --html are for the deterministic run).
+    #[arg(long, conflicts_with_all = ["json", "html"])]
+    live: bool,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -248,6 +252,37 @@ fn experiment(args: &RunArgs) -> Result<(ExperimentConfig, String)> {
 
 fn run(args: RunArgs) -> Result<()> {
     let (config, command) = experiment(&args)?;
+    if args.live {
+        let report = sim::experiment::live_run::run_live(&config).context("the live run failed")?;
+        for line in &report.lines {
+            println!("{line}");
+        }
+        let v = &report.verdict;
+        let counts = |m: &std::collections::BTreeMap<String, u64>| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        println!("\n== verdict");
+        println!("acknowledged: {}", counts(&v.acked));
+        println!("lost:         {}", counts(&v.lost));
+        println!("duplicated:   {}", counts(&v.duplicated));
+        println!("reordered:    {}", counts(&v.reordered));
+        for l in &v.lessons {
+            println!("lesson: {l}");
+        }
+        if v.violations.is_empty() {
+            println!("invariants: all held");
+        }
+        for x in &v.violations {
+            println!("VIOLATION {x}");
+        }
+        if !v.violations.is_empty() {
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     let report = sim::experiment::run(&config).context("the run failed")?;
     if args.json {
         println!("{}", report.to_json(&command));

@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod html;
+pub mod live_run;
 pub mod phases;
 pub mod plan;
 pub mod report;

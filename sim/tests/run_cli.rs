@@ -1,0 +1,122 @@
+//! `sim run` as a user runs it: the JSON document's schema, byte-identical reruns, the
+//! HTML page, a broken scenario file's error, and the live mode.
+
+use std::process::{Command, Output};
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(args)
+        .output()
+        .expect("sim runs")
+}
+
+const SMALL: [&str; 4] = ["--records", "20000", "--record-size", "200"];
+
+#[test]
+fn json_has_the_documented_fields_and_reruns_are_identical() {
+    let args: Vec<&str> = ["run", "--kill", "1,2", "--json"]
+        .into_iter()
+        .chain(SMALL)
+        .collect();
+    let a = sim(&args);
+    let b = sim(&args);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(
+        a.stdout, b.stdout,
+        "same flags and seed: the same report, byte for byte"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&a.stdout).expect("one JSON document");
+    assert_eq!(doc["seed"], 42);
+    assert_eq!(doc["trace_digest"].as_str().map(str::len), Some(16));
+    let phases = doc["phases"].as_array().expect("phases[]");
+    assert!(
+        phases.len() >= 6,
+        "cluster up, topic, load, 4 faults, converge"
+    );
+    for p in phases {
+        for field in ["name", "start_ms", "end_ms", "acked", "errors", "events"] {
+            assert!(!p[field].is_null(), "phase field {field}: {p}");
+        }
+    }
+    for field in ["acked", "lost", "duplicated", "violations"] {
+        assert!(!doc["verdict"][field].is_null(), "verdict field {field}");
+    }
+    assert!(phases
+        .iter()
+        .any(|p| p["name"].as_str().is_some_and(|n| n.starts_with("kill 2"))));
+    let other = sim(&[
+        "run",
+        "--seed",
+        "43",
+        "--json",
+        "--records",
+        "20000",
+        "--record-size",
+        "200",
+    ]);
+    let doc2: serde_json::Value = serde_json::from_slice(&other.stdout).expect("json");
+    assert_ne!(
+        doc["trace_digest"], doc2["trace_digest"],
+        "another seed, another run"
+    );
+}
+
+#[test]
+fn the_html_report_is_one_self_contained_page() {
+    let path = std::env::temp_dir().join(format!("kraftsim-run-{}.html", std::process::id()));
+    let path_s = path.to_string_lossy().to_string();
+    let args: Vec<&str> = ["run", "--html", &path_s]
+        .into_iter()
+        .chain(SMALL)
+        .collect();
+    let out = sim(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&path).expect("written");
+    let _ = std::fs::remove_file(&path);
+    assert!(page.starts_with("<!doctype html>"));
+    assert!(
+        page.matches("<svg").count() >= 5,
+        "charts and the partition timeline"
+    );
+    assert!(!page.contains("<script"), "no scripts, no external files");
+}
+
+#[test]
+fn a_broken_scenario_names_its_line_and_a_bad_flag_is_refused() {
+    let path = std::env::temp_dir().join(format!("kraftsim-bad-{}.scenario", std::process::id()));
+    std::fs::write(&path, "set records 100\nafter 5 kill 1\n").expect("write");
+    let out = sim(&["run", "--scenario", &path.to_string_lossy()]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(".scenario:2: 'after 5' needs a unit"), "{err}");
+    assert!(!err.contains("backtrace"), "one clear line: {err}");
+    let out = sim(&["run", "--acks", "2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("acks must be 0, 1 or all"));
+}
+
+#[test]
+fn the_live_run_reads_back_everything_it_acknowledged() {
+    let out = sim(&[
+        "run",
+        "--live",
+        "--records",
+        "20000",
+        "--record-size",
+        "100",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("acknowledged: acks=1=20000"), "{stdout}");
+    assert!(stdout.contains("lost:         acks=1=0"), "{stdout}");
+    assert!(stdout.contains("invariants: all held"), "{stdout}");
+}

@@ -3,11 +3,12 @@
 //! **Peer messages** cross the simulated network between nodes: raft traffic of the
 //! metadata quorum, broker-to-controller RPCs, and replica fetches. In Kafka these are
 //! wire-protocol requests over TCP; inside kraftsim they are typed values (a visible
-//! simplification), and record batches travel as shared `Bytes`, never copied.
+//! simplification), and record batches travel as shared [`StoredBatch`]es, never copied.
 //!
 //! **Client requests** are what a Kafka client asks a broker, in typed form. The wire
 //! front end (Kafka protocol frames) decodes into these.
 
+use crate::log::StoredBatch;
 use bytes::Bytes;
 use controller::{BrokerId, ControllerRequest, ControllerResponse, PartitionKey, RaftMessage};
 
@@ -38,7 +39,7 @@ impl PeerMessage {
                 64 + r
                     .partitions
                     .iter()
-                    .map(|p| 40 + p.batches.iter().map(Bytes::len).sum::<usize>())
+                    .map(|p| 40 + p.batches.iter().map(StoredBatch::size_bytes).sum::<usize>())
                     .sum::<usize>()
             }
         }
@@ -92,7 +93,7 @@ pub struct FetchedPartition {
     /// The leader's log start offset (a follower below it must start over there).
     pub log_start_offset: i64,
     pub diverging_epoch: Option<(i32, i64)>,
-    pub batches: Vec<Bytes>,
+    pub batches: Vec<StoredBatch>,
 }
 
 /// A client connection and request, so the answer finds its way back.
@@ -262,5 +263,5 @@ pub struct FetchPartitionResponse {
     pub error: controller::ErrorCode,
     pub high_watermark: i64,
     pub log_start_offset: i64,
-    pub batches: Vec<Bytes>,
+    pub batches: Vec<StoredBatch>,
 }

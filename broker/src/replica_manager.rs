@@ -14,7 +14,7 @@ use crate::group::coordinator::PendingCommit;
 use crate::group::offsets_topic::{self, OFFSETS_TOPIC};
 use crate::group::{GroupCoordinator, GroupRequest, GroupResponse};
 use crate::lifecycle::BrokerLifecycle;
-use crate::log::Log;
+use crate::log::{Log, StoredBatch};
 use crate::messages::*;
 use crate::partition::{FollowerFetch, Partition, Role, RoleChange};
 use crate::producer_ids::ProducerIdManager;
@@ -455,6 +455,7 @@ impl Broker {
                         .log()
                         .read(partition.log().log_start_offset(), usize::MAX)
                         .unwrap_or_default();
+                    let batches: Vec<_> = batches.iter().map(StoredBatch::wire_bytes).collect();
                     self.groups.load(offsets_topic::decode_commits(&batches));
                 }
                 RoleChange::BecameFollower => self.groups.unload(key.1),
@@ -1193,7 +1194,7 @@ impl Broker {
                 Ok((p.high_watermark(), p.log().log_start_offset(), batches))
             }) {
                 Ok((hw, log_start_offset, batches)) => {
-                    total += batches.iter().map(|b| b.len()).sum::<usize>();
+                    total += batches.iter().map(StoredBatch::size_bytes).sum::<usize>();
                     resp.high_watermark = hw;
                     resp.log_start_offset = log_start_offset;
                     resp.batches = batches;
@@ -1289,7 +1290,7 @@ impl Broker {
                     high_watermark,
                     ..
                 }) => {
-                    total += batches.iter().map(|b| b.len()).sum::<usize>();
+                    total += batches.iter().map(StoredBatch::size_bytes).sum::<usize>();
                     out.high_watermark = high_watermark;
                     out.batches = batches;
                     // A follower whose view of the HW is stale learns the new one at once.

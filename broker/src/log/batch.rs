@@ -188,16 +188,40 @@ impl Iterator for Batches {
     }
 }
 
-/// Writes `base_offset` and `partition_leader_epoch` into a batch. Zero-copy when the
-/// batch is the only reference to its buffer; one copy otherwise.
-pub fn assign_offsets(batch: Bytes, base_offset: i64, leader_epoch: i32) -> Bytes {
-    let mut buf = match batch.try_into_mut() {
-        Ok(buf) => buf,
-        Err(shared) => BytesMut::from(&shared[..]),
-    };
-    buf[0..8].copy_from_slice(&base_offset.to_be_bytes());
-    buf[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
-    buf.freeze()
+/// Writes `base_offset` and `partition_leader_epoch` into a batch when the batch is the
+/// only reference to its buffer (no copy). Otherwise the batch is returned as it came:
+/// the log keeps the assigned values beside it and writes them in when the batch is read
+/// out ([`copy_with_header`]), so a leader never copies what a producer sent.
+pub fn assign_offsets_in_place(batch: Bytes, base_offset: i64, leader_epoch: i32) -> Bytes {
+    match batch.try_into_mut() {
+        Ok(mut buf) => {
+            write_header(&mut buf, base_offset, leader_epoch);
+            buf.freeze()
+        }
+        Err(shared) => shared,
+    }
+}
+
+/// Does the batch's header already say `base_offset` and `leader_epoch`?
+pub fn header_matches(batch: &[u8], base_offset: i64, leader_epoch: i32) -> bool {
+    batch.len() >= 16
+        && batch[0..8] == base_offset.to_be_bytes()
+        && batch[12..16] == leader_epoch.to_be_bytes()
+}
+
+/// Appends `batch` to `out` with `base_offset` and `leader_epoch` written into its header
+/// (both lie outside the CRC, so the batch stays valid).
+pub fn copy_with_header(out: &mut BytesMut, batch: &[u8], base_offset: i64, leader_epoch: i32) {
+    let start = out.len();
+    out.extend_from_slice(batch);
+    write_header(&mut out[start..], base_offset, leader_epoch);
+}
+
+fn write_header(buf: &mut [u8], base_offset: i64, leader_epoch: i32) {
+    if buf.len() >= 16 {
+        buf[0..8].copy_from_slice(&base_offset.to_be_bytes());
+        buf[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
+    }
 }
 
 /// The producer fields of a batch: id, epoch and first sequence (-1s for a producer
@@ -318,13 +342,34 @@ mod tests {
 
     #[test]
     fn assigning_offsets_keeps_the_crc_valid() {
-        let b = assign_offsets(batch(2, 5), 1234, 7);
+        let b = assign_offsets_in_place(batch(2, 5), 1234, 7);
         let h = BatchHeader::parse(&b).expect("valid");
         assert_eq!(
             (h.base_offset, h.partition_leader_epoch, h.last_offset()),
             (1234, 7, 1235)
         );
         verify_crc(&b, &h).expect("crc still ok");
+        assert!(header_matches(&b, 1234, 7));
+    }
+
+    #[test]
+    fn a_shared_buffer_is_left_alone_and_patched_on_copy() {
+        // Two batches in one request frame: neither owns the buffer.
+        let one = batch(2, 5);
+        let mut frame = BytesMut::new();
+        frame.extend_from_slice(&one);
+        frame.extend_from_slice(&one);
+        let mut frame = frame.freeze();
+        let first = frame.split_to(one.len());
+        let kept = assign_offsets_in_place(first.clone(), 40, 3);
+        assert_eq!(kept, first, "no copy, no change");
+        assert!(!header_matches(&kept, 40, 3));
+        let mut out = BytesMut::new();
+        copy_with_header(&mut out, &kept, 40, 3);
+        let h = BatchHeader::parse(&out).expect("valid");
+        assert_eq!((h.base_offset, h.partition_leader_epoch), (40, 3));
+        verify_crc(&out, &h).expect("crc still ok");
+        assert_eq!(&frame[..], &one[..], "the other batch is untouched");
     }
 
     #[test]

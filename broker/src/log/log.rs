@@ -18,12 +18,14 @@
 //! timestamp (no files), and deleting one drops its buffers, which is what keeps a long
 //! run's memory bounded. Simplified: no `segment.ms` roll, no time index.
 
-use super::batch::{assign_offsets, BatchError, Batches};
+use super::batch::{
+    assign_offsets_in_place, copy_with_header, header_matches, BatchError, Batches,
+};
 use super::epoch_cache::LeaderEpochCache;
 use super::producer_state::{BatchMetadata, ProducerStateTable, SequenceCheck, SequenceError};
 use super::BatchHeader;
 use crate::error::ErrorCode;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 
 /// Why an append or read failed.
@@ -65,7 +67,19 @@ impl LogError {
     }
 }
 
-/// One batch in the log.
+/// One batch in the log: the bytes the producer sent, and beside them what the leader
+/// assigned (offsets, leader epoch) and what its header said.
+///
+/// A leader writes `base_offset` and `leader_epoch` into the bytes only when it owns the
+/// buffer; a batch that shares its request frame with others is kept as sent, and
+/// [`wire_bytes`](Self::wire_bytes) or [`write_to`](Self::write_to) write the assigned
+/// values in when the batch leaves the node (Kafka's leader rewrites the header in its
+/// own copy of the request). Read a batch's bytes through those, never `bytes` directly.
+///
+/// Replication hands the follower this value, shared, not re-encoded bytes: the follower
+/// takes the offsets and the CRC the leader checked instead of parsing the header and
+/// recomputing the CRC-32C. Kafka's follower re-validates because the bytes crossed a
+/// network; kraftsim's inter-broker traffic is in-memory (`docs/architecture.md`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredBatch {
     pub base_offset: i64,
@@ -94,6 +108,28 @@ impl StoredBatch {
             base_sequence: h.base_sequence,
             bytes,
         }
+    }
+
+    /// Size on the wire, in bytes.
+    pub fn size_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The batch as a Kafka client sees it: its header says its offsets and leader epoch.
+    /// No copy when the header already does.
+    pub fn wire_bytes(&self) -> Bytes {
+        if header_matches(&self.bytes, self.base_offset, self.leader_epoch) {
+            self.bytes.clone()
+        } else {
+            let mut out = BytesMut::with_capacity(self.bytes.len());
+            self.write_to(&mut out);
+            out.freeze()
+        }
+    }
+
+    /// Appends the batch as a Kafka client sees it to `out` (one copy).
+    pub fn write_to(&self, out: &mut BytesMut) {
+        copy_with_header(out, &self.bytes, self.base_offset, self.leader_epoch);
     }
 
     fn is_idempotent(&self) -> bool {
@@ -279,7 +315,7 @@ impl Log {
         self.epochs.assign(leader_epoch, first_offset);
         for (header, bytes) in parsed {
             let base = self.log_end_offset;
-            let bytes = assign_offsets(bytes, base, leader_epoch);
+            let bytes = assign_offsets_in_place(bytes, base, leader_epoch);
             let batch = StoredBatch::new(&header, base, leader_epoch, bytes);
             info.records += i64::from(header.records_count);
             info.bytes += batch.bytes.len();
@@ -289,42 +325,24 @@ impl Log {
         Ok(info)
     }
 
-    /// Appends batches replicated from the leader, which already carry offsets and epochs.
-    pub fn append_as_follower(&mut self, records: Bytes) -> Result<AppendInfo, LogError> {
-        let parsed: Vec<_> = Batches::new(records).collect::<Result<_, _>>()?;
-        if parsed.is_empty() {
-            return Err(LogError::Empty);
+    /// Appends a batch replicated from the leader, with the offsets and epoch it assigned.
+    pub fn append_as_follower(&mut self, batch: &StoredBatch) -> Result<AppendInfo, LogError> {
+        if batch.base_offset != self.log_end_offset {
+            return Err(LogError::NonContiguous {
+                expected: self.log_end_offset,
+                got: batch.base_offset,
+            });
         }
-        let mut expected = self.log_end_offset;
-        for (h, _) in &parsed {
-            if h.base_offset != expected {
-                return Err(LogError::NonContiguous {
-                    expected,
-                    got: h.base_offset,
-                });
-            }
-            expected = h.last_offset() + 1;
-        }
-        let mut info = AppendInfo {
-            first_offset: self.log_end_offset,
-            last_offset: self.log_end_offset - 1,
-            records: 0,
-            batches: parsed.len(),
-            bytes: 0,
+        self.epochs.assign(batch.leader_epoch, batch.base_offset);
+        let info = AppendInfo {
+            first_offset: batch.base_offset,
+            last_offset: batch.last_offset,
+            records: batch.last_offset - batch.base_offset + 1,
+            batches: 1,
+            bytes: batch.size_bytes(),
             duplicate: false,
         };
-        for (h, bytes) in parsed {
-            self.epochs.assign(h.partition_leader_epoch, h.base_offset);
-            info.records += i64::from(h.records_count);
-            info.bytes += bytes.len();
-            info.last_offset = h.last_offset();
-            self.push(StoredBatch::new(
-                &h,
-                h.base_offset,
-                h.partition_leader_epoch,
-                bytes,
-            ));
-        }
+        self.push(batch.clone());
         Ok(info)
     }
 
@@ -439,7 +457,7 @@ impl Log {
 
     /// Whole batches from the one containing `fetch_offset`, at least one, then more while
     /// the total stays within `max_bytes` (KIP-74).
-    pub fn read(&self, fetch_offset: i64, max_bytes: usize) -> Result<Vec<Bytes>, LogError> {
+    pub fn read(&self, fetch_offset: i64, max_bytes: usize) -> Result<Vec<StoredBatch>, LogError> {
         self.read_up_to(fetch_offset, max_bytes, self.log_end_offset)
     }
 
@@ -450,7 +468,7 @@ impl Log {
         fetch_offset: i64,
         max_bytes: usize,
         max_offset: i64,
-    ) -> Result<Vec<Bytes>, LogError> {
+    ) -> Result<Vec<StoredBatch>, LogError> {
         if fetch_offset < self.log_start_offset || fetch_offset > self.log_end_offset {
             return Err(LogError::OffsetOutOfRange {
                 offset: fetch_offset,
@@ -468,7 +486,7 @@ impl Log {
                 break;
             }
             total += b.bytes.len();
-            out.push(b.bytes.clone());
+            out.push(b.clone());
         }
         Ok(out)
     }
@@ -615,7 +633,10 @@ mod tests {
         log.append_as_leader(batch(3, 4), 0).expect("append");
         let got = log.read(4, 1).expect("read");
         assert_eq!(got.len(), 1);
-        assert_eq!(BatchHeader::parse(&got[0]).map(|h| h.base_offset), Ok(3));
+        assert_eq!(
+            BatchHeader::parse(&got[0].wire_bytes()).map(|h| h.base_offset),
+            Ok(3)
+        );
         assert!(log.read(7, 100).is_err());
         assert!(log.read(6, 100).expect("at LEO").is_empty());
         assert!(log.read_up_to(0, 10_000, 3).expect("below HW").len() == 1);
@@ -762,7 +783,7 @@ mod tests {
         leader.append_as_leader(batch(3, 4), 2).expect("append");
         let mut follower = Log::new();
         for b in leader.read(0, usize::MAX).expect("read") {
-            follower.append_as_follower(b).expect("append");
+            follower.append_as_follower(&b).expect("append");
         }
         assert_eq!(
             follower.batch_summary_below(3),
@@ -771,7 +792,7 @@ mod tests {
         assert_eq!(follower.latest_epoch(), Some(2));
         let again = leader.read(0, usize::MAX).expect("read").remove(0);
         assert!(matches!(
-            follower.append_as_follower(again),
+            follower.append_as_follower(&again),
             Err(LogError::NonContiguous { .. })
         ));
     }
@@ -819,7 +840,7 @@ mod tests {
             .expect("append");
         let mut follower = Log::new();
         for b in leader.read(0, usize::MAX).expect("read") {
-            follower.append_as_follower(b).expect("append");
+            follower.append_as_follower(&b).expect("append");
         }
         // As a new leader, the follower recognises the producer's retry.
         let retry = follower

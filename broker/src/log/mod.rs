@@ -3,8 +3,9 @@
 //! A Kafka partition is an append-only log. Each record has an **offset**, its position;
 //! offsets are assigned by the leader and never reused. Records travel and rest in
 //! **record batches** ([`batch`]): the broker keeps each batch exactly as the producer
-//! sent it (a `Bytes` slice of the request, never copied or re-encoded) and only writes
-//! its base offset and leader epoch into the header.
+//! sent it (a `Bytes` slice of the request, never copied or re-encoded); the base offset
+//! and leader epoch it assigns are written into the header in place when the leader owns
+//! the buffer, and otherwise when the batch is read out.
 //!
 //! The log's ends: the **log start offset** (the first offset still held) and the **log end
 //! offset** (LEO, the offset the next record will get). The **leader epoch cache**

@@ -37,7 +37,7 @@ pub mod isr;
 pub mod replica;
 
 use crate::error::ErrorCode;
-use crate::log::{AppendInfo, Log, LogError, RetentionConfig};
+use crate::log::{AppendInfo, Log, LogError, RetentionConfig, StoredBatch};
 use bytes::Bytes;
 use controller::{BrokerId, PartitionKey, PartitionRegistration, NO_LEADER};
 use isr::{IsrState, PendingIsrChange};
@@ -108,7 +108,7 @@ pub enum RoleChange {
 pub enum FollowerFetch {
     /// Batches from the fetch offset (maybe none), and the leader's HW.
     Records {
-        batches: Vec<Bytes>,
+        batches: Vec<StoredBatch>,
         high_watermark: i64,
         log_start_offset: i64,
     },
@@ -343,7 +343,7 @@ impl Partition {
         fetch_offset: i64,
         max_bytes: usize,
         current_leader_epoch: Option<i32>,
-    ) -> Result<Vec<Bytes>, PartitionError> {
+    ) -> Result<Vec<StoredBatch>, PartitionError> {
         if !self.is_leader() {
             return Err(PartitionError::NotLeaderOrFollower {
                 leader: self.leader,
@@ -554,17 +554,15 @@ impl Partition {
     /// Appends batches fetched from the leader and adopts the leader's HW, capped at our LEO.
     pub fn append_as_follower(
         &mut self,
-        batches: &[Bytes],
+        batches: &[StoredBatch],
         leader_high_watermark: i64,
     ) -> Result<(), PartitionError> {
         for batch in batches {
             // A batch we already have (a duplicate response) is skipped, not an error.
-            if self.log.log_end_offset()
-                > crate::log::batch::base_offset_of(batch).unwrap_or(i64::MAX)
-            {
+            if self.log.log_end_offset() > batch.base_offset {
                 continue;
             }
-            self.log.append_as_follower(batch.clone())?;
+            self.log.append_as_follower(batch)?;
         }
         self.update_follower_high_watermark(leader_high_watermark);
         Ok(())

@@ -8,6 +8,7 @@
 
 use super::api_versions::{self, SUPPORTED};
 use crate::group::{GroupRequest, GroupResponse};
+use crate::log::StoredBatch;
 use crate::messages::*;
 use bytes::{BufMut, Bytes, BytesMut};
 use controller::{BrokerId, CreatableTopic as TypedTopic, ErrorCode, MetadataImage};
@@ -650,11 +651,12 @@ impl WireFrontEnd {
                 for r in parts {
                     // The batches are concatenated into one buffer (one copy per fetch).
                     let records = if r.batches.len() == 1 {
-                        r.batches.into_iter().next()
+                        r.batches.first().map(StoredBatch::wire_bytes)
                     } else {
-                        let mut b = BytesMut::with_capacity(r.batches.iter().map(Bytes::len).sum());
+                        let size = r.batches.iter().map(StoredBatch::size_bytes).sum();
+                        let mut b = BytesMut::with_capacity(size);
                         for batch in &r.batches {
-                            b.extend_from_slice(batch);
+                            batch.write_to(&mut b);
                         }
                         Some(b.freeze())
                     };

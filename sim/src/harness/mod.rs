@@ -1335,6 +1335,7 @@ impl SimCluster {
             .log()
             .read_up_to(p.log().log_start_offset(), usize::MAX, p.high_watermark())
             .map_err(|e| SimError::Request(e.to_string()))?;
+        let batches: Vec<_> = batches.iter().map(|b| b.wire_bytes()).collect();
         decode_values(&batches).map_err(|e| SimError::Request(e.to_string()))
     }
 

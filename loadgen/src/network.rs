@@ -435,9 +435,16 @@ pub fn encode_request<R: Encodable + HeaderVersion>(
         .with_request_api_version(version)
         .with_correlation_id(correlation_id)
         .with_client_id(Some(client_id.clone()));
-    let mut buf = BytesMut::new();
+    let header_version = api_key.request_header_version(version);
+    // Sized up front: a produce request carries megabytes, and a growing buffer would
+    // copy them at every doubling.
+    let size = header
+        .compute_size(header_version)
+        .and_then(|h| Ok(h + body.compute_size(version)?))
+        .map_err(|e| ClientError::Encode(e.to_string()))?;
+    let mut buf = BytesMut::with_capacity(size);
     header
-        .encode(&mut buf, api_key.request_header_version(version))
+        .encode(&mut buf, header_version)
         .map_err(|e| ClientError::Encode(e.to_string()))?;
     body.encode(&mut buf, version)
         .map_err(|e| ClientError::Encode(e.to_string()))?;

@@ -111,7 +111,13 @@ fn encode_response<R: Encodable + HeaderVersion>(
         api_key.response_header_version(version)
     };
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    let mut buf = BytesMut::with_capacity(64);
+    // Sized up front: a fetch response carries megabytes, and a growing buffer would copy
+    // them at every doubling.
+    let size = header
+        .compute_size(header_version)
+        .and_then(|h| Ok(h + body.compute_size(version)?))
+        .map_err(|e| format!("cannot size {api_key:?} v{version} response: {e}"))?;
+    let mut buf = BytesMut::with_capacity(4 + size);
     buf.put_i32(0);
     header
         .encode(&mut buf, header_version)

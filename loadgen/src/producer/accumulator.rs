@@ -88,11 +88,48 @@ impl ProducerBatch {
 /// Batches waiting per partition, and the buffer they hold.
 #[derive(Debug, Default)]
 pub struct RecordAccumulator {
-    pub queues: BTreeMap<(String, i32), VecDeque<ProducerBatch>>,
+    /// By topic, then partition: looked up by `&str`, so appending a record allocates
+    /// nothing. Iteration order is (topic, partition), as one map keyed by both would be.
+    queues: BTreeMap<String, BTreeMap<i32, VecDeque<ProducerBatch>>>,
     pub buffer_used: usize,
 }
 
 impl RecordAccumulator {
+    /// A partition's queue.
+    pub fn queue(&self, topic: &str, partition: i32) -> Option<&VecDeque<ProducerBatch>> {
+        self.queues.get(topic)?.get(&partition)
+    }
+
+    /// A partition's queue, to take batches from.
+    pub fn queue_mut(
+        &mut self,
+        topic: &str,
+        partition: i32,
+    ) -> Option<&mut VecDeque<ProducerBatch>> {
+        self.queues.get_mut(topic)?.get_mut(&partition)
+    }
+
+    /// A partition's queue, made if new (allocates: once per batch, not per record).
+    fn queue_or_new(&mut self, topic: &str, partition: i32) -> &mut VecDeque<ProducerBatch> {
+        self.queues
+            .entry(topic.to_string())
+            .or_default()
+            .entry(partition)
+            .or_default()
+    }
+
+    /// Every partition's queue, in (topic, partition) order.
+    pub fn queues(&self) -> impl Iterator<Item = ((&str, i32), &VecDeque<ProducerBatch>)> {
+        self.queues
+            .iter()
+            .flat_map(|(t, ps)| ps.iter().map(move |(p, q)| ((t.as_str(), *p), q)))
+    }
+
+    /// Every partition's queue, mutably, in (topic, partition) order.
+    pub fn queues_mut(&mut self) -> impl Iterator<Item = &mut VecDeque<ProducerBatch>> {
+        self.queues.values_mut().flat_map(BTreeMap::values_mut)
+    }
+
     /// Appends a record if the buffer allows; false if `send()` must block.
     #[allow(clippy::too_many_arguments)]
     pub fn append(
@@ -110,9 +147,10 @@ impl RecordAccumulator {
             key.map_or(0, <[u8]>::len),
             value.map_or(0, <[u8]>::len),
         );
-        let key_tp = (topic.to_string(), partition);
-        let queue = self.queues.entry(key_tp).or_default();
-        if let Some(last) = queue.back_mut() {
+        if let Some(last) = self
+            .queue_mut(topic, partition)
+            .and_then(VecDeque::back_mut)
+        {
             if let Some(b) = last.builder.as_mut().filter(|_| !last.full) {
                 if b.size_bytes() + b.next_record_bytes(now_ms as i64, key, value)
                     <= last.buffer_bytes
@@ -133,19 +171,20 @@ impl RecordAccumulator {
         builder.append(now_ms as i64, key, value);
         let mut records = Vec::with_capacity((batch_size / need.max(1)).clamp(1, 1024));
         records.push(meta);
-        queue.push_back(ProducerBatch {
-            topic: topic.to_string(),
-            partition,
-            builder: Some(builder),
-            closed: None,
-            producer: ProducerFields::NONE,
-            records,
-            created_ms: now_ms,
-            attempts: 0,
-            retry_at_ms: 0,
-            buffer_bytes: size,
-            full: false,
-        });
+        self.queue_or_new(topic, partition)
+            .push_back(ProducerBatch {
+                topic: topic.to_string(),
+                partition,
+                builder: Some(builder),
+                closed: None,
+                producer: ProducerFields::NONE,
+                records,
+                created_ms: now_ms,
+                attempts: 0,
+                retry_at_ms: 0,
+                buffer_bytes: size,
+                full: false,
+            });
         true
     }
 
@@ -157,10 +196,7 @@ impl RecordAccumulator {
     /// Puts a batch to retry back at the head of its partition's queue, in sequence order
     /// when idempotent, so that retries go out before anything newer.
     pub fn reenqueue(&mut self, batch: ProducerBatch) {
-        let queue = self
-            .queues
-            .entry((batch.topic.clone(), batch.partition))
-            .or_default();
+        let queue = self.queue_or_new(&batch.topic, batch.partition);
         let seq = batch.producer.base_sequence;
         let at = if seq >= 0 {
             queue
@@ -175,7 +211,7 @@ impl RecordAccumulator {
 
     /// Batches waiting (not in flight).
     pub fn queued_batches(&self) -> usize {
-        self.queues.values().map(VecDeque::len).sum()
+        self.queues().map(|(_, q)| q.len()).sum()
     }
 }
 
@@ -273,7 +309,7 @@ mod tests {
         while acc.append("t", 0, None, Some(&v), meta, 0, 16384, 16384 * 3) {
             n += 1;
         }
-        let q = &acc.queues[&("t".to_string(), 0)];
+        let q = acc.queue("t", 0).expect("a queue");
         assert_eq!(q.len(), 3);
         assert_eq!(
             q[0].records.len(),

@@ -204,7 +204,13 @@ impl Producer {
         }
         self.memory_waiters = false;
         if key.is_none() {
-            let s = self.sticky.entry(topic.to_string()).or_default();
+            // Look up before inserting: no String per record on the hot path.
+            if !self.sticky.contains_key(topic) {
+                self.sticky.insert(topic.to_string(), Default::default());
+            }
+            let Some(s) = self.sticky.get_mut(topic) else {
+                return Ok(partition);
+            };
             s.bytes += value.map_or(0, <[u8]>::len);
             if s.bytes >= self.config.batch_size {
                 s.partition = None;
@@ -253,9 +259,8 @@ impl Producer {
     /// Records handed to `send` and not yet completed.
     pub fn pending_records(&self) -> usize {
         self.acc
-            .queues
-            .values()
-            .flatten()
+            .queues()
+            .flat_map(|(_, q)| q)
             .chain(self.in_flight.values().flatten())
             .map(ProducerBatch::record_count)
             .sum()
@@ -440,7 +445,7 @@ impl Producer {
         self.in_flight
             .values()
             .flatten()
-            .chain(self.acc.queues.values().flatten())
+            .chain(self.acc.queues().flat_map(|(_, q)| q))
             .filter(same)
             .any(|b| {
                 b.closed.is_some()
@@ -453,7 +458,7 @@ impl Producer {
         self.producer_id = None;
         self.sequences.clear();
         // Closed, unsent batches keep their bytes; they get new producer fields when drained.
-        for q in self.acc.queues.values_mut() {
+        for q in self.acc.queues_mut() {
             for b in q.iter_mut() {
                 if b.closed.is_some() {
                     b.producer = ProducerFields::NONE;
@@ -516,7 +521,7 @@ impl Producer {
     fn expire_batches(&mut self, now_ms: u64) {
         let deadline = self.config.delivery_timeout_ms;
         let mut expired = Vec::new();
-        for q in self.acc.queues.values_mut() {
+        for q in self.acc.queues_mut() {
             while q.front().is_some_and(|b| now_ms >= b.created_ms + deadline) {
                 if let Some(b) = q.pop_front() {
                     expired.push(b);
@@ -651,15 +656,18 @@ impl Producer {
     fn send_ready(&mut self, now_ms: u64) {
         // Ready partitions grouped by their leader.
         let mut by_node: BTreeMap<NodeId, Vec<(String, i32)>> = BTreeMap::new();
-        for (key, q) in &self.acc.queues {
+        for ((topic, partition), q) in self.acc.queues() {
             let Some(front) = q.front() else {
                 continue;
             };
             if !self.is_ready(front, now_ms, q.len()) {
                 continue;
             }
-            match self.metadata.leader(&key.0, key.1) {
-                Some(leader) => by_node.entry(leader).or_default().push(key.clone()),
+            match self.metadata.leader(topic, partition) {
+                Some(leader) => by_node
+                    .entry(leader)
+                    .or_default()
+                    .push((topic.to_string(), partition)),
                 None => self.metadata.request_update(),
             }
         }
@@ -692,8 +700,7 @@ impl Producer {
             let key = &partitions[(start + i) % partitions.len()];
             let ready = self
                 .acc
-                .queues
-                .get(key)
+                .queue(&key.0, key.1)
                 .and_then(|q| q.front().map(|b| (self.is_ready(b, now_ms, q.len()), b)))
                 .map(|(ready, b)| {
                     let bytes = b.builder.as_ref().map_or_else(
@@ -708,7 +715,11 @@ impl Producer {
             if !out.is_empty() && size + bytes > self.config.max_request_size {
                 break;
             }
-            let Some(mut batch) = self.acc.queues.get_mut(key).and_then(VecDeque::pop_front) else {
+            let Some(mut batch) = self
+                .acc
+                .queue_mut(&key.0, key.1)
+                .and_then(VecDeque::pop_front)
+            else {
                 continue;
             };
             size += bytes;
@@ -817,7 +828,7 @@ impl Producer {
     pub fn next_wakeup_ms(&self) -> Option<u64> {
         let mut t: Option<u64> = None;
         let mut consider = |x: u64| t = Some(t.map_or(x, |y: u64| y.min(x)));
-        for q in self.acc.queues.values() {
+        for (_, q) in self.acc.queues() {
             if let Some(b) = q.front() {
                 consider(if b.attempts > 0 {
                     b.retry_at_ms

@@ -21,7 +21,7 @@
 //! partition).
 
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// A record the producer was told is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,28 +68,42 @@ pub fn check(
     let level = acks_name(acks);
     let mut v = Verdict::default();
     v.acked.insert(level.clone(), ledger.len() as u64);
-    let mut by_offset: BTreeMap<(i32, i64), u64> = BTreeMap::new();
-    let mut copies: BTreeMap<(i32, u64), u64> = BTreeMap::new();
-    let mut reordered: BTreeSet<(i32, u64)> = BTreeSet::new();
-    let mut present_ids: BTreeSet<u64> = BTreeSet::new();
+    // Sorted vectors and binary search, not maps: a default run checks a million records,
+    // and this is the run's last step.
+    let mut by_offset: BTreeMap<i32, Vec<(i64, u64)>> = BTreeMap::new();
+    let total: usize = committed.values().map(Vec::len).sum();
+    let mut copies: Vec<(i32, u64)> = Vec::with_capacity(total);
+    let mut reordered: Vec<(i32, u64)> = Vec::new();
     for (p, records) in committed {
         let mut highest: Option<u64> = None;
-        for (offset, id) in records {
-            by_offset.insert((*p, *offset), *id);
-            *copies.entry((*p, *id)).or_default() += 1;
-            present_ids.insert(*id);
+        for (_, id) in records {
+            copies.push((*p, *id));
             if highest.is_some_and(|h| *id < h) {
-                reordered.insert((*p, *id));
+                reordered.push((*p, *id));
             }
             highest = Some(highest.map_or(*id, |h| h.max(*id)));
         }
+        let mut sorted = records.clone();
+        sorted.sort_unstable();
+        by_offset.insert(*p, sorted);
     }
+    copies.sort_unstable();
+    reordered.sort_unstable();
+    let mut present_ids: Vec<u64> = copies.iter().map(|(_, id)| *id).collect();
+    present_ids.sort_unstable();
+    let count_of = |key: (i32, u64)| {
+        copies.partition_point(|c| *c <= key) - copies.partition_point(|c| *c < key)
+    };
     let (mut lost, mut duplicated, mut out_of_order) = (0u64, 0u64, 0u64);
     for w in ledger {
         let present = if w.offset >= 0 {
-            by_offset.get(&(w.partition, w.offset)) == Some(&w.id)
+            by_offset.get(&w.partition).is_some_and(|records| {
+                records
+                    .binary_search_by_key(&w.offset, |(offset, _)| *offset)
+                    .is_ok_and(|i| records[i].1 == w.id)
+            })
         } else {
-            present_ids.contains(&w.id)
+            present_ids.binary_search(&w.id).is_ok()
         };
         if !present {
             lost += 1;
@@ -102,10 +116,10 @@ pub fn check(
             continue;
         }
         let key = (w.partition, w.id);
-        if copies.get(&key).copied().unwrap_or(0) > 1 {
+        if count_of(key) > 1 {
             duplicated += 1;
         }
-        if reordered.contains(&key) {
+        if reordered.binary_search(&key).is_ok() {
             out_of_order += 1;
         }
     }

@@ -4,6 +4,7 @@ use anyhow::{bail, Context, Result};
 use sim::live::Cluster;
 use std::io::BufRead;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,18 +56,30 @@ pub fn serve(brokers: usize, port: u16, configs: &[String], topics: &[String]) -
         }
         // End of stdin does not stop the cluster: it may run in the background.
     });
+    // Wait on stdin while it is open, then on the event lines alone: a closed stdin (a
+    // cluster started in the background) must not turn this loop into a spin.
+    let mut stdin_open = true;
+    let tick = Duration::from_millis(50);
     while !stop.load(Ordering::Relaxed) {
         while let Ok(line) = events.try_recv() {
             println!("{line}");
         }
-        match cmd_rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(line) => {
-                if command(&cluster, line.trim()) {
-                    break;
+        if stdin_open {
+            match cmd_rx.recv_timeout(tick) {
+                Ok(line) => {
+                    if command(&cluster, line.trim()) {
+                        break;
+                    }
                 }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => stdin_open = false,
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
+        } else {
+            match events.recv_timeout(tick) {
+                Ok(line) => println!("{line}"),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(tick),
+            }
         }
     }
     while let Ok(line) = events.try_recv() {

@@ -67,6 +67,9 @@ impl LogError {
     }
 }
 
+/// How many of the newest batches [`Log`] scans before searching the whole log.
+const TAIL_SCAN_BATCHES: usize = 8;
+
 /// One batch in the log: the bytes the producer sent, and beside them what the leader
 /// assigned (offsets, leader epoch) and what its header said.
 ///
@@ -452,7 +455,17 @@ impl Log {
 
     /// Index of the batch containing `offset` (or the first after it).
     fn index_of(&self, offset: i64) -> usize {
-        self.batches.partition_point(|b| b.last_offset < offset)
+        // Followers and caught-up consumers ask for the newest batches: look at the tail
+        // before a binary search over the whole log.
+        let tail = self.batches.len().saturating_sub(TAIL_SCAN_BATCHES);
+        match self
+            .batches
+            .range(tail..)
+            .rposition(|b| b.last_offset < offset)
+        {
+            Some(i) => tail + i + 1,
+            None => self.batches.partition_point(|b| b.last_offset < offset),
+        }
     }
 
     /// Whole batches from the one containing `fetch_offset`, at least one, then more while
@@ -882,6 +895,21 @@ mod tests {
             prop_assert!(leo <= cut.max(0) || leo <= expected);
             prop_assert!(log.batches().all(|b| b.last_offset < cut));
             prop_assert_eq!(log.log_end_offset(), log.batches().last().map_or(leo, |b| b.last_offset + 1));
+        }
+
+        #[test]
+        fn the_tail_scan_finds_the_same_batch_as_a_binary_search(
+            sizes in proptest::collection::vec(1usize..4, 0..40),
+            offset in -2i64..130,
+        ) {
+            let mut log = Log::new();
+            for n in &sizes {
+                log.append_as_leader(batch(*n, 2), 0).expect("append");
+            }
+            prop_assert_eq!(
+                log.index_of(offset),
+                log.batches.partition_point(|b| b.last_offset < offset)
+            );
         }
     }
 }

@@ -36,6 +36,9 @@ pub enum BatchError {
     InvalidCount { count: i32, last_offset_delta: i32 },
     #[error("CRC mismatch: header says {expected:#010x}, content has {actual:#010x}")]
     CorruptCrc { expected: u32, actual: u32 },
+    /// Attributes bits 0 to 2 name no codec Kafka knows (0 none .. 4 zstd).
+    #[error("unknown compression codec {0} in the batch attributes")]
+    UnknownCompression(i16),
 }
 
 fn i16_at(b: &[u8], at: usize) -> i16 {
@@ -100,6 +103,9 @@ impl BatchHeader {
             base_sequence: i32_at(b, 53),
             records_count: i32_at(b, 57),
         };
+        if h.attributes & 0x07 > 4 {
+            return Err(BatchError::UnknownCompression(h.attributes & 0x07));
+        }
         if h.records_count < 0
             || h.last_offset_delta < 0
             || (h.records_count > 0 && h.last_offset_delta < h.records_count - 1)
@@ -379,6 +385,18 @@ mod tests {
         v[last] ^= 0xff;
         let errors: Vec<_> = Batches::new(Bytes::from(v)).collect();
         assert!(matches!(errors[0], Err(BatchError::CorruptCrc { .. })));
+    }
+
+    #[test]
+    fn an_unknown_codec_is_refused_and_known_ones_pass() {
+        let mut v = batch(1, 1).to_vec();
+        v[22] = 5;
+        assert_eq!(
+            BatchHeader::parse(&v),
+            Err(BatchError::UnknownCompression(5))
+        );
+        v[22] = 4; // zstd: the broker stores compressed batches as they come
+        assert!(BatchHeader::parse(&v).is_ok());
     }
 
     #[test]

@@ -12,8 +12,12 @@
 //! (idempotence, KIP-98) are known only then: a batch gets its sequence numbers when it is
 //! first sent, and keeps them through every retry.
 //!
-//! kraftsim's loadgen does not compress (`compression.type=none`).
+//! With `compression.type` set, the records are written uncompressed as they come and
+//! compressed as one block at close (Java compresses as it goes, into a stream; the bytes
+//! on the wire are the same). How full a compressed batch may get is an estimate:
+//! [`crate::compression`].
 
+use crate::compression::{Compression, CompressionError};
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// The size of a v2 batch header.
@@ -28,6 +32,21 @@ pub struct BatchBuilder {
     count: i32,
     base_timestamp_ms: i64,
     max_timestamp_ms: i64,
+    compression: Compression,
+    /// The topic's estimated compression ratio when the batch was opened (1.0 without
+    /// compression).
+    estimated_ratio: f32,
+}
+
+/// The Java client's `COMPRESSION_RATE_ESTIMATION_FACTOR`: a margin on the estimate.
+const COMPRESSION_RATE_ESTIMATION_FACTOR: f32 = 1.05;
+
+/// A closed batch's bytes, and how well it compressed (compressed / uncompressed size of
+/// its records; 1.0 without compression).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClosedBatch {
+    pub bytes: Bytes,
+    pub compression_ratio: f32,
 }
 
 /// The producer fields of a closed batch: -1, -1, -1 when not idempotent.
@@ -56,12 +75,34 @@ impl BatchBuilder {
             count: 0,
             base_timestamp_ms: timestamp_ms,
             max_timestamp_ms: timestamp_ms,
+            compression: Compression::None,
+            estimated_ratio: 1.0,
         }
     }
 
-    /// Bytes so far, header included.
+    /// Compresses with `compression` at close, estimating the size meanwhile with
+    /// `estimated_ratio` (the topic's, from [`crate::compression::CompressionRatioEstimator`]).
+    pub fn with_compression(mut self, compression: Compression, estimated_ratio: f32) -> Self {
+        self.compression = compression;
+        self.estimated_ratio = estimated_ratio;
+        self
+    }
+
+    /// Bytes written so far, uncompressed, header included.
     pub fn size_bytes(&self) -> usize {
         self.buf.len()
+    }
+
+    /// The bytes the batch is expected to have once closed: exact without compression,
+    /// otherwise the records' bytes times the estimated ratio times 1.05 (the Java
+    /// client's `MemoryRecordsBuilder.estimatedBytesWritten`). `batch.size` bounds this.
+    pub fn estimated_size_bytes(&self) -> usize {
+        if self.compression == Compression::None {
+            return self.buf.len();
+        }
+        let records = (self.buf.len() - BATCH_HEADER_BYTES) as f32;
+        BATCH_HEADER_BYTES
+            + (records * self.estimated_ratio * COMPRESSION_RATE_ESTIMATION_FACTOR) as usize
     }
 
     pub fn record_count(&self) -> i32 {
@@ -123,27 +164,62 @@ impl BatchBuilder {
         self.max_timestamp_ms = self.max_timestamp_ms.max(timestamp_ms);
     }
 
-    /// Closes the batch: header and CRC written, the bytes frozen.
-    pub fn close(mut self, producer: ProducerFields) -> Bytes {
-        let total = self.buf.len();
-        let mut h = &mut self.buf[..BATCH_HEADER_BYTES];
+    /// Closes the batch: records compressed, header and CRC written, the bytes frozen.
+    pub fn close(self, producer: ProducerFields) -> Result<ClosedBatch, CompressionError> {
+        let (buf, compression_ratio) = if self.compression == Compression::None {
+            (self.buf, 1.0)
+        } else {
+            let records = &self.buf[BATCH_HEADER_BYTES..];
+            let mut out = BytesMut::with_capacity(self.estimated_size_bytes());
+            out.put_bytes(0, BATCH_HEADER_BYTES);
+            self.compression.compress(records, &mut out)?;
+            let ratio = (out.len() - BATCH_HEADER_BYTES) as f32 / records.len().max(1) as f32;
+            (out, ratio)
+        };
+        let bytes = write_header(
+            buf,
+            self.compression.codec_id(),
+            self.count,
+            self.base_timestamp_ms,
+            self.max_timestamp_ms,
+            producer,
+        );
+        Ok(ClosedBatch {
+            bytes,
+            compression_ratio,
+        })
+    }
+}
+
+/// Fills a batch's header (its first 61 bytes) and CRC, and freezes it.
+fn write_header(
+    mut buf: BytesMut,
+    codec_id: i16,
+    count: i32,
+    base_timestamp_ms: i64,
+    max_timestamp_ms: i64,
+    producer: ProducerFields,
+) -> Bytes {
+    {
+        let total = buf.len();
+        let mut h = &mut buf[..BATCH_HEADER_BYTES];
         h.put_i64(0); // base offset: the broker assigns it
         h.put_i32((total - 12) as i32); // batch length: what follows this field
         h.put_i32(-1); // partition leader epoch: the broker sets it
         h.put_i8(2); // magic
         h.put_u32(0); // CRC, below
-        h.put_i16(0); // attributes: no compression, create time, not transactional
-        h.put_i32(self.count - 1); // last offset delta
-        h.put_i64(self.base_timestamp_ms);
-        h.put_i64(self.max_timestamp_ms);
+        h.put_i16(codec_id); // attributes: the codec, create time, not transactional
+        h.put_i32(count - 1); // last offset delta
+        h.put_i64(base_timestamp_ms);
+        h.put_i64(max_timestamp_ms);
         h.put_i64(producer.producer_id);
         h.put_i16(producer.producer_epoch);
         h.put_i32(producer.base_sequence);
-        h.put_i32(self.count);
-        let crc = crc32c::crc32c(&self.buf[ATTRIBUTES_OFFSET..]);
-        self.buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
-        self.buf.freeze()
+        h.put_i32(count);
     }
+    let crc = crc32c::crc32c(&buf[ATTRIBUTES_OFFSET..]);
+    buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    buf.freeze()
 }
 
 fn zigzag(v: i64) -> u64 {
@@ -182,11 +258,14 @@ mod tests {
         b.append(1000, None, Some(b"hello"));
         b.append(1003, Some(b"k"), Some(&[7u8; 300]));
         b.append(1001, None, None);
-        let bytes = b.close(ProducerFields {
-            producer_id: 5,
-            producer_epoch: 1,
-            base_sequence: 10,
-        });
+        let bytes = b
+            .close(ProducerFields {
+                producer_id: 5,
+                producer_epoch: 1,
+                base_sequence: 10,
+            })
+            .unwrap()
+            .bytes;
         let mut buf = bytes.clone();
         let records = RecordBatchDecoder::decode(&mut buf).unwrap().records;
         assert_eq!(records.len(), 3);
@@ -198,6 +277,47 @@ mod tests {
         assert_eq!(records[2].sequence, 12);
     }
 
+    #[test]
+    fn a_compressed_batch_decodes_with_kafkas_decoder_for_every_codec() {
+        for name in crate::compression::NAMES {
+            let codec = Compression::from_name(name).unwrap();
+            let mut b = BatchBuilder::new(16384, 1000).with_compression(codec, 0.5);
+            let value = crate::perf_producer::random_payload(1000, 3);
+            for i in 0..10 {
+                b.append(1000 + i, None, Some(&value));
+            }
+            let estimate = b.estimated_size_bytes();
+            let closed = b.close(ProducerFields::NONE).unwrap();
+            let mut buf = closed.bytes.clone();
+            let set = RecordBatchDecoder::decode(&mut buf).unwrap();
+            assert_eq!(set.records.len(), 10, "{name}");
+            assert!(set
+                .records
+                .iter()
+                .all(|r| r.value.as_deref() == Some(&value[..])));
+            assert_eq!(
+                closed.bytes[22] & 0x07,
+                codec.codec_id() as u8,
+                "{name}: attributes"
+            );
+            if codec == Compression::None {
+                assert_eq!(closed.compression_ratio, 1.0);
+                assert_eq!(estimate, closed.bytes.len());
+            } else {
+                // 26 letters in 8 bits: every codec gets well under 1.
+                assert!(
+                    closed.compression_ratio < 0.8,
+                    "{name}: {}",
+                    closed.compression_ratio
+                );
+                assert!(
+                    estimate < 16384 / 2 + 61,
+                    "{name}: estimated with the ratio"
+                );
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn any_batch_round_trips(values in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..400), 1..40),
@@ -207,7 +327,7 @@ mod tests {
                 b.append(ts + i as i64, None, Some(v));
                 prop_assert!(b.size_bytes() <= BATCH_HEADER_BYTES + (0..=i).map(|j| BatchBuilder::record_size_upper_bound(0, values[j].len())).sum::<usize>());
             }
-            let mut buf = b.close(ProducerFields::NONE);
+            let mut buf = b.close(ProducerFields::NONE).unwrap().bytes;
             let records = RecordBatchDecoder::decode(&mut buf).unwrap().records;
             prop_assert_eq!(records.len(), values.len());
             for (r, v) in records.iter().zip(&values) {

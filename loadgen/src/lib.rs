@@ -10,6 +10,7 @@
 //! [`perf_stats`] its statistics and report lines.
 
 pub mod batch;
+pub mod compression;
 pub mod consumer;
 pub mod error;
 pub mod live;

@@ -12,6 +12,25 @@ fn loadgen(args: &[&str]) -> Output {
         .expect("loadgen runs")
 }
 
+/// `loadgen producer`, unthrottled, records of `record_size` bytes, with these producer
+/// properties.
+fn produce(topic: &str, records: &str, record_size: &str, props: &[&str]) -> Output {
+    let mut args = vec![
+        "producer",
+        "--topic",
+        topic,
+        "--num-records",
+        records,
+        "--record-size",
+        record_size,
+        "--throughput",
+        "-1",
+        "--producer-props",
+    ];
+    args.extend_from_slice(props);
+    loadgen(&args)
+}
+
 fn text(o: &[u8]) -> String {
     String::from_utf8_lossy(o).into_owned()
 }
@@ -81,21 +100,7 @@ fn producer_consumer_and_e2e_against_kraftsim_print_the_java_formats() {
     for acks in ["1", "all"] {
         let props = format!("bootstrap.servers={bs}");
         let acks_prop = format!("acks={acks}");
-        let out = loadgen(&[
-            "producer",
-            "--topic",
-            "perf",
-            "--num-records",
-            "20000",
-            "--record-size",
-            "100",
-            "--throughput",
-            "-1",
-            "--producer-props",
-            &props,
-            &acks_prop,
-            "linger.ms=5",
-        ]);
+        let out = produce("perf", "20000", "100", &[&props, &acks_prop, "linger.ms=5"]);
         let stdout = text(&out.stdout);
         assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
         let lines: Vec<&str> = stdout.lines().collect();
@@ -141,6 +146,61 @@ fn producer_consumer_and_e2e_against_kraftsim_print_the_java_formats() {
     }
     assert!(lines[2].starts_with("Avg latency: ") && lines[2].ends_with(" ms"));
     assert!(lines[3].starts_with("Percentiles: 50th = "), "{}", lines[3]);
+}
+
+/// `compression.type` end to end: the producer compresses, the brokers store and
+/// replicate the batches as they came, and the consumer decompresses every record.
+#[test]
+fn every_codec_round_trips_through_a_live_cluster() {
+    let cluster = Cluster::builder()
+        .brokers(3)
+        .start()
+        .expect("cluster starts");
+    let bs = cluster.bootstrap_servers();
+    for codec in ["gzip", "snappy", "lz4", "zstd"] {
+        let topic = format!("compressed-{codec}");
+        cluster.create_topic(&topic, 4, 3).expect("topic");
+        let props = format!("bootstrap.servers={bs}");
+        let compression = format!("compression.type={codec}");
+        let out = produce(&topic, "5000", "100", &[&props, "acks=all", &compression]);
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{codec}: {stdout}\n{}",
+            text(&out.stderr)
+        );
+        let last = stdout.lines().last().unwrap_or_default();
+        assert!(last.starts_with("5000 records sent, "), "{codec}: {last}");
+        let out = loadgen(&[
+            "consumer",
+            "--bootstrap-server",
+            &bs,
+            "--topic",
+            &topic,
+            "--messages",
+            "5000",
+            "--timeout",
+            "20000",
+        ]);
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{codec}: {stdout}\n{}",
+            text(&out.stderr)
+        );
+        let row: Vec<&str> = stdout
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .split(", ")
+            .collect();
+        assert_eq!(row.get(4).copied(), Some("5000"), "{codec}: {stdout}");
+        assert_eq!(
+            row.get(2).copied(),
+            Some("0.4768"),
+            "{codec}: uncompressed MB read"
+        );
+    }
 }
 
 #[test]

@@ -109,6 +109,36 @@ fn kcat_lists_produces_and_consumes() {
     assert_eq!(got, want, "every record back exactly once; stderr: {err}");
 }
 
+/// librdkafka compresses; the brokers must store, replicate and serve its batches as they
+/// came (the topic's compression.type=producer), and a consumer decompresses them.
+#[test]
+fn kcat_compressed_batches_are_kept_and_served_as_they_came() {
+    let cluster = Cluster::builder()
+        .brokers(3)
+        .start()
+        .expect("cluster starts");
+    let bs = cluster.bootstrap_servers();
+    let lines: Vec<String> = (0..500).map(|i| format!("compressed-record-{i}")).collect();
+    let input = lines.join("\n") + "\n";
+    let mut want: Vec<&str> = lines.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    for codec in ["gzip", "snappy", "lz4", "zstd"] {
+        let topic = format!("kcat-{codec}");
+        cluster.create_topic(&topic, 2, 3).expect("topic");
+        let (ok, _, err) = kcat(
+            &[
+                "-b", &bs, "-P", "-t", &topic, "-z", codec, "-X", "acks=all", "-m", "30",
+            ],
+            Some(&input),
+        );
+        assert!(ok, "kcat -P -z {codec} failed: {err}");
+        let (got, err) = read_all(&bs, &topic, lines.len());
+        let mut got: Vec<&str> = got.iter().map(String::as_str).collect();
+        got.sort_unstable();
+        assert_eq!(got, want, "{codec}: every record back once; stderr: {err}");
+    }
+}
+
 #[test]
 fn a_consumer_sees_records_produced_while_a_follower_is_down() {
     let cluster = Cluster::builder()

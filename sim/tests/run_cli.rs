@@ -98,6 +98,19 @@ fn a_broken_scenario_names_its_line_and_a_bad_flag_is_refused() {
     let out = sim(&["run", "--acks", "2"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("acks must be 0, 1 or all"));
+    // The time model has no cost for compressing: the deterministic run says so rather
+    // than report figures no machine would reach.
+    let out = sim(&["run", "--producer-props", "compression.type=zstd"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("compression.type=zstd: the deterministic run"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = sim(&["run", "--producer-props", "compression.type=brotli"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("String must be one of: none, gzip"));
 }
 
 #[test]

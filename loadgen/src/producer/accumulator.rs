@@ -15,6 +15,7 @@
 //! kraftsim simplifies KIP-794: no adaptive weighting by queue sizes.
 
 use crate::batch::{BatchBuilder, ProducerFields};
+use crate::compression::{Compression, CompressionError, CompressionRatioEstimator};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -53,13 +54,16 @@ impl ProducerBatch {
         self.records.len()
     }
 
-    /// Closes the batch (if still open) with the producer fields, and returns its bytes.
-    pub fn close(&mut self, producer: ProducerFields) -> Bytes {
-        if let Some(b) = self.builder.take() {
-            self.producer = producer;
-            self.closed = Some(b.close(producer));
-        }
-        self.closed.clone().unwrap_or_default()
+    /// Closes the batch (if still open) with the producer fields. Returns the records'
+    /// compression ratio when this call compressed them.
+    pub fn close(&mut self, producer: ProducerFields) -> Result<Option<f32>, CompressionError> {
+        let Some(b) = self.builder.take() else {
+            return Ok(None);
+        };
+        let closed = b.close(producer)?;
+        self.producer = producer;
+        self.closed = Some(closed.bytes);
+        Ok(Some(closed.compression_ratio))
     }
 
     /// Re-stamps a closed batch with new producer fields (after an epoch bump): the fields
@@ -92,9 +96,21 @@ pub struct RecordAccumulator {
     /// nothing. Iteration order is (topic, partition), as one map keyed by both would be.
     queues: BTreeMap<String, BTreeMap<i32, VecDeque<ProducerBatch>>>,
     pub buffer_used: usize,
+    /// `compression.type`.
+    pub compression: Compression,
+    /// Per topic, how well batches compress: sizes new batches' estimates.
+    pub ratios: CompressionRatioEstimator,
 }
 
 impl RecordAccumulator {
+    /// An empty accumulator whose batches use `compression`.
+    pub fn new(compression: Compression) -> Self {
+        Self {
+            compression,
+            ..Self::default()
+        }
+    }
+
     /// A partition's queue.
     pub fn queue(&self, topic: &str, partition: i32) -> Option<&VecDeque<ProducerBatch>> {
         self.queues.get(topic)?.get(&partition)
@@ -152,7 +168,7 @@ impl RecordAccumulator {
             .and_then(VecDeque::back_mut)
         {
             if let Some(b) = last.builder.as_mut().filter(|_| !last.full) {
-                if b.size_bytes() + b.next_record_bytes(now_ms as i64, key, value)
+                if b.estimated_size_bytes() + b.next_record_bytes(now_ms as i64, key, value)
                     <= last.buffer_bytes
                 {
                     b.append(now_ms as i64, key, value);
@@ -167,7 +183,8 @@ impl RecordAccumulator {
             return false;
         }
         self.buffer_used += size;
-        let mut builder = BatchBuilder::new(size, now_ms as i64);
+        let mut builder = BatchBuilder::new(size, now_ms as i64)
+            .with_compression(self.compression, self.ratios.estimation(topic));
         builder.append(now_ms as i64, key, value);
         let mut records = Vec::with_capacity((batch_size / need.max(1)).clamp(1, 1024));
         records.push(meta);

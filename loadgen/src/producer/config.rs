@@ -7,6 +7,7 @@
 //! setting both explicitly is a configuration error. And `delivery.timeout.ms` must be at
 //! least `linger.ms + request.timeout.ms`.
 
+use crate::compression::Compression;
 use crate::error::ClientError;
 
 /// Producer settings.
@@ -42,8 +43,8 @@ pub struct ProducerConfig {
     pub max_request_size: usize,
     /// `metadata.max.age.ms` (300000).
     pub metadata_max_age_ms: u64,
-    /// `compression.type`: only `none` is supported.
-    pub compression_type: String,
+    /// `compression.type` (none): none, gzip, snappy, lz4 or zstd.
+    pub compression: Compression,
     /// Seed of the partitioner's random choices (not a Kafka setting: kraftsim runs must
     /// be reproducible). `kraftsim.partitioner.seed`.
     pub partitioner_seed: u64,
@@ -68,7 +69,7 @@ impl Default for ProducerConfig {
             retry_backoff_max_ms: 1000,
             max_request_size: 1_048_576,
             metadata_max_age_ms: 300_000,
-            compression_type: "none".into(),
+            compression: Compression::None,
             partitioner_seed: 0,
         }
     }
@@ -153,12 +154,13 @@ impl ProducerConfig {
                 "max.request.size" => c.max_request_size = number(k, v)?,
                 "metadata.max.age.ms" => c.metadata_max_age_ms = number(k, v)?,
                 "compression.type" => {
-                    if v != "none" {
-                        return Err(ClientError::Config(format!(
-                            "compression.type={v}: kraftsim's loadgen sends uncompressed batches only (none)"
-                        )));
-                    }
-                    c.compression_type = v.to_string();
+                    // The Java client's ConfigException, word for word.
+                    c.compression = Compression::from_name(v.trim()).ok_or_else(|| {
+                        ClientError::Config(format!(
+                            "Invalid value {v} for configuration compression.type: String must be one of: {}",
+                            crate::compression::NAMES.join(", ")
+                        ))
+                    })?;
                 }
                 "kraftsim.partitioner.seed" => c.partitioner_seed = number(k, v)?,
                 // Accepted and meaningless here (serializers are byte arrays already).
@@ -250,7 +252,10 @@ mod tests {
                 "needs acks=all",
             ),
             (vec![("delivery.timeout.ms", "1000")], "delivery.timeout.ms"),
-            (vec![("compression.type", "zstd")], "uncompressed"),
+            (
+                vec![("compression.type", "brotli")],
+                "Invalid value brotli for configuration compression.type: String must be one of: none, gzip, snappy, lz4, zstd",
+            ),
             (vec![("bootstrap.servers", "nohost")], "host:port"),
         ] {
             let err = ProducerConfig::from_props(&props(&p))

@@ -18,7 +18,8 @@
 //! the deterministic simulator and, with a tokio front end, against any Kafka cluster.
 //!
 //! Simplified relative to the Java client (and said here so nobody is surprised): no
-//! compression, no transactions, no adaptive partitioning; after a fatal sequence error
+//! transactions, no adaptive partitioning, compression at close rather than while
+//! appending ([`crate::compression`]); after a fatal sequence error
 //! the producer gets a new producer id and renumbers what it has not yet sent (KIP-360's
 //! epoch bump does the same, more carefully).
 
@@ -29,6 +30,7 @@ pub use accumulator::RecordMeta;
 pub use config::ProducerConfig;
 
 use crate::batch::ProducerFields;
+use crate::compression::{Compression, CompressionError};
 use crate::error::{error_name, invalidates_metadata, is_retriable, ClientError};
 use crate::metadata::ClusterMetadata;
 use crate::network::{decode_body, InFlight, NetOutput, NetworkClient, NodeId, Response};
@@ -51,6 +53,8 @@ pub enum ProduceError {
     DeliveryTimeout,
     /// `send()` blocked longer than `max.block.ms` for buffer memory or metadata.
     BlockTimeout,
+    /// The codec failed on the batch.
+    Compression(CompressionError),
 }
 
 impl ProduceError {
@@ -60,6 +64,7 @@ impl ProduceError {
             ProduceError::Broker(code) => error_name(*code),
             ProduceError::DeliveryTimeout => "TimeoutException (delivery.timeout.ms)".into(),
             ProduceError::BlockTimeout => "TimeoutException (max.block.ms)".into(),
+            ProduceError::Compression(e) => format!("KafkaException ({e})"),
         }
     }
 }
@@ -136,12 +141,13 @@ impl Producer {
     pub fn new(config: ProducerConfig) -> Self {
         let rng = SplitMix(config.partitioner_seed);
         let net = NetworkClient::new(&config.client_id);
+        let acc = RecordAccumulator::new(config.compression);
         Self {
             config,
             net,
             metadata: ClusterMetadata::default(),
             topics: BTreeSet::new(),
-            acc: RecordAccumulator::default(),
+            acc,
             in_flight: BTreeMap::new(),
             next_tag: TAG_PRODUCE_BASE,
             sticky: BTreeMap::new(),
@@ -705,7 +711,7 @@ impl Producer {
                 .map(|(ready, b)| {
                     let bytes = b.builder.as_ref().map_or_else(
                         || b.closed.as_ref().map_or(0, |c| c.len()),
-                        |x| x.size_bytes(),
+                        |x| x.estimated_size_bytes(),
                     );
                     (ready, bytes)
                 });
@@ -727,7 +733,17 @@ impl Producer {
             if batch.closed.is_some() && fields != batch.producer {
                 batch.restamp(fields);
             }
-            batch.close(fields);
+            match batch.close(fields) {
+                Ok(Some(ratio)) if self.acc.compression != Compression::None => {
+                    self.acc.ratios.update(&batch.topic, ratio);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    // Java throws from send(); here the batch's records fail with it.
+                    self.complete(batch, Err(ProduceError::Compression(e)), now_ms);
+                    continue;
+                }
+            }
             out.push(batch);
         }
         self.drain_index.insert(node, start + 1);

@@ -137,6 +137,12 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
         ));
     }
     let producer_config = config.producer_config()?;
+    if producer_config.compression != loadgen::compression::Compression::None {
+        return Err(SimError::Request(format!(
+            "compression.type={}: the deterministic run's time model charges for bytes moved but not for compressing them, so its figures would be fiction; run it with --live, or point loadgen at sim serve",
+            producer_config.compression.name()
+        )));
+    }
     let acks = producer_config.acks;
     let idempotent = producer_config.enable_idempotence;
     let mut sim_config = SimConfig::new(config.brokers, config.seed);

@@ -5,52 +5,12 @@
 //! -2, ...; here bootstrap server -k is node k.
 
 use crate::harness::{ClientDelivery, SimCluster};
-use bytes::Bytes;
 use controller::BrokerId;
-use loadgen::consumer::Consumer;
 use loadgen::network::{NetOutput, NodeId};
-use loadgen::producer::Producer;
 use std::collections::BTreeMap;
 
-/// What the wiring needs of a client core.
-pub trait ClientCore {
-    fn take_output(&mut self) -> Vec<NetOutput>;
-    fn on_connected(&mut self, node: NodeId, now_ms: u64);
-    fn on_disconnected(&mut self, node: NodeId, now_ms: u64);
-    /// A response frame; an error means the core could not understand it (and dropped
-    /// the connection).
-    fn on_frame(&mut self, node: NodeId, frame: Bytes, now_ms: u64) -> Result<(), String>;
-}
-
-impl ClientCore for Producer {
-    fn take_output(&mut self) -> Vec<NetOutput> {
-        Producer::take_output(self)
-    }
-    fn on_connected(&mut self, node: NodeId, now_ms: u64) {
-        Producer::on_connected(self, node, now_ms);
-    }
-    fn on_disconnected(&mut self, node: NodeId, now_ms: u64) {
-        Producer::on_disconnected(self, node, now_ms);
-    }
-    fn on_frame(&mut self, node: NodeId, frame: Bytes, now_ms: u64) -> Result<(), String> {
-        Producer::on_frame(self, node, frame, now_ms).map_err(|e| e.to_string())
-    }
-}
-
-impl ClientCore for Consumer {
-    fn take_output(&mut self) -> Vec<NetOutput> {
-        Consumer::take_output(self)
-    }
-    fn on_connected(&mut self, node: NodeId, now_ms: u64) {
-        Consumer::on_connected(self, node, now_ms);
-    }
-    fn on_disconnected(&mut self, node: NodeId, now_ms: u64) {
-        Consumer::on_disconnected(self, node, now_ms);
-    }
-    fn on_frame(&mut self, node: NodeId, frame: Bytes, now_ms: u64) -> Result<(), String> {
-        Consumer::on_frame(self, node, frame, now_ms).map_err(|e| e.to_string())
-    }
-}
+/// What the wiring needs of a client core: the trait the live driver uses too.
+pub use loadgen::live::ClientCore;
 
 /// One client's connections.
 #[derive(Debug, Default)]

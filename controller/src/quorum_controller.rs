@@ -381,6 +381,19 @@ impl QuorumController {
         });
     }
 
+    /// Sends an answer that was decided against the pending image. If records of ours are
+    /// still uncommitted, the answer may rest on them (an `INVALID_UPDATE_VERSION` judged
+    /// against a partition epoch that never commits), so it waits until the newest of them
+    /// commits, and turns into `NOT_CONTROLLER` if we resign first: the asker then retries
+    /// with the next controller. This is how Kafka's `QuorumController` completes a write
+    /// event that produced no records: at `deferredEventQueue.highestPendingOffset()`.
+    fn answer(&mut self, (to, response): (ReplyTo, ControllerResponse)) {
+        match self.inflight.back() {
+            Some(&index) => self.waiting.push_back((index, to, response)),
+            None => self.responses.push((to, response)),
+        }
+    }
+
     fn event(&mut self, kind: ControllerEventKind, reason: String) {
         self.events.push(ControllerEvent {
             term: self.quorum.term(),
@@ -398,7 +411,7 @@ impl QuorumController {
     ) -> bool {
         if records.is_empty() {
             if let Some(r) = reply {
-                self.responses.push(r);
+                self.answer(r);
             }
             return true;
         }
@@ -549,7 +562,7 @@ impl QuorumController {
         if let Some(existing) = self.pending.brokers.get(&broker_id).cloned() {
             if existing.incarnation_id == incarnation_id {
                 // A retry of a registration we already made.
-                self.responses.push((
+                self.answer((
                     from,
                     ControllerResponse::BrokerRegistration {
                         error: ErrorCode::None,
@@ -566,7 +579,7 @@ impl QuorumController {
                 )
             {
                 // KIP-631: another process holds this id until its session expires.
-                self.responses.push((
+                self.answer((
                     from,
                     ControllerResponse::BrokerRegistration {
                         error: ErrorCode::DuplicateBrokerRegistration,
@@ -631,13 +644,11 @@ impl QuorumController {
         want_fence: bool,
     ) {
         let Some(reg) = self.pending.brokers.get(&broker_id).cloned() else {
-            self.responses
-                .push((from, heartbeat_error(ErrorCode::StaleBrokerEpoch)));
+            self.answer((from, heartbeat_error(ErrorCode::StaleBrokerEpoch)));
             return;
         };
         if reg.broker_epoch != broker_epoch {
-            self.responses
-                .push((from, heartbeat_error(ErrorCode::StaleBrokerEpoch)));
+            self.answer((from, heartbeat_error(ErrorCode::StaleBrokerEpoch)));
             return;
         }
         self.heartbeats.touch(broker_id, self.now_ms);
@@ -681,7 +692,7 @@ impl QuorumController {
             );
             return;
         }
-        self.responses.push((
+        self.answer((
             from,
             ControllerResponse::BrokerHeartbeat {
                 error: ErrorCode::None,
@@ -708,7 +719,7 @@ impl QuorumController {
         let error = self.validate_alter_partition(&req);
         if error != ErrorCode::None {
             let resp = respond(error, &self.pending);
-            self.responses.push((from, resp));
+            self.answer((from, resp));
             return;
         }
         let Some(part) = self.pending.partition(key).cloned() else {
@@ -723,7 +734,7 @@ impl QuorumController {
         });
         let Some(record) = record else {
             let resp = respond(ErrorCode::None, &self.pending);
-            self.responses.push((from, resp));
+            self.answer((from, resp));
             return;
         };
         let topic = self
@@ -887,7 +898,7 @@ impl QuorumController {
             .get(&broker_id)
             .is_some_and(|b| b.broker_epoch == broker_epoch);
         if !valid {
-            self.responses.push((
+            self.answer((
                 from,
                 ControllerResponse::AllocateProducerIds {
                     error: ErrorCode::StaleBrokerEpoch,

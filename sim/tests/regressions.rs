@@ -100,3 +100,59 @@ fn explore_seed_3_a_crashed_isr_member_is_a_failed_replica_not_a_violation() {
         report.verdict.violations
     );
 }
+
+/// Replays one of the shrunk plans `sim explore` wrote (kept in `tests/explore-seeds/`),
+/// with the brokers the file sets, as `sim run --seed S --scenario FILE` does.
+fn replay_seed_file(seed: u64) -> sim::experiment::report::RunReport {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/explore-seeds/explore-seed-{seed}.scenario"));
+    let text = std::fs::read_to_string(&path).expect("seed file");
+    let parsed = sim::scenario::parse(&text).expect("scenario");
+    let config = sim::explore::ExploreConfig::new(3)
+        .experiment(seed, &parsed)
+        .expect("settings");
+    sim::experiment::run(&config).expect("runs")
+}
+
+fn assert_replays_clean(seed: u64) {
+    let report = replay_seed_file(seed);
+    assert!(
+        report.verdict.violations.is_empty(),
+        "seed {seed}: {:?}\nreproduce: sim run --seed {seed} --scenario sim/tests/explore-seeds/explore-seed-{seed}.scenario",
+        report.verdict.violations
+    );
+    assert!(report.verdict.converged, "seed {seed} did not converge");
+}
+
+/// `sim explore`, seeds 947, 102870 and 300796: an isolated active controller had
+/// proposed records (fencing a broker) that never committed, and judged its own broker's
+/// ISR expansion against them: INVALID_UPDATE_VERSION. The leader kept its change pending
+/// and waited for metadata that never came (the next controller, which never saw those
+/// records, had no reason to touch the partition): no convergence, and acks=all records
+/// that were never readable. Kafka's `QuorumController` answers a request that wrote no
+/// records only once everything it was judged against has committed, and fails it with
+/// NOT_CONTROLLER on resignation, so the broker asks the next controller. kraftsim's
+/// controller now does the same (`QuorumController::answer`).
+#[test]
+fn explore_seeds_947_102870_300796_an_isolated_controllers_refusal_does_not_strand_a_leaders_isr_change(
+) {
+    for seed in [947, 102_870, 300_796] {
+        assert_replays_clean(seed);
+    }
+}
+
+/// `sim explore`, seeds 100381, 101992, 102360, 106395, 210789 and 300236:
+/// `hw_below_isr_leo` flagged a crashed replica that was still counted in an ISR. The
+/// checker was wrong, not the broker: its crash exemption ended as soon as no *live
+/// leader* counted the replica, although the committed metadata still listed it (its
+/// leader had died, and the next leader started from that ISR), and although a fetch the
+/// replica sent before its crash could still arrive and add it back. The exemption now
+/// lasts while the node is down, and after its restart until neither the metadata nor any
+/// leader counts it.
+#[test]
+fn explore_seeds_after_a_crash_the_checker_exempts_the_crashed_replica_until_it_has_left_every_isr()
+{
+    for seed in [100_381, 101_992, 102_360, 106_395, 210_789, 300_236] {
+        assert_replays_clean(seed);
+    }
+}

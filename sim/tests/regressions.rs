@@ -156,3 +156,16 @@ fn explore_seeds_after_a_crash_the_checker_exempts_the_crashed_replica_until_it_
         assert_replays_clean(seed);
     }
 }
+
+/// `sim explore --brokers 5`, seed 210269 (isolate 1, heal, kill 1, cut 3->4): 177 records
+/// written twice and 176 out of order with enable.idempotence=true. The producer core,
+/// after an OUT_OF_ORDER_SEQUENCE_NUMBER it took for fatal, got a new producer id and
+/// renumbered every queued batch, retries of batches the broker had already appended
+/// included: to the broker those were new batches. The Java producer never renumbers a
+/// batch that may be in the log; it bumps the epoch and renumbers only when nothing of the
+/// old numbering can still be appended (KIP-360, KIP-679's unresolved sequences).
+/// `loadgen::producer::idempotence` now follows those rules.
+#[test]
+fn explore_seed_210269_an_idempotent_producer_never_renumbers_a_batch_that_may_be_in_the_log() {
+    assert_replays_clean(210_269);
+}

@@ -70,16 +70,11 @@ impl ProducerStateTable {
         first_seq: i32,
         last_seq: i32,
     ) -> Result<SequenceCheck, SequenceError> {
+        // A producer this partition has no state for (new, or its batches were deleted by
+        // retention) may start at any sequence: `ProducerAppendInfo.checkSequence` accepts
+        // any number when there is no current producer epoch.
         let Some(entry) = self.producers.get(&producer_id) else {
-            return if first_seq == 0 {
-                Ok(SequenceCheck::Append)
-            } else {
-                Err(SequenceError::OutOfOrder {
-                    producer_id,
-                    found: first_seq,
-                    expected: 0,
-                })
-            };
+            return Ok(SequenceCheck::Append);
         };
         if epoch < entry.epoch {
             return Err(SequenceError::InvalidProducerEpoch {
@@ -184,6 +179,12 @@ mod tests {
             t.check(7, 2, 3, 3),
             Err(SequenceError::OutOfOrder { .. })
         ));
+    }
+
+    #[test]
+    fn a_producer_without_state_may_start_at_any_sequence() {
+        let t = ProducerStateTable::default();
+        assert_eq!(t.check(9, 0, 42, 50), Ok(SequenceCheck::Append));
     }
 
     #[test]

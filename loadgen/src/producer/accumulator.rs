@@ -43,6 +43,8 @@ pub struct ProducerBatch {
     pub attempts: u32,
     /// A retried batch waits until then.
     pub retry_at_ms: u64,
+    /// Renumbered under a new epoch (Java's `sequenceHasBeenReset`).
+    pub sequence_reset: bool,
     /// `buffer.memory` bytes it holds.
     pub buffer_bytes: usize,
     /// No more records fit.
@@ -199,6 +201,7 @@ impl RecordAccumulator {
                 created_ms: now_ms,
                 attempts: 0,
                 retry_at_ms: 0,
+                sequence_reset: false,
                 buffer_bytes: size,
                 full: false,
             });

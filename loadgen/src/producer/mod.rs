@@ -17,14 +17,17 @@
 //! by the application, [`Producer::poll`] with the time, and the network events. It runs in
 //! the deterministic simulator and, with a tokio front end, against any Kafka cluster.
 //!
+//! Sequence numbers follow the Java client's rules ([`idempotence`]): a batch keeps its
+//! numbers through every retry, and a partition is renumbered under a bumped epoch
+//! (KIP-360) only when nothing of the old numbering can still be appended.
+//!
 //! Simplified relative to the Java client (and said here so nobody is surprised): no
 //! transactions, no adaptive partitioning, compression at close rather than while
-//! appending ([`crate::compression`]); after a fatal sequence error
-//! the producer gets a new producer id and renumbers what it has not yet sent (KIP-360's
-//! epoch bump does the same, more carefully).
+//! appending ([`crate::compression`]).
 
 pub mod accumulator;
 pub mod config;
+pub mod idempotence;
 
 pub use accumulator::RecordMeta;
 pub use config::ProducerConfig;
@@ -35,6 +38,7 @@ use crate::error::{error_name, invalidates_metadata, is_retriable, ClientError};
 use crate::metadata::ClusterMetadata;
 use crate::network::{decode_body, InFlight, NetOutput, NetworkClient, NodeId, Response};
 use accumulator::{partition_for_key, ProducerBatch, RecordAccumulator, SplitMix, Sticky};
+use idempotence::{IdempotenceManager, TopicPartition, NO_SEQUENCE};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
@@ -110,6 +114,14 @@ const TAG_METADATA: u64 = 1;
 const TAG_INIT_PRODUCER_ID: u64 = 2;
 const TAG_PRODUCE_BASE: u64 = 1 << 32;
 
+/// What a Produce response said of one partition.
+#[derive(Clone, Copy, Debug)]
+struct PartitionAnswer {
+    code: i16,
+    base_offset: i64,
+    log_start_offset: i64,
+}
+
 /// The producer.
 #[derive(Debug)]
 pub struct Producer {
@@ -124,10 +136,12 @@ pub struct Producer {
     sticky: BTreeMap<String, Sticky>,
     rng: SplitMix,
     metadata_in_flight: bool,
-    producer_id: Option<(i64, i16)>,
     init_pid_in_flight: bool,
-    /// Next sequence per partition (idempotence).
-    sequences: BTreeMap<(String, i32), i32>,
+    /// Producer id, epoch and sequence numbers (with `enable.idempotence`).
+    idempotence: IdempotenceManager,
+    /// Batches that expired while their request was out, by request tag: if the answer
+    /// still comes and says they were appended, the sequence bookkeeping learns it.
+    expired_in_flight: BTreeMap<u64, Vec<(TopicPartition, ProducerFields, usize)>>,
     /// Where the next drain of a node starts, so partitions take turns (Java's drainIndex).
     drain_index: BTreeMap<NodeId, usize>,
     /// Set by the application while it waits for buffer memory: everything is ready.
@@ -153,9 +167,9 @@ impl Producer {
             sticky: BTreeMap::new(),
             rng,
             metadata_in_flight: false,
-            producer_id: None,
             init_pid_in_flight: false,
-            sequences: BTreeMap::new(),
+            idempotence: IdempotenceManager::default(),
+            expired_in_flight: BTreeMap::new(),
             drain_index: BTreeMap::new(),
             memory_waiters: false,
             flushing: false,
@@ -343,7 +357,8 @@ impl Producer {
                 let r: InitProducerIdResponse =
                     decode_body(body, request.version, "InitProducerId")?;
                 if r.error_code == 0 {
-                    self.producer_id = Some((r.producer_id.0, r.producer_epoch));
+                    self.idempotence
+                        .set_producer_id_and_epoch(r.producer_id.0, r.producer_epoch);
                 } else {
                     *self
                         .metrics
@@ -368,21 +383,38 @@ impl Producer {
                         return Err(e);
                     }
                 };
-                let mut codes: BTreeMap<(String, i32), (i16, i64)> = BTreeMap::new();
+                let mut codes: BTreeMap<(String, i32), PartitionAnswer> = BTreeMap::new();
                 for t in &r.responses {
                     for p in &t.partition_responses {
                         codes.insert(
                             (t.name.0.to_string(), p.index),
-                            (p.error_code, p.base_offset),
+                            PartitionAnswer {
+                                code: p.error_code,
+                                base_offset: p.base_offset,
+                                log_start_offset: p.log_start_offset,
+                            },
                         );
                     }
                 }
+                // Missing from the answer: UNKNOWN_TOPIC_OR_PARTITION.
+                let missing = PartitionAnswer {
+                    code: 3,
+                    base_offset: -1,
+                    log_start_offset: -1,
+                };
+                for (tp, fields, count) in self.expired_in_flight.remove(&tag).unwrap_or_default() {
+                    let answer = codes.get(&tp).copied().unwrap_or(missing);
+                    if answer.code == 0 {
+                        self.idempotence
+                            .handle_completed(&tp, fields, count, answer.base_offset);
+                    }
+                }
                 for batch in batches {
-                    let (code, offset) = codes
+                    let answer = codes
                         .get(&(batch.topic.clone(), batch.partition))
                         .copied()
-                        .unwrap_or((3, -1)); // missing from the answer: UNKNOWN_TOPIC_OR_PARTITION
-                    self.batch_done(batch, code, offset, now_ms);
+                        .unwrap_or(missing);
+                    self.batch_done(batch, answer, now_ms);
                 }
                 Ok(())
             }
@@ -395,19 +427,31 @@ impl Producer {
             TAG_METADATA => self.metadata_in_flight = false,
             TAG_INIT_PRODUCER_ID => self.init_pid_in_flight = false,
             tag => {
+                self.expired_in_flight.remove(&tag);
+                let answer = PartitionAnswer {
+                    code,
+                    base_offset: -1,
+                    log_start_offset: -1,
+                };
                 for batch in self.in_flight.remove(&tag).unwrap_or_default() {
-                    self.batch_done(batch, code, -1, now_ms);
+                    self.batch_done(batch, answer, now_ms);
                 }
             }
         }
     }
 
-    fn batch_done(&mut self, mut batch: ProducerBatch, code: i16, base_offset: i64, now_ms: u64) {
+    /// Kafka's `Sender.completeBatch`: done, retried, or failed.
+    fn batch_done(&mut self, mut batch: ProducerBatch, answer: PartitionAnswer, now_ms: u64) {
         let idempotent = batch.producer.producer_id >= 0;
-        // A retried batch the broker already had: done, at an offset it does not repeat.
-        let code = if idempotent && code == 46 { 0 } else { code }; // DUPLICATE_SEQUENCE_NUMBER
+        let tp: TopicPartition = (batch.topic.clone(), batch.partition);
+        let count = batch.record_count();
+        let code = answer.code;
         if code == 0 {
-            self.complete(batch, Ok(base_offset), now_ms);
+            if idempotent {
+                self.idempotence
+                    .handle_completed(&tp, batch.producer, count, answer.base_offset);
+            }
+            self.complete(batch, Ok(answer.base_offset), now_ms);
             return;
         }
         *self.metrics.errors.entry(error_name(code)).or_default() += 1;
@@ -415,9 +459,21 @@ impl Producer {
             self.metadata.request_update();
         }
         let expired = now_ms >= batch.created_ms + self.config.delivery_timeout_ms;
-        let earlier_unacked = idempotent && self.has_earlier_sequence(&batch);
-        let retriable = is_retriable(code) || (code == 45 && earlier_unacked); // OUT_OF_ORDER
-        if retriable && !expired && batch.attempts <= self.config.retries {
+        let can_retry = !expired
+            && batch.attempts <= self.config.retries
+            && if idempotent {
+                self.idempotence.can_retry(
+                    &tp,
+                    code,
+                    batch.producer,
+                    batch.sequence_reset,
+                    answer.log_start_offset,
+                    is_retriable(code),
+                )
+            } else {
+                is_retriable(code)
+            };
+        if can_retry {
             self.metrics.retries += 1;
             let backoff = self
                 .config
@@ -432,45 +488,30 @@ impl Producer {
             self.acc.reenqueue(batch);
             return;
         }
-        if idempotent && matches!(code, 45 | 59) {
-            // A fatal sequence error (or UNKNOWN_PRODUCER_ID): start again with a new
-            // producer id, and renumber what has not been answered yet.
-            self.reset_producer_id();
+        if idempotent && code == 46 {
+            // DUPLICATE_SEQUENCE_NUMBER: appended by an earlier attempt, at an offset the
+            // broker no longer remembers.
+            self.idempotence
+                .handle_completed(&tp, batch.producer, count, -1);
+            self.complete(batch, Ok(-1), now_ms);
+            return;
         }
-        let error = if expired && retriable {
+        let error = if expired && is_retriable(code) {
             ProduceError::DeliveryTimeout
         } else {
             ProduceError::Broker(code)
         };
-        self.complete(batch, Err(error), now_ms);
-    }
-
-    fn has_earlier_sequence(&self, batch: &ProducerBatch) -> bool {
-        let seq = batch.producer.base_sequence;
-        let same = |b: &&ProducerBatch| b.topic == batch.topic && b.partition == batch.partition;
-        self.in_flight
-            .values()
-            .flatten()
-            .chain(self.acc.queues().flat_map(|(_, q)| q))
-            .filter(same)
-            .any(|b| {
-                b.closed.is_some()
-                    && b.producer.base_sequence >= 0
-                    && b.producer.base_sequence < seq
-            })
-    }
-
-    fn reset_producer_id(&mut self) {
-        self.producer_id = None;
-        self.sequences.clear();
-        // Closed, unsent batches keep their bytes; they get new producer fields when drained.
-        for q in self.acc.queues_mut() {
-            for b in q.iter_mut() {
-                if b.closed.is_some() {
-                    b.producer = ProducerFields::NONE;
-                }
+        if idempotent {
+            // Whether the batch may have been appended is unknown once it ran out of time
+            // or retries: then nothing is renumbered (Sender's `adjustSequenceNumbers`).
+            let adjust = !expired && batch.attempts <= self.config.retries;
+            self.idempotence
+                .handle_failed(&tp, batch.producer, Some(code), adjust);
+            if expired && batch.attempts > 1 {
+                self.idempotence.mark_unresolved(&tp, batch.producer, count);
             }
         }
+        self.complete(batch, Err(error), now_ms);
     }
 
     fn complete(&mut self, batch: ProducerBatch, result: Result<i64, ProduceError>, now_ms: u64) {
@@ -513,9 +554,15 @@ impl Producer {
         }
         self.expire_batches(now_ms);
         self.maybe_update_metadata(now_ms);
-        if self.config.enable_idempotence && self.producer_id.is_none() {
-            self.maybe_init_producer_id(now_ms);
-            return;
+        if self.config.enable_idempotence {
+            self.idempotence.maybe_resolve_sequences();
+            for tp in self.idempotence.bump_epoch_if_needed() {
+                self.renumber(&tp);
+            }
+            if self.idempotence.needs_producer_id() {
+                self.maybe_init_producer_id(now_ms);
+                return;
+            }
         }
         self.send_ready(now_ms);
         if self.flushing && self.is_idle() {
@@ -523,19 +570,73 @@ impl Producer {
         }
     }
 
-    /// Batches still queued after `delivery.timeout.ms` fail.
+    /// Batches past `delivery.timeout.ms` fail, queued or in flight (Java's
+    /// `Sender.sendProducerData`). One that had been sent and retried may have been
+    /// appended: its partition's sequence is unresolved until everything out is back.
     fn expire_batches(&mut self, now_ms: u64) {
         let deadline = self.config.delivery_timeout_ms;
         let mut expired = Vec::new();
         for q in self.acc.queues_mut() {
             while q.front().is_some_and(|b| now_ms >= b.created_ms + deadline) {
                 if let Some(b) = q.pop_front() {
-                    expired.push(b);
+                    // Queued after a send: it came back for a retry.
+                    let in_retry = b.attempts > 0;
+                    expired.push((b, in_retry));
                 }
             }
         }
-        for b in expired {
+        for (tag, batches) in &mut self.in_flight {
+            let mut i = 0;
+            while i < batches.len() {
+                if now_ms >= batches[i].created_ms + deadline {
+                    let b = batches.remove(i);
+                    self.expired_in_flight.entry(*tag).or_default().push((
+                        (b.topic.clone(), b.partition),
+                        b.producer,
+                        b.record_count(),
+                    ));
+                    let in_retry = b.attempts > 1;
+                    expired.push((b, in_retry));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        for (b, in_retry) in expired {
+            if b.producer.producer_id >= 0 {
+                let tp = (b.topic.clone(), b.partition);
+                self.idempotence
+                    .handle_failed(&tp, b.producer, None, false);
+                if in_retry {
+                    self.idempotence
+                        .mark_unresolved(&tp, b.producer, b.record_count());
+                }
+            }
             self.complete(b, Err(ProduceError::DeliveryTimeout), now_ms);
+        }
+    }
+
+    /// After an epoch bump: renumbers the partition's unfinished batches, queued or in
+    /// flight, from 0 under the new epoch, in their old order (`startSequencesAtBeginning`).
+    fn renumber(&mut self, tp: &TopicPartition) {
+        let mut batches: Vec<&mut ProducerBatch> = self
+            .acc
+            .queues_mut()
+            .flat_map(|q| q.iter_mut())
+            .chain(self.in_flight.values_mut().flatten())
+            .filter(|b| {
+                b.topic == tp.0 && b.partition == tp.1 && b.producer.base_sequence != NO_SEQUENCE
+            })
+            .collect();
+        batches.sort_by_key(|b| b.producer.base_sequence);
+        let numbering: Vec<(i32, usize)> = batches
+            .iter()
+            .map(|b| (b.producer.base_sequence, b.record_count()))
+            .collect();
+        let fields = self.idempotence.renumber(tp, &numbering);
+        for (b, f) in batches.into_iter().zip(fields) {
+            b.restamp(f);
+            b.sequence_reset = true;
         }
     }
 
@@ -718,6 +819,16 @@ impl Producer {
             let Some((true, bytes)) = ready else {
                 continue;
             };
+            if self.config.enable_idempotence {
+                let first = self
+                    .acc
+                    .queue(&key.0, key.1)
+                    .and_then(|q| q.front().map(|b| b.producer));
+                let tp: TopicPartition = (key.0.clone(), key.1);
+                if first.is_some_and(|f| self.idempotence.should_stop_drain(&tp, f)) {
+                    continue;
+                }
+            }
             if !out.is_empty() && size + bytes > self.config.max_request_size {
                 break;
             }
@@ -731,6 +842,7 @@ impl Producer {
             size += bytes;
             let fields = self.producer_fields(&batch);
             if batch.closed.is_some() && fields != batch.producer {
+                // Closed without numbers (its producer id was reset): number it now.
                 batch.restamp(fields);
             }
             match batch.close(fields) {
@@ -750,25 +862,17 @@ impl Producer {
         out
     }
 
-    /// The producer id, epoch and sequence a batch goes out with.
+    /// The producer id, epoch and sequence a batch goes out with: a retry keeps the
+    /// numbers it was first sent with; a new batch is numbered now.
     fn producer_fields(&mut self, batch: &ProducerBatch) -> ProducerFields {
-        let Some((id, epoch)) = self.producer_id.filter(|_| self.config.enable_idempotence) else {
+        if !self.config.enable_idempotence {
             return ProducerFields::NONE;
-        };
-        if batch.producer.producer_id == id && batch.producer.producer_epoch == epoch {
-            return batch.producer; // a retry keeps its numbers
         }
-        let next = self
-            .sequences
-            .entry((batch.topic.clone(), batch.partition))
-            .or_insert(0);
-        let base_sequence = *next;
-        *next = next.wrapping_add(batch.record_count() as i32) & i32::MAX;
-        ProducerFields {
-            producer_id: id,
-            producer_epoch: epoch,
-            base_sequence,
+        if batch.producer.base_sequence != NO_SEQUENCE {
+            return batch.producer;
         }
+        let tp = (batch.topic.clone(), batch.partition);
+        self.idempotence.assign_sequence(&tp, batch.record_count())
     }
 
     fn send_produce(&mut self, node: NodeId, mut batches: Vec<ProducerBatch>, now_ms: u64) {

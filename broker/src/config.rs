@@ -27,6 +27,9 @@ pub struct BrokerConfig {
     pub replica_fetch_response_timeout_ms: u64,
     /// `broker.heartbeat.interval.ms` (2000).
     pub broker_heartbeat_interval_ms: u64,
+    /// `broker.session.timeout.ms` (9000): also the longest a broker waits between
+    /// attempts to register (`BrokerLifecycleManager`'s exponential backoff).
+    pub broker_session_timeout_ms: u64,
     /// How long a request to the controller may go unanswered before it is sent again
     /// (Kafka: `request.timeout.ms` of the controller channel).
     pub controller_request_timeout_ms: u64,
@@ -77,6 +80,7 @@ impl BrokerConfig {
             replica_fetch_backoff_ms: 1000,
             replica_fetch_response_timeout_ms: 2000,
             broker_heartbeat_interval_ms: 2000,
+            broker_session_timeout_ms: 9000,
             controller_request_timeout_ms: 2000,
             max_purgatory_size: 10_000,
             cluster_id: "kraftsim".to_string(),

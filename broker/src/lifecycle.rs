@@ -1,13 +1,32 @@
 //! A broker's life as the controller sees it: Kafka's `BrokerLifecycleManager` (KIP-631).
 //!
 //! On start the broker registers with a fresh *incarnation id* and receives a *broker
-//! epoch*. It starts fenced: it may replicate but not lead. It heartbeats every
-//! `broker.heartbeat.interval.ms`, reporting how far it has replayed the metadata log;
-//! once it has caught up to its own registration, the controller unfences it. If a
-//! heartbeat is refused with `STALE_BROKER_EPOCH` it registers again.
+//! epoch*. It starts fenced: it may replicate but not lead. It heartbeats, reporting how
+//! far it has replayed the metadata log; once it has caught up to its own registration,
+//! the controller unfences it. If a heartbeat is refused with `STALE_BROKER_EPOCH` it
+//! registers again.
+//!
+//! The cadence is Kafka's, because who registers before whom decides elections after a
+//! restart (the oracle showed it: after every node of a cluster was killed, the order in
+//! which old incarnations are fenced and new ones register chose the next leader):
+//! - a refused registration (`DUPLICATE_BROKER_REGISTRATION` while the previous
+//!   incarnation's session lives) is tried again after an exponential backoff: 100 ms,
+//!   doubling, at most `broker.session.timeout.ms`, with 2% jitter;
+//! - while fenced, the broker heartbeats every 10 ms ("so that in the case where there is
+//!   no recovery work to be done, we start up a bit quicker"); once unfenced, every
+//!   `broker.heartbeat.interval.ms`.
+//!
+//! The jitter is drawn from the incarnation id, itself drawn from the run's seed.
 
 use crate::controller_channel::{ControllerChannel, Purpose};
 use controller::{BrokerId, ControllerRequest, ControllerResponse, ErrorCode};
+
+/// The first retry delay of `BrokerLifecycleManager`'s `ExponentialBackoff(100, 2, ...)`.
+pub const REGISTRATION_BACKOFF_INITIAL_MS: u64 = 100;
+/// Its jitter: +-2%.
+pub const REGISTRATION_BACKOFF_JITTER: f64 = 0.02;
+/// How often a fenced broker heartbeats (Kafka's 10 ms while starting up).
+pub const FENCED_HEARTBEAT_INTERVAL_MS: u64 = 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LifecycleState {
@@ -24,16 +43,30 @@ pub enum LifecycleState {
 pub struct BrokerLifecycle {
     broker_id: BrokerId,
     incarnation_id: u64,
+    /// From the clean-shutdown file, if the last incarnation stopped gracefully.
+    previous_broker_epoch: Option<u64>,
     heartbeat_interval_ms: u64,
+    session_timeout_ms: u64,
+    /// Consecutive refused registrations, for the backoff.
+    failed_attempts: u32,
     state: LifecycleState,
 }
 
 impl BrokerLifecycle {
-    pub fn new(broker_id: BrokerId, incarnation_id: u64, heartbeat_interval_ms: u64) -> Self {
+    pub fn new(
+        broker_id: BrokerId,
+        incarnation_id: u64,
+        previous_broker_epoch: Option<u64>,
+        heartbeat_interval_ms: u64,
+        session_timeout_ms: u64,
+    ) -> Self {
         Self {
             broker_id,
             incarnation_id,
+            previous_broker_epoch,
             heartbeat_interval_ms,
+            session_timeout_ms,
+            failed_attempts: 0,
             state: LifecycleState::Registering { retry_at_ms: 0 },
         }
     }
@@ -60,6 +93,18 @@ impl BrokerLifecycle {
         !matches!(self.state, LifecycleState::Registered { fenced: false, .. })
     }
 
+    /// `ExponentialBackoff.backoff(failedAttempts)`: 100 ms * 2^n, at most the session
+    /// timeout, times a jitter in [0.98, 1.02].
+    fn registration_backoff_ms(&self) -> u64 {
+        let exp = REGISTRATION_BACKOFF_INITIAL_MS
+            .saturating_mul(1u64 << self.failed_attempts.min(20))
+            .min(self.session_timeout_ms.max(REGISTRATION_BACKOFF_INITIAL_MS));
+        let unit = splitmix64(self.incarnation_id ^ u64::from(self.failed_attempts)) as f64
+            / u64::MAX as f64;
+        let jitter = 1.0 + REGISTRATION_BACKOFF_JITTER * (2.0 * unit - 1.0);
+        (exp as f64 * jitter).round() as u64
+    }
+
     pub fn tick(
         &mut self,
         channel: &mut ControllerChannel,
@@ -74,6 +119,7 @@ impl BrokerLifecycle {
                         ControllerRequest::BrokerRegistration {
                             broker_id: self.broker_id,
                             incarnation_id: self.incarnation_id,
+                            previous_broker_epoch: self.previous_broker_epoch,
                         },
                         Purpose::Registration,
                         leader,
@@ -98,10 +144,15 @@ impl BrokerLifecycle {
                         leader,
                         now_ms,
                     );
+                    let interval = if fenced {
+                        FENCED_HEARTBEAT_INTERVAL_MS
+                    } else {
+                        self.heartbeat_interval_ms
+                    };
                     self.state = LifecycleState::Registered {
                         broker_epoch,
                         fenced,
-                        next_heartbeat_ms: now_ms + self.heartbeat_interval_ms,
+                        next_heartbeat_ms: now_ms + interval,
                     };
                 }
             }
@@ -118,6 +169,7 @@ impl BrokerLifecycle {
                 LifecycleState::Registering { .. },
             ) => {
                 self.state = if *error == ErrorCode::None {
+                    self.failed_attempts = 0;
                     LifecycleState::Registered {
                         broker_epoch: *broker_epoch,
                         fenced: true,
@@ -125,10 +177,10 @@ impl BrokerLifecycle {
                     }
                 } else {
                     // DUPLICATE_BROKER_REGISTRATION: our previous incarnation's session has
-                    // not expired yet. Try again later.
-                    LifecycleState::Registering {
-                        retry_at_ms: now_ms + self.heartbeat_interval_ms,
-                    }
+                    // not expired yet. Try again after the backoff.
+                    let retry_at_ms = now_ms + self.registration_backoff_ms();
+                    self.failed_attempts = self.failed_attempts.saturating_add(1);
+                    LifecycleState::Registering { retry_at_ms }
                 };
             }
             (
@@ -142,6 +194,12 @@ impl BrokerLifecycle {
                 },
             ) => match error {
                 ErrorCode::None => {
+                    // Unfenced: the regular cadence from now on.
+                    let next_heartbeat_ms = if *is_fenced {
+                        next_heartbeat_ms.min(now_ms + FENCED_HEARTBEAT_INTERVAL_MS)
+                    } else {
+                        next_heartbeat_ms.min(now_ms + self.heartbeat_interval_ms)
+                    };
                     self.state = LifecycleState::Registered {
                         broker_epoch,
                         fenced: *is_fenced,
@@ -157,5 +215,80 @@ impl BrokerLifecycle {
             },
             _ => {}
         }
+    }
+}
+
+/// SplitMix64: a small, well-mixed hash of a seed (Steele et al. 2014).
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registering(failed_attempts: u32) -> BrokerLifecycle {
+        let mut l = BrokerLifecycle::new(1, 42, None, 2000, 9000);
+        l.failed_attempts = failed_attempts;
+        l
+    }
+
+    #[test]
+    fn refused_registrations_back_off_exponentially_up_to_the_session_timeout() {
+        let delays: Vec<u64> = (0..8)
+            .map(|n| registering(n).registration_backoff_ms())
+            .collect();
+        for (n, d) in delays.iter().enumerate() {
+            let nominal = (100u64 << n).min(9000) as f64;
+            assert!(
+                (*d as f64 - nominal).abs() <= nominal * 0.02 + 1.0,
+                "attempt {n}: {d} ms, nominal {nominal}"
+            );
+        }
+        assert!(delays[7] <= 9180, "capped at broker.session.timeout.ms");
+    }
+
+    #[test]
+    fn a_fenced_broker_heartbeats_every_10_ms_and_an_unfenced_one_every_interval() {
+        let mut l = BrokerLifecycle::new(1, 42, None, 2000, 9000);
+        let mut channel = ControllerChannel::default();
+        l.on_response(
+            &ControllerResponse::BrokerRegistration {
+                error: ErrorCode::None,
+                broker_epoch: 5,
+            },
+            100,
+        );
+        l.tick(&mut channel, Some(1), 5, 100);
+        assert!(matches!(
+            l.state(),
+            LifecycleState::Registered {
+                next_heartbeat_ms: 110,
+                ..
+            }
+        ));
+        l.on_response(
+            &ControllerResponse::BrokerHeartbeat {
+                error: ErrorCode::None,
+                is_fenced: false,
+                is_caught_up: true,
+            },
+            105,
+        );
+        let _ = channel.take_outbox();
+        channel.cancel(Purpose::Heartbeat);
+        l.tick(&mut channel, Some(1), 5, 110);
+        assert!(matches!(
+            l.state(),
+            LifecycleState::Registered {
+                fenced: false,
+                next_heartbeat_ms: 2110,
+                ..
+            }
+        ));
     }
 }

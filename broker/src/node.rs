@@ -30,6 +30,11 @@ use controller::{
 pub struct NodeStore {
     pub quorum: QuorumStore,
     pub logs: LogStore,
+    /// Kafka's clean-shutdown file (`.kafka_cleanshutdown`, with the broker epoch since
+    /// KIP-966): written by a graceful stop, absent after a kill or a crash. A starting
+    /// broker reads it (and it is gone for the next start) to tell the controller whether
+    /// its logs may have lost records.
+    pub clean_shutdown_broker_epoch: Option<u64>,
 }
 
 impl NodeStore {
@@ -38,6 +43,7 @@ impl NodeStore {
         Self {
             quorum: QuorumStore::bootstrap(voters),
             logs: LogStore::new(),
+            clean_shutdown_broker_epoch: None,
         }
     }
 
@@ -126,7 +132,12 @@ impl Node {
             broker_config.advertised_listeners.clone(),
         );
         wire.set_auto_create_topics(broker_config.auto_create_topics_enable);
-        let broker = Broker::start(broker_config, incarnation_id, store.logs);
+        let broker = Broker::start(
+            broker_config,
+            incarnation_id,
+            store.logs,
+            store.clean_shutdown_broker_epoch,
+        );
         let mut node = Self {
             id,
             controller,
@@ -139,11 +150,13 @@ impl Node {
         Ok(node)
     }
 
-    /// Kills the node: everything volatile is gone, the store is returned.
+    /// Kills the node: everything volatile is gone, the store is returned, with no
+    /// clean-shutdown file.
     pub fn stop(self) -> NodeStore {
         NodeStore {
             quorum: self.controller.quorum().store().clone(),
             logs: self.broker.into_log_store(),
+            clean_shutdown_broker_epoch: None,
         }
     }
 

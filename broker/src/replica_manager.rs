@@ -116,12 +116,20 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Starts a broker over the logs it kept (empty on first start).
-    pub fn start(config: BrokerConfig, incarnation_id: u64, logs: LogStore) -> Self {
+    /// Starts a broker over the logs it kept (empty on first start). A broker that shut
+    /// down cleanly last time passes the broker epoch it had then.
+    pub fn start(
+        config: BrokerConfig,
+        incarnation_id: u64,
+        logs: LogStore,
+        previous_broker_epoch: Option<u64>,
+    ) -> Self {
         let lifecycle = BrokerLifecycle::new(
             config.node_id,
             incarnation_id,
+            previous_broker_epoch,
             config.broker_heartbeat_interval_ms,
+            config.broker_session_timeout_ms,
         );
         Self {
             config,

@@ -14,6 +14,12 @@ pub struct ControllerConfig {
     pub broker_session_timeout_ms: u64,
     /// `unclean.leader.election.enable` (false), the cluster default.
     pub unclean_leader_election_enable: bool,
+    /// `min.insync.replicas` (1), the cluster default: with the topic's override, capped at
+    /// the replication factor, it decides when replicas leaving the ISR join the ELR.
+    pub min_insync_replicas: usize,
+    /// The `eligible.leader.replicas.version` feature (KIP-966): 1, on, as `kafka-storage
+    /// format` sets it for a new Kafka 4.4 cluster; 0 models an older cluster.
+    pub eligible_leader_replicas_enabled: bool,
     /// `num.partitions` (1), for CreateTopics with `num_partitions = -1`.
     pub num_partitions: i32,
     /// `default.replication.factor` (1), for CreateTopics with `replication_factor = -1`.
@@ -42,6 +48,8 @@ impl ControllerConfig {
             voters,
             broker_session_timeout_ms: 9000,
             unclean_leader_election_enable: false,
+            min_insync_replicas: 1,
+            eligible_leader_replicas_enabled: true,
             num_partitions: 1,
             default_replication_factor: 1,
             raft_tick_ms: 100,

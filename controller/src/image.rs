@@ -23,7 +23,7 @@ pub struct BrokerRegistration {
 }
 
 /// One partition's replication state (Kafka's `PartitionRegistration`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PartitionRegistration {
     /// The assignment, in preference order: the first is the preferred leader.
     pub replicas: Vec<BrokerId>,
@@ -35,6 +35,13 @@ pub struct PartitionRegistration {
     pub leader_epoch: i32,
     /// Bumped on every change at all (KIP-497), so AlterPartition can detect stale requests.
     pub partition_epoch: i32,
+    /// Eligible Leader Replicas (KIP-966): replicas that left the ISR while it was below
+    /// min.insync.replicas, and so hold every committed record; a leader may be elected
+    /// from them when the ISR is empty.
+    pub elr: Vec<BrokerId>,
+    /// While the partition is leaderless with an empty ISR and ELR: its last leader, which
+    /// may be elected if it comes back (KIP-966's balanced recovery).
+    pub last_known_elr: Vec<BrokerId>,
 }
 
 impl PartitionRegistration {
@@ -166,8 +173,7 @@ impl MetadataImage {
                             replicas: replicas.clone(),
                             isr: isr.clone(),
                             leader: *leader,
-                            leader_epoch: 0,
-                            partition_epoch: 0,
+                            ..PartitionRegistration::default()
                         },
                     );
                     changes.push(ImageChange::Partition((*topic_id, *partition)));
@@ -178,6 +184,8 @@ impl MetadataImage {
                 partition,
                 isr,
                 leader,
+                elr,
+                last_known_elr,
             } => {
                 let Some(p) = self
                     .topics
@@ -192,6 +200,12 @@ impl MetadataImage {
                 if let Some(leader) = leader {
                     p.leader = *leader;
                     p.leader_epoch += 1;
+                }
+                if let Some(elr) = elr {
+                    p.elr = elr.clone();
+                }
+                if let Some(last_known_elr) = last_known_elr {
+                    p.last_known_elr = last_known_elr.clone();
                 }
                 p.partition_epoch += 1;
                 changes.push(ImageChange::Partition((*topic_id, *partition)));
@@ -266,6 +280,8 @@ mod tests {
                 partition: 0,
                 isr: Some(vec![1, 2]),
                 leader: None,
+                elr: None,
+                last_known_elr: None,
             },
             &mut ch,
         );
@@ -289,6 +305,8 @@ mod tests {
                 partition: 0,
                 isr: Some(vec![2, 3]),
                 leader: Some(2),
+                elr: None,
+                last_known_elr: None,
             },
             &mut ch,
         );

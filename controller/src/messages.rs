@@ -18,6 +18,10 @@ pub enum ControllerRequest {
     BrokerRegistration {
         broker_id: BrokerId,
         incarnation_id: u64,
+        /// The broker epoch of the previous incarnation if it shut down cleanly (read from
+        /// the clean-shutdown file a graceful stop leaves; KIP-966), else `None`: it was
+        /// killed or crashed and may have lost unflushed records.
+        previous_broker_epoch: Option<u64>,
     },
     BrokerHeartbeat {
         broker_id: BrokerId,

@@ -32,7 +32,12 @@ use crate::messages::{
     AlterPartitionRequest, AlterPartitionResponse, ControllerRequest, ControllerResponse,
     CreatableTopic, TopicResult,
 };
-use crate::partition_change::{change_record, elect, unclean_enabled};
+use crate::partition_change::{
+    effective_min_isr, election_for, LeaderElection, PartitionChangeBuilder,
+};
+
+/// A partition whose leader an update changes, and how the new one was chosen.
+type Election = (PartitionKey, LeaderElection);
 use crate::placement::assign_replicas;
 use crate::quorum::{MetadataQuorum, QuorumError, QuorumStore, RaftMessage};
 use crate::records::{BrokerId, MetadataRecord, RecordBatch, TopicId};
@@ -64,11 +69,19 @@ pub enum ControllerEventKind {
         topic: String,
         partition: i32,
         leader: BrokerId,
+        /// How it was chosen: from the ISR, from the ELR, or uncleanly.
+        election: LeaderElection,
     },
     IsrChanged {
         topic: String,
         partition: i32,
         isr: Vec<BrokerId>,
+    },
+    /// The Eligible Leader Replicas changed (KIP-966).
+    ElrChanged {
+        topic: String,
+        partition: i32,
+        elr: Vec<BrokerId>,
     },
     TopicCreated(String),
     TopicDeleted(String),
@@ -81,11 +94,18 @@ impl std::fmt::Display for ControllerEvent {
                 topic,
                 partition,
                 leader,
+                election,
             } => {
-                let leader = if *leader < 0 {
-                    "none (offline)".to_string()
-                } else {
-                    leader.to_string()
+                let leader = match election {
+                    _ if *leader < 0 => "none (offline)".to_string(),
+                    LeaderElection::Clean => leader.to_string(),
+                    LeaderElection::Elr => format!("{leader} (from the ELR, KIP-966)"),
+                    LeaderElection::LastKnownLeader => format!(
+                        "{leader} (UNCLEAN: the last known leader, ISR and ELR empty; KIP-966 balanced recovery)"
+                    ),
+                    LeaderElection::Unclean => format!(
+                        "{leader} (UNCLEAN: outside the ISR, unclean.leader.election.enable=true)"
+                    ),
                 };
                 write!(
                     f,
@@ -99,6 +119,13 @@ impl std::fmt::Display for ControllerEvent {
                 isr,
             } => {
                 write!(f, "{topic}-{partition}: ISR -> {isr:?}: {}", self.reason)
+            }
+            ControllerEventKind::ElrChanged {
+                topic,
+                partition,
+                elr,
+            } => {
+                write!(f, "{topic}-{partition}: ELR -> {elr:?}: {}", self.reason)
             }
             _ => f.write_str(&self.reason),
         }
@@ -188,7 +215,8 @@ impl QuorumController {
             ControllerRequest::BrokerRegistration {
                 broker_id,
                 incarnation_id,
-            } => self.register_broker(from, broker_id, incarnation_id),
+                previous_broker_epoch,
+            } => self.register_broker(from, broker_id, incarnation_id, previous_broker_epoch),
             ControllerRequest::BrokerHeartbeat {
                 broker_id,
                 broker_epoch,
@@ -441,37 +469,102 @@ impl QuorumController {
         }
     }
 
-    /// The records that move leadership and ISR membership away from a broker that is being
-    /// fenced (or that re-registered after an unclean shutdown, as KIP-966's
-    /// `handleBrokerUncleanShutdown`).
-    fn remove_from_partitions(&mut self, broker_id: BrokerId, records: &mut Vec<MetadataRecord>) {
+    /// Kafka's `generateLeaderAndIsrUpdates`: runs the election rule
+    /// ([`PartitionChangeBuilder`]) over `partitions` and appends the records of the ones
+    /// that change. `remove` is taken out of each ISR and may not lead (a broker being
+    /// fenced or re-registering); `add` may lead although the pending image still shows it
+    /// fenced (a broker being unfenced); `unclean_shutdown` leaves the ISR and the ELR and
+    /// may not lead (KIP-966: a broker back from a kill or a crash).
+    fn leader_and_isr_updates(
+        &self,
+        partitions: &[PartitionKey],
+        remove: Option<BrokerId>,
+        add: Option<BrokerId>,
+        unclean_shutdown: Option<BrokerId>,
+        records: &mut Vec<MetadataRecord>,
+    ) -> Vec<Election> {
+        let mut elections = Vec::new();
         let image = &self.pending;
-        let is_active = |b: BrokerId| b != broker_id && image.is_active(b);
-        for (key, part) in image.partitions() {
-            if !part.isr.contains(&broker_id) && part.leader != broker_id {
+        let acceptable = |r: BrokerId| {
+            Some(r) != remove
+                && Some(r) != unclean_shutdown
+                && (Some(r) == add || image.is_active(r))
+        };
+        for &key in partitions {
+            let Some(part) = image.partition(key) else {
                 continue;
-            }
+            };
             let target: Vec<BrokerId> = part
                 .isr
                 .iter()
                 .copied()
-                .filter(|&b| b != broker_id)
+                .filter(|&b| Some(b) != remove && Some(b) != unclean_shutdown)
                 .collect();
-            let unclean = unclean_enabled(image, key.0, self.config.unclean_leader_election_enable);
-            let change = elect(part, &target, is_active, unclean);
-            if let Some(r) = change_record(key.0, key.1, part, &change) {
-                records.push(r);
+            let min_isr = effective_min_isr(image, key.0, part, self.config.min_insync_replicas);
+            let change = PartitionChangeBuilder::new(
+                part,
+                acceptable,
+                min_isr,
+                self.config.eligible_leader_replicas_enabled,
+            )
+            .target_isr(target)
+            .election(election_for(
+                image,
+                key.0,
+                self.config.unclean_leader_election_enable,
+            ))
+            .unclean_shutdown_replicas(unclean_shutdown.into_iter().collect())
+            .build(key.0, key.1);
+            if let Some((record, summary)) = change {
+                records.push(record);
+                if summary.leader.is_some() {
+                    elections.push((key, summary.election));
+                }
             }
         }
+        elections
     }
 
-    fn describe_changes(&mut self, records: &[MetadataRecord], reason: &str) {
+    /// Partitions whose ISR holds `broker` (Kafka's `BrokersToIsrs`).
+    fn partitions_with_broker_in_isr(&self, broker: BrokerId) -> Vec<PartitionKey> {
+        self.pending
+            .partitions()
+            .filter(|(_, p)| p.isr.contains(&broker))
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// Partitions whose ELR holds `broker` (Kafka's `BrokersToElrs`).
+    fn partitions_with_broker_in_elr(&self, broker: BrokerId) -> Vec<PartitionKey> {
+        self.pending
+            .partitions()
+            .filter(|(_, p)| p.elr.contains(&broker))
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    fn partitions_without_leader(&self) -> Vec<PartitionKey> {
+        self.pending
+            .partitions()
+            .filter(|(_, p)| !p.has_leader())
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    fn describe_changes(
+        &mut self,
+        records: &[MetadataRecord],
+        elections: &[Election],
+        reason: &str,
+    ) {
         for r in records {
             if let MetadataRecord::PartitionChange {
                 topic_id,
                 partition,
                 isr,
                 leader,
+                elr,
+                ..
             } = r
             {
                 let topic = self
@@ -481,11 +574,16 @@ impl QuorumController {
                     .map(|t| t.name.clone())
                     .unwrap_or_default();
                 if let Some(leader) = leader {
+                    let election = elections
+                        .iter()
+                        .find(|(k, _)| *k == (*topic_id, *partition))
+                        .map_or(LeaderElection::Clean, |(_, e)| *e);
                     self.event(
                         ControllerEventKind::LeaderChanged {
                             topic: topic.clone(),
                             partition: *partition,
                             leader: *leader,
+                            election,
                         },
                         reason.to_string(),
                     );
@@ -493,9 +591,19 @@ impl QuorumController {
                 if let Some(isr) = isr {
                     self.event(
                         ControllerEventKind::IsrChanged {
-                            topic,
+                            topic: topic.clone(),
                             partition: *partition,
                             isr: isr.clone(),
+                        },
+                        reason.to_string(),
+                    );
+                }
+                if let Some(elr) = elr {
+                    self.event(
+                        ControllerEventKind::ElrChanged {
+                            topic,
+                            partition: *partition,
+                            elr: elr.clone(),
                         },
                         reason.to_string(),
                     );
@@ -522,7 +630,9 @@ impl QuorumController {
             broker_id: b.broker_id,
             broker_epoch: b.broker_epoch,
         }];
-        self.remove_from_partitions(b.broker_id, &mut records);
+        let partitions = self.partitions_with_broker_in_isr(b.broker_id);
+        let elections =
+            self.leader_and_isr_updates(&partitions, Some(b.broker_id), None, None, &mut records);
         let reason = format!(
             "broker {} fenced: no heartbeat for {} ms",
             b.broker_id, silence
@@ -531,34 +641,36 @@ impl QuorumController {
             ControllerEventKind::BrokerFenced(b.broker_id),
             reason.clone(),
         );
-        self.describe_changes(&records[1..], &reason);
+        self.describe_changes(&records[1..], &elections, &reason);
         self.propose(records, None);
     }
 
-    /// Partitions without a leader whose ISR now has an active member, or (unclean election
-    /// enabled) any active replica.
+    /// Partitions without a leader that can elect one now: an active ISR or ELR member,
+    /// or (unclean election enabled) any active replica. Kafka elects these when a broker
+    /// is unfenced, and retries unclean elections periodically; kraftsim looks every tick,
+    /// which finds the same elections.
     fn maybe_elect_offline_partitions(&mut self) {
         let mut records = Vec::new();
-        let image = &self.pending;
-        for (key, part) in image.partitions() {
-            if part.has_leader() {
-                continue;
-            }
-            let unclean = unclean_enabled(image, key.0, self.config.unclean_leader_election_enable);
-            let change = elect(part, &part.isr, |b| image.is_active(b), unclean);
-            if let Some(r) = change_record(key.0, key.1, part, &change) {
-                records.push(r);
-            }
-        }
+        let partitions = self.partitions_without_leader();
+        let elections = self.leader_and_isr_updates(&partitions, None, None, None, &mut records);
+        records.retain(
+            |r| matches!(r, MetadataRecord::PartitionChange { leader: Some(l), .. } if *l >= 0),
+        );
         if !records.is_empty() {
-            self.describe_changes(&records, "offline partition elected a leader");
+            self.describe_changes(&records, &elections, "offline partition elected a leader");
             self.propose(records, None);
         }
     }
 
     // ----- requests ------------------------------------------------------------------------
 
-    fn register_broker(&mut self, from: ReplyTo, broker_id: BrokerId, incarnation_id: u64) {
+    fn register_broker(
+        &mut self,
+        from: ReplyTo,
+        broker_id: BrokerId,
+        incarnation_id: u64,
+        previous_broker_epoch: Option<u64>,
+    ) {
         if let Some(existing) = self.pending.brokers.get(&broker_id).cloned() {
             if existing.incarnation_id == incarnation_id {
                 // A retry of a registration we already made.
@@ -589,10 +701,39 @@ impl QuorumController {
                 return;
             }
         }
+        // A new incarnation leaves every ISR: it rejoins once caught up. One back from an
+        // unclean shutdown (killed or crashed: no clean-shutdown file with its last broker
+        // epoch) may have lost records, so with ELR it leaves the ELR too and may not lead
+        // (ClusterControlManager.registerBroker, ReplicationControlManager.handleBrokerShutdown).
+        let existing = self.pending.brokers.get(&broker_id).cloned();
+        let clean = existing
+            .as_ref()
+            .is_some_and(|e| Some(e.broker_epoch) == previous_broker_epoch);
         let mut records = Vec::new();
-        self.remove_from_partitions(broker_id, &mut records);
-        let reason = format!("broker {broker_id} re-registered after an unclean shutdown");
-        self.describe_changes(&records, &reason);
+        let mut elections;
+        let in_isr = self.partitions_with_broker_in_isr(broker_id);
+        let reason = if self.config.eligible_leader_replicas_enabled && !clean {
+            let in_elr = self.partitions_with_broker_in_elr(broker_id);
+            elections =
+                self.leader_and_isr_updates(&in_isr, None, None, Some(broker_id), &mut records);
+            elections.extend(self.leader_and_isr_updates(
+                &in_elr,
+                None,
+                None,
+                Some(broker_id),
+                &mut records,
+            ));
+            format!("broker {broker_id} re-registered after an unclean shutdown (no clean-shutdown file): out of every ISR and ELR")
+        } else {
+            elections =
+                self.leader_and_isr_updates(&in_isr, Some(broker_id), None, None, &mut records);
+            if clean {
+                format!("broker {broker_id} re-registered after a clean shutdown")
+            } else {
+                format!("broker {broker_id} re-registered")
+            }
+        };
+        self.describe_changes(&records, &elections, &reason);
         records.insert(
             0,
             MetadataRecord::RegisterBroker {
@@ -658,27 +799,17 @@ impl QuorumController {
                 broker_id,
                 broker_epoch,
             }];
-            // With the broker active again, partitions it can lead elect it
+            // With the broker active again, leaderless partitions elect
             // (`handleBrokerUnfenced`).
-            let pending = &self.pending;
-            let is_active = |b: BrokerId| b == broker_id || pending.is_active(b);
-            for (key, part) in pending.partitions() {
-                if part.has_leader() || !part.replicas.contains(&broker_id) {
-                    continue;
-                }
-                let unclean =
-                    unclean_enabled(pending, key.0, self.config.unclean_leader_election_enable);
-                let change = elect(part, &part.isr, is_active, unclean);
-                if let Some(r) = change_record(key.0, key.1, part, &change) {
-                    records.push(r);
-                }
-            }
+            let leaderless = self.partitions_without_leader();
+            let elections =
+                self.leader_and_isr_updates(&leaderless, None, Some(broker_id), None, &mut records);
             let reason = format!("broker {broker_id} unfenced: caught up to metadata offset {current_metadata_offset}");
             self.event(
                 ControllerEventKind::BrokerUnfenced(broker_id),
                 reason.clone(),
             );
-            self.describe_changes(&records[1..], &reason);
+            self.describe_changes(&records[1..], &elections, &reason);
             self.propose(
                 records,
                 Some((
@@ -726,48 +857,41 @@ impl QuorumController {
             return;
         };
         let new_isr: Vec<BrokerId> = req.new_isr.iter().map(|(b, _)| *b).collect();
-        let record = (new_isr != part.isr).then(|| MetadataRecord::PartitionChange {
-            topic_id: req.topic_id,
-            partition: req.partition,
-            isr: Some(new_isr.clone()),
-            leader: None,
-        });
-        let Some(record) = record else {
+        let image = &self.pending;
+        let min_isr = effective_min_isr(image, key.0, &part, self.config.min_insync_replicas);
+        let change = PartitionChangeBuilder::new(
+            &part,
+            |r| image.is_active(r),
+            min_isr,
+            self.config.eligible_leader_replicas_enabled,
+        )
+        .target_isr(new_isr.clone())
+        .build(key.0, key.1);
+        let Some((record, summary)) = change else {
             let resp = respond(ErrorCode::None, &self.pending);
             self.answer((from, resp));
             return;
         };
-        let topic = self
-            .pending
-            .topics
-            .get(&req.topic_id)
-            .map(|t| t.name.clone())
-            .unwrap_or_default();
         let verb = if new_isr.len() < part.isr.len() {
             "shrink"
         } else {
             "expand"
         };
-        self.event(
-            ControllerEventKind::IsrChanged {
-                topic,
-                partition: req.partition,
-                isr: new_isr.clone(),
-            },
-            format!(
-                "leader {} asked to {verb} the ISR {:?} -> {:?}",
-                req.broker_id, part.isr, new_isr
-            ),
+        let reason = format!(
+            "leader {} asked to {verb} the ISR {:?} -> {:?}",
+            req.broker_id, part.isr, new_isr
         );
-        // The answer describes the partition as the record leaves it: new ISR, same leader
-        // and leader epoch, next partition epoch.
+        self.describe_changes(std::slice::from_ref(&record), &[], &reason);
+        // The answer describes the partition as the record leaves it: the new ISR, the
+        // leader (the same: it is in the ISR it asked for), the next partition epoch.
+        let leader = summary.leader.unwrap_or(part.leader);
         let resp = ControllerResponse::AlterPartition(AlterPartitionResponse {
             error: ErrorCode::None,
             topic_id: req.topic_id,
             partition: req.partition,
-            leader: part.leader,
-            leader_epoch: part.leader_epoch,
-            isr: new_isr,
+            leader,
+            leader_epoch: part.leader_epoch + i32::from(leader != part.leader),
+            isr: summary.isr.unwrap_or_else(|| part.isr.clone()),
             partition_epoch: part.partition_epoch + 1,
         });
         self.propose(vec![record], Some((from, resp)));

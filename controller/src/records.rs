@@ -66,12 +66,15 @@ pub enum MetadataRecord {
         isr: Vec<BrokerId>,
         leader: BrokerId,
     },
-    /// `PartitionChangeRecord`: a new ISR, a new leader, or both.
+    /// `PartitionChangeRecord`: a new ISR, leader, ELR or last known ELR (KIP-966); only
+    /// what changes is set.
     PartitionChange {
         topic_id: TopicId,
         partition: i32,
         isr: Option<Vec<BrokerId>>,
         leader: Option<BrokerId>,
+        elr: Option<Vec<BrokerId>>,
+        last_known_elr: Option<Vec<BrokerId>>,
     },
     /// `RemoveTopicRecord`.
     RemoveTopic { topic_id: TopicId },
@@ -125,6 +128,8 @@ mod tests {
                     partition: 2,
                     isr: Some(vec![1, 2]),
                     leader: None,
+                    elr: Some(vec![3]),
+                    last_known_elr: None,
                 },
             ],
         };

@@ -21,7 +21,8 @@ pub enum ConfigError {
 const SUPPORTED: &str =
     "min.insync.replicas, unclean.leader.election.enable, replica.lag.time.max.ms, \
 broker.session.timeout.ms, broker.heartbeat.interval.ms, replica.fetch.wait.max.ms, \
-replica.fetch.max.bytes, num.partitions, default.replication.factor, auto.create.topics.enable";
+replica.fetch.max.bytes, num.partitions, default.replication.factor, auto.create.topics.enable, \
+eligible.leader.replicas.version";
 
 fn parse<T: std::str::FromStr>(
     key: &str,
@@ -64,7 +65,19 @@ pub fn apply(
                 });
             }
             broker.min_insync_replicas = v;
+            controller.min_insync_replicas = v;
         }
+        "eligible.leader.replicas.version" => match value.trim() {
+            "0" => controller.eligible_leader_replicas_enabled = false,
+            "1" => controller.eligible_leader_replicas_enabled = true,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    value: value.into(),
+                    expected: "feature level, 0 or 1",
+                })
+            }
+        },
         "unclean.leader.election.enable" => {
             controller.unclean_leader_election_enable = parse(key, value, "boolean")?;
             broker.unclean_leader_election_enable = controller.unclean_leader_election_enable;
@@ -73,7 +86,8 @@ pub fn apply(
             broker.replica_lag_time_max_ms = parse(key, value, "duration in ms")?
         }
         "broker.session.timeout.ms" => {
-            controller.broker_session_timeout_ms = parse(key, value, "duration in ms")?
+            controller.broker_session_timeout_ms = parse(key, value, "duration in ms")?;
+            broker.broker_session_timeout_ms = controller.broker_session_timeout_ms;
         }
         "broker.heartbeat.interval.ms" => {
             broker.broker_heartbeat_interval_ms = parse(key, value, "duration in ms")?

@@ -169,3 +169,58 @@ fn explore_seeds_after_a_crash_the_checker_exempts_the_crashed_replica_until_it_
 fn explore_seed_210269_an_idempotent_producer_never_renumbers_a_batch_that_may_be_in_the_log() {
     assert_replays_clean(210_269);
 }
+
+/// `sim explore`, seeds 102236 (crash 3, kill 1, kill 2, then heal) and 211642 (five
+/// brokers; a partition's three replicas down, one by a crash): acks=all records lost when
+/// a crashed broker with an empty log led again. kraftsim had removed every re-registering
+/// broker from the ISRs (KIP-966's unclean-shutdown rule) without KIP-966's Eligible Leader
+/// Replicas; it now has them, as Kafka 4.4 does for a new cluster. In these two plans,
+/// though, *every* replica went down uncleanly (killed or crashed): each leaves the ISR and
+/// the ELR when it re-registers, both empty, and Kafka then elects the last known leader
+/// (balanced recovery), here the crashed one. Apache Kafka 4.4 does the same: the oracle
+/// logged `UNCLEAN partition change ... leader: -1 -> 1 ... lastKnownElr: [1] -> []` for
+/// the same story (which replica is the last known leader depends on the order in which
+/// old incarnations are fenced and new ones register). No in-sync replica stayed alive,
+/// so Kafka promises nothing here: the verdict reports the loss as a lesson.
+#[test]
+fn explore_seeds_102236_211642_with_every_replica_down_uncleanly_kafka_elects_the_last_known_leader(
+) {
+    for seed in [102_236, 211_642] {
+        let report = replay_seed_file(seed);
+        assert!(
+            report.verdict.violations.is_empty(),
+            "seed {seed}: {:?}",
+            report.verdict.violations
+        );
+        assert!(
+            report
+                .verdict
+                .lessons
+                .iter()
+                .any(|l| l.contains("last known leader")),
+            "seed {seed}: the loss is explained as Kafka's balanced recovery: {:?}",
+            report.verdict.lessons
+        );
+    }
+}
+
+/// Every seed `sim explore` ever found replays clean.
+#[test]
+fn every_explore_seed_replays_clean() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/explore-seeds");
+    let mut seeds: Vec<u64> = std::fs::read_dir(&dir)
+        .expect("seed folder")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix("explore-seed-")?
+                .strip_suffix(".scenario")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    seeds.sort_unstable();
+    assert!(seeds.len() >= 12, "the seed files are there: {seeds:?}");
+    for seed in seeds {
+        assert_replays_clean(seed);
+    }
+}

@@ -6,6 +6,8 @@ mod acks;
 mod common;
 #[path = "scenarios/crash.rs"]
 mod crash;
+#[path = "scenarios/eligible_leader_replicas.rs"]
+mod eligible_leader_replicas;
 #[path = "scenarios/isr_shrink_expand.rs"]
 mod isr_shrink_expand;
 #[path = "scenarios/leader_failover.rs"]

@@ -121,6 +121,16 @@ pub enum FollowerFetch {
     },
 }
 
+/// `Partition.effectiveMinIsr`: min.insync.replicas never asks for more replicas than the
+/// partition has, so a cluster-wide min.insync.replicas=2 does not freeze an RF-1 topic.
+/// An assignment not known yet (0 replicas) caps nothing.
+pub fn effective_min_isr(min_insync_replicas: usize, replication_factor: usize) -> usize {
+    match replication_factor {
+        0 => min_insync_replicas.max(1),
+        rf => min_insync_replicas.min(rf).max(1),
+    }
+}
+
 /// One replica of one partition on this broker.
 #[derive(Debug)]
 pub struct Partition {
@@ -135,6 +145,7 @@ pub struct Partition {
     leader_epoch: i32,
     partition_epoch: i32,
     role: Role,
+    /// The effective min ISR: `min.insync.replicas` capped at the replication factor.
     min_insync_replicas: usize,
 }
 
@@ -175,7 +186,7 @@ impl Partition {
         min_insync_replicas: usize,
         now_ms: u64,
     ) -> RoleChange {
-        self.min_insync_replicas = min_insync_replicas.max(1);
+        self.min_insync_replicas = effective_min_isr(min_insync_replicas, reg.replicas.len());
         if reg.leader_epoch < self.leader_epoch
             || (reg.leader_epoch == self.leader_epoch
                 && reg.partition_epoch <= self.partition_epoch)
@@ -650,7 +661,7 @@ impl Partition {
     /// A topic config change: the new `min.insync.replicas` applies to the next append and
     /// to the high watermark at once.
     pub fn set_min_insync_replicas(&mut self, min_insync_replicas: usize) {
-        self.min_insync_replicas = min_insync_replicas.max(1);
+        self.min_insync_replicas = effective_min_isr(min_insync_replicas, self.replicas.len());
         self.maybe_increment_high_watermark();
     }
 

@@ -27,6 +27,7 @@ fn reg(
         leader,
         leader_epoch,
         partition_epoch,
+        ..PartitionRegistration::default()
     }
 }
 

@@ -277,7 +277,15 @@ pub fn run_live(config: &ExperimentConfig) -> Result<LiveReport, SimError> {
         committed.entry(p).or_default().push((offset, id));
     }
     let ledger = shared.ledger.lock().map(|l| l.clone()).unwrap_or_default();
-    let mut verdict = verdict::check(acks, idempotent, &ledger, &committed);
+    // The live driver does not collect the controller's decisions: no partition is known
+    // to have gone through a last-known-leader election.
+    let mut verdict = verdict::check(
+        acks,
+        idempotent,
+        &ledger,
+        &committed,
+        &std::collections::BTreeSet::new(),
+    );
     verdict.converged = converged;
     if !converged {
         verdict.violations.push(format!(

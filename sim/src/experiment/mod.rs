@@ -313,7 +313,13 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
     let end = sim.now_ms();
     let phase_list = phases.finish(end, &producer.metrics.errors, sim.events(), sim.trace());
     let mut verdict = match &committed {
-        Ok(c) => verdict::check(acks, idempotent, &ledger, c),
+        Ok(c) => verdict::check(
+            acks,
+            idempotent,
+            &ledger,
+            c,
+            &balanced_recoveries(sim.events(), &config.topic),
+        ),
         Err(e) => {
             let mut v = verdict::Verdict::default();
             v.violations
@@ -459,4 +465,27 @@ fn read_back(
         return Err(SimError::Request(format!("the verdict's consumer: {e}")));
     }
     Ok(out)
+}
+
+/// Partitions of `topic` whose leader was the last known leader, elected with the ISR and
+/// ELR empty (KIP-966's balanced recovery): the verdict treats records lost there as
+/// Kafka's design, not a broken promise.
+fn balanced_recoveries(
+    events: &[crate::harness::events::ClusterEvent],
+    topic: &str,
+) -> std::collections::BTreeSet<i32> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            crate::harness::events::ClusterEventKind::Controller(
+                controller::ControllerEventKind::LeaderChanged {
+                    topic: t,
+                    partition,
+                    election: controller::partition_change::LeaderElection::LastKnownLeader,
+                    ..
+                },
+            ) if t == topic => Some(*partition),
+            _ => None,
+        })
+        .collect()
 }

@@ -196,6 +196,7 @@ impl TimelineRecorder {
                     topic: t,
                     partition,
                     leader,
+                    ..
                 }) if t == topic => (*partition, Some(*leader), None),
                 ClusterEventKind::Controller(ControllerEventKind::IsrChanged {
                     topic: t,

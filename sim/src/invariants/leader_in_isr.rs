@@ -1,9 +1,12 @@
-//! **leader ∈ ISR ⊆ replicas, and the ISR is never empty.**
+//! **leader ∈ ISR ⊆ replicas; ELR ⊆ replicas, apart from the ISR; an empty ISR only
+//! with ELR, and then no leader.**
 //!
-//! Source: Kafka's `PartitionChangeBuilder` never writes a leader outside the target ISR,
-//! and `ReplicationControlManager` keeps the last ISR member when all are fenced
-//! (`docs/design.html`, "Replicated Logs"). Checked on every node's committed image, and on
-//! every replica that believes it leads (against its maximal ISR, KIP-497).
+//! Source: Kafka's `PartitionChangeBuilder` never writes a leader outside the target ISR.
+//! Without Eligible Leader Replicas `ReplicationControlManager` keeps the last ISR member
+//! when all are fenced (`docs/design.html`, "Replicated Logs"); with them (KIP-966) the
+//! ISR may empty while its members wait in the ELR, and the partition has no leader.
+//! Checked on every node's committed image, and on every replica that believes it leads
+//! (against its maximal ISR, KIP-497).
 
 use super::live_nodes;
 use crate::harness::NodeSlot;
@@ -17,10 +20,29 @@ pub fn check(slots: &BTreeMap<BrokerId, NodeSlot>, found: &mut Vec<(&'static str
         let image = node.controller().image();
         for (key, reg) in image.partitions() {
             let topic = image.topics.get(&key.0).map_or("?", |t| t.name.as_str());
-            if reg.isr.is_empty() {
+            let elr_on = node.controller().config().eligible_leader_replicas_enabled;
+            if reg.isr.is_empty() && (!elr_on || reg.has_leader()) {
                 found.push((
                     NAME,
-                    format!("node {id} image: {topic}-{} has an empty ISR", key.1),
+                    format!(
+                        "node {id} image: {topic}-{} has an empty ISR (leader {}, ELR {})",
+                        key.1,
+                        reg.leader,
+                        if elr_on { "on" } else { "off" }
+                    ),
+                ));
+            }
+            if reg
+                .elr
+                .iter()
+                .any(|b| !reg.replicas.contains(b) || reg.isr.contains(b))
+            {
+                found.push((
+                    NAME,
+                    format!(
+                        "node {id} image: {topic}-{} ELR {:?} not within replicas {:?} apart from ISR {:?}",
+                        key.1, reg.elr, reg.replicas, reg.isr
+                    ),
                 ));
             }
             if reg.isr.iter().any(|b| !reg.replicas.contains(b)) {

@@ -12,15 +12,22 @@
 //! and a loss is a bug, not bad luck.
 //!
 //! When a seed breaks something, the plan is *shrunk*: steps are removed one at a time,
-//! keeping each removal that still breaks it, until no single step can go. The shrunk
-//! plan is written as a scenario file, with the settings that make `sim run --seed S
+//! keeping each removal after which the run still breaks the *same* invariant and the plan
+//! still keeps the bounds above (a plan that takes every replica down at once is outside
+//! Kafka's promise, so a loss there proves nothing), until no single step can go. The
+//! shrunk plan is written as a scenario file, with the settings that make `sim run --seed S
 //! --scenario FILE` replay the exact run (the file and the seed are all it needs).
+//!
+//! Seeds are independent, so a search runs on every core (`--jobs N`) and splits over
+//! many machines (`--shard I/N` takes every N-th seed of the range): a seed's outcome is
+//! the same wherever and alongside whatever it runs.
 //!
 //! This is the idea of TigerBeetle's VOPR and of Jepsen's generators, at the size of one
 //! process.
 
 use crate::experiment::report::RunReport;
 use crate::experiment::settings::{RunOptions, SettingsError};
+use crate::experiment::verdict::violation_kind;
 use crate::experiment::{self, ExperimentConfig};
 use crate::harness::time_model::TimeModel;
 use crate::harness::SimError;
@@ -220,6 +227,78 @@ impl ExploreConfig {
     }
 }
 
+/// What the plan generator counts as unavailable, step by step.
+#[derive(Clone, Debug, Default)]
+struct Availability {
+    down: BTreeSet<BrokerId>,
+    paused: BTreeSet<BrokerId>,
+    isolated: BTreeSet<BrokerId>,
+    crashed: bool,
+}
+
+impl Availability {
+    fn unavailable(&self) -> BTreeSet<BrokerId> {
+        self.down
+            .iter()
+            .chain(&self.paused)
+            .chain(&self.isolated)
+            .copied()
+            .collect()
+    }
+
+    /// Applies a step if the generator could have drawn it now; false if not.
+    fn admit(&mut self, action: &Action, max_unavailable: usize, brokers: usize) -> bool {
+        let unavailable = self.unavailable();
+        let room = unavailable.len() < max_unavailable;
+        let fresh = |id: &BrokerId| !unavailable.contains(id);
+        match action {
+            Action::Kill(NodeRef::Controller) if unavailable.is_empty() => {
+                self.down.insert(0);
+            }
+            Action::Kill(NodeRef::Id(id)) if room && fresh(id) => {
+                self.down.insert(*id);
+            }
+            Action::Crash(NodeRef::Id(id)) if unavailable.is_empty() && !self.crashed => {
+                self.crashed = true;
+                self.down.insert(*id);
+            }
+            Action::Restart(NodeRef::All) => self.down.clear(),
+            Action::Restart(NodeRef::Id(id)) => {
+                self.down.remove(id);
+            }
+            Action::Pause(NodeRef::Id(id)) if room && fresh(id) => {
+                self.paused.insert(*id);
+            }
+            Action::Resume(NodeRef::Id(id)) => {
+                self.paused.remove(id);
+            }
+            Action::Isolate(NodeRef::Id(id)) if room && fresh(id) => {
+                self.isolated.insert(*id);
+            }
+            Action::Cut { from, .. } if room && fresh(from) && brokers > 1 => {
+                self.isolated.insert(*from);
+            }
+            Action::Drop { .. } | Action::Delay { .. } => {}
+            Action::Heal => self.isolated.clear(),
+            _ => return false,
+        }
+        true
+    }
+}
+
+impl ExploreConfig {
+    /// Whether every step of `steps` keeps the bounds the generator keeps: at most
+    /// `max_unavailable` nodes down, paused, isolated or cut off at once, at most one
+    /// crash and only while every node is up. Within them Kafka promises that an
+    /// acknowledged acks=all record survives; shrinking stays within them.
+    pub fn within_bounds(&self, steps: &[Step]) -> bool {
+        let mut state = Availability::default();
+        steps
+            .iter()
+            .all(|s| state.admit(&s.action, self.max_unavailable, self.brokers))
+    }
+}
+
 /// The outcome of one seed.
 #[derive(Debug)]
 pub struct SeedOutcome {
@@ -257,12 +336,22 @@ pub fn run_plan(
     experiment::run(&experiment).map_err(|e| ExploreError::Run(seed, e))
 }
 
-/// Removes steps one at a time while the run still fails; returns the smallest plan found.
+/// Removes steps one at a time while the run still breaks the invariant it broke first
+/// and the plan stays within the generator's bounds; returns the smallest plan found.
 pub fn shrink(
     config: &ExploreConfig,
     seed: u64,
     steps: Vec<Step>,
 ) -> Result<Vec<Step>, ExploreError> {
+    let first = run_plan(config, seed, steps.clone())?;
+    let Some(kind) = first
+        .verdict
+        .violations
+        .first()
+        .map(|v| violation_kind(v).to_string())
+    else {
+        return Ok(steps);
+    };
     let mut current = steps;
     let mut i = current.len();
     while i > 0 {
@@ -275,7 +364,16 @@ pub fn shrink(
                 *g += gap;
             }
         }
-        if run_plan(config, seed, candidate.clone())?.failed() {
+        if !config.within_bounds(&candidate) {
+            continue;
+        }
+        let report = run_plan(config, seed, candidate.clone())?;
+        if report
+            .verdict
+            .violations
+            .iter()
+            .any(|v| violation_kind(v) == kind)
+        {
             current = candidate;
         }
     }
@@ -287,30 +385,104 @@ pub fn shrink(
 pub fn explore(
     config: &ExploreConfig,
     seeds: impl IntoIterator<Item = u64>,
-    mut on_seed: impl FnMut(&SeedOutcome),
+    on_seed: impl FnMut(&SeedOutcome),
 ) -> Result<Option<Finding>, ExploreError> {
-    for seed in seeds {
-        let steps = config.random_plan(seed);
-        let n = steps.len();
-        let report = run_plan(config, seed, steps.clone())?;
-        let failed = report.failed();
-        let violations = report.verdict.violations.clone();
-        on_seed(&SeedOutcome {
-            seed,
-            steps: n,
-            report,
-        });
-        if failed {
-            let shrunk = shrink(config, seed, steps)?;
-            return Ok(Some(Finding {
-                seed,
-                violations,
-                original_steps: n,
-                shrunk: config.scenario(shrunk),
-            }));
+    let seeds: Vec<u64> = seeds.into_iter().collect();
+    let findings = explore_with(config, &seeds, 1, false, on_seed)?;
+    Ok(findings.into_iter().next())
+}
+
+/// Explores `seeds` on `jobs` threads. `on_seed` sees every outcome in seed order (so the
+/// output is the same for any `jobs`). Without `keep_going` the search ends at the first
+/// failing seed, the lowest of the range however the threads raced; with it, every failing
+/// seed is shrunk and returned.
+pub fn explore_with(
+    config: &ExploreConfig,
+    seeds: &[u64],
+    jobs: usize,
+    keep_going: bool,
+    mut on_seed: impl FnMut(&SeedOutcome),
+) -> Result<Vec<Finding>, ExploreError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let jobs = jobs.clamp(1, 256);
+    let next = AtomicUsize::new(0);
+    // The index of the lowest failing seed so far: without keep_going nothing after it runs.
+    let first_failure = AtomicUsize::new(usize::MAX);
+    let (tx, rx) =
+        std::sync::mpsc::sync_channel::<(usize, Result<SeedOutcome, ExploreError>)>(jobs * 4);
+    let mut findings = Vec::new();
+    std::thread::scope(|scope| -> Result<(), ExploreError> {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (next, first_failure) = (&next, &first_failure);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= seeds.len() || (!keep_going && i > first_failure.load(Ordering::Relaxed)) {
+                    return;
+                }
+                let seed = seeds[i];
+                let steps = config.random_plan(seed);
+                let n = steps.len();
+                let outcome = run_plan(config, seed, steps).map(|report| SeedOutcome {
+                    seed,
+                    steps: n,
+                    report,
+                });
+                if outcome.as_ref().map_or(true, |o| o.report.failed()) {
+                    first_failure.fetch_min(i, Ordering::Relaxed);
+                }
+                if tx.send((i, outcome)).is_err() {
+                    return;
+                }
+            });
         }
-    }
-    Ok(None)
+        drop(tx);
+        // Hand outcomes on in seed order.
+        let mut pending: std::collections::BTreeMap<usize, Result<SeedOutcome, ExploreError>> =
+            std::collections::BTreeMap::new();
+        let mut emit = 0usize;
+        let mut stop = false;
+        for (i, outcome) in rx {
+            pending.insert(i, outcome);
+            while let Some(outcome) = pending.remove(&emit) {
+                emit += 1;
+                if stop {
+                    continue;
+                }
+                let outcome = outcome?;
+                on_seed(&outcome);
+                if outcome.report.failed() {
+                    findings.push(outcome);
+                    if !keep_going {
+                        stop = true;
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
+    findings
+        .into_iter()
+        .map(|o| {
+            let steps = config.random_plan(o.seed);
+            let original_steps = steps.len();
+            let shrunk = shrink(config, o.seed, steps)?;
+            Ok(Finding {
+                seed: o.seed,
+                violations: o.report.verdict.violations.clone(),
+                original_steps,
+                shrunk: config.scenario(shrunk),
+            })
+        })
+        .collect()
+}
+
+/// The seeds of shard `index` of `count` (0-based): every `count`-th seed of the range,
+/// starting at its `index`-th. Shards of one range are disjoint and cover it.
+pub fn shard(seeds: std::ops::Range<u64>, index: u64, count: u64) -> Vec<u64> {
+    let count = count.max(1);
+    let start = seeds.start;
+    seeds.filter(|s| (s - start) % count == index).collect()
 }
 
 #[cfg(test)]
@@ -333,5 +505,42 @@ mod tests {
             assert_eq!(parsed.steps.len(), a.len());
         }
         assert_ne!(c.random_plan(1), c.random_plan(2));
+    }
+
+    #[test]
+    fn generated_plans_are_within_their_own_bounds() {
+        for brokers in [3, 5] {
+            let c = ExploreConfig::new(brokers);
+            for seed in 0..300 {
+                assert!(c.within_bounds(&c.random_plan(seed)), "seed {seed}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_replica_down_at_once_is_out_of_bounds() {
+        let c = ExploreConfig::new(3);
+        let step = |action| Step {
+            line: 0,
+            trigger: Trigger::AfterMs(1000),
+            action,
+        };
+        // Seed 102236's shrunk plan: a crash, then both other nodes killed.
+        let plan = vec![
+            step(Action::Crash(NodeRef::Id(3))),
+            step(Action::Kill(NodeRef::Id(1))),
+            step(Action::Kill(NodeRef::Id(2))),
+        ];
+        assert!(!c.within_bounds(&plan));
+        assert!(c.within_bounds(&plan[..2]));
+    }
+
+    #[test]
+    fn shards_split_a_range_without_overlap() {
+        let all: Vec<u64> = (0..3).flat_map(|i| shard(10..30, i, 3)).collect();
+        let mut sorted = all.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (10..30).collect::<Vec<_>>());
+        assert_eq!(shard(10..20, 1, 3), vec![11, 14, 17]);
     }
 }

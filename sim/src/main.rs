@@ -53,6 +53,37 @@ struct ExploreArgs {
     /// Where to write the shrunk scenario of a failing seed.
     #[arg(long, default_value = ".")]
     out: std::path::PathBuf,
+    /// Seeds run at once (default: every core). The output is the same for any value.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only shard I of N (0-based, as I/N): every N-th seed of the range, so that a
+    /// large search can be split over machines by any batch runner.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(u64, u64)>,
+    /// Go on past a failing seed: shrink and write every one found.
+    #[arg(long)]
+    keep_going: bool,
+}
+
+/// `I/N` with I < N.
+fn parse_shard(text: &str) -> std::result::Result<(u64, u64), String> {
+    let (i, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("--shard takes I/N, e.g. 0/4, not '{text}'"))?;
+    let i: u64 = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("--shard: '{i}' is not a number"))?;
+    let n: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("--shard: '{n}' is not a number"))?;
+    if n == 0 || i >= n {
+        return Err(format!(
+            "--shard {text}: I must be below N, and N at least 1"
+        ));
+    }
+    Ok((i, n))
 }
 
 #[derive(clap::Args, Debug)]
@@ -309,6 +340,12 @@ fn explore(args: ExploreArgs) -> Result<()> {
     if args.brokers == 0 || args.brokers > 64 {
         bail!("--brokers must be between 1 and 64");
     }
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    if jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
     let mut config = sim::explore::ExploreConfig::new(args.brokers);
     config.records = args.records;
     config.configs = args.configs.clone();
@@ -317,65 +354,75 @@ fn explore(args: ExploreArgs) -> Result<()> {
     config
         .experiment(args.first_seed, &config.scenario(Vec::new()))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let range = args.first_seed..args.first_seed.saturating_add(args.seeds);
+    let (shard_index, shard_count) = args.shard.unwrap_or((0, 1));
+    let seeds = sim::explore::shard(range.clone(), shard_index, shard_count);
     println!(
-        "exploring seeds {}..{} ({} brokers, {} acks=all records per run)",
-        args.first_seed,
-        args.first_seed + args.seeds,
+        "exploring seeds {}..{}{} ({} brokers, {} acks=all records per run, {} jobs)",
+        range.start,
+        range.end,
+        if shard_count > 1 {
+            format!(", shard {shard_index}/{shard_count}: {} seeds", seeds.len())
+        } else {
+            String::new()
+        },
         args.brokers,
-        args.records
+        args.records,
+        jobs
     );
     let started = std::time::Instant::now();
     let mut ran = 0u64;
-    let finding = sim::explore::explore(
-        &config,
-        args.first_seed..args.first_seed + args.seeds,
-        |o| {
-            ran += 1;
-            if args.print_scenarios {
-                print!("{}", config.scenario(config.random_plan(o.seed)));
-            }
-            let v = &o.report.verdict;
-            println!(
-                "seed {:>6}: {:>2} faults, acked {:>5}, virtual {:>6} ms, {}",
-                o.seed,
-                o.steps,
-                v.acked.values().sum::<u64>(),
-                o.report.timeline.end_ms,
-                if o.report.failed() { "VIOLATION" } else { "ok" }
-            );
-        },
-    )?;
-    let Some(f) = finding else {
+    let findings = sim::explore::explore_with(&config, &seeds, jobs, args.keep_going, |o| {
+        ran += 1;
+        if args.print_scenarios {
+            print!("{}", config.scenario(config.random_plan(o.seed)));
+        }
+        let v = &o.report.verdict;
         println!(
-            "all {ran} seeds held every invariant ({:.1} s)",
-            started.elapsed().as_secs_f64()
+            "seed {:>6}: {:>2} faults, acked {:>5}, virtual {:>6} ms, {}",
+            o.seed,
+            o.steps,
+            v.acked.values().sum::<u64>(),
+            o.report.timeline.end_ms,
+            if o.report.failed() { "VIOLATION" } else { "ok" }
         );
+    })?;
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "ran {ran} seeds in {elapsed:.1} s ({:.1} seeds/s on {jobs} jobs), {} failed",
+        ran as f64 / elapsed.max(1e-9),
+        findings.len()
+    );
+    if findings.is_empty() {
+        println!("all {ran} seeds held every invariant");
         return Ok(());
-    };
-    for v in &f.violations {
-        println!("VIOLATION {v}");
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let path = args.out.join(format!("explore-seed-{}.scenario", f.seed));
-    let text = format!(
-        "# sim explore: seed {} broke an invariant; this plan is shrunk from {} to {} steps.\n# {}\n{}",
-        f.seed,
-        f.original_steps,
-        f.shrunk.steps.len(),
-        f.violations.first().map(String::as_str).unwrap_or(""),
-        f.shrunk
-    );
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-    println!(
-        "shrunk plan: {} steps, written to {}",
-        f.shrunk.steps.len(),
-        path.display()
-    );
-    println!(
-        "reproduce: sim run --seed {} --scenario {}",
-        f.seed,
-        path.display()
-    );
+    for f in &findings {
+        for v in &f.violations {
+            println!("seed {} VIOLATION {v}", f.seed);
+        }
+        let path = args.out.join(format!("explore-seed-{}.scenario", f.seed));
+        let text = format!(
+            "# sim explore: seed {} broke an invariant; this plan is shrunk from {} to {} steps.\n# {}\n{}",
+            f.seed,
+            f.original_steps,
+            f.shrunk.steps.len(),
+            f.violations.first().map(String::as_str).unwrap_or(""),
+            f.shrunk
+        );
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        println!(
+            "shrunk plan: {} steps, written to {}",
+            f.shrunk.steps.len(),
+            path.display()
+        );
+        println!(
+            "reproduce: sim run --seed {} --scenario {}",
+            f.seed,
+            path.display()
+        );
+    }
     std::process::exit(1);
 }

@@ -12,6 +12,11 @@
 //!   overtaken by a later batch: possible with more than one request in flight and no
 //!   idempotence).
 //!
+//! Where an anomaly is one Jepsen's Kafka checker names (`jepsen.tests.kafka`), the
+//! violation carries that name too: a lost acks=all record is a `lost-write`, a record
+//! written twice a `duplicate`, records of one producer at offsets out of their send order
+//! a `nonmonotonic-send`.
+//!
 //! Kafka promises (docs/design.html, "Replication") that a *committed* record is not lost
 //! while one in-sync replica stays alive; an acks=all acknowledgement means committed.
 //! So a lost acks=all record is a violation. acks=1 is answered by the leader alone, before
@@ -151,7 +156,7 @@ pub fn check(
     if lost > 0 {
         if acks == -1 {
             v.violations.push(format!(
-                "acked_writes_survive: {lost} records acknowledged with acks=all are not in the committed log (e.g. {})",
+                "acked_writes_survive (Jepsen: lost-write): {lost} records acknowledged with acks=all are not in the committed log (e.g. {})",
                 v.lost_examples.join(", ")
             ));
         } else {
@@ -163,7 +168,7 @@ pub fn check(
     if duplicated > 0 {
         if idempotent {
             v.violations.push(format!(
-                "idempotent_producer_no_duplicates: {duplicated} records written twice although enable.idempotence=true (KIP-98)"
+                "idempotent_producer_no_duplicates (Jepsen: duplicate): {duplicated} records written twice although enable.idempotence=true (KIP-98)"
             ));
         } else {
             v.lessons.push(format!(
@@ -174,7 +179,7 @@ pub fn check(
     if out_of_order > 0 {
         if idempotent {
             v.violations.push(format!(
-                "idempotent_producer_in_order: {out_of_order} records out of order in their partition although enable.idempotence=true (KIP-98)"
+                "idempotent_producer_in_order (Jepsen: nonmonotonic-send): {out_of_order} records out of order in their partition although enable.idempotence=true (KIP-98)"
             ));
         } else {
             v.lessons.push(format!(
@@ -183,6 +188,18 @@ pub fn check(
         }
     }
     v
+}
+
+/// The kind of a violation line, for shrinking and grouping: the invariant's or
+/// check's name, without the time stamp, the Jepsen name and the details
+/// (`[40730 ms] hw_below_isr_leo: node 1 ...` is `hw_below_isr_leo`).
+pub fn violation_kind(violation: &str) -> &str {
+    let text = match violation.strip_prefix('[') {
+        Some(rest) => rest.split_once("] ").map_or(rest, |(_, after)| after),
+        None => violation,
+    };
+    let end = text.find([':', ' ', '(']).unwrap_or(text.len());
+    &text[..end]
 }
 
 #[cfg(test)]
@@ -247,6 +264,19 @@ mod tests {
             1,
             "partition 1's loss is still a violation"
         );
+    }
+
+    #[test]
+    fn violation_kinds_drop_time_jepsen_names_and_details() {
+        assert_eq!(
+            violation_kind("[40730 ms] hw_below_isr_leo: node 1 test_topic-3: HW 328"),
+            "hw_below_isr_leo"
+        );
+        assert_eq!(
+            violation_kind("acked_writes_survive (Jepsen: lost-write): 3 records"),
+            "acked_writes_survive"
+        );
+        assert_eq!(violation_kind("liveness: did not converge"), "liveness");
     }
 
     #[test]

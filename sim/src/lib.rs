@@ -12,6 +12,7 @@ pub mod explore;
 pub mod faults;
 pub mod harness;
 pub mod invariants;
+pub mod kafka_cluster;
 pub mod live;
 pub mod records;
 pub mod rng;

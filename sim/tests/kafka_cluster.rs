@@ -115,6 +115,13 @@ fn a_leader_but_not_the_controller(kafka: &mut KafkaCluster) -> (i32, bool) {
 }
 
 fn a_creates_a_fully_replicated_topic(kafka: &mut KafkaCluster) {
+    // Kafka 4.4 brokers serve DescribeTopicPartitions (KIP-966) and forward DescribeQuorum,
+    // so the admin client reads the ELR and the active controller, not its fallbacks.
+    let versions = kafka.admin().api_versions().expect("ApiVersions");
+    assert!(
+        versions.contains_key(&75) && versions.contains_key(&55),
+        "{versions:?}"
+    );
     kafka
         .create_topic(TOPIC, PARTITIONS, 3, &[])
         .expect("create test_topic");

@@ -337,12 +337,7 @@ impl KafkaCluster {
                 return Ok(began.elapsed());
             }
             if began.elapsed() >= timeout {
-                let tails = self
-                    .nodes
-                    .values()
-                    .map(|n| n.log_tail(TAIL_LINES))
-                    .collect::<Vec<_>>()
-                    .join("\n");
+                let tails = self.tails_of(&self.nodes.keys().copied().collect());
                 return Err(KafkaClusterError::Timeout {
                     what: what.to_string(),
                     waited: timeout,
@@ -364,8 +359,10 @@ impl KafkaCluster {
 
     /// Waits until every running node is a registered, unfenced broker and the quorum has
     /// a leader.
+    /// On a timeout the error quotes the logs of the nodes not yet registered.
     pub fn wait_until_ready(&mut self, timeout: Duration) -> Result<Duration, KafkaClusterError> {
         let mut missing = String::new();
+        let mut unregistered = BTreeSet::new();
         let result = self.wait_until("every broker registered and unfenced", timeout, |c| {
             let running: BTreeSet<BrokerId> = c
                 .nodes
@@ -381,6 +378,7 @@ impl KafkaCluster {
             missing = format!(
                 "brokers listed {brokers:?} of running {running:?}; quorum leader {leader:?}"
             );
+            unregistered = running.difference(&brokers).copied().collect();
             running.is_subset(&brokers) && leader.is_some()
         });
         result.map_err(|e| match e {
@@ -391,10 +389,24 @@ impl KafkaCluster {
             } => KafkaClusterError::Timeout {
                 what: format!("{what} ({missing})"),
                 waited,
-                tails,
+                // The logs of the nodes that did not register, if any is known.
+                tails: if unregistered.is_empty() {
+                    tails
+                } else {
+                    self.tails_of(&unregistered)
+                },
             },
             other => other,
         })
+    }
+
+    /// The last lines of these nodes' logs.
+    fn tails_of(&self, ids: &BTreeSet<BrokerId>) -> String {
+        ids.iter()
+            .filter_map(|id| self.nodes.get(id))
+            .map(|n| n.log_tail(TAIL_LINES))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// An admin client for polling: short timeouts, so one slow node does not stall it.

@@ -10,7 +10,7 @@
 //! in a process group of its own, with a watchdog beside it:
 //!
 //! ```text
-//! sh -c 'trap "" INT HUP TERM QUIT; read _; kill -s KILL -- -<group>'   # stdin: a pipe from us
+//! sh -c 'trap "" INT HUP TERM QUIT; read _line; kill -s KILL -- -<group>'  # stdin: our pipe
 //! ```
 //!
 //! - **Signals** (SIGTERM, SIGKILL, SIGSTOP, SIGCONT) go to the JVM itself, the only child
@@ -275,7 +275,7 @@ fn find_only_child(wrapper: &mut Child) -> std::io::Result<Pid> {
                 "`timeout java ...` exited at once ({status}); see the node's stderr.log"
             )));
         }
-        let children = std::fs::read_to_string(&path)?;
+        let children = children_of(pid, &path)?;
         if let Some(child) = children.split_whitespace().next() {
             let raw: i32 = child
                 .parse()
@@ -288,6 +288,23 @@ fn find_only_child(wrapper: &mut Child) -> std::io::Result<Pid> {
             )));
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The children of `pid`, from `path` (`/proc/<pid>/task/<pid>/children`), or from
+/// `pgrep -P` on kernels built without `CONFIG_PROC_CHILDREN`.
+fn children_of(pid: u32, path: &str) -> std::io::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(children) => Ok(children),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let out = Command::new("pgrep")
+                .arg("-P")
+                .arg(pid.to_string())
+                .stderr(Stdio::null())
+                .output()?;
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -201,28 +201,24 @@ pub fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
 }
 
 /// A fresh Kafka cluster id: 16 random bytes in URL-safe base64 without padding, 22
-/// characters, as `kafka-storage.sh random-uuid` prints. Like Kafka's `Uuid.randomUuid`,
-/// never one starting with `-` (a command line would read it as an option).
+/// characters, as `kafka-storage.sh random-uuid` prints. Kafka's `Uuid.randomUuid` draws
+/// again when the text starts with `-` (a command line would read it as an option); here
+/// the first byte's top bit is cleared instead, which puts the first character in `A`..`f`.
 pub fn random_cluster_id() -> String {
     let state = std::collections::hash_map::RandomState::new();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    for attempt in 0u64.. {
-        let mut bytes = [0u8; 16];
-        for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-            let mut h = state.build_hasher();
-            h.write_u128(nanos);
-            h.write_u32(std::process::id());
-            h.write_u64(attempt * 2 + i as u64);
-            chunk.copy_from_slice(&h.finish().to_le_bytes());
-        }
-        let id = base64url(&bytes);
-        if !id.starts_with('-') {
-            return id;
-        }
+    let mut bytes = [0u8; 16];
+    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+        let mut h = state.build_hasher();
+        h.write_u128(nanos);
+        h.write_u32(std::process::id());
+        h.write_usize(i);
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
     }
-    unreachable!("a u64 of attempts always finds an id")
+    bytes[0] &= 0x7f;
+    base64url(&bytes)
 }
 
 /// URL-safe base64 without padding.

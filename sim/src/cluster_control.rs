@@ -26,7 +26,7 @@
 //! in the simulator and, partly, in the live router; a target refuses what it cannot do
 //! with [`ControlError::Unsupported`], saying why, before anything runs.
 
-use controller::BrokerId;
+use controller::{BrokerId, PartitionRegistration};
 
 /// One partition as the cluster reports it (Kafka's `kafka-topics --describe` line).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -45,6 +45,20 @@ pub struct PartitionState {
 }
 
 impl PartitionState {
+    /// Partition `partition` as a kraftsim controller registered it. kraftsim keeps no
+    /// Eligible Leader Replicas yet, so both ELR lists are empty.
+    pub fn from_registration(partition: i32, r: &PartitionRegistration) -> Self {
+        Self {
+            partition,
+            leader: r.leader,
+            leader_epoch: r.leader_epoch,
+            replicas: r.replicas.clone(),
+            isr: r.isr.clone(),
+            elr: Vec::new(),
+            last_known_elr: Vec::new(),
+        }
+    }
+
     pub fn has_leader(&self) -> bool {
         self.leader >= 0
     }

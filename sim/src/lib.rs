@@ -4,6 +4,7 @@
 //! deterministic [`harness`] (a cluster on a virtual clock with a simulated network and a
 //! fault injector) and the [`invariants`] it checks after every step.
 
+pub mod admin_client;
 pub mod cluster_control;
 pub mod config;
 pub mod experiment;
@@ -11,6 +12,7 @@ pub mod explore;
 pub mod faults;
 pub mod harness;
 pub mod invariants;
+pub mod kafka_cluster;
 pub mod live;
 pub mod records;
 pub mod rng;

@@ -13,6 +13,7 @@
 //! [`SimCluster::heal`]. Clients are not cut off by `isolate`: it models a broker that lost
 //! its peers, not its clients.
 
+pub mod control;
 pub mod events;
 pub mod network;
 pub mod time_model;

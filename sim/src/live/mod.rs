@@ -16,6 +16,7 @@
 //! ```
 
 pub mod connection;
+pub mod control;
 pub mod node_task;
 pub mod router;
 
@@ -403,6 +404,21 @@ impl Cluster {
             .cloned()
     }
 
+    /// Every partition of `topic` in the freshest metadata among live nodes.
+    pub fn topic_partitions(&self, topic: &str) -> Option<BTreeMap<i32, PartitionRegistration>> {
+        let image = self
+            .statuses()
+            .into_iter()
+            .map(|s| s.image)
+            .max_by_key(|i| i.offset)?;
+        Some(image.topic_by_name(topic)?.partitions.clone())
+    }
+
+    /// The node ids, in order.
+    pub fn node_ids(&self) -> Vec<BrokerId> {
+        self.with_slots(|s| s.keys().copied().collect())
+    }
+
     /// One status line per node.
     pub fn status(&self) -> Vec<String> {
         let ids: Vec<BrokerId> = self.with_slots(|s| s.keys().copied().collect());
@@ -421,6 +437,17 @@ impl Cluster {
         partitions: i32,
         replication_factor: i32,
     ) -> Result<(), LiveError> {
+        self.create_topic_with_configs(name, partitions, replication_factor, &[])
+    }
+
+    /// [`Cluster::create_topic`] with topic configs by Kafka name.
+    pub fn create_topic_with_configs(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i32,
+        configs: &[(String, String)],
+    ) -> Result<(), LiveError> {
         let via = self
             .controller()
             .ok_or_else(|| LiveError::Request("no active controller".into()))?;
@@ -428,7 +455,7 @@ impl Cluster {
             name: name.to_string(),
             num_partitions: partitions,
             replication_factor,
-            configs: BTreeMap::new(),
+            configs: configs.iter().cloned().collect(),
         };
         self.control(via, |reply| Control::CreateTopic(topic, reply))?
             .map_err(LiveError::Request)?;

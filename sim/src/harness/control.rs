@@ -1,0 +1,129 @@
+//! # The `sim` target: scenario actions on the deterministic simulator
+//!
+//! [`ClusterControl`] for [`SimCluster`], kept thin: each action is the harness's own
+//! method, on the virtual clock. `stop` is carried out as `kill` for now: kraftsim's nodes
+//! have no controlled shutdown (Kafka's `BrokerServer.shutdown`, KIP-631) yet; the lead is
+//! building it. Every other fault is native here, `crash` (the unflushed log tail is lost)
+//! and the network faults included.
+
+use super::{SimCluster, SimError};
+use crate::cluster_control::{ClusterControl, ControlError, PartitionState};
+use controller::BrokerId;
+
+impl From<SimError> for ControlError {
+    fn from(e: SimError) -> Self {
+        match e {
+            SimError::NoSuchNode(id) => ControlError::NoSuchNode(id),
+            other => ControlError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl SimCluster {
+    fn known(&self, id: BrokerId) -> Result<(), ControlError> {
+        if self.ids().contains(&id) {
+            Ok(())
+        } else {
+            Err(ControlError::NoSuchNode(id))
+        }
+    }
+}
+
+impl ClusterControl for SimCluster {
+    fn target(&self) -> &'static str {
+        "sim"
+    }
+
+    fn node_ids(&self) -> Vec<BrokerId> {
+        self.ids().to_vec()
+    }
+
+    fn bootstrap_servers(&self) -> Option<String> {
+        None
+    }
+
+    /// As `kill` for now (see the module doc).
+    fn stop(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Ok(SimCluster::kill(self, node)?)
+    }
+
+    fn kill(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Ok(SimCluster::kill(self, node)?)
+    }
+
+    fn crash(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Ok(SimCluster::crash(self, node)?)
+    }
+
+    fn restart(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Ok(SimCluster::restart(self, node)?)
+    }
+
+    fn pause(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Ok(SimCluster::pause(self, node)?)
+    }
+
+    fn resume(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Ok(SimCluster::resume(self, node)?)
+    }
+
+    fn isolate(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Ok(SimCluster::isolate(self, node)?)
+    }
+
+    fn cut(&mut self, from: BrokerId, to: BrokerId) -> Result<(), ControlError> {
+        self.known(from)?;
+        self.known(to)?;
+        SimCluster::cut(self, from, to);
+        Ok(())
+    }
+
+    fn heal(&mut self) -> Result<(), ControlError> {
+        SimCluster::heal(self);
+        Ok(())
+    }
+
+    fn create_topic(
+        &mut self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &[(String, String)],
+    ) -> Result<(), ControlError> {
+        let configs: Vec<(&str, &str)> = configs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Ok(SimCluster::create_topic(
+            self,
+            name,
+            partitions,
+            i32::from(replication_factor),
+            &configs,
+        )?)
+    }
+
+    /// From the freshest metadata image among running nodes, as
+    /// [`SimCluster::partition_state`] reads one partition.
+    fn partition_states(&mut self, topic: &str) -> Result<Vec<PartitionState>, ControlError> {
+        let image = self
+            .ids()
+            .iter()
+            .filter(|id| self.is_running(**id))
+            .filter_map(|id| self.node(*id))
+            .map(|n| n.controller().image())
+            .max_by_key(|i| i.offset)
+            .ok_or_else(|| ControlError::Failed("no node is running".into()))?;
+        let t = image
+            .topic_by_name(topic)
+            .ok_or_else(|| ControlError::Failed(format!("unknown topic {topic}")))?;
+        Ok(t.partitions
+            .iter()
+            .map(|(p, r)| PartitionState::from_registration(*p, r))
+            .collect())
+    }
+
+    fn active_controller(&mut self) -> Result<Option<BrokerId>, ControlError> {
+        Ok(SimCluster::active_controller(self))
+    }
+}

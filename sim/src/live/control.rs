@@ -1,0 +1,112 @@
+//! # The `live` target: scenario actions on kraftsim's live cluster
+//!
+//! [`ClusterControl`] for [`Cluster`], kept thin: each action is the live cluster's own
+//! method. What the live driver cannot do yet:
+//!
+//! - `stop` is carried out as `kill`: kraftsim's nodes have no controlled shutdown
+//!   (Kafka's `BrokerServer.shutdown`, KIP-631) yet; the lead is building it. Until then a
+//!   stopped live node keeps its leaderships until it is fenced, unlike Kafka.
+//! - `crash` is refused: the live cluster does not model the page cache a power loss
+//!   would drop (the deterministic simulator does).
+//! - `cut` is refused: the live router cuts a node off from all its peers (`isolate`), not
+//!   one link.
+
+use super::{Cluster, LiveError};
+use crate::cluster_control::{ClusterControl, ControlError, PartitionState};
+use controller::BrokerId;
+
+impl From<LiveError> for ControlError {
+    fn from(e: LiveError) -> Self {
+        match e {
+            LiveError::NoSuchNode(id) => ControlError::NoSuchNode(id),
+            other => ControlError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl ClusterControl for Cluster {
+    fn target(&self) -> &'static str {
+        "live"
+    }
+
+    fn node_ids(&self) -> Vec<BrokerId> {
+        Cluster::node_ids(self)
+    }
+
+    fn bootstrap_servers(&self) -> Option<String> {
+        Some(Cluster::bootstrap_servers(self))
+    }
+
+    /// As `kill` for now (see the module doc).
+    fn stop(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Ok(Cluster::kill(self, node)?)
+    }
+
+    fn kill(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Ok(Cluster::kill(self, node)?)
+    }
+
+    fn crash(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Err(self.unsupported(
+            &format!("crash {node}"),
+            "it does not model the page cache a power loss drops; the sim target does",
+        ))
+    }
+
+    fn restart(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Ok(Cluster::restart(self, node)?)
+    }
+
+    fn pause(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Ok(Cluster::pause(self, node)?)
+    }
+
+    fn resume(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Ok(Cluster::resume(self, node)?)
+    }
+
+    fn isolate(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Ok(Cluster::isolate(self, node)?)
+    }
+
+    fn cut(&mut self, from: BrokerId, to: BrokerId) -> Result<(), ControlError> {
+        Err(self.unsupported(
+            &format!("cut {from}->{to}"),
+            "its router isolates a whole node, not one link",
+        ))
+    }
+
+    fn heal(&mut self) -> Result<(), ControlError> {
+        Cluster::heal(self);
+        Ok(())
+    }
+
+    fn create_topic(
+        &mut self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &[(String, String)],
+    ) -> Result<(), ControlError> {
+        Ok(self.create_topic_with_configs(
+            name,
+            partitions,
+            i32::from(replication_factor),
+            configs,
+        )?)
+    }
+
+    fn partition_states(&mut self, topic: &str) -> Result<Vec<PartitionState>, ControlError> {
+        let partitions = self
+            .topic_partitions(topic)
+            .ok_or_else(|| ControlError::Failed(format!("unknown topic {topic}")))?;
+        Ok(partitions
+            .iter()
+            .map(|(p, r)| PartitionState::from_registration(*p, r))
+            .collect())
+    }
+
+    fn active_controller(&mut self) -> Result<Option<BrokerId>, ControlError> {
+        Ok(self.controller())
+    }
+}

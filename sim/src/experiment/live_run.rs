@@ -41,7 +41,11 @@ fn check_plan(plan: &[Step]) -> Result<(), SimError> {
         }
         if matches!(
             step.action,
-            Action::Crash(_) | Action::Cut { .. } | Action::Delay { .. } | Action::Drop { .. }
+            Action::Stop(_)
+                | Action::Crash(_)
+                | Action::Cut { .. }
+                | Action::Delay { .. }
+                | Action::Drop { .. }
         ) {
             return Err(refuse(
                 step,

@@ -98,6 +98,7 @@ pub fn describe(sim: &SimCluster, action: &Action) -> String {
         },
     };
     match action {
+        Action::Stop(n) => format!("stop {}", node(n)),
         Action::Kill(n) => format!("kill {}", node(n)),
         Action::Crash(n) => format!("crash {}", node(n)),
         Action::Restart(n) => format!("restart {}", node(n)),
@@ -133,6 +134,7 @@ fn resolve(sim: &SimCluster, node: &NodeRef) -> Result<Vec<BrokerId>, String> {
 /// Applies an action; returns what it did in words.
 pub fn apply(sim: &mut SimCluster, action: &Action) -> Result<String, SimError> {
     let (nodes, verb) = match action {
+        Action::Stop(n) => (resolve(sim, n), "stop"),
         Action::Kill(n) => (resolve(sim, n), "kill"),
         Action::Crash(n) => (resolve(sim, n), "crash"),
         Action::Restart(n) => (resolve(sim, n), "restart"),
@@ -174,6 +176,7 @@ pub fn apply(sim: &mut SimCluster, action: &Action) -> Result<String, SimError> 
     let mut words = Vec::new();
     for id in nodes {
         match action {
+            Action::Stop(_) => sim.stop(id)?,
             Action::Kill(_) => sim.kill(id)?,
             Action::Crash(_) => sim.crash(id)?,
             Action::Restart(_) => sim.restart(id)?,

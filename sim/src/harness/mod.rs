@@ -728,15 +728,25 @@ impl SimCluster {
         self.slots.insert(id, slot);
     }
 
-    /// Stops a node: volatile state gone, disks kept. A no-op on a node already down.
+    /// SIGTERM: begins a graceful stop (Kafka's controlled shutdown, KIP-631).
+    pub fn stop(&mut self, id: BrokerId) -> Result<(), SimError> {
+        if !self.ids.contains(&id) {
+            return Err(SimError::NoSuchNode(id));
+        }
+        Err(SimError::Request(format!(
+            "stop {id}: the simulator's controlled shutdown is not built yet; use kill"
+        )))
+    }
+
+    /// SIGKILL: volatile state gone, disks kept. A no-op on a node already down.
     pub fn kill(&mut self, id: BrokerId) -> Result<(), SimError> {
-        self.stop(id, false).map(|_| ())
+        self.go_down(id, false).map(|_| ())
     }
 
     /// Stops a node's process; a crash (the machine dies) also loses the log data the
     /// operating system had not yet written, where a kill leaves the page cache to be
     /// written back. Returns what the crash lost.
-    fn stop(
+    fn go_down(
         &mut self,
         id: BrokerId,
         crash: bool,
@@ -782,7 +792,7 @@ impl SimCluster {
                     .collect()
             })
             .unwrap_or_default();
-        let lost = self.stop(id, true)?;
+        let lost = self.go_down(id, true)?;
         self.checker
             .crashed(id, lost.iter().map(|(key, _, _)| *key));
         for ((topic_id, partition), from, to) in lost {

@@ -86,11 +86,16 @@ pub enum Trigger {
 /// What a step does.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    /// Stop the process: volatile state is lost, disks are kept (`docker stop`).
+    /// A graceful stop, SIGTERM (what `docker stop` sends): the broker's controlled
+    /// shutdown moves its leaderships away first (KIP-631), an active controller hands
+    /// its leadership over, and the clean-shutdown file is written.
+    Stop(NodeRef),
+    /// SIGKILL: the process dies at once; volatile state is lost, disks (and the page
+    /// cache) are kept.
     Kill(NodeRef),
     /// Like kill, but log data not yet flushed to disk is lost too (a power cut).
     Crash(NodeRef),
-    /// Start a killed or crashed node again (`all`: every node that is down).
+    /// Start a stopped, killed or crashed node again (`all`: every node that is down).
     Restart(NodeRef),
     /// Freeze the process; it wakes up later with stale state (a long GC pause, SIGSTOP).
     Pause(NodeRef),
@@ -251,7 +256,8 @@ fn check_step(step: &Step, brokers: usize) -> Result<(), String> {
         }
     };
     match &step.action {
-        Action::Kill(n)
+        Action::Stop(n)
+        | Action::Kill(n)
         | Action::Crash(n)
         | Action::Restart(n)
         | Action::Pause(n)
@@ -318,13 +324,15 @@ pub(crate) fn check_probability(p: f64, text: &str) -> Result<(), String> {
 
 impl Action {
     /// Every action keyword, in the order error messages list them.
-    pub const KEYWORDS: [&'static str; 10] = [
-        "kill", "crash", "restart", "pause", "resume", "isolate", "heal", "cut", "delay", "drop",
+    pub const KEYWORDS: [&'static str; 11] = [
+        "stop", "kill", "crash", "restart", "pause", "resume", "isolate", "heal", "cut", "delay",
+        "drop",
     ];
 
     /// The action's keyword in a scenario file.
     pub fn keyword(&self) -> &'static str {
         match self {
+            Action::Stop(_) => "stop",
             Action::Kill(_) => "kill",
             Action::Crash(_) => "crash",
             Action::Restart(_) => "restart",
@@ -411,6 +419,7 @@ impl fmt::Display for Trigger {
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Action::Stop(n) => write!(f, "stop {n}"),
             Action::Kill(n) => write!(f, "kill {n}"),
             Action::Crash(n) => write!(f, "crash {n}"),
             Action::Restart(n) => write!(f, "restart {n}"),

@@ -288,6 +288,7 @@ fn action(w: &mut Words<'_>) -> Result<Action, String> {
         ));
     };
     let action = match keyword {
+        "stop" => Action::Stop(node(w, keyword)?),
         "kill" => Action::Kill(node(w, keyword)?),
         "crash" => Action::Crash(node(w, keyword)?),
         "restart" => Action::Restart(node(w, keyword)?),

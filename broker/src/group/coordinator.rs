@@ -652,21 +652,15 @@ impl GroupCoordinator {
     fn commit(&mut self, token: ClientToken, r: OffsetCommitRequest, now_ms: u64) {
         let group_id = r.group_id.0.as_str().to_string();
         let member_id = r.member_id.as_str();
-        let error = match self.groups.get(&group_id) {
-            // A simple consumer (no membership) may commit to a group nobody is in.
-            None => (!member_id.is_empty() || r.generation_id_or_member_epoch >= 0)
-                .then_some(ErrorCode::IllegalGeneration),
-            Some(g) if g.members.is_empty() && member_id.is_empty() => None,
-            Some(g) if !g.members.contains_key(member_id) => Some(ErrorCode::UnknownMemberId),
-            Some(g) if g.generation != r.generation_id_or_member_epoch => {
-                Some(ErrorCode::IllegalGeneration)
-            }
-            Some(g) if g.state == GroupState::PreparingRebalance => {
-                Some(ErrorCode::RebalanceInProgress)
-            }
-            Some(_) => None,
-        };
-        if let Some(code) = error {
+        // A group known only by its offsets is, to Kafka, a loaded group that is Empty.
+        let offsets_only = Group::new();
+        let group = self.groups.get(&group_id).or_else(|| {
+            self.offsets
+                .contains_key(&group_id)
+                .then_some(&offsets_only)
+        });
+        let checked = validate_offset_commit(group, member_id, r.generation_id_or_member_epoch);
+        if let Err(code) = checked {
             self.out.push((
                 token,
                 GroupResponse::OffsetCommit(commit_response(&r, code)),
@@ -869,6 +863,50 @@ impl GroupCoordinator {
             }
         }
     }
+}
+
+/// Whether a member may commit offsets now: Kafka's `ClassicGroup.validateOffsetCommit`,
+/// with `OffsetMetadataManager.validateOffsetCommit` for a group the coordinator does not
+/// have (OffsetCommit up to v8, which kraftsim speaks: v9+ says GROUP_ID_NOT_FOUND there).
+///
+/// - No group: a simple consumer (generation < 0) commits; anyone else gets
+///   ILLEGAL_GENERATION.
+/// - An Empty group takes commits of generation < 0 (admin clients, simple consumers).
+/// - Otherwise the member must be in the group (UNKNOWN_MEMBER_ID) at its generation
+///   (ILLEGAL_GENERATION); a commit without member and generation is only for Empty groups.
+/// - Stable and PreparingRebalance accept the commit: a member told to rejoin commits what
+///   it has read before it rejoins, so the next owner of its partitions starts there
+///   (sarama and the Java consumer do exactly this). CompletingRebalance refuses with
+///   REBALANCE_IN_PROGRESS: the member has its new generation but not its assignment.
+fn validate_offset_commit(
+    group: Option<&Group>,
+    member_id: &str,
+    generation: i32,
+) -> Result<(), ErrorCode> {
+    let Some(group) = group else {
+        return if generation < 0 {
+            Ok(())
+        } else {
+            Err(ErrorCode::IllegalGeneration)
+        };
+    };
+    if generation < 0 && group.state == GroupState::Empty {
+        return Ok(());
+    }
+    if generation >= 0 || !member_id.is_empty() {
+        if !group.members.contains_key(member_id) {
+            return Err(ErrorCode::UnknownMemberId);
+        }
+        if generation != group.generation {
+            return Err(ErrorCode::IllegalGeneration);
+        }
+    } else if group.state != GroupState::Empty {
+        return Err(ErrorCode::UnknownMemberId);
+    }
+    if group.state == GroupState::CompletingRebalance {
+        return Err(ErrorCode::RebalanceInProgress);
+    }
+    Ok(())
 }
 
 fn prepare_rebalance(

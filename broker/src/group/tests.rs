@@ -160,12 +160,12 @@ fn heartbeats_say_when_to_rejoin_and_silence_expels() {
 #[test]
 fn commits_are_appended_then_served_once_replicated() {
     let mut c = GroupCoordinator::new(50);
-    let (generation, ids) = stable_group(&mut c, 1);
+    let (generation, member) = synced_group(&mut c);
     let commit = GroupRequest::OffsetCommit(
         OffsetCommitRequest::default()
             .with_group_id(GroupId(s("g")))
             .with_generation_id_or_member_epoch(generation)
-            .with_member_id(s(&ids[0]))
+            .with_member_id(s(&member))
             .with_topics(vec![OffsetCommitRequestTopic::default()
                 .with_name(TopicName(s("t")))
                 .with_partitions(vec![OffsetCommitRequestPartition::default()
@@ -252,5 +252,140 @@ fn session_timeouts_outside_the_broker_limits_are_refused() {
     assert_eq!(
         joined(&c.take_responses(), token(1)).error_code,
         ErrorCode::InvalidSessionTimeout.code()
+    );
+}
+
+fn commit(member: &str, generation: i32) -> GroupRequest {
+    GroupRequest::OffsetCommit(
+        OffsetCommitRequest::default()
+            .with_group_id(GroupId(s("g")))
+            .with_generation_id_or_member_epoch(generation)
+            .with_member_id(s(member))
+            .with_topics(vec![OffsetCommitRequestTopic::default()
+                .with_name(TopicName(s("t")))
+                .with_partitions(vec![OffsetCommitRequestPartition::default()
+                    .with_partition_index(0)
+                    .with_committed_offset(7)])]),
+    )
+}
+
+/// The commit's error if it was answered at once, `None` if it went on to be appended.
+fn commit_refusal(c: &mut GroupCoordinator) -> Option<i16> {
+    let out = c.take_responses();
+    let appended = !c.take_appends().is_empty();
+    match out.as_slice() {
+        [] if appended => None,
+        [(_, GroupResponse::OffsetCommit(r))] if !appended => {
+            Some(r.topics[0].partitions[0].error_code)
+        }
+        other => panic!("one commit answer or one append expected, got {other:?}"),
+    }
+}
+
+/// A one-member group taken to Stable: joined, then synced with the leader's assignment.
+fn synced_group(c: &mut GroupCoordinator) -> (i32, String) {
+    let (generation, ids) = stable_group(c, 1);
+    c.handle(
+        token(9),
+        5,
+        GroupRequest::SyncGroup(
+            SyncGroupRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_generation_id(generation)
+                .with_member_id(s(&ids[0]))
+                .with_assignments(vec![SyncGroupRequestAssignment::default()
+                    .with_member_id(s(&ids[0]))
+                    .with_assignment(Bytes::from_static(b"all"))]),
+        ),
+        0,
+    );
+    assert!(matches!(
+        c.take_responses().as_slice(),
+        [(_, GroupResponse::SyncGroup(r))] if r.error_code == 0
+    ));
+    (generation, ids[0].clone())
+}
+
+/// Regression (sarama 1.61, found by `sim/tests/interop_go.rs`): when a second member
+/// joined, the first was told to rejoin; sarama commits what it read at the end of its
+/// session, before rejoining, and kraftsim refused that commit with REBALANCE_IN_PROGRESS,
+/// so the records were read again by their next owner. Kafka accepts it
+/// (`ClassicGroup.validateOffsetCommit`: only CompletingRebalance refuses).
+#[test]
+fn a_member_told_to_rejoin_may_still_commit_what_it_read() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, first) = synced_group(&mut c);
+    c.handle(token(20), 5, join(""), 1000);
+    let newcomer = joined(&c.take_responses(), token(20)).member_id;
+    c.handle(token(21), 5, join(newcomer.as_str()), 1000);
+    assert!(
+        c.take_responses().is_empty(),
+        "the newcomer waits for the rebalance"
+    );
+    c.handle(token(22), 8, commit(&first, generation), 1100);
+    assert_eq!(
+        commit_refusal(&mut c),
+        None,
+        "a commit in PreparingRebalance is accepted"
+    );
+}
+
+#[test]
+fn a_commit_between_join_and_sync_is_told_a_rebalance_is_in_progress() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, ids) = stable_group(&mut c, 1);
+    c.handle(token(30), 8, commit(&ids[0], generation), 4000);
+    assert_eq!(
+        commit_refusal(&mut c),
+        Some(ErrorCode::RebalanceInProgress.code()),
+        "CompletingRebalance: the member has its generation, not yet its assignment"
+    );
+}
+
+#[test]
+fn commits_are_checked_for_member_and_generation_as_kafka_does() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, member) = synced_group(&mut c);
+    c.handle(token(40), 8, commit(&member, generation), 5000);
+    assert_eq!(commit_refusal(&mut c), None, "Stable, current generation");
+    c.handle(token(41), 8, commit(&member, generation + 1), 5000);
+    assert_eq!(
+        commit_refusal(&mut c),
+        Some(ErrorCode::IllegalGeneration.code())
+    );
+    c.handle(token(42), 8, commit("stranger", generation), 5000);
+    assert_eq!(
+        commit_refusal(&mut c),
+        Some(ErrorCode::UnknownMemberId.code())
+    );
+    c.handle(token(43), 8, commit("", -1), 5000);
+    assert_eq!(
+        commit_refusal(&mut c),
+        Some(ErrorCode::UnknownMemberId.code()),
+        "no member and no generation: only while the group is Empty"
+    );
+}
+
+#[test]
+fn a_group_never_joined_takes_commits_only_without_a_generation() {
+    let mut c = GroupCoordinator::new(50);
+    c.handle(token(50), 8, commit("not-a-member", 3), 0);
+    assert_eq!(
+        commit_refusal(&mut c),
+        Some(ErrorCode::IllegalGeneration.code()),
+        "OffsetCommit before v9: ILLEGAL_GENERATION for an unknown group"
+    );
+    c.handle(token(51), 8, commit("not-a-member", -1), 0);
+    let appends = c.take_appends();
+    assert_eq!(appends.len(), 1, "a simple consumer's commit is taken");
+    for a in appends {
+        c.commit_done(a.commit, ErrorCode::None);
+    }
+    c.take_responses();
+    c.handle(token(52), 8, commit("not-a-member", 3), 0);
+    assert_eq!(
+        commit_refusal(&mut c),
+        Some(ErrorCode::UnknownMemberId.code()),
+        "a group known by its offsets is an Empty group without that member"
     );
 }

@@ -362,6 +362,10 @@ impl GroupCoordinator {
                 .push((token, error(ErrorCode::UnknownMemberId, &member_id)));
             return;
         }
+        if let Some(answer) = current_generation_join(group, &member_id, &r) {
+            self.out.push((token, GroupResponse::JoinGroup(answer)));
+            return;
+        }
         if !group.members.contains_key(&member_id) && group.members.len() >= MAX_GROUP_MEMBERS {
             self.out
                 .push((token, error(ErrorCode::RebalanceInProgress, &member_id)));
@@ -449,38 +453,18 @@ impl GroupCoordinator {
                     .all(|m| m.protocols.iter().any(|(p, _)| p == n))
             })
         });
-        group.protocol = protocol.clone();
-        let protocol = protocol.unwrap_or_default();
-        let members: Vec<JoinGroupResponseMember> = group
+        group.protocol = protocol;
+        let waiting: Vec<(String, ClientToken)> = group
             .members
-            .iter()
-            .map(|(id, m)| {
-                JoinGroupResponseMember::default()
-                    .with_member_id(s(id))
-                    .with_metadata(
-                        m.protocols
-                            .iter()
-                            .find(|(n, _)| *n == protocol)
-                            .map(|(_, md)| md.clone())
-                            .unwrap_or_default(),
-                    )
+            .iter_mut()
+            .filter_map(|(id, m)| {
+                m.last_heartbeat_ms = now_ms;
+                m.awaiting_join.take().map(|t| (id.clone(), t))
             })
             .collect();
-        for (id, m) in group.members.iter_mut() {
-            m.last_heartbeat_ms = now_ms;
-            if let Some(t) = m.awaiting_join.take() {
-                let mut resp = JoinGroupResponse::default()
-                    .with_error_code(0)
-                    .with_generation_id(group.generation)
-                    .with_protocol_type(group.protocol_type.as_deref().map(s))
-                    .with_protocol_name(Some(s(&protocol)))
-                    .with_leader(s(&leader_id))
-                    .with_member_id(s(id));
-                if *id == leader_id {
-                    resp = resp.with_members(members.clone());
-                }
-                self.out.push((t, GroupResponse::JoinGroup(resp)));
-            }
+        for (id, t) in waiting {
+            let answer = join_answer(group, &id, id == leader_id);
+            self.out.push((t, GroupResponse::JoinGroup(answer)));
         }
     }
 
@@ -863,6 +847,64 @@ impl GroupCoordinator {
             }
         }
     }
+}
+
+/// Kafka's `GroupMetadataManager.classicGroupJoinExistingMember`: a member that joins
+/// again with exactly the protocols it joined with gets the current generation back, with
+/// no new rebalance, while the group completes its rebalance (it may have missed its
+/// JoinGroup answer: a request timeout, a reconnect) and while it is Stable, unless it is
+/// the leader (a leader's JoinGroup asks for a rebalance, e.g. for new partitions).
+fn current_generation_join(
+    group: &Group,
+    member_id: &str,
+    r: &JoinGroupRequest,
+) -> Option<JoinGroupResponse> {
+    let member = group.members.get(member_id)?;
+    let unchanged = member.protocols.len() == r.protocols.len()
+        && member
+            .protocols
+            .iter()
+            .zip(&r.protocols)
+            .all(|((name, metadata), p)| name == p.name.as_str() && *metadata == p.metadata);
+    let leader = group.leader.as_deref() == Some(member_id);
+    let current = match group.state {
+        GroupState::CompletingRebalance => unchanged,
+        GroupState::Stable => unchanged && !leader,
+        GroupState::Empty | GroupState::PreparingRebalance => false,
+    };
+    current.then(|| join_answer(group, member_id, leader))
+}
+
+/// The JoinGroup answer of the group's current generation; the leader's lists every
+/// member with its metadata for the chosen protocol, for the leader to assign.
+fn join_answer(group: &Group, member_id: &str, with_members: bool) -> JoinGroupResponse {
+    let protocol = group.protocol.clone().unwrap_or_default();
+    let answer = JoinGroupResponse::default()
+        .with_error_code(0)
+        .with_generation_id(group.generation)
+        .with_protocol_type(group.protocol_type.as_deref().map(s))
+        .with_protocol_name(Some(s(&protocol)))
+        .with_leader(s(group.leader.as_deref().unwrap_or_default()))
+        .with_member_id(s(member_id));
+    if !with_members {
+        return answer;
+    }
+    let members = group
+        .members
+        .iter()
+        .map(|(id, m)| {
+            JoinGroupResponseMember::default()
+                .with_member_id(s(id))
+                .with_metadata(
+                    m.protocols
+                        .iter()
+                        .find(|(n, _)| *n == protocol)
+                        .map(|(_, md)| md.clone())
+                        .unwrap_or_default(),
+                )
+        })
+        .collect();
+    answer.with_members(members)
 }
 
 /// Whether a member may commit offsets now: Kafka's `ClassicGroup.validateOffsetCommit`,

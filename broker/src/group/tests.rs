@@ -389,3 +389,104 @@ fn a_group_never_joined_takes_commits_only_without_a_generation() {
         "a group known by its offsets is an Empty group without that member"
     );
 }
+
+/// A two-member group taken to Stable; returns (generation, leader, follower).
+fn synced_pair(c: &mut GroupCoordinator) -> (i32, String, String) {
+    let (generation, ids) = stable_group(c, 2);
+    let mut sorted = ids;
+    sorted.sort();
+    let (leader, follower) = (sorted[0].clone(), sorted[1].clone());
+    let sync = |member: &str, assignments: Vec<SyncGroupRequestAssignment>| {
+        GroupRequest::SyncGroup(
+            SyncGroupRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_generation_id(generation)
+                .with_member_id(s(member))
+                .with_assignments(assignments),
+        )
+    };
+    c.handle(token(60), 5, sync(&follower, vec![]), 0);
+    c.handle(token(61), 5, sync(&leader, vec![]), 0);
+    assert_eq!(c.take_responses().len(), 2, "both synced");
+    (generation, leader, follower)
+}
+
+fn heartbeat_code(c: &mut GroupCoordinator, member: &str, generation: i32, now_ms: u64) -> i16 {
+    c.handle(
+        token(70),
+        4,
+        GroupRequest::Heartbeat(
+            HeartbeatRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_generation_id(generation)
+                .with_member_id(s(member)),
+        ),
+        now_ms,
+    );
+    match c.take_responses().pop() {
+        Some((_, GroupResponse::Heartbeat(r))) => r.error_code,
+        other => panic!("heartbeat answer expected, got {other:?}"),
+    }
+}
+
+/// Kafka's `classicGroupJoinExistingMember`, Stable: a follower that joins again with
+/// unchanged metadata gets the current generation back and nobody rebalances.
+#[test]
+fn a_follower_rejoining_unchanged_gets_the_current_generation_without_a_rebalance() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, leader, follower) = synced_pair(&mut c);
+    c.handle(token(80), 5, join(&follower), 1000);
+    let r = joined(&c.take_responses(), token(80));
+    assert_eq!(r.error_code, 0);
+    assert_eq!(r.generation_id, generation);
+    assert_eq!(r.leader.as_str(), leader);
+    assert!(r.members.is_empty(), "only the leader gets the member list");
+    assert_eq!(heartbeat_code(&mut c, &leader, generation, 1000), 0);
+}
+
+#[test]
+fn a_leader_rejoining_starts_a_rebalance() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, leader, follower) = synced_pair(&mut c);
+    c.handle(token(81), 5, join(&leader), 1000);
+    assert!(
+        c.take_responses().is_empty(),
+        "the leader waits for the rebalance"
+    );
+    assert_eq!(
+        heartbeat_code(&mut c, &follower, generation, 1000),
+        ErrorCode::RebalanceInProgress.code()
+    );
+}
+
+#[test]
+fn a_follower_rejoining_with_new_metadata_starts_a_rebalance() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, leader, follower) = synced_pair(&mut c);
+    let GroupRequest::JoinGroup(req) = join(&follower) else {
+        unreachable!()
+    };
+    let changed = req.with_protocols(vec![JoinGroupRequestProtocol::default()
+        .with_name(s("range"))
+        .with_metadata(Bytes::from_static(b"another subscription"))]);
+    c.handle(token(82), 5, GroupRequest::JoinGroup(changed), 1000);
+    assert!(c.take_responses().is_empty());
+    assert_eq!(
+        heartbeat_code(&mut c, &leader, generation, 1000),
+        ErrorCode::RebalanceInProgress.code()
+    );
+}
+
+/// CompletingRebalance: a member that missed its JoinGroup answer asks again and gets the
+/// same generation; the leader gets the member list again.
+#[test]
+fn a_member_that_missed_its_join_answer_gets_it_again() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, ids) = stable_group(&mut c, 2);
+    let mut sorted = ids;
+    sorted.sort();
+    c.handle(token(83), 5, join(&sorted[0]), 4000);
+    let r = joined(&c.take_responses(), token(83));
+    assert_eq!((r.error_code, r.generation_id), (0, generation));
+    assert_eq!(r.members.len(), 2, "the leader sees every member again");
+}

@@ -37,7 +37,11 @@ pub const MAX_GROUP_MEMBERS: usize = 1000;
 /// A group request, decoded.
 #[derive(Clone, Debug)]
 pub enum GroupRequest {
-    JoinGroup(JoinGroupRequest),
+    /// With the client id of its request header, which DescribeGroups reports.
+    JoinGroup {
+        request: JoinGroupRequest,
+        client_id: String,
+    },
     SyncGroup(SyncGroupRequest),
     Heartbeat(HeartbeatRequest),
     LeaveGroup(LeaveGroupRequest),
@@ -48,7 +52,7 @@ pub enum GroupRequest {
 impl GroupRequest {
     pub fn group_id(&self) -> &str {
         match self {
-            GroupRequest::JoinGroup(r) => r.group_id.0.as_str(),
+            GroupRequest::JoinGroup { request, .. } => request.group_id.0.as_str(),
             GroupRequest::SyncGroup(r) => r.group_id.0.as_str(),
             GroupRequest::Heartbeat(r) => r.group_id.0.as_str(),
             GroupRequest::LeaveGroup(r) => r.group_id.0.as_str(),
@@ -61,7 +65,7 @@ impl GroupRequest {
     pub fn error_response(&self, error: ErrorCode) -> GroupResponse {
         let code = error.code();
         match self {
-            GroupRequest::JoinGroup(_) => {
+            GroupRequest::JoinGroup { .. } => {
                 GroupResponse::JoinGroup(JoinGroupResponse::default().with_error_code(code))
             }
             GroupRequest::SyncGroup(_) => {
@@ -138,6 +142,8 @@ impl GroupState {
 
 #[derive(Debug)]
 struct Member {
+    /// The client id of the JoinGroup that added the member (Kafka keeps the first).
+    client_id: String,
     session_timeout_ms: u64,
     rebalance_timeout_ms: u64,
     protocols: Vec<(String, Bytes)>,
@@ -287,7 +293,9 @@ impl GroupCoordinator {
     /// A group request for a group this broker coordinates.
     pub fn handle(&mut self, token: ClientToken, version: i16, request: GroupRequest, now_ms: u64) {
         match request {
-            GroupRequest::JoinGroup(r) => self.join(token, version, r, now_ms),
+            GroupRequest::JoinGroup { request, client_id } => {
+                self.join(token, version, request, client_id, now_ms)
+            }
             GroupRequest::SyncGroup(r) => self.sync(token, r),
             GroupRequest::Heartbeat(r) => {
                 let code = self.heartbeat(&r, now_ms);
@@ -304,7 +312,14 @@ impl GroupCoordinator {
         }
     }
 
-    fn join(&mut self, token: ClientToken, version: i16, r: JoinGroupRequest, now_ms: u64) {
+    fn join(
+        &mut self,
+        token: ClientToken,
+        version: i16,
+        r: JoinGroupRequest,
+        client_id: String,
+        now_ms: u64,
+    ) {
         let error = |code: ErrorCode, member_id: &str| {
             GroupResponse::JoinGroup(
                 JoinGroupResponse::default()
@@ -380,6 +395,7 @@ impl GroupCoordinator {
             .members
             .entry(member_id.clone())
             .or_insert_with(|| Member {
+                client_id,
                 session_timeout_ms: 0,
                 rebalance_timeout_ms: 0,
                 protocols: Vec::new(),
@@ -785,35 +801,40 @@ impl GroupCoordinator {
         ListGroupsResponse::default().with_groups(groups)
     }
 
-    /// DescribeGroups for one group this coordinator owns (`Dead` if it has never seen it).
+    /// DescribeGroups for one group this coordinator owns (`Dead` if it has never seen it),
+    /// as Kafka's `GroupMetadataManager.describeGroups`: every member with its client id and
+    /// current assignment; the members' metadata and the protocol only when Stable. The
+    /// client host is left empty: the coordinator does not know the connection's address.
     pub fn describe_group(&self, group_id: &str) -> DescribedGroup {
         let Some(g) = self.groups.get(group_id) else {
             return DescribedGroup::default()
                 .with_group_id(GroupId(s(group_id)))
                 .with_group_state(s("Dead"));
         };
-        let protocol = g.protocol.clone().unwrap_or_default();
-        let members = if g.state == GroupState::Stable {
-            g.members
-                .iter()
-                .map(|(id, m)| {
-                    DescribedGroupMember::default()
-                        .with_member_id(s(id))
-                        .with_client_id(s(""))
-                        .with_client_host(s(""))
-                        .with_member_metadata(
-                            m.protocols
-                                .iter()
-                                .find(|(n, _)| *n == protocol)
-                                .map(|(_, md)| md.clone())
-                                .unwrap_or_default(),
-                        )
-                        .with_member_assignment(m.assignment.clone())
-                })
-                .collect()
+        let stable = g.state == GroupState::Stable;
+        let protocol = if stable {
+            g.protocol.clone().unwrap_or_default()
         } else {
-            Vec::new()
+            String::new()
         };
+        let members = g
+            .members
+            .iter()
+            .map(|(id, m)| {
+                let metadata = m
+                    .protocols
+                    .iter()
+                    .find(|(n, _)| stable && *n == protocol)
+                    .map(|(_, md)| md.clone())
+                    .unwrap_or_default();
+                DescribedGroupMember::default()
+                    .with_member_id(s(id))
+                    .with_client_id(s(&m.client_id))
+                    .with_client_host(s(""))
+                    .with_member_metadata(metadata)
+                    .with_member_assignment(m.assignment.clone())
+            })
+            .collect();
         DescribedGroup::default()
             .with_group_id(GroupId(s(group_id)))
             .with_group_state(s(g.state.name()))

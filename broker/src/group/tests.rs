@@ -26,7 +26,7 @@ fn token(n: i32) -> ClientToken {
 }
 
 fn join(member: &str) -> GroupRequest {
-    GroupRequest::JoinGroup(
+    join_request(
         JoinGroupRequest::default()
             .with_group_id(GroupId(s("g")))
             .with_session_timeout_ms(10_000)
@@ -37,6 +37,14 @@ fn join(member: &str) -> GroupRequest {
                 .with_name(s("range"))
                 .with_metadata(Bytes::from_static(b"sub"))]),
     )
+}
+
+/// A JoinGroup from the client id "app".
+fn join_request(request: JoinGroupRequest) -> GroupRequest {
+    GroupRequest::JoinGroup {
+        request,
+        client_id: "app".into(),
+    }
 }
 
 fn joined(out: &[(ClientToken, GroupResponse)], t: ClientToken) -> JoinGroupResponse {
@@ -240,13 +248,13 @@ fn a_commit_that_did_not_replicate_asks_the_client_to_find_the_coordinator_again
 #[test]
 fn session_timeouts_outside_the_broker_limits_are_refused() {
     let mut c = GroupCoordinator::new(50);
-    let GroupRequest::JoinGroup(req) = join("") else {
+    let GroupRequest::JoinGroup { request: req, .. } = join("") else {
         unreachable!()
     };
     c.handle(
         token(1),
         5,
-        GroupRequest::JoinGroup(req.with_session_timeout_ms(1000)),
+        join_request(req.with_session_timeout_ms(1000)),
         0,
     );
     assert_eq!(
@@ -463,13 +471,13 @@ fn a_leader_rejoining_starts_a_rebalance() {
 fn a_follower_rejoining_with_new_metadata_starts_a_rebalance() {
     let mut c = GroupCoordinator::new(50);
     let (generation, leader, follower) = synced_pair(&mut c);
-    let GroupRequest::JoinGroup(req) = join(&follower) else {
+    let GroupRequest::JoinGroup { request: req, .. } = join(&follower) else {
         unreachable!()
     };
     let changed = req.with_protocols(vec![JoinGroupRequestProtocol::default()
         .with_name(s("range"))
         .with_metadata(Bytes::from_static(b"another subscription"))]);
-    c.handle(token(82), 5, GroupRequest::JoinGroup(changed), 1000);
+    c.handle(token(82), 5, join_request(changed), 1000);
     assert!(c.take_responses().is_empty());
     assert_eq!(
         heartbeat_code(&mut c, &leader, generation, 1000),
@@ -489,4 +497,37 @@ fn a_member_that_missed_its_join_answer_gets_it_again() {
     let r = joined(&c.take_responses(), token(83));
     assert_eq!((r.error_code, r.generation_id), (0, generation));
     assert_eq!(r.members.len(), 2, "the leader sees every member again");
+}
+
+/// Kafka's `GroupMetadataManager.describeGroups`: every member with the client id it
+/// joined with and its current assignment, in every state; the members' metadata and the
+/// protocol only once the group is Stable. (kraftsim listed members only when Stable, with
+/// empty client ids: kadm and sarama's DescribeConsumerGroups showed "" for each.)
+#[test]
+fn describe_groups_shows_every_member_with_its_client_id_in_every_state() {
+    let mut c = GroupCoordinator::new(50);
+    stable_group(&mut c, 2);
+    let d = c.describe_group("g");
+    assert_eq!(d.group_state.as_str(), "CompletingRebalance");
+    assert_eq!(
+        d.members.len(),
+        2,
+        "members are listed before the group is Stable"
+    );
+    assert!(d.members.iter().all(|m| m.client_id.as_str() == "app"));
+    assert!(d.members.iter().all(|m| m.member_metadata.is_empty()));
+    assert_eq!(d.protocol_data.as_str(), "");
+
+    let mut c = GroupCoordinator::new(50);
+    let (_, member) = synced_group(&mut c);
+    let d = c.describe_group("g");
+    assert_eq!(d.group_state.as_str(), "Stable");
+    assert_eq!(d.protocol_data.as_str(), "range");
+    let m = &d.members[0];
+    assert_eq!(
+        (m.member_id.as_str(), m.client_id.as_str()),
+        (member.as_str(), "app")
+    );
+    assert_eq!(m.member_metadata, Bytes::from_static(b"sub"));
+    assert_eq!(m.member_assignment, Bytes::from_static(b"all"));
 }

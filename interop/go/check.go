@@ -11,6 +11,42 @@ import (
 	"time"
 )
 
+// A group as DescribeGroups shows it.
+type groupView struct {
+	state   string
+	members []memberView
+}
+
+// One member as DescribeGroups shows it: the client id it joined with and the
+// partitions of the topic the leader assigned it.
+type memberView struct {
+	clientID   string
+	partitions []int32
+}
+
+func (g groupView) String() string {
+	parts := make([]string, len(g.members))
+	for i, m := range g.members {
+		parts[i] = fmt.Sprintf("%q owns %v", m.clientID, m.partitions)
+	}
+	return fmt.Sprintf("%s, %d members: %s", g.state, len(g.members), strings.Join(parts, ", "))
+}
+
+// describedAs says whether the view is a Stable group of exactly the members that own
+// these partitions, by client id; each member's client id is clientIDPrefix+name.
+func (g groupView) describedAs(owned map[string][]int32, clientIDPrefix string) bool {
+	if g.state != "Stable" || len(g.members) != len(owned) {
+		return false
+	}
+	for _, m := range g.members {
+		want, ok := owned[strings.TrimPrefix(m.clientID, clientIDPrefix)]
+		if !ok || !slices.Equal(m.partitions, want) {
+			return false
+		}
+	}
+	return true
+}
+
 // Where a record is: its partition and offset.
 type position struct {
 	partition int32
@@ -192,6 +228,9 @@ func splitsTopic(a, b []int32, n int32) bool {
 	return true
 }
 
+// clientIDPrefix+name is the client id of each group member.
+const clientIDPrefix = "kraftsim-go-interop-"
+
 // run is the whole check for one client.
 func run(ctx context.Context, d driver, s settings) error {
 	topic := "go-" + s.client
@@ -250,6 +289,22 @@ func run(ctx context.Context, d driver, s settings) error {
 		return err
 	}
 	split := fmt.Sprintf("member-a owns %v, member-b owns %v", a.assigned(), b.assigned())
+	// An admin's view of the group agrees with what the members were given.
+	var described groupView
+	if err := waitFor(ctx, "DescribeGroups shows the group Stable with both members and their partitions",
+		func() bool {
+			view, err := d.describeGroup(ctx, group, topic)
+			slices.SortFunc(view.members, func(x, y memberView) int { return strings.Compare(x.clientID, y.clientID) })
+			described = view
+			if err != nil {
+				described.state = "error: " + err.Error()
+			}
+			owned := map[string][]int32{"member-a": a.assigned(), "member-b": b.assigned()}
+			return err == nil && described.describedAs(owned, clientIDPrefix)
+		},
+		func() string { return fmt.Sprintf("%s; described: %v", state(), described) }); err != nil {
+		return err
+	}
 
 	if err := produce(half, s.records); err != nil {
 		return err
@@ -299,6 +354,7 @@ func run(ctx context.Context, d driver, s settings) error {
 	fmt.Printf("%s: produced %d records (acks=all, idempotent) to %d partitions of %s\n",
 		s.client, s.records, s.partitions, topic)
 	fmt.Printf("%s: group %s rebalanced: %s\n", s.client, group, split)
+	fmt.Printf("%s: DescribeGroups: %v\n", s.client, described)
 	fmt.Printf("%s: every record read exactly once: %s\n", s.client, l.summary())
 	fmt.Printf("%s: committed offsets equal end offsets on all %d partitions (%d records)\n",
 		s.client, s.partitions, sum(end))

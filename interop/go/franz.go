@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -135,6 +136,34 @@ func (f *franz) endOffsets(ctx context.Context, topic string, partitions int32) 
 	return out, nil
 }
 
+func (f *franz) describeGroup(ctx context.Context, group, topic string) (groupView, error) {
+	described, err := f.adm.DescribeGroups(ctx, group)
+	if err != nil {
+		return groupView{}, err
+	}
+	g, ok := described[group]
+	switch {
+	case !ok:
+		return groupView{}, fmt.Errorf("group %s missing from the answer", group)
+	case g.Err != nil:
+		return groupView{}, g.Err
+	}
+	view := groupView{state: g.State}
+	for _, m := range g.Members {
+		mv := memberView{clientID: m.ClientID, partitions: []int32{}}
+		if c, ok := m.Assigned.AsConsumer(); ok {
+			for _, t := range c.Topics {
+				if t.Topic == topic {
+					mv.partitions = append(mv.partitions, t.Partitions...)
+				}
+			}
+		}
+		slices.Sort(mv.partitions)
+		view.members = append(view.members, mv)
+	}
+	return view, nil
+}
+
 // A franz-go group member: poll, record, commit synchronously, allow the rebalance.
 type franzMember struct {
 	name   string
@@ -153,7 +182,7 @@ func (f *franz) startMember(ctx context.Context, name, group, topic string, l *l
 	m := &franzMember{name: name, topic: topic, owned: map[int32]bool{}, done: make(chan struct{})}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(f.seeds...),
-		kgo.ClientID("kraftsim-go-interop-"+name),
+		kgo.ClientID(clientIDPrefix+name),
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),

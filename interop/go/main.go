@@ -34,6 +34,8 @@ type driver interface {
 	produce(ctx context.Context, topic string, values []string) ([]position, error)
 	// startMember joins the group as one consumer that records what it reads in l.
 	startMember(ctx context.Context, name, group, topic string, l *ledger) (member, error)
+	// describeGroup is the group as an admin client sees it (DescribeGroups).
+	describeGroup(ctx context.Context, group, topic string) (groupView, error)
 	// committedOffsets is the group's committed offset of each partition of topic.
 	committedOffsets(ctx context.Context, group, topic string, partitions int32) (map[int32]int64, error)
 	// endOffsets is each partition's end offset (the high watermark).

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -160,6 +161,30 @@ func (s *saramaDriver) endOffsets(_ context.Context, topic string, partitions in
 	return out, nil
 }
 
+func (s *saramaDriver) describeGroup(_ context.Context, group, topic string) (groupView, error) {
+	described, err := s.admin.DescribeConsumerGroups([]string{group})
+	if err != nil {
+		return groupView{}, err
+	}
+	if len(described) != 1 {
+		return groupView{}, fmt.Errorf("%d groups in the answer", len(described))
+	}
+	g := described[0]
+	if !errors.Is(g.Err, sarama.ErrNoError) {
+		return groupView{}, g.Err
+	}
+	view := groupView{state: g.State}
+	for _, m := range g.Members {
+		mv := memberView{clientID: m.ClientId, partitions: []int32{}}
+		if a, err := m.GetMemberAssignment(); err == nil && a != nil {
+			mv.partitions = append(mv.partitions, a.Topics[topic]...)
+		}
+		slices.Sort(mv.partitions)
+		view.members = append(view.members, mv)
+	}
+	return view, nil
+}
+
 // A sarama group member: a ConsumerGroup whose handler records each message, marks it,
 // commits whenever it has caught up, and commits again when the session ends (before
 // the member rejoins and its partitions may move).
@@ -178,7 +203,7 @@ type saramaMember struct {
 }
 
 func (s *saramaDriver) startMember(ctx context.Context, name, group, topic string, l *ledger) (member, error) {
-	c, err := saramaConfig("kraftsim-go-interop-" + name)
+	c, err := saramaConfig(clientIDPrefix + name)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,8 @@
 //! Go Kafka clients against a live cluster: franz-go and IBM/sarama, each running
 //! `interop/go` (create a topic, produce with acks=all and idempotence, consume in a
-//! two-member group across a rebalance, check every record is read exactly once and the
-//! committed offsets equal the end offsets).
+//! two-member group across a rebalance, check DescribeGroups shows both members with
+//! their client ids and partitions, every record is read exactly once and the committed
+//! offsets equal the end offsets).
 //!
 //! Needs Go (see `interop/go/go.mod` for the version) and the module's dependencies in
 //! the Go module cache, put there by `go -C interop/go mod download`: the build runs with
@@ -130,6 +131,7 @@ fn run_check(client: &str) -> String {
         .arg(client)
         .arg(cluster.bootstrap_servers());
     let done = run_bounded(check, &format!("the {client} check"), CHECK_TIMEOUT);
+    println!("{}", done.stdout); // shown with --nocapture
     assert!(
         done.success,
         "the {client} check failed:\nstdout:\n{}\nstderr:\n{}",
@@ -138,6 +140,7 @@ fn run_check(client: &str) -> String {
     for expected in [
         format!("{client}: produced 2000 records (acks=all, idempotent) to 6 partitions"),
         format!("{client}: group go-{client}-group rebalanced: member-a owns"),
+        format!("{client}: DescribeGroups: Stable, 2 members"),
         format!("{client}: every record read exactly once: 2000 reads"),
         format!("{client}: committed offsets equal end offsets on all 6 partitions (2000 records)"),
     ] {

@@ -37,7 +37,11 @@ pub const MAX_GROUP_MEMBERS: usize = 1000;
 /// A group request, decoded.
 #[derive(Clone, Debug)]
 pub enum GroupRequest {
-    JoinGroup(JoinGroupRequest),
+    /// With the client id of its request header, which DescribeGroups reports.
+    JoinGroup {
+        request: JoinGroupRequest,
+        client_id: String,
+    },
     SyncGroup(SyncGroupRequest),
     Heartbeat(HeartbeatRequest),
     LeaveGroup(LeaveGroupRequest),
@@ -48,7 +52,7 @@ pub enum GroupRequest {
 impl GroupRequest {
     pub fn group_id(&self) -> &str {
         match self {
-            GroupRequest::JoinGroup(r) => r.group_id.0.as_str(),
+            GroupRequest::JoinGroup { request, .. } => request.group_id.0.as_str(),
             GroupRequest::SyncGroup(r) => r.group_id.0.as_str(),
             GroupRequest::Heartbeat(r) => r.group_id.0.as_str(),
             GroupRequest::LeaveGroup(r) => r.group_id.0.as_str(),
@@ -61,7 +65,7 @@ impl GroupRequest {
     pub fn error_response(&self, error: ErrorCode) -> GroupResponse {
         let code = error.code();
         match self {
-            GroupRequest::JoinGroup(_) => {
+            GroupRequest::JoinGroup { .. } => {
                 GroupResponse::JoinGroup(JoinGroupResponse::default().with_error_code(code))
             }
             GroupRequest::SyncGroup(_) => {
@@ -138,6 +142,8 @@ impl GroupState {
 
 #[derive(Debug)]
 struct Member {
+    /// The client id of the JoinGroup that added the member (Kafka keeps the first).
+    client_id: String,
     session_timeout_ms: u64,
     rebalance_timeout_ms: u64,
     protocols: Vec<(String, Bytes)>,
@@ -287,7 +293,9 @@ impl GroupCoordinator {
     /// A group request for a group this broker coordinates.
     pub fn handle(&mut self, token: ClientToken, version: i16, request: GroupRequest, now_ms: u64) {
         match request {
-            GroupRequest::JoinGroup(r) => self.join(token, version, r, now_ms),
+            GroupRequest::JoinGroup { request, client_id } => {
+                self.join(token, version, request, client_id, now_ms)
+            }
             GroupRequest::SyncGroup(r) => self.sync(token, r),
             GroupRequest::Heartbeat(r) => {
                 let code = self.heartbeat(&r, now_ms);
@@ -304,7 +312,14 @@ impl GroupCoordinator {
         }
     }
 
-    fn join(&mut self, token: ClientToken, version: i16, r: JoinGroupRequest, now_ms: u64) {
+    fn join(
+        &mut self,
+        token: ClientToken,
+        version: i16,
+        r: JoinGroupRequest,
+        client_id: String,
+        now_ms: u64,
+    ) {
         let error = |code: ErrorCode, member_id: &str| {
             GroupResponse::JoinGroup(
                 JoinGroupResponse::default()
@@ -362,6 +377,10 @@ impl GroupCoordinator {
                 .push((token, error(ErrorCode::UnknownMemberId, &member_id)));
             return;
         }
+        if let Some(answer) = current_generation_join(group, &member_id, &r) {
+            self.out.push((token, GroupResponse::JoinGroup(answer)));
+            return;
+        }
         if !group.members.contains_key(&member_id) && group.members.len() >= MAX_GROUP_MEMBERS {
             self.out
                 .push((token, error(ErrorCode::RebalanceInProgress, &member_id)));
@@ -376,6 +395,7 @@ impl GroupCoordinator {
             .members
             .entry(member_id.clone())
             .or_insert_with(|| Member {
+                client_id,
                 session_timeout_ms: 0,
                 rebalance_timeout_ms: 0,
                 protocols: Vec::new(),
@@ -449,38 +469,18 @@ impl GroupCoordinator {
                     .all(|m| m.protocols.iter().any(|(p, _)| p == n))
             })
         });
-        group.protocol = protocol.clone();
-        let protocol = protocol.unwrap_or_default();
-        let members: Vec<JoinGroupResponseMember> = group
+        group.protocol = protocol;
+        let waiting: Vec<(String, ClientToken)> = group
             .members
-            .iter()
-            .map(|(id, m)| {
-                JoinGroupResponseMember::default()
-                    .with_member_id(s(id))
-                    .with_metadata(
-                        m.protocols
-                            .iter()
-                            .find(|(n, _)| *n == protocol)
-                            .map(|(_, md)| md.clone())
-                            .unwrap_or_default(),
-                    )
+            .iter_mut()
+            .filter_map(|(id, m)| {
+                m.last_heartbeat_ms = now_ms;
+                m.awaiting_join.take().map(|t| (id.clone(), t))
             })
             .collect();
-        for (id, m) in group.members.iter_mut() {
-            m.last_heartbeat_ms = now_ms;
-            if let Some(t) = m.awaiting_join.take() {
-                let mut resp = JoinGroupResponse::default()
-                    .with_error_code(0)
-                    .with_generation_id(group.generation)
-                    .with_protocol_type(group.protocol_type.as_deref().map(s))
-                    .with_protocol_name(Some(s(&protocol)))
-                    .with_leader(s(&leader_id))
-                    .with_member_id(s(id));
-                if *id == leader_id {
-                    resp = resp.with_members(members.clone());
-                }
-                self.out.push((t, GroupResponse::JoinGroup(resp)));
-            }
+        for (id, t) in waiting {
+            let answer = join_answer(group, &id, id == leader_id);
+            self.out.push((t, GroupResponse::JoinGroup(answer)));
         }
     }
 
@@ -652,21 +652,15 @@ impl GroupCoordinator {
     fn commit(&mut self, token: ClientToken, r: OffsetCommitRequest, now_ms: u64) {
         let group_id = r.group_id.0.as_str().to_string();
         let member_id = r.member_id.as_str();
-        let error = match self.groups.get(&group_id) {
-            // A simple consumer (no membership) may commit to a group nobody is in.
-            None => (!member_id.is_empty() || r.generation_id_or_member_epoch >= 0)
-                .then_some(ErrorCode::IllegalGeneration),
-            Some(g) if g.members.is_empty() && member_id.is_empty() => None,
-            Some(g) if !g.members.contains_key(member_id) => Some(ErrorCode::UnknownMemberId),
-            Some(g) if g.generation != r.generation_id_or_member_epoch => {
-                Some(ErrorCode::IllegalGeneration)
-            }
-            Some(g) if g.state == GroupState::PreparingRebalance => {
-                Some(ErrorCode::RebalanceInProgress)
-            }
-            Some(_) => None,
-        };
-        if let Some(code) = error {
+        // A group known only by its offsets is, to Kafka, a loaded group that is Empty.
+        let offsets_only = Group::new();
+        let group = self.groups.get(&group_id).or_else(|| {
+            self.offsets
+                .contains_key(&group_id)
+                .then_some(&offsets_only)
+        });
+        let checked = validate_offset_commit(group, member_id, r.generation_id_or_member_epoch);
+        if let Err(code) = checked {
             self.out.push((
                 token,
                 GroupResponse::OffsetCommit(commit_response(&r, code)),
@@ -807,35 +801,40 @@ impl GroupCoordinator {
         ListGroupsResponse::default().with_groups(groups)
     }
 
-    /// DescribeGroups for one group this coordinator owns (`Dead` if it has never seen it).
+    /// DescribeGroups for one group this coordinator owns (`Dead` if it has never seen it),
+    /// as Kafka's `GroupMetadataManager.describeGroups`: every member with its client id and
+    /// current assignment; the members' metadata and the protocol only when Stable. The
+    /// client host is left empty: the coordinator does not know the connection's address.
     pub fn describe_group(&self, group_id: &str) -> DescribedGroup {
         let Some(g) = self.groups.get(group_id) else {
             return DescribedGroup::default()
                 .with_group_id(GroupId(s(group_id)))
                 .with_group_state(s("Dead"));
         };
-        let protocol = g.protocol.clone().unwrap_or_default();
-        let members = if g.state == GroupState::Stable {
-            g.members
-                .iter()
-                .map(|(id, m)| {
-                    DescribedGroupMember::default()
-                        .with_member_id(s(id))
-                        .with_client_id(s(""))
-                        .with_client_host(s(""))
-                        .with_member_metadata(
-                            m.protocols
-                                .iter()
-                                .find(|(n, _)| *n == protocol)
-                                .map(|(_, md)| md.clone())
-                                .unwrap_or_default(),
-                        )
-                        .with_member_assignment(m.assignment.clone())
-                })
-                .collect()
+        let stable = g.state == GroupState::Stable;
+        let protocol = if stable {
+            g.protocol.clone().unwrap_or_default()
         } else {
-            Vec::new()
+            String::new()
         };
+        let members = g
+            .members
+            .iter()
+            .map(|(id, m)| {
+                let metadata = m
+                    .protocols
+                    .iter()
+                    .find(|(n, _)| stable && *n == protocol)
+                    .map(|(_, md)| md.clone())
+                    .unwrap_or_default();
+                DescribedGroupMember::default()
+                    .with_member_id(s(id))
+                    .with_client_id(s(&m.client_id))
+                    .with_client_host(s(""))
+                    .with_member_metadata(metadata)
+                    .with_member_assignment(m.assignment.clone())
+            })
+            .collect();
         DescribedGroup::default()
             .with_group_id(GroupId(s(group_id)))
             .with_group_state(s(g.state.name()))
@@ -869,6 +868,108 @@ impl GroupCoordinator {
             }
         }
     }
+}
+
+/// Kafka's `GroupMetadataManager.classicGroupJoinExistingMember`: a member that joins
+/// again with exactly the protocols it joined with gets the current generation back, with
+/// no new rebalance, while the group completes its rebalance (it may have missed its
+/// JoinGroup answer: a request timeout, a reconnect) and while it is Stable, unless it is
+/// the leader (a leader's JoinGroup asks for a rebalance, e.g. for new partitions).
+fn current_generation_join(
+    group: &Group,
+    member_id: &str,
+    r: &JoinGroupRequest,
+) -> Option<JoinGroupResponse> {
+    let member = group.members.get(member_id)?;
+    let unchanged = member.protocols.len() == r.protocols.len()
+        && member
+            .protocols
+            .iter()
+            .zip(&r.protocols)
+            .all(|((name, metadata), p)| name == p.name.as_str() && *metadata == p.metadata);
+    let leader = group.leader.as_deref() == Some(member_id);
+    let current = match group.state {
+        GroupState::CompletingRebalance => unchanged,
+        GroupState::Stable => unchanged && !leader,
+        GroupState::Empty | GroupState::PreparingRebalance => false,
+    };
+    current.then(|| join_answer(group, member_id, leader))
+}
+
+/// The JoinGroup answer of the group's current generation; the leader's lists every
+/// member with its metadata for the chosen protocol, for the leader to assign.
+fn join_answer(group: &Group, member_id: &str, with_members: bool) -> JoinGroupResponse {
+    let protocol = group.protocol.clone().unwrap_or_default();
+    let answer = JoinGroupResponse::default()
+        .with_error_code(0)
+        .with_generation_id(group.generation)
+        .with_protocol_type(group.protocol_type.as_deref().map(s))
+        .with_protocol_name(Some(s(&protocol)))
+        .with_leader(s(group.leader.as_deref().unwrap_or_default()))
+        .with_member_id(s(member_id));
+    if !with_members {
+        return answer;
+    }
+    let members = group
+        .members
+        .iter()
+        .map(|(id, m)| {
+            JoinGroupResponseMember::default()
+                .with_member_id(s(id))
+                .with_metadata(
+                    m.protocols
+                        .iter()
+                        .find(|(n, _)| *n == protocol)
+                        .map(|(_, md)| md.clone())
+                        .unwrap_or_default(),
+                )
+        })
+        .collect();
+    answer.with_members(members)
+}
+
+/// Whether a member may commit offsets now: Kafka's `ClassicGroup.validateOffsetCommit`,
+/// with `OffsetMetadataManager.validateOffsetCommit` for a group the coordinator does not
+/// have (OffsetCommit up to v8, which kraftsim speaks: v9+ says GROUP_ID_NOT_FOUND there).
+///
+/// - No group: a simple consumer (generation < 0) commits; anyone else gets
+///   ILLEGAL_GENERATION.
+/// - An Empty group takes commits of generation < 0 (admin clients, simple consumers).
+/// - Otherwise the member must be in the group (UNKNOWN_MEMBER_ID) at its generation
+///   (ILLEGAL_GENERATION); a commit without member and generation is only for Empty groups.
+/// - Stable and PreparingRebalance accept the commit: a member told to rejoin commits what
+///   it has read before it rejoins, so the next owner of its partitions starts there
+///   (sarama and the Java consumer do exactly this). CompletingRebalance refuses with
+///   REBALANCE_IN_PROGRESS: the member has its new generation but not its assignment.
+fn validate_offset_commit(
+    group: Option<&Group>,
+    member_id: &str,
+    generation: i32,
+) -> Result<(), ErrorCode> {
+    let Some(group) = group else {
+        return if generation < 0 {
+            Ok(())
+        } else {
+            Err(ErrorCode::IllegalGeneration)
+        };
+    };
+    if generation < 0 && group.state == GroupState::Empty {
+        return Ok(());
+    }
+    if generation >= 0 || !member_id.is_empty() {
+        if !group.members.contains_key(member_id) {
+            return Err(ErrorCode::UnknownMemberId);
+        }
+        if generation != group.generation {
+            return Err(ErrorCode::IllegalGeneration);
+        }
+    } else if group.state != GroupState::Empty {
+        return Err(ErrorCode::UnknownMemberId);
+    }
+    if group.state == GroupState::CompletingRebalance {
+        return Err(ErrorCode::RebalanceInProgress);
+    }
+    Ok(())
 }
 
 fn prepare_rebalance(

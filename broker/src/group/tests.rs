@@ -26,7 +26,7 @@ fn token(n: i32) -> ClientToken {
 }
 
 fn join(member: &str) -> GroupRequest {
-    GroupRequest::JoinGroup(
+    join_request(
         JoinGroupRequest::default()
             .with_group_id(GroupId(s("g")))
             .with_session_timeout_ms(10_000)
@@ -37,6 +37,14 @@ fn join(member: &str) -> GroupRequest {
                 .with_name(s("range"))
                 .with_metadata(Bytes::from_static(b"sub"))]),
     )
+}
+
+/// A JoinGroup from the client id "app".
+fn join_request(request: JoinGroupRequest) -> GroupRequest {
+    GroupRequest::JoinGroup {
+        request,
+        client_id: "app".into(),
+    }
 }
 
 fn joined(out: &[(ClientToken, GroupResponse)], t: ClientToken) -> JoinGroupResponse {
@@ -160,12 +168,12 @@ fn heartbeats_say_when_to_rejoin_and_silence_expels() {
 #[test]
 fn commits_are_appended_then_served_once_replicated() {
     let mut c = GroupCoordinator::new(50);
-    let (generation, ids) = stable_group(&mut c, 1);
+    let (generation, member) = synced_group(&mut c);
     let commit = GroupRequest::OffsetCommit(
         OffsetCommitRequest::default()
             .with_group_id(GroupId(s("g")))
             .with_generation_id_or_member_epoch(generation)
-            .with_member_id(s(&ids[0]))
+            .with_member_id(s(&member))
             .with_topics(vec![OffsetCommitRequestTopic::default()
                 .with_name(TopicName(s("t")))
                 .with_partitions(vec![OffsetCommitRequestPartition::default()
@@ -240,17 +248,286 @@ fn a_commit_that_did_not_replicate_asks_the_client_to_find_the_coordinator_again
 #[test]
 fn session_timeouts_outside_the_broker_limits_are_refused() {
     let mut c = GroupCoordinator::new(50);
-    let GroupRequest::JoinGroup(req) = join("") else {
+    let GroupRequest::JoinGroup { request: req, .. } = join("") else {
         unreachable!()
     };
     c.handle(
         token(1),
         5,
-        GroupRequest::JoinGroup(req.with_session_timeout_ms(1000)),
+        join_request(req.with_session_timeout_ms(1000)),
         0,
     );
     assert_eq!(
         joined(&c.take_responses(), token(1)).error_code,
         ErrorCode::InvalidSessionTimeout.code()
     );
+}
+
+fn commit(member: &str, generation: i32) -> GroupRequest {
+    GroupRequest::OffsetCommit(
+        OffsetCommitRequest::default()
+            .with_group_id(GroupId(s("g")))
+            .with_generation_id_or_member_epoch(generation)
+            .with_member_id(s(member))
+            .with_topics(vec![OffsetCommitRequestTopic::default()
+                .with_name(TopicName(s("t")))
+                .with_partitions(vec![OffsetCommitRequestPartition::default()
+                    .with_partition_index(0)
+                    .with_committed_offset(7)])]),
+    )
+}
+
+/// The commit's error if it was answered at once, `None` if it went on to be appended.
+fn commit_refusal(c: &mut GroupCoordinator) -> Option<i16> {
+    let out = c.take_responses();
+    let appended = !c.take_appends().is_empty();
+    match out.as_slice() {
+        [] if appended => None,
+        [(_, GroupResponse::OffsetCommit(r))] if !appended => {
+            Some(r.topics[0].partitions[0].error_code)
+        }
+        other => panic!("one commit answer or one append expected, got {other:?}"),
+    }
+}
+
+/// A one-member group taken to Stable: joined, then synced with the leader's assignment.
+fn synced_group(c: &mut GroupCoordinator) -> (i32, String) {
+    let (generation, ids) = stable_group(c, 1);
+    c.handle(
+        token(9),
+        5,
+        GroupRequest::SyncGroup(
+            SyncGroupRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_generation_id(generation)
+                .with_member_id(s(&ids[0]))
+                .with_assignments(vec![SyncGroupRequestAssignment::default()
+                    .with_member_id(s(&ids[0]))
+                    .with_assignment(Bytes::from_static(b"all"))]),
+        ),
+        0,
+    );
+    assert!(matches!(
+        c.take_responses().as_slice(),
+        [(_, GroupResponse::SyncGroup(r))] if r.error_code == 0
+    ));
+    (generation, ids[0].clone())
+}
+
+/// Regression (sarama 1.61, found by `sim/tests/interop_go.rs`): when a second member
+/// joined, the first was told to rejoin; sarama commits what it read at the end of its
+/// session, before rejoining, and kraftsim refused that commit with REBALANCE_IN_PROGRESS,
+/// so the records were read again by their next owner. Kafka accepts it
+/// (`ClassicGroup.validateOffsetCommit`: only CompletingRebalance refuses).
+#[test]
+fn a_member_told_to_rejoin_may_still_commit_what_it_read() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, first) = synced_group(&mut c);
+    c.handle(token(20), 5, join(""), 1000);
+    let newcomer = joined(&c.take_responses(), token(20)).member_id;
+    c.handle(token(21), 5, join(newcomer.as_str()), 1000);
+    assert!(
+        c.take_responses().is_empty(),
+        "the newcomer waits for the rebalance"
+    );
+    c.handle(token(22), 8, commit(&first, generation), 1100);
+    assert_eq!(
+        commit_refusal(&mut c),
+        None,
+        "a commit in PreparingRebalance is accepted"
+    );
+}
+
+#[test]
+fn a_commit_between_join_and_sync_is_told_a_rebalance_is_in_progress() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, ids) = stable_group(&mut c, 1);
+    c.handle(token(30), 8, commit(&ids[0], generation), 4000);
+    assert_eq!(
+        commit_refusal(&mut c),
+        Some(ErrorCode::RebalanceInProgress.code()),
+        "CompletingRebalance: the member has its generation, not yet its assignment"
+    );
+}
+
+#[test]
+fn commits_are_checked_for_member_and_generation_as_kafka_does() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, member) = synced_group(&mut c);
+    c.handle(token(40), 8, commit(&member, generation), 5000);
+    assert_eq!(commit_refusal(&mut c), None, "Stable, current generation");
+    c.handle(token(41), 8, commit(&member, generation + 1), 5000);
+    assert_eq!(
+        commit_refusal(&mut c),
+        Some(ErrorCode::IllegalGeneration.code())
+    );
+    c.handle(token(42), 8, commit("stranger", generation), 5000);
+    assert_eq!(
+        commit_refusal(&mut c),
+        Some(ErrorCode::UnknownMemberId.code())
+    );
+    c.handle(token(43), 8, commit("", -1), 5000);
+    assert_eq!(
+        commit_refusal(&mut c),
+        Some(ErrorCode::UnknownMemberId.code()),
+        "no member and no generation: only while the group is Empty"
+    );
+}
+
+#[test]
+fn a_group_never_joined_takes_commits_only_without_a_generation() {
+    let mut c = GroupCoordinator::new(50);
+    c.handle(token(50), 8, commit("not-a-member", 3), 0);
+    assert_eq!(
+        commit_refusal(&mut c),
+        Some(ErrorCode::IllegalGeneration.code()),
+        "OffsetCommit before v9: ILLEGAL_GENERATION for an unknown group"
+    );
+    c.handle(token(51), 8, commit("not-a-member", -1), 0);
+    let appends = c.take_appends();
+    assert_eq!(appends.len(), 1, "a simple consumer's commit is taken");
+    for a in appends {
+        c.commit_done(a.commit, ErrorCode::None);
+    }
+    c.take_responses();
+    c.handle(token(52), 8, commit("not-a-member", 3), 0);
+    assert_eq!(
+        commit_refusal(&mut c),
+        Some(ErrorCode::UnknownMemberId.code()),
+        "a group known by its offsets is an Empty group without that member"
+    );
+}
+
+/// A two-member group taken to Stable; returns (generation, leader, follower).
+fn synced_pair(c: &mut GroupCoordinator) -> (i32, String, String) {
+    let (generation, ids) = stable_group(c, 2);
+    let mut sorted = ids;
+    sorted.sort();
+    let (leader, follower) = (sorted[0].clone(), sorted[1].clone());
+    let sync = |member: &str, assignments: Vec<SyncGroupRequestAssignment>| {
+        GroupRequest::SyncGroup(
+            SyncGroupRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_generation_id(generation)
+                .with_member_id(s(member))
+                .with_assignments(assignments),
+        )
+    };
+    c.handle(token(60), 5, sync(&follower, vec![]), 0);
+    c.handle(token(61), 5, sync(&leader, vec![]), 0);
+    assert_eq!(c.take_responses().len(), 2, "both synced");
+    (generation, leader, follower)
+}
+
+fn heartbeat_code(c: &mut GroupCoordinator, member: &str, generation: i32, now_ms: u64) -> i16 {
+    c.handle(
+        token(70),
+        4,
+        GroupRequest::Heartbeat(
+            HeartbeatRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_generation_id(generation)
+                .with_member_id(s(member)),
+        ),
+        now_ms,
+    );
+    match c.take_responses().pop() {
+        Some((_, GroupResponse::Heartbeat(r))) => r.error_code,
+        other => panic!("heartbeat answer expected, got {other:?}"),
+    }
+}
+
+/// Kafka's `classicGroupJoinExistingMember`, Stable: a follower that joins again with
+/// unchanged metadata gets the current generation back and nobody rebalances.
+#[test]
+fn a_follower_rejoining_unchanged_gets_the_current_generation_without_a_rebalance() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, leader, follower) = synced_pair(&mut c);
+    c.handle(token(80), 5, join(&follower), 1000);
+    let r = joined(&c.take_responses(), token(80));
+    assert_eq!(r.error_code, 0);
+    assert_eq!(r.generation_id, generation);
+    assert_eq!(r.leader.as_str(), leader);
+    assert!(r.members.is_empty(), "only the leader gets the member list");
+    assert_eq!(heartbeat_code(&mut c, &leader, generation, 1000), 0);
+}
+
+#[test]
+fn a_leader_rejoining_starts_a_rebalance() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, leader, follower) = synced_pair(&mut c);
+    c.handle(token(81), 5, join(&leader), 1000);
+    assert!(
+        c.take_responses().is_empty(),
+        "the leader waits for the rebalance"
+    );
+    assert_eq!(
+        heartbeat_code(&mut c, &follower, generation, 1000),
+        ErrorCode::RebalanceInProgress.code()
+    );
+}
+
+#[test]
+fn a_follower_rejoining_with_new_metadata_starts_a_rebalance() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, leader, follower) = synced_pair(&mut c);
+    let GroupRequest::JoinGroup { request: req, .. } = join(&follower) else {
+        unreachable!()
+    };
+    let changed = req.with_protocols(vec![JoinGroupRequestProtocol::default()
+        .with_name(s("range"))
+        .with_metadata(Bytes::from_static(b"another subscription"))]);
+    c.handle(token(82), 5, join_request(changed), 1000);
+    assert!(c.take_responses().is_empty());
+    assert_eq!(
+        heartbeat_code(&mut c, &leader, generation, 1000),
+        ErrorCode::RebalanceInProgress.code()
+    );
+}
+
+/// CompletingRebalance: a member that missed its JoinGroup answer asks again and gets the
+/// same generation; the leader gets the member list again.
+#[test]
+fn a_member_that_missed_its_join_answer_gets_it_again() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, ids) = stable_group(&mut c, 2);
+    let mut sorted = ids;
+    sorted.sort();
+    c.handle(token(83), 5, join(&sorted[0]), 4000);
+    let r = joined(&c.take_responses(), token(83));
+    assert_eq!((r.error_code, r.generation_id), (0, generation));
+    assert_eq!(r.members.len(), 2, "the leader sees every member again");
+}
+
+/// Kafka's `GroupMetadataManager.describeGroups`: every member with the client id it
+/// joined with and its current assignment, in every state; the members' metadata and the
+/// protocol only once the group is Stable. (kraftsim listed members only when Stable, with
+/// empty client ids: kadm and sarama's DescribeConsumerGroups showed "" for each.)
+#[test]
+fn describe_groups_shows_every_member_with_its_client_id_in_every_state() {
+    let mut c = GroupCoordinator::new(50);
+    stable_group(&mut c, 2);
+    let d = c.describe_group("g");
+    assert_eq!(d.group_state.as_str(), "CompletingRebalance");
+    assert_eq!(
+        d.members.len(),
+        2,
+        "members are listed before the group is Stable"
+    );
+    assert!(d.members.iter().all(|m| m.client_id.as_str() == "app"));
+    assert!(d.members.iter().all(|m| m.member_metadata.is_empty()));
+    assert_eq!(d.protocol_data.as_str(), "");
+
+    let mut c = GroupCoordinator::new(50);
+    let (_, member) = synced_group(&mut c);
+    let d = c.describe_group("g");
+    assert_eq!(d.group_state.as_str(), "Stable");
+    assert_eq!(d.protocol_data.as_str(), "range");
+    let m = &d.members[0];
+    assert_eq!(
+        (m.member_id.as_str(), m.client_id.as_str()),
+        (member.as_str(), "app")
+    );
+    assert_eq!(m.member_metadata, Bytes::from_static(b"sub"));
+    assert_eq!(m.member_assignment, Bytes::from_static(b"all"));
 }

@@ -207,7 +207,7 @@ impl WireFrontEnd {
             return Err(format!("{api_key:?} v{version} is not supported"));
         }
         let header_version = api_key.request_header_version(version);
-        let _header = RequestHeader::decode(&mut frame, header_version)
+        let header = RequestHeader::decode(&mut frame, header_version)
             .map_err(|e| format!("undecodable {api_key:?} v{version} request header: {e}"))?;
         super::validate::check_body(raw_key, version, &frame)
             .map_err(|e| format!("malformed {api_key:?} v{version} request: {e}"))?;
@@ -524,7 +524,16 @@ impl WireFrontEnd {
                 Ok(self.dispatch(
                     connection_id,
                     pending,
-                    ClientRequest::Group(version, Box::new(GroupRequest::JoinGroup(req))),
+                    ClientRequest::Group(
+                        version,
+                        Box::new(GroupRequest::JoinGroup {
+                            request: req,
+                            client_id: header
+                                .client_id
+                                .as_ref()
+                                .map_or_else(String::new, |c| c.as_str().to_string()),
+                        }),
+                    ),
                 ))
             }
             ApiKey::SyncGroup => {

@@ -122,7 +122,8 @@ impl IdempotenceManager {
     }
 
     fn last_acked_sequence(&self, tp: &TopicPartition) -> i32 {
-        self.entry(tp).map_or(NO_SEQUENCE, |e| e.last_acked_sequence)
+        self.entry(tp)
+            .map_or(NO_SEQUENCE, |e| e.last_acked_sequence)
     }
 
     fn next_sequence(&self, tp: &TopicPartition) -> i32 {
@@ -248,7 +249,13 @@ impl IdempotenceManager {
 
     /// A batch failed for good: `handleFailedBatch`. `adjust` is false when the batch ran
     /// out of retries or time, when nobody knows whether it was appended.
-    pub fn handle_failed(&mut self, tp: &TopicPartition, fields: ProducerFields, code: Option<i16>, adjust: bool) {
+    pub fn handle_failed(
+        &mut self,
+        tp: &TopicPartition,
+        fields: ProducerFields,
+        code: Option<i16>,
+        adjust: bool,
+    ) {
         if let Some(entry) = self.partitions.get_mut(tp) {
             entry.in_flight.remove(&fields.base_sequence);
         }
@@ -310,8 +317,9 @@ impl IdempotenceManager {
             }),
             _ => None,
         };
-        let rewrite: Vec<TopicPartition> =
-            std::mem::take(&mut self.partitions_to_rewrite).into_iter().collect();
+        let rewrite: Vec<TopicPartition> = std::mem::take(&mut self.partitions_to_rewrite)
+            .into_iter()
+            .collect();
         for tp in &rewrite {
             self.unresolved.remove(tp);
         }
@@ -389,7 +397,10 @@ mod tests {
         assert_eq!(rewrite, vec![tp()]);
         let fields = m.renumber(&tp(), &[(10, 5), (15, 5)]);
         assert_eq!(
-            fields.iter().map(|f| (f.producer_epoch, f.base_sequence)).collect::<Vec<_>>(),
+            fields
+                .iter()
+                .map(|f| (f.producer_epoch, f.base_sequence))
+                .collect::<Vec<_>>(),
             vec![(1, 0), (1, 5)]
         );
         assert_eq!(m.assign_sequence(&tp(), 1).base_sequence, 10);
@@ -401,7 +412,10 @@ mod tests {
         let _a = m.assign_sequence(&tp(), 10);
         let b = m.assign_sequence(&tp(), 10);
         assert!(m.can_retry(&tp(), OUT_OF_ORDER_SEQUENCE_NUMBER, b, false, 0, false));
-        assert!(m.bump_epoch_if_needed().is_empty(), "no bump: `a` may still land");
+        assert!(
+            m.bump_epoch_if_needed().is_empty(),
+            "no bump: `a` may still land"
+        );
     }
 
     #[test]

@@ -605,8 +605,7 @@ impl Producer {
         for (b, in_retry) in expired {
             if b.producer.producer_id >= 0 {
                 let tp = (b.topic.clone(), b.partition);
-                self.idempotence
-                    .handle_failed(&tp, b.producer, None, false);
+                self.idempotence.handle_failed(&tp, b.producer, None, false);
                 if in_retry {
                     self.idempotence
                         .mark_unresolved(&tp, b.producer, b.record_count());

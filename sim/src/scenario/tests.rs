@@ -283,7 +283,7 @@ fn errors_name_the_line_and_what_was_expected() {
     let cases: &[(&str, &str)] = &[
         (
             "\n\n\n\n\n\nat 1s kil 1",
-            "line 7: unknown action 'kil' (expected kill, crash, restart, pause, resume, \
+            "line 7: unknown action 'kil' (expected stop, kill, crash, restart, pause, resume, \
              isolate, heal, cut, delay, drop)",
         ),
         (
@@ -320,7 +320,7 @@ fn errors_name_the_line_and_what_was_expected() {
         ),
         (
             "after 1s",
-            "line 1: 'after 1s' needs an action (expected kill, crash, restart, pause, \
+            "line 1: 'after 1s' needs an action (expected stop, kill, crash, restart, pause, \
              resume, isolate, heal, cut, delay, drop)",
         ),
         (
@@ -457,7 +457,7 @@ fn errors_name_the_line_and_what_was_expected() {
         ),
         (
             "after 1s Kill 1",
-            "line 1: unknown action 'Kill' (expected kill, crash, restart, pause, resume, \
+            "line 1: unknown action 'Kill' (expected stop, kill, crash, restart, pause, resume, \
              isolate, heal, cut, delay, drop); keywords are lower-case: 'kill'",
         ),
         (

@@ -340,6 +340,9 @@ pub trait PerfHooks {
     fn completion(&mut self, _c: &crate::producer::Completion) {}
     /// Once per loop turn: records handed to the producer so far, and the driver's clock.
     fn turn(&mut self, _records_sent: u64, _now_ms: u64) {}
+    /// Once per loop turn: the producer's attempts that got an error and were retried, by
+    /// Kafka error name (`ProducerMetrics::errors`), running totals.
+    fn retried(&mut self, _errors: &std::collections::BTreeMap<String, u64>) {}
 }
 
 /// Hooks made of two closures, for the common case.
@@ -396,6 +399,7 @@ pub async fn run_perf_producer_with(
             hooks.progress_line(&w.progress_line());
         }
         hooks.turn(perf.records_sent(), now);
+        hooks.retried(&producer.metrics.errors);
         if perf.is_done(&producer) {
             break;
         }

@@ -24,8 +24,11 @@
 //!
 //! Faults that need a network between the nodes (`isolate`, `cut`, `delay`, `drop`) exist
 //! in the simulator and, partly, in the live router; a target refuses what it cannot do
-//! with [`ControlError::Unsupported`], saying why, before anything runs.
+//! with [`ControlError::Unsupported`], saying why, before anything runs: [`Target::refusal`]
+//! is the table a plan is checked against before a cluster starts, and each target's action
+//! methods refuse with the same words.
 
+use crate::scenario::{Action, Event};
 use controller::{BrokerId, PartitionRegistration};
 
 /// One partition as the cluster reports it (Kafka's `kafka-topics --describe` line).
@@ -67,6 +70,123 @@ impl PartitionState {
     pub fn is_fully_replicated(&self) -> bool {
         self.has_leader() && self.isr.len() == self.replicas.len()
     }
+}
+
+/// The three kinds of cluster a scenario runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    /// The deterministic simulator, on virtual time.
+    Sim,
+    /// kraftsim's nodes as tokio tasks on 127.0.0.1, in real time.
+    Live,
+    /// Apache Kafka itself, one JVM per node: the oracle.
+    Kafka,
+}
+
+/// Why the live router cannot cut one link (it isolates whole nodes).
+pub const LIVE_NO_LINK_FAULTS: &str = "its router isolates a whole node, not one link";
+/// Why the live target cannot lose the page cache.
+pub const LIVE_NO_CRASH: &str =
+    "it does not model the page cache a power loss drops; the sim target does";
+/// Why the Kafka target cannot cut, slow or isolate links.
+pub const KAFKA_NO_NETWORK_FAULTS: &str = "its nodes are JVMs on the host's loopback; cutting \
+     links between them needs root tools (iptables, tc or network namespaces). \
+     `pause` makes a node stop answering";
+/// Why the Kafka target cannot lose the page cache.
+pub const KAFKA_NO_CRASH: &str = "a power loss drops what the kernel had not written to disk, \
+     and a signal cannot do that to a real process (it needs a VM, or a filesystem that can \
+     lose unflushed writes such as LazyFS); `kill` keeps the page cache";
+/// Why a real-time target cannot wait for `on broker-fenced`.
+pub const NO_FENCING_OBSERVED: &str = "a real-time run observes the cluster by polling who leads \
+     each partition and which node is the active controller; broker registrations are not \
+     polled, so fencing is not seen (trigger on `leader-change` or `isr-shrink` instead)";
+
+impl Target {
+    pub const ALL: [Target; 3] = [Target::Sim, Target::Live, Target::Kafka];
+
+    /// `sim`, `live` or `kafka`, as `--target` takes it and [`ClusterControl::target`]
+    /// answers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Sim => "sim",
+            Target::Live => "live",
+            Target::Kafka => "kafka",
+        }
+    }
+
+    /// The target a [`ClusterControl::target`] name stands for.
+    pub fn from_name(name: &str) -> Option<Target> {
+        Target::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Whether the target runs on the wall clock (observed by polling) rather than the
+    /// simulator's virtual clock.
+    pub fn is_real_time(self) -> bool {
+        !matches!(self, Target::Sim)
+    }
+
+    /// Why this target cannot carry out `action`, or `None` if it can. The table every
+    /// plan is checked against before a cluster starts; each target's action methods
+    /// refuse with the same words when called anyway.
+    pub fn refusal(self, action: &Action) -> Option<ControlError> {
+        let why = match (self, action) {
+            (Target::Sim, _) => return None,
+            (Target::Live, Action::Crash(_)) => LIVE_NO_CRASH,
+            (Target::Live, Action::Cut { .. } | Action::Delay { .. } | Action::Drop { .. }) => {
+                LIVE_NO_LINK_FAULTS
+            }
+            (Target::Kafka, Action::Crash(_)) => KAFKA_NO_CRASH,
+            (
+                Target::Kafka,
+                Action::Isolate(_)
+                | Action::Cut { .. }
+                | Action::Delay { .. }
+                | Action::Drop { .. },
+            ) => KAFKA_NO_NETWORK_FAULTS,
+            _ => return None,
+        };
+        Some(ControlError::Unsupported {
+            target: self.name(),
+            action: action.to_string(),
+            why: why.to_string(),
+        })
+    }
+
+    /// Why this target cannot fire a step on `event`, or `None` if it can: the simulator
+    /// sees every event; the real-time targets see what their poller can diff.
+    pub fn event_refusal(self, event: &Event) -> Option<ControlError> {
+        match (self, event) {
+            (Target::Sim, _) => None,
+            (_, Event::BrokerFenced) => Some(ControlError::Unsupported {
+                target: self.name(),
+                action: format!("on {event}"),
+                why: NO_FENCING_OBSERVED.to_string(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Target {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Target::from_name(s).ok_or_else(|| format!("unknown target '{s}' (sim, live or kafka)"))
+    }
+}
+
+/// A one-way link made slow or lossy (`delay A->B 200ms`, `drop A->B 0.25`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LinkShape {
+    /// Extra latency on every message, in ms.
+    Delay { delay_ms: u64 },
+    /// Each message is lost with this probability, in [0, 1].
+    Loss { probability: f64 },
 }
 
 /// Why a target could not carry out an action.
@@ -122,6 +242,19 @@ pub trait ClusterControl {
             &format!("cut {from}->{to}"),
             "it has no network between its nodes to cut",
         ))
+    }
+    /// Makes the link from `from` to `to` slow or lossy.
+    fn shape_link(
+        &mut self,
+        from: BrokerId,
+        to: BrokerId,
+        shape: LinkShape,
+    ) -> Result<(), ControlError> {
+        let action = match shape {
+            LinkShape::Delay { delay_ms } => format!("delay {from}->{to} {delay_ms}ms"),
+            LinkShape::Loss { probability } => format!("drop {from}->{to} {probability}"),
+        };
+        Err(self.unsupported(&action, "it has no network between its nodes to shape"))
     }
     /// Restores every link.
     fn heal(&mut self) -> Result<(), ControlError> {

@@ -156,10 +156,18 @@ struct RunArgs {
     /// Print every event of each phase (default: the first 40).
     #[arg(long)]
     trace: bool,
-    /// Run on the live driver instead: real TCP on 127.0.0.1, real time, real figures
-    /// (not deterministic; --json and --html are for the deterministic run).
-    #[arg(long, conflicts_with_all = ["json", "html"])]
+    /// Where to run: sim (the deterministic simulator, virtual time), live (kraftsim's
+    /// nodes on 127.0.0.1, real time) or kafka (Apache Kafka 4.4 itself, one JVM per node,
+    /// real time) [default: sim]
+    #[arg(long)]
+    target: Option<sim::cluster_control::Target>,
+    /// Short for --target live.
+    #[arg(long, conflicts_with = "target")]
     live: bool,
+    /// An unpacked Apache Kafka distribution for --target kafka (its libs/ are used);
+    /// without it, the classpath `bash oracle/fetch.sh` writes.
+    #[arg(long)]
+    kafka_home: Option<std::path::PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -263,7 +271,7 @@ fn experiment(args: &RunArgs) -> Result<(ExperimentConfig, String)> {
             skip = false;
             continue;
         }
-        if a == "--seed" || a == "--scenario" || a == "--html" {
+        if a == "--seed" || a == "--scenario" || a == "--html" || a == "--kafka-home" {
             skip = true;
             continue;
         }
@@ -272,6 +280,7 @@ fn experiment(args: &RunArgs) -> Result<(ExperimentConfig, String)> {
             || a.starts_with("--seed=")
             || a.starts_with("--scenario=")
             || a.starts_with("--html=")
+            || a.starts_with("--kafka-home=")
         {
             continue;
         }
@@ -282,39 +291,37 @@ fn experiment(args: &RunArgs) -> Result<(ExperimentConfig, String)> {
 }
 
 fn run(args: RunArgs) -> Result<()> {
+    use sim::cluster_control::Target;
     let (config, command) = experiment(&args)?;
-    if args.live {
-        let report = sim::experiment::live_run::run_live(&config).context("the live run failed")?;
-        for line in &report.lines {
-            println!("{line}");
-        }
-        let v = &report.verdict;
-        let counts = |m: &std::collections::BTreeMap<String, u64>| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        println!("\n== verdict");
-        println!("acknowledged: {}", counts(&v.acked));
-        println!("lost:         {}", counts(&v.lost));
-        println!("duplicated:   {}", counts(&v.duplicated));
-        println!("reordered:    {}", counts(&v.reordered));
-        for l in &v.lessons {
-            println!("lesson: {l}");
-        }
-        if v.violations.is_empty() {
-            println!("invariants: all held");
-        }
-        for x in &v.violations {
-            println!("VIOLATION {x}");
-        }
-        if !v.violations.is_empty() {
-            std::process::exit(1);
-        }
-        return Ok(());
+    let target = if args.live {
+        Target::Live
+    } else {
+        args.target.unwrap_or(Target::Sim)
+    };
+    if args.kafka_home.is_some() && target != Target::Kafka {
+        bail!("--kafka-home is for --target kafka");
     }
-    let report = sim::experiment::run(&config).context("the run failed")?;
+    let report = if target == Target::Sim {
+        sim::experiment::run(&config).context("the run failed")?
+    } else {
+        use sim::experiment::real_time::{self, RealTimeOptions};
+        let (mut cluster, started_in) =
+            real_time::start_cluster(target, &config, args.kafka_home.as_ref())?;
+        eprintln!(
+            "{target} cluster up in {:.1} s: bootstrap.servers={}",
+            started_in.as_secs_f64(),
+            cluster.bootstrap_servers().unwrap_or_default()
+        );
+        real_time::run_real_time(
+            cluster.as_mut(),
+            started_in,
+            &config,
+            &RealTimeOptions::default(),
+            None,
+        )
+        .with_context(|| format!("the {target} run failed"))?
+        .report
+    };
     if args.json {
         println!("{}", report.to_json(&command));
     } else {

@@ -13,24 +13,31 @@
 
 pub mod client;
 pub mod html;
-pub mod live_run;
+pub mod observations;
 pub mod phases;
 pub mod plan;
+pub mod poller;
+pub mod real_time;
 pub mod report;
 pub mod settings;
+pub mod sim_target;
 pub mod verdict;
 
+use crate::harness::events::ClusterEventKind;
 use crate::harness::time_model::TimeModel;
 use crate::harness::{SimCluster, SimConfig, SimError};
-use crate::scenario::{Action, NodeRef, Step, Trigger};
+use crate::scenario::{Action, Event, NodeRef, Step, Trigger};
 use client::SimConnections;
 use controller::BrokerId;
 use loadgen::consumer::{Consumer, ConsumerConfig, OffsetReset};
 use loadgen::perf_producer::{random_payload, PerfConfig, PerfProducer};
 use loadgen::producer::{Producer, ProducerConfig};
+use observations::{Observations, Observer};
 use phases::PhaseRecorder;
 use plan::PlanRunner;
+use poller::Poller;
 use report::{PerfReport, RunReport};
+use sim_target::SimTarget;
 use std::collections::BTreeMap;
 use verdict::AckedWrite;
 
@@ -56,6 +63,8 @@ pub struct ExperimentConfig {
     pub max_load_ms: u64,
     /// The most virtual time to wait for convergence after healing.
     pub converge_timeout_ms: u64,
+    /// The plan's node ids are roles (`set node-ids roles`, [`plan::roles`]).
+    pub node_roles: bool,
 }
 
 impl ExperimentConfig {
@@ -81,6 +90,7 @@ impl ExperimentConfig {
             time_model: TimeModel::seed_laptop(),
             max_load_ms: 3_600_000,
             converge_timeout_ms: 300_000,
+            node_roles: false,
         }
     }
 
@@ -129,8 +139,27 @@ pub fn kill_story(nodes: &[BrokerId]) -> Vec<Step> {
     steps
 }
 
+/// How often the deterministic run polls its cluster when observing (virtual ms): as the
+/// real-time targets do, so that `sim conform` reads the same kind of timings from all.
+pub const SIM_POLL_INTERVAL_MS: u64 = 100;
+
 /// Runs the experiment.
 pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
+    run_with(config, None).map(|(report, _)| report)
+}
+
+/// Runs the experiment and also observes it from outside, as the real-time targets are
+/// observed ([`observations`]): for `sim conform`. The report is the same as [`run`]'s.
+pub fn run_observed(config: &ExperimentConfig) -> Result<(RunReport, Observations), SimError> {
+    let observer = Observer::new(Poller::new(&config.topic, SIM_POLL_INTERVAL_MS));
+    let (report, observations) = run_with(config, Some(observer))?;
+    Ok((report, observations.unwrap_or_default()))
+}
+
+fn run_with(
+    config: &ExperimentConfig,
+    mut observer: Option<Observer>,
+) -> Result<(RunReport, Option<Observations>), SimError> {
     if config.record_size < 8 {
         return Err(SimError::Request(
             "--record-size must be at least 8 bytes: each record carries its number for the verdict".into(),
@@ -190,7 +219,19 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
         load_start,
     );
     let mut connections = SimConnections::default();
-    let mut plan = PlanRunner::new(config.plan.clone(), load_start, sim.events().len());
+    let steps = if config.node_roles {
+        let roles = plan::roles(sim.active_controller(), sim.ids());
+        if let Some(o) = observer.as_mut() {
+            o.set_roles(roles.clone());
+        }
+        plan::relabel(&config.plan, &roles)
+    } else {
+        config.plan.clone()
+    };
+    let mut plan = PlanRunner::new(steps, load_start, sim.events().len());
+    if let Some(o) = observer.as_mut() {
+        o.poller.poll_now(load_start, &mut SimTarget(&mut sim));
+    }
     let mut ledger: Vec<AckedWrite> = Vec::with_capacity(config.records.min(10_000_000) as usize);
     let mut progress_lines = Vec::new();
     let mut timeline = report::TimelineRecorder::new(load_start);
@@ -205,7 +246,12 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
             match &c.result {
                 Ok(base) => {
                     for (i, r) in c.records.iter().enumerate() {
-                        phases.acked(c.at_ms.saturating_sub(r.send_ms), config.record_size as u64);
+                        phases.acked_at(
+                            c.at_ms,
+                            c.partition,
+                            c.at_ms.saturating_sub(r.send_ms),
+                            config.record_size as u64,
+                        );
                         ledger.push(AckedWrite {
                             partition: c.partition,
                             offset: if *base >= 0 { base + i as i64 } else { -1 },
@@ -230,6 +276,9 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
             records_total: config.records,
             load_over,
         };
+        if let Some(o) = observer.as_mut() {
+            o.poller.poll(now, &mut SimTarget(&mut sim));
+        }
         fire_due_steps(
             &mut sim,
             &mut plan,
@@ -237,7 +286,8 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
             &mut phases,
             &mut timeline,
             &producer.metrics.errors,
-        )?;
+            &mut observer,
+        );
         if load_over {
             break;
         }
@@ -276,6 +326,9 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
             records_total: config.records,
             load_over: true,
         };
+        if let Some(o) = observer.as_mut() {
+            o.poller.poll(sim.now_ms(), &mut SimTarget(&mut sim));
+        }
         fire_due_steps(
             &mut sim,
             &mut plan,
@@ -283,7 +336,8 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
             &mut phases,
             &mut timeline,
             &producer.metrics.errors,
-        )?;
+            &mut observer,
+        );
         sim.step();
     }
     let unfired: Vec<String> = plan
@@ -302,6 +356,10 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
     );
     let converged = sim.heal_and_converge(config.converge_timeout_ms);
     sim.check_replicas_agree();
+    let observations = observer.map(|o| {
+        let now = sim.now_ms();
+        o.finish(&mut SimTarget(&mut sim), now)
+    });
     phases.next(
         "read back for the verdict",
         sim.now_ms(),
@@ -354,7 +412,8 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
             config.max_load_ms
         ));
     }
-    Ok(RunReport {
+    let report = RunReport {
+        target: crate::cluster_control::Target::Sim,
         seed: config.seed,
         trace_digest: format!("{:016x}", sim.trace_digest()),
         perf: perf_report,
@@ -370,7 +429,19 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
                 text: l.text.clone(),
             })
             .collect(),
-    })
+    };
+    Ok((report, observations))
+}
+
+/// Whether a simulator event is what an `on` trigger waits for.
+fn matches_event(event: &Event, kind: &ClusterEventKind) -> bool {
+    match event {
+        Event::ControllerElected => kind.is_controller_elected(),
+        Event::IsrShrink => matches!(kind, ClusterEventKind::IsrShrink { .. }),
+        Event::IsrExpand => matches!(kind, ClusterEventKind::IsrExpand { .. }),
+        Event::LeaderChange => kind.is_leader_change(),
+        Event::BrokerFenced => kind.is_broker_fenced(),
+    }
 }
 
 /// Fires the plan's steps that are due; each starts a phase named after what it does.
@@ -381,14 +452,37 @@ fn fire_due_steps(
     phases: &mut PhaseRecorder,
     timeline: &mut report::TimelineRecorder,
     retried: &BTreeMap<String, u64>,
-) -> Result<(), SimError> {
-    while let Some(step) = plan.due(sim, progress) {
-        let name = plan::describe(sim, &step.action);
-        timeline.fault(sim.now_ms(), &name);
-        phases.next(&name, sim.now_ms(), retried, sim.events(), sim.trace());
-        plan.fire(sim, &step)?;
+    observer: &mut Option<Observer>,
+) {
+    while let Some(step) = plan.due(sim.now_ms(), progress, sim.events(), |e, ev| {
+        matches_event(e, &ev.kind)
+    }) {
+        let now = sim.now_ms();
+        let controller = sim.active_controller();
+        let name = plan::describe(controller, &step.action);
+        timeline.fault(now, &name);
+        phases.next(&name, now, retried, sim.events(), sim.trace());
+        let record = observer.as_mut().map(|o| {
+            o.before(
+                &mut SimTarget(sim),
+                &step,
+                controller,
+                now,
+                phases.current_index(),
+            )
+        });
+        // A step the cluster refuses (a CreateTopics error) is an outcome to report, not
+        // the end of the run.
+        let outcome = plan::apply(&mut SimTarget(sim), &step.action).map_err(|e| e.to_string());
+        match &outcome {
+            Ok(text) => sim.note_fault(text),
+            Err(why) => sim.note_fault(&format!("'{step}' failed: {why}")),
+        }
+        plan.fired(sim.now_ms(), sim.events().len());
+        if let (Some(o), Some(record)) = (observer.as_mut(), record) {
+            o.fired(&mut SimTarget(sim), &step, record, outcome);
+        }
     }
-    Ok(())
 }
 
 /// Moves time to the next thing: a cluster event, or the earliest of the clients' own

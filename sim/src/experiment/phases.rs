@@ -2,6 +2,12 @@
 //! then convergence. Each phase keeps its own figures (records acknowledged, latency
 //! percentiles, errors by name) and the cluster's events in it, with their reasons, so a
 //! reader sees what each fault did to the load and why.
+//!
+//! The events come from the simulator's trace on the `sim` target, and from the poller's
+//! observations ([`super::poller`]) on the real-time targets, which hand them in as they
+//! happen ([`PhaseRecorder::event`]). Each phase also keeps the flow of writes per
+//! partition ([`WriteFlow`]): when the first and last acknowledgements came and the longest
+//! silence, which is how `sim conform` tells "writes went on" from "writes stalled".
 
 use crate::harness::events::{ClusterEvent, ClusterEventKind};
 use crate::harness::TraceLine;
@@ -64,6 +70,54 @@ pub struct Phase {
     pub leader_moves: u64,
     pub isr_changes: u64,
     pub events: Vec<EventLine>,
+    /// Acknowledgements per partition over time (not in the JSON report).
+    #[serde(skip)]
+    pub writes: WriteFlow,
+}
+
+/// When one partition's writes were acknowledged during a phase.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PartitionFlow {
+    pub first_ack_ms: u64,
+    pub last_ack_ms: u64,
+    /// The longest time without an acknowledgement, from the phase's start or the previous
+    /// one, up to an acknowledgement.
+    pub longest_gap_ms: u64,
+    /// When that silence ended (the acknowledgement that broke it).
+    pub longest_gap_end_ms: u64,
+}
+
+/// Acknowledgements of a phase, per partition.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteFlow {
+    pub partitions: BTreeMap<i32, PartitionFlow>,
+}
+
+impl WriteFlow {
+    /// A record of `partition` acknowledged at `at_ms`, in a phase that began at `start_ms`.
+    pub fn ack(&mut self, start_ms: u64, at_ms: u64, partition: i32) {
+        let flow = self.partitions.entry(partition).or_insert(PartitionFlow {
+            first_ack_ms: at_ms,
+            last_ack_ms: start_ms,
+            longest_gap_ms: 0,
+            longest_gap_end_ms: at_ms,
+        });
+        let gap = at_ms.saturating_sub(flow.last_ack_ms);
+        if gap > flow.longest_gap_ms {
+            flow.longest_gap_ms = gap;
+            flow.longest_gap_end_ms = at_ms;
+        }
+        flow.last_ack_ms = flow.last_ack_ms.max(at_ms);
+    }
+}
+
+/// What an event adds to a phase's counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventCount {
+    ControllerElection,
+    LeaderMove,
+    IsrChange,
+    Nothing,
 }
 
 /// Builds phases as the run goes.
@@ -98,6 +152,7 @@ fn empty_phase(name: &str, at_ms: u64) -> Phase {
         leader_moves: 0,
         isr_changes: 0,
         events: Vec::new(),
+        writes: WriteFlow::default(),
     }
 }
 
@@ -119,6 +174,38 @@ impl PhaseRecorder {
         self.current.acked += 1;
         self.bytes += bytes;
         let _ = self.histogram.record(latency_ms.clamp(1, 3_600_000));
+    }
+
+    /// A record of `partition` acknowledged at `at_ms`, `latency_ms` after its send: as
+    /// [`PhaseRecorder::acked`], and into the phase's [`WriteFlow`].
+    pub fn acked_at(&mut self, at_ms: u64, partition: i32, latency_ms: u64, bytes: u64) {
+        self.acked(latency_ms, bytes);
+        let start = self.current.start_ms;
+        self.current.writes.ack(start, at_ms, partition);
+    }
+
+    /// An event as it happens (the real-time targets' observations): into the current
+    /// phase's events and counters.
+    pub fn event(&mut self, line: EventLine, count: EventCount) {
+        let p = &mut self.current;
+        match count {
+            EventCount::ControllerElection => p.controller_elections += 1,
+            EventCount::LeaderMove => p.leader_moves += 1,
+            EventCount::IsrChange => p.isr_changes += 1,
+            EventCount::Nothing => {}
+        }
+        p.events.push(line);
+    }
+
+    /// The index the current phase will have in [`PhaseRecorder::finish`]'s list.
+    pub fn current_index(&self) -> usize {
+        self.phases.len()
+    }
+
+    /// Ends the current phase at `at_ms` and starts `next`, for runs whose events came in
+    /// through [`PhaseRecorder::event`].
+    pub fn next_phase(&mut self, next: &str, at_ms: u64, retried: &BTreeMap<String, u64>) {
+        self.next(next, at_ms, retried, &[], &[]);
     }
 
     /// Records that failed with `error`.

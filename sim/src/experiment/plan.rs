@@ -1,10 +1,24 @@
-//! Running a fault plan: steps fire in order, each when its trigger holds, and each
-//! resolves `controller` to whichever node leads the metadata quorum at that moment.
+//! # Running a fault plan, the same way on every target
+//!
+//! A scenario's steps fire in order, each when its trigger holds (see `docs/scenarios.md`).
+//! This module is the one place that turns a step into what happens to a cluster, for the
+//! deterministic simulator and the real-time targets alike:
+//!
+//! - [`PlanRunner`] decides *when*: the next step is due when its time has come, when the
+//!   producer has been handed its share of the records, or when an event it waits for has
+//!   happened since the previous step fired. It reads clocks and events as plain values, so
+//!   virtual milliseconds and wall-clock milliseconds, the simulator's own events and a
+//!   poller's observations all serve.
+//! - [`apply`] decides *what*, over [`ClusterControl`]: it resolves `controller` to the
+//!   node that leads the metadata quorum *at that moment* and `all` to every node, calls the
+//!   target's method, and says in words what it did (`kill 1 (the active controller)`).
+//! - [`check`] refuses, before any cluster starts, a plan the target cannot carry out, with
+//!   the target's reason ([`Target::refusal`]).
 
-use crate::harness::events::ClusterEventKind;
-use crate::harness::{SimCluster, SimError};
+use crate::cluster_control::{ClusterControl, ControlError, LinkShape, Target};
 use crate::scenario::{Action, Event, NodeRef, Step, Trigger};
 use controller::BrokerId;
+use std::collections::BTreeMap;
 
 /// How far the load is, for record triggers.
 #[derive(Clone, Copy, Debug)]
@@ -47,6 +61,11 @@ impl PlanRunner {
         &self.steps[self.next.min(self.steps.len())..]
     }
 
+    /// How many steps have fired.
+    pub fn fired_count(&self) -> usize {
+        self.next
+    }
+
     /// The step armed now, if its trigger is time: when it fires.
     pub fn next_time_ms(&self, load_start_ms: u64) -> Option<u64> {
         match self.steps.get(self.next)?.trigger {
@@ -56,38 +75,73 @@ impl PlanRunner {
         }
     }
 
-    /// The next step, if its trigger holds now. Call [`PlanRunner::fire`] with it.
-    pub fn due(&self, sim: &SimCluster, progress: &Progress) -> Option<Step> {
+    /// The next step, if its trigger holds at `now_ms`. `events` is every event seen so
+    /// far (the previous step armed at an index into it), `matches` says whether one is
+    /// what an `on` trigger waits for. Apply the step, then call [`PlanRunner::fired`].
+    pub fn due<E>(
+        &self,
+        now_ms: u64,
+        progress: &Progress,
+        events: &[E],
+        matches: impl Fn(&Event, &E) -> bool,
+    ) -> Option<Step> {
         let step = self.steps.get(self.next)?;
-        let now = sim.now_ms();
         let due = match &step.trigger {
-            Trigger::AtMs(t) => now >= progress.load_start_ms + t,
-            Trigger::AfterMs(t) => now >= self.armed_at_ms + t,
+            Trigger::AtMs(t) => now_ms >= progress.load_start_ms + t,
+            Trigger::AfterMs(t) => now_ms >= self.armed_at_ms + t,
             Trigger::AtRecordsPercent(p) => {
                 progress.load_over
                     || progress.records_sent * 100 >= progress.records_total * u64::from(*p)
             }
-            Trigger::On(event) => sim.events()[self.armed_event.min(sim.events().len())..]
+            Trigger::On(event) => events[self.armed_event.min(events.len())..]
                 .iter()
-                .any(|e| matches_event(event, &e.kind)),
+                .any(|e| matches(event, e)),
         };
         due.then(|| step.clone())
     }
 
-    /// Applies the step [`PlanRunner::due`] returned and arms the next one.
-    pub fn fire(&mut self, sim: &mut SimCluster, step: &Step) -> Result<String, SimError> {
-        let text = apply(sim, &step.action)?;
+    /// The step [`PlanRunner::due`] returned was applied at `now_ms`, when `events_so_far`
+    /// events had been seen: arms the next one.
+    pub fn fired(&mut self, now_ms: u64, events_so_far: usize) {
         self.next += 1;
-        self.armed_at_ms = sim.now_ms();
-        self.armed_event = sim.events().len();
-        Ok(text)
+        self.armed_at_ms = now_ms;
+        self.armed_event = events_so_far;
     }
 }
 
-/// What an action will do, in words, resolving `controller` now: the phase it starts is
-/// named so.
-pub fn describe(sim: &SimCluster, action: &Action) -> String {
-    let controller = sim.active_controller();
+/// Refuses, before anything runs, a plan `target` cannot carry out: an action it cannot
+/// do, or an event it cannot see. The first refusal names the step's line.
+pub fn check(target: Target, plan: &[Step]) -> Result<(), ControlError> {
+    for step in plan {
+        let refusal = match &step.trigger {
+            Trigger::On(event) => target.event_refusal(event),
+            _ => None,
+        }
+        .or_else(|| target.refusal(&step.action));
+        if let Some(ControlError::Unsupported {
+            target,
+            action,
+            why,
+        }) = refusal
+        {
+            let at = if step.line > 0 {
+                format!("line {}: ", step.line)
+            } else {
+                String::new()
+            };
+            return Err(ControlError::Unsupported {
+                target,
+                action: format!("{at}'{step}' ({action})"),
+                why,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What an action will do, in words, with `controller` the active controller now: the
+/// phase it starts is named so.
+pub fn describe(controller: Option<BrokerId>, action: &Action) -> String {
     let node = |n: &NodeRef| match n {
         NodeRef::Id(id) if Some(*id) == controller => format!("{id} (the active controller)"),
         NodeRef::Id(id) => id.to_string(),
@@ -109,80 +163,179 @@ pub fn describe(sim: &SimCluster, action: &Action) -> String {
     }
 }
 
-fn matches_event(event: &Event, kind: &ClusterEventKind) -> bool {
-    match event {
-        Event::ControllerElected => kind.is_controller_elected(),
-        Event::IsrShrink => matches!(kind, ClusterEventKind::IsrShrink { .. }),
-        Event::IsrExpand => matches!(kind, ClusterEventKind::IsrExpand { .. }),
-        Event::LeaderChange => kind.is_leader_change(),
-        Event::BrokerFenced => kind.is_broker_fenced(),
+/// Node ids as roles (`set node-ids roles`), role to node: role 1 is the node that is the
+/// active controller when the load starts, roles 2, 3, ... the other nodes in id order. On
+/// Apache Kafka the first controller is whichever node won the first election, so a plan
+/// that means "the controller" and "a node that is not" names roles to mean the same on
+/// every target. Without a controller, every role is its own id.
+pub fn roles(controller: Option<BrokerId>, ids: &[BrokerId]) -> BTreeMap<BrokerId, BrokerId> {
+    let mut order: Vec<BrokerId> = ids.to_vec();
+    order.sort_unstable();
+    if let Some(c) = controller.filter(|c| order.contains(c)) {
+        order.retain(|id| *id != c);
+        order.insert(0, c);
     }
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.into_iter().zip(order).collect()
 }
 
-/// The nodes a reference names now.
-fn resolve(sim: &SimCluster, node: &NodeRef) -> Result<Vec<BrokerId>, String> {
+/// The plan with every node id read as a role of `roles` (role to node).
+pub fn relabel(steps: &[Step], roles: &BTreeMap<BrokerId, BrokerId>) -> Vec<Step> {
+    let node = |id: &BrokerId| roles.get(id).copied().unwrap_or(*id);
+    let node_ref = |n: &NodeRef| match n {
+        NodeRef::Id(id) => NodeRef::Id(node(id)),
+        other => other.clone(),
+    };
+    steps
+        .iter()
+        .map(|step| {
+            let action = match &step.action {
+                Action::Stop(n) => Action::Stop(node_ref(n)),
+                Action::Kill(n) => Action::Kill(node_ref(n)),
+                Action::Crash(n) => Action::Crash(node_ref(n)),
+                Action::Restart(n) => Action::Restart(node_ref(n)),
+                Action::Pause(n) => Action::Pause(node_ref(n)),
+                Action::Resume(n) => Action::Resume(node_ref(n)),
+                Action::Isolate(n) => Action::Isolate(node_ref(n)),
+                Action::Cut { from, to } => Action::Cut {
+                    from: node(from),
+                    to: node(to),
+                },
+                Action::Delay { from, to, delay_ms } => Action::Delay {
+                    from: node(from),
+                    to: node(to),
+                    delay_ms: *delay_ms,
+                },
+                Action::Drop {
+                    from,
+                    to,
+                    probability,
+                } => Action::Drop {
+                    from: node(from),
+                    to: node(to),
+                    probability: *probability,
+                },
+                other @ (Action::Heal | Action::CreateTopic { .. }) => other.clone(),
+            };
+            Step {
+                line: step.line,
+                trigger: step.trigger.clone(),
+                action,
+            }
+        })
+        .collect()
+}
+
+/// `node ids are roles: 1 = node 3 (the active controller), 2 = node 1, 3 = node 2`.
+pub fn describe_roles(roles: &BTreeMap<BrokerId, BrokerId>) -> String {
+    let parts: Vec<String> = roles
+        .iter()
+        .map(|(role, node)| {
+            if *role == 1 {
+                format!("{role} = node {node} (the active controller)")
+            } else {
+                format!("{role} = node {node}")
+            }
+        })
+        .collect();
+    format!("node ids are roles: {}", parts.join(", "))
+}
+
+/// The nodes a reference names, with `controller` the active controller now.
+pub fn resolve(
+    node: &NodeRef,
+    controller: Option<BrokerId>,
+    ids: &[BrokerId],
+) -> Result<Vec<BrokerId>, String> {
     match node {
         NodeRef::Id(id) => Ok(vec![*id]),
-        NodeRef::All => Ok(sim.ids().to_vec()),
-        NodeRef::Controller => sim
-            .active_controller()
+        NodeRef::All => Ok(ids.to_vec()),
+        NodeRef::Controller => controller
             .map(|c| vec![c])
             .ok_or_else(|| "no active controller now (the metadata quorum has no leader)".into()),
     }
 }
 
-/// Applies an action; returns what it did in words.
-pub fn apply(sim: &mut SimCluster, action: &Action) -> Result<String, SimError> {
-    let (nodes, verb) = match action {
-        Action::Stop(n) => (resolve(sim, n), "stop"),
-        Action::Kill(n) => (resolve(sim, n), "kill"),
-        Action::Crash(n) => (resolve(sim, n), "crash"),
-        Action::Restart(n) => (resolve(sim, n), "restart"),
-        Action::Pause(n) => (resolve(sim, n), "pause"),
-        Action::Resume(n) => (resolve(sim, n), "resume"),
-        Action::Isolate(n) => (resolve(sim, n), "isolate"),
+/// The nodes an action takes out of service (stop, kill, crash, pause, isolate), with
+/// `controller` the active controller now: what an observer watches leaderships move away
+/// from. Empty for actions that bring nodes back or touch links.
+pub fn struck(action: &Action, controller: Option<BrokerId>, ids: &[BrokerId]) -> Vec<BrokerId> {
+    match action {
+        Action::Stop(n)
+        | Action::Kill(n)
+        | Action::Crash(n)
+        | Action::Pause(n)
+        | Action::Isolate(n) => resolve(n, controller, ids).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// Applies an action to any target; returns what it did in words.
+pub fn apply(cluster: &mut dyn ClusterControl, action: &Action) -> Result<String, ControlError> {
+    let (node, verb) = match action {
+        Action::Stop(n) => (n, "stop"),
+        Action::Kill(n) => (n, "kill"),
+        Action::Crash(n) => (n, "crash"),
+        Action::Restart(n) => (n, "restart"),
+        Action::Pause(n) => (n, "pause"),
+        Action::Resume(n) => (n, "resume"),
+        Action::Isolate(n) => (n, "isolate"),
         Action::Heal => {
-            sim.heal();
-            return Ok(done(sim, "heal: every link restored".into()));
+            cluster.heal()?;
+            return Ok("heal: every link restored".into());
         }
         Action::Cut { from, to } => {
-            sim.cut(*from, *to);
-            return Ok(done(
-                sim,
-                format!("cut {from}->{to}: messages from {from} to {to} are dropped"),
+            cluster.cut(*from, *to)?;
+            return Ok(format!(
+                "cut {from}->{to}: messages from {from} to {to} are dropped"
             ));
         }
         Action::Delay { from, to, delay_ms } => {
-            sim.network_mut().set_delay(*from, *to, *delay_ms);
-            return Ok(done(sim, format!("delay {from}->{to} by {delay_ms} ms")));
+            let delay_ms = *delay_ms;
+            cluster.shape_link(*from, *to, LinkShape::Delay { delay_ms })?;
+            return Ok(format!("delay {from}->{to} by {delay_ms} ms"));
         }
         Action::Drop {
             from,
             to,
             probability,
         } => {
-            sim.network_mut().set_loss(*from, *to, *probability);
-            return Ok(done(
-                sim,
-                format!("drop {from}->{to} with probability {probability}"),
+            let probability = *probability;
+            cluster.shape_link(*from, *to, LinkShape::Loss { probability })?;
+            return Ok(format!("drop {from}->{to} with probability {probability}"));
+        }
+        Action::CreateTopic {
+            name,
+            partitions,
+            replication_factor,
+        } => {
+            let rf = i16::try_from(*replication_factor).map_err(|_| {
+                ControlError::Failed(format!(
+                    "replication factor {replication_factor} is too large"
+                ))
+            })?;
+            cluster.create_topic(name, *partitions, rf, &[])?;
+            return Ok(format!(
+                "create-topic {name}: {partitions} partitions, RF {replication_factor}, every partition led"
             ));
         }
     };
-    let nodes = match nodes {
+    let controller = cluster.active_controller()?;
+    let nodes = match resolve(node, controller, &cluster.node_ids()) {
         Ok(n) => n,
-        Err(why) => return Ok(done(sim, format!("{verb} controller: skipped, {why}"))),
+        Err(why) => return Ok(format!("{verb} controller: skipped, {why}")),
     };
-    let controller = sim.active_controller();
     let mut words = Vec::new();
     for id in nodes {
         match action {
-            Action::Stop(_) => sim.stop(id)?,
-            Action::Kill(_) => sim.kill(id)?,
-            Action::Crash(_) => sim.crash(id)?,
-            Action::Restart(_) => sim.restart(id)?,
-            Action::Pause(_) => sim.pause(id)?,
-            Action::Resume(_) => sim.resume(id)?,
-            Action::Isolate(_) => sim.isolate(id)?,
+            Action::Stop(_) => cluster.stop(id)?,
+            Action::Kill(_) => cluster.kill(id)?,
+            Action::Crash(_) => cluster.crash(id)?,
+            Action::Restart(_) => cluster.restart(id)?,
+            Action::Pause(_) => cluster.pause(id)?,
+            Action::Resume(_) => cluster.resume(id)?,
+            Action::Isolate(_) => cluster.isolate(id)?,
             _ => {}
         }
         let role = if Some(id) == controller {
@@ -192,11 +345,119 @@ pub fn apply(sim: &mut SimCluster, action: &Action) -> Result<String, SimError> 
         };
         words.push(format!("{verb} {id}{role}"));
     }
-    let text = words.join(", ");
-    Ok(done(sim, text))
+    Ok(words.join(", "))
 }
 
-fn done(sim: &mut SimCluster, text: String) -> String {
-    sim.note_fault(&text);
-    text
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse;
+
+    fn plan(text: &str) -> Vec<Step> {
+        parse(text).expect("a valid scenario").steps
+    }
+
+    #[test]
+    fn a_target_refuses_a_plan_before_it_runs_and_names_the_line_and_why() {
+        let steps = plan("at 1s kill 1\nafter 2s crash 2\n");
+        assert!(check(Target::Sim, &steps).is_ok());
+        let e = check(Target::Kafka, &steps).expect_err("kafka cannot crash");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("the kafka target cannot line 2: 'after 2s crash 2'"),
+            "{text}"
+        );
+        assert!(text.contains("power loss"), "{text}");
+        let e = check(Target::Live, &plan("on broker-fenced kill 1\n"))
+            .expect_err("live does not see fencing");
+        assert!(e.to_string().contains("fencing is not seen"), "{e}");
+        assert!(check(
+            Target::Live,
+            &plan("on isr-shrink kill 1\nafter 1s isolate 2\n")
+        )
+        .is_ok());
+        assert!(check(Target::Kafka, &plan("after 1s isolate 2\n")).is_err());
+    }
+
+    #[test]
+    fn controller_and_all_resolve_now_and_describe_says_who() {
+        let ids = [1, 2, 3];
+        assert_eq!(resolve(&NodeRef::Controller, Some(2), &ids), Ok(vec![2]));
+        assert!(resolve(&NodeRef::Controller, None, &ids).is_err());
+        assert_eq!(resolve(&NodeRef::All, None, &ids), Ok(vec![1, 2, 3]));
+        assert_eq!(
+            describe(Some(2), &Action::Kill(NodeRef::Controller)),
+            "kill 2 (the active controller)"
+        );
+        assert_eq!(describe(Some(2), &Action::Stop(NodeRef::Id(1))), "stop 1");
+        assert_eq!(
+            struck(&Action::Pause(NodeRef::Controller), Some(3), &ids),
+            vec![3]
+        );
+        assert!(struck(&Action::Restart(NodeRef::All), Some(3), &ids).is_empty());
+    }
+
+    #[test]
+    fn roles_make_node_1_the_first_controller_and_keep_the_others_in_order() {
+        let r = roles(Some(3), &[1, 2, 3]);
+        assert_eq!(r, BTreeMap::from([(1, 3), (2, 1), (3, 2)]));
+        assert_eq!(
+            roles(None, &[1, 2, 3]),
+            BTreeMap::from([(1, 1), (2, 2), (3, 3)])
+        );
+        let steps = relabel(
+            &plan("at 1s kill 1\nafter 1s cut 2->3\nafter 1s restart all\n"),
+            &r,
+        );
+        let text: Vec<String> = steps.iter().map(Step::to_string).collect();
+        assert_eq!(
+            text,
+            ["at 1s kill 3", "after 1s cut 1->2", "after 1s restart all"]
+        );
+        assert_eq!(
+            describe_roles(&r),
+            "node ids are roles: 1 = node 3 (the active controller), 2 = node 1, 3 = node 2"
+        );
+    }
+
+    #[test]
+    fn steps_fire_in_order_on_time_records_and_events() {
+        let mut runner = PlanRunner::new(
+            plan("at 25% records kill 1\non leader-change restart 1\nafter 5s heal\n"),
+            100,
+            0,
+        );
+        let progress = |sent| Progress {
+            load_start_ms: 100,
+            records_sent: sent,
+            records_total: 100,
+            load_over: false,
+        };
+        let is = |e: &Event, seen: &&str| e.name() == *seen;
+        assert!(runner.due(200, &progress(24), &[] as &[&str], is).is_none());
+        assert!(runner.due(200, &progress(25), &[] as &[&str], is).is_some());
+        runner.fired(200, 1);
+        // An event before the step was armed does not count.
+        assert!(runner
+            .due(300, &progress(30), &["leader-change"], is)
+            .is_none());
+        assert!(runner
+            .due(
+                300,
+                &progress(30),
+                &["leader-change", "isr-shrink", "leader-change"],
+                is
+            )
+            .is_some());
+        runner.fired(300, 3);
+        assert_eq!(runner.next_time_ms(100), Some(5300));
+        assert!(runner
+            .due(5299, &progress(50), &[] as &[&str], is)
+            .is_none());
+        assert!(runner
+            .due(5300, &progress(50), &[] as &[&str], is)
+            .is_some());
+        runner.fired(5300, 3);
+        assert!(runner.is_done());
+    }
 }

@@ -75,6 +75,9 @@ pub struct Timeline {
 /// Everything a run reports.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunReport {
+    /// Where it ran: the simulator's virtual time, or a real-time target's wall clock.
+    #[serde(skip)]
+    pub target: crate::cluster_control::Target,
     pub seed: u64,
     /// A digest of the event trace (and of what the client saw): same flags and seed,
     /// same digest.
@@ -141,7 +144,13 @@ impl TimelineRecorder {
     }
 
     pub fn completion(&mut self, c: &Completion, record_bytes: u64) {
-        let Some(b) = self.bucket(c.at_ms) else {
+        self.completion_at(c.at_ms, c, record_bytes);
+    }
+
+    /// A completion that arrived at `at_ms` on the run's clock (a real-time run's producer
+    /// keeps its own clock, from which only latencies are taken).
+    pub fn completion_at(&mut self, at_ms: u64, c: &Completion, record_bytes: u64) {
+        let Some(b) = self.bucket(at_ms) else {
             return;
         };
         match c.result {
@@ -165,10 +174,20 @@ impl TimelineRecorder {
         });
     }
 
-    /// The time series, with each partition's leader and ISR history from the run's events.
-    pub fn finish(self, sim: &SimCluster, topic: &str, partitions: i32) -> Timeline {
-        let buckets = self
-            .buckets
+    /// The time series, with each partition's leader and ISR history given (a real-time
+    /// run's poller snapshots).
+    pub fn finish_with(self, end_ms: u64, partitions: Vec<PartitionTimeline>) -> Timeline {
+        Timeline {
+            start_ms: self.start_ms,
+            end_ms,
+            buckets: self.buckets(),
+            faults: self.faults,
+            partitions,
+        }
+    }
+
+    fn buckets(&self) -> Vec<Bucket> {
+        self.buckets
             .iter()
             .enumerate()
             .map(|(i, b)| Bucket {
@@ -187,7 +206,12 @@ impl TimelineRecorder {
                 },
                 failed: b.failed,
             })
-            .collect();
+            .collect()
+    }
+
+    /// The time series, with each partition's leader and ISR history from the run's events.
+    pub fn finish(self, sim: &SimCluster, topic: &str, partitions: i32) -> Timeline {
+        let buckets = self.buckets();
         let mut state: BTreeMap<i32, (BrokerId, Vec<BrokerId>)> = BTreeMap::new();
         let mut spans: BTreeMap<i32, Vec<Span>> = BTreeMap::new();
         for e in sim.events() {
@@ -288,9 +312,13 @@ impl RunReport {
         let mut out = String::new();
         let _ = writeln!(out, "seed: {}", self.seed);
         let _ = writeln!(out, "reproduce: {command}");
+        let clock = match self.target {
+            crate::cluster_control::Target::Sim => "virtual time, from the time model".to_string(),
+            t => format!("real time, on the {t} target"),
+        };
         let _ = writeln!(
             out,
-            "\n== load, as kafka-producer-perf-test prints it (virtual time, from the time model)"
+            "\n== load, as kafka-producer-perf-test prints it ({clock})"
         );
         for l in &self.perf.progress_lines {
             let _ = writeln!(out, "{l}");
@@ -309,7 +337,11 @@ impl RunReport {
             out,
             "{:<44} {:>17} {:>9} {:>9} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6}",
             "phase",
-            "virtual ms",
+            if self.target.is_real_time() {
+                "ms"
+            } else {
+                "virtual ms"
+            },
             "acked",
             "rec/s",
             "MB/s",
@@ -353,7 +385,7 @@ impl RunReport {
             );
             for e in p.events.iter().take(events_per_phase) {
                 let who = if e.node == 0 {
-                    "sim".to_string()
+                    self.target.name().to_string()
                 } else {
                     format!("node {}", e.node)
                 };
@@ -388,7 +420,9 @@ impl RunReport {
                 let _ = writeln!(out, "VIOLATION {x}");
             }
         }
-        let _ = writeln!(out, "trace digest: {}", self.trace_digest);
+        if !self.target.is_real_time() {
+            let _ = writeln!(out, "trace digest: {}", self.trace_digest);
+        }
         out
     }
 

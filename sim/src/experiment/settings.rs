@@ -165,6 +165,7 @@ impl RunOptions {
             None => kill_story(&self.kill),
         };
         config.time_model = self.time_model.clone();
+        config.node_roles = sc.and_then(|s| s.setting("node-ids")) == Some("roles");
         // Check the producer's and the cluster's settings now, for a clear error before
         // anything runs.
         config

@@ -410,7 +410,7 @@ impl KafkaCluster {
     }
 
     /// An admin client for polling: short timeouts, so one slow node does not stall it.
-    fn polling_admin(&mut self) -> AdminClient {
+    pub fn polling_admin(&mut self) -> AdminClient {
         self.admin()
             .connect_timeout(Duration::from_secs(1))
             .request_timeout(Duration::from_secs(5))
@@ -467,7 +467,7 @@ impl KafkaCluster {
     /// The raft leader of the metadata quorum, by DescribeQuorum. `None` when no leader is
     /// known, or no node answers at all (then nobody can be known to lead).
     pub fn active_controller_id(&mut self) -> Result<Option<BrokerId>, KafkaClusterError> {
-        match self.admin().describe_quorum() {
+        match self.polling_admin().describe_quorum() {
             Ok(q) => Ok(q.map(|q| q.leader_id)),
             Err(AdminError::Unreachable { .. } | AdminError::NoServers) => Ok(None),
             Err(e) => Err(e.into()),

@@ -8,13 +8,10 @@
 use super::process::StopOutcome;
 use super::KafkaCluster;
 use crate::admin_client::NewTopic;
-use crate::cluster_control::{ClusterControl, ControlError, PartitionState};
+use crate::cluster_control::{
+    ClusterControl, ControlError, PartitionState, KAFKA_NO_CRASH, KAFKA_NO_NETWORK_FAULTS,
+};
 use controller::BrokerId;
-
-/// Why a real process's network cannot be cut from here.
-const NO_NETWORK_FAULTS: &str = "its nodes are JVMs on the host's loopback; cutting links \
-     between them needs root tools (iptables, tc or network namespaces). \
-     `pause` makes a node stop answering";
 
 impl ClusterControl for KafkaCluster {
     fn target(&self) -> &'static str {
@@ -46,12 +43,7 @@ impl ClusterControl for KafkaCluster {
     }
 
     fn crash(&mut self, node: BrokerId) -> Result<(), ControlError> {
-        Err(self.unsupported(
-            &format!("crash {node}"),
-            "a power loss drops what the kernel had not written to disk, and a signal \
-             cannot do that to a real process (it needs a VM, or a filesystem that can lose \
-             unflushed writes such as LazyFS); `kill` keeps the page cache",
-        ))
+        Err(self.unsupported(&format!("crash {node}"), KAFKA_NO_CRASH))
     }
 
     fn restart(&mut self, node: BrokerId) -> Result<(), ControlError> {
@@ -67,11 +59,11 @@ impl ClusterControl for KafkaCluster {
     }
 
     fn isolate(&mut self, node: BrokerId) -> Result<(), ControlError> {
-        Err(self.unsupported(&format!("isolate {node}"), NO_NETWORK_FAULTS))
+        Err(self.unsupported(&format!("isolate {node}"), KAFKA_NO_NETWORK_FAULTS))
     }
 
     fn cut(&mut self, from: BrokerId, to: BrokerId) -> Result<(), ControlError> {
-        Err(self.unsupported(&format!("cut {from}->{to}"), NO_NETWORK_FAULTS))
+        Err(self.unsupported(&format!("cut {from}->{to}"), KAFKA_NO_NETWORK_FAULTS))
     }
 
     fn create_topic(
@@ -86,8 +78,10 @@ impl ClusterControl for KafkaCluster {
         Ok(self.create_topic_and_wait(&topic)?)
     }
 
+    /// With the polling client's short timeouts: a scenario's poller asks several times a
+    /// second, and one slow node must not hold it up for the default ten seconds.
     fn partition_states(&mut self, topic: &str) -> Result<Vec<PartitionState>, ControlError> {
-        self.admin()
+        self.polling_admin()
             .partition_states(topic)
             .map_err(|e| ControlError::Failed(format!("describe {topic}: {e}")))
     }

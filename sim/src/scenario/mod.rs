@@ -119,6 +119,36 @@ pub enum Action {
         to: BrokerId,
         probability: f64,
     },
+    /// Create another topic now (CreateTopics), e.g. while a broker is down: where its
+    /// replicas go and which are in sync is what the step shows.
+    CreateTopic {
+        name: String,
+        partitions: i32,
+        replication_factor: i32,
+    },
+}
+
+/// The longest topic name Kafka accepts (`Topic.MAX_NAME_LENGTH`).
+pub const MAX_TOPIC_NAME_CHARS: usize = 249;
+
+/// Kafka's rule for a topic name (`Topic.validate`): 1 to 249 characters out of ASCII
+/// letters, digits, `.`, `_` and `-`, and not `.` or `..`.
+pub fn check_topic_name(name: &str) -> Result<(), String> {
+    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(format!("'{name}' is not a topic name"));
+    }
+    if name.chars().count() > MAX_TOPIC_NAME_CHARS {
+        return Err(format!(
+            "a topic name has at most {MAX_TOPIC_NAME_CHARS} characters"
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| !legal(*c)) {
+        return Err(format!(
+            "topic name '{name}' has '{c}'; use ASCII letters, digits, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
 }
 
 /// One step of a plan.
@@ -175,7 +205,7 @@ pub enum ScenarioFileError {
 }
 
 /// The settings `set` accepts, in the order error messages list them.
-pub const SETTINGS: [&str; 8] = [
+pub const SETTINGS: [&str; 9] = [
     "brokers",
     "partitions",
     "replication-factor",
@@ -184,6 +214,7 @@ pub const SETTINGS: [&str; 8] = [
     "acks",
     "throughput",
     "seed",
+    "node-ids",
 ];
 
 /// At most this many steps in one scenario: a bound on the work any input can cause.
@@ -283,6 +314,23 @@ fn check_step(step: &Step, brokers: usize) -> Result<(), String> {
                 check_probability(probability, &probability.to_string())?;
             }
         }
+        Action::CreateTopic {
+            name,
+            partitions,
+            replication_factor,
+        } => {
+            check_topic_name(name)?;
+            if *partitions < 1 {
+                return Err(format!(
+                    "a topic needs at least one partition, not {partitions}"
+                ));
+            }
+            if *replication_factor < 1 || *replication_factor as usize > brokers {
+                return Err(format!(
+                    "replication factor {replication_factor} is not in 1..={brokers} (the nodes)"
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -324,9 +372,19 @@ pub(crate) fn check_probability(p: f64, text: &str) -> Result<(), String> {
 
 impl Action {
     /// Every action keyword, in the order error messages list them.
-    pub const KEYWORDS: [&'static str; 11] = [
-        "stop", "kill", "crash", "restart", "pause", "resume", "isolate", "heal", "cut", "delay",
+    pub const KEYWORDS: [&'static str; 12] = [
+        "stop",
+        "kill",
+        "crash",
+        "restart",
+        "pause",
+        "resume",
+        "isolate",
+        "heal",
+        "cut",
+        "delay",
         "drop",
+        "create-topic",
     ];
 
     /// The action's keyword in a scenario file.
@@ -343,6 +401,7 @@ impl Action {
             Action::Cut { .. } => "cut",
             Action::Delay { .. } => "delay",
             Action::Drop { .. } => "drop",
+            Action::CreateTopic { .. } => "create-topic",
         }
     }
 }
@@ -438,6 +497,11 @@ impl fmt::Display for Action {
                 to,
                 probability,
             } => write!(f, "drop {from}->{to} {probability}"),
+            Action::CreateTopic {
+                name,
+                partitions,
+                replication_factor,
+            } => write!(f, "create-topic {name} {partitions} {replication_factor}"),
         }
     }
 }

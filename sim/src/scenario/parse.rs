@@ -12,8 +12,8 @@
 //! that.
 
 use super::{
-    check_probability, check_target, Action, BrokerId, Event, NodeRef, Scenario, ScenarioError,
-    Step, Trigger, MAX_LINE_CHARS, MAX_STEPS, SETTINGS,
+    check_probability, check_target, check_topic_name, Action, BrokerId, Event, NodeRef, Scenario,
+    ScenarioError, Step, Trigger, MAX_LINE_CHARS, MAX_STEPS, SETTINGS,
 };
 
 /// Statements that may start a line, for the "unknown statement" message.
@@ -118,6 +118,12 @@ fn set(w: &mut Words<'_>) -> Result<(String, String), String> {
             "0" | "1" | "-1" | "all" => Ok(()),
             _ => Err(format!(
                 "setting 'acks' must be 0, 1, -1 or all, not '{value}'"
+            )),
+        },
+        "node-ids" => match value {
+            "ids" | "roles" => Ok(()),
+            _ => Err(format!(
+                "setting 'node-ids' must be ids or roles, not '{value}'"
             )),
         },
         "throughput" if value == "-1" => Ok(()),
@@ -330,9 +336,32 @@ fn action(w: &mut Words<'_>) -> Result<Action, String> {
                 probability: if probability == 0.0 { 0.0 } else { probability },
             }
         }
+        "create-topic" => create_topic(w)?,
         other => return Err(unknown("action", other, &Action::KEYWORDS)),
     };
     Ok(action)
+}
+
+/// `create-topic NAME PARTITIONS REPLICATION_FACTOR`.
+fn create_topic(w: &mut Words<'_>) -> Result<Action, String> {
+    let usage = "'create-topic' needs a name, partitions and a replication factor, \
+                 e.g. 'create-topic orders 8 3'";
+    let (Some(name), Some(partitions), Some(rf)) = (w.next(), w.next(), w.next()) else {
+        return Err(usage.into());
+    };
+    check_topic_name(name)?;
+    let count = |what: &str, word: &str| match uint(word) {
+        Ok(n) if (1..=i32::MAX as u64).contains(&n) => Ok(n as i32),
+        _ => Err(format!(
+            "'create-topic': {what} must be a whole number in 1..={}, not '{word}'",
+            i32::MAX
+        )),
+    };
+    Ok(Action::CreateTopic {
+        name: name.to_string(),
+        partitions: count("partitions", partitions)?,
+        replication_factor: count("the replication factor", rf)?,
+    })
 }
 
 /// The node an action names: an id, `controller` or `all`, where the action allows it.

@@ -284,7 +284,7 @@ fn errors_name_the_line_and_what_was_expected() {
         (
             "\n\n\n\n\n\nat 1s kil 1",
             "line 7: unknown action 'kil' (expected stop, kill, crash, restart, pause, resume, \
-             isolate, heal, cut, delay, drop)",
+             isolate, heal, cut, delay, drop, create-topic)",
         ),
         (
             "\n\nat 10 kill 1",
@@ -321,7 +321,7 @@ fn errors_name_the_line_and_what_was_expected() {
         (
             "after 1s",
             "line 1: 'after 1s' needs an action (expected stop, kill, crash, restart, pause, \
-             resume, isolate, heal, cut, delay, drop)",
+             resume, isolate, heal, cut, delay, drop, create-topic)",
         ),
         (
             "\n\n\n\n\n\n\n\nafter 1s drop 1->2 1.5",
@@ -362,7 +362,7 @@ fn errors_name_the_line_and_what_was_expected() {
         (
             "\nset recrods 5",
             "line 2: unknown setting 'recrods' (expected brokers, partitions, \
-             replication-factor, records, record-size, acks, throughput, seed)",
+             replication-factor, records, record-size, acks, throughput, seed, node-ids)",
         ),
         ("set records", "line 1: 'set records' needs a value"),
         (
@@ -458,7 +458,7 @@ fn errors_name_the_line_and_what_was_expected() {
         (
             "after 1s Kill 1",
             "line 1: unknown action 'Kill' (expected stop, kill, crash, restart, pause, resume, \
-             isolate, heal, cut, delay, drop); keywords are lower-case: 'kill'",
+             isolate, heal, cut, delay, drop, create-topic); keywords are lower-case: 'kill'",
         ),
         (
             "kill 1",
@@ -712,6 +712,9 @@ const SOUP: &[&str] = &[
     "acks",
     "throughput",
     "seed",
+    "node-ids",
+    "roles",
+    "create-topic",
     "controller-elected",
     "isr-shrink",
     "isr-expand",
@@ -884,6 +887,16 @@ fn action() -> impl Strategy<Value = Action> {
                 to,
                 probability
             }),
+        ("[a-zA-Z0-9._-]{1,20}", 1..=i32::MAX, 1..=9i32)
+            .prop_filter("'.' and '..' are not topic names", |(n, _, _)| n != "."
+                && n != "..")
+            .prop_map(
+                |(name, partitions, replication_factor)| Action::CreateTopic {
+                    name,
+                    partitions,
+                    replication_factor
+                }
+            ),
     ]
 }
 
@@ -902,6 +915,8 @@ fn setting() -> impl Strategy<Value = (String, String)> {
         any::<u64>().prop_map(|v| ("seed".to_string(), v.to_string())),
         prop::sample::select(&["0", "1", "-1", "all"][..])
             .prop_map(|v| ("acks".to_string(), v.to_string())),
+        prop::sample::select(&["ids", "roles"][..])
+            .prop_map(|v| ("node-ids".to_string(), v.to_string())),
         prop_oneof![Just(-1i64), 1..=i64::MAX]
             .prop_map(|v| ("throughput".to_string(), v.to_string())),
     ]

@@ -87,6 +87,8 @@ struct Connection {
 #[derive(Debug)]
 pub struct LiveDriver {
     start: Instant,
+    /// The wall clock at `start`, in ms since the Unix epoch.
+    start_epoch_ms: i64,
     connections: BTreeMap<NodeId, Connection>,
     next_generation: u64,
     events_tx: mpsc::Sender<Event>,
@@ -106,12 +108,21 @@ impl LiveDriver {
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         Self {
             start: Instant::now(),
+            start_epoch_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
             connections: BTreeMap::new(),
             next_generation: 0,
             events_tx,
             events_rx,
             last_failure: None,
         }
+    }
+
+    /// The wall clock when the driver started, in ms since the Unix epoch: what a
+    /// producer's `timestamp_base_ms` must be for its records to carry real timestamps.
+    pub fn epoch_ms_at_start(&self) -> i64 {
+        self.start_epoch_ms
     }
 
     /// Milliseconds since the driver started: the cores' clock.
@@ -376,8 +387,10 @@ pub async fn run_perf_producer_with(
 ) -> Result<PerfRun, LiveError> {
     let bootstrap = config.bootstrap_servers.clone();
     let max_block_ms = config.max_block_ms;
-    let mut producer = crate::producer::Producer::new(config);
     let mut driver = LiveDriver::new();
+    let mut config = config;
+    config.timestamp_base_ms = driver.epoch_ms_at_start();
+    let mut producer = crate::producer::Producer::new(config);
     let start = driver.now_ms();
     let mut perf = crate::perf_producer::PerfProducer::new(perf_config, start);
     loop {

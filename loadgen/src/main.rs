@@ -365,14 +365,15 @@ async fn e2e(a: E2eArgs) -> Result<()> {
     if let Some(path) = &a.properties_file {
         props.extend(read_properties(path)?);
     }
-    let config = ProducerConfig::from_props(&props).map_err(|e| anyhow!("{e}"))?;
+    let mut config = ProducerConfig::from_props(&props).map_err(|e| anyhow!("{e}"))?;
     let bootstrap = config.bootstrap_servers.clone();
+    let mut pd = LiveDriver::new();
+    config.timestamp_base_ms = pd.epoch_ms_at_start();
     let mut producer = Producer::new(config);
     let mut consumer_cfg = consumer_config(&a.broker_list, None)?;
     consumer_cfg.auto_offset_reset = OffsetReset::Latest;
     consumer_cfg.fetch_max_wait_ms = 100;
     let mut consumer = Consumer::assign_all(consumer_cfg, &a.topic);
-    let mut pd = LiveDriver::new();
     let mut cd = LiveDriver::new();
     // The consumer must be positioned at the end before the first message.
     let start = cd.now_ms();

@@ -159,7 +159,7 @@ impl Target {
             (Target::Sim, _) => None,
             (_, Event::BrokerFenced) => Some(ControlError::Unsupported {
                 target: self.name(),
-                action: format!("on {event}"),
+                action: format!("wait for {event}"),
                 why: NO_FENCING_OBSERVED.to_string(),
             }),
             _ => None,
@@ -216,8 +216,19 @@ pub trait ClusterControl {
     /// clients live inside it).
     fn bootstrap_servers(&self) -> Option<String>;
 
-    /// SIGTERM: a graceful, controlled shutdown.
+    /// SIGTERM: a graceful, controlled shutdown; returns once the process has exited.
     fn stop(&mut self, node: BrokerId) -> Result<(), ControlError>;
+    /// SIGTERM, returning as soon as the shutdown has begun where the target can (the
+    /// Kafka target; the others stop at once), so that a poller can watch the controlled
+    /// shutdown as it happens. [`ClusterControl::settle`] reports the exit.
+    fn begin_stop(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        self.stop(node)
+    }
+    /// Stops begun by [`ClusterControl::begin_stop`] that ended since the last call, in
+    /// words (`node 2 exited 3120 ms after SIGTERM`).
+    fn settle(&mut self) -> Vec<String> {
+        Vec::new()
+    }
     /// SIGKILL: the process dies at once; what it wrote is in the page cache.
     fn kill(&mut self, node: BrokerId) -> Result<(), ControlError>;
     /// Power loss: as kill, and what the kernel had not flushed is lost.

@@ -7,6 +7,7 @@
 pub mod admin_client;
 pub mod cluster_control;
 pub mod config;
+pub mod conform;
 pub mod experiment;
 pub mod explore;
 pub mod faults;

@@ -7,6 +7,8 @@ use sim::experiment::ExperimentConfig;
 use sim::harness::network::NetworkConfig;
 use sim::harness::time_model::{ServiceModel, TimeModel};
 
+mod conform_cli;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "sim",
@@ -26,6 +28,9 @@ enum Command {
     Serve(ServeArgs),
     /// Run random fault plans, one per seed, and hunt for broken invariants.
     Explore(ExploreArgs),
+    /// Run the conformance suite (conformance/*.scenario) on kraftsim and on Apache Kafka
+    /// and compare what clients see, side by side.
+    Conform(conform_cli::ConformArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -224,6 +229,7 @@ fn real_main() -> Result<()> {
         Command::Run(args) => run(*args),
         Command::Serve(args) => serve::serve(args.brokers, args.port, &args.configs, &args.topics),
         Command::Explore(args) => explore(args),
+        Command::Conform(args) => conform_cli::conform(args),
     }
 }
 

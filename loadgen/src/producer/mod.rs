@@ -215,6 +215,7 @@ impl Producer {
             value,
             meta,
             now_ms,
+            self.config.timestamp_base_ms.saturating_add(now_ms as i64),
             self.config.batch_size,
             self.config.buffer_memory,
         );

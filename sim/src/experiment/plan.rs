@@ -131,7 +131,7 @@ pub fn check(target: Target, plan: &[Step]) -> Result<(), ControlError> {
             };
             return Err(ControlError::Unsupported {
                 target,
-                action: format!("{at}'{step}' ({action})"),
+                action: format!("{action} ({at}'{step}')"),
                 why,
             });
         }
@@ -329,7 +329,7 @@ pub fn apply(cluster: &mut dyn ClusterControl, action: &Action) -> Result<String
     let mut words = Vec::new();
     for id in nodes {
         match action {
-            Action::Stop(_) => cluster.stop(id)?,
+            Action::Stop(_) => cluster.begin_stop(id)?,
             Action::Kill(_) => cluster.kill(id)?,
             Action::Crash(_) => cluster.crash(id)?,
             Action::Restart(_) => cluster.restart(id)?,

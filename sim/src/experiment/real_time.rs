@@ -304,11 +304,8 @@ pub fn run_real_time(
         }),
     };
     if let Some(c) = companion.as_mut() {
-        let lines = c.start(&bootstrap, load_start);
-        match lines {
-            Ok(()) => {}
-            Err(e) => return Err(RealTimeError::Setup(format!("beside the load: {e}"))),
-        }
+        c.start(&bootstrap, load_start)
+            .map_err(|e| RealTimeError::Setup(format!("beside the load: {e}")))?;
     }
     let perf_config = PerfConfig {
         topic: config.topic.clone(),
@@ -349,6 +346,7 @@ pub fn run_real_time(
             let now = clock.now_ms();
             let load_over = shared.done.load(Ordering::Acquire);
             observe(cluster, &mut observer, &shared, now);
+            note_lines(&shared, now, cluster.settle());
             if let Some(c) = companion.as_mut() {
                 let lines = c.tick(now);
                 note_lines(&shared, now, lines);
@@ -391,6 +389,7 @@ pub fn run_real_time(
     let converged = loop {
         let now = clock.now_ms();
         observe(cluster, &mut observer, &shared, now);
+        note_lines(&shared, now, cluster.settle());
         if observer.poller.last().is_some_and(|s| {
             s.partitions.len() == config.partitions as usize
                 && s.partitions.iter().all(|p| p.is_fully_replicated())

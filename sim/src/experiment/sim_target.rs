@@ -32,6 +32,14 @@ impl ClusterControl for SimTarget<'_> {
         ClusterControl::stop(self.0, node)
     }
 
+    fn begin_stop(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        ClusterControl::begin_stop(self.0, node)
+    }
+
+    fn settle(&mut self) -> Vec<String> {
+        ClusterControl::settle(self.0)
+    }
+
     fn kill(&mut self, node: BrokerId) -> Result<(), ControlError> {
         ClusterControl::kill(self.0, node)
     }

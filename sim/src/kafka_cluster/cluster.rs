@@ -185,8 +185,9 @@ impl KafkaCluster {
         cluster.format()?;
         cluster.formatted_in = began.elapsed();
         let jvm = cluster.jvm.clone();
+        let grace = cluster.stop_timeout;
         for node in cluster.nodes.values_mut() {
-            node.start(&jvm)?;
+            node.start(&jvm, grace)?;
         }
         cluster.wait_until_ready(cluster.start_timeout)?;
         cluster.started_in = began.elapsed();
@@ -433,9 +434,29 @@ impl KafkaCluster {
 
     /// A new JVM on the node's storage; a no-op if one runs. Does not wait for it to
     /// register: with the quorum down it never would ([`KafkaCluster::wait_until_ready`]).
+    /// A node still shutting down after [`KafkaCluster::begin_stop_node`] is waited for.
     pub fn restart_node(&mut self, id: BrokerId) -> Result<(), KafkaClusterError> {
         let jvm = self.jvm.clone();
-        self.node_mut(id)?.start(&jvm)
+        let grace = self.stop_timeout;
+        self.node_mut(id)?.start(&jvm, grace)
+    }
+
+    /// SIGTERM without waiting: the controlled shutdown runs while the caller watches
+    /// the cluster; [`KafkaCluster::finished_stops`] reports the exits. False if the node
+    /// was not running.
+    pub fn begin_stop_node(&mut self, id: BrokerId) -> Result<bool, KafkaClusterError> {
+        Ok(self.node_mut(id)?.begin_stop())
+    }
+
+    /// Stops begun by [`KafkaCluster::begin_stop_node`] that have ended since the last
+    /// call: node, how, how long after the SIGTERM. A JVM still running after the stop
+    /// timeout is SIGKILLed.
+    pub fn finished_stops(&mut self) -> Vec<(BrokerId, StopOutcome, Duration)> {
+        let grace = self.stop_timeout;
+        self.nodes
+            .iter_mut()
+            .filter_map(|(id, n)| n.finish_stop(grace).map(|(o, took)| (*id, o, took)))
+            .collect()
     }
 
     pub fn pause_node(&mut self, id: BrokerId) -> Result<(), KafkaClusterError> {

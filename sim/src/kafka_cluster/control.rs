@@ -38,6 +38,29 @@ impl ClusterControl for KafkaCluster {
         }
     }
 
+    /// SIGTERM only: the controlled shutdown runs while the run's poller watches it.
+    fn begin_stop(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        self.begin_stop_node(node)?;
+        Ok(())
+    }
+
+    fn settle(&mut self) -> Vec<String> {
+        self.finished_stops()
+            .into_iter()
+            .map(|(node, outcome, took)| match outcome {
+                StopOutcome::Exited(code) => format!(
+                    "node {node} exited {} ms after SIGTERM (exit code {})",
+                    took.as_millis(),
+                    code.map_or_else(|| "none".into(), |c| c.to_string())
+                ),
+                StopOutcome::Killed => format!(
+                    "node {node} did not exit within {} ms of SIGTERM and was SIGKILLed",
+                    took.as_millis()
+                ),
+            })
+            .collect()
+    }
+
     fn kill(&mut self, node: BrokerId) -> Result<(), ControlError> {
         Ok(self.kill_node(node)?)
     }

@@ -16,7 +16,7 @@ use super::KafkaClusterError;
 use controller::BrokerId;
 use std::ffi::OsString;
 use std::process::ExitStatus;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Kafka's server class (`kafka-server-start.sh`).
 pub const KAFKA_MAIN: &str = "kafka.Kafka";
@@ -32,6 +32,8 @@ pub struct KafkaNode {
     process: Option<JvmProcess>,
     /// JVMs started on this node so far.
     starts: u32,
+    /// When SIGTERM was sent by [`KafkaNode::begin_stop`], while the exit is awaited.
+    stopping_since: Option<Instant>,
 }
 
 impl KafkaNode {
@@ -40,6 +42,7 @@ impl KafkaNode {
             layout,
             process: None,
             starts: 0,
+            stopping_since: None,
         }
     }
 
@@ -99,8 +102,12 @@ impl KafkaNode {
         }
     }
 
-    /// Starts the node's JVM; a no-op if one runs.
-    pub fn start(&mut self, jvm: &JvmCommand) -> Result<(), KafkaClusterError> {
+    /// Starts the node's JVM; a no-op if one runs. A JVM still shutting down after
+    /// [`KafkaNode::begin_stop`] is waited for first (`grace`, then SIGKILL).
+    pub fn start(&mut self, jvm: &JvmCommand, grace: Duration) -> Result<(), KafkaClusterError> {
+        if self.stopping_since.is_some() {
+            self.stop(grace);
+        }
         if self.is_running() {
             return Ok(());
         }
@@ -129,8 +136,12 @@ impl KafkaNode {
         self.is_running() && self.process.as_ref().is_some_and(JvmProcess::is_paused)
     }
 
-    /// How the JVM ended, if it ran and has exited by itself.
+    /// How the JVM ended, if it ran and has exited by itself (an exit after
+    /// [`KafkaNode::begin_stop`] was asked for, and does not count).
     pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        if self.stopping_since.is_some() {
+            return None;
+        }
         self.process.as_mut().and_then(JvmProcess::try_exit)
     }
 
@@ -138,17 +149,72 @@ impl KafkaNode {
         self.starts
     }
 
-    /// SIGTERM and wait; `None` if no JVM ran.
+    /// SIGTERM and wait; `None` if no JVM ran. After [`KafkaNode::begin_stop`], waits
+    /// for what is left of `grace`.
     pub fn stop(&mut self, grace: Duration) -> Option<StopOutcome> {
+        let since = self.stopping_since.take();
         let mut process = self.process.take()?;
-        if process.try_exit().is_some() {
-            return None;
+        if let Some(status) = process.try_exit() {
+            return since.map(|_| StopOutcome::Exited(status.code()));
         }
-        Some(process.terminate(grace))
+        let Some(since) = since else {
+            return Some(process.terminate(grace));
+        };
+        match process.wait_exit(grace.saturating_sub(since.elapsed())) {
+            Some(status) => Some(StopOutcome::Exited(status.code())),
+            None => {
+                process.kill();
+                Some(StopOutcome::Killed)
+            }
+        }
+    }
+
+    /// SIGTERM (and SIGCONT, so a paused JVM can act on it) without waiting: Kafka's
+    /// controlled shutdown runs while the caller watches; [`KafkaNode::finish_stop`] sees
+    /// the exit. False if no JVM runs.
+    pub fn begin_stop(&mut self) -> bool {
+        if self.stopping_since.is_some() {
+            return true;
+        }
+        let Some(process) = self.process.as_mut() else {
+            return false;
+        };
+        if process.try_exit().is_some() {
+            return false;
+        }
+        let _ = process.signal(nix::sys::signal::Signal::SIGTERM);
+        if process.is_paused() {
+            let _ = process.resume();
+        }
+        self.stopping_since = Some(Instant::now());
+        true
+    }
+
+    /// A stop begun by [`KafkaNode::begin_stop`] that has ended: how, and how long after
+    /// the SIGTERM. SIGKILLs a JVM still running `grace` after it. `None` while it runs
+    /// within `grace`, or if no stop is pending.
+    pub fn finish_stop(&mut self, grace: Duration) -> Option<(StopOutcome, Duration)> {
+        let since = self.stopping_since?;
+        let exited = self.process.as_mut().and_then(JvmProcess::try_exit);
+        let took = since.elapsed();
+        let outcome = match exited {
+            Some(status) => StopOutcome::Exited(status.code()),
+            None if took >= grace => {
+                if let Some(p) = self.process.as_mut() {
+                    p.kill();
+                }
+                StopOutcome::Killed
+            }
+            None => return None,
+        };
+        self.stopping_since = None;
+        self.process = None;
+        Some((outcome, took))
     }
 
     /// SIGKILL and reap; a no-op if no JVM runs.
     pub fn kill(&mut self) {
+        self.stopping_since = None;
         if let Some(mut p) = self.process.take() {
             p.kill();
         }

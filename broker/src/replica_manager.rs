@@ -178,6 +178,11 @@ impl Broker {
         self.partitions.get(&key)
     }
 
+    /// SIGTERM reached the broker half: begin the controlled shutdown (KIP-631).
+    pub fn begin_controlled_shutdown(&mut self, now_ms: u64) {
+        self.lifecycle.begin_controlled_shutdown(now_ms);
+    }
+
     pub fn lifecycle(&self) -> &BrokerLifecycle {
         &self.lifecycle
     }
@@ -1320,10 +1325,11 @@ impl Broker {
                     urgent = true;
                 }
             }
-            let eligible = image
-                .brokers
-                .get(&req.replica_id)
-                .is_some_and(|b| !b.fenced && b.broker_epoch == req.broker_epoch);
+            // `Partition.isReplicaIsrEligible`: not fenced, not shutting down (KIP-841), and
+            // the incarnation the leader saw (KIP-903).
+            let eligible = image.brokers.get(&req.replica_id).is_some_and(|b| {
+                !b.fenced && !b.in_controlled_shutdown && b.broker_epoch == req.broker_epoch
+            });
             if let Some(isr) = p.maybe_expand_isr(req.replica_id, eligible, self.now_ms) {
                 expansions.push((fp.key, isr));
             }

@@ -29,6 +29,9 @@ pub enum ControllerRequest {
         /// The offset of the last metadata record the broker has applied.
         current_metadata_offset: u64,
         want_fence: bool,
+        /// The broker is shutting down gracefully and asks the controller to move its
+        /// leaderships away first (KIP-631).
+        want_shut_down: bool,
     },
     AlterPartition(AlterPartitionRequest),
     CreateTopics(Vec<CreatableTopic>),
@@ -84,6 +87,10 @@ pub enum ControllerResponse {
         error: ErrorCode,
         is_fenced: bool,
         is_caught_up: bool,
+        /// The controller has put the broker in controlled shutdown.
+        is_in_controlled_shutdown: bool,
+        /// The broker's leaderships are gone and every other broker knows: it may exit.
+        should_shut_down: bool,
     },
     AlterPartition(AlterPartitionResponse),
     CreateTopics(Vec<TopicResult>),

@@ -65,6 +65,8 @@ pub enum ControllerEventKind {
     BrokerRegistered(BrokerId),
     BrokerFenced(BrokerId),
     BrokerUnfenced(BrokerId),
+    /// A broker began its controlled shutdown (KIP-631).
+    BrokerControlledShutdown(BrokerId),
     LeaderChanged {
         topic: String,
         partition: i32,
@@ -222,12 +224,16 @@ impl QuorumController {
                 broker_epoch,
                 current_metadata_offset,
                 want_fence,
+                want_shut_down,
             } => self.broker_heartbeat(
                 from,
-                broker_id,
-                broker_epoch,
-                current_metadata_offset,
-                want_fence,
+                Heartbeat {
+                    broker_id,
+                    broker_epoch,
+                    current_metadata_offset,
+                    want_fence,
+                    want_shut_down,
+                },
             ),
             ControllerRequest::AlterPartition(req) => self.alter_partition(from, req),
             ControllerRequest::CreateTopics(topics) => self.create_topics(from, topics),
@@ -288,6 +294,29 @@ impl QuorumController {
 
     pub fn leader_id(&self) -> Option<BrokerId> {
         self.quorum.leader_id()
+    }
+
+    /// The controller half is shutting down: an active controller hands the raft
+    /// leadership to the most caught-up voter (KRaft's EndQuorumEpoch on resignation).
+    /// Returns the successor it chose.
+    pub fn resign_for_shutdown(&mut self) -> Option<BrokerId> {
+        let successor = self.quorum.resign()?;
+        let successor = BrokerId::try_from(successor).ok()?;
+        self.event(
+            ControllerEventKind::Resigned,
+            format!(
+                "shutting down: handing the metadata quorum's leadership to node {successor} (EndQuorumEpoch)"
+            ),
+        );
+        Some(successor)
+    }
+
+    /// Whether another node is known to lead the metadata quorum (`hasRemoteLeader`): a
+    /// shutting-down controller may exit then without stranding the quorum.
+    pub fn has_remote_leader(&self) -> bool {
+        self.quorum
+            .leader_id()
+            .is_some_and(|l| l != self.config.node_id)
     }
 
     pub fn config(&self) -> &ControllerConfig {
@@ -431,17 +460,18 @@ impl QuorumController {
     }
 
     /// Proposes `records`, applies them to the pending image, and queues `reply` for when
-    /// they commit. Returns false if raft refused (we are no longer leader).
+    /// they commit. Returns the raft index they will have, or `None` if there were none or
+    /// raft refused (we are no longer leader).
     fn propose(
         &mut self,
         records: Vec<MetadataRecord>,
         reply: Option<(ReplyTo, ControllerResponse)>,
-    ) -> bool {
+    ) -> Option<u64> {
         if records.is_empty() {
             if let Some(r) = reply {
                 self.answer(r);
             }
-            return true;
+            return None;
         }
         let batch = RecordBatch { records };
         match self.quorum.propose(&batch) {
@@ -455,7 +485,7 @@ impl QuorumController {
                     self.waiting.push_back((index, to, resp));
                 }
                 self.after_raft();
-                true
+                Some(index)
             }
             Err(_) => {
                 if let Some((to, _)) = reply {
@@ -464,7 +494,7 @@ impl QuorumController {
                         .push((to, ControllerResponse::NotController { leader_hint }));
                 }
                 self.after_raft();
-                false
+                None
             }
         }
     }
@@ -741,7 +771,7 @@ impl QuorumController {
                 incarnation_id,
             },
         );
-        self.heartbeats.touch(broker_id, self.now_ms);
+        self.heartbeats.register(broker_id, self.now_ms);
         self.event(
             ControllerEventKind::BrokerRegistered(broker_id),
             format!("broker {broker_id} registered (fenced until it catches up)"),
@@ -776,14 +806,17 @@ impl QuorumController {
         self.after_raft();
     }
 
-    fn broker_heartbeat(
-        &mut self,
-        from: ReplyTo,
-        broker_id: BrokerId,
-        broker_epoch: u64,
-        current_metadata_offset: u64,
-        want_fence: bool,
-    ) {
+    /// Kafka's `ReplicationControlManager.processBrokerHeartbeat` with the heartbeat
+    /// manager's `calculateNextBrokerState`: a heartbeat renews the session, and may move
+    /// the broker between fenced, unfenced, controlled shutdown and shut down.
+    fn broker_heartbeat(&mut self, from: ReplyTo, heartbeat: Heartbeat) {
+        let Heartbeat {
+            broker_id,
+            broker_epoch,
+            current_metadata_offset,
+            want_fence,
+            want_shut_down,
+        } = heartbeat;
         let Some(reg) = self.pending.brokers.get(&broker_id).cloned() else {
             self.answer((from, heartbeat_error(ErrorCode::StaleBrokerEpoch)));
             return;
@@ -792,45 +825,133 @@ impl QuorumController {
             self.answer((from, heartbeat_error(ErrorCode::StaleBrokerEpoch)));
             return;
         }
-        self.heartbeats.touch(broker_id, self.now_ms);
+        self.heartbeats
+            .touch(broker_id, self.now_ms, current_metadata_offset);
         let is_caught_up = current_metadata_offset >= reg.broker_epoch;
-        if reg.fenced && !want_fence && is_caught_up {
-            let mut records = vec![MetadataRecord::UnfenceBroker {
-                broker_id,
-                broker_epoch,
-            }];
-            // With the broker active again, leaderless partitions elect
-            // (`handleBrokerUnfenced`).
-            let leaderless = self.partitions_without_leader();
-            let elections =
-                self.leader_and_isr_updates(&leaderless, None, Some(broker_id), None, &mut records);
-            let reason = format!("broker {broker_id} unfenced: caught up to metadata offset {current_metadata_offset}");
-            self.event(
-                ControllerEventKind::BrokerUnfenced(broker_id),
-                reason.clone(),
-            );
-            self.describe_changes(&records[1..], &elections, &reason);
-            self.propose(
-                records,
-                Some((
-                    from,
-                    ControllerResponse::BrokerHeartbeat {
-                        error: ErrorCode::None,
-                        is_fenced: false,
-                        is_caught_up,
-                    },
-                )),
-            );
-            return;
+        let current = if reg.fenced {
+            BrokerControlState::Fenced
+        } else if reg.in_controlled_shutdown {
+            BrokerControlState::ControlledShutdown
+        } else {
+            BrokerControlState::Unfenced
+        };
+        let has_leaderships = self
+            .pending
+            .partitions()
+            .any(|(_, p)| p.leader == broker_id);
+        let next = match current {
+            BrokerControlState::Fenced if want_shut_down => BrokerControlState::ShutdownNow,
+            BrokerControlState::Fenced if !want_fence && is_caught_up => {
+                BrokerControlState::Unfenced
+            }
+            BrokerControlState::Fenced => BrokerControlState::Fenced,
+            BrokerControlState::Unfenced if want_fence && want_shut_down => {
+                BrokerControlState::ShutdownNow
+            }
+            BrokerControlState::Unfenced if want_fence => BrokerControlState::Fenced,
+            BrokerControlState::Unfenced if want_shut_down && has_leaderships => {
+                BrokerControlState::ControlledShutdown
+            }
+            BrokerControlState::Unfenced if want_shut_down => BrokerControlState::ShutdownNow,
+            BrokerControlState::Unfenced => BrokerControlState::Unfenced,
+            BrokerControlState::ControlledShutdown | BrokerControlState::ShutdownNow => {
+                // Every other active broker must know the new leaders before this one goes.
+                let pending = &self.pending;
+                let others = pending
+                    .brokers
+                    .values()
+                    .filter(|b| b.broker_id != broker_id && !b.fenced && !b.in_controlled_shutdown)
+                    .map(|b| b.broker_id);
+                let lowest = self.heartbeats.lowest_active_offset(others);
+                let offset = self.heartbeats.controlled_shutdown_offset(broker_id);
+                if !has_leaderships && offset.is_none_or(|o| o <= lowest) {
+                    BrokerControlState::ShutdownNow
+                } else {
+                    BrokerControlState::ControlledShutdown
+                }
+            }
+        };
+        let mut records = Vec::new();
+        let mut elections = Vec::new();
+        let reason = match (current, next) {
+            (a, b) if a == b => String::new(),
+            (_, BrokerControlState::Unfenced) => {
+                records.push(MetadataRecord::UnfenceBroker {
+                    broker_id,
+                    broker_epoch,
+                });
+                // With the broker active again, leaderless partitions elect
+                // (`handleBrokerUnfenced`).
+                let leaderless = self.partitions_without_leader();
+                elections = self.leader_and_isr_updates(
+                    &leaderless,
+                    None,
+                    Some(broker_id),
+                    None,
+                    &mut records,
+                );
+                let reason = format!(
+                    "broker {broker_id} unfenced: caught up to metadata offset {current_metadata_offset}"
+                );
+                self.event(
+                    ControllerEventKind::BrokerUnfenced(broker_id),
+                    reason.clone(),
+                );
+                reason
+            }
+            (_, BrokerControlState::ControlledShutdown) => {
+                // `handleBrokerInControlledShutdown`: leaderships move away now, while the
+                // broker still serves; it leaves the ISRs it is not the last member of.
+                records.push(MetadataRecord::BrokerControlledShutdown {
+                    broker_id,
+                    broker_epoch,
+                });
+                let in_isr = self.partitions_with_broker_in_isr(broker_id);
+                elections =
+                    self.leader_and_isr_updates(&in_isr, Some(broker_id), None, None, &mut records);
+                let reason =
+                    format!("broker {broker_id} asked for a controlled shutdown (KIP-631): its leaderships move away");
+                self.event(
+                    ControllerEventKind::BrokerControlledShutdown(broker_id),
+                    reason.clone(),
+                );
+                reason
+            }
+            (BrokerControlState::Fenced, BrokerControlState::ShutdownNow) => String::new(),
+            (_, BrokerControlState::ShutdownNow) | (_, BrokerControlState::Fenced) => {
+                // `handleBrokerFenced`.
+                records.push(MetadataRecord::FenceBroker {
+                    broker_id,
+                    broker_epoch,
+                });
+                let in_isr = self.partitions_with_broker_in_isr(broker_id);
+                elections =
+                    self.leader_and_isr_updates(&in_isr, Some(broker_id), None, None, &mut records);
+                let reason = if next == BrokerControlState::ShutdownNow {
+                    format!("broker {broker_id} may shut down: it leads nothing and every other broker knows")
+                } else {
+                    format!("broker {broker_id} asked to be fenced")
+                };
+                self.event(ControllerEventKind::BrokerFenced(broker_id), reason.clone());
+                reason
+            }
+        };
+        let skip = usize::from(!records.is_empty());
+        if !records.is_empty() {
+            self.describe_changes(&records[skip..], &elections, &reason);
         }
-        self.answer((
-            from,
-            ControllerResponse::BrokerHeartbeat {
-                error: ErrorCode::None,
-                is_fenced: reg.fenced,
-                is_caught_up,
-            },
-        ));
+        let reply = ControllerResponse::BrokerHeartbeat {
+            error: ErrorCode::None,
+            is_fenced: next.fenced(),
+            is_caught_up,
+            is_in_controlled_shutdown: next == BrokerControlState::ControlledShutdown,
+            should_shut_down: next == BrokerControlState::ShutdownNow,
+        };
+        let index = self.propose(records, Some((from, reply)));
+        if let (BrokerControlState::ControlledShutdown, Some(index)) = (next, index) {
+            self.heartbeats
+                .set_controlled_shutdown_offset(broker_id, index);
+        }
     }
 
     fn alter_partition(&mut self, from: ReplyTo, req: AlterPartitionRequest) {
@@ -1214,11 +1335,38 @@ impl QuorumController {
     }
 }
 
+/// A broker's heartbeat, as its fields arrive.
+#[derive(Clone, Copy, Debug)]
+struct Heartbeat {
+    broker_id: BrokerId,
+    broker_epoch: u64,
+    current_metadata_offset: u64,
+    want_fence: bool,
+    want_shut_down: bool,
+}
+
+/// Kafka's `BrokerControlState`: where a broker stands with the active controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BrokerControlState {
+    Fenced,
+    Unfenced,
+    ControlledShutdown,
+    ShutdownNow,
+}
+
+impl BrokerControlState {
+    fn fenced(self) -> bool {
+        matches!(self, Self::Fenced | Self::ShutdownNow)
+    }
+}
+
 fn heartbeat_error(error: ErrorCode) -> ControllerResponse {
     ControllerResponse::BrokerHeartbeat {
         error,
         is_fenced: true,
         is_caught_up: false,
+        is_in_controlled_shutdown: false,
+        should_shut_down: false,
     }
 }
 

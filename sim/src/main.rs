@@ -135,9 +135,14 @@ struct RunArgs {
     /// The seed every random choice comes from [default: 42]
     #[arg(long)]
     seed: Option<u64>,
-    /// The seed's story: kill these nodes in turn, then restart them (e.g. --kill 1,2).
+    /// The seed's story with SIGKILL: kill these nodes in turn, then restart them (e.g.
+    /// --kill 1,2).
     #[arg(long, value_delimiter = ',')]
     kill: Vec<i32>,
+    /// The seed's story as the seed told it, with `docker stop` (SIGTERM, a graceful
+    /// controlled shutdown): stop these nodes in turn, then restart them (e.g. --stop 1,2).
+    #[arg(long, value_delimiter = ',')]
+    stop: Vec<i32>,
     /// A fault plan (and settings) from a file; see docs/scenarios.md.
     #[arg(long)]
     scenario: Option<std::path::PathBuf>,
@@ -240,6 +245,7 @@ fn experiment(args: &RunArgs) -> Result<(ExperimentConfig, String)> {
         linger_ms: args.linger_ms,
         seed: args.seed,
         kill: args.kill.clone(),
+        stop: args.stop.clone(),
         configs: args.configs.clone(),
         producer_props: args.producer_props.clone(),
         time_model: args.model.time_model(),

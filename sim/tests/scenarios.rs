@@ -8,6 +8,8 @@ mod common;
 mod crash;
 #[path = "scenarios/eligible_leader_replicas.rs"]
 mod eligible_leader_replicas;
+#[path = "scenarios/graceful_stop.rs"]
+mod graceful_stop;
 #[path = "scenarios/isr_shrink_expand.rs"]
 mod isr_shrink_expand;
 #[path = "scenarios/leader_failover.rs"]

@@ -104,19 +104,20 @@ impl ExperimentConfig {
     }
 }
 
-/// `--kill 1,2`: the seed's story. Kill the first node a fifth into the load, the next at
-/// the half (by then the first failover is done and writes go on); with two of three
-/// down, writes stall for a minute (long enough for `max.block.ms` and the leaders' ISR
-/// shrink attempts to show); restart the first (the quorum is back, writes resume), the
-/// next 30 s later; then the run converges.
-pub fn kill_story(nodes: &[BrokerId]) -> Vec<Step> {
+/// `--kill 1,2` or `--stop 1,2`: the seed's story. Take the first node down a fifth into
+/// the load, the next at the half (by then the first failover is done and writes go on);
+/// with two of three down, writes stall for a minute (long enough for `max.block.ms` and
+/// the leaders' ISR shrink attempts to show); restart the first (the quorum is back,
+/// writes resume), the next 30 s later; then the run converges. `fault` is how a node goes
+/// down: `Action::Stop` (SIGTERM, as the seed's `docker stop`) or `Action::Kill`.
+pub fn story(nodes: &[BrokerId], fault: fn(NodeRef) -> Action) -> Vec<Step> {
     let mut steps = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
         let share = (20 + 30 * i).min(90);
         steps.push(Step {
             line: 0,
             trigger: Trigger::AtRecordsPercent(share as u8),
-            action: Action::Kill(NodeRef::Id(*node)),
+            action: fault(NodeRef::Id(*node)),
         });
     }
     for (i, node) in nodes.iter().enumerate() {

@@ -31,7 +31,7 @@ use controller::{BrokerId, ControllerConfig, CreatableTopic, ErrorCode, Partitio
 use events::{ClusterEvent, ClusterEventKind};
 use network::{Delivery, Network, NetworkConfig};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use time_model::ServiceModel;
 
 /// The client's address on the simulated network.
@@ -280,6 +280,8 @@ pub struct SimCluster {
     last_isr: BTreeMap<(String, i32), Vec<BrokerId>>,
     /// Whether the last fault left fewer than a majority of voters up (for the narration).
     quorum_lost: bool,
+    /// Nodes that got SIGTERM while paused: they stop once resumed.
+    pending_stops: BTreeSet<BrokerId>,
     next_correlation_id: i32,
     pending_produce: BTreeMap<ClientToken, PendingProduce>,
     responses: BTreeMap<ClientToken, ClientResponse>,
@@ -335,6 +337,7 @@ impl SimCluster {
             events: Vec::new(),
             last_isr: BTreeMap::new(),
             quorum_lost: false,
+            pending_stops: BTreeSet::new(),
             next_correlation_id: 0,
             pending_produce: BTreeMap::new(),
             responses: BTreeMap::new(),
@@ -401,6 +404,8 @@ impl SimCluster {
                 self.collect(id);
             }
         }
+        // Every id is one of ours: finishing a stop cannot fail.
+        let _ = self.finish_stops();
         let violations = self.checker.check(now_ms, &self.slots);
         for v in violations {
             self.note(0, format!("INVARIANT VIOLATED: {v}"));
@@ -728,14 +733,65 @@ impl SimCluster {
         self.slots.insert(id, slot);
     }
 
-    /// SIGTERM: begins a graceful stop (Kafka's controlled shutdown, KIP-631).
+    /// SIGTERM: begins a graceful stop (Kafka's controlled shutdown, KIP-631; see
+    /// `broker::node`). The node keeps serving while its leaderships move away, and goes
+    /// down by itself once the controller approves and another node leads the metadata
+    /// quorum. A paused process keeps the signal pending until it is resumed; a node
+    /// already down ignores it.
     pub fn stop(&mut self, id: BrokerId) -> Result<(), SimError> {
-        if !self.ids.contains(&id) {
-            return Err(SimError::NoSuchNode(id));
+        let now = self.now_ms();
+        match self.slots.get_mut(&id) {
+            None => return Err(SimError::NoSuchNode(id)),
+            Some(NodeSlot::Running(node)) => node.begin_shutdown(now),
+            Some(NodeSlot::Paused(..)) => {
+                self.pending_stops.insert(id);
+                self.note(id, "SIGTERM pending: the process is paused".into());
+                return Ok(());
+            }
+            Some(_) => return Ok(()),
         }
-        Err(SimError::Request(format!(
-            "stop {id}: the simulator's controlled shutdown is not built yet; use kill"
-        )))
+        self.note(
+            id,
+            "stopping (SIGTERM): controlled shutdown, its leaderships move away first".into(),
+        );
+        self.collect(id);
+        Ok(())
+    }
+
+    /// Nodes whose graceful stop is done go down, with their clean-shutdown file.
+    fn finish_stops(&mut self) -> Result<(), SimError> {
+        for id in self.ids.clone() {
+            let progress = match self.slots.get_mut(&id) {
+                Some(NodeSlot::Running(node)) => node.shutdown_progress(),
+                _ => continue,
+            };
+            // What the step produced (the raft leadership hand-over) goes out first.
+            self.collect(id);
+            if progress != Some(broker::node::ShutdownProgress::Done) {
+                continue;
+            }
+            let slot = self.slot(id)?;
+            let NodeSlot::Running(node) = slot else {
+                self.put(id, slot);
+                continue;
+            };
+            let approved = node.controlled_shutdown_approved();
+            let store = node.stop_gracefully();
+            self.put(id, NodeSlot::Down(store));
+            self.note(
+                id,
+                if approved {
+                    "stopped gracefully: controlled shutdown done, clean-shutdown file written".into()
+                } else {
+                    format!(
+                        "stopped after waiting {} ms for the controller to approve its controlled shutdown (no active controller could); clean-shutdown file written",
+                        broker::node::CONTROLLED_SHUTDOWN_TIMEOUT_MS
+                    )
+                },
+            );
+            self.node_died(id);
+        }
+        Ok(())
     }
 
     /// SIGKILL: volatile state gone, disks kept. A no-op on a node already down.
@@ -856,6 +912,9 @@ impl SimCluster {
                 self.note(id, "resumed".into());
                 for payload in held {
                     self.accept(id, payload);
+                }
+                if self.pending_stops.remove(&id) {
+                    self.stop(id)?;
                 }
             }
             other => self.put(id, other),

@@ -342,6 +342,15 @@ impl Cluster {
         id: BrokerId,
         make: impl FnOnce(oneshot::Sender<R>) -> Control,
     ) -> Result<R, LiveError> {
+        self.control_within(id, Duration::from_secs(30), make)
+    }
+
+    fn control_within<R>(
+        &self,
+        id: BrokerId,
+        wait: Duration,
+        make: impl FnOnce(oneshot::Sender<R>) -> Control,
+    ) -> Result<R, LiveError> {
         let tx = self.node_sender(id)?;
         let (reply_tx, reply_rx) = oneshot::channel();
         let rt = self.rt()?;
@@ -349,7 +358,7 @@ impl Cluster {
             tx.send(NodeInput::Control(make(reply_tx)))
                 .await
                 .map_err(|_| LiveError::NodeDown(id))?;
-            tokio::time::timeout(Duration::from_secs(30), reply_rx)
+            tokio::time::timeout(wait, reply_rx)
                 .await
                 .map_err(|_| LiveError::Timeout(format!("node {id} did not answer")))?
                 .map_err(|_| LiveError::NodeDown(id))
@@ -474,6 +483,27 @@ impl Cluster {
     }
 
     /// Kills a node (its disks are kept); its listener closes.
+    /// SIGTERM: a graceful stop. Blocks until the node is down: a controlled shutdown
+    /// (its leaderships move away while it still serves), then the controller hands its
+    /// leadership over; at most Kafka's five-minute wait plus five seconds.
+    pub fn stop(&self, id: BrokerId) -> Result<(), LiveError> {
+        let wait = Duration::from_millis(
+            broker::node::CONTROLLED_SHUTDOWN_TIMEOUT_MS + broker::node::RAFT_SHUTDOWN_TIMEOUT_MS,
+        ) + Duration::from_secs(5);
+        let store = self.control_within(id, wait, Control::Stop)?;
+        self.shared.router.detach(id);
+        self.with_slots(|slots| {
+            if let Some(slot) = slots.get_mut(&id) {
+                slot.store = Some(store);
+                if let Some(a) = slot.accept.take() {
+                    a.abort();
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// SIGKILL: the node dies at once.
     pub fn kill(&self, id: BrokerId) -> Result<(), LiveError> {
         let store = self.control(id, Control::Kill)?;
         self.shared.router.detach(id);

@@ -985,16 +985,28 @@ impl Broker {
                     result.error = ErrorCode::UnknownTopicOrPartition;
                     return result;
                 };
+                // Every topic config kraftsim enforces (`controller::quorum_controller::
+                // TOPIC_CONFIGS`), by name as Kafka lists them, with the broker default
+                // when the topic has no override.
                 let defaults = [
                     (
                         "min.insync.replicas",
                         self.config.min_insync_replicas.to_string(),
                     ),
                     (
+                        "retention.bytes",
+                        self.config.log_retention_bytes.to_string(),
+                    ),
+                    ("retention.ms", self.config.log_retention_ms.to_string()),
+                    ("segment.bytes", self.config.log_segment_bytes.to_string()),
+                    (
                         "unclean.leader.election.enable",
                         self.config.unclean_leader_election_enable.to_string(),
                     ),
                 ];
+                debug_assert!(defaults
+                    .iter()
+                    .all(|(k, _)| controller::quorum_controller::TOPIC_CONFIGS.contains(k)));
                 for (k, default) in defaults {
                     if !wanted(k) {
                         continue;

@@ -7,7 +7,7 @@
 //! channel until its response is sent, so answers leave in request order.
 
 use super::api_versions::{self, SUPPORTED};
-use crate::group::{GroupRequest, GroupResponse};
+use crate::group::{ClientIdentity, GroupRequest, GroupResponse};
 use crate::log::StoredBatch;
 use crate::messages::*;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -88,6 +88,9 @@ pub struct WireFrontEnd {
     auto_create_topics: bool,
     /// Topics a Metadata request asked for that do not exist, to create.
     to_create: Vec<String>,
+    /// Each open connection's client address, as Kafka prints it ("/127.0.0.1"), for
+    /// DescribeGroups; connections the driver did not name have none.
+    client_hosts: BTreeMap<u64, String>,
 }
 
 fn str_bytes(s: &str) -> StrBytes {
@@ -143,6 +146,7 @@ impl WireFrontEnd {
             next_token: 0,
             auto_create_topics: true,
             to_create: Vec::new(),
+            client_hosts: BTreeMap::new(),
         }
     }
 
@@ -161,9 +165,15 @@ impl WireFrontEnd {
         self.listeners = listeners;
     }
 
+    /// A client connected from `client_host` (Kafka's form: "/127.0.0.1").
+    pub fn connection_opened(&mut self, connection_id: u64, client_host: String) {
+        self.client_hosts.insert(connection_id, client_host);
+    }
+
     /// Forgets the requests of a closed connection.
     pub fn connection_closed(&mut self, connection_id: u64) {
         self.pending.retain(|t, _| t.connection_id != connection_id);
+        self.client_hosts.remove(&connection_id);
     }
 
     /// Decodes one frame and decides what to do with it.
@@ -207,7 +217,7 @@ impl WireFrontEnd {
             return Err(format!("{api_key:?} v{version} is not supported"));
         }
         let header_version = api_key.request_header_version(version);
-        let _header = RequestHeader::decode(&mut frame, header_version)
+        let header = RequestHeader::decode(&mut frame, header_version)
             .map_err(|e| format!("undecodable {api_key:?} v{version} request header: {e}"))?;
         super::validate::check_body(raw_key, version, &frame)
             .map_err(|e| format!("malformed {api_key:?} v{version} request: {e}"))?;
@@ -521,10 +531,21 @@ impl WireFrontEnd {
             }
             ApiKey::JoinGroup => {
                 let req = body!(JoinGroupRequest);
+                let client = ClientIdentity {
+                    client_id: header
+                        .client_id
+                        .as_ref()
+                        .map_or(String::new(), |c| c.as_str().to_string()),
+                    client_host: self
+                        .client_hosts
+                        .get(&connection_id)
+                        .cloned()
+                        .unwrap_or_default(),
+                };
                 Ok(self.dispatch(
                     connection_id,
                     pending,
-                    ClientRequest::Group(version, Box::new(GroupRequest::JoinGroup(req))),
+                    ClientRequest::Group(version, Box::new(GroupRequest::JoinGroup(req, client))),
                 ))
             }
             ApiKey::SyncGroup => {

@@ -512,6 +512,9 @@ impl WireFrontEnd {
             }
             ApiKey::FindCoordinator => {
                 let req = body!(FindCoordinatorRequest);
+                if req.key_type != 0 {
+                    return respond(&refuse_coordinator_type(&req, version));
+                }
                 let keys = if version >= 4 {
                     req.coordinator_keys
                         .iter()
@@ -1103,6 +1106,46 @@ impl WireFrontEnd {
                 -1
             }))
             .with_topics(topics)
+    }
+}
+
+/// FindCoordinator for a coordinator kraftsim does not have: transactions (key type 1,
+/// KIP-98) and share groups (2, KIP-932). Kafka answers INVALID_REQUEST for a coordinator
+/// it lacks (`getCoordinator` for a share group without a share coordinator); a
+/// non-retriable error makes the Java producer's `initTransactions()` fail at once with
+/// this message, where COORDINATOR_NOT_AVAILABLE made it retry until `max.block.ms`.
+fn refuse_coordinator_type(req: &FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+    let message = match req.key_type {
+        1 => {
+            "kraftsim has no transaction coordinator: transactions (KIP-98) are not supported; \
+              use an idempotent producer (enable.idempotence=true) without transactional.id"
+        }
+        2 => "kraftsim has no share coordinator: share groups (KIP-932) are not supported",
+        _ => "unknown coordinator key type",
+    };
+    let error = ErrorCode::InvalidRequest.code();
+    if version >= 4 {
+        let coordinators = req
+            .coordinator_keys
+            .iter()
+            .map(|k| {
+                Coordinator::default()
+                    .with_key(k.clone())
+                    .with_node_id(km::BrokerId(-1))
+                    .with_host(StrBytes::default())
+                    .with_port(-1)
+                    .with_error_code(error)
+                    .with_error_message(Some(StrBytes::from_static_str(message)))
+            })
+            .collect();
+        FindCoordinatorResponse::default().with_coordinators(coordinators)
+    } else {
+        FindCoordinatorResponse::default()
+            .with_error_code(error)
+            .with_error_message((version >= 1).then(|| StrBytes::from_static_str(message)))
+            .with_node_id(km::BrokerId(-1))
+            .with_host(StrBytes::default())
+            .with_port(-1)
     }
 }
 

@@ -551,3 +551,40 @@ fn metadata_for_an_unknown_topic_asks_for_its_creation() {
     );
     assert_eq!(fe.take_topics_to_create(), vec!["new-topic".to_string()]);
 }
+
+/// The Java producer's initTransactions() retried COORDINATOR_NOT_AVAILABLE until
+/// max.block.ms (TransactionsCheck); a non-retriable error with a message fails it at once.
+#[test]
+fn find_coordinator_for_transactions_is_refused_with_a_reason() {
+    use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
+    for version in 0..=3 {
+        let req = FindCoordinatorRequest::default()
+            .with_key(StrBytes::from_static_str("my-transactional-id"))
+            .with_key_type(if version == 0 { 0 } else { 1 });
+        let frame = request(ApiKey::FindCoordinator, version, &req);
+        let action = front_end().on_frame(1, frame, &image(), Some(1));
+        if version == 0 {
+            // v0 has no key type: it is a group lookup, for the broker.
+            assert!(matches!(action, FrontEndAction::Dispatch(..)), "{action:?}");
+            continue;
+        }
+        let FrontEndAction::Respond(out) = action else {
+            panic!("refused at once, got {action:?}")
+        };
+        let (_, mut body) = response(
+            out,
+            ApiKey::FindCoordinator.response_header_version(version),
+        );
+        let resp = FindCoordinatorResponse::decode(&mut body, version).expect("decodes");
+        assert_eq!(resp.error_code, ErrorCode::InvalidRequest.code());
+        assert_eq!(resp.node_id.0, -1);
+        let message = resp
+            .error_message
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default();
+        assert!(
+            message.contains("transactions (KIP-98) are not supported"),
+            "{message}"
+        );
+    }
+}

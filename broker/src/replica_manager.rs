@@ -603,6 +603,9 @@ impl Broker {
                     ControllerResponse::AlterTopicConfigs(r) => {
                         ClientResponse::AlterTopicConfigs(r)
                     }
+                    ControllerResponse::DescribeQuorum(status) => {
+                        ClientResponse::DescribeQuorum(status)
+                    }
                     _ => return,
                 };
                 self.out.client.push((token, answer));
@@ -809,6 +812,12 @@ impl Broker {
             }
             ClientRequest::DeleteTopics(names) => self.channel.send(
                 ControllerRequest::DeleteTopics(names),
+                Purpose::Client(token),
+                self.controller_leader,
+                self.now_ms,
+            ),
+            ClientRequest::DescribeQuorum => self.channel.send(
+                ControllerRequest::DescribeQuorum,
                 Purpose::Client(token),
                 self.controller_leader,
                 self.now_ms,

@@ -10,6 +10,7 @@
 //! frames: a visible simplification that keeps the fault injector in charge of delivery.
 
 use crate::error_code::ErrorCode;
+use crate::quorum::QuorumStatus;
 use crate::records::{BrokerId, TopicId};
 use std::collections::BTreeMap;
 
@@ -39,6 +40,9 @@ pub enum ControllerRequest {
     /// Change topic config overrides: (topic, [(name, operation, value)]), operations as
     /// in IncrementalAlterConfigs (0 set, 1 delete, 2 append, 3 subtract).
     AlterTopicConfigs(Vec<TopicConfigChanges>),
+    /// The metadata quorum's state, for DescribeQuorum (KIP-595): brokers forward it to
+    /// the active controller, which answers from its raft leader state.
+    DescribeQuorum,
 }
 
 /// One config change: (name, IncrementalAlterConfigs operation, value).
@@ -91,6 +95,7 @@ pub enum ControllerResponse {
         first_producer_id: i64,
         count: i32,
     },
+    DescribeQuorum(QuorumStatus),
     /// This node is not the active controller; `leader_hint` is who it thinks is.
     NotController {
         leader_hint: Option<BrokerId>,

@@ -210,6 +210,15 @@ impl QuorumController {
             } => self.allocate_producer_ids(from, broker_id, broker_epoch),
             ControllerRequest::CreatePartitions(topics) => self.create_partitions(from, topics),
             ControllerRequest::AlterTopicConfigs(topics) => self.alter_topic_configs(from, topics),
+            ControllerRequest::DescribeQuorum => {
+                let response = match self.quorum.status() {
+                    Some(status) => ControllerResponse::DescribeQuorum(status),
+                    None => ControllerResponse::NotController {
+                        leader_hint: self.quorum.leader_id(),
+                    },
+                };
+                self.responses.push((from, response));
+            }
         }
     }
 

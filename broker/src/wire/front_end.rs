@@ -7,6 +7,7 @@
 //! channel until its response is sent, so answers leave in request order.
 
 use super::api_versions::{self, SUPPORTED};
+use super::{describe_quorum, describe_topic_partitions};
 use crate::group::{ClientIdentity, GroupRequest, GroupResponse};
 use crate::log::StoredBatch;
 use crate::messages::*;
@@ -603,6 +604,17 @@ impl WireFrontEnd {
                 }
                 Ok(self.dispatch(connection_id, pending, ClientRequest::InitProducerId))
             }
+            ApiKey::DescribeTopicPartitions => {
+                let req = body!(km::DescribeTopicPartitionsRequest);
+                respond(&describe_topic_partitions::describe(&req, image))
+            }
+            ApiKey::DescribeQuorum => {
+                let req = body!(km::DescribeQuorumRequest);
+                if !describe_quorum::names_metadata_partition(&req) {
+                    return respond(&describe_quorum::unknown_partitions(&req));
+                }
+                Ok(self.dispatch(connection_id, pending, ClientRequest::DescribeQuorum))
+            }
             ApiKey::DeleteTopics => {
                 let req = body!(DeleteTopicsRequest);
                 let names = req
@@ -903,6 +915,12 @@ impl WireFrontEnd {
                     &CreatePartitionsResponse::default().with_results(results),
                 )
             }
+            ClientResponse::DescribeQuorum(status) => encode_response(
+                p.api_key,
+                p.version,
+                p.correlation_id,
+                &describe_quorum::answer(&status, p.version),
+            ),
             ClientResponse::DeleteTopics(results) => {
                 let topics = results
                     .into_iter()
@@ -1054,6 +1072,7 @@ impl WireFrontEnd {
                     .with_error_code(ErrorCode::UnknownTopicOrPartition.code()),
                 Some(t) => MetadataResponseTopic::default()
                     .with_name(Some(topic_name(&name)))
+                    .with_is_internal(version >= 1 && describe_topic_partitions::is_internal(&name))
                     .with_topic_id(if version >= 10 {
                         uuid::Uuid::from_bytes(t.topic_id.0)
                     } else {

@@ -118,4 +118,17 @@ pub struct TopicResult {
     pub name: String,
     pub error: ErrorCode,
     pub message: Option<String>,
+    /// What CreateTopics made, for its response (KIP-525: CreateTopics v5+ reports the
+    /// topic's id, partition count, replication factor and configs).
+    pub created: Option<CreatedTopic>,
+}
+
+/// A topic CreateTopics created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreatedTopic {
+    pub topic_id: TopicId,
+    pub num_partitions: i32,
+    pub replication_factor: i32,
+    /// The topic's config overrides.
+    pub configs: BTreeMap<String, String>,
 }

@@ -30,7 +30,7 @@ use crate::heartbeats::BrokerHeartbeatManager;
 use crate::image::{ImageChange, MetadataImage, PartitionKey};
 use crate::messages::{
     AlterPartitionRequest, AlterPartitionResponse, ControllerRequest, ControllerResponse,
-    CreatableTopic, TopicResult,
+    CreatableTopic, CreatedTopic, TopicResult,
 };
 use crate::partition_change::{change_record, elect, unclean_enabled};
 use crate::placement::assign_replicas;
@@ -833,6 +833,7 @@ impl QuorumController {
                 name: t.name.clone(),
                 error,
                 message,
+                created: None,
             };
             if let Err(why) = validate_topic_name(&t.name) {
                 results.push(result(ErrorCode::InvalidTopicException, Some(why)));
@@ -884,7 +885,15 @@ impl QuorumController {
                 });
             }
             created.push(t.name.clone());
-            results.push(result(ErrorCode::None, None));
+            results.push(TopicResult {
+                created: Some(CreatedTopic {
+                    topic_id,
+                    num_partitions: partitions,
+                    replication_factor: rf,
+                    configs: t.configs.clone(),
+                }),
+                ..result(ErrorCode::None, None)
+            });
         }
         for name in &created {
             self.event(
@@ -953,6 +962,7 @@ impl QuorumController {
                 name: name.clone(),
                 error,
                 message,
+                created: None,
             };
             let Some(topic) = self.pending.topic_by_name(&name) else {
                 results.push(result(ErrorCode::UnknownTopicOrPartition, None));
@@ -1012,6 +1022,7 @@ impl QuorumController {
                 name: name.clone(),
                 error,
                 message,
+                created: None,
             };
             let Some(topic) = self.pending.topic_by_name(&name) else {
                 results.push(result(ErrorCode::UnknownTopicOrPartition, None));
@@ -1083,12 +1094,14 @@ impl QuorumController {
                         name,
                         error: ErrorCode::None,
                         message: None,
+                        created: None,
                     });
                 }
                 None => results.push(TopicResult {
                     name,
                     error: ErrorCode::UnknownTopicOrPartition,
                     message: None,
+                    created: None,
                 }),
             }
         }

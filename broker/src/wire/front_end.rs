@@ -16,7 +16,9 @@ use controller::{BrokerId, CreatableTopic as TypedTopic, ErrorCode, MetadataImag
 use kafka_protocol::messages as km;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::describe_configs_response::{
@@ -784,7 +786,7 @@ impl WireFrontEnd {
                 let topics = results
                     .into_iter()
                     .map(|r| {
-                        CreatableTopicResult::default()
+                        let result = CreatableTopicResult::default()
                             .with_name(topic_name(&r.name))
                             .with_error_code(r.error.code())
                             .with_error_message(if p.version >= 1 {
@@ -793,7 +795,31 @@ impl WireFrontEnd {
                                 None
                             })
                             .with_num_partitions(-1)
-                            .with_replication_factor(-1)
+                            .with_replication_factor(-1);
+                        match r.created {
+                            // KIP-525: v5+ reports what was made; the Java Admin's
+                            // CreateTopicsResult.numPartitions() and config() fail without it.
+                            Some(c) if p.version >= 5 => result
+                                .with_topic_id(if p.version >= 7 {
+                                    uuid::Uuid::from_bytes(c.topic_id.0)
+                                } else {
+                                    uuid::Uuid::nil()
+                                })
+                                .with_num_partitions(c.num_partitions)
+                                .with_replication_factor(c.replication_factor as i16)
+                                .with_configs(Some(
+                                    c.configs
+                                        .into_iter()
+                                        .map(|(name, value)| {
+                                            CreatableTopicConfigs::default()
+                                                .with_name(StrBytes::from_string(name))
+                                                .with_value(Some(StrBytes::from_string(value)))
+                                                .with_config_source(RESOURCE_CONFIG_SOURCE_TOPIC)
+                                        })
+                                        .collect(),
+                                )),
+                            _ => result,
+                        }
                     })
                     .collect();
                 encode_response(
@@ -1127,6 +1153,9 @@ impl WireFrontEnd {
             .with_topics(topics)
     }
 }
+
+/// Kafka's `ConfigSource.DYNAMIC_TOPIC_CONFIG`: a topic's own override.
+const RESOURCE_CONFIG_SOURCE_TOPIC: i8 = 1;
 
 /// FindCoordinator for a coordinator kraftsim does not have: transactions (key type 1,
 /// KIP-98) and share groups (2, KIP-932). Kafka answers INVALID_REQUEST for a coordinator

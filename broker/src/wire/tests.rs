@@ -883,3 +883,62 @@ fn describe_quorum_is_forwarded_and_its_answer_encoded() {
         assert!(p.observers.is_empty());
     }
 }
+
+/// KIP-525: CreateTopics v5+ answers the topic's partition count, replication factor,
+/// configs (and from v7 its id); without them the Java Admin's
+/// CreateTopicsResult.numPartitions() failed with "Topic metadata and configs in
+/// CreateTopics response not supported".
+#[test]
+fn create_topics_reports_what_it_made() {
+    use kafka_protocol::messages::create_topics_request::CreatableTopic;
+    use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+    for version in [4, 5, 7] {
+        let mut fe = front_end();
+        let req = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("made")))
+            .with_num_partitions(3)
+            .with_replication_factor(2)]);
+        let frame = request(ApiKey::CreateTopics, version, &req);
+        let FrontEndAction::Dispatch(token, ClientRequest::CreateTopics(_)) =
+            fe.on_frame(1, frame, &image(), Some(1))
+        else {
+            panic!("dispatched to the controller")
+        };
+        let result = controller::TopicResult {
+            name: "made".into(),
+            error: ErrorCode::None,
+            message: None,
+            created: Some(controller::CreatedTopic {
+                topic_id: TopicId([9; 16]),
+                num_partitions: 3,
+                replication_factor: 2,
+                configs: BTreeMap::from([("retention.ms".to_string(), "1000".to_string())]),
+            }),
+        };
+        let out = fe
+            .on_response(
+                token,
+                crate::messages::ClientResponse::CreateTopics(vec![result]),
+            )
+            .expect("encodes")
+            .expect("ours");
+        let (_, mut body) = response(out, ApiKey::CreateTopics.response_header_version(version));
+        let resp = CreateTopicsResponse::decode(&mut body, version).expect("decodes");
+        let t = &resp.topics[0];
+        if version < 5 {
+            assert_eq!(t.num_partitions, -1, "v{version} has no such field");
+            continue;
+        }
+        assert_eq!(
+            (t.num_partitions, t.replication_factor),
+            (3, 2),
+            "v{version}"
+        );
+        let configs = t.configs.as_ref().expect("configs, not null");
+        assert_eq!(configs.len(), 1);
+        assert_eq!(configs[0].name.as_str(), "retention.ms");
+        assert_eq!(configs[0].config_source, 1, "DYNAMIC_TOPIC_CONFIG");
+        let id = if version >= 7 { [9; 16] } else { [0; 16] };
+        assert_eq!(t.topic_id, uuid::Uuid::from_bytes(id), "v{version}");
+    }
+}

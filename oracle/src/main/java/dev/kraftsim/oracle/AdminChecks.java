@@ -1,7 +1,8 @@
 /*
  * The Admin client's topic lifecycle, as kafka-topics and applications use it.
  *
- * One topic goes through: describeCluster (brokers, cluster id, a controller), createTopics,
+ * One topic goes through: describeCluster (brokers, cluster id, a controller), createTopics
+ * (whose v5+ answer carries the partition count, replication factor and id, KIP-525),
  * listTopics, describeTopics (Kafka 4.x sends DescribeTopicPartitions, KIP-966's paginated
  * API, and falls back to Metadata only when a broker lacks it), createPartitions,
  * listOffsets (earliest and latest, before and after a write), describeConfigs and
@@ -19,6 +20,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.CreateTopicsResult;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
 import org.apache.kafka.clients.admin.ListOffsetsResult.ListOffsetsResultInfo;
@@ -32,6 +34,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -53,12 +56,21 @@ final class AdminChecks {
             int brokers = describeCluster(admin);
             int rf = Math.min(3, brokers);
             String topic = Check.unique("java-admin");
-            Check.get(admin.createTopics(List.of(new NewTopic(topic, 3, (short) rf))).all(), "createTopics");
-            Check.ok("created %s with 3 partitions, replication factor %d", topic, rf);
+            CreateTopicsResult created = admin.createTopics(List.of(new NewTopic(topic, 3, (short) rf)));
+            Check.get(created.all(), "createTopics");
+            // KIP-525: CreateTopics v5+ answers what it made.
+            Check.expect(Check.get(created.numPartitions(topic), "createTopics numPartitions") == 3,
+                "createTopics reports %s partitions", Check.get(created.numPartitions(topic), "numPartitions"));
+            Check.expect(Check.get(created.replicationFactor(topic), "createTopics replicationFactor") == rf,
+                "createTopics reports replication factor %s", Check.get(created.replicationFactor(topic), "rf"));
+            Uuid createdId = Check.get(created.topicId(topic), "createTopics topicId");
+            Check.ok("created %s with 3 partitions, replication factor %d, topic id %s", topic, rf, createdId);
             Check.waitUntil(topic + " appears in listTopics",
                 () -> Check.get(admin.listTopics().names(), "listTopics").contains(topic));
             Check.ok("listTopics names %s", topic);
-            describe(admin, topic, 3, rf);
+            Uuid describedId = describe(admin, topic, 3, rf);
+            Check.expect(describedId.equals(createdId), "createTopics named topic id %s, describeTopics %s",
+                createdId, describedId);
             Check.get(admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(5))).all(), "createPartitions");
             Check.waitUntil(topic + " has 5 partitions",
                 () -> partitions(admin, topic).size() == 5);
@@ -98,13 +110,13 @@ final class AdminChecks {
     }
 
     /** Every partition has a leader among its replicas, rf replicas, and a full ISR. */
-    private static void describe(Admin admin, String topic, int expectPartitions, int rf) {
+    private static Uuid describe(Admin admin, String topic, int expectPartitions, int rf) {
         Map<String, TopicDescription> all = Check.get(admin.describeTopics(List.of(topic)).allTopicNames(), "describeTopics");
         TopicDescription d = all.get(topic);
         Check.expect(d != null, "describeTopics has no %s", topic);
         Check.expect(d.name().equals(topic), "describeTopics names %s, not %s", d.name(), topic);
         Check.expect(!d.isInternal(), "%s is described as internal", topic);
-        Check.expect(d.topicId() != null && !d.topicId().equals(org.apache.kafka.common.Uuid.ZERO_UUID),
+        Check.expect(d.topicId() != null && !d.topicId().equals(Uuid.ZERO_UUID),
             "describeTopics gives %s no topic id", topic);
         Check.expect(d.partitions().size() == expectPartitions, "describeTopics: %d partitions, expected %d",
             d.partitions().size(), expectPartitions);
@@ -121,6 +133,7 @@ final class AdminChecks {
                 "%s-%d's last known ELR is %s, expected []", topic, i, p.lastKnownElr());
         }
         Check.ok("describeTopics: %s has %d partitions, each with %d in-sync replicas, ELR []", topic, expectPartitions, rf);
+        return d.topicId();
     }
 
     /** Earliest and latest offsets of partition 0, before and after 7 records. */
@@ -159,6 +172,13 @@ final class AdminChecks {
         Check.expect(before.source() != ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG,
             "a new topic's %s comes from %s, expected a default", MIN_ISR, before.source());
         Check.ok("describeConfigs: %s=%s (%s)", MIN_ISR, before.value(), before.source());
+        Config all = Check.get(admin.describeConfigs(Set.of(resource)).all(), "describeConfigs").get(resource);
+        for (String name : List.of("retention.ms", "retention.bytes", "segment.bytes")) {
+            ConfigEntry e = all.get(name);
+            Check.expect(e != null && e.value() != null, "describeConfigs of %s has no %s", topic, name);
+        }
+        Check.ok("describeConfigs: retention.ms=%s, retention.bytes=%s, segment.bytes=%s",
+            all.get("retention.ms").value(), all.get("retention.bytes").value(), all.get("segment.bytes").value());
         alter(admin, resource, new AlterConfigOp(new ConfigEntry(MIN_ISR, "2"), AlterConfigOp.OpType.SET));
         Check.waitUntil(MIN_ISR + "=2 is described", () -> "2".equals(minIsr(admin, resource).value()));
         ConfigEntry set = minIsr(admin, resource);

@@ -6,7 +6,9 @@
  *   ClientChecks dump-records BOOTSTRAP TOPIC COUNT
  *
  * Reads every partition of TOPIC from the beginning (no group) until COUNT records arrived.
- * Lines: "record P@O key=null value=100 headers=0 timestampType=CreateTime timestamp=T age_ms=A".
+ * Lines: "record P@O key=null value=100 value_crc=C headers=0 timestampType=CreateTime
+ * timestamp=T age_ms=A", C the CRC-32 of the value in hex (two producers that drew the same
+ * payloads have the same CRCs).
  */
 package dev.kraftsim.oracle;
 
@@ -14,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
+import java.util.zip.CRC32;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -47,10 +50,15 @@ final class RecordDump {
         }
         long now = System.currentTimeMillis();
         for (ConsumerRecord<byte[], byte[]> r : got) {
-            System.out.printf("record %d@%d key=%s value=%s headers=%d timestampType=%s timestamp=%d age_ms=%d%n",
+            CRC32 crc = new CRC32();
+            if (r.value() != null) {
+                crc.update(r.value());
+            }
+            System.out.printf("record %d@%d key=%s value=%s value_crc=%08x headers=%d timestampType=%s timestamp=%d age_ms=%d%n",
                 r.partition(), r.offset(),
                 r.key() == null ? "null" : Integer.toString(r.key().length),
                 r.value() == null ? "null" : Integer.toString(r.value().length),
+                crc.getValue(),
                 r.headers().toArray().length, r.timestampType(), r.timestamp(), now - r.timestamp());
         }
         Check.expect(got.size() >= count, "read %d of %d records from %s", got.size(), count, topic);

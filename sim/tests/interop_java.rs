@@ -87,10 +87,20 @@ fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// A JVM that is killed and reaped however its test ends, a panic included.
+struct Jvm(std::process::Child);
+
+impl Drop for Jvm {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Runs `main_class args` in a small JVM; kills it after `deadline`.
 fn java(main_class: &str, args: &[&str], deadline: Duration) -> Run {
     let started = Instant::now();
-    let mut child = Command::new("java")
+    let child = Command::new("java")
         .args([
             "-Xmx256m",
             "-XX:TieredStopAtLevel=1",
@@ -106,6 +116,7 @@ fn java(main_class: &str, args: &[&str], deadline: Duration) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .expect("java starts (see `bash oracle/fetch.sh`)");
+    let mut jvm = Jvm(child);
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut text = String::new();
@@ -116,24 +127,24 @@ fn java(main_class: &str, args: &[&str], deadline: Duration) -> Run {
         })
     };
     let out = drain(
-        child
+        jvm.0
             .stdout
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
     let err = drain(
-        child
+        jvm.0
             .stderr
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
     let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for java") {
+        if let Some(status) = jvm.0.try_wait().expect("wait for java") {
             break Some(status);
         }
         if started.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+            let _ = jvm.0.kill();
+            let _ = jvm.0.wait();
             break None;
         }
         std::thread::sleep(Duration::from_millis(50));

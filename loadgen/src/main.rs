@@ -205,6 +205,13 @@ async fn producer(a: ProducerArgs) -> Result<()> {
     // core keeps 0 for the simulator's calibrated runs, so the tool sets 4.x's default
     // first and anything given overrides it.
     let mut props = vec![("linger.ms".to_string(), "5".to_string())];
+    // Kafka 4.4's tool prints these on stdout.
+    if !a.producer_props.is_empty() {
+        println!("Option --producer-props has been deprecated and will be removed in a future version. Use --command-property instead.");
+    }
+    if a.producer_config.is_some() {
+        println!("Option --producer.config has been deprecated and will be removed in a future version. Use --command-config instead.");
+    }
     for path in a.producer_config.iter().chain(&a.command_config) {
         props.extend(read_properties(path)?);
     }
@@ -329,9 +336,12 @@ fn consumer_config(bootstrap: &str, file: Option<&std::path::Path>) -> Result<Co
 }
 
 async fn consumer(a: ConsumerArgs) -> Result<()> {
+    // Kafka 4.4's ConsumerPerformance prints these on stdout.
     if a.messages.is_some() {
-        // Kafka 4.4's ConsumerPerformance prints this on stdout.
         println!("Warning: --messages is deprecated. Use --num-records instead.");
+    }
+    if a.consumer_config.is_some() {
+        println!("Warning: --consumer.config is deprecated. Use --command-config instead.");
     }
     let wanted = a.num_records.or(a.messages).unwrap_or(0);
     let file = a.consumer_config.as_deref().or(a.command_config.as_deref());

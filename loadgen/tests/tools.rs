@@ -25,7 +25,7 @@ fn produce(topic: &str, records: &str, record_size: &str, props: &[&str]) -> Out
         record_size,
         "--throughput",
         "-1",
-        "--producer-props",
+        "--command-property",
     ];
     args.extend_from_slice(props);
     loadgen(&args)
@@ -245,6 +245,29 @@ fn an_unreachable_cluster_is_a_clear_error_not_a_hang() {
     );
 }
 
+/// Kafka 4.4's tools name their deprecated flags on stdout, before anything else.
+#[test]
+fn deprecated_flags_are_named_as_kafka_4_4_names_them() {
+    let out = loadgen(&[
+        "producer",
+        "--topic",
+        "t",
+        "--num-records",
+        "1",
+        "--record-size",
+        "1",
+        "--throughput",
+        "-1",
+        "--producer-props",
+        "bootstrap.servers=127.0.0.1:1",
+        "max.block.ms=100",
+    ]);
+    assert_eq!(
+        text(&out.stdout).lines().next(),
+        Some("Option --producer-props has been deprecated and will be removed in a future version. Use --command-property instead.")
+    );
+}
+
 #[test]
 fn bad_flags_are_clap_errors() {
     let out = loadgen(&[
@@ -268,7 +291,7 @@ fn bad_flags_are_clap_errors() {
         "1",
         "--record-size",
         "1",
-        "--producer-props",
+        "--command-property",
         "acks=2",
         "bootstrap.servers=a:1",
     ]);

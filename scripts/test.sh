@@ -11,9 +11,9 @@ fi
 
 # Real Kafka clients for the interop tests: Debian's kcat (librdkafka 2.0.2, what a
 # newcomer gets from apt).
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 if ! command -v kcat >/dev/null 2>&1; then
   echo "== installing kcat"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat >/dev/null
 fi
@@ -23,6 +23,16 @@ if ! python3 -c "import confluent_kafka, kafka" >/dev/null 2>&1; then
   echo "== installing confluent-kafka and kafka-python"
   python3 -m pip install -q confluent-kafka kafka-python
 fi
+
+# Apache Kafka 4.4 itself (Java client and tools) for sim/tests/interop_java.rs: a JDK and
+# Maven, then the oracle's jars and checks (oracle/target/classpath.txt).
+if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
+  echo "== installing a JDK and Maven"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null
+fi
+echo "== oracle/fetch.sh (Kafka 4.4's jars, the Java checks)"
+bash oracle/fetch.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -131,6 +131,8 @@ pub enum ClientRequest {
     DescribeConfigs(Vec<(i8, String, Option<Vec<String>>)>),
     /// IncrementalAlterConfigs for topics: (topic, [(name, operation, value)]).
     AlterTopicConfigs(Vec<controller::TopicConfigChanges>),
+    /// DescribeQuorum: forwarded to the active controller, as Kafka's brokers do.
+    DescribeQuorum,
 }
 
 /// Kafka's config resource types.
@@ -244,6 +246,8 @@ pub enum ClientResponse {
     DescribeConfigs(Vec<ConfigResourceResult>),
     AlterTopicConfigs(Vec<controller::TopicResult>),
     Group(crate::group::GroupResponse),
+    /// The metadata quorum as its leader sees it.
+    DescribeQuorum(controller::QuorumStatus),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

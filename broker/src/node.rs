@@ -350,6 +350,12 @@ impl Node {
         self.settle();
     }
 
+    /// A client connected from `client_host` ("/127.0.0.1", as Kafka prints an address);
+    /// DescribeGroups reports it for the members that joined over this connection.
+    pub fn on_connection_opened(&mut self, connection_id: u64, client_host: String) {
+        self.wire.connection_opened(connection_id, client_host);
+    }
+
     /// A client connection closed: its waiting requests are forgotten.
     pub fn on_connection_closed(&mut self, connection_id: u64) {
         self.wire.connection_closed(connection_id);

@@ -616,6 +616,9 @@ impl Broker {
                     ControllerResponse::AlterTopicConfigs(r) => {
                         ClientResponse::AlterTopicConfigs(r)
                     }
+                    ControllerResponse::DescribeQuorum(status) => {
+                        ClientResponse::DescribeQuorum(status)
+                    }
                     _ => return,
                 };
                 self.out.client.push((token, answer));
@@ -826,6 +829,12 @@ impl Broker {
                 self.controller_leader,
                 self.now_ms,
             ),
+            ClientRequest::DescribeQuorum => self.channel.send(
+                ControllerRequest::DescribeQuorum,
+                Purpose::Client(token),
+                self.controller_leader,
+                self.now_ms,
+            ),
         }
     }
 
@@ -998,22 +1007,41 @@ impl Broker {
                     result.error = ErrorCode::UnknownTopicOrPartition;
                     return result;
                 };
+                // Every topic config kraftsim enforces (`controller::quorum_controller::
+                // TOPIC_CONFIGS`), by name as Kafka lists them, with the broker default
+                // when the topic has no override.
                 let defaults = [
                     (
                         "min.insync.replicas",
                         self.config.min_insync_replicas.to_string(),
                     ),
                     (
+                        "retention.bytes",
+                        self.config.log_retention_bytes.to_string(),
+                    ),
+                    ("retention.ms", self.config.log_retention_ms.to_string()),
+                    ("segment.bytes", self.config.log_segment_bytes.to_string()),
+                    (
                         "unclean.leader.election.enable",
                         self.config.unclean_leader_election_enable.to_string(),
                     ),
                 ];
+                debug_assert!(defaults
+                    .iter()
+                    .all(|(k, _)| controller::quorum_controller::TOPIC_CONFIGS.contains(k)));
                 for (k, default) in defaults {
                     if !wanted(k) {
                         continue;
                     }
+                    // Sources: 1 DYNAMIC_TOPIC_CONFIG, 3 DYNAMIC_DEFAULT_BROKER_CONFIG,
+                    // 5 DEFAULT_CONFIG.
                     let (value, source) = match topic.configs.get(k) {
                         Some(v) => (v.clone(), 1),
+                        None if k == "min.insync.replicas"
+                            && self.config.eligible_leader_replicas_enabled =>
+                        {
+                            (default, 3)
+                        }
                         None => (default, 5),
                     };
                     result.entries.push(ConfigEntry {

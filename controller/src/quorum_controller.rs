@@ -30,7 +30,7 @@ use crate::heartbeats::BrokerHeartbeatManager;
 use crate::image::{ImageChange, MetadataImage, PartitionKey};
 use crate::messages::{
     AlterPartitionRequest, AlterPartitionResponse, ControllerRequest, ControllerResponse,
-    CreatableTopic, TopicResult,
+    CreatableTopic, CreatedTopic, TopicResult,
 };
 use crate::partition_change::{
     effective_min_isr, election_for, LeaderElection, PartitionChangeBuilder,
@@ -244,6 +244,15 @@ impl QuorumController {
             } => self.allocate_producer_ids(from, broker_id, broker_epoch),
             ControllerRequest::CreatePartitions(topics) => self.create_partitions(from, topics),
             ControllerRequest::AlterTopicConfigs(topics) => self.alter_topic_configs(from, topics),
+            ControllerRequest::DescribeQuorum => {
+                let response = match self.quorum.status() {
+                    Some(status) => ControllerResponse::DescribeQuorum(status),
+                    None => ControllerResponse::NotController {
+                        leader_hint: self.quorum.leader_id(),
+                    },
+                };
+                self.responses.push((from, response));
+            }
         }
     }
 
@@ -1069,6 +1078,7 @@ impl QuorumController {
                 name: t.name.clone(),
                 error,
                 message,
+                created: None,
             };
             if let Err(why) = validate_topic_name(&t.name) {
                 results.push(result(ErrorCode::InvalidTopicException, Some(why)));
@@ -1120,7 +1130,15 @@ impl QuorumController {
                 });
             }
             created.push(t.name.clone());
-            results.push(result(ErrorCode::None, None));
+            results.push(TopicResult {
+                created: Some(CreatedTopic {
+                    topic_id,
+                    num_partitions: partitions,
+                    replication_factor: rf,
+                    configs: t.configs.clone(),
+                }),
+                ..result(ErrorCode::None, None)
+            });
         }
         for name in &created {
             self.event(
@@ -1189,6 +1207,7 @@ impl QuorumController {
                 name: name.clone(),
                 error,
                 message,
+                created: None,
             };
             let Some(topic) = self.pending.topic_by_name(&name) else {
                 results.push(result(ErrorCode::UnknownTopicOrPartition, None));
@@ -1248,6 +1267,7 @@ impl QuorumController {
                 name: name.clone(),
                 error,
                 message,
+                created: None,
             };
             let Some(topic) = self.pending.topic_by_name(&name) else {
                 results.push(result(ErrorCode::UnknownTopicOrPartition, None));
@@ -1319,12 +1339,14 @@ impl QuorumController {
                         name,
                         error: ErrorCode::None,
                         message: None,
+                        created: None,
                     });
                 }
                 None => results.push(TopicResult {
                     name,
                     error: ErrorCode::UnknownTopicOrPartition,
                     message: None,
+                    created: None,
                 }),
             }
         }

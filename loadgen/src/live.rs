@@ -5,8 +5,17 @@
 //! take in what happened. [`LiveDriver`] does it with sockets: one task per connection
 //! (connect with a deadline, write length-prefixed frames, read length-prefixed
 //! responses), all reporting to one bounded event channel that the driver hands back to
-//! the core. Time is the only other input: milliseconds since the driver started, from
-//! a monotonic clock, read here at the edge and nowhere in the cores.
+//! the core. Time is the only other input, read here at the edge and nowhere in the
+//! cores: Unix milliseconds, as the Java client's `Time.milliseconds()`, taken from the
+//! wall clock once when the driver starts and advanced by a monotonic clock (so a wall
+//! clock step never runs time backwards).
+//!
+//! The cores stamp each record's CreateTime with that time, so a record's timestamp is
+//! Unix time as a Java producer's is: brokers compare it with their own Unix clock for
+//! `retention.ms` and ListOffsets by time. (Before, the driver counted from zero and
+//! records were stamped a few milliseconds after 1970: time-based retention deleted them
+//! at once.) The deterministic simulator drives the same cores with its virtual clock,
+//! which its brokers share.
 
 use crate::error::ClientError;
 use crate::network::{NetOutput, NodeId};
@@ -87,6 +96,8 @@ struct Connection {
 #[derive(Debug)]
 pub struct LiveDriver {
     start: Instant,
+    /// The wall clock at `start`, in Unix milliseconds.
+    start_unix_ms: u64,
     connections: BTreeMap<NodeId, Connection>,
     next_generation: u64,
     events_tx: mpsc::Sender<Event>,
@@ -106,6 +117,9 @@ impl LiveDriver {
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         Self {
             start: Instant::now(),
+            start_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
             connections: BTreeMap::new(),
             next_generation: 0,
             events_tx,
@@ -114,9 +128,9 @@ impl LiveDriver {
         }
     }
 
-    /// Milliseconds since the driver started: the cores' clock.
+    /// The cores' clock: Unix milliseconds, monotonic from the driver's start.
     pub fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+        self.start_unix_ms + self.start.elapsed().as_millis() as u64
     }
 
     /// Carries out what the core asked for.
@@ -303,6 +317,8 @@ async fn run_connection(
 #[derive(Debug)]
 pub struct PerfRun {
     pub final_line: String,
+    /// After `--warmup-records`: the steady-state final line.
+    pub steady_state_line: Option<String>,
     pub perf: crate::perf_producer::PerfProducer,
     pub producer: crate::producer::Producer,
     pub elapsed_ms: u64,
@@ -332,7 +348,8 @@ pub fn unreachable(bootstrap: &[(String, u16)], driver: &LiveDriver) -> LiveErro
 
 /// What a perf-producer run tells its caller as it goes; every method has a default.
 pub trait PerfHooks {
-    /// A 5 s progress line, in the Java tool's format.
+    /// A progress line (every `--reporting-interval`, 5 s by default), in the Java tool's
+    /// format; after a warmup also "In steady state.".
     fn progress_line(&mut self, _line: &str) {}
     /// A batch failed, in words.
     fn failure(&mut self, _what: &str) {}
@@ -379,8 +396,10 @@ pub async fn run_perf_producer_with(
     let mut perf = crate::perf_producer::PerfProducer::new(perf_config, start);
     loop {
         let now = driver.now_ms();
+        let mut acknowledged = false;
         for c in producer.take_completions() {
             perf.on_completion(&c);
+            acknowledged |= c.result.is_ok();
             hooks.completion(&c);
             if let Err(e) = &c.result {
                 hooks.failure(&format!(
@@ -392,8 +411,12 @@ pub async fn run_perf_producer_with(
                 ));
             }
         }
-        if let Some(w) = perf.progress(now) {
-            hooks.progress_line(&w.progress_line());
+        // The Java tool checks its window in each record's callback: no acknowledgement,
+        // no line (a stalled run prints nothing, not windows of zero records).
+        if acknowledged {
+            for line in perf.progress_lines(now) {
+                hooks.progress_line(&line);
+            }
         }
         hooks.turn(perf.records_sent(), now);
         if perf.is_done(&producer) {
@@ -415,6 +438,7 @@ pub async fn run_perf_producer_with(
     let end = driver.now_ms();
     Ok(PerfRun {
         final_line: perf.final_line(end),
+        steady_state_line: perf.steady_state_line(end),
         perf,
         producer,
         elapsed_ms: end - start,

@@ -68,8 +68,14 @@ pub fn apply(
             controller.min_insync_replicas = v;
         }
         "eligible.leader.replicas.version" => match value.trim() {
-            "0" => controller.eligible_leader_replicas_enabled = false,
-            "1" => controller.eligible_leader_replicas_enabled = true,
+            "0" => {
+                controller.eligible_leader_replicas_enabled = false;
+                broker.eligible_leader_replicas_enabled = false;
+            }
+            "1" => {
+                controller.eligible_leader_replicas_enabled = true;
+                broker.eligible_leader_replicas_enabled = true;
+            }
             _ => {
                 return Err(ConfigError::Invalid {
                     key: key.into(),

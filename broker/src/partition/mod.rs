@@ -367,8 +367,9 @@ impl Partition {
     }
 
     /// ListOffsets on the leader: -2 the log start, -1 the HW (what a consumer may read up
-    /// to), otherwise the first batch with a record at or after the timestamp, below the
-    /// HW. Returns (timestamp, offset); (-1, -1) when no record is that recent.
+    /// to), -3 the first record with the largest timestamp (KIP-734), otherwise the first
+    /// record at or after the timestamp; records at or past the HW are not answered.
+    /// Returns (timestamp, offset); (-1, -1) when there is no such record.
     pub fn list_offset(
         &self,
         timestamp: i64,
@@ -383,6 +384,10 @@ impl Partition {
         Ok(match timestamp {
             -2 => (-1, self.log.log_start_offset()),
             -1 => (-1, self.high_watermark),
+            -3 => self
+                .log
+                .offset_of_max_timestamp(self.high_watermark)
+                .map_or((-1, -1), |(offset, ts)| (ts, offset)),
             ts => self
                 .log
                 .offset_for_timestamp(ts, self.high_watermark)

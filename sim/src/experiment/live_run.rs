@@ -176,6 +176,9 @@ pub fn run_live(config: &ExperimentConfig) -> Result<LiveReport, SimError> {
         throughput: config.throughput,
         stamp_record_ids: true,
         monotonic: false,
+        random: None,
+        warmup_records: 0,
+        reporting_interval_ms: loadgen::perf_stats::REPORTING_INTERVAL_MS,
     };
     let mut faults = Vec::new();
     let outcome = std::thread::scope(|scope| {

@@ -187,6 +187,9 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
             throughput: config.throughput,
             stamp_record_ids: true,
             monotonic: false,
+            random: None,
+            warmup_records: 0,
+            reporting_interval_ms: loadgen::perf_stats::REPORTING_INTERVAL_MS,
         },
         load_start,
     );

@@ -21,6 +21,16 @@ pub async fn serve(
     let _ = stream.set_nodelay(true);
     let (reply_tx, mut reply_rx) = mpsc::channel::<WireReply>(4);
     shared.connections.insert(connection_id, reply_tx);
+    if let (Ok(peer), Some(node)) = (stream.peer_addr(), shared.router.sender(node_id)) {
+        // Kafka reports a member's host as `InetAddress.toString()`: "/127.0.0.1".
+        let client_host = format!("/{}", peer.ip());
+        let _ = node
+            .send(NodeInput::Opened {
+                connection_id,
+                client_host,
+            })
+            .await;
+    }
     let mut decoder = FrameDecoder::new(shared.max_frame_bytes);
     let reason = loop {
         let frame = match decoder.next_frame() {

@@ -15,9 +15,22 @@ use tokio::sync::{mpsc, oneshot};
 /// What a node task receives.
 #[derive(Debug)]
 pub enum NodeInput {
-    Peer { from: BrokerId, msg: PeerMessage },
-    Frame { connection_id: u64, frame: Bytes },
-    Closed { connection_id: u64 },
+    Peer {
+        from: BrokerId,
+        msg: PeerMessage,
+    },
+    /// A client connected, from this address.
+    Opened {
+        connection_id: u64,
+        client_host: String,
+    },
+    Frame {
+        connection_id: u64,
+        frame: Bytes,
+    },
+    Closed {
+        connection_id: u64,
+    },
     Control(Control),
 }
 
@@ -194,6 +207,10 @@ fn handle(
             frame,
         } => node.on_client_frame(now, connection_id, frame),
         NodeInput::Closed { connection_id } => node.on_connection_closed(connection_id),
+        NodeInput::Opened {
+            connection_id,
+            client_host,
+        } => node.on_connection_opened(connection_id, client_host),
         NodeInput::Control(Control::Pause) => {
             *paused = true;
             shared.event(node.id(), "paused".into());

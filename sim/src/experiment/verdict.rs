@@ -88,12 +88,18 @@ pub fn check(
     let total: usize = committed.values().map(Vec::len).sum();
     let mut copies: Vec<(i32, u64)> = Vec::with_capacity(total);
     let mut reordered: Vec<(i32, u64)> = Vec::new();
+    let mut reorder_examples: Vec<String> = Vec::new();
     for (p, records) in committed {
         let mut highest: Option<u64> = None;
-        for (_, id) in records {
+        for (offset, id) in records {
             copies.push((*p, *id));
-            if highest.is_some_and(|h| *id < h) {
+            if let Some(h) = highest.filter(|h| id < h) {
                 reordered.push((*p, *id));
+                if reorder_examples.len() < 5 {
+                    reorder_examples.push(format!(
+                        "record {id} at partition {p} offset {offset}, after record {h}"
+                    ));
+                }
             }
             highest = Some(highest.map_or(*id, |h| h.max(*id)));
         }
@@ -179,7 +185,8 @@ pub fn check(
     if out_of_order > 0 {
         if idempotent {
             v.violations.push(format!(
-                "idempotent_producer_in_order (Jepsen: nonmonotonic-send): {out_of_order} records out of order in their partition although enable.idempotence=true (KIP-98)"
+                "idempotent_producer_in_order (Jepsen: nonmonotonic-send): {out_of_order} records out of order in their partition although enable.idempotence=true (KIP-98) (e.g. {})",
+                reorder_examples.join("; ")
             ));
         } else {
             v.lessons.push(format!(

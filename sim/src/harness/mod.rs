@@ -688,6 +688,22 @@ impl SimCluster {
                     _ => ClusterEventKind::Controller(e.kind.clone()),
                 }
             }
+            controller::ControllerEventKind::LeaderChanged {
+                topic,
+                partition,
+                election,
+                ..
+            } => {
+                if election.is_unclean() {
+                    let topic_id = self
+                        .node(id)
+                        .and_then(|n| n.controller().image().topic_ids.get(topic).copied());
+                    if let Some(topic_id) = topic_id {
+                        self.checker.unclean_election((topic_id, *partition));
+                    }
+                }
+                ClusterEventKind::Controller(e.kind.clone())
+            }
             other => ClusterEventKind::Controller(other.clone()),
         };
         self.event(id, kind, text);

@@ -31,6 +31,9 @@ use std::collections::BTreeSet;
 /// Kafka's `PartitionChangeBuilder.Election`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Election {
+    /// Move leadership back to the preferred replica (the first of the assignment) if it
+    /// may lead; else as `Online` (the leader imbalance check, `auto.leader.rebalance.enable`).
+    Preferred,
     /// Keep the partition online with a leader from the ISR (or ELR).
     Online,
     /// As `Online`, and if nobody qualifies, any acceptable replica
@@ -157,25 +160,29 @@ impl<'a, F: Fn(BrokerId) -> bool> PartitionChangeBuilder<'a, F> {
                 LeaderElection::Elr
             }
         };
-        let (leader, election) =
-            if p.leader != NO_LEADER && valid(p.leader, &target_isr, &target_elr) {
-                (p.leader, LeaderElection::Clean)
-            } else if let Some(&r) = p
-                .replicas
-                .iter()
-                .find(|&&r| valid(r, &target_isr, &target_elr))
-            {
-                (r, from_isr_or_elr(r))
-            } else if let Some(r) = self.last_known_leader(&target_isr, &target_elr) {
-                (r, LeaderElection::LastKnownLeader)
-            } else if self.election == Election::Unclean {
-                match p.replicas.iter().find(|&&r| (self.is_acceptable_leader)(r)) {
-                    Some(&r) => (r, LeaderElection::Unclean),
-                    None => (NO_LEADER, LeaderElection::Clean),
-                }
-            } else {
-                (NO_LEADER, LeaderElection::Clean)
-            };
+        let preferred = p.replicas.first().copied().filter(|&r| {
+            self.election == Election::Preferred && valid(r, &target_isr, &target_elr)
+        });
+        let (leader, election) = if let Some(r) = preferred {
+            (r, from_isr_or_elr(r))
+        } else if p.leader != NO_LEADER && valid(p.leader, &target_isr, &target_elr) {
+            (p.leader, LeaderElection::Clean)
+        } else if let Some(&r) = p
+            .replicas
+            .iter()
+            .find(|&&r| valid(r, &target_isr, &target_elr))
+        {
+            (r, from_isr_or_elr(r))
+        } else if let Some(r) = self.last_known_leader(&target_isr, &target_elr) {
+            (r, LeaderElection::LastKnownLeader)
+        } else if self.election == Election::Unclean {
+            match p.replicas.iter().find(|&&r| (self.is_acceptable_leader)(r)) {
+                Some(&r) => (r, LeaderElection::Unclean),
+                None => (NO_LEADER, LeaderElection::Clean),
+            }
+        } else {
+            (NO_LEADER, LeaderElection::Clean)
+        };
         let unclean = election.is_unclean();
         let mut record_leader = None;
         let mut record_isr = None;
@@ -508,6 +515,26 @@ mod tests {
                 .build(T, 0),
         );
         assert_eq!((after.isr, after.elr), (vec![1, 3], vec![]));
+    }
+
+    #[test]
+    fn a_preferred_election_moves_leadership_back_to_the_first_replica_in_the_isr() {
+        let p = part(&[1, 2, 3], &[2, 3, 1], 2);
+        let after = apply(
+            &p,
+            PartitionChangeBuilder::new(&p, |_| true, 2, true)
+                .election(Election::Preferred)
+                .build(T, 0),
+        );
+        assert_eq!((after.leader, after.leader_epoch), (1, 1));
+        // Not while the preferred replica is out of the ISR: the leader stays.
+        let p = part(&[1, 2, 3], &[2, 3], 2);
+        assert_eq!(
+            PartitionChangeBuilder::new(&p, |_| true, 2, true)
+                .election(Election::Preferred)
+                .build(T, 0),
+            None
+        );
     }
 
     #[test]

@@ -33,11 +33,11 @@ use crate::messages::{
     CreatableTopic, CreatedTopic, TopicResult,
 };
 use crate::partition_change::{
-    effective_min_isr, election_for, LeaderElection, PartitionChangeBuilder,
+    effective_min_isr, election_for, Election, LeaderElection, PartitionChangeBuilder,
 };
 
 /// A partition whose leader an update changes, and how the new one was chosen.
-type Election = (PartitionKey, LeaderElection);
+type ElectedLeader = (PartitionKey, LeaderElection);
 use crate::placement::assign_replicas;
 use crate::quorum::{MetadataQuorum, QuorumError, QuorumStore, RaftMessage};
 use crate::records::{BrokerId, MetadataRecord, RecordBatch, TopicId};
@@ -137,6 +137,13 @@ impl std::fmt::Display for ControllerEvent {
 /// Producer ids per block (Kafka's `ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE`).
 pub const PRODUCER_ID_BLOCK_SIZE: i32 = 1000;
 
+/// Preferred-leader elections one imbalance check makes at most; more are left for an
+/// immediate next check (Kafka's `maxElectionsPerImbalance`).
+pub const MAX_ELECTIONS_PER_IMBALANCE: usize = 1_000;
+
+/// How soon a check that hit [`MAX_ELECTIONS_PER_IMBALANCE`] runs again (Kafka's 10 ms).
+pub const IMMEDIATE_RECHECK_MS: u64 = 10;
+
 /// The most requests that may wait for their records to commit. Past it, new requests get
 /// `REQUEST_TIMED_OUT` at once: a bound on every queue.
 pub const MAX_WAITING_RESPONSES: usize = 10_000;
@@ -155,6 +162,8 @@ pub struct QuorumController {
     heartbeats: BrokerHeartbeatManager,
     /// The term in which we became active, while we are.
     active_term: Option<u64>,
+    /// When the next leader imbalance check runs, once one is scheduled.
+    imbalance_check_at_ms: Option<u64>,
     now_ms: u64,
     responses: Vec<(ReplyTo, ControllerResponse)>,
     changes: Vec<ImageChange>,
@@ -174,6 +183,7 @@ impl QuorumController {
             waiting: VecDeque::new(),
             heartbeats: BrokerHeartbeatManager::default(),
             active_term: None,
+            imbalance_check_at_ms: None,
             now_ms: 0,
             responses: Vec::new(),
             changes: Vec::new(),
@@ -191,6 +201,7 @@ impl QuorumController {
         if self.is_active() {
             self.maybe_fence_one_stale_broker();
             self.maybe_elect_offline_partitions();
+            self.maybe_balance_partition_leaders();
         }
     }
 
@@ -402,6 +413,7 @@ impl QuorumController {
 
     fn activate(&mut self, term: u64) {
         self.active_term = Some(term);
+        self.imbalance_check_at_ms = None;
         self.pending = self.image.clone();
         self.inflight.clear();
         self.heartbeats
@@ -521,7 +533,7 @@ impl QuorumController {
         add: Option<BrokerId>,
         unclean_shutdown: Option<BrokerId>,
         records: &mut Vec<MetadataRecord>,
-    ) -> Vec<Election> {
+    ) -> Vec<ElectedLeader> {
         let mut elections = Vec::new();
         let image = &self.pending;
         let acceptable = |r: BrokerId| {
@@ -593,7 +605,7 @@ impl QuorumController {
     fn describe_changes(
         &mut self,
         records: &[MetadataRecord],
-        elections: &[Election],
+        elections: &[ElectedLeader],
         reason: &str,
     ) {
         for r in records {
@@ -699,6 +711,71 @@ impl QuorumController {
             self.describe_changes(&records, &elections, "offline partition elected a leader");
             self.propose(records, None);
         }
+    }
+
+    /// The leader imbalance check (`QuorumController.maybeScheduleNextBalancePartitionLeaders`,
+    /// `ReplicationControlManager.maybeBalancePartitionLeaders`): once some partition is
+    /// led by another replica than its preferred one, a check is scheduled
+    /// `leader.imbalance.check.interval.seconds` later; it elects the preferred replica of
+    /// each such partition where it may lead (in the ISR, active), at most
+    /// [`MAX_ELECTIONS_PER_IMBALANCE`] at a time.
+    fn maybe_balance_partition_leaders(&mut self) {
+        if !self.config.auto_leader_rebalance_enable {
+            return;
+        }
+        let imbalanced: Vec<PartitionKey> = self
+            .pending
+            .partitions()
+            .filter(|(_, p)| p.replicas.first() != Some(&p.leader))
+            .map(|(k, _)| k)
+            .collect();
+        if imbalanced.is_empty() {
+            self.imbalance_check_at_ms = None;
+            return;
+        }
+        let due = *self
+            .imbalance_check_at_ms
+            .get_or_insert(self.now_ms + self.config.leader_imbalance_check_interval_ms);
+        if self.now_ms < due {
+            return;
+        }
+        let image = &self.pending;
+        let mut records = Vec::new();
+        let mut elections = Vec::new();
+        for &key in &imbalanced {
+            if records.len() >= MAX_ELECTIONS_PER_IMBALANCE {
+                break;
+            }
+            let Some(part) = image.partition(key) else {
+                continue;
+            };
+            let min_isr = effective_min_isr(image, key.0, part, self.config.min_insync_replicas);
+            let change = PartitionChangeBuilder::new(
+                part,
+                |r| image.is_active(r),
+                min_isr,
+                self.config.eligible_leader_replicas_enabled,
+            )
+            .election(Election::Preferred)
+            .build(key.0, key.1);
+            if let Some((record, summary)) = change {
+                if summary.leader.is_some() {
+                    elections.push((key, summary.election));
+                }
+                records.push(record);
+            }
+        }
+        self.imbalance_check_at_ms = (records.len() >= MAX_ELECTIONS_PER_IMBALANCE)
+            .then_some(self.now_ms + IMMEDIATE_RECHECK_MS);
+        if records.is_empty() {
+            return;
+        }
+        self.describe_changes(
+            &records,
+            &elections,
+            "the leader imbalance check moved leadership back to the preferred replica (auto.leader.rebalance.enable)",
+        );
+        self.propose(records, None);
     }
 
     // ----- requests ------------------------------------------------------------------------

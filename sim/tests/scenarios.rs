@@ -16,6 +16,8 @@ mod isr_shrink_expand;
 mod leader_failover;
 #[path = "scenarios/min_insync.rs"]
 mod min_insync;
+#[path = "scenarios/preferred_leader.rs"]
+mod preferred_leader;
 #[path = "scenarios/quorum_lost.rs"]
 mod quorum_lost;
 #[path = "scenarios/retention.rs"]

@@ -35,6 +35,7 @@ use controller::{
     BrokerId, ControllerConfig, ControllerEvent, PartitionKey, QuorumController, QuorumStore,
     ReplyTo,
 };
+use std::collections::VecDeque;
 
 /// What survives a node's death: its disks.
 #[derive(Debug, Clone)]
@@ -122,7 +123,16 @@ pub struct Node {
     out: NodeOutput,
     /// Set once SIGTERM arrived.
     shutdown: Option<ShutdownProgress>,
+    /// Client request frames that arrived before the broker caught up with the metadata
+    /// log. Kafka's `BrokerServer` enables request processing only then
+    /// (`socketServer.enableRequestProcessing` after the initial catch-up): the requests
+    /// wait, they are not answered from a stale image.
+    held_frames: VecDeque<(u64, Bytes)>,
 }
+
+/// Client frames a starting broker holds at most; past it, a new one closes its
+/// connection (a bound on every queue).
+pub const MAX_HELD_FRAMES: usize = 4096;
 
 /// The most local hand-offs between the halves in one step; far above what one input can
 /// cause, it only guards against a bug looping forever.
@@ -178,6 +188,7 @@ impl Node {
             now_ms,
             out: NodeOutput::default(),
             shutdown: None,
+            held_frames: VecDeque::new(),
         };
         node.settle();
         Ok(node)
@@ -316,6 +327,24 @@ impl Node {
     /// answer comes out in [`NodeOutput::wire`], now or later, exactly once.
     pub fn on_client_frame(&mut self, now_ms: u64, connection_id: u64, frame: Bytes) {
         self.now_ms = self.now_ms.max(now_ms);
+        if !self.broker.is_metadata_published() {
+            if self.held_frames.len() >= MAX_HELD_FRAMES {
+                self.out.wire.push((
+                    connection_id,
+                    WireOutput::Close(
+                        "the broker is starting: too many requests wait for its metadata".into(),
+                    ),
+                ));
+            } else {
+                self.held_frames.push_back((connection_id, frame));
+            }
+            return;
+        }
+        self.process_client_frame(connection_id, frame);
+    }
+
+    /// Serves one client frame (the broker has caught up with the metadata log).
+    fn process_client_frame(&mut self, connection_id: u64, frame: Bytes) {
         let action = self.wire.on_frame(
             connection_id,
             frame,
@@ -358,6 +387,7 @@ impl Node {
 
     /// A client connection closed: its waiting requests are forgotten.
     pub fn on_connection_closed(&mut self, connection_id: u64) {
+        self.held_frames.retain(|(c, _)| *c != connection_id);
         self.wire.connection_closed(connection_id);
     }
 
@@ -374,6 +404,12 @@ impl Node {
     /// Hands things between the two halves until neither has anything for the other, and
     /// collects what must go out.
     fn settle(&mut self) {
+        if self.broker.is_metadata_published() && !self.held_frames.is_empty() {
+            // Caught up: the requests that waited are served now, in arrival order.
+            for (connection_id, frame) in std::mem::take(&mut self.held_frames) {
+                self.process_client_frame(connection_id, frame);
+            }
+        }
         for _ in 0..MAX_LOCAL_ROUNDS {
             let mut progressed = false;
             let changes = self.controller.take_image_changes();

@@ -62,6 +62,9 @@ pub struct Shared {
     /// and go from many tasks; no simulated decision iterates over it).
     pub connections: DashMap<u64, mpsc::Sender<WireReply>>,
     pub max_frame_bytes: usize,
+    /// Bytes of requests being received, across every connection of the cluster
+    /// (`queued.max.request.bytes`): a connection reads on only while some are left.
+    pub request_memory: Arc<tokio::sync::Semaphore>,
     started: Instant,
     /// The wall clock at `started`, in Unix milliseconds: live nodes keep time as Kafka
     /// brokers do, so record timestamps (Unix ms, from clients) and the broker's clock
@@ -90,6 +93,12 @@ impl Shared {
         }
     }
 }
+
+/// Bytes of partly received requests the whole cluster holds at most
+/// (`queued.max.request.bytes`). Kafka's default is -1, no bound; kraftsim bounds it at
+/// five of Kafka's largest requests (`socket.request.max.bytes`), so that clients that
+/// announce big requests and send them slowly cannot exhaust the process's memory.
+pub const QUEUED_MAX_REQUEST_BYTES: usize = 5 * 104_857_600;
 
 /// How to start a live cluster.
 #[derive(Clone, Debug)]
@@ -197,6 +206,7 @@ impl Cluster {
             router: Router::default(),
             connections: DashMap::new(),
             max_frame_bytes: 104_857_600,
+            request_memory: Arc::new(tokio::sync::Semaphore::new(QUEUED_MAX_REQUEST_BYTES)),
             started: Instant::now(),
             started_unix_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -289,15 +299,7 @@ impl Cluster {
         self.shared.router.attach(id, tx);
         let shared = self.shared.clone();
         rt.spawn(node_task::run(node, rx, shared.clone()));
-        let accept = rt.spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let connection_id = shared.next_connection_id.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(connection::serve(stream, id, connection_id, shared.clone()));
-            }
-        });
+        let accept = rt.spawn(accept_loop(listener, id, shared));
         self.with_slots(|slots| {
             if let Some(slot) = slots.get_mut(&id) {
                 slot.accept = Some(accept);
@@ -578,4 +580,35 @@ async fn bind(port: u16) -> Result<TcpListener, LiveError> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     socket.bind(addr).map_err(err)?;
     socket.listen(1024).map_err(err)
+}
+
+/// The longest an accept loop waits after `accept` failed.
+const MAX_ACCEPT_BACKOFF_MS: u64 = 1_000;
+
+/// A node's listener: accepts client connections and serves each in a task it owns, so
+/// that when the node dies (the loop is aborted) every one of its connections closes at
+/// once, as a dead process's sockets do: clients see a reset, never a request that hangs.
+/// When `accept` fails (file descriptors run out) it backs off, 10 ms doubling to a
+/// second, instead of spinning a core.
+async fn accept_loop(listener: TcpListener, id: BrokerId, shared: Arc<Shared>) {
+    let mut connections = tokio::task::JoinSet::new();
+    let mut backoff_ms = 0u64;
+    loop {
+        tokio::select! {
+            biased;
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    backoff_ms = 0;
+                    let connection_id = shared.next_connection_id.fetch_add(1, Ordering::Relaxed);
+                    connections.spawn(connection::serve(stream, id, connection_id, shared.clone()));
+                }
+                Err(e) => {
+                    backoff_ms = (backoff_ms * 2).clamp(10, MAX_ACCEPT_BACKOFF_MS);
+                    shared.event(id, format!("accepting a connection failed: {e}; retrying in {backoff_ms} ms"));
+                    tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
+                }
+            },
+        }
+    }
 }

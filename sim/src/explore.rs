@@ -1,7 +1,7 @@
 //! # `sim explore`: hunting for broken invariants
 //!
-//! Each seed draws a random fault plan (kills, crashes, pauses, isolations, one-way cuts,
-//! lossy and slow links) over a steady acks=all load, then runs it: a *safety* phase,
+//! Each seed draws a random fault plan (graceful stops, kills, crashes, pauses, isolations,
+//! one-way cuts, lossy and slow links) over a steady acks=all load, then runs it: a *safety* phase,
 //! with the faults, where the invariant checkers watch every step; then a *liveness*
 //! phase: everything healed, the cluster must converge, and every acks=all acknowledged
 //! record must be read back, once, in order. Plans keep at most `max_unavailable` nodes
@@ -149,7 +149,7 @@ impl ExploreConfig {
             let room = unavailable.len() < self.max_unavailable;
             let id = node(&mut rng);
             let fresh = !unavailable.contains(&id);
-            let action = match rng.range(0, 11) {
+            let action = match rng.range(0, 13) {
                 0 if unavailable.is_empty() => {
                     // Whichever node leads the quorum then: tracked as "some node" (0),
                     // brought back by `restart all`.
@@ -215,6 +215,15 @@ impl ExploreConfig {
                     isolated.clear();
                     Action::Heal
                 }
+                11 if room && fresh => {
+                    // A graceful stop: the node goes down once its leaderships moved.
+                    down.insert(id);
+                    Action::Stop(NodeRef::Id(id))
+                }
+                12 if unavailable.is_empty() => {
+                    down.insert(0);
+                    Action::Stop(NodeRef::Controller)
+                }
                 _ => continue,
             };
             steps.push(Step {
@@ -252,10 +261,12 @@ impl Availability {
         let room = unavailable.len() < max_unavailable;
         let fresh = |id: &BrokerId| !unavailable.contains(id);
         match action {
-            Action::Kill(NodeRef::Controller) if unavailable.is_empty() => {
+            Action::Kill(NodeRef::Controller) | Action::Stop(NodeRef::Controller)
+                if unavailable.is_empty() =>
+            {
                 self.down.insert(0);
             }
-            Action::Kill(NodeRef::Id(id)) if room && fresh(id) => {
+            Action::Kill(NodeRef::Id(id)) | Action::Stop(NodeRef::Id(id)) if room && fresh(id) => {
                 self.down.insert(*id);
             }
             Action::Crash(NodeRef::Id(id)) if unavailable.is_empty() && !self.crashed => {

@@ -1,5 +1,5 @@
-//! Property tests of Kafka's replication rules: random sequences of appends, time, kills,
-//! crashes, restarts, pauses and network partitions (the active controller's included)
+//! Property tests of Kafka's replication rules: random sequences of appends, time,
+//! graceful stops, kills, crashes, restarts, pauses and network partitions (the active controller's included)
 //! against a 3-node cluster, with every invariant of `sim::invariants` checked after every
 //! step, then healing and the durability verdict.
 //!
@@ -30,6 +30,8 @@ enum Op {
         ms: u64,
     },
     Kill(i32),
+    /// SIGTERM: a graceful stop (controlled shutdown).
+    Stop(i32),
     /// Power loss: the node loses what it had not flushed.
     Crash(i32),
     /// Whichever node is the active controller now.
@@ -53,6 +55,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(partition, acks, records)| Op::Produce { partition, acks, records }),
         4 => (100u64..15_000).prop_map(|ms| Op::Run { ms }),
         1 => node.clone().prop_map(Op::Kill),
+        1 => node.clone().prop_map(Op::Stop),
         1 => node.clone().prop_map(Op::Crash),
         1 => Just(Op::KillController),
         1 => Just(Op::IsolateController),
@@ -121,7 +124,7 @@ fn run_case(
                 sim.step();
             }
             Op::Run { ms } => sim.run_for(*ms),
-            Op::Kill(n) | Op::Pause(n) | Op::Isolate(n) => {
+            Op::Kill(n) | Op::Stop(n) | Op::Pause(n) | Op::Isolate(n) => {
                 // At most RF-1 nodes unavailable at a time.
                 let down: BTreeSet<i32> = unavailable.union(&isolated).copied().collect();
                 if !down.contains(n) && down.len() >= max_unavailable {
@@ -131,6 +134,10 @@ fn run_case(
                     Op::Kill(n) => {
                         unavailable.insert(*n);
                         sim.kill(*n)
+                    }
+                    Op::Stop(n) => {
+                        unavailable.insert(*n);
+                        sim.stop(*n)
                     }
                     Op::Pause(n) => {
                         if !sim.is_running(*n) {

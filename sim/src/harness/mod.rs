@@ -1338,11 +1338,27 @@ impl SimCluster {
     /// has a leader, a full ISR, and every replica at the leader's end with HW = LEO.
     pub fn heal_and_converge(&mut self, max_ms: u64) -> bool {
         self.heal();
+        self.bring_every_node_back();
+        // A graceful stop still under way finishes first: its node is started again once
+        // it is down.
+        let end = self.now_ms() + max_ms;
+        while self.now_ms() < end {
+            if self.is_converged() {
+                return true;
+            }
+            self.step();
+            if self.slots.values().any(|s| matches!(s, NodeSlot::Down(_))) {
+                self.bring_every_node_back();
+            }
+        }
+        self.is_converged()
+    }
+
+    fn bring_every_node_back(&mut self) {
         for id in self.ids.clone() {
             let _ = self.resume(id);
             let _ = self.restart(id);
         }
-        self.run_until(max_ms, |s| s.is_converged())
     }
 
     /// An active controller, and every broker registered and unfenced in its image.

@@ -82,6 +82,10 @@ pub struct Completion {
     /// The base offset (-1 with acks=0 or for a duplicate the broker dropped), or the error.
     pub result: Result<i64, ProduceError>,
     pub at_ms: u64,
+    /// The batch was renumbered under a bumped epoch after its first send (KIP-360): the
+    /// broker may have appended an earlier attempt too. Kafka's idempotence promises
+    /// neither order nor exactly-once for such a batch (see [`idempotence`]).
+    pub renumbered: bool,
 }
 
 /// Why `send()` could not take the record now: the application must wait (and count the
@@ -527,6 +531,7 @@ impl Producer {
             records: batch.records,
             result,
             at_ms: now_ms,
+            renumbered: batch.sequence_reset,
         });
     }
 
@@ -543,6 +548,7 @@ impl Producer {
             records: vec![meta],
             result: Err(ProduceError::BlockTimeout),
             at_ms: now_ms,
+            renumbered: false,
         });
     }
 

@@ -121,14 +121,8 @@ impl PerfHooks for Hooks<'_> {
         }
     }
     fn completion(&mut self, c: &Completion) {
-        if let (Ok(base), Ok(mut ledger)) = (&c.result, self.0.ledger.lock()) {
-            for (i, r) in c.records.iter().enumerate() {
-                ledger.push(AckedWrite {
-                    partition: c.partition,
-                    offset: if *base >= 0 { base + i as i64 } else { -1 },
-                    id: r.id,
-                });
-            }
+        if let Ok(mut ledger) = self.0.ledger.lock() {
+            ledger.extend(AckedWrite::from_completion(c));
         }
     }
     fn turn(&mut self, records_sent: u64, _now_ms: u64) {

@@ -207,15 +207,11 @@ pub fn run(config: &ExperimentConfig) -> Result<RunReport, SimError> {
             perf.on_completion(&c);
             timeline.completion(&c, config.record_size as u64);
             match &c.result {
-                Ok(base) => {
-                    for (i, r) in c.records.iter().enumerate() {
+                Ok(_) => {
+                    for r in &c.records {
                         phases.acked(c.at_ms.saturating_sub(r.send_ms), config.record_size as u64);
-                        ledger.push(AckedWrite {
-                            partition: c.partition,
-                            offset: if *base >= 0 { base + i as i64 } else { -1 },
-                            id: r.id,
-                        });
                     }
+                    ledger.extend(AckedWrite::from_completion(&c));
                     sim.mix_into_digest(&[c.partition as u8, c.records.len() as u8]);
                 }
                 Err(e) => phases.failed(&e.name(), c.records.len() as u64),

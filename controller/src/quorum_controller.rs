@@ -1550,6 +1550,10 @@ pub fn topic_names(image: &MetadataImage) -> BTreeMap<String, TopicId> {
 }
 
 #[cfg(test)]
+#[path = "quorum_controller/rules.rs"]
+mod rules;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -198,6 +198,7 @@ impl ModelArgs {
                 bandwidth_bytes_per_sec: (self.net_bandwidth_mbit > 0)
                     .then(|| self.net_bandwidth_mbit * 1_000_000 / 8),
                 loss: 0.0,
+                ..NetworkConfig::default()
             },
             service: ServiceModel {
                 request_us: self.node_request_us,

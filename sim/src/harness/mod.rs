@@ -29,7 +29,7 @@ use broker::{
 use bytes::Bytes;
 use controller::{BrokerId, ControllerConfig, CreatableTopic, ErrorCode, PartitionRegistration};
 use events::{ClusterEvent, ClusterEventKind};
-use network::{Delivery, Network, NetworkConfig};
+use network::{Channel, Delivery, MessageClass, Network, NetworkConfig};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use time_model::ServiceModel;
@@ -140,6 +140,33 @@ impl Payload {
             Payload::ToClient(_) => 64,
         }
     }
+
+    /// The connection it travels on, its kind and size, for the network.
+    fn class(&self) -> MessageClass {
+        let (channel, kind) = match self {
+            Payload::Peer { msg, .. } => (Channel::of(msg.kind()), Some(msg.kind())),
+            Payload::Client { .. } | Payload::Response { .. } => (Channel::Harness, None),
+            Payload::ClientFrame { connection_id, .. } => (Channel::Client(*connection_id), None),
+            Payload::ToClient(delivery) => (Channel::Client(delivery.connection_id()), None),
+        };
+        MessageClass {
+            channel,
+            kind,
+            size_bytes: self.size_bytes(),
+        }
+    }
+
+    /// A second copy, for the network's duplication; only peer messages are re-sent.
+    fn copy(&self) -> Option<Payload> {
+        match self {
+            Payload::Peer { from, to, msg } => Some(Payload::Peer {
+                from: *from,
+                to: *to,
+                msg: msg.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// What a simulated client connection sees.
@@ -166,6 +193,17 @@ pub enum ClientDelivery {
         connection_id: u64,
         reason: String,
     },
+}
+
+impl ClientDelivery {
+    fn connection_id(&self) -> u64 {
+        match self {
+            ClientDelivery::Connected { connection_id, .. }
+            | ClientDelivery::Refused { connection_id, .. }
+            | ClientDelivery::Frame { connection_id, .. }
+            | ClientDelivery::Closed { connection_id, .. } => *connection_id,
+        }
+    }
 }
 
 /// When something happens: it reaches its destination, or (after the destination's
@@ -457,12 +495,19 @@ impl SimCluster {
 
     /// Hands a message to the network at `depart_us`.
     fn send_at(&mut self, depart_us: u64, from: BrokerId, to: BrokerId, payload: Payload) {
-        let size = payload.size_bytes();
+        let class = payload.class();
         match self
             .network
-            .schedule(&mut self.rng, from, to, depart_us, size)
+            .schedule(&mut self.rng, from, to, depart_us, class)
         {
             Delivery::At(at) => self.schedule(at, Stage::Arrive, payload),
+            Delivery::Twice(first, second) => {
+                let copy = payload.copy();
+                self.schedule(first, Stage::Arrive, payload);
+                if let Some(copy) = copy {
+                    self.schedule(second, Stage::Arrive, copy);
+                }
+            }
             Delivery::Dropped => {}
         }
     }

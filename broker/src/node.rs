@@ -478,5 +478,12 @@ impl Node {
                 return;
             }
         }
+        // Each round hands what one part produced to the other; a chain longer than the
+        // bound means two parts feed each other without end, a bug to stop at, not to
+        // leave half-settled.
+        panic!(
+            "node {}: did not settle within {MAX_LOCAL_ROUNDS} rounds",
+            self.id
+        );
     }
 }

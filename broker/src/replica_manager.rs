@@ -77,6 +77,10 @@ const INTERNAL_CONNECTION: u64 = u64::MAX;
 /// `offsets.commit.timeout.ms` (5000).
 const OFFSET_COMMIT_TIMEOUT_MS: u64 = 5000;
 
+/// Rounds of passing answers between the group coordinator and `__consumer_offsets`
+/// appends in one settle; a commit needs two (append, answer).
+const MAX_GROUP_ROUTING_ROUNDS: usize = 8;
+
 /// Logs and high-watermark checkpoints that survive a restart (the broker's `log.dirs`).
 pub type LogStore = BTreeMap<PartitionKey, (Log, i64)>;
 
@@ -196,7 +200,7 @@ impl Broker {
     /// Answers of internal offset-commit appends go to the coordinator; its answers and
     /// new appends go out.
     fn route_group_traffic(&mut self) {
-        for _ in 0..8 {
+        for _ in 0..MAX_GROUP_ROUTING_ROUNDS {
             let mut progressed = false;
             let client = std::mem::take(&mut self.out.client);
             for (token, response) in client {
@@ -228,6 +232,12 @@ impl Broker {
                 return;
             }
         }
+        // A commit's append answers at once only when it fails; a chain longer than the
+        // bound means the coordinator and the log feed each other without end.
+        panic!(
+            "broker {}: group traffic did not settle within {MAX_GROUP_ROUTING_ROUNDS} rounds",
+            self.id()
+        );
     }
 
     /// Appends a group's commit to its `__consumer_offsets` partition with acks=all.

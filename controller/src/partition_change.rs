@@ -147,6 +147,8 @@ impl<'a, F: Fn(BrokerId) -> bool> PartitionChangeBuilder<'a, F> {
         let p = self.partition;
         let mut target_isr = self.target_isr.clone();
         let (mut target_elr, mut target_last_known_elr) = self.target_elr();
+        // Who may be elected cleanly: the target ISR, then the ELR.
+        let in_sync: Vec<BrokerId> = target_isr.iter().chain(&target_elr).copied().collect();
 
         // Election.
         let valid = |r: BrokerId, isr: &[BrokerId], elr: &[BrokerId]| {
@@ -238,6 +240,14 @@ impl<'a, F: Fn(BrokerId) -> bool> PartitionChangeBuilder<'a, F> {
         {
             return None;
         }
+        assert_election_postconditions(
+            p,
+            &in_sync,
+            record_leader.unwrap_or(p.leader),
+            record_isr.as_deref().unwrap_or(&p.isr),
+            record_elr.as_deref().unwrap_or(&p.elr),
+            election,
+        );
         let summary = ChangeSummary {
             leader: record_leader,
             isr: record_isr.clone(),
@@ -297,6 +307,50 @@ impl<'a, F: Fn(BrokerId) -> bool> PartitionChangeBuilder<'a, F> {
 }
 
 /// Topic-level `unclean.leader.election.enable`, falling back to the cluster default.
+/// What every change leaves true, whatever the election: the ISR and ELR are disjoint
+/// sets of the partition's replicas, a leader is a replica in the ISR, and a clean election
+/// took a leader that was in sync (`in_sync`: the target ISR and ELR).
+fn assert_election_postconditions(
+    before: &PartitionRegistration,
+    in_sync: &[BrokerId],
+    leader: BrokerId,
+    isr: &[BrokerId],
+    elr: &[BrokerId],
+    election: LeaderElection,
+) {
+    let context = || {
+        format!(
+            "partition with replicas {:?}, ISR {:?}, ELR {:?}, leader {} becomes ISR {isr:?}, ELR {elr:?}, leader {leader} ({election:?})",
+            before.replicas, before.isr, before.elr, before.leader
+        )
+    };
+    assert!(
+        isr.iter().all(|r| before.replicas.contains(r))
+            && elr.iter().all(|r| before.replicas.contains(r)),
+        "ISR or ELR outside the replicas: {}",
+        context()
+    );
+    assert!(
+        !isr.iter().any(|r| elr.contains(r)),
+        "a replica both in the ISR and the ELR: {}",
+        context()
+    );
+    if leader != NO_LEADER {
+        assert!(
+            isr.contains(&leader),
+            "leader outside the ISR: {}",
+            context()
+        );
+        if leader != before.leader && !election.is_unclean() {
+            assert!(
+                in_sync.contains(&leader),
+                "a clean election of a replica that was not in sync: {}",
+                context()
+            );
+        }
+    }
+}
+
 pub fn unclean_enabled(image: &MetadataImage, topic_id: TopicId, cluster_default: bool) -> bool {
     image
         .topics

@@ -225,6 +225,15 @@ impl Partition {
     }
 
     fn make_leader(&mut self, reg: &PartitionRegistration, now_ms: u64) {
+        // The controller elects a leader from the ISR, or makes it the ISR (ELR, unclean).
+        assert!(
+            reg.isr.contains(&self.local_id),
+            "{:?}: leader {} of epoch {} is not in its ISR {:?}",
+            self.key,
+            self.local_id,
+            reg.leader_epoch,
+            reg.isr
+        );
         self.leader = self.local_id;
         self.leader_epoch = reg.leader_epoch;
         self.isr = IsrState::committed(reg.isr.clone());
@@ -435,6 +444,14 @@ impl Partition {
             new_hw = new_hw.min(leo);
         }
         if new_hw > self.high_watermark {
+            // Never beyond what the leader itself holds: a record under the HW is one
+            // every maximal-ISR member has, the leader first.
+            assert!(
+                new_hw <= self.log.log_end_offset(),
+                "{:?}: HW {new_hw} beyond the leader's LEO {}",
+                self.key,
+                self.log.log_end_offset()
+            );
             self.high_watermark = new_hw;
             true
         } else {
@@ -479,6 +496,7 @@ impl Partition {
             .copied()
             .filter(|b| !out_of_sync.contains(b))
             .collect();
+        self.assert_proposable(&proposed);
         self.isr.pending = Some(PendingIsrChange {
             proposed_isr: proposed.clone(),
             sent_at_ms: now_ms,
@@ -507,12 +525,24 @@ impl Partition {
         }
         let mut proposed = self.isr.isr.clone();
         proposed.push(follower);
+        self.assert_proposable(&proposed);
         self.isr.pending = Some(PendingIsrChange {
             proposed_isr: proposed.clone(),
             sent_at_ms: now_ms,
             awaiting_metadata: false,
         });
         Some(proposed)
+    }
+
+    /// What a leader proposes is an ISR of its own partition: itself, and replicas.
+    fn assert_proposable(&self, proposed: &[BrokerId]) {
+        assert!(
+            proposed.contains(&self.local_id) && proposed.iter().all(|b| self.replicas.contains(b)),
+            "{:?}: leader {} proposes ISR {proposed:?} of replicas {:?}",
+            self.key,
+            self.local_id,
+            self.replicas
+        );
     }
 
     /// The proposed ISR again, if its AlterPartition has gone unanswered for `timeout_ms`.

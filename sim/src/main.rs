@@ -384,15 +384,19 @@ fn explore(args: ExploreArgs) -> Result<()> {
         if args.print_scenarios {
             print!("{}", config.scenario(config.random_plan(o.seed)));
         }
-        let v = &o.report.verdict;
-        println!(
-            "seed {:>6}: {:>2} faults, acked {:>5}, virtual {:>6} ms, {}",
-            o.seed,
-            o.steps,
-            v.acked.values().sum::<u64>(),
-            o.report.timeline.end_ms,
-            if o.report.failed() { "VIOLATION" } else { "ok" }
-        );
+        match &o.result {
+            sim::explore::SeedResult::Ran(report) => println!(
+                "seed {:>6}: {:>2} faults, acked {:>5}, virtual {:>6} ms, {}",
+                o.seed,
+                o.steps,
+                report.verdict.acked.values().sum::<u64>(),
+                report.timeline.end_ms,
+                if report.failed() { "VIOLATION" } else { "ok" }
+            ),
+            sim::explore::SeedResult::Panicked(message) => {
+                println!("seed {:>6}: {:>2} faults, PANIC {message}", o.seed, o.steps)
+            }
+        }
     })?;
     let elapsed = started.elapsed().as_secs_f64();
     println!(

@@ -31,7 +31,8 @@
 //! its row ends. Everything binds 127.0.0.1.
 //!
 //! Flags after `--`: `--records N` (default 1,000,000), `--only SUBSTRING` (rows whose
-//! name contains it, e.g. `acks=all` or `kraftsim`).
+//! name contains it, e.g. `acks=all` or `kraftsim`), `--sim PATH` (another build's `sim`
+//! binary for the kraftsim rows, to compare before and after a change).
 
 use loadgen::live::run_perf_producer_with;
 use loadgen::perf_payload::RandomPayloads;
@@ -195,7 +196,7 @@ enum Cluster {
 }
 
 impl Cluster {
-    fn start(target: Target) -> Result<Cluster, String> {
+    fn start(target: Target, sim: &std::path::Path) -> Result<Cluster, String> {
         match target {
             Target::Kafka => {
                 let mut b = KafkaCluster::builder()
@@ -212,7 +213,7 @@ impl Cluster {
                     .map(|k| Cluster::Kafka(Box::new(k)))
                     .map_err(|e| e.to_string())
             }
-            Target::Kraftsim => start_sim_serve(),
+            Target::Kraftsim => start_sim_serve(sim),
         }
     }
 
@@ -286,10 +287,10 @@ fn scratch_dir(what: &str) -> Result<PathBuf, String> {
 
 /// `sim serve --brokers 3`, on the same leash as a JVM (the leash does not care what it
 /// holds), waiting for its `bootstrap.servers=` line.
-fn start_sim_serve() -> Result<Cluster, String> {
+fn start_sim_serve(sim: &std::path::Path) -> Result<Cluster, String> {
     let dir = scratch_dir("serve")?;
     let command = JvmCommand {
-        java: PathBuf::from(env!("CARGO_BIN_EXE_sim")),
+        java: sim.to_path_buf(),
         classpath: String::new(),
         jvm_args: Vec::new(),
         max_lifetime: CLUSTER_LIFETIME,
@@ -459,14 +460,13 @@ fn parse_output(out: &str) -> Option<Figures> {
 
 fn run_row(
     runtime: &tokio::runtime::Runtime,
-    settings: Settings,
-    tool: Tool,
-    target: Target,
-    records: u64,
+    (settings, tool, target): (Settings, Tool, Target),
+    args: &Args,
 ) -> Row {
     let began = Instant::now();
+    let records = args.records;
     let outcome = (|| {
-        let mut cluster = Cluster::start(target)?;
+        let mut cluster = Cluster::start(target, &args.sim)?;
         cluster.create_topic()?;
         let bootstrap = cluster.bootstrap();
         let figures = match tool {
@@ -528,18 +528,21 @@ fn load_average() -> String {
 struct Args {
     records: u64,
     only: Option<String>,
+    sim: PathBuf,
 }
 
 fn args() -> Args {
     let mut a = Args {
         records: RECORDS,
         only: None,
+        sim: PathBuf::from(env!("CARGO_BIN_EXE_sim")),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--records" => a.records = it.next().and_then(|v| v.parse().ok()).unwrap_or(RECORDS),
             "--only" => a.only = it.next(),
+            "--sim" => a.sim = it.next().map_or(a.sim, PathBuf::from),
             _ => {} // cargo bench passes --bench
         }
     }
@@ -559,7 +562,8 @@ fn main() {
         "{} × {RECORD_BYTES} B per row, {PARTITIONS} partitions, RF {REPLICATION_FACTOR}; a fresh cluster and topic per row, measured from the first record",
         args.records
     );
-    println!("load average at the start: {}\n", load_average());
+    println!("load average at the start: {}", load_average());
+    println!("kraftsim: {}\n", args.sim.display());
     let mut ceiling =
         runtime.block_on(async { loopback_ceiling().await.max(loopback_ceiling().await) });
     println!(
@@ -592,7 +596,7 @@ fn main() {
                     );
                     continue;
                 }
-                let row = run_row(&runtime, settings, tool, target, args.records);
+                let row = run_row(&runtime, (settings, tool, target), &args);
                 print_row_line(&row);
                 rows.push(row);
             }

@@ -1282,11 +1282,9 @@ impl Broker {
 
     /// Serves a follower's fetch now, or parks it until there is data.
     fn follower_fetch(&mut self, from: BrokerId, req: ReplicaFetchRequest, image: &MetadataImage) {
-        let (resp, bytes, urgent) = self.read_for_follower(&req, image);
-        if bytes >= req.min_bytes
-            || urgent
-            || self.delayed_fetch.len() >= self.config.max_purgatory_size
-        {
+        let purgatory_full = self.delayed_fetch.len() >= self.config.max_purgatory_size;
+        let (resp, bytes, urgent) = self.read_for_follower(&req, image, purgatory_full);
+        if bytes >= req.min_bytes || urgent || purgatory_full {
             self.out.peer.push((from, PeerMessage::FetchResponse(resp)));
         } else {
             self.delayed_fetch.push(DelayedFetch::Replica {
@@ -1299,10 +1297,20 @@ impl Broker {
 
     /// Reads for a follower, recording its progress; may propose an ISR expansion and move
     /// the HW. Returns the response, its bytes, and whether it must go out at once.
+    ///
+    /// A partition this broker does not host is left out of the answer unless it is the
+    /// `last_answer` to the fetch (its wait ran out): brokers apply a metadata record one
+    /// after another, so a follower may learn that this broker leads a new partition
+    /// before this broker does. Kafka answers such a fetch at once with
+    /// `UNKNOWN_TOPIC_ID` and the follower backs off `replica.fetch.backoff.ms` (1000);
+    /// for `acks=all` that stalled a new topic's first second. Here the fetch waits like
+    /// any fetch without data, and the partition is served as soon as the metadata names
+    /// it here; one still unknown when the wait runs out gets `NOT_LEADER_OR_FOLLOWER`.
     fn read_for_follower(
         &mut self,
         req: &ReplicaFetchRequest,
         image: &MetadataImage,
+        last_answer: bool,
     ) -> (ReplicaFetchResponse, usize, bool) {
         let mut total = 0usize;
         let mut urgent = false;
@@ -1319,9 +1327,11 @@ impl Broker {
                 batches: Vec::new(),
             };
             let Some(p) = self.partitions.get_mut(&fp.key) else {
-                out.error = ErrorCode::NotLeaderOrFollower;
-                urgent = true;
-                partitions.push(out);
+                // Not hosted here, or not yet (see above).
+                if last_answer {
+                    out.error = ErrorCode::NotLeaderOrFollower;
+                    partitions.push(out);
+                }
                 continue;
             };
             let hw_before = p.high_watermark();
@@ -1562,7 +1572,7 @@ impl Broker {
                     let ready =
                         expired || self.follower_bytes_available(&request) >= request.min_bytes;
                     if ready {
-                        let (resp, _, _) = self.read_for_follower(&request, image);
+                        let (resp, _, _) = self.read_for_follower(&request, image, expired);
                         self.out.peer.push((from, PeerMessage::FetchResponse(resp)));
                     } else {
                         self.delayed_fetch.push(DelayedFetch::Replica {
@@ -1600,7 +1610,9 @@ impl Broker {
             .map(|fp| match self.partitions.get(&fp.key) {
                 // A partition that changed role must be answered (with its error) now.
                 Some(p) if p.is_leader() => p.available_bytes(fp.fetch_offset, p.log_end_offset()),
-                _ => usize::MAX / 2,
+                Some(_) => usize::MAX / 2,
+                // Not hosted here (yet): wait for the metadata (see `read_for_follower`).
+                None => 0,
             })
             .fold(0usize, |a, b| a.saturating_add(b))
     }

@@ -334,6 +334,11 @@ pub enum LiveError {
 /// How long to wait for a first answer from the bootstrap servers before giving up.
 pub const UNREACHABLE_AFTER_MS: u64 = 15_000;
 
+/// Records the perf loop hands to the producer before the network gets its turn (a few
+/// milliseconds of work). Unbounded, a cold start filled all of `buffer.memory` (32 MiB,
+/// about 100 ms with fresh random payloads) before it even connected to a leader.
+pub const RECORDS_PER_TURN: u64 = 1024;
+
 /// The error for bootstrap servers that never answered.
 pub fn unreachable(bootstrap: &[(String, u16)], driver: &LiveDriver) -> LiveError {
     let servers: Vec<String> = bootstrap.iter().map(|(h, p)| format!("{h}:{p}")).collect();
@@ -422,7 +427,7 @@ pub async fn run_perf_producer_with(
         if perf.is_done(&producer) {
             break;
         }
-        perf.step(&mut producer, now);
+        let more = perf.step_at_most(&mut producer, now, RECORDS_PER_TURN);
         producer.poll(now);
         driver.pump(&mut producer).await;
         if producer.metadata().updated_ms.is_none()
@@ -430,9 +435,12 @@ pub async fn run_perf_producer_with(
         {
             return Err(unreachable(&bootstrap, &driver));
         }
-        let wait = perf
-            .next_wakeup_ms(&producer)
-            .map_or(100, |t| t.saturating_sub(now).min(100));
+        let wait = if more {
+            0
+        } else {
+            perf.next_wakeup_ms(&producer)
+                .map_or(100, |t| t.saturating_sub(now).min(100))
+        };
         driver.wait(&mut producer, wait).await;
     }
     let end = driver.now_ms();

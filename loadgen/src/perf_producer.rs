@@ -131,8 +131,21 @@ impl PerfProducer {
     /// when the loop would block (or is done); the driver calls again after the producer
     /// made progress or time passed.
     pub fn step(&mut self, producer: &mut Producer, now_ms: u64) {
+        self.step_at_most(producer, now_ms, u64::MAX);
+    }
+
+    /// [`PerfProducer::step`], handing over at most `max_records` records. True if it
+    /// stopped at that bound with more it could send: the driver should give the network
+    /// its turn and call again without waiting. (The Java tool's sender is a thread of its
+    /// own that sends while `send()` fills the buffer; a driver that runs both in one loop
+    /// must take turns, or it fills all of `buffer.memory` before the first request.)
+    pub fn step_at_most(&mut self, producer: &mut Producer, now_ms: u64, max_records: u64) -> bool {
         let max_block_ms = producer.config().max_block_ms;
+        let mut handed = 0u64;
         while self.next_record < self.config.num_records {
+            if handed >= max_records {
+                return true;
+            }
             if self.config.throughput > 0.0 {
                 // ThroughputThrottler: never ahead of `throughput` records per second.
                 let allowed = (now_ms.saturating_sub(self.start_ms) as f64 / 1000.0
@@ -140,7 +153,7 @@ impl PerfProducer {
                     .floor() as u64
                     + 1;
                 if self.next_record >= allowed {
-                    return;
+                    return false;
                 }
                 // The loop slept until this record's slot; its send() starts then.
                 let slot_ms = self.start_ms
@@ -210,6 +223,7 @@ impl PerfProducer {
                     if matches!(self.config.random, Some(RandomPayloads::Pick { .. })) {
                         self.picked_sizes.insert(i, size);
                     }
+                    handed += 1;
                     self.next_record += 1;
                     self.send_started_ms = now_ms;
                 }
@@ -221,7 +235,7 @@ impl PerfProducer {
                         self.send_started_ms = now_ms;
                         continue;
                     }
-                    return;
+                    return false;
                 }
             }
         }
@@ -230,6 +244,7 @@ impl PerfProducer {
             self.closing = true;
             producer.flush();
         }
+        false
     }
 
     /// When the loop wants to run again without any producer progress: the throttle's

@@ -361,3 +361,32 @@ fn the_producers_records_carry_unix_create_time() {
         );
     }
 }
+
+/// A topic that does not exist yet is created by the first Metadata request
+/// (`auto.create.topics.enable`), whose answer does not list its partitions yet. The
+/// producer asks again every `retry.backoff.ms`, as KafkaProducer.waitOnMetadata does; it
+/// used to wait for `metadata.max.age.ms` (300 s), so every record timed out after
+/// `max.block.ms`.
+#[test]
+fn a_topic_created_by_the_producers_first_metadata_request_gets_its_records() {
+    let cluster = Cluster::builder()
+        .brokers(3)
+        .start()
+        .expect("cluster starts");
+    let bs = cluster.bootstrap_servers();
+    let out = produce(
+        "auto_created",
+        "2000",
+        "100",
+        &[&format!("bootstrap.servers={bs}"), "max.block.ms=20000"],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.starts_with("2000 records sent, "), "{stdout}");
+    assert!(
+        !text(&out.stderr).contains("TimeoutException"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -16,6 +16,8 @@ mod isr_shrink_expand;
 mod leader_failover;
 #[path = "scenarios/min_insync.rs"]
 mod min_insync;
+#[path = "scenarios/new_topic.rs"]
+mod new_topic;
 #[path = "scenarios/preferred_leader.rs"]
 mod preferred_leader;
 #[path = "scenarios/quorum_lost.rs"]

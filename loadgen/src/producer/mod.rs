@@ -205,6 +205,16 @@ impl Producer {
             self.metadata.request_update();
         }
         let Some(count) = self.metadata.partition_count(topic) else {
+            // KafkaProducer.waitOnMetadata asks again while the topic has no partitions
+            // (being created, or not yet known to the broker that answered), once per
+            // retry.backoff.ms, until max.block.ms.
+            if self
+                .metadata
+                .updated_ms
+                .is_some_and(|t| now_ms >= t + self.config.retry_backoff_ms)
+            {
+                self.metadata.request_update();
+            }
             return Err(Blocked::NoMetadata);
         };
         let partition = match (partition, key) {

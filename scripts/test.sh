@@ -11,9 +11,9 @@ fi
 
 # Real Kafka clients for the interop tests: Debian's kcat (librdkafka 2.0.2, what a
 # newcomer gets from apt).
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 if ! command -v kcat >/dev/null 2>&1; then
   echo "== installing kcat"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat >/dev/null
 fi
@@ -24,6 +24,26 @@ if ! python3 -c "import confluent_kafka, kafka" >/dev/null 2>&1; then
   python3 -m pip install -q confluent-kafka kafka-python
 fi
 
+# Apache Kafka 4.4 itself (Java client and tools) for sim/tests/interop_java.rs: a JDK and
+# Maven, then the oracle's jars and checks (oracle/target/classpath.txt).
+if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
+  echo "== installing a JDK and Maven"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null
+fi
+echo "== oracle/fetch.sh (Kafka 4.4's jars, the Java checks)"
+bash oracle/fetch.sh
+
+# The Go clients franz-go and sarama for sim/tests/interop_go.rs: Go itself (1.26+, as
+# interop/go/go.mod says) comes with the machine; the modules come from the Go module
+# proxy into the module cache (reused when present), and the test builds offline.
+if ! command -v go >/dev/null 2>&1; then
+  echo "scripts/test.sh: Go 1.26 or newer must be installed (interop/go/go.mod)" >&2
+  exit 2
+fi
+echo "== go mod download (interop/go)"
+go -C interop/go mod download
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -33,7 +53,21 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test --workspace"
 cargo test --workspace
 
-# The fault explorer over 200 seeds (a release build: a few seconds of running). It
-# exits non-zero, with the shrunk scenario and its reproduction line, on a violation.
-echo "== sim explore --seeds 200"
-cargo run --release -q --bin sim -- explore --seeds 200 --out target/explore
+# The fault explorer (a release build) over 1,000 three-broker and 300 five-broker seeds,
+# on every core. It exits non-zero, with each shrunk scenario and its reproduction line, on
+# a violation. The long search is scripts/explore-long.sh.
+cargo build --release -q --bin sim
+mkdir -p target/explore
+explore() {
+  local log=$1; shift
+  if ./target/release/sim explore --keep-going --out target/explore "$@" > "$log"; then
+    grep -E '^(ran|all) ' "$log"
+  else
+    grep -vE ' ok$' "$log"
+    return 1
+  fi
+}
+echo "== sim explore --seeds 1000 --brokers 3"
+explore target/explore/three-brokers.log --seeds 1000 --brokers 3
+echo "== sim explore --seeds 300 --brokers 5"
+explore target/explore/five-brokers.log --seeds 300 --brokers 5 --first-seed 200000

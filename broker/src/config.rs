@@ -47,6 +47,11 @@ pub struct BrokerConfig {
     /// `unclean.leader.election.enable` (false), mirrored from the controller's setting
     /// so DescribeConfigs can report the default.
     pub unclean_leader_election_enable: bool,
+    /// The `eligible.leader.replicas.version` feature, mirrored from the controller: with
+    /// ELR on, Kafka writes the cluster's `min.insync.replicas` as a dynamic cluster-level
+    /// config at bootstrap (`ConfigurationControlManager.maybeGenerateElrSafetyRecords`),
+    /// so DescribeConfigs reports it as DYNAMIC_DEFAULT_BROKER_CONFIG.
+    pub eligible_leader_replicas_enabled: bool,
     /// `log.retention.bytes` (-1: no limit), `log.retention.ms` (604800000; Kafka also
     /// takes `log.retention.hours`, 168), `log.segment.bytes` (1073741824): the defaults
     /// of the topic configs `retention.bytes`, `retention.ms`, `segment.bytes`.
@@ -88,6 +93,7 @@ impl BrokerConfig {
             socket_request_max_bytes: 104_857_600,
             auto_create_topics_enable: true,
             unclean_leader_election_enable: false,
+            eligible_leader_replicas_enabled: true,
         }
     }
 

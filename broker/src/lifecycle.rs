@@ -17,6 +17,12 @@
 //!   `broker.heartbeat.interval.ms`.
 //!
 //! The jitter is drawn from the incarnation id, itself drawn from the run's seed.
+//!
+//! **Controlled shutdown** (KIP-631): a broker told to stop (SIGTERM) while running sends a
+//! heartbeat at once asking to shut down; the controller moves its leaderships away and
+//! answers `shouldShutDown` once every other broker knows. The first answer that says
+//! "not yet" brings the next heartbeat in 50 ms, the later ones at the usual interval. A
+//! broker that is not running (still fenced) skips all this and stops at once.
 
 use crate::controller_channel::{ControllerChannel, Purpose};
 use controller::{BrokerId, ControllerRequest, ControllerResponse, ErrorCode};
@@ -39,6 +45,20 @@ pub enum LifecycleState {
     },
 }
 
+/// Where a graceful stop stands (Kafka's `PENDING_CONTROLLED_SHUTDOWN` state).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ControlledShutdown {
+    #[default]
+    NotRequested,
+    /// Asking the controller; `answered` once a first "not yet" came back.
+    Pending { answered: bool },
+    /// The controller let us go (or there was nothing to hand over): the broker may exit.
+    Approved,
+}
+
+/// A first "not yet" brings the next shutdown heartbeat this soon (Kafka's 50 ms).
+pub const FIRST_SHUTDOWN_RETRY_MS: u64 = 50;
+
 #[derive(Debug)]
 pub struct BrokerLifecycle {
     broker_id: BrokerId,
@@ -50,6 +70,7 @@ pub struct BrokerLifecycle {
     /// Consecutive refused registrations, for the backoff.
     failed_attempts: u32,
     state: LifecycleState,
+    controlled_shutdown: ControlledShutdown,
 }
 
 impl BrokerLifecycle {
@@ -68,7 +89,36 @@ impl BrokerLifecycle {
             session_timeout_ms,
             failed_attempts: 0,
             state: LifecycleState::Registering { retry_at_ms: 0 },
+            controlled_shutdown: ControlledShutdown::NotRequested,
         }
+    }
+
+    /// SIGTERM: asks the controller for a controlled shutdown if the broker is running
+    /// (registered and unfenced); otherwise there is nothing to hand over
+    /// (`BeginControlledShutdownEvent`).
+    pub fn begin_controlled_shutdown(&mut self, now_ms: u64) {
+        if self.controlled_shutdown != ControlledShutdown::NotRequested {
+            return;
+        }
+        match self.state {
+            LifecycleState::Registered {
+                broker_epoch,
+                fenced: false,
+                ..
+            } => {
+                self.controlled_shutdown = ControlledShutdown::Pending { answered: false };
+                self.state = LifecycleState::Registered {
+                    broker_epoch,
+                    fenced: false,
+                    next_heartbeat_ms: now_ms,
+                };
+            }
+            _ => self.controlled_shutdown = ControlledShutdown::Approved,
+        }
+    }
+
+    pub fn controlled_shutdown(&self) -> ControlledShutdown {
+        self.controlled_shutdown
     }
 
     pub fn state(&self) -> LifecycleState {
@@ -112,6 +162,10 @@ impl BrokerLifecycle {
         metadata_offset: u64,
         now_ms: u64,
     ) {
+        if self.controlled_shutdown == ControlledShutdown::Approved {
+            // Shutting down: nothing more to say to the controller.
+            return;
+        }
         match self.state {
             LifecycleState::Registering { retry_at_ms } => {
                 if now_ms >= retry_at_ms && !channel.has_outstanding(Purpose::Registration) {
@@ -139,6 +193,10 @@ impl BrokerLifecycle {
                             broker_epoch,
                             current_metadata_offset: metadata_offset,
                             want_fence: false,
+                            want_shut_down: matches!(
+                                self.controlled_shutdown,
+                                ControlledShutdown::Pending { .. }
+                            ),
                         },
                         Purpose::Heartbeat,
                         leader,
@@ -185,7 +243,10 @@ impl BrokerLifecycle {
             }
             (
                 ControllerResponse::BrokerHeartbeat {
-                    error, is_fenced, ..
+                    error,
+                    is_fenced,
+                    should_shut_down,
+                    ..
                 },
                 LifecycleState::Registered {
                     broker_epoch,
@@ -194,6 +255,21 @@ impl BrokerLifecycle {
                 },
             ) => match error {
                 ErrorCode::None => {
+                    if let ControlledShutdown::Pending { answered } = self.controlled_shutdown {
+                        if *should_shut_down {
+                            self.controlled_shutdown = ControlledShutdown::Approved;
+                            return;
+                        }
+                        self.controlled_shutdown = ControlledShutdown::Pending { answered: true };
+                        if !answered {
+                            self.state = LifecycleState::Registered {
+                                broker_epoch,
+                                fenced: *is_fenced,
+                                next_heartbeat_ms: now_ms + FIRST_SHUTDOWN_RETRY_MS,
+                            };
+                            return;
+                        }
+                    }
                     // Unfenced: the regular cadence from now on.
                     let next_heartbeat_ms = if *is_fenced {
                         next_heartbeat_ms.min(now_ms + FENCED_HEARTBEAT_INTERVAL_MS)
@@ -276,6 +352,8 @@ mod tests {
                 error: ErrorCode::None,
                 is_fenced: false,
                 is_caught_up: true,
+                is_in_controlled_shutdown: false,
+                should_shut_down: false,
             },
             105,
         );

@@ -45,15 +45,65 @@ impl PeerMessage {
         }
     }
 
-    /// A short name for traces.
-    pub fn kind(&self) -> &'static str {
+    /// What kind of message this is, for traces and the simulated network's filters.
+    pub fn kind(&self) -> PeerMessageKind {
         match self {
-            PeerMessage::Raft(_) => "raft",
-            PeerMessage::ControllerRequest { .. } => "controller-request",
-            PeerMessage::ControllerResponse { .. } => "controller-response",
-            PeerMessage::Fetch(_) => "fetch",
-            PeerMessage::FetchResponse(_) => "fetch-response",
+            PeerMessage::Raft(_) => PeerMessageKind::Raft,
+            PeerMessage::ControllerRequest { .. } => PeerMessageKind::ControllerRequest,
+            PeerMessage::ControllerResponse { .. } => PeerMessageKind::ControllerResponse,
+            PeerMessage::Fetch(_) => PeerMessageKind::Fetch,
+            PeerMessage::FetchResponse(_) => PeerMessageKind::FetchResponse,
         }
+    }
+}
+
+/// The kinds of [`PeerMessage`]. Each travels on its own connection in Kafka: KRaft's
+/// traffic between controllers, the broker-to-controller channel
+/// (`NodeToControllerChannelManager`), and one replica fetcher per leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PeerMessageKind {
+    Raft,
+    ControllerRequest,
+    ControllerResponse,
+    Fetch,
+    FetchResponse,
+}
+
+impl PeerMessageKind {
+    pub const ALL: [PeerMessageKind; 5] = [
+        PeerMessageKind::Raft,
+        PeerMessageKind::ControllerRequest,
+        PeerMessageKind::ControllerResponse,
+        PeerMessageKind::Fetch,
+        PeerMessageKind::FetchResponse,
+    ];
+
+    /// A short name for traces.
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerMessageKind::Raft => "raft",
+            PeerMessageKind::ControllerRequest => "controller-request",
+            PeerMessageKind::ControllerResponse => "controller-response",
+            PeerMessageKind::Fetch => "fetch",
+            PeerMessageKind::FetchResponse => "fetch-response",
+        }
+    }
+
+    /// Whether the sender sends this again when no answer comes, so that the receiver may
+    /// see it twice: raft re-sends its messages, the controller channel re-sends a request
+    /// after `request.timeout.ms`, a replica fetcher fetches again. Answers are never
+    /// re-sent.
+    pub fn is_retried(self) -> bool {
+        matches!(
+            self,
+            PeerMessageKind::Raft | PeerMessageKind::ControllerRequest | PeerMessageKind::Fetch
+        )
+    }
+}
+
+impl std::fmt::Display for PeerMessageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -131,6 +181,8 @@ pub enum ClientRequest {
     DescribeConfigs(Vec<(i8, String, Option<Vec<String>>)>),
     /// IncrementalAlterConfigs for topics: (topic, [(name, operation, value)]).
     AlterTopicConfigs(Vec<controller::TopicConfigChanges>),
+    /// DescribeQuorum: forwarded to the active controller, as Kafka's brokers do.
+    DescribeQuorum,
 }
 
 /// Kafka's config resource types.
@@ -244,6 +296,8 @@ pub enum ClientResponse {
     DescribeConfigs(Vec<ConfigResourceResult>),
     AlterTopicConfigs(Vec<controller::TopicResult>),
     Group(crate::group::GroupResponse),
+    /// The metadata quorum as its leader sees it.
+    DescribeQuorum(controller::QuorumStatus),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

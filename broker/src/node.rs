@@ -11,9 +11,20 @@
 //! **Kill and restart.** [`Node::stop`] drops every volatile thing (purgatories, fetch
 //! state, the controller's pending decisions, raft's in-memory state) and hands back the
 //! [`NodeStore`]: the raft log and hard state, the partition logs and their HW checkpoints,
-//! as `docker stop` leaves a container's volumes. [`Node::start`] rebuilds a node from it:
-//! the metadata log is replayed into a fresh image, the broker registers with a new
+//! as a container's volumes survive it. [`Node::start`] rebuilds a node from it: the
+//! metadata log is replayed into a fresh image, the broker registers with a new
 //! incarnation, and followers truncate what diverged.
+//!
+//! **Graceful stop** (SIGTERM, what `docker stop` sends; `KafkaRaftServer.shutdown`). The
+//! broker half stops first, then the controller half, as in a combined Kafka node:
+//! [`Node::begin_shutdown`] starts the broker's controlled shutdown (KIP-631: the
+//! controller moves its leaderships away while it still serves), waiting up to
+//! [`CONTROLLED_SHUTDOWN_TIMEOUT_MS`] for the controller's go-ahead (Kafka's
+//! `KafkaBroker.shutdown` waits five minutes, then stops anyway). Then an active controller
+//! hands its raft leadership to the most caught-up voter (EndQuorumEpoch), and waits up to
+//! [`RAFT_SHUTDOWN_TIMEOUT_MS`] until another node is known to lead. When
+//! [`Node::shutdown_progress`] says `Done`, [`Node::stop_gracefully`] hands back the store
+//! with the clean-shutdown file: the next start tells the controller its logs are whole.
 
 use crate::config::BrokerConfig;
 use crate::messages::{ClientRequest, ClientResponse, ClientToken, PeerMessage};
@@ -24,6 +35,7 @@ use controller::{
     BrokerId, ControllerConfig, ControllerEvent, PartitionKey, QuorumController, QuorumStore,
     ReplyTo,
 };
+use std::collections::VecDeque;
 
 /// What survives a node's death: its disks.
 #[derive(Debug, Clone)]
@@ -109,11 +121,41 @@ pub struct Node {
     wire: WireFrontEnd,
     now_ms: u64,
     out: NodeOutput,
+    /// Set once SIGTERM arrived.
+    shutdown: Option<ShutdownProgress>,
+    /// Client request frames that arrived before the broker caught up with the metadata
+    /// log. Kafka's `BrokerServer` enables request processing only then
+    /// (`socketServer.enableRequestProcessing` after the initial catch-up): the requests
+    /// wait, they are not answered from a stale image.
+    held_frames: VecDeque<(u64, Bytes)>,
 }
+
+/// Client frames a starting broker holds at most; past it, a new one closes its
+/// connection (a bound on every queue).
+pub const MAX_HELD_FRAMES: usize = 4096;
 
 /// The most local hand-offs between the halves in one step; far above what one input can
 /// cause, it only guards against a bug looping forever.
 const MAX_LOCAL_ROUNDS: usize = 64;
+
+/// How long a stopping broker waits for the controller to approve its controlled shutdown
+/// (`KafkaBroker.shutdown()`'s five minutes), then stops anyway.
+pub const CONTROLLED_SHUTDOWN_TIMEOUT_MS: u64 = 300_000;
+
+/// How long a stopping controller waits for another node to lead the metadata quorum
+/// (`KafkaRaftClientDriver`'s `client.shutdown(5000)`).
+pub const RAFT_SHUTDOWN_TIMEOUT_MS: u64 = 5_000;
+
+/// Where a graceful stop stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShutdownProgress {
+    /// The broker half waits for the controller's go-ahead (or its timeout).
+    BrokerShuttingDown { since_ms: u64 },
+    /// The controller half waits until another node leads the quorum (or its timeout).
+    ControllerShuttingDown { since_ms: u64 },
+    /// The process may exit.
+    Done,
+}
 
 impl Node {
     /// Starts a node over its store. `incarnation_id` must differ at every start.
@@ -145,6 +187,8 @@ impl Node {
             wire,
             now_ms,
             out: NodeOutput::default(),
+            shutdown: None,
+            held_frames: VecDeque::new(),
         };
         node.settle();
         Ok(node)
@@ -158,6 +202,71 @@ impl Node {
             logs: self.broker.into_log_store(),
             clean_shutdown_broker_epoch: None,
         }
+    }
+
+    /// SIGTERM: begins a graceful stop (see the module doc). Idempotent.
+    pub fn begin_shutdown(&mut self, now_ms: u64) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        self.now_ms = self.now_ms.max(now_ms);
+        self.broker.begin_controlled_shutdown(self.now_ms);
+        self.shutdown = Some(ShutdownProgress::BrokerShuttingDown {
+            since_ms: self.now_ms,
+        });
+        self.settle();
+    }
+
+    /// Where the graceful stop stands; `None` if none was asked for. Moves it on: the
+    /// broker half is done once the controller approved (or the wait ran out); then the
+    /// controller half resigns, and is done once another node leads (or its wait ran out).
+    pub fn shutdown_progress(&mut self) -> Option<ShutdownProgress> {
+        let now = self.now_ms;
+        let progress = match self.shutdown? {
+            ShutdownProgress::BrokerShuttingDown { since_ms } => {
+                let approved = self.broker.lifecycle().controlled_shutdown()
+                    == crate::lifecycle::ControlledShutdown::Approved;
+                if approved || now >= since_ms + CONTROLLED_SHUTDOWN_TIMEOUT_MS {
+                    self.controller.resign_for_shutdown();
+                    self.settle();
+                    ShutdownProgress::ControllerShuttingDown { since_ms: now }
+                } else {
+                    ShutdownProgress::BrokerShuttingDown { since_ms }
+                }
+            }
+            ShutdownProgress::ControllerShuttingDown { since_ms } => {
+                if self.controller.has_remote_leader()
+                    || self.controller.config().voters.len() <= 1
+                    || now >= since_ms + RAFT_SHUTDOWN_TIMEOUT_MS
+                {
+                    ShutdownProgress::Done
+                } else {
+                    ShutdownProgress::ControllerShuttingDown { since_ms }
+                }
+            }
+            ShutdownProgress::Done => ShutdownProgress::Done,
+        };
+        self.shutdown = Some(progress);
+        Some(progress)
+    }
+
+    /// Whether the broker's controlled shutdown was approved (false if it timed out).
+    pub fn controlled_shutdown_approved(&self) -> bool {
+        self.broker.lifecycle().controlled_shutdown()
+            == crate::lifecycle::ControlledShutdown::Approved
+    }
+
+    /// The end of a graceful stop: like [`Node::stop`], and the clean-shutdown file
+    /// records the broker epoch, so the next start is known to have whole logs.
+    pub fn stop_gracefully(self) -> NodeStore {
+        let epoch = match self.broker.lifecycle().state() {
+            crate::lifecycle::LifecycleState::Registered { broker_epoch, .. } => Some(broker_epoch),
+            crate::lifecycle::LifecycleState::Registering { .. } => None,
+        };
+        let mut store = self.stop();
+        store.flush();
+        store.clean_shutdown_broker_epoch = epoch;
+        store
     }
 
     pub fn id(&self) -> BrokerId {
@@ -218,6 +327,24 @@ impl Node {
     /// answer comes out in [`NodeOutput::wire`], now or later, exactly once.
     pub fn on_client_frame(&mut self, now_ms: u64, connection_id: u64, frame: Bytes) {
         self.now_ms = self.now_ms.max(now_ms);
+        if !self.broker.is_metadata_published() {
+            if self.held_frames.len() >= MAX_HELD_FRAMES {
+                self.out.wire.push((
+                    connection_id,
+                    WireOutput::Close(
+                        "the broker is starting: too many requests wait for its metadata".into(),
+                    ),
+                ));
+            } else {
+                self.held_frames.push_back((connection_id, frame));
+            }
+            return;
+        }
+        self.process_client_frame(connection_id, frame);
+    }
+
+    /// Serves one client frame (the broker has caught up with the metadata log).
+    fn process_client_frame(&mut self, connection_id: u64, frame: Bytes) {
         let action = self.wire.on_frame(
             connection_id,
             frame,
@@ -252,8 +379,15 @@ impl Node {
         self.settle();
     }
 
+    /// A client connected from `client_host` ("/127.0.0.1", as Kafka prints an address);
+    /// DescribeGroups reports it for the members that joined over this connection.
+    pub fn on_connection_opened(&mut self, connection_id: u64, client_host: String) {
+        self.wire.connection_opened(connection_id, client_host);
+    }
+
     /// A client connection closed: its waiting requests are forgotten.
     pub fn on_connection_closed(&mut self, connection_id: u64) {
+        self.held_frames.retain(|(c, _)| *c != connection_id);
         self.wire.connection_closed(connection_id);
     }
 
@@ -270,6 +404,12 @@ impl Node {
     /// Hands things between the two halves until neither has anything for the other, and
     /// collects what must go out.
     fn settle(&mut self) {
+        if self.broker.is_metadata_published() && !self.held_frames.is_empty() {
+            // Caught up: the requests that waited are served now, in arrival order.
+            for (connection_id, frame) in std::mem::take(&mut self.held_frames) {
+                self.process_client_frame(connection_id, frame);
+            }
+        }
         for _ in 0..MAX_LOCAL_ROUNDS {
             let mut progressed = false;
             let changes = self.controller.take_image_changes();
@@ -338,5 +478,12 @@ impl Node {
                 return;
             }
         }
+        // Each round hands what one part produced to the other; a chain longer than the
+        // bound means two parts feed each other without end, a bug to stop at, not to
+        // leave half-settled.
+        panic!(
+            "node {}: did not settle within {MAX_LOCAL_ROUNDS} rounds",
+            self.id
+        );
     }
 }

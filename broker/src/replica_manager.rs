@@ -77,6 +77,10 @@ const INTERNAL_CONNECTION: u64 = u64::MAX;
 /// `offsets.commit.timeout.ms` (5000).
 const OFFSET_COMMIT_TIMEOUT_MS: u64 = 5000;
 
+/// Rounds of passing answers between the group coordinator and `__consumer_offsets`
+/// appends in one settle; a commit needs two (append, answer).
+const MAX_GROUP_ROUTING_ROUNDS: usize = 8;
+
 /// Logs and high-watermark checkpoints that survive a restart (the broker's `log.dirs`).
 pub type LogStore = BTreeMap<PartitionKey, (Log, i64)>;
 
@@ -178,6 +182,11 @@ impl Broker {
         self.partitions.get(&key)
     }
 
+    /// SIGTERM reached the broker half: begin the controlled shutdown (KIP-631).
+    pub fn begin_controlled_shutdown(&mut self, now_ms: u64) {
+        self.lifecycle.begin_controlled_shutdown(now_ms);
+    }
+
     pub fn lifecycle(&self) -> &BrokerLifecycle {
         &self.lifecycle
     }
@@ -191,7 +200,7 @@ impl Broker {
     /// Answers of internal offset-commit appends go to the coordinator; its answers and
     /// new appends go out.
     fn route_group_traffic(&mut self) {
-        for _ in 0..8 {
+        for _ in 0..MAX_GROUP_ROUTING_ROUNDS {
             let mut progressed = false;
             let client = std::mem::take(&mut self.out.client);
             for (token, response) in client {
@@ -223,6 +232,12 @@ impl Broker {
                 return;
             }
         }
+        // A commit's append answers at once only when it fails; a chain longer than the
+        // bound means the coordinator and the log feed each other without end.
+        panic!(
+            "broker {}: group traffic did not settle within {MAX_GROUP_ROUTING_ROUNDS} rounds",
+            self.id()
+        );
     }
 
     /// Appends a group's commit to its `__consumer_offsets` partition with acks=all.
@@ -611,6 +626,9 @@ impl Broker {
                     ControllerResponse::AlterTopicConfigs(r) => {
                         ClientResponse::AlterTopicConfigs(r)
                     }
+                    ControllerResponse::DescribeQuorum(status) => {
+                        ClientResponse::DescribeQuorum(status)
+                    }
                     _ => return,
                 };
                 self.out.client.push((token, answer));
@@ -821,6 +839,12 @@ impl Broker {
                 self.controller_leader,
                 self.now_ms,
             ),
+            ClientRequest::DescribeQuorum => self.channel.send(
+                ControllerRequest::DescribeQuorum,
+                Purpose::Client(token),
+                self.controller_leader,
+                self.now_ms,
+            ),
         }
     }
 
@@ -993,22 +1017,41 @@ impl Broker {
                     result.error = ErrorCode::UnknownTopicOrPartition;
                     return result;
                 };
+                // Every topic config kraftsim enforces (`controller::quorum_controller::
+                // TOPIC_CONFIGS`), by name as Kafka lists them, with the broker default
+                // when the topic has no override.
                 let defaults = [
                     (
                         "min.insync.replicas",
                         self.config.min_insync_replicas.to_string(),
                     ),
                     (
+                        "retention.bytes",
+                        self.config.log_retention_bytes.to_string(),
+                    ),
+                    ("retention.ms", self.config.log_retention_ms.to_string()),
+                    ("segment.bytes", self.config.log_segment_bytes.to_string()),
+                    (
                         "unclean.leader.election.enable",
                         self.config.unclean_leader_election_enable.to_string(),
                     ),
                 ];
+                debug_assert!(defaults
+                    .iter()
+                    .all(|(k, _)| controller::quorum_controller::TOPIC_CONFIGS.contains(k)));
                 for (k, default) in defaults {
                     if !wanted(k) {
                         continue;
                     }
+                    // Sources: 1 DYNAMIC_TOPIC_CONFIG, 3 DYNAMIC_DEFAULT_BROKER_CONFIG,
+                    // 5 DEFAULT_CONFIG.
                     let (value, source) = match topic.configs.get(k) {
                         Some(v) => (v.clone(), 1),
+                        None if k == "min.insync.replicas"
+                            && self.config.eligible_leader_replicas_enabled =>
+                        {
+                            (default, 3)
+                        }
                         None => (default, 5),
                     };
                     result.entries.push(ConfigEntry {
@@ -1239,11 +1282,9 @@ impl Broker {
 
     /// Serves a follower's fetch now, or parks it until there is data.
     fn follower_fetch(&mut self, from: BrokerId, req: ReplicaFetchRequest, image: &MetadataImage) {
-        let (resp, bytes, urgent) = self.read_for_follower(&req, image);
-        if bytes >= req.min_bytes
-            || urgent
-            || self.delayed_fetch.len() >= self.config.max_purgatory_size
-        {
+        let purgatory_full = self.delayed_fetch.len() >= self.config.max_purgatory_size;
+        let (resp, bytes, urgent) = self.read_for_follower(&req, image, purgatory_full);
+        if bytes >= req.min_bytes || urgent || purgatory_full {
             self.out.peer.push((from, PeerMessage::FetchResponse(resp)));
         } else {
             self.delayed_fetch.push(DelayedFetch::Replica {
@@ -1256,10 +1297,20 @@ impl Broker {
 
     /// Reads for a follower, recording its progress; may propose an ISR expansion and move
     /// the HW. Returns the response, its bytes, and whether it must go out at once.
+    ///
+    /// A partition this broker does not host is left out of the answer unless it is the
+    /// `last_answer` to the fetch (its wait ran out): brokers apply a metadata record one
+    /// after another, so a follower may learn that this broker leads a new partition
+    /// before this broker does. Kafka answers such a fetch at once with
+    /// `UNKNOWN_TOPIC_ID` and the follower backs off `replica.fetch.backoff.ms` (1000);
+    /// for `acks=all` that stalled a new topic's first second. Here the fetch waits like
+    /// any fetch without data, and the partition is served as soon as the metadata names
+    /// it here; one still unknown when the wait runs out gets `NOT_LEADER_OR_FOLLOWER`.
     fn read_for_follower(
         &mut self,
         req: &ReplicaFetchRequest,
         image: &MetadataImage,
+        last_answer: bool,
     ) -> (ReplicaFetchResponse, usize, bool) {
         let mut total = 0usize;
         let mut urgent = false;
@@ -1276,9 +1327,11 @@ impl Broker {
                 batches: Vec::new(),
             };
             let Some(p) = self.partitions.get_mut(&fp.key) else {
-                out.error = ErrorCode::NotLeaderOrFollower;
-                urgent = true;
-                partitions.push(out);
+                // Not hosted here, or not yet (see above).
+                if last_answer {
+                    out.error = ErrorCode::NotLeaderOrFollower;
+                    partitions.push(out);
+                }
                 continue;
             };
             let hw_before = p.high_watermark();
@@ -1320,10 +1373,11 @@ impl Broker {
                     urgent = true;
                 }
             }
-            let eligible = image
-                .brokers
-                .get(&req.replica_id)
-                .is_some_and(|b| !b.fenced && b.broker_epoch == req.broker_epoch);
+            // `Partition.isReplicaIsrEligible`: not fenced, not shutting down (KIP-841), and
+            // the incarnation the leader saw (KIP-903).
+            let eligible = image.brokers.get(&req.replica_id).is_some_and(|b| {
+                !b.fenced && !b.in_controlled_shutdown && b.broker_epoch == req.broker_epoch
+            });
             if let Some(isr) = p.maybe_expand_isr(req.replica_id, eligible, self.now_ms) {
                 expansions.push((fp.key, isr));
             }
@@ -1518,7 +1572,7 @@ impl Broker {
                     let ready =
                         expired || self.follower_bytes_available(&request) >= request.min_bytes;
                     if ready {
-                        let (resp, _, _) = self.read_for_follower(&request, image);
+                        let (resp, _, _) = self.read_for_follower(&request, image, expired);
                         self.out.peer.push((from, PeerMessage::FetchResponse(resp)));
                     } else {
                         self.delayed_fetch.push(DelayedFetch::Replica {
@@ -1556,7 +1610,9 @@ impl Broker {
             .map(|fp| match self.partitions.get(&fp.key) {
                 // A partition that changed role must be answered (with its error) now.
                 Some(p) if p.is_leader() => p.available_bytes(fp.fetch_offset, p.log_end_offset()),
-                _ => usize::MAX / 2,
+                Some(_) => usize::MAX / 2,
+                // Not hosted here (yet): wait for the metadata (see `read_for_follower`).
+                None => 0,
             })
             .fold(0usize, |a, b| a.saturating_add(b))
     }

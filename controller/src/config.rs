@@ -20,6 +20,14 @@ pub struct ControllerConfig {
     /// The `eligible.leader.replicas.version` feature (KIP-966): 1, on, as `kafka-storage
     /// format` sets it for a new Kafka 4.4 cluster; 0 models an older cluster.
     pub eligible_leader_replicas_enabled: bool,
+    /// `auto.leader.rebalance.enable` (true): the active controller moves leadership back
+    /// to each partition's preferred replica (the first of its assignment) once it is in
+    /// the ISR, at the leader imbalance check.
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.check.interval.seconds` (300), in ms: how long after a partition
+    /// lost its preferred leader the check runs. (`leader.imbalance.per.broker.percentage`
+    /// is a ZooKeeper-era setting KRaft's `QuorumController` does not consult.)
+    pub leader_imbalance_check_interval_ms: u64,
     /// `num.partitions` (1), for CreateTopics with `num_partitions = -1`.
     pub num_partitions: i32,
     /// `default.replication.factor` (1), for CreateTopics with `replication_factor = -1`.
@@ -50,6 +58,8 @@ impl ControllerConfig {
             unclean_leader_election_enable: false,
             min_insync_replicas: 1,
             eligible_leader_replicas_enabled: true,
+            auto_leader_rebalance_enable: true,
+            leader_imbalance_check_interval_ms: 300_000,
             num_partitions: 1,
             default_replication_factor: 1,
             raft_tick_ms: 100,

@@ -20,6 +20,8 @@ pub struct BrokerRegistration {
     pub incarnation_id: u64,
     /// A fenced broker leads nothing and is in no ISR.
     pub fenced: bool,
+    /// In controlled shutdown: unfenced still, but no longer a leader or ISR candidate.
+    pub in_controlled_shutdown: bool,
 }
 
 /// One partition's replication state (Kafka's `PartitionRegistration`).
@@ -95,8 +97,16 @@ impl MetadataImage {
         self.topics.get(self.topic_ids.get(name)?)
     }
 
-    /// A broker that is registered and not fenced.
+    /// A broker that may lead and join ISRs: registered, not fenced, not shutting down
+    /// (`ClusterControlManager.isActive`).
     pub fn is_active(&self, broker_id: BrokerId) -> bool {
+        self.brokers
+            .get(&broker_id)
+            .is_some_and(|b| !b.fenced && !b.in_controlled_shutdown)
+    }
+
+    /// A broker that is registered and not fenced (it may be shutting down).
+    pub fn is_unfenced(&self, broker_id: BrokerId) -> bool {
         self.brokers.get(&broker_id).is_some_and(|b| !b.fenced)
     }
 
@@ -123,6 +133,7 @@ impl MetadataImage {
                         broker_epoch: offset,
                         incarnation_id: *incarnation_id,
                         fenced: true,
+                        in_controlled_shutdown: false,
                     },
                 );
                 changes.push(ImageChange::Broker(*broker_id));
@@ -139,6 +150,17 @@ impl MetadataImage {
                 if let Some(b) = self.brokers.get_mut(broker_id) {
                     if b.broker_epoch == *broker_epoch {
                         b.fenced = fenced;
+                        changes.push(ImageChange::Broker(*broker_id));
+                    }
+                }
+            }
+            MetadataRecord::BrokerControlledShutdown {
+                broker_id,
+                broker_epoch,
+            } => {
+                if let Some(b) = self.brokers.get_mut(broker_id) {
+                    if b.broker_epoch == *broker_epoch {
+                        b.in_controlled_shutdown = true;
                         changes.push(ImageChange::Broker(*broker_id));
                     }
                 }

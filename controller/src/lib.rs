@@ -39,6 +39,6 @@ pub use image::{
     BrokerRegistration, ImageChange, MetadataImage, PartitionKey, PartitionRegistration, TopicImage,
 };
 pub use messages::*;
-pub use quorum::{QuorumStore, RaftMessage};
+pub use quorum::{QuorumStatus, QuorumStore, RaftMessage, VoterState};
 pub use quorum_controller::{ControllerEvent, ControllerEventKind, QuorumController, ReplyTo};
 pub use records::{BrokerId, MetadataRecord, TopicId, NO_LEADER};

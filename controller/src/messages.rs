@@ -10,6 +10,7 @@
 //! frames: a visible simplification that keeps the fault injector in charge of delivery.
 
 use crate::error_code::ErrorCode;
+use crate::quorum::QuorumStatus;
 use crate::records::{BrokerId, TopicId};
 use std::collections::BTreeMap;
 
@@ -29,6 +30,9 @@ pub enum ControllerRequest {
         /// The offset of the last metadata record the broker has applied.
         current_metadata_offset: u64,
         want_fence: bool,
+        /// The broker is shutting down gracefully and asks the controller to move its
+        /// leaderships away first (KIP-631).
+        want_shut_down: bool,
     },
     AlterPartition(AlterPartitionRequest),
     CreateTopics(Vec<CreatableTopic>),
@@ -43,6 +47,9 @@ pub enum ControllerRequest {
     /// Change topic config overrides: (topic, [(name, operation, value)]), operations as
     /// in IncrementalAlterConfigs (0 set, 1 delete, 2 append, 3 subtract).
     AlterTopicConfigs(Vec<TopicConfigChanges>),
+    /// The metadata quorum's state, for DescribeQuorum (KIP-595): brokers forward it to
+    /// the active controller, which answers from its raft leader state.
+    DescribeQuorum,
 }
 
 /// One config change: (name, IncrementalAlterConfigs operation, value).
@@ -84,6 +91,10 @@ pub enum ControllerResponse {
         error: ErrorCode,
         is_fenced: bool,
         is_caught_up: bool,
+        /// The controller has put the broker in controlled shutdown.
+        is_in_controlled_shutdown: bool,
+        /// The broker's leaderships are gone and every other broker knows: it may exit.
+        should_shut_down: bool,
     },
     AlterPartition(AlterPartitionResponse),
     CreateTopics(Vec<TopicResult>),
@@ -95,6 +106,7 @@ pub enum ControllerResponse {
         first_producer_id: i64,
         count: i32,
     },
+    DescribeQuorum(QuorumStatus),
     /// This node is not the active controller; `leader_hint` is who it thinks is.
     NotController {
         leader_hint: Option<BrokerId>,
@@ -117,4 +129,17 @@ pub struct TopicResult {
     pub name: String,
     pub error: ErrorCode,
     pub message: Option<String>,
+    /// What CreateTopics made, for its response (KIP-525: CreateTopics v5+ reports the
+    /// topic's id, partition count, replication factor and configs).
+    pub created: Option<CreatedTopic>,
+}
+
+/// A topic CreateTopics created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreatedTopic {
+    pub topic_id: TopicId,
+    pub num_partitions: i32,
+    pub replication_factor: i32,
+    /// The topic's config overrides.
+    pub configs: BTreeMap<String, String>,
 }

@@ -31,6 +31,9 @@ use std::collections::BTreeSet;
 /// Kafka's `PartitionChangeBuilder.Election`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Election {
+    /// Move leadership back to the preferred replica (the first of the assignment) if it
+    /// may lead; else as `Online` (the leader imbalance check, `auto.leader.rebalance.enable`).
+    Preferred,
     /// Keep the partition online with a leader from the ISR (or ELR).
     Online,
     /// As `Online`, and if nobody qualifies, any acceptable replica
@@ -144,6 +147,8 @@ impl<'a, F: Fn(BrokerId) -> bool> PartitionChangeBuilder<'a, F> {
         let p = self.partition;
         let mut target_isr = self.target_isr.clone();
         let (mut target_elr, mut target_last_known_elr) = self.target_elr();
+        // Who may be elected cleanly: the target ISR, then the ELR.
+        let in_sync: Vec<BrokerId> = target_isr.iter().chain(&target_elr).copied().collect();
 
         // Election.
         let valid = |r: BrokerId, isr: &[BrokerId], elr: &[BrokerId]| {
@@ -157,25 +162,29 @@ impl<'a, F: Fn(BrokerId) -> bool> PartitionChangeBuilder<'a, F> {
                 LeaderElection::Elr
             }
         };
-        let (leader, election) =
-            if p.leader != NO_LEADER && valid(p.leader, &target_isr, &target_elr) {
-                (p.leader, LeaderElection::Clean)
-            } else if let Some(&r) = p
-                .replicas
-                .iter()
-                .find(|&&r| valid(r, &target_isr, &target_elr))
-            {
-                (r, from_isr_or_elr(r))
-            } else if let Some(r) = self.last_known_leader(&target_isr, &target_elr) {
-                (r, LeaderElection::LastKnownLeader)
-            } else if self.election == Election::Unclean {
-                match p.replicas.iter().find(|&&r| (self.is_acceptable_leader)(r)) {
-                    Some(&r) => (r, LeaderElection::Unclean),
-                    None => (NO_LEADER, LeaderElection::Clean),
-                }
-            } else {
-                (NO_LEADER, LeaderElection::Clean)
-            };
+        let preferred = p.replicas.first().copied().filter(|&r| {
+            self.election == Election::Preferred && valid(r, &target_isr, &target_elr)
+        });
+        let (leader, election) = if let Some(r) = preferred {
+            (r, from_isr_or_elr(r))
+        } else if p.leader != NO_LEADER && valid(p.leader, &target_isr, &target_elr) {
+            (p.leader, LeaderElection::Clean)
+        } else if let Some(&r) = p
+            .replicas
+            .iter()
+            .find(|&&r| valid(r, &target_isr, &target_elr))
+        {
+            (r, from_isr_or_elr(r))
+        } else if let Some(r) = self.last_known_leader(&target_isr, &target_elr) {
+            (r, LeaderElection::LastKnownLeader)
+        } else if self.election == Election::Unclean {
+            match p.replicas.iter().find(|&&r| (self.is_acceptable_leader)(r)) {
+                Some(&r) => (r, LeaderElection::Unclean),
+                None => (NO_LEADER, LeaderElection::Clean),
+            }
+        } else {
+            (NO_LEADER, LeaderElection::Clean)
+        };
         let unclean = election.is_unclean();
         let mut record_leader = None;
         let mut record_isr = None;
@@ -231,6 +240,14 @@ impl<'a, F: Fn(BrokerId) -> bool> PartitionChangeBuilder<'a, F> {
         {
             return None;
         }
+        assert_election_postconditions(
+            p,
+            &in_sync,
+            record_leader.unwrap_or(p.leader),
+            record_isr.as_deref().unwrap_or(&p.isr),
+            record_elr.as_deref().unwrap_or(&p.elr),
+            election,
+        );
         let summary = ChangeSummary {
             leader: record_leader,
             isr: record_isr.clone(),
@@ -290,6 +307,50 @@ impl<'a, F: Fn(BrokerId) -> bool> PartitionChangeBuilder<'a, F> {
 }
 
 /// Topic-level `unclean.leader.election.enable`, falling back to the cluster default.
+/// What every change leaves true, whatever the election: the ISR and ELR are disjoint
+/// sets of the partition's replicas, a leader is a replica in the ISR, and a clean election
+/// took a leader that was in sync (`in_sync`: the target ISR and ELR).
+fn assert_election_postconditions(
+    before: &PartitionRegistration,
+    in_sync: &[BrokerId],
+    leader: BrokerId,
+    isr: &[BrokerId],
+    elr: &[BrokerId],
+    election: LeaderElection,
+) {
+    let context = || {
+        format!(
+            "partition with replicas {:?}, ISR {:?}, ELR {:?}, leader {} becomes ISR {isr:?}, ELR {elr:?}, leader {leader} ({election:?})",
+            before.replicas, before.isr, before.elr, before.leader
+        )
+    };
+    assert!(
+        isr.iter().all(|r| before.replicas.contains(r))
+            && elr.iter().all(|r| before.replicas.contains(r)),
+        "ISR or ELR outside the replicas: {}",
+        context()
+    );
+    assert!(
+        !isr.iter().any(|r| elr.contains(r)),
+        "a replica both in the ISR and the ELR: {}",
+        context()
+    );
+    if leader != NO_LEADER {
+        assert!(
+            isr.contains(&leader),
+            "leader outside the ISR: {}",
+            context()
+        );
+        if leader != before.leader && !election.is_unclean() {
+            assert!(
+                in_sync.contains(&leader),
+                "a clean election of a replica that was not in sync: {}",
+                context()
+            );
+        }
+    }
+}
+
 pub fn unclean_enabled(image: &MetadataImage, topic_id: TopicId, cluster_default: bool) -> bool {
     image
         .topics
@@ -508,6 +569,26 @@ mod tests {
                 .build(T, 0),
         );
         assert_eq!((after.isr, after.elr), (vec![1, 3], vec![]));
+    }
+
+    #[test]
+    fn a_preferred_election_moves_leadership_back_to_the_first_replica_in_the_isr() {
+        let p = part(&[1, 2, 3], &[2, 3, 1], 2);
+        let after = apply(
+            &p,
+            PartitionChangeBuilder::new(&p, |_| true, 2, true)
+                .election(Election::Preferred)
+                .build(T, 0),
+        );
+        assert_eq!((after.leader, after.leader_epoch), (1, 1));
+        // Not while the preferred replica is out of the ISR: the leader stays.
+        let p = part(&[1, 2, 3], &[2, 3], 2);
+        assert_eq!(
+            PartitionChangeBuilder::new(&p, |_| true, 2, true)
+                .election(Election::Preferred)
+                .build(T, 0),
+            None
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::records::RecordBatch;
 use raft::eraftpb::{ConfState, Entry, EntryType, Message};
 use raft::storage::MemStorage;
 use raft::{RawNode, StateRole};
+use std::collections::BTreeMap;
 
 /// The raft messages one node sends another.
 pub type RaftMessage = Message;
@@ -66,6 +67,39 @@ pub enum QuorumError {
     Dropped(raft::Error),
 }
 
+/// One voter as the leader sees it: Kafka's `DescribeQuorumResponse.ReplicaState`.
+///
+/// Raft index `n` holds Kafka offset `n - 1`, so a replica holding entries up to index `n`
+/// has log end offset `n`, and a commit index `c` is a high watermark `c`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VoterState {
+    pub id: i32,
+    pub log_end_offset: i64,
+    /// When the leader last heard from this voter (append or heartbeat response), in the
+    /// node's clock; -1 if not in this term. The leader itself: now.
+    pub last_fetch_ms: i64,
+    /// When this voter last held everything the leader had; -1 if not in this term.
+    pub last_caught_up_ms: i64,
+}
+
+/// What DescribeQuorum (KIP-595, api 55) reports, from the leader's raft state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuorumStatus {
+    pub leader_id: i32,
+    /// The raft term: KRaft's leader epoch.
+    pub leader_epoch: i32,
+    pub high_watermark: i64,
+    /// Every voter, by id.
+    pub voters: Vec<VoterState>,
+}
+
+/// What the leader last heard from one follower (KRaft's `LeaderState.ReplicaState`).
+#[derive(Clone, Copy, Debug, Default)]
+struct FollowerSeen {
+    last_fetch_ms: Option<u64>,
+    last_caught_up_ms: Option<u64>,
+}
+
 /// A committed entry: its raft index and its records.
 #[derive(Clone, Debug)]
 pub struct Committed {
@@ -91,6 +125,11 @@ pub struct MetadataQuorum {
     /// The highest commit index a leader of the current term has told us of.
     leader_commit_index: u64,
     heard_from_leader: bool,
+    /// The time of the last tick, for the leader's view of its followers.
+    now_ms: u64,
+    /// While leader: when each follower last answered and last caught up (reset at every
+    /// change of role, as KRaft builds a fresh `LeaderState` per epoch).
+    followers_seen: BTreeMap<u64, FollowerSeen>,
     /// Whether this replica has once caught up with a leader's committed log (Kafka's
     /// `MetadataLoader` publishes nothing before that, so a restarted broker never acts on
     /// the stale metadata it had on disk).
@@ -146,11 +185,14 @@ impl MetadataQuorum {
             leader_commit_index: 0,
             heard_from_leader: false,
             caught_up: false,
+            now_ms: 0,
+            followers_seen: BTreeMap::new(),
         })
     }
 
     /// Advances raft's logical clock to `now_ms`.
     pub fn tick(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
         let next = *self.next_tick_ms.get_or_insert(now_ms + self.raft_tick_ms);
         let mut next = next;
         while now_ms >= next {
@@ -167,6 +209,21 @@ impl MetadataQuorum {
         use raft::eraftpb::MessageType;
         let (from, term, commit, kind) = (msg.from, msg.term, msg.commit, msg.get_msg_type());
         let _ = self.raw.step(msg);
+        if self.is_leader()
+            && term == self.raw.raft.term
+            && matches!(
+                kind,
+                MessageType::MsgAppendResponse | MessageType::MsgHeartbeatResponse
+            )
+        {
+            let matched = self.raw.raft.prs().get(from).map_or(0, |p| p.matched);
+            let caught_up = matched >= self.raw.raft.raft_log.last_index();
+            let seen = self.followers_seen.entry(from).or_default();
+            seen.last_fetch_ms = Some(self.now_ms);
+            if caught_up {
+                seen.last_caught_up_ms = Some(self.now_ms);
+            }
+        }
         if from == self.raw.raft.leader_id
             && term == self.raw.raft.term
             && matches!(kind, MessageType::MsgAppend | MessageType::MsgHeartbeat)
@@ -220,6 +277,7 @@ impl MetadataQuorum {
             }
         } else {
             self.leader_start_index = None;
+            self.followers_seen.clear();
         }
         if !self.caught_up {
             self.caught_up = self.is_ready_to_lead()
@@ -263,6 +321,29 @@ impl MetadataQuorum {
         self.raw.raft.state == StateRole::Leader
     }
 
+    /// A leader that is shutting down hands its leadership to the most caught-up voter, so
+    /// the next leader is elected at once instead of after the followers' fetch timeout.
+    /// KRaft's resigning leader sends EndQuorumEpoch naming its preferred successors, in
+    /// order of replication progress; raft-rs's leader transfer (`MsgTimeoutNow`) makes the
+    /// chosen one campaign at once. Returns the successor, or `None` if not leader.
+    pub fn resign(&mut self) -> Option<u64> {
+        if !self.is_leader() {
+            return None;
+        }
+        let me = self.raw.raft.id;
+        let successor = self
+            .raw
+            .raft
+            .prs()
+            .iter()
+            .filter(|(id, _)| **id != me)
+            .max_by_key(|(id, pr)| (pr.matched, std::cmp::Reverse(**id)))
+            .map(|(id, _)| *id)?;
+        self.raw.transfer_leader(successor);
+        self.drain();
+        Some(successor)
+    }
+
     /// Leader, and every entry of earlier terms applied: safe to decide on the image.
     pub fn is_ready_to_lead(&self) -> bool {
         self.is_leader()
@@ -295,7 +376,133 @@ impl MetadataQuorum {
         self.raw.raft.raft_log.committed
     }
 
+    /// The quorum as DescribeQuorum reports it; `None` unless this replica leads (only the
+    /// leader knows how far each voter has replicated).
+    pub fn status(&self) -> Option<QuorumStatus> {
+        if !self.is_leader() {
+            return None;
+        }
+        let me = self.raw.raft.id;
+        let last_index = self.raw.raft.raft_log.last_index();
+        let ms = |t: Option<u64>| t.map_or(-1, |t| t as i64);
+        let mut voters: Vec<VoterState> = self
+            .raw
+            .raft
+            .prs()
+            .iter()
+            .filter_map(|(id, progress)| {
+                let id_i32 = i32::try_from(*id).ok()?;
+                Some(if *id == me {
+                    VoterState {
+                        id: id_i32,
+                        log_end_offset: last_index as i64,
+                        last_fetch_ms: self.now_ms as i64,
+                        last_caught_up_ms: self.now_ms as i64,
+                    }
+                } else {
+                    let seen = self.followers_seen.get(id).copied().unwrap_or_default();
+                    VoterState {
+                        id: id_i32,
+                        log_end_offset: progress.matched as i64,
+                        last_fetch_ms: ms(seen.last_fetch_ms),
+                        last_caught_up_ms: ms(seen.last_caught_up_ms),
+                    }
+                })
+            })
+            .collect();
+        voters.sort_by_key(|v| v.id);
+        Some(QuorumStatus {
+            leader_id: i32::try_from(me).unwrap_or(-1),
+            leader_epoch: i32::try_from(self.raw.raft.term).unwrap_or(i32::MAX),
+            high_watermark: self.commit_index() as i64,
+            voters,
+        })
+    }
+
     pub fn store(&self) -> &QuorumStore {
         &self.store
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::MetadataRecord;
+
+    /// Three replicas exchanging raft messages directly, every tick 10 ms apart.
+    fn cluster() -> (Vec<MetadataQuorum>, u64) {
+        let ids = vec![1, 2, 3];
+        let replicas = ids
+            .iter()
+            .map(|id| {
+                let config = ControllerConfig::new(*id, ids.clone());
+                MetadataQuorum::start(&config, QuorumStore::bootstrap(&ids)).expect("starts")
+            })
+            .collect();
+        (replicas, 0)
+    }
+
+    fn run(replicas: &mut [MetadataQuorum], now_ms: &mut u64, ms: u64) {
+        for _ in 0..ms / 10 {
+            *now_ms += 10;
+            for r in replicas.iter_mut() {
+                r.tick(*now_ms);
+            }
+            loop {
+                let messages: Vec<RaftMessage> = replicas
+                    .iter_mut()
+                    .flat_map(|r| r.take_messages())
+                    .collect();
+                if messages.is_empty() {
+                    break;
+                }
+                for m in messages {
+                    if let Some(to) = replicas.iter_mut().find(|r| r.raw.raft.id == m.to) {
+                        to.step(m);
+                    }
+                }
+            }
+        }
+    }
+
+    /// DescribeQuorum's numbers come from the leader: every voter, its log end offset, the
+    /// commit index as the high watermark, and when each follower last answered.
+    #[test]
+    fn the_leader_describes_every_voter() {
+        let (mut replicas, mut now) = cluster();
+        run(&mut replicas, &mut now, 10_000);
+        let leader = replicas
+            .iter()
+            .position(MetadataQuorum::is_leader)
+            .expect("a leader within 10 s");
+        let batch = RecordBatch {
+            records: vec![MetadataRecord::RegisterBroker {
+                broker_id: 1,
+                incarnation_id: 7,
+            }],
+        };
+        let index = replicas[leader].propose(&batch).expect("leader proposes");
+        run(&mut replicas, &mut now, 1_000);
+        let status = replicas[leader].status().expect("the leader answers");
+        assert_eq!(status.leader_id, replicas[leader].raw.raft.id as i32);
+        assert_eq!(status.leader_epoch as u64, replicas[leader].term());
+        assert_eq!(
+            status.high_watermark, index as i64,
+            "committed through the proposal"
+        );
+        assert_eq!(
+            status.voters.iter().map(|v| v.id).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        for v in &status.voters {
+            assert_eq!(v.log_end_offset, index as i64, "voter {} caught up", v.id);
+            assert!(v.last_fetch_ms > 0 && v.last_caught_up_ms > 0, "{v:?}");
+            assert!(v.last_fetch_ms as u64 <= now);
+        }
+        for (i, r) in replicas.iter().enumerate() {
+            if i != leader {
+                assert_eq!(r.status(), None, "only the leader knows its followers");
+            }
+        }
     }
 }

@@ -30,14 +30,14 @@ use crate::heartbeats::BrokerHeartbeatManager;
 use crate::image::{ImageChange, MetadataImage, PartitionKey};
 use crate::messages::{
     AlterPartitionRequest, AlterPartitionResponse, ControllerRequest, ControllerResponse,
-    CreatableTopic, TopicResult,
+    CreatableTopic, CreatedTopic, TopicResult,
 };
 use crate::partition_change::{
-    effective_min_isr, election_for, LeaderElection, PartitionChangeBuilder,
+    effective_min_isr, election_for, Election, LeaderElection, PartitionChangeBuilder,
 };
 
 /// A partition whose leader an update changes, and how the new one was chosen.
-type Election = (PartitionKey, LeaderElection);
+type ElectedLeader = (PartitionKey, LeaderElection);
 use crate::placement::assign_replicas;
 use crate::quorum::{MetadataQuorum, QuorumError, QuorumStore, RaftMessage};
 use crate::records::{BrokerId, MetadataRecord, RecordBatch, TopicId};
@@ -65,6 +65,8 @@ pub enum ControllerEventKind {
     BrokerRegistered(BrokerId),
     BrokerFenced(BrokerId),
     BrokerUnfenced(BrokerId),
+    /// A broker began its controlled shutdown (KIP-631).
+    BrokerControlledShutdown(BrokerId),
     LeaderChanged {
         topic: String,
         partition: i32,
@@ -135,6 +137,13 @@ impl std::fmt::Display for ControllerEvent {
 /// Producer ids per block (Kafka's `ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE`).
 pub const PRODUCER_ID_BLOCK_SIZE: i32 = 1000;
 
+/// Preferred-leader elections one imbalance check makes at most; more are left for an
+/// immediate next check (Kafka's `maxElectionsPerImbalance`).
+pub const MAX_ELECTIONS_PER_IMBALANCE: usize = 1_000;
+
+/// How soon a check that hit [`MAX_ELECTIONS_PER_IMBALANCE`] runs again (Kafka's 10 ms).
+pub const IMMEDIATE_RECHECK_MS: u64 = 10;
+
 /// The most requests that may wait for their records to commit. Past it, new requests get
 /// `REQUEST_TIMED_OUT` at once: a bound on every queue.
 pub const MAX_WAITING_RESPONSES: usize = 10_000;
@@ -153,6 +162,8 @@ pub struct QuorumController {
     heartbeats: BrokerHeartbeatManager,
     /// The term in which we became active, while we are.
     active_term: Option<u64>,
+    /// When the next leader imbalance check runs, once one is scheduled.
+    imbalance_check_at_ms: Option<u64>,
     now_ms: u64,
     responses: Vec<(ReplyTo, ControllerResponse)>,
     changes: Vec<ImageChange>,
@@ -172,6 +183,7 @@ impl QuorumController {
             waiting: VecDeque::new(),
             heartbeats: BrokerHeartbeatManager::default(),
             active_term: None,
+            imbalance_check_at_ms: None,
             now_ms: 0,
             responses: Vec::new(),
             changes: Vec::new(),
@@ -189,6 +201,7 @@ impl QuorumController {
         if self.is_active() {
             self.maybe_fence_one_stale_broker();
             self.maybe_elect_offline_partitions();
+            self.maybe_balance_partition_leaders();
         }
     }
 
@@ -222,12 +235,16 @@ impl QuorumController {
                 broker_epoch,
                 current_metadata_offset,
                 want_fence,
+                want_shut_down,
             } => self.broker_heartbeat(
                 from,
-                broker_id,
-                broker_epoch,
-                current_metadata_offset,
-                want_fence,
+                Heartbeat {
+                    broker_id,
+                    broker_epoch,
+                    current_metadata_offset,
+                    want_fence,
+                    want_shut_down,
+                },
             ),
             ControllerRequest::AlterPartition(req) => self.alter_partition(from, req),
             ControllerRequest::CreateTopics(topics) => self.create_topics(from, topics),
@@ -238,6 +255,15 @@ impl QuorumController {
             } => self.allocate_producer_ids(from, broker_id, broker_epoch),
             ControllerRequest::CreatePartitions(topics) => self.create_partitions(from, topics),
             ControllerRequest::AlterTopicConfigs(topics) => self.alter_topic_configs(from, topics),
+            ControllerRequest::DescribeQuorum => {
+                let response = match self.quorum.status() {
+                    Some(status) => ControllerResponse::DescribeQuorum(status),
+                    None => ControllerResponse::NotController {
+                        leader_hint: self.quorum.leader_id(),
+                    },
+                };
+                self.responses.push((from, response));
+            }
         }
     }
 
@@ -288,6 +314,29 @@ impl QuorumController {
 
     pub fn leader_id(&self) -> Option<BrokerId> {
         self.quorum.leader_id()
+    }
+
+    /// The controller half is shutting down: an active controller hands the raft
+    /// leadership to the most caught-up voter (KRaft's EndQuorumEpoch on resignation).
+    /// Returns the successor it chose.
+    pub fn resign_for_shutdown(&mut self) -> Option<BrokerId> {
+        let successor = self.quorum.resign()?;
+        let successor = BrokerId::try_from(successor).ok()?;
+        self.event(
+            ControllerEventKind::Resigned,
+            format!(
+                "shutting down: handing the metadata quorum's leadership to node {successor} (EndQuorumEpoch)"
+            ),
+        );
+        Some(successor)
+    }
+
+    /// Whether another node is known to lead the metadata quorum (`hasRemoteLeader`): a
+    /// shutting-down controller may exit then without stranding the quorum.
+    pub fn has_remote_leader(&self) -> bool {
+        self.quorum
+            .leader_id()
+            .is_some_and(|l| l != self.config.node_id)
     }
 
     pub fn config(&self) -> &ControllerConfig {
@@ -364,6 +413,7 @@ impl QuorumController {
 
     fn activate(&mut self, term: u64) {
         self.active_term = Some(term);
+        self.imbalance_check_at_ms = None;
         self.pending = self.image.clone();
         self.inflight.clear();
         self.heartbeats
@@ -431,17 +481,18 @@ impl QuorumController {
     }
 
     /// Proposes `records`, applies them to the pending image, and queues `reply` for when
-    /// they commit. Returns false if raft refused (we are no longer leader).
+    /// they commit. Returns the raft index they will have, or `None` if there were none or
+    /// raft refused (we are no longer leader).
     fn propose(
         &mut self,
         records: Vec<MetadataRecord>,
         reply: Option<(ReplyTo, ControllerResponse)>,
-    ) -> bool {
+    ) -> Option<u64> {
         if records.is_empty() {
             if let Some(r) = reply {
                 self.answer(r);
             }
-            return true;
+            return None;
         }
         let batch = RecordBatch { records };
         match self.quorum.propose(&batch) {
@@ -455,7 +506,7 @@ impl QuorumController {
                     self.waiting.push_back((index, to, resp));
                 }
                 self.after_raft();
-                true
+                Some(index)
             }
             Err(_) => {
                 if let Some((to, _)) = reply {
@@ -464,7 +515,7 @@ impl QuorumController {
                         .push((to, ControllerResponse::NotController { leader_hint }));
                 }
                 self.after_raft();
-                false
+                None
             }
         }
     }
@@ -482,7 +533,7 @@ impl QuorumController {
         add: Option<BrokerId>,
         unclean_shutdown: Option<BrokerId>,
         records: &mut Vec<MetadataRecord>,
-    ) -> Vec<Election> {
+    ) -> Vec<ElectedLeader> {
         let mut elections = Vec::new();
         let image = &self.pending;
         let acceptable = |r: BrokerId| {
@@ -554,7 +605,7 @@ impl QuorumController {
     fn describe_changes(
         &mut self,
         records: &[MetadataRecord],
-        elections: &[Election],
+        elections: &[ElectedLeader],
         reason: &str,
     ) {
         for r in records {
@@ -662,6 +713,71 @@ impl QuorumController {
         }
     }
 
+    /// The leader imbalance check (`QuorumController.maybeScheduleNextBalancePartitionLeaders`,
+    /// `ReplicationControlManager.maybeBalancePartitionLeaders`): once some partition is
+    /// led by another replica than its preferred one, a check is scheduled
+    /// `leader.imbalance.check.interval.seconds` later; it elects the preferred replica of
+    /// each such partition where it may lead (in the ISR, active), at most
+    /// [`MAX_ELECTIONS_PER_IMBALANCE`] at a time.
+    fn maybe_balance_partition_leaders(&mut self) {
+        if !self.config.auto_leader_rebalance_enable {
+            return;
+        }
+        let imbalanced: Vec<PartitionKey> = self
+            .pending
+            .partitions()
+            .filter(|(_, p)| p.replicas.first() != Some(&p.leader))
+            .map(|(k, _)| k)
+            .collect();
+        if imbalanced.is_empty() {
+            self.imbalance_check_at_ms = None;
+            return;
+        }
+        let due = *self
+            .imbalance_check_at_ms
+            .get_or_insert(self.now_ms + self.config.leader_imbalance_check_interval_ms);
+        if self.now_ms < due {
+            return;
+        }
+        let image = &self.pending;
+        let mut records = Vec::new();
+        let mut elections = Vec::new();
+        for &key in &imbalanced {
+            if records.len() >= MAX_ELECTIONS_PER_IMBALANCE {
+                break;
+            }
+            let Some(part) = image.partition(key) else {
+                continue;
+            };
+            let min_isr = effective_min_isr(image, key.0, part, self.config.min_insync_replicas);
+            let change = PartitionChangeBuilder::new(
+                part,
+                |r| image.is_active(r),
+                min_isr,
+                self.config.eligible_leader_replicas_enabled,
+            )
+            .election(Election::Preferred)
+            .build(key.0, key.1);
+            if let Some((record, summary)) = change {
+                if summary.leader.is_some() {
+                    elections.push((key, summary.election));
+                }
+                records.push(record);
+            }
+        }
+        self.imbalance_check_at_ms = (records.len() >= MAX_ELECTIONS_PER_IMBALANCE)
+            .then_some(self.now_ms + IMMEDIATE_RECHECK_MS);
+        if records.is_empty() {
+            return;
+        }
+        self.describe_changes(
+            &records,
+            &elections,
+            "the leader imbalance check moved leadership back to the preferred replica (auto.leader.rebalance.enable)",
+        );
+        self.propose(records, None);
+    }
+
     // ----- requests ------------------------------------------------------------------------
 
     fn register_broker(
@@ -741,7 +857,7 @@ impl QuorumController {
                 incarnation_id,
             },
         );
-        self.heartbeats.touch(broker_id, self.now_ms);
+        self.heartbeats.register(broker_id, self.now_ms);
         self.event(
             ControllerEventKind::BrokerRegistered(broker_id),
             format!("broker {broker_id} registered (fenced until it catches up)"),
@@ -776,14 +892,17 @@ impl QuorumController {
         self.after_raft();
     }
 
-    fn broker_heartbeat(
-        &mut self,
-        from: ReplyTo,
-        broker_id: BrokerId,
-        broker_epoch: u64,
-        current_metadata_offset: u64,
-        want_fence: bool,
-    ) {
+    /// Kafka's `ReplicationControlManager.processBrokerHeartbeat` with the heartbeat
+    /// manager's `calculateNextBrokerState`: a heartbeat renews the session, and may move
+    /// the broker between fenced, unfenced, controlled shutdown and shut down.
+    fn broker_heartbeat(&mut self, from: ReplyTo, heartbeat: Heartbeat) {
+        let Heartbeat {
+            broker_id,
+            broker_epoch,
+            current_metadata_offset,
+            want_fence,
+            want_shut_down,
+        } = heartbeat;
         let Some(reg) = self.pending.brokers.get(&broker_id).cloned() else {
             self.answer((from, heartbeat_error(ErrorCode::StaleBrokerEpoch)));
             return;
@@ -792,45 +911,133 @@ impl QuorumController {
             self.answer((from, heartbeat_error(ErrorCode::StaleBrokerEpoch)));
             return;
         }
-        self.heartbeats.touch(broker_id, self.now_ms);
+        self.heartbeats
+            .touch(broker_id, self.now_ms, current_metadata_offset);
         let is_caught_up = current_metadata_offset >= reg.broker_epoch;
-        if reg.fenced && !want_fence && is_caught_up {
-            let mut records = vec![MetadataRecord::UnfenceBroker {
-                broker_id,
-                broker_epoch,
-            }];
-            // With the broker active again, leaderless partitions elect
-            // (`handleBrokerUnfenced`).
-            let leaderless = self.partitions_without_leader();
-            let elections =
-                self.leader_and_isr_updates(&leaderless, None, Some(broker_id), None, &mut records);
-            let reason = format!("broker {broker_id} unfenced: caught up to metadata offset {current_metadata_offset}");
-            self.event(
-                ControllerEventKind::BrokerUnfenced(broker_id),
-                reason.clone(),
-            );
-            self.describe_changes(&records[1..], &elections, &reason);
-            self.propose(
-                records,
-                Some((
-                    from,
-                    ControllerResponse::BrokerHeartbeat {
-                        error: ErrorCode::None,
-                        is_fenced: false,
-                        is_caught_up,
-                    },
-                )),
-            );
-            return;
+        let current = if reg.fenced {
+            BrokerControlState::Fenced
+        } else if reg.in_controlled_shutdown {
+            BrokerControlState::ControlledShutdown
+        } else {
+            BrokerControlState::Unfenced
+        };
+        let has_leaderships = self
+            .pending
+            .partitions()
+            .any(|(_, p)| p.leader == broker_id);
+        let next = match current {
+            BrokerControlState::Fenced if want_shut_down => BrokerControlState::ShutdownNow,
+            BrokerControlState::Fenced if !want_fence && is_caught_up => {
+                BrokerControlState::Unfenced
+            }
+            BrokerControlState::Fenced => BrokerControlState::Fenced,
+            BrokerControlState::Unfenced if want_fence && want_shut_down => {
+                BrokerControlState::ShutdownNow
+            }
+            BrokerControlState::Unfenced if want_fence => BrokerControlState::Fenced,
+            BrokerControlState::Unfenced if want_shut_down && has_leaderships => {
+                BrokerControlState::ControlledShutdown
+            }
+            BrokerControlState::Unfenced if want_shut_down => BrokerControlState::ShutdownNow,
+            BrokerControlState::Unfenced => BrokerControlState::Unfenced,
+            BrokerControlState::ControlledShutdown | BrokerControlState::ShutdownNow => {
+                // Every other active broker must know the new leaders before this one goes.
+                let pending = &self.pending;
+                let others = pending
+                    .brokers
+                    .values()
+                    .filter(|b| b.broker_id != broker_id && !b.fenced && !b.in_controlled_shutdown)
+                    .map(|b| b.broker_id);
+                let lowest = self.heartbeats.lowest_active_offset(others);
+                let offset = self.heartbeats.controlled_shutdown_offset(broker_id);
+                if !has_leaderships && offset.is_none_or(|o| o <= lowest) {
+                    BrokerControlState::ShutdownNow
+                } else {
+                    BrokerControlState::ControlledShutdown
+                }
+            }
+        };
+        let mut records = Vec::new();
+        let mut elections = Vec::new();
+        let reason = match (current, next) {
+            (a, b) if a == b => String::new(),
+            (_, BrokerControlState::Unfenced) => {
+                records.push(MetadataRecord::UnfenceBroker {
+                    broker_id,
+                    broker_epoch,
+                });
+                // With the broker active again, leaderless partitions elect
+                // (`handleBrokerUnfenced`).
+                let leaderless = self.partitions_without_leader();
+                elections = self.leader_and_isr_updates(
+                    &leaderless,
+                    None,
+                    Some(broker_id),
+                    None,
+                    &mut records,
+                );
+                let reason = format!(
+                    "broker {broker_id} unfenced: caught up to metadata offset {current_metadata_offset}"
+                );
+                self.event(
+                    ControllerEventKind::BrokerUnfenced(broker_id),
+                    reason.clone(),
+                );
+                reason
+            }
+            (_, BrokerControlState::ControlledShutdown) => {
+                // `handleBrokerInControlledShutdown`: leaderships move away now, while the
+                // broker still serves; it leaves the ISRs it is not the last member of.
+                records.push(MetadataRecord::BrokerControlledShutdown {
+                    broker_id,
+                    broker_epoch,
+                });
+                let in_isr = self.partitions_with_broker_in_isr(broker_id);
+                elections =
+                    self.leader_and_isr_updates(&in_isr, Some(broker_id), None, None, &mut records);
+                let reason =
+                    format!("broker {broker_id} asked for a controlled shutdown (KIP-631): its leaderships move away");
+                self.event(
+                    ControllerEventKind::BrokerControlledShutdown(broker_id),
+                    reason.clone(),
+                );
+                reason
+            }
+            (BrokerControlState::Fenced, BrokerControlState::ShutdownNow) => String::new(),
+            (_, BrokerControlState::ShutdownNow) | (_, BrokerControlState::Fenced) => {
+                // `handleBrokerFenced`.
+                records.push(MetadataRecord::FenceBroker {
+                    broker_id,
+                    broker_epoch,
+                });
+                let in_isr = self.partitions_with_broker_in_isr(broker_id);
+                elections =
+                    self.leader_and_isr_updates(&in_isr, Some(broker_id), None, None, &mut records);
+                let reason = if next == BrokerControlState::ShutdownNow {
+                    format!("broker {broker_id} may shut down: it leads nothing and every other broker knows")
+                } else {
+                    format!("broker {broker_id} asked to be fenced")
+                };
+                self.event(ControllerEventKind::BrokerFenced(broker_id), reason.clone());
+                reason
+            }
+        };
+        let skip = usize::from(!records.is_empty());
+        if !records.is_empty() {
+            self.describe_changes(&records[skip..], &elections, &reason);
         }
-        self.answer((
-            from,
-            ControllerResponse::BrokerHeartbeat {
-                error: ErrorCode::None,
-                is_fenced: reg.fenced,
-                is_caught_up,
-            },
-        ));
+        let reply = ControllerResponse::BrokerHeartbeat {
+            error: ErrorCode::None,
+            is_fenced: next.fenced(),
+            is_caught_up,
+            is_in_controlled_shutdown: next == BrokerControlState::ControlledShutdown,
+            should_shut_down: next == BrokerControlState::ShutdownNow,
+        };
+        let index = self.propose(records, Some((from, reply)));
+        if let (BrokerControlState::ControlledShutdown, Some(index)) = (next, index) {
+            self.heartbeats
+                .set_controlled_shutdown_offset(broker_id, index);
+        }
     }
 
     fn alter_partition(&mut self, from: ReplyTo, req: AlterPartitionRequest) {
@@ -948,6 +1155,7 @@ impl QuorumController {
                 name: t.name.clone(),
                 error,
                 message,
+                created: None,
             };
             if let Err(why) = validate_topic_name(&t.name) {
                 results.push(result(ErrorCode::InvalidTopicException, Some(why)));
@@ -999,7 +1207,15 @@ impl QuorumController {
                 });
             }
             created.push(t.name.clone());
-            results.push(result(ErrorCode::None, None));
+            results.push(TopicResult {
+                created: Some(CreatedTopic {
+                    topic_id,
+                    num_partitions: partitions,
+                    replication_factor: rf,
+                    configs: t.configs.clone(),
+                }),
+                ..result(ErrorCode::None, None)
+            });
         }
         for name in &created {
             self.event(
@@ -1068,6 +1284,7 @@ impl QuorumController {
                 name: name.clone(),
                 error,
                 message,
+                created: None,
             };
             let Some(topic) = self.pending.topic_by_name(&name) else {
                 results.push(result(ErrorCode::UnknownTopicOrPartition, None));
@@ -1127,6 +1344,7 @@ impl QuorumController {
                 name: name.clone(),
                 error,
                 message,
+                created: None,
             };
             let Some(topic) = self.pending.topic_by_name(&name) else {
                 results.push(result(ErrorCode::UnknownTopicOrPartition, None));
@@ -1198,12 +1416,14 @@ impl QuorumController {
                         name,
                         error: ErrorCode::None,
                         message: None,
+                        created: None,
                     });
                 }
                 None => results.push(TopicResult {
                     name,
                     error: ErrorCode::UnknownTopicOrPartition,
                     message: None,
+                    created: None,
                 }),
             }
         }
@@ -1214,11 +1434,38 @@ impl QuorumController {
     }
 }
 
+/// A broker's heartbeat, as its fields arrive.
+#[derive(Clone, Copy, Debug)]
+struct Heartbeat {
+    broker_id: BrokerId,
+    broker_epoch: u64,
+    current_metadata_offset: u64,
+    want_fence: bool,
+    want_shut_down: bool,
+}
+
+/// Kafka's `BrokerControlState`: where a broker stands with the active controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BrokerControlState {
+    Fenced,
+    Unfenced,
+    ControlledShutdown,
+    ShutdownNow,
+}
+
+impl BrokerControlState {
+    fn fenced(self) -> bool {
+        matches!(self, Self::Fenced | Self::ShutdownNow)
+    }
+}
+
 fn heartbeat_error(error: ErrorCode) -> ControllerResponse {
     ControllerResponse::BrokerHeartbeat {
         error,
         is_fenced: true,
         is_caught_up: false,
+        is_in_controlled_shutdown: false,
+        should_shut_down: false,
     }
 }
 
@@ -1301,6 +1548,10 @@ fn topic_id_for(name: &str, offset: u64) -> TopicId {
 pub fn topic_names(image: &MetadataImage) -> BTreeMap<String, TopicId> {
     image.topic_ids.clone()
 }
+
+#[cfg(test)]
+#[path = "quorum_controller/rules.rs"]
+mod rules;
 
 #[cfg(test)]
 mod tests {

@@ -52,6 +52,12 @@ pub enum MetadataRecord {
         broker_id: BrokerId,
         broker_epoch: u64,
     },
+    /// `BrokerRegistrationChangeRecord` with `inControlledShutdown=1`: the broker asked to
+    /// shut down (KIP-631's controlled shutdown); it may no longer lead or join an ISR.
+    BrokerControlledShutdown {
+        broker_id: BrokerId,
+        broker_epoch: u64,
+    },
     /// `TopicRecord` and its `ConfigRecord`s.
     Topic {
         name: String,

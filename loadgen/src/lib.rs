@@ -17,6 +17,7 @@ pub mod live;
 pub mod metadata;
 pub mod network;
 pub mod perf_consumer;
+pub mod perf_payload;
 pub mod perf_producer;
 pub mod perf_stats;
 pub mod producer;

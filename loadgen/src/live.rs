@@ -5,8 +5,17 @@
 //! take in what happened. [`LiveDriver`] does it with sockets: one task per connection
 //! (connect with a deadline, write length-prefixed frames, read length-prefixed
 //! responses), all reporting to one bounded event channel that the driver hands back to
-//! the core. Time is the only other input: milliseconds since the driver started, from
-//! a monotonic clock, read here at the edge and nowhere in the cores.
+//! the core. Time is the only other input, read here at the edge and nowhere in the
+//! cores: Unix milliseconds, as the Java client's `Time.milliseconds()`, taken from the
+//! wall clock once when the driver starts and advanced by a monotonic clock (so a wall
+//! clock step never runs time backwards).
+//!
+//! The cores stamp each record's CreateTime with that time, so a record's timestamp is
+//! Unix time as a Java producer's is: brokers compare it with their own Unix clock for
+//! `retention.ms` and ListOffsets by time. (Before, the driver counted from zero and
+//! records were stamped a few milliseconds after 1970: time-based retention deleted them
+//! at once.) The deterministic simulator drives the same cores with its virtual clock,
+//! which its brokers share.
 
 use crate::error::ClientError;
 use crate::network::{NetOutput, NodeId};
@@ -87,8 +96,8 @@ struct Connection {
 #[derive(Debug)]
 pub struct LiveDriver {
     start: Instant,
-    /// The wall clock at `start`, in ms since the Unix epoch.
-    start_epoch_ms: i64,
+    /// The wall clock at `start`, in Unix milliseconds.
+    start_unix_ms: u64,
     connections: BTreeMap<NodeId, Connection>,
     next_generation: u64,
     events_tx: mpsc::Sender<Event>,
@@ -108,9 +117,9 @@ impl LiveDriver {
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         Self {
             start: Instant::now(),
-            start_epoch_ms: std::time::SystemTime::now()
+            start_unix_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+                .map_or(0, |d| d.as_millis() as u64),
             connections: BTreeMap::new(),
             next_generation: 0,
             events_tx,
@@ -119,15 +128,9 @@ impl LiveDriver {
         }
     }
 
-    /// The wall clock when the driver started, in ms since the Unix epoch: what a
-    /// producer's `timestamp_base_ms` must be for its records to carry real timestamps.
-    pub fn epoch_ms_at_start(&self) -> i64 {
-        self.start_epoch_ms
-    }
-
-    /// Milliseconds since the driver started: the cores' clock.
+    /// The cores' clock: Unix milliseconds, monotonic from the driver's start.
     pub fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+        self.start_unix_ms + self.start.elapsed().as_millis() as u64
     }
 
     /// Carries out what the core asked for.
@@ -314,6 +317,8 @@ async fn run_connection(
 #[derive(Debug)]
 pub struct PerfRun {
     pub final_line: String,
+    /// After `--warmup-records`: the steady-state final line.
+    pub steady_state_line: Option<String>,
     pub perf: crate::perf_producer::PerfProducer,
     pub producer: crate::producer::Producer,
     pub elapsed_ms: u64,
@@ -329,6 +334,11 @@ pub enum LiveError {
 /// How long to wait for a first answer from the bootstrap servers before giving up.
 pub const UNREACHABLE_AFTER_MS: u64 = 15_000;
 
+/// Records the perf loop hands to the producer before the network gets its turn (a few
+/// milliseconds of work). Unbounded, a cold start filled all of `buffer.memory` (32 MiB,
+/// about 100 ms with fresh random payloads) before it even connected to a leader.
+pub const RECORDS_PER_TURN: u64 = 1024;
+
 /// The error for bootstrap servers that never answered.
 pub fn unreachable(bootstrap: &[(String, u16)], driver: &LiveDriver) -> LiveError {
     let servers: Vec<String> = bootstrap.iter().map(|(h, p)| format!("{h}:{p}")).collect();
@@ -343,7 +353,8 @@ pub fn unreachable(bootstrap: &[(String, u16)], driver: &LiveDriver) -> LiveErro
 
 /// What a perf-producer run tells its caller as it goes; every method has a default.
 pub trait PerfHooks {
-    /// A 5 s progress line, in the Java tool's format.
+    /// A progress line (every `--reporting-interval`, 5 s by default), in the Java tool's
+    /// format; after a warmup also "In steady state.".
     fn progress_line(&mut self, _line: &str) {}
     /// A batch failed, in words.
     fn failure(&mut self, _what: &str) {}
@@ -387,16 +398,16 @@ pub async fn run_perf_producer_with(
 ) -> Result<PerfRun, LiveError> {
     let bootstrap = config.bootstrap_servers.clone();
     let max_block_ms = config.max_block_ms;
-    let mut driver = LiveDriver::new();
-    let mut config = config;
-    config.timestamp_base_ms = driver.epoch_ms_at_start();
     let mut producer = crate::producer::Producer::new(config);
+    let mut driver = LiveDriver::new();
     let start = driver.now_ms();
     let mut perf = crate::perf_producer::PerfProducer::new(perf_config, start);
     loop {
         let now = driver.now_ms();
+        let mut acknowledged = false;
         for c in producer.take_completions() {
             perf.on_completion(&c);
+            acknowledged |= c.result.is_ok();
             hooks.completion(&c);
             if let Err(e) = &c.result {
                 hooks.failure(&format!(
@@ -408,15 +419,19 @@ pub async fn run_perf_producer_with(
                 ));
             }
         }
-        if let Some(w) = perf.progress(now) {
-            hooks.progress_line(&w.progress_line());
+        // The Java tool checks its window in each record's callback: no acknowledgement,
+        // no line (a stalled run prints nothing, not windows of zero records).
+        if acknowledged {
+            for line in perf.progress_lines(now) {
+                hooks.progress_line(&line);
+            }
         }
         hooks.turn(perf.records_sent(), now);
         hooks.retried(&producer.metrics.errors);
         if perf.is_done(&producer) {
             break;
         }
-        perf.step(&mut producer, now);
+        let more = perf.step_at_most(&mut producer, now, RECORDS_PER_TURN);
         producer.poll(now);
         driver.pump(&mut producer).await;
         if producer.metadata().updated_ms.is_none()
@@ -424,14 +439,18 @@ pub async fn run_perf_producer_with(
         {
             return Err(unreachable(&bootstrap, &driver));
         }
-        let wait = perf
-            .next_wakeup_ms(&producer)
-            .map_or(100, |t| t.saturating_sub(now).min(100));
+        let wait = if more {
+            0
+        } else {
+            perf.next_wakeup_ms(&producer)
+                .map_or(100, |t| t.saturating_sub(now).min(100))
+        };
         driver.wait(&mut producer, wait).await;
     }
     let end = driver.now_ms();
     Ok(PerfRun {
         final_line: perf.final_line(end),
+        steady_state_line: perf.steady_state_line(end),
         perf,
         producer,
         elapsed_ms: end - start,

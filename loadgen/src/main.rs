@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use loadgen::consumer::{Consumer, ConsumerConfig, OffsetReset};
 use loadgen::live::LiveDriver;
 use loadgen::perf_consumer;
+use loadgen::perf_payload::RandomPayloads;
 use loadgen::perf_producer::{random_payload, PerfConfig};
 use loadgen::producer::{Producer, ProducerConfig, RecordMeta};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -50,12 +51,34 @@ struct ProducerArgs {
     /// Records per second; -1 for no limit.
     #[arg(long, allow_negative_numbers = true)]
     throughput: f64,
-    /// Producer properties, key=value (several after one flag).
+    /// Producer properties, key=value (several after one flag). Kafka 4.4 deprecates it
+    /// for --command-property; both are accepted.
     #[arg(long = "producer-props", num_args = 1..)]
     producer_props: Vec<String>,
-    /// A Java properties file of producer settings.
+    /// Producer properties, key=value (several after one flag); override the config file.
+    #[arg(long = "command-property", num_args = 1..)]
+    command_property: Vec<String>,
+    /// A Java properties file of producer settings (deprecated in Kafka 4.4 for
+    /// --command-config).
     #[arg(long = "producer.config")]
     producer_config: Option<std::path::PathBuf>,
+    /// A Java properties file of producer settings.
+    #[arg(long = "command-config")]
+    command_config: Option<std::path::PathBuf>,
+    /// Seed of the generator that draws the payloads, as Kafka 4.4's tool does: the same
+    /// seed gives the same records as the Java tool.
+    #[arg(
+        long = "random-seed",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    random_seed: i64,
+    /// Records left out of the steady-state statistics, which get their own final line.
+    #[arg(long = "warmup-records", default_value_t = 0)]
+    warmup_records: u64,
+    /// Milliseconds between progress lines.
+    #[arg(long = "reporting-interval", default_value_t = 5000)]
+    reporting_interval: u64,
     /// Print the producer's counters at the end.
     #[arg(long = "print-metrics")]
     print_metrics: bool,
@@ -70,9 +93,12 @@ struct ConsumerArgs {
     bootstrap_server: String,
     #[arg(long)]
     topic: String,
-    /// How many messages to read.
-    #[arg(long)]
-    messages: u64,
+    /// How many records to read (Kafka 4.4's name).
+    #[arg(long = "num-records", required_unless_present = "messages")]
+    num_records: Option<u64>,
+    /// How many records to read (deprecated in Kafka 4.4 for --num-records).
+    #[arg(long, conflicts_with = "num_records")]
+    messages: Option<u64>,
     /// Accepted for compatibility: loadgen's consumer is assigned every partition (no
     /// group protocol), so no group is joined and no offsets are committed.
     #[arg(long)]
@@ -97,7 +123,13 @@ struct ConsumerArgs {
     /// fetch.max.bytes, max.partition.fetch.bytes, request.timeout.ms, client.id).
     #[arg(long = "consumer.config")]
     consumer_config: Option<std::path::PathBuf>,
+    /// The same file, by Kafka 4.4's name.
+    #[arg(long = "command-config", conflicts_with = "consumer_config")]
+    command_config: Option<std::path::PathBuf>,
 }
+
+/// The Java consumer's `max.poll.records`: the most records one `poll()` returns.
+const MAX_POLL_RECORDS: u64 = 500;
 
 #[derive(clap::Args, Debug)]
 struct E2eArgs {
@@ -161,7 +193,7 @@ fn split_props(props: &[String]) -> Result<Vec<(String, String)>> {
         .map(|p| {
             p.split_once('=')
                 .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .ok_or_else(|| anyhow!("--producer-props {p}: not key=value"))
+                .ok_or_else(|| anyhow!("{p}: not key=value"))
         })
         .collect()
 }
@@ -169,11 +201,22 @@ fn split_props(props: &[String]) -> Result<Vec<(String, String)>> {
 use loadgen::live::{unreachable, UNREACHABLE_AFTER_MS};
 
 async fn producer(a: ProducerArgs) -> Result<()> {
-    let mut props = Vec::new();
-    if let Some(path) = &a.producer_config {
+    // The Java producer's linger.ms default became 5 in Kafka 4.0 (KIP-1030); loadgen's
+    // core keeps 0 for the simulator's calibrated runs, so the tool sets 4.x's default
+    // first and anything given overrides it.
+    let mut props = vec![("linger.ms".to_string(), "5".to_string())];
+    // Kafka 4.4's tool prints these on stdout.
+    if !a.producer_props.is_empty() {
+        println!("Option --producer-props has been deprecated and will be removed in a future version. Use --command-property instead.");
+    }
+    if a.producer_config.is_some() {
+        println!("Option --producer.config has been deprecated and will be removed in a future version. Use --command-config instead.");
+    }
+    for path in a.producer_config.iter().chain(&a.command_config) {
         props.extend(read_properties(path)?);
     }
     props.extend(split_props(&a.producer_props)?);
+    props.extend(split_props(&a.command_property)?);
     if let Some(b) = &a.bootstrap_server {
         props.push(("bootstrap.servers".into(), b.clone()));
     }
@@ -181,9 +224,16 @@ async fn producer(a: ProducerArgs) -> Result<()> {
     if config.bootstrap_servers.is_empty() {
         bail!("bootstrap.servers is required: --bootstrap-server or --producer-props bootstrap.servers=HOST:PORT");
     }
+    let mut random = None;
     let payloads: Vec<Vec<u8>> = if let Some(size) = a.record_size {
-        vec![random_payload(size, unix_ms())]
+        random = Some(RandomPayloads::Letters {
+            seed: a.random_seed,
+        });
+        vec![vec![b'A'; size]]
     } else if let Some(path) = &a.payload_file {
+        random = Some(RandomPayloads::Pick {
+            seed: a.random_seed,
+        });
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let delimiter = a
@@ -204,21 +254,26 @@ async fn producer(a: ProducerArgs) -> Result<()> {
     } else {
         bail!("one of --record-size, --payload-file or --payload-monotonic is required");
     };
+    if a.warmup_records > 0 {
+        println!("{}", loadgen::perf_producer::warmup_line(a.warmup_records));
+    }
     let run = loadgen::live::run_perf_producer(
         config,
         PerfConfig {
-            topic: a.topic.clone(),
-            num_records: a.num_records,
-            payloads,
-            throughput: a.throughput,
-            stamp_record_ids: false,
             monotonic: a.payload_monotonic,
+            random,
+            warmup_records: a.warmup_records,
+            reporting_interval_ms: a.reporting_interval,
+            ..PerfConfig::new(&a.topic, a.num_records, payloads, a.throughput)
         },
         |line| println!("{line}"),
         |error| eprintln!("error: {error}"),
     )
     .await?;
     println!("{}", run.final_line);
+    if let Some(line) = &run.steady_state_line {
+        println!("{line}");
+    }
     let producer = run.producer;
     if a.print_metrics {
         let m = &producer.metrics;
@@ -281,7 +336,16 @@ fn consumer_config(bootstrap: &str, file: Option<&std::path::Path>) -> Result<Co
 }
 
 async fn consumer(a: ConsumerArgs) -> Result<()> {
-    let mut config = consumer_config(&a.bootstrap_server, a.consumer_config.as_deref())?;
+    // Kafka 4.4's ConsumerPerformance prints these on stdout.
+    if a.messages.is_some() {
+        println!("Warning: --messages is deprecated. Use --num-records instead.");
+    }
+    if a.consumer_config.is_some() {
+        println!("Warning: --consumer.config is deprecated. Use --command-config instead.");
+    }
+    let wanted = a.num_records.or(a.messages).unwrap_or(0);
+    let file = a.consumer_config.as_deref().or(a.command_config.as_deref());
+    let mut config = consumer_config(&a.bootstrap_server, file)?;
     config.max_partition_fetch_bytes = a.fetch_size;
     config.auto_offset_reset = if a.from_latest {
         OffsetReset::Latest
@@ -302,13 +366,19 @@ async fn consumer(a: ConsumerArgs) -> Result<()> {
     let mut last_progress = start;
     loop {
         let now = driver.now_ms();
+        // ConsumerPerformance counts every record of each poll() (at most
+        // max.poll.records) and checks the count between polls, so it reads past
+        // --num-records to the end of the poll that reached it.
+        let mut in_poll = 0;
         for r in consumer.take_records() {
-            if messages < a.messages {
-                messages += 1;
-                bytes += r.key.as_ref().map_or(0, |k| k.len() as u64)
-                    + r.value.as_ref().map_or(0, |v| v.len() as u64);
-                last_progress = now;
+            if in_poll == 0 && messages >= wanted {
+                break;
             }
+            messages += 1;
+            bytes += r.key.as_ref().map_or(0, |k| k.len() as u64)
+                + r.value.as_ref().map_or(0, |v| v.len() as u64);
+            last_progress = now;
+            in_poll = (in_poll + 1) % MAX_POLL_RECORDS;
         }
         if a.show_detailed_stats && now.saturating_sub(last_report) >= a.reporting_interval {
             println!(
@@ -324,7 +394,7 @@ async fn consumer(a: ConsumerArgs) -> Result<()> {
             );
             (last_bytes, last_messages, last_report) = (bytes, messages, now);
         }
-        if messages >= a.messages {
+        if messages >= wanted {
             break;
         }
         if consumer.metadata().updated_ms.is_none()
@@ -365,18 +435,18 @@ async fn e2e(a: E2eArgs) -> Result<()> {
     if let Some(path) = &a.properties_file {
         props.extend(read_properties(path)?);
     }
-    let mut config = ProducerConfig::from_props(&props).map_err(|e| anyhow!("{e}"))?;
+    let config = ProducerConfig::from_props(&props).map_err(|e| anyhow!("{e}"))?;
     let bootstrap = config.bootstrap_servers.clone();
-    let mut pd = LiveDriver::new();
-    config.timestamp_base_ms = pd.epoch_ms_at_start();
     let mut producer = Producer::new(config);
     let mut consumer_cfg = consumer_config(&a.broker_list, None)?;
     consumer_cfg.auto_offset_reset = OffsetReset::Latest;
     consumer_cfg.fetch_max_wait_ms = 100;
     let mut consumer = Consumer::assign_all(consumer_cfg, &a.topic);
+    let mut pd = LiveDriver::new();
     let mut cd = LiveDriver::new();
     // The consumer must be positioned at the end before the first message.
     let start = cd.now_ms();
+    let producer_start = pd.now_ms();
     loop {
         let now = cd.now_ms();
         let positioned = consumer.positions().values().all(|(pos, _)| pos.is_some())
@@ -420,7 +490,9 @@ async fn e2e(a: E2eArgs) -> Result<()> {
             producer.poll(now);
             pd.pump(&mut producer).await;
             pd.wait(&mut producer, 10).await;
-            if producer.metadata().updated_ms.is_none() && now > UNREACHABLE_AFTER_MS {
+            if producer.metadata().updated_ms.is_none()
+                && now.saturating_sub(producer_start) > UNREACHABLE_AFTER_MS
+            {
                 return Err(unreachable(&bootstrap, &pd).into());
             }
         }

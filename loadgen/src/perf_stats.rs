@@ -3,12 +3,16 @@
 //!
 //! Latency is measured per record from just before `send()` to its acknowledgement, so
 //! time a producer spends blocked on a full `buffer.memory` counts, as in the Java tool.
-//! A progress line goes out every 5000 ms (a *window*); the final line adds percentiles.
+//! A progress line goes out every `--reporting-interval` ms (5000 by default, a *window*);
+//! the final line adds percentiles. Kafka 4.4's formats (`ProducerPerformance.Stats`):
 //!
 //! ```text
 //! %d records sent, %.1f records/sec (%.2f MB/sec), %.1f ms avg latency, %.1f ms max latency.
-//! %d records sent, %.1f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency, %d ms 50th, %d ms 95th, %d ms 99th, %d ms 99.9th.
+//! %d%s records sent, %f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency, %d ms 50th, %d ms 95th, %d ms 99th, %d ms 99.9th.
 //! ```
+//!
+//! The final line's rate is `%f` (six decimals) since Kafka 4.x, where 3.x printed `%.1f`;
+//! its `%s` is " steady state" for the statistics after `--warmup-records`, else empty.
 //!
 //! MB is 1024 × 1024 bytes, as in the Java tool. The Java tool computes percentiles from
 //! a sample of the latencies; loadgen records every latency in an HDR histogram (3
@@ -17,7 +21,7 @@
 
 use hdrhistogram::Histogram;
 
-/// Kafka's reporting interval.
+/// Kafka's default reporting interval (`--reporting-interval`).
 pub const REPORTING_INTERVAL_MS: u64 = 5000;
 const MB: f64 = 1024.0 * 1024.0;
 /// Latencies above this (one hour) are clamped, so recording never fails.
@@ -78,6 +82,9 @@ pub struct PerfStats {
     window_bytes: u64,
     window_total_latency_ms: u64,
     window_max_latency_ms: u64,
+    reporting_interval_ms: u64,
+    /// The statistics after the warmup: the final line says " steady state".
+    steady_state: bool,
 }
 
 impl PerfStats {
@@ -97,7 +104,27 @@ impl PerfStats {
             window_bytes: 0,
             window_total_latency_ms: 0,
             window_max_latency_ms: 0,
+            reporting_interval_ms: REPORTING_INTERVAL_MS,
+            steady_state: false,
         }
+    }
+
+    /// Windows of `ms` milliseconds instead of 5000 (`--reporting-interval`).
+    pub fn with_reporting_interval(mut self, ms: u64) -> Self {
+        self.reporting_interval_ms = ms.max(1);
+        self
+    }
+
+    /// The statistics of the records after `--warmup-records`.
+    pub fn steady_state(mut self) -> Self {
+        self.steady_state = true;
+        self
+    }
+
+    /// Whether the current window is the first (the Java tool prints "In steady state."
+    /// before the steady-state statistics' first window).
+    pub fn in_first_window(&self) -> bool {
+        self.records == self.window_records
     }
 
     /// One acknowledged record of `bytes` bytes, `latency_ms` after its send.
@@ -117,7 +144,7 @@ impl PerfStats {
     /// The finished window's figures if `REPORTING_INTERVAL_MS` has passed, and a new
     /// window begins.
     pub fn maybe_window(&mut self, now_ms: u64) -> Option<Summary> {
-        if now_ms.saturating_sub(self.window_start_ms) < REPORTING_INTERVAL_MS {
+        if now_ms.saturating_sub(self.window_start_ms) < self.reporting_interval_ms {
             return None;
         }
         let s = Summary::new(
@@ -155,12 +182,13 @@ impl PerfStats {
         }
     }
 
-    /// The final line, as `Stats.printTotal` prints it.
+    /// The final line, as Kafka 4.4's `Stats.printTotal` prints it.
     pub fn final_line(&self, now_ms: u64) -> String {
         let s = self.summary(now_ms);
         format!(
-            "{} records sent, {:.1} records/sec ({:.2} MB/sec), {:.2} ms avg latency, {:.2} ms max latency, {} ms 50th, {} ms 95th, {} ms 99th, {} ms 99.9th.",
+            "{}{} records sent, {:.6} records/sec ({:.2} MB/sec), {:.2} ms avg latency, {:.2} ms max latency, {} ms 50th, {} ms 95th, {} ms 99th, {} ms 99.9th.",
             s.records,
+            if self.steady_state { " steady state" } else { "" },
             s.records_per_sec,
             s.mb_per_sec,
             s.avg_latency_ms,
@@ -190,7 +218,20 @@ mod tests {
         // 1000 records of 1000 B in 2 s.
         assert_eq!(
             s.final_line(2000),
-            "1000 records sent, 500.0 records/sec (0.48 MB/sec), 104.50 ms avg latency, 109.00 ms max latency, 104 ms 50th, 109 ms 95th, 109 ms 99th, 109 ms 99.9th."
+            "1000 records sent, 500.000000 records/sec (0.48 MB/sec), 104.50 ms avg latency, 109.00 ms max latency, 104 ms 50th, 109 ms 95th, 109 ms 99th, 109 ms 99.9th."
+        );
+    }
+
+    /// Kafka 4.4 prints the final rate with `%f`; a steady-state line says so.
+    #[test]
+    fn the_final_line_has_kafka_4_4s_six_decimal_rate_and_steady_state_label() {
+        let mut s = PerfStats::new(0).steady_state();
+        s.record(8, 100);
+        s.record(12, 100);
+        s.record(40, 100);
+        assert_eq!(
+            s.final_line(6_020),
+            "3 steady state records sent, 0.498339 records/sec (0.00 MB/sec), 20.00 ms avg latency, 40.00 ms max latency, 12 ms 50th, 40 ms 95th, 40 ms 99th, 40 ms 99.9th."
         );
     }
 
@@ -229,7 +270,7 @@ mod tests {
         let s = PerfStats::new(0);
         assert_eq!(
             s.final_line(0),
-            "0 records sent, 0.0 records/sec (0.00 MB/sec), 0.00 ms avg latency, 0.00 ms max latency, 0 ms 50th, 0 ms 95th, 0 ms 99th, 0 ms 99.9th."
+            "0 records sent, 0.000000 records/sec (0.00 MB/sec), 0.00 ms avg latency, 0.00 ms max latency, 0 ms 50th, 0 ms 95th, 0 ms 99th, 0 ms 99.9th."
         );
     }
 }

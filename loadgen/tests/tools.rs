@@ -25,7 +25,7 @@ fn produce(topic: &str, records: &str, record_size: &str, props: &[&str]) -> Out
         record_size,
         "--throughput",
         "-1",
-        "--producer-props",
+        "--command-property",
     ];
     args.extend_from_slice(props);
     loadgen(&args)
@@ -52,13 +52,13 @@ fn is_progress_line(l: &str) -> bool {
     re(l).is_some()
 }
 
-/// `%d records sent, %.1f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency, %d ms 50th, %d ms 95th, %d ms 99th, %d ms 99.9th.`
+/// Kafka 4.4: `%d%s records sent, %f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency, %d ms 50th, %d ms 95th, %d ms 99th, %d ms 99.9th.`
 fn is_final_line(l: &str) -> bool {
     let re = |l: &str| -> Option<()> {
         let (n, rest) = l.split_once(" records sent, ")?;
         n.parse::<u64>().ok()?;
         let (rate, rest) = rest.split_once(" records/sec (")?;
-        one_decimal(rate)?;
+        decimals(rate, 6)?;
         let (mb, rest) = rest.split_once(" MB/sec), ")?;
         decimals(mb, 2)?;
         let (avg, rest) = rest.split_once(" ms avg latency, ")?;
@@ -116,7 +116,7 @@ fn producer_consumer_and_e2e_against_kraftsim_print_the_java_formats() {
         &bs,
         "--topic",
         "perf",
-        "--messages",
+        "--num-records",
         "40000",
         "--timeout",
         "20000",
@@ -177,7 +177,7 @@ fn every_codec_round_trips_through_a_live_cluster() {
             &bs,
             "--topic",
             &topic,
-            "--messages",
+            "--num-records",
             "5000",
             "--timeout",
             "20000",
@@ -226,7 +226,7 @@ fn an_unreachable_cluster_is_a_clear_error_not_a_hang() {
             "127.0.0.1:1",
             "--topic",
             "t",
-            "--messages",
+            "--num-records",
             "10",
         ],
         vec!["e2e", "127.0.0.1:1", "t", "10", "1", "10"],
@@ -242,6 +242,29 @@ fn an_unreachable_cluster_is_a_clear_error_not_a_hang() {
     assert!(
         started.elapsed().as_secs() < 90,
         "each gives up within seconds"
+    );
+}
+
+/// Kafka 4.4's tools name their deprecated flags on stdout, before anything else.
+#[test]
+fn deprecated_flags_are_named_as_kafka_4_4_names_them() {
+    let out = loadgen(&[
+        "producer",
+        "--topic",
+        "t",
+        "--num-records",
+        "1",
+        "--record-size",
+        "1",
+        "--throughput",
+        "-1",
+        "--producer-props",
+        "bootstrap.servers=127.0.0.1:1",
+        "max.block.ms=100",
+    ]);
+    assert_eq!(
+        text(&out.stdout).lines().next(),
+        Some("Option --producer-props has been deprecated and will be removed in a future version. Use --command-property instead.")
     );
 }
 
@@ -268,12 +291,101 @@ fn bad_flags_are_clap_errors() {
         "1",
         "--record-size",
         "1",
-        "--producer-props",
+        "--command-property",
         "acks=2",
         "bootstrap.servers=a:1",
     ]);
     assert!(
         text(&out.stderr).contains("acks=2"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Records carry the producer's clock as CreateTime, and the live driver's clock is Unix
+/// time, as the Java client's is. It used to count from the driver's start: a consumer
+/// read timestamps like 3, and the broker's retention.ms (comparing with its Unix clock)
+/// deleted those records at once.
+#[test]
+fn the_producers_records_carry_unix_create_time() {
+    use loadgen::consumer::{Consumer, ConsumerConfig, OffsetReset};
+    use loadgen::live::LiveDriver;
+    let cluster = Cluster::builder()
+        .brokers(3)
+        .start()
+        .expect("cluster starts");
+    cluster.create_topic("stamped", 2, 3).expect("topic");
+    let bs = cluster.bootstrap_servers();
+    let unix_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    };
+    let before = unix_ms();
+    let out = produce(
+        "stamped",
+        "200",
+        "10",
+        &[&format!("bootstrap.servers={bs}")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let after = unix_ms();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let timestamps = runtime.block_on(async {
+        let config = ConsumerConfig {
+            bootstrap_servers: loadgen::producer::config::parse_bootstrap(&bs).expect("servers"),
+            auto_offset_reset: OffsetReset::Earliest,
+            ..ConsumerConfig::default()
+        };
+        let mut consumer = Consumer::assign_all(config, "stamped");
+        let mut driver = LiveDriver::new();
+        let deadline = driver.now_ms() + 20_000;
+        let mut timestamps = Vec::new();
+        while timestamps.len() < 200 && driver.now_ms() < deadline {
+            timestamps.extend(consumer.take_records().map(|r| r.timestamp_ms));
+            consumer.poll(driver.now_ms());
+            driver.pump(&mut consumer).await;
+            driver.wait(&mut consumer, 100).await;
+        }
+        timestamps
+    });
+    assert_eq!(timestamps.len(), 200, "every record read back");
+    for ts in timestamps {
+        assert!(
+            (before..=after).contains(&ts),
+            "CreateTime {ts} is not Unix time within the run [{before}, {after}]"
+        );
+    }
+}
+
+/// A topic that does not exist yet is created by the first Metadata request
+/// (`auto.create.topics.enable`), whose answer does not list its partitions yet. The
+/// producer asks again every `retry.backoff.ms`, as KafkaProducer.waitOnMetadata does; it
+/// used to wait for `metadata.max.age.ms` (300 s), so every record timed out after
+/// `max.block.ms`.
+#[test]
+fn a_topic_created_by_the_producers_first_metadata_request_gets_its_records() {
+    let cluster = Cluster::builder()
+        .brokers(3)
+        .start()
+        .expect("cluster starts");
+    let bs = cluster.bootstrap_servers();
+    let out = produce(
+        "auto_created",
+        "2000",
+        "100",
+        &[&format!("bootstrap.servers={bs}"), "max.block.ms=20000"],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.starts_with("2000 records sent, "), "{stdout}");
+    assert!(
+        !text(&out.stderr).contains("TimeoutException"),
         "{}",
         text(&out.stderr)
     );

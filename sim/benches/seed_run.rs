@@ -6,7 +6,8 @@
 //!
 //! `cargo bench -p kraftsim --bench seed_run`
 
-use sim::experiment::{self, kill_story, ExperimentConfig};
+use sim::experiment::{self, story, ExperimentConfig};
+use sim::scenario::Action;
 use std::time::Instant;
 
 const TARGET_SPEEDUP: f64 = 10.0;
@@ -16,7 +17,7 @@ fn main() {
     let mut worst: f64 = f64::MAX;
     for (name, kill) in [("sim run", vec![]), ("sim run --kill 1,2", vec![1, 2])] {
         let mut config = ExperimentConfig::seed_defaults(42);
-        config.plan = kill_story(&kill);
+        config.plan = story(&kill, Action::Kill);
         let started = Instant::now();
         let report = match experiment::run(&config) {
             Ok(r) => r,

@@ -154,26 +154,9 @@ impl AdminError {
     }
 }
 
-/// Kafka's name for an error code, as `Errors.java` spells it (`NOT_LEADER_OR_FOLLOWER`).
-pub fn error_name(code: i16) -> String {
-    match ResponseError::try_from_code(code) {
-        None => "NONE".to_string(),
-        Some(ResponseError::Unknown(c)) => format!("UNKNOWN_ERROR_CODE_{c}"),
-        Some(e) => screaming_snake(&format!("{e}")),
-    }
-}
-
-/// `TopicAlreadyExists` -> `TOPIC_ALREADY_EXISTS`.
-fn screaming_snake(camel: &str) -> String {
-    let mut out = String::with_capacity(camel.len() + 8);
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
-}
+/// Kafka's name for an error code, as `Errors.java` spells it (`NOT_LEADER_OR_FOLLOWER`):
+/// loadgen's, the one kraftsim's clients share.
+pub use loadgen::error::error_name;
 
 /// Kafka's default message for a code, when the server sent none.
 fn error_description(code: i16) -> String {

@@ -22,7 +22,8 @@ const SUPPORTED: &str =
     "min.insync.replicas, unclean.leader.election.enable, replica.lag.time.max.ms, \
 broker.session.timeout.ms, broker.heartbeat.interval.ms, replica.fetch.wait.max.ms, \
 replica.fetch.max.bytes, num.partitions, default.replication.factor, auto.create.topics.enable, \
-eligible.leader.replicas.version";
+eligible.leader.replicas.version, auto.leader.rebalance.enable, \
+leader.imbalance.check.interval.seconds, leader.imbalance.per.broker.percentage";
 
 fn parse<T: std::str::FromStr>(
     key: &str,
@@ -67,9 +68,40 @@ pub fn apply(
             broker.min_insync_replicas = v;
             controller.min_insync_replicas = v;
         }
+        "auto.leader.rebalance.enable" => {
+            controller.auto_leader_rebalance_enable = parse(key, value, "boolean")?
+        }
+        "leader.imbalance.check.interval.seconds" => {
+            let seconds: u64 = parse(key, value, "duration in seconds")?;
+            if seconds == 0 {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    value: value.into(),
+                    expected: "duration in seconds, at least 1",
+                });
+            }
+            controller.leader_imbalance_check_interval_ms = seconds.saturating_mul(1000);
+        }
+        // Accepted as Kafka accepts it; KRaft's controller does not consult it.
+        "leader.imbalance.per.broker.percentage" => {
+            let percent: u32 = parse(key, value, "percentage, 0 to 100")?;
+            if percent > 100 {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    value: value.into(),
+                    expected: "percentage, 0 to 100",
+                });
+            }
+        }
         "eligible.leader.replicas.version" => match value.trim() {
-            "0" => controller.eligible_leader_replicas_enabled = false,
-            "1" => controller.eligible_leader_replicas_enabled = true,
+            "0" => {
+                controller.eligible_leader_replicas_enabled = false;
+                broker.eligible_leader_replicas_enabled = false;
+            }
+            "1" => {
+                controller.eligible_leader_replicas_enabled = true;
+                broker.eligible_leader_replicas_enabled = true;
+            }
             _ => {
                 return Err(ConfigError::Invalid {
                     key: key.into(),

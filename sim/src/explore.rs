@@ -1,7 +1,7 @@
 //! # `sim explore`: hunting for broken invariants
 //!
-//! Each seed draws a random fault plan (kills, crashes, pauses, isolations, one-way cuts,
-//! lossy and slow links) over a steady acks=all load, then runs it: a *safety* phase,
+//! Each seed draws a random fault plan (graceful stops, kills, crashes, pauses, isolations,
+//! one-way cuts, lossy and slow links) over a steady acks=all load, then runs it: a *safety* phase,
 //! with the faults, where the invariant checkers watch every step; then a *liveness*
 //! phase: everything healed, the cluster must converge, and every acks=all acknowledged
 //! record must be read back, once, in order. Plans keep at most `max_unavailable` nodes
@@ -149,7 +149,7 @@ impl ExploreConfig {
             let room = unavailable.len() < self.max_unavailable;
             let id = node(&mut rng);
             let fresh = !unavailable.contains(&id);
-            let action = match rng.range(0, 11) {
+            let action = match rng.range(0, 13) {
                 0 if unavailable.is_empty() => {
                     // Whichever node leads the quorum then: tracked as "some node" (0),
                     // brought back by `restart all`.
@@ -215,6 +215,15 @@ impl ExploreConfig {
                     isolated.clear();
                     Action::Heal
                 }
+                11 if room && fresh => {
+                    // A graceful stop: the node goes down once its leaderships moved.
+                    down.insert(id);
+                    Action::Stop(NodeRef::Id(id))
+                }
+                12 if unavailable.is_empty() => {
+                    down.insert(0);
+                    Action::Stop(NodeRef::Controller)
+                }
                 _ => continue,
             };
             steps.push(Step {
@@ -252,10 +261,12 @@ impl Availability {
         let room = unavailable.len() < max_unavailable;
         let fresh = |id: &BrokerId| !unavailable.contains(id);
         match action {
-            Action::Kill(NodeRef::Controller) if unavailable.is_empty() => {
+            Action::Kill(NodeRef::Controller) | Action::Stop(NodeRef::Controller)
+                if unavailable.is_empty() =>
+            {
                 self.down.insert(0);
             }
-            Action::Kill(NodeRef::Id(id)) if room && fresh(id) => {
+            Action::Kill(NodeRef::Id(id)) | Action::Stop(NodeRef::Id(id)) if room && fresh(id) => {
                 self.down.insert(*id);
             }
             Action::Crash(NodeRef::Id(id)) if unavailable.is_empty() && !self.crashed => {
@@ -299,12 +310,52 @@ impl ExploreConfig {
     }
 }
 
+/// How one seed's run ended.
+#[derive(Debug)]
+pub enum SeedResult {
+    /// It ran to its verdict (which may hold violations).
+    Ran(Box<RunReport>),
+    /// An assertion in the code fired, where a decision was made: a bug found at its
+    /// source. The message is the assertion's.
+    Panicked(String),
+}
+
+impl SeedResult {
+    pub fn failed(&self) -> bool {
+        match self {
+            SeedResult::Ran(report) => report.failed(),
+            SeedResult::Panicked(_) => true,
+        }
+    }
+
+    /// What broke, each a sentence.
+    pub fn violations(&self) -> Vec<String> {
+        match self {
+            SeedResult::Ran(report) => report.verdict.violations.clone(),
+            SeedResult::Panicked(message) => vec![format!("panic: {message}")],
+        }
+    }
+
+    /// The kind of the first thing that broke (`panic` for an assertion), which
+    /// shrinking keeps.
+    fn failure_kind(&self) -> Option<String> {
+        match self {
+            SeedResult::Ran(report) => report
+                .verdict
+                .violations
+                .first()
+                .map(|v| violation_kind(v).to_string()),
+            SeedResult::Panicked(_) => Some("panic".to_string()),
+        }
+    }
+}
+
 /// The outcome of one seed.
 #[derive(Debug)]
 pub struct SeedOutcome {
     pub seed: u64,
     pub steps: usize,
-    pub report: RunReport,
+    pub result: SeedResult,
 }
 
 /// A seed that broke something, with its shrunk plan.
@@ -336,6 +387,31 @@ pub fn run_plan(
     experiment::run(&experiment).map_err(|e| ExploreError::Run(seed, e))
 }
 
+/// Runs one seed's plan, catching a failed assertion as that seed's result rather than
+/// ending the search.
+pub fn run_seed(
+    config: &ExploreConfig,
+    seed: u64,
+    steps: Vec<Step>,
+) -> Result<SeedResult, ExploreError> {
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_plan(config, seed, steps)
+    }));
+    match run {
+        Ok(report) => Ok(SeedResult::Ran(Box::new(report?))),
+        Err(payload) => Ok(SeedResult::Panicked(panic_message(payload.as_ref()))),
+    }
+}
+
+/// The text of a panic (`panic!` with arguments gives a `String`, without a `&str`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
 /// Removes steps one at a time while the run still breaks the invariant it broke first
 /// and the plan stays within the generator's bounds; returns the smallest plan found.
 pub fn shrink(
@@ -343,13 +419,7 @@ pub fn shrink(
     seed: u64,
     steps: Vec<Step>,
 ) -> Result<Vec<Step>, ExploreError> {
-    let first = run_plan(config, seed, steps.clone())?;
-    let Some(kind) = first
-        .verdict
-        .violations
-        .first()
-        .map(|v| violation_kind(v).to_string())
-    else {
+    let Some(kind) = run_seed(config, seed, steps.clone())?.failure_kind() else {
         return Ok(steps);
     };
     let mut current = steps;
@@ -367,13 +437,15 @@ pub fn shrink(
         if !config.within_bounds(&candidate) {
             continue;
         }
-        let report = run_plan(config, seed, candidate.clone())?;
-        if report
-            .verdict
-            .violations
-            .iter()
-            .any(|v| violation_kind(v) == kind)
-        {
+        let still_breaks = match run_seed(config, seed, candidate.clone())? {
+            SeedResult::Ran(report) => report
+                .verdict
+                .violations
+                .iter()
+                .any(|v| violation_kind(v) == kind),
+            SeedResult::Panicked(_) => kind == "panic",
+        };
+        if still_breaks {
             current = candidate;
         }
     }
@@ -423,12 +495,12 @@ pub fn explore_with(
                 let seed = seeds[i];
                 let steps = config.random_plan(seed);
                 let n = steps.len();
-                let outcome = run_plan(config, seed, steps).map(|report| SeedOutcome {
+                let outcome = run_seed(config, seed, steps).map(|result| SeedOutcome {
                     seed,
                     steps: n,
-                    report,
+                    result,
                 });
-                if outcome.as_ref().map_or(true, |o| o.report.failed()) {
+                if outcome.as_ref().map_or(true, |o| o.result.failed()) {
                     first_failure.fetch_min(i, Ordering::Relaxed);
                 }
                 if tx.send((i, outcome)).is_err() {
@@ -451,7 +523,7 @@ pub fn explore_with(
                 }
                 let outcome = outcome?;
                 on_seed(&outcome);
-                if outcome.report.failed() {
+                if outcome.result.failed() {
                     findings.push(outcome);
                     if !keep_going {
                         stop = true;
@@ -469,7 +541,7 @@ pub fn explore_with(
             let shrunk = shrink(config, o.seed, steps)?;
             Ok(Finding {
                 seed: o.seed,
-                violations: o.report.verdict.violations.clone(),
+                violations: o.result.violations(),
                 original_steps,
                 shrunk: config.scenario(shrunk),
             })
@@ -533,6 +605,19 @@ mod tests {
         ];
         assert!(!c.within_bounds(&plan));
         assert!(c.within_bounds(&plan[..2]));
+    }
+
+    #[test]
+    fn a_failed_assertion_keeps_its_message() {
+        let node = 2;
+        let payload = std::panic::catch_unwind(|| panic!("node {node}: did not settle"))
+            .expect_err("it panics");
+        assert_eq!(panic_message(payload.as_ref()), "node 2: did not settle");
+        let payload = std::panic::catch_unwind(|| panic!("plain")).expect_err("it panics");
+        assert_eq!(panic_message(payload.as_ref()), "plain");
+        let failed = SeedResult::Panicked("x".into());
+        assert!(failed.failed());
+        assert_eq!(failed.failure_kind().as_deref(), Some("panic"));
     }
 
     #[test]

@@ -140,9 +140,14 @@ struct RunArgs {
     /// The seed every random choice comes from [default: 42]
     #[arg(long)]
     seed: Option<u64>,
-    /// The seed's story: kill these nodes in turn, then restart them (e.g. --kill 1,2).
+    /// The seed's story with SIGKILL: kill these nodes in turn, then restart them (e.g.
+    /// --kill 1,2).
     #[arg(long, value_delimiter = ',')]
     kill: Vec<i32>,
+    /// The seed's story as the seed told it, with `docker stop` (SIGTERM, a graceful
+    /// controlled shutdown): stop these nodes in turn, then restart them (e.g. --stop 1,2).
+    #[arg(long, value_delimiter = ',')]
+    stop: Vec<i32>,
     /// A fault plan (and settings) from a file; see docs/scenarios.md.
     #[arg(long)]
     scenario: Option<std::path::PathBuf>,
@@ -206,6 +211,7 @@ impl ModelArgs {
                 bandwidth_bytes_per_sec: (self.net_bandwidth_mbit > 0)
                     .then(|| self.net_bandwidth_mbit * 1_000_000 / 8),
                 loss: 0.0,
+                ..NetworkConfig::default()
             },
             service: ServiceModel {
                 request_us: self.node_request_us,
@@ -254,6 +260,7 @@ fn experiment(args: &RunArgs) -> Result<(ExperimentConfig, String)> {
         linger_ms: args.linger_ms,
         seed: args.seed,
         kill: args.kill.clone(),
+        stop: args.stop.clone(),
         configs: args.configs.clone(),
         producer_props: args.producer_props.clone(),
         time_model: args.model.time_model(),
@@ -390,15 +397,19 @@ fn explore(args: ExploreArgs) -> Result<()> {
         if args.print_scenarios {
             print!("{}", config.scenario(config.random_plan(o.seed)));
         }
-        let v = &o.report.verdict;
-        println!(
-            "seed {:>6}: {:>2} faults, acked {:>5}, virtual {:>6} ms, {}",
-            o.seed,
-            o.steps,
-            v.acked.values().sum::<u64>(),
-            o.report.timeline.end_ms,
-            if o.report.failed() { "VIOLATION" } else { "ok" }
-        );
+        match &o.result {
+            sim::explore::SeedResult::Ran(report) => println!(
+                "seed {:>6}: {:>2} faults, acked {:>5}, virtual {:>6} ms, {}",
+                o.seed,
+                o.steps,
+                report.verdict.acked.values().sum::<u64>(),
+                report.timeline.end_ms,
+                if report.failed() { "VIOLATION" } else { "ok" }
+            ),
+            sim::explore::SeedResult::Panicked(message) => {
+                println!("seed {:>6}: {:>2} faults, PANIC {message}", o.seed, o.steps)
+            }
+        }
     })?;
     let elapsed = started.elapsed().as_secs_f64();
     println!(

@@ -8,7 +8,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::Duration;
 
-const HELP: &str = "commands: kill N | restart N | pause N | resume N | isolate N | heal | kill controller | status | quit";
+const HELP: &str = "commands: stop N (SIGTERM: graceful) | kill N (SIGKILL) | restart N | pause N | resume N | isolate N | heal | stop/kill controller | status | quit";
 
 /// Starts the cluster, prints `bootstrap.servers=...`, then events, and obeys stdin.
 pub fn serve(brokers: usize, port: u16, configs: &[String], topics: &[String]) -> Result<()> {
@@ -111,9 +111,10 @@ fn command(cluster: &Cluster, line: &str) -> bool {
             cluster.heal();
             Ok("healed".into())
         }
-        Some(verb @ ("kill" | "restart" | "pause" | "resume" | "isolate")) => node(words.get(1))
-            .and_then(|n| {
+        Some(verb @ ("stop" | "kill" | "restart" | "pause" | "resume" | "isolate")) => {
+            node(words.get(1)).and_then(|n| {
                 let r = match verb {
+                    "stop" => cluster.stop(n),
                     "kill" => cluster.kill(n),
                     "restart" => cluster.restart(n),
                     "pause" => cluster.pause(n),
@@ -122,7 +123,8 @@ fn command(cluster: &Cluster, line: &str) -> bool {
                 };
                 r.map(|_| format!("{verb} {n}: done"))
                     .map_err(|e| e.to_string())
-            }),
+            })
+        }
         Some(other) => Err(format!("unknown command '{other}'; {HELP}")),
     };
     match result {

@@ -1,14 +1,15 @@
 //! A run is a pure function of its flags and seed: same seed, same trace and report to the
 //! byte; different seeds, different runs.
 
-use sim::experiment::{self, kill_story, ExperimentConfig};
+use sim::experiment::{self, ExperimentConfig};
+use sim::scenario::Action;
 
 /// The seed's story, small: 20,000 records of 200 B, two kills and restarts.
 fn story(seed: u64) -> ExperimentConfig {
     let mut c = ExperimentConfig::seed_defaults(seed);
     c.records = 20_000;
     c.record_size = 200;
-    c.plan = kill_story(&[1, 2]);
+    c.plan = experiment::story(&[1, 2], Action::Kill);
     c
 }
 

@@ -1,5 +1,5 @@
-//! Property tests of Kafka's replication rules: random sequences of appends, time, kills,
-//! crashes, restarts, pauses and network partitions (the active controller's included)
+//! Property tests of Kafka's replication rules: random sequences of appends, time,
+//! graceful stops, kills, crashes, restarts, pauses and network partitions (the active controller's included)
 //! against a 3-node cluster, with every invariant of `sim::invariants` checked after every
 //! step, then healing and the durability verdict.
 //!
@@ -9,10 +9,17 @@
 //! no acks=all write is lost (`docs/design.html`, "Replicated Logs: Quorums, ISRs, and
 //! State Machines"). The fault kinds are the ones `sim explore` found bugs with: a crash
 //! followed by a restart, one-way cuts, and the isolated active controller.
+//!
+//! The network is the harsh one in both tests: each connection keeps its own order (a
+//! raft message may overtake a fetch response), and the harsh test adds duplicated
+//! requests and a filter that drops every message of one kind until healed
+//! (`sim::harness::network`).
 
+use broker::PeerMessageKind;
 use bytes::Bytes;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
+use sim::harness::network::NetworkConfig;
 use sim::{SimCluster, SimConfig};
 use std::collections::BTreeSet;
 
@@ -30,6 +37,8 @@ enum Op {
         ms: u64,
     },
     Kill(i32),
+    /// SIGTERM: a graceful stop (controlled shutdown).
+    Stop(i32),
     /// Power loss: the node loses what it had not flushed.
     Crash(i32),
     /// Whichever node is the active controller now.
@@ -43,6 +52,10 @@ enum Op {
     Cut(i32, i32),
     /// Every link loses this share of messages (per mille).
     Loss(u32),
+    /// Re-sent requests arrive twice with this probability (per mille), from now on.
+    Duplicate(u32),
+    /// Every message of this kind is dropped until healed.
+    DropKind(PeerMessageKind),
     Heal,
 }
 
@@ -53,6 +66,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(partition, acks, records)| Op::Produce { partition, acks, records }),
         4 => (100u64..15_000).prop_map(|ms| Op::Run { ms }),
         1 => node.clone().prop_map(Op::Kill),
+        1 => node.clone().prop_map(Op::Stop),
         1 => node.clone().prop_map(Op::Crash),
         1 => Just(Op::KillController),
         1 => Just(Op::IsolateController),
@@ -64,13 +78,15 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The same operations plus one-way link cuts and message loss, with no limit on how
-/// many nodes fail at once.
+/// The same operations plus one-way link cuts, message loss, duplicated requests and a
+/// dropped kind of message, with no limit on how many nodes fail at once.
 fn harsh_op() -> impl Strategy<Value = Op> {
     prop_oneof![
         10 => op(),
         1 => (1i32..=3, 1i32..=3).prop_filter("a link joins two nodes", |(a, b)| a != b).prop_map(|(a, b)| Op::Cut(a, b)),
         1 => (0u32..300).prop_map(Op::Loss),
+        1 => (0u32..500).prop_map(Op::Duplicate),
+        1 => proptest::sample::select(PeerMessageKind::ALL.to_vec()).prop_map(Op::DropKind),
     ]
 }
 
@@ -82,7 +98,11 @@ fn run_case(
     max_unavailable: usize,
     allow_crash: bool,
 ) -> Result<(), String> {
-    let config = SimConfig::new(3, seed).with_config("min.insync.replicas", "2");
+    let mut config = SimConfig::new(3, seed).with_config("min.insync.replicas", "2");
+    config.network = NetworkConfig {
+        independent_connections: true,
+        ..config.network
+    };
     let mut sim = SimCluster::new(config).map_err(|e| e.to_string())?;
     let up = sim.run_until(60_000, SimCluster::is_ready);
     if !up {
@@ -121,7 +141,7 @@ fn run_case(
                 sim.step();
             }
             Op::Run { ms } => sim.run_for(*ms),
-            Op::Kill(n) | Op::Pause(n) | Op::Isolate(n) => {
+            Op::Kill(n) | Op::Stop(n) | Op::Pause(n) | Op::Isolate(n) => {
                 // At most RF-1 nodes unavailable at a time.
                 let down: BTreeSet<i32> = unavailable.union(&isolated).copied().collect();
                 if !down.contains(n) && down.len() >= max_unavailable {
@@ -131,6 +151,10 @@ fn run_case(
                     Op::Kill(n) => {
                         unavailable.insert(*n);
                         sim.kill(*n)
+                    }
+                    Op::Stop(n) => {
+                        unavailable.insert(*n);
+                        sim.stop(*n)
                     }
                     Op::Pause(n) => {
                         if !sim.is_running(*n) {
@@ -174,6 +198,10 @@ fn run_case(
                 isolated.clear();
             }
             Op::Cut(a, b) => sim.cut(*a, *b),
+            Op::Duplicate(per_mille) => sim
+                .network_mut()
+                .set_duplicate(f64::from(*per_mille) / 1000.0),
+            Op::DropKind(kind) => sim.network_mut().drop_kind(*kind),
             Op::Loss(per_mille) => {
                 for a in 1..=3 {
                     for b in 1..=3 {

@@ -8,12 +8,18 @@ mod common;
 mod crash;
 #[path = "scenarios/eligible_leader_replicas.rs"]
 mod eligible_leader_replicas;
+#[path = "scenarios/graceful_stop.rs"]
+mod graceful_stop;
 #[path = "scenarios/isr_shrink_expand.rs"]
 mod isr_shrink_expand;
 #[path = "scenarios/leader_failover.rs"]
 mod leader_failover;
 #[path = "scenarios/min_insync.rs"]
 mod min_insync;
+#[path = "scenarios/new_topic.rs"]
+mod new_topic;
+#[path = "scenarios/preferred_leader.rs"]
+mod preferred_leader;
 #[path = "scenarios/quorum_lost.rs"]
 mod quorum_lost;
 #[path = "scenarios/retention.rs"]

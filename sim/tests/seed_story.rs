@@ -6,14 +6,15 @@
 //! A smaller run than the default (100,000 records at 2,000 records/s, so the faults land
 //! mid-load), with the same time model and the same plan.
 
-use sim::experiment::{self, kill_story, ExperimentConfig};
+use sim::experiment::{self, story, ExperimentConfig};
+use sim::scenario::Action;
 
 #[test]
 fn kill_one_then_two_then_restart_tells_the_seed_story() {
     let mut c = ExperimentConfig::seed_defaults(42);
     c.records = 100_000;
     c.throughput = 2_000.0;
-    c.plan = kill_story(&[1, 2]);
+    c.plan = story(&[1, 2], Action::Kill);
     let report = experiment::run(&c).expect("runs");
     let text = report.to_text("sim run --kill 1,2 (test)", usize::MAX);
     let phase = |prefix: &str| {

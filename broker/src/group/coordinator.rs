@@ -34,14 +34,19 @@ pub const INITIAL_REBALANCE_DELAY_MS: u64 = 3000;
 /// keeps memory finite here).
 pub const MAX_GROUP_MEMBERS: usize = 1000;
 
+/// Who sent a JoinGroup: the request header's client id and the address of the client's
+/// connection, which DescribeGroups reports for each member (kafka-consumer-groups'
+/// CLIENT-ID and HOST columns). Kafka's host is `InetAddress.toString()`: "/127.0.0.1".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientIdentity {
+    pub client_id: String,
+    pub client_host: String,
+}
+
 /// A group request, decoded.
 #[derive(Clone, Debug)]
 pub enum GroupRequest {
-    /// With the client id of its request header, which DescribeGroups reports.
-    JoinGroup {
-        request: JoinGroupRequest,
-        client_id: String,
-    },
+    JoinGroup(JoinGroupRequest, ClientIdentity),
     SyncGroup(SyncGroupRequest),
     Heartbeat(HeartbeatRequest),
     LeaveGroup(LeaveGroupRequest),
@@ -52,7 +57,7 @@ pub enum GroupRequest {
 impl GroupRequest {
     pub fn group_id(&self) -> &str {
         match self {
-            GroupRequest::JoinGroup { request, .. } => request.group_id.0.as_str(),
+            GroupRequest::JoinGroup(r, _) => r.group_id.0.as_str(),
             GroupRequest::SyncGroup(r) => r.group_id.0.as_str(),
             GroupRequest::Heartbeat(r) => r.group_id.0.as_str(),
             GroupRequest::LeaveGroup(r) => r.group_id.0.as_str(),
@@ -65,7 +70,7 @@ impl GroupRequest {
     pub fn error_response(&self, error: ErrorCode) -> GroupResponse {
         let code = error.code();
         match self {
-            GroupRequest::JoinGroup { .. } => {
+            GroupRequest::JoinGroup(..) => {
                 GroupResponse::JoinGroup(JoinGroupResponse::default().with_error_code(code))
             }
             GroupRequest::SyncGroup(_) => {
@@ -142,8 +147,6 @@ impl GroupState {
 
 #[derive(Debug)]
 struct Member {
-    /// The client id of the JoinGroup that added the member (Kafka keeps the first).
-    client_id: String,
     session_timeout_ms: u64,
     rebalance_timeout_ms: u64,
     protocols: Vec<(String, Bytes)>,
@@ -151,6 +154,34 @@ struct Member {
     awaiting_join: Option<ClientToken>,
     awaiting_sync: Option<ClientToken>,
     assignment: Bytes,
+    /// The client id and host of the JoinGroup that added the member (Kafka keeps the
+    /// first), which DescribeGroups reports.
+    client_id: String,
+    client_host: String,
+}
+
+/// Kafka's `ClassicGroup.generateMemberId`: the client id, a dash and a UUID. The UUID
+/// is drawn from the member counter and the connection, not a random generator, so the
+/// simulator stays a function of its seed; both are unique within a coordinator.
+fn member_id_for(client_id: &str, member: u64, connection_id: u64) -> String {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let hi = mix(member.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ connection_id);
+    let lo = mix(hi ^ connection_id.rotate_left(32) ^ member);
+    // Version 4, variant 1, as `UUID.randomUUID()` sets them.
+    let hi = (hi & !0xf000) | 0x4000;
+    let lo = (lo & !(0xc << 60)) | (0x8 << 60);
+    format!(
+        "{client_id}-{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xffff,
+        hi & 0xffff,
+        lo >> 48,
+        lo & 0xffff_ffff_ffff
+    )
 }
 
 #[derive(Debug)]
@@ -293,9 +324,7 @@ impl GroupCoordinator {
     /// A group request for a group this broker coordinates.
     pub fn handle(&mut self, token: ClientToken, version: i16, request: GroupRequest, now_ms: u64) {
         match request {
-            GroupRequest::JoinGroup { request, client_id } => {
-                self.join(token, version, request, client_id, now_ms)
-            }
+            GroupRequest::JoinGroup(r, client) => self.join(token, version, r, client, now_ms),
             GroupRequest::SyncGroup(r) => self.sync(token, r),
             GroupRequest::Heartbeat(r) => {
                 let code = self.heartbeat(&r, now_ms);
@@ -317,7 +346,7 @@ impl GroupCoordinator {
         token: ClientToken,
         version: i16,
         r: JoinGroupRequest,
-        client_id: String,
+        client: ClientIdentity,
         now_ms: u64,
     ) {
         let error = |code: ErrorCode, member_id: &str| {
@@ -362,7 +391,7 @@ impl GroupCoordinator {
         let mut member_id = r.member_id.as_str().to_string();
         if member_id.is_empty() {
             self.next_member += 1;
-            member_id = format!("member-{}-{}", self.next_member, token.connection_id);
+            member_id = member_id_for(&client.client_id, self.next_member, token.connection_id);
             if version >= 4 {
                 // KIP-394: the member must come back with the id it is given.
                 group.pending_members.insert(member_id.clone());
@@ -395,7 +424,6 @@ impl GroupCoordinator {
             .members
             .entry(member_id.clone())
             .or_insert_with(|| Member {
-                client_id,
                 session_timeout_ms: 0,
                 rebalance_timeout_ms: 0,
                 protocols: Vec::new(),
@@ -403,6 +431,8 @@ impl GroupCoordinator {
                 awaiting_join: None,
                 awaiting_sync: None,
                 assignment: Bytes::new(),
+                client_id: client.client_id.clone(),
+                client_host: client.client_host.clone(),
             });
         member.session_timeout_ms = r.session_timeout_ms as u64;
         member.rebalance_timeout_ms = rebalance_timeout_ms as u64;
@@ -635,8 +665,11 @@ impl GroupCoordinator {
             return;
         };
         if group.members.is_empty() {
+            // Kafka's `ClassicGroup.initNextGeneration` with no members: Empty, and no
+            // protocol (kafka-consumer-groups shows ASSIGNMENT-STRATEGY "-").
             group.state = GroupState::Empty;
             group.leader = None;
+            group.protocol = None;
             group.generation += 1;
             return;
         }
@@ -811,6 +844,8 @@ impl GroupCoordinator {
                 .with_group_id(GroupId(s(group_id)))
                 .with_group_state(s("Dead"));
         };
+        // Kafka's `GroupMetadataManager.describeGroups`: every member with its client id,
+        // host and assignment; the protocol and each member's metadata only when Stable.
         let stable = g.state == GroupState::Stable;
         let protocol = if stable {
             g.protocol.clone().unwrap_or_default()
@@ -821,18 +856,21 @@ impl GroupCoordinator {
             .members
             .iter()
             .map(|(id, m)| {
-                let metadata = m
-                    .protocols
-                    .iter()
-                    .find(|(n, _)| stable && *n == protocol)
-                    .map(|(_, md)| md.clone())
-                    .unwrap_or_default();
-                DescribedGroupMember::default()
+                let member = DescribedGroupMember::default()
                     .with_member_id(s(id))
                     .with_client_id(s(&m.client_id))
-                    .with_client_host(s(""))
-                    .with_member_metadata(metadata)
-                    .with_member_assignment(m.assignment.clone())
+                    .with_client_host(s(&m.client_host))
+                    .with_member_assignment(m.assignment.clone());
+                if !stable {
+                    return member;
+                }
+                member.with_member_metadata(
+                    m.protocols
+                        .iter()
+                        .find(|(n, _)| *n == protocol)
+                        .map(|(_, md)| md.clone())
+                        .unwrap_or_default(),
+                )
             })
             .collect();
         DescribedGroup::default()

@@ -21,7 +21,7 @@
 pub mod coordinator;
 pub mod offsets_topic;
 
-pub use coordinator::{GroupCoordinator, GroupRequest, GroupResponse};
+pub use coordinator::{ClientIdentity, GroupCoordinator, GroupRequest, GroupResponse};
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! The coordinator's rules, one at a time, with kafka-protocol request structs.
 
 use super::coordinator::{
-    GroupCoordinator, GroupRequest, GroupResponse, INITIAL_REBALANCE_DELAY_MS,
+    ClientIdentity, GroupCoordinator, GroupRequest, GroupResponse, INITIAL_REBALANCE_DELAY_MS,
 };
 use crate::messages::ClientToken;
 use bytes::Bytes;
@@ -26,7 +26,7 @@ fn token(n: i32) -> ClientToken {
 }
 
 fn join(member: &str) -> GroupRequest {
-    join_request(
+    GroupRequest::JoinGroup(
         JoinGroupRequest::default()
             .with_group_id(GroupId(s("g")))
             .with_session_timeout_ms(10_000)
@@ -36,15 +36,22 @@ fn join(member: &str) -> GroupRequest {
             .with_protocols(vec![JoinGroupRequestProtocol::default()
                 .with_name(s("range"))
                 .with_metadata(Bytes::from_static(b"sub"))]),
+        ClientIdentity {
+            client_id: "consumer-g-1".into(),
+            client_host: "/127.0.0.1".into(),
+        },
     )
 }
 
 /// A JoinGroup from the client id "app".
 fn join_request(request: JoinGroupRequest) -> GroupRequest {
-    GroupRequest::JoinGroup {
+    GroupRequest::JoinGroup(
         request,
-        client_id: "app".into(),
-    }
+        ClientIdentity {
+            client_id: "app".into(),
+            client_host: "/127.0.0.1".into(),
+        },
+    )
 }
 
 fn joined(out: &[(ClientToken, GroupResponse)], t: ClientToken) -> JoinGroupResponse {
@@ -248,7 +255,7 @@ fn a_commit_that_did_not_replicate_asks_the_client_to_find_the_coordinator_again
 #[test]
 fn session_timeouts_outside_the_broker_limits_are_refused() {
     let mut c = GroupCoordinator::new(50);
-    let GroupRequest::JoinGroup { request: req, .. } = join("") else {
+    let GroupRequest::JoinGroup(req, _) = join("") else {
         unreachable!()
     };
     c.handle(
@@ -471,7 +478,7 @@ fn a_leader_rejoining_starts_a_rebalance() {
 fn a_follower_rejoining_with_new_metadata_starts_a_rebalance() {
     let mut c = GroupCoordinator::new(50);
     let (generation, leader, follower) = synced_pair(&mut c);
-    let GroupRequest::JoinGroup { request: req, .. } = join(&follower) else {
+    let GroupRequest::JoinGroup(req, _) = join(&follower) else {
         unreachable!()
     };
     let changed = req.with_protocols(vec![JoinGroupRequestProtocol::default()
@@ -514,7 +521,10 @@ fn describe_groups_shows_every_member_with_its_client_id_in_every_state() {
         2,
         "members are listed before the group is Stable"
     );
-    assert!(d.members.iter().all(|m| m.client_id.as_str() == "app"));
+    assert!(d
+        .members
+        .iter()
+        .all(|m| m.client_id.as_str() == "consumer-g-1"));
     assert!(d.members.iter().all(|m| m.member_metadata.is_empty()));
     assert_eq!(d.protocol_data.as_str(), "");
 
@@ -526,8 +536,54 @@ fn describe_groups_shows_every_member_with_its_client_id_in_every_state() {
     let m = &d.members[0];
     assert_eq!(
         (m.member_id.as_str(), m.client_id.as_str()),
-        (member.as_str(), "app")
+        (member.as_str(), "consumer-g-1")
     );
     assert_eq!(m.member_metadata, Bytes::from_static(b"sub"));
     assert_eq!(m.member_assignment, Bytes::from_static(b"all"));
+}
+
+/// Kafka's ClassicGroup drops the protocol when the last member leaves: kafka-consumer-groups
+/// --describe --state shows ASSIGNMENT-STRATEGY "-" for an Empty group, kraftsim showed "range".
+#[test]
+fn an_emptied_group_has_no_protocol() {
+    let mut c = GroupCoordinator::new(50);
+    let (_, ids) = stable_group(&mut c, 1);
+    let leave = GroupRequest::LeaveGroup(
+        LeaveGroupRequest::default()
+            .with_group_id(GroupId(s("g")))
+            .with_members(vec![
+                kafka_protocol::messages::leave_group_request::MemberIdentity::default()
+                    .with_member_id(s(&ids[0])),
+            ]),
+    );
+    c.handle(token(9), 3, leave, 1);
+    let d = c.describe_group("g");
+    assert_eq!(d.group_state.as_str(), "Empty");
+    assert_eq!(d.protocol_data.as_str(), "", "no protocol once empty");
+}
+
+/// DescribeGroups as Kafka's GroupMetadataManager answers it: every member with the client
+/// id and host it joined from (kafka-consumer-groups showed empty CLIENT-ID and HOST
+/// columns and ids like "member-1-38"), member ids shaped "<client.id>-<uuid>", and the
+/// protocol only once the group is Stable.
+#[test]
+fn described_members_carry_their_client_id_and_host() {
+    let mut c = GroupCoordinator::new(50);
+    let (_, ids) = stable_group(&mut c, 2);
+    for id in &ids {
+        let (client, uuid) = id.split_at("consumer-g-1".len());
+        assert_eq!(client, "consumer-g-1");
+        assert_eq!(uuid.len(), 37, "-<uuid>: {id}");
+        assert_eq!(&uuid[15..16], "4", "a version 4 UUID: {id}");
+    }
+    assert_ne!(ids[0], ids[1]);
+    let d = c.describe_group("g");
+    assert_eq!(d.group_state.as_str(), "CompletingRebalance");
+    assert_eq!(d.protocol_data.as_str(), "", "no protocol before Stable");
+    assert_eq!(d.members.len(), 2, "members are listed in every state");
+    for m in &d.members {
+        assert_eq!(m.client_id.as_str(), "consumer-g-1");
+        assert_eq!(m.client_host.as_str(), "/127.0.0.1");
+        assert!(m.member_metadata.is_empty());
+    }
 }

@@ -135,6 +135,37 @@ impl StoredBatch {
         copy_with_header(out, &self.bytes, self.base_offset, self.leader_epoch);
     }
 
+    /// Each record's offset and timestamp, from the decoded (decompressed) records; `None`
+    /// if they do not decode. In a LogAppendTime batch every record has the batch's
+    /// largest timestamp, as Kafka's `DefaultRecordBatch` reports it.
+    pub fn record_timestamps(&self) -> Option<Vec<(i64, i64)>> {
+        let header_base = i64::from_be_bytes(self.bytes.get(0..8)?.try_into().ok()?);
+        let mut buf = self.bytes.clone();
+        let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf).ok()?;
+        Some(
+            set.records
+                .iter()
+                .map(|r| {
+                    let offset = self.base_offset + (r.offset - header_base);
+                    let timestamp = match r.timestamp_type {
+                        kafka_protocol::records::TimestampType::LogAppend => self.max_timestamp,
+                        kafka_protocol::records::TimestampType::Creation => r.timestamp,
+                    };
+                    (offset, timestamp)
+                })
+                .collect(),
+        )
+    }
+
+    /// The first record whose timestamp is at least `timestamp_ms` (the batch's largest
+    /// timestamp must be): its offset and timestamp. Records that do not decode count as
+    /// the batch's first offset with its largest timestamp.
+    fn first_record_at_or_after(&self, timestamp_ms: i64) -> (i64, i64) {
+        self.record_timestamps()
+            .and_then(|records| records.into_iter().find(|(_, t)| *t >= timestamp_ms))
+            .unwrap_or((self.base_offset, self.max_timestamp))
+    }
+
     fn is_idempotent(&self) -> bool {
         self.producer_id >= 0 && self.base_sequence >= 0
     }
@@ -504,15 +535,34 @@ impl Log {
         Ok(out)
     }
 
-    /// The first batch below `max_offset` holding a record at or after `timestamp_ms`: its
-    /// base offset and largest timestamp (ListOffsets by time). Kafka's time index then
-    /// scans records inside the batch; kraftsim answers at batch granularity.
+    /// The first record below `max_offset` whose timestamp is at or after `timestamp_ms`:
+    /// its offset and timestamp (ListOffsets by time, KIP-79). As Kafka's
+    /// `LogSegment.findOffsetByTimestamp`: the first batch whose largest timestamp is that
+    /// recent (Kafka finds it through the time index, kraftsim by a scan), then the first
+    /// record inside it.
     pub fn offset_for_timestamp(&self, timestamp_ms: i64, max_offset: i64) -> Option<(i64, i64)> {
-        self.batches
+        let batch = self
+            .batches
             .iter()
             .take_while(|b| b.last_offset < max_offset)
-            .find(|b| b.max_timestamp >= timestamp_ms)
-            .map(|b| (b.base_offset, b.max_timestamp))
+            .find(|b| b.max_timestamp >= timestamp_ms)?;
+        Some(batch.first_record_at_or_after(timestamp_ms))
+    }
+
+    /// The first record holding the log's largest timestamp: its offset and timestamp
+    /// (ListOffsets MAX_TIMESTAMP, -3, KIP-734; the first such record since KAFKA-16310).
+    /// As Kafka's `Partition.fetchOffsetForTimestamp`, the whole log is searched and the
+    /// answer dropped if it lies at or past `max_offset` (the high watermark).
+    pub fn offset_of_max_timestamp(&self, max_offset: i64) -> Option<(i64, i64)> {
+        let mut newest: Option<&StoredBatch> = None;
+        for b in &self.batches {
+            if newest.is_none_or(|n| b.max_timestamp > n.max_timestamp) {
+                newest = Some(b);
+            }
+        }
+        let batch = newest?;
+        let found = batch.first_record_at_or_after(batch.max_timestamp);
+        (found.0 < max_offset).then_some(found)
     }
 
     /// Bytes held between `from_offset` and `to_offset` (for fetch purgatories).
@@ -626,6 +676,79 @@ mod tests {
     use super::super::batch::BatchHeader;
     use super::*;
     use proptest::prelude::*;
+
+    /// One gzip batch whose records have these timestamps (gzip: finding a record inside
+    /// the batch needs the records decompressed).
+    fn timed_batch(timestamps: &[i64]) -> Bytes {
+        use kafka_protocol::records::{
+            Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+        let records: Vec<Record> = timestamps
+            .iter()
+            .enumerate()
+            .map(|(i, ts)| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: i as i32 - 1,
+                timestamp: *ts,
+                key: None,
+                value: Some(Bytes::from_static(b"value")),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression: Compression::Gzip,
+        };
+        RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encodes");
+        buf.freeze()
+    }
+
+    /// Kafka's `LogSegment.findOffsetByTimestamp` answers the first *record* at or after
+    /// the target, with that record's timestamp; kraftsim answered the batch's base offset
+    /// and largest timestamp (found by the Java client's offsetsForTimes, TimestampCheck).
+    #[test]
+    fn list_offsets_by_time_answers_the_first_record_not_its_batch() {
+        let mut log = Log::new();
+        log.append_as_leader(timed_batch(&[100, 300, 200]), 0)
+            .expect("append"); // offsets 0..=2
+        log.append_as_leader(timed_batch(&[400, 500, 500]), 0)
+            .expect("append"); // offsets 3..=5
+        assert_eq!(log.offset_for_timestamp(50, 6), Some((0, 100)));
+        assert_eq!(log.offset_for_timestamp(150, 6), Some((1, 300)));
+        assert_eq!(log.offset_for_timestamp(250, 6), Some((1, 300)));
+        assert_eq!(log.offset_for_timestamp(450, 6), Some((4, 500)));
+        assert_eq!(log.offset_for_timestamp(501, 6), None);
+        assert_eq!(
+            log.offset_for_timestamp(450, 3),
+            None,
+            "records at or past the HW are not answered"
+        );
+    }
+
+    /// ListOffsets MAX_TIMESTAMP (KIP-734): the first record with the largest timestamp
+    /// (KAFKA-16310), and nothing when it lies past the HW.
+    #[test]
+    fn the_max_timestamp_is_the_first_record_holding_it() {
+        let mut log = Log::new();
+        assert_eq!(log.offset_of_max_timestamp(0), None);
+        log.append_as_leader(timed_batch(&[100, 300, 200]), 0)
+            .expect("append");
+        log.append_as_leader(timed_batch(&[250, 300]), 0)
+            .expect("append"); // offsets 3..=4
+        assert_eq!(log.offset_of_max_timestamp(5), Some((1, 300)));
+        log.append_as_leader(timed_batch(&[900]), 0)
+            .expect("append"); // offset 5
+        assert_eq!(log.offset_of_max_timestamp(6), Some((5, 900)));
+        assert_eq!(log.offset_of_max_timestamp(5), None, "past the HW");
+    }
 
     #[test]
     fn leader_appends_assign_contiguous_offsets() {

@@ -225,6 +225,15 @@ impl Partition {
     }
 
     fn make_leader(&mut self, reg: &PartitionRegistration, now_ms: u64) {
+        // The controller elects a leader from the ISR, or makes it the ISR (ELR, unclean).
+        assert!(
+            reg.isr.contains(&self.local_id),
+            "{:?}: leader {} of epoch {} is not in its ISR {:?}",
+            self.key,
+            self.local_id,
+            reg.leader_epoch,
+            reg.isr
+        );
         self.leader = self.local_id;
         self.leader_epoch = reg.leader_epoch;
         self.isr = IsrState::committed(reg.isr.clone());
@@ -367,8 +376,9 @@ impl Partition {
     }
 
     /// ListOffsets on the leader: -2 the log start, -1 the HW (what a consumer may read up
-    /// to), otherwise the first batch with a record at or after the timestamp, below the
-    /// HW. Returns (timestamp, offset); (-1, -1) when no record is that recent.
+    /// to), -3 the first record with the largest timestamp (KIP-734), otherwise the first
+    /// record at or after the timestamp; records at or past the HW are not answered.
+    /// Returns (timestamp, offset); (-1, -1) when there is no such record.
     pub fn list_offset(
         &self,
         timestamp: i64,
@@ -383,6 +393,10 @@ impl Partition {
         Ok(match timestamp {
             -2 => (-1, self.log.log_start_offset()),
             -1 => (-1, self.high_watermark),
+            -3 => self
+                .log
+                .offset_of_max_timestamp(self.high_watermark)
+                .map_or((-1, -1), |(offset, ts)| (ts, offset)),
             ts => self
                 .log
                 .offset_for_timestamp(ts, self.high_watermark)
@@ -430,6 +444,14 @@ impl Partition {
             new_hw = new_hw.min(leo);
         }
         if new_hw > self.high_watermark {
+            // Never beyond what the leader itself holds: a record under the HW is one
+            // every maximal-ISR member has, the leader first.
+            assert!(
+                new_hw <= self.log.log_end_offset(),
+                "{:?}: HW {new_hw} beyond the leader's LEO {}",
+                self.key,
+                self.log.log_end_offset()
+            );
             self.high_watermark = new_hw;
             true
         } else {
@@ -474,6 +496,7 @@ impl Partition {
             .copied()
             .filter(|b| !out_of_sync.contains(b))
             .collect();
+        self.assert_proposable(&proposed);
         self.isr.pending = Some(PendingIsrChange {
             proposed_isr: proposed.clone(),
             sent_at_ms: now_ms,
@@ -502,12 +525,24 @@ impl Partition {
         }
         let mut proposed = self.isr.isr.clone();
         proposed.push(follower);
+        self.assert_proposable(&proposed);
         self.isr.pending = Some(PendingIsrChange {
             proposed_isr: proposed.clone(),
             sent_at_ms: now_ms,
             awaiting_metadata: false,
         });
         Some(proposed)
+    }
+
+    /// What a leader proposes is an ISR of its own partition: itself, and replicas.
+    fn assert_proposable(&self, proposed: &[BrokerId]) {
+        assert!(
+            proposed.contains(&self.local_id) && proposed.iter().all(|b| self.replicas.contains(b)),
+            "{:?}: leader {} proposes ISR {proposed:?} of replicas {:?}",
+            self.key,
+            self.local_id,
+            self.replicas
+        );
     }
 
     /// The proposed ISR again, if its AlterPartition has gone unanswered for `timeout_ms`.

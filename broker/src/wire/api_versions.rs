@@ -5,7 +5,8 @@
 //! implements, capped where a newer version needs something kraftsim does not model yet
 //! (topic ids in Produce v13 and Fetch v13+). Produce v0-v2 are advertised, as Kafka does,
 //! because older librdkafka stops compressing without them (KAFKA-18659); a request at those
-//! versions (message format v0/v1) is refused.
+//! versions (message format v0/v1) is refused. DescribeQuorum and DescribeTopicPartitions
+//! came later than 3.7 and are advertised at Kafka 4.4's ranges.
 
 use kafka_protocol::messages::ApiKey;
 
@@ -33,6 +34,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    // Kafka 4.4's ranges: the Admin client needs these for kafka-metadata-quorum and
+    // kafka-topics --describe.
+    (ApiKey::DescribeQuorum, 0, 2),
+    (ApiKey::DescribeTopicPartitions, 0, 0),
 ];
 
 /// The lowest versions kraftsim can decode (kafka-protocol's floor), where they differ

@@ -1,11 +1,18 @@
 //! Kafka's framing: every request and response is a 4-byte big-endian length, then that
 //! many bytes. A broker refuses frames over `socket.request.max.bytes` (104857600) and
 //! closes the connection, as it does for a negative length.
+//!
+//! The decoder never allocates for bytes that have not arrived: a length prefix is a
+//! promise, not a payment, and a client that announces 100 MB and sends nothing must not
+//! cost 100 MB. It asks for at most [`READ_CHUNK_BYTES`] more at a time.
 
 use bytes::{Buf, Bytes, BytesMut};
 
 /// Kafka's default `socket.request.max.bytes`.
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 104_857_600;
+
+/// The most a connection's buffer grows by before those bytes have arrived.
+pub const READ_CHUNK_BYTES: usize = 1 << 20;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
@@ -35,6 +42,25 @@ impl FrameDecoder {
         &mut self.buf
     }
 
+    /// How many more bytes to read now: what the current frame still lacks (its length
+    /// prefix first), at most [`READ_CHUNK_BYTES`]. The buffer has room for them.
+    pub fn want(&mut self) -> usize {
+        let missing = if self.buf.len() < 4 {
+            4 - self.buf.len()
+        } else {
+            let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
+            (4 + len as usize).saturating_sub(self.buf.len()).max(1)
+        };
+        let want = missing.min(READ_CHUNK_BYTES);
+        self.buf.reserve(want);
+        want
+    }
+
+    /// Bytes received and not yet handed out as frames.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// The next whole frame (without its length), if one has arrived.
     pub fn next_frame(&mut self) -> Result<Option<Bytes>, FrameError> {
         if self.buf.len() < 4 {
@@ -52,7 +78,6 @@ impl FrameDecoder {
             });
         }
         if self.buf.len() < 4 + len {
-            self.buf.reserve(4 + len - self.buf.len());
             return Ok(None);
         }
         self.buf.advance(4);
@@ -73,6 +98,15 @@ mod tests {
         assert_eq!(d.next_frame(), Ok(None));
         d.buffer().extend_from_slice(b"c");
         assert_eq!(d.next_frame(), Ok(Some(Bytes::from_static(b"c"))));
+    }
+
+    #[test]
+    fn a_promised_length_costs_nothing_until_its_bytes_arrive() {
+        let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_BYTES);
+        d.buffer().extend_from_slice(&100_000_000i32.to_be_bytes());
+        assert_eq!(d.next_frame(), Ok(None));
+        assert_eq!(d.want(), READ_CHUNK_BYTES, "one chunk at a time");
+        assert!(d.buffer().capacity() < 2 * READ_CHUNK_BYTES);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! channel until its response is sent, so answers leave in request order.
 
 use super::api_versions::{self, SUPPORTED};
-use crate::group::{GroupRequest, GroupResponse};
+use super::{describe_quorum, describe_topic_partitions};
+use crate::group::{ClientIdentity, GroupRequest, GroupResponse};
 use crate::log::StoredBatch;
 use crate::messages::*;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -15,7 +16,9 @@ use controller::{BrokerId, CreatableTopic as TypedTopic, ErrorCode, MetadataImag
 use kafka_protocol::messages as km;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::describe_configs_response::{
@@ -88,6 +91,9 @@ pub struct WireFrontEnd {
     auto_create_topics: bool,
     /// Topics a Metadata request asked for that do not exist, to create.
     to_create: Vec<String>,
+    /// Each open connection's client address, as Kafka prints it ("/127.0.0.1"), for
+    /// DescribeGroups; connections the driver did not name have none.
+    client_hosts: BTreeMap<u64, String>,
 }
 
 fn str_bytes(s: &str) -> StrBytes {
@@ -143,6 +149,7 @@ impl WireFrontEnd {
             next_token: 0,
             auto_create_topics: true,
             to_create: Vec::new(),
+            client_hosts: BTreeMap::new(),
         }
     }
 
@@ -161,9 +168,15 @@ impl WireFrontEnd {
         self.listeners = listeners;
     }
 
+    /// A client connected from `client_host` (Kafka's form: "/127.0.0.1").
+    pub fn connection_opened(&mut self, connection_id: u64, client_host: String) {
+        self.client_hosts.insert(connection_id, client_host);
+    }
+
     /// Forgets the requests of a closed connection.
     pub fn connection_closed(&mut self, connection_id: u64) {
         self.pending.retain(|t, _| t.connection_id != connection_id);
+        self.client_hosts.remove(&connection_id);
     }
 
     /// Decodes one frame and decides what to do with it.
@@ -502,6 +515,9 @@ impl WireFrontEnd {
             }
             ApiKey::FindCoordinator => {
                 let req = body!(FindCoordinatorRequest);
+                if req.key_type != 0 {
+                    return respond(&refuse_coordinator_type(&req, version));
+                }
                 let keys = if version >= 4 {
                     req.coordinator_keys
                         .iter()
@@ -521,19 +537,21 @@ impl WireFrontEnd {
             }
             ApiKey::JoinGroup => {
                 let req = body!(JoinGroupRequest);
+                let client = ClientIdentity {
+                    client_id: header
+                        .client_id
+                        .as_ref()
+                        .map_or(String::new(), |c| c.as_str().to_string()),
+                    client_host: self
+                        .client_hosts
+                        .get(&connection_id)
+                        .cloned()
+                        .unwrap_or_default(),
+                };
                 Ok(self.dispatch(
                     connection_id,
                     pending,
-                    ClientRequest::Group(
-                        version,
-                        Box::new(GroupRequest::JoinGroup {
-                            request: req,
-                            client_id: header
-                                .client_id
-                                .as_ref()
-                                .map_or_else(String::new, |c| c.as_str().to_string()),
-                        }),
-                    ),
+                    ClientRequest::Group(version, Box::new(GroupRequest::JoinGroup(req, client))),
                 ))
             }
             ApiKey::SyncGroup => {
@@ -587,6 +605,17 @@ impl WireFrontEnd {
                     return respond(&body);
                 }
                 Ok(self.dispatch(connection_id, pending, ClientRequest::InitProducerId))
+            }
+            ApiKey::DescribeTopicPartitions => {
+                let req = body!(km::DescribeTopicPartitionsRequest);
+                respond(&describe_topic_partitions::describe(&req, image))
+            }
+            ApiKey::DescribeQuorum => {
+                let req = body!(km::DescribeQuorumRequest);
+                if !describe_quorum::names_metadata_partition(&req) {
+                    return respond(&describe_quorum::unknown_partitions(&req));
+                }
+                Ok(self.dispatch(connection_id, pending, ClientRequest::DescribeQuorum))
             }
             ApiKey::DeleteTopics => {
                 let req = body!(DeleteTopicsRequest);
@@ -757,7 +786,7 @@ impl WireFrontEnd {
                 let topics = results
                     .into_iter()
                     .map(|r| {
-                        CreatableTopicResult::default()
+                        let result = CreatableTopicResult::default()
                             .with_name(topic_name(&r.name))
                             .with_error_code(r.error.code())
                             .with_error_message(if p.version >= 1 {
@@ -766,7 +795,31 @@ impl WireFrontEnd {
                                 None
                             })
                             .with_num_partitions(-1)
-                            .with_replication_factor(-1)
+                            .with_replication_factor(-1);
+                        match r.created {
+                            // KIP-525: v5+ reports what was made; the Java Admin's
+                            // CreateTopicsResult.numPartitions() and config() fail without it.
+                            Some(c) if p.version >= 5 => result
+                                .with_topic_id(if p.version >= 7 {
+                                    uuid::Uuid::from_bytes(c.topic_id.0)
+                                } else {
+                                    uuid::Uuid::nil()
+                                })
+                                .with_num_partitions(c.num_partitions)
+                                .with_replication_factor(c.replication_factor as i16)
+                                .with_configs(Some(
+                                    c.configs
+                                        .into_iter()
+                                        .map(|(name, value)| {
+                                            CreatableTopicConfigs::default()
+                                                .with_name(StrBytes::from_string(name))
+                                                .with_value(Some(StrBytes::from_string(value)))
+                                                .with_config_source(RESOURCE_CONFIG_SOURCE_TOPIC)
+                                        })
+                                        .collect(),
+                                )),
+                            _ => result,
+                        }
                     })
                     .collect();
                 encode_response(
@@ -888,6 +941,12 @@ impl WireFrontEnd {
                     &CreatePartitionsResponse::default().with_results(results),
                 )
             }
+            ClientResponse::DescribeQuorum(status) => encode_response(
+                p.api_key,
+                p.version,
+                p.correlation_id,
+                &describe_quorum::answer(&status, p.version),
+            ),
             ClientResponse::DeleteTopics(results) => {
                 let topics = results
                     .into_iter()
@@ -1039,6 +1098,7 @@ impl WireFrontEnd {
                     .with_error_code(ErrorCode::UnknownTopicOrPartition.code()),
                 Some(t) => MetadataResponseTopic::default()
                     .with_name(Some(topic_name(&name)))
+                    .with_is_internal(version >= 1 && describe_topic_partitions::is_internal(&name))
                     .with_topic_id(if version >= 10 {
                         uuid::Uuid::from_bytes(t.topic_id.0)
                     } else {
@@ -1055,7 +1115,7 @@ impl WireFrontEnd {
                                     .replicas
                                     .iter()
                                     .copied()
-                                    .filter(|b| !image.is_active(*b))
+                                    .filter(|b| !image.is_unfenced(*b))
                                     .collect();
                                 MetadataResponsePartition::default()
                                     .with_error_code(if reg.has_leader() {
@@ -1091,6 +1151,49 @@ impl WireFrontEnd {
                 -1
             }))
             .with_topics(topics)
+    }
+}
+
+/// Kafka's `ConfigSource.DYNAMIC_TOPIC_CONFIG`: a topic's own override.
+const RESOURCE_CONFIG_SOURCE_TOPIC: i8 = 1;
+
+/// FindCoordinator for a coordinator kraftsim does not have: transactions (key type 1,
+/// KIP-98) and share groups (2, KIP-932). Kafka answers INVALID_REQUEST for a coordinator
+/// it lacks (`getCoordinator` for a share group without a share coordinator); a
+/// non-retriable error makes the Java producer's `initTransactions()` fail at once with
+/// this message, where COORDINATOR_NOT_AVAILABLE made it retry until `max.block.ms`.
+fn refuse_coordinator_type(req: &FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+    let message = match req.key_type {
+        1 => {
+            "kraftsim has no transaction coordinator: transactions (KIP-98) are not supported; \
+              use an idempotent producer (enable.idempotence=true) without transactional.id"
+        }
+        2 => "kraftsim has no share coordinator: share groups (KIP-932) are not supported",
+        _ => "unknown coordinator key type",
+    };
+    let error = ErrorCode::InvalidRequest.code();
+    if version >= 4 {
+        let coordinators = req
+            .coordinator_keys
+            .iter()
+            .map(|k| {
+                Coordinator::default()
+                    .with_key(k.clone())
+                    .with_node_id(km::BrokerId(-1))
+                    .with_host(StrBytes::default())
+                    .with_port(-1)
+                    .with_error_code(error)
+                    .with_error_message(Some(StrBytes::from_static_str(message)))
+            })
+            .collect();
+        FindCoordinatorResponse::default().with_coordinators(coordinators)
+    } else {
+        FindCoordinatorResponse::default()
+            .with_error_code(error)
+            .with_error_message((version >= 1).then(|| StrBytes::from_static_str(message)))
+            .with_node_id(km::BrokerId(-1))
+            .with_host(StrBytes::default())
+            .with_port(-1)
     }
 }
 

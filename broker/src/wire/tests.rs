@@ -501,6 +501,34 @@ fn the_bounds_check_accepts_every_well_formed_request() {
                         .encode(b, v)
                         .expect("encodes")
                 }),
+                ApiKey::DescribeQuorum => check(key, v, &|b, v| {
+                    let p = describe_quorum_request::PartitionData::default();
+                    let t = describe_quorum_request::TopicData::default()
+                        .with_topic_name(name())
+                        .with_partitions(vec![p.clone(), p]);
+                    DescribeQuorumRequest::default()
+                        .with_topics(vec![t.clone(), t])
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
+                ApiKey::DescribeTopicPartitions => {
+                    for cursor in [None, Some(("topic-name", 3))] {
+                        check(key, v, &|b, v| {
+                            let t = describe_topic_partitions_request::TopicRequest::default()
+                                .with_name(name());
+                            DescribeTopicPartitionsRequest::default()
+                                .with_topics(vec![t.clone(), t])
+                                .with_response_partition_limit(7)
+                                .with_cursor(cursor.map(|(topic, p)| {
+                                    describe_topic_partitions_request::Cursor::default()
+                                        .with_topic_name(TopicName(s(topic)))
+                                        .with_partition_index(p)
+                                }))
+                                .encode(b, v)
+                                .expect("encodes")
+                        })
+                    }
+                }
                 other => panic!("no test request for {other:?}"),
             }
         }
@@ -550,4 +578,367 @@ fn metadata_for_an_unknown_topic_asks_for_its_creation() {
         ErrorCode::LeaderNotAvailable.code()
     );
     assert_eq!(fe.take_topics_to_create(), vec!["new-topic".to_string()]);
+}
+
+/// An image with these topics (name, partitions), each partition led by broker 1.
+fn image_with(topics: &[(&str, i32)]) -> MetadataImage {
+    let mut image = image();
+    let mut changes = Vec::new();
+    for (i, (name, partitions)) in topics.iter().enumerate() {
+        let id = TopicId([100 + i as u8; 16]);
+        image.apply(
+            100 + i as u64 * 100,
+            &MetadataRecord::Topic {
+                name: name.to_string(),
+                topic_id: id,
+                configs: BTreeMap::new(),
+            },
+            &mut changes,
+        );
+        for p in 0..*partitions {
+            image.apply(
+                101 + i as u64 * 100 + p as u64,
+                &MetadataRecord::Partition {
+                    topic_id: id,
+                    partition: p,
+                    replicas: vec![1, 2, 3],
+                    isr: vec![1, 2, 3],
+                    leader: 1,
+                },
+                &mut changes,
+            );
+        }
+    }
+    image
+}
+
+/// One DescribeTopicPartitions round trip through the front end.
+fn describe_topic_partitions(
+    image: &MetadataImage,
+    topics: &[&str],
+    limit: i32,
+    cursor: Option<(&str, i32)>,
+) -> kafka_protocol::messages::DescribeTopicPartitionsResponse {
+    use kafka_protocol::messages::describe_topic_partitions_request::{Cursor, TopicRequest};
+    let req = kafka_protocol::messages::DescribeTopicPartitionsRequest::default()
+        .with_topics(
+            topics
+                .iter()
+                .map(|t| {
+                    TopicRequest::default()
+                        .with_name(TopicName(StrBytes::from_string(t.to_string())))
+                })
+                .collect(),
+        )
+        .with_response_partition_limit(limit)
+        .with_cursor(cursor.map(|(t, p)| {
+            Cursor::default()
+                .with_topic_name(TopicName(StrBytes::from_string(t.to_string())))
+                .with_partition_index(p)
+        }));
+    let frame = request(ApiKey::DescribeTopicPartitions, 0, &req);
+    let FrontEndAction::Respond(out) = front_end().on_frame(1, frame, image, Some(1)) else {
+        panic!("answered from the image at once")
+    };
+    let (corr, mut body) = response(
+        out,
+        ApiKey::DescribeTopicPartitions.response_header_version(0),
+    );
+    assert_eq!(corr, 42);
+    kafka_protocol::messages::DescribeTopicPartitionsResponse::decode(&mut body, 0)
+        .expect("decodes")
+}
+
+/// A page: (topic, [partition]) pairs, and the next cursor.
+type Page = (Vec<(String, Vec<i32>)>, Option<(String, i32)>);
+
+/// (topic, [partition]) pairs of a response, and its next cursor.
+fn pages(r: &kafka_protocol::messages::DescribeTopicPartitionsResponse) -> Page {
+    (
+        r.topics
+            .iter()
+            .map(|t| {
+                (
+                    t.name
+                        .as_ref()
+                        .map_or(String::new(), |n| n.0.as_str().to_string()),
+                    t.partitions.iter().map(|p| p.partition_index).collect(),
+                )
+            })
+            .collect(),
+        r.next_cursor
+            .as_ref()
+            .map(|c| (c.topic_name.0.as_str().to_string(), c.partition_index)),
+    )
+}
+
+/// kafka-topics --describe (Kafka 4.x) pages through DescribeTopicPartitions; the cursor
+/// rules are KRaftMetadataCache.getTopicMetadataForDescribeTopicResponse's.
+#[test]
+fn describe_topic_partitions_pages_with_a_cursor_as_kafka_does() {
+    let image = image_with(&[("a", 3), ("b", 2), ("c", 1)]);
+    let owned = |v: &[(&str, &[i32])]| -> Vec<(String, Vec<i32>)> {
+        v.iter().map(|(t, p)| (t.to_string(), p.to_vec())).collect()
+    };
+    // All topics (an empty list), sorted by name, cut inside "b".
+    let r = describe_topic_partitions(&image, &[], 4, None);
+    assert_eq!(
+        pages(&r),
+        (
+            owned(&[("a", &[0, 1, 2]), ("b", &[0])]),
+            Some(("b".into(), 1))
+        )
+    );
+    // The next page starts at the cursor.
+    let r = describe_topic_partitions(&image, &[], 4, Some(("b", 1)));
+    assert_eq!(
+        pages(&r),
+        (owned(&[("b", &[1]), ("c", &[0]), ("t", &[0, 1])]), None)
+    );
+    // A limit reached exactly at a topic's end points at the next topic's start.
+    let r = describe_topic_partitions(&image, &[], 3, None);
+    assert_eq!(
+        pages(&r),
+        (owned(&[("a", &[0, 1, 2])]), Some(("b".into(), 0)))
+    );
+    // A limit below 1 is 1.
+    let r = describe_topic_partitions(&image, &["c", "a"], 0, None);
+    assert_eq!(pages(&r), (owned(&[("a", &[0])]), Some(("a".into(), 1))));
+    // Named topics: sorted, an unknown one reported, ELR empty, internal flagged.
+    let r = describe_topic_partitions(&image, &["t", "nope", "a"], 2000, None);
+    let names: Vec<(String, i16)> = r
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.name
+                    .as_ref()
+                    .map_or(String::new(), |n| n.0.as_str().to_string()),
+                t.error_code,
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("a".into(), 0),
+            ("nope".into(), ErrorCode::UnknownTopicOrPartition.code()),
+            ("t".into(), 0)
+        ]
+    );
+    let p = &r.topics[0].partitions[0];
+    assert_eq!(p.eligible_leader_replicas, Some(Vec::new()));
+    assert_eq!(p.last_known_elr, Some(Vec::new()));
+    assert_eq!(p.leader_id.0, 1);
+    assert!(!r.topics[0].is_internal);
+    // A cursor outside the named topics refuses the whole request.
+    let r = describe_topic_partitions(&image, &["a"], 10, Some(("b", 0)));
+    assert_eq!(r.topics.len(), 1);
+    assert_eq!(r.topics[0].error_code, ErrorCode::InvalidRequest.code());
+    let r = describe_topic_partitions(&image, &[], 10, Some(("a", -1)));
+    assert!(
+        r.topics.is_empty() && r.next_cursor.is_none(),
+        "negative cursor partition: refused"
+    );
+}
+
+/// The Java producer's initTransactions() retried COORDINATOR_NOT_AVAILABLE until
+/// max.block.ms (TransactionsCheck); a non-retriable error with a message fails it at once.
+#[test]
+fn find_coordinator_for_transactions_is_refused_with_a_reason() {
+    use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
+    for version in 0..=3 {
+        let req = FindCoordinatorRequest::default()
+            .with_key(StrBytes::from_static_str("my-transactional-id"))
+            .with_key_type(if version == 0 { 0 } else { 1 });
+        let frame = request(ApiKey::FindCoordinator, version, &req);
+        let action = front_end().on_frame(1, frame, &image(), Some(1));
+        if version == 0 {
+            // v0 has no key type: it is a group lookup, for the broker.
+            assert!(matches!(action, FrontEndAction::Dispatch(..)), "{action:?}");
+            continue;
+        }
+        let FrontEndAction::Respond(out) = action else {
+            panic!("refused at once, got {action:?}")
+        };
+        let (_, mut body) = response(
+            out,
+            ApiKey::FindCoordinator.response_header_version(version),
+        );
+        let resp = FindCoordinatorResponse::decode(&mut body, version).expect("decodes");
+        assert_eq!(resp.error_code, ErrorCode::InvalidRequest.code());
+        assert_eq!(resp.node_id.0, -1);
+        let message = resp
+            .error_message
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default();
+        assert!(
+            message.contains("transactions (KIP-98) are not supported"),
+            "{message}"
+        );
+    }
+}
+
+/// The Java Admin's listTopics() hides internal topics by Metadata's is_internal flag.
+#[test]
+fn metadata_flags_consumer_offsets_as_internal() {
+    let image = image_with(&[("__consumer_offsets", 1)]);
+    let frame = request(
+        ApiKey::Metadata,
+        12,
+        &MetadataRequest::default().with_topics(None),
+    );
+    let FrontEndAction::Respond(out) = front_end().on_frame(1, frame, &image, Some(1)) else {
+        panic!("answered")
+    };
+    let (_, mut body) = response(out, ApiKey::Metadata.response_header_version(12));
+    let resp = MetadataResponse::decode(&mut body, 12).expect("decodes");
+    let internal: Vec<(String, bool)> = resp
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.name
+                    .as_ref()
+                    .map_or(String::new(), |n| n.0.as_str().to_string()),
+                t.is_internal,
+            )
+        })
+        .collect();
+    assert_eq!(
+        internal,
+        vec![("__consumer_offsets".into(), true), ("t".into(), false)]
+    );
+}
+
+/// DescribeQuorum names the metadata partition or gets UNKNOWN_TOPIC_OR_PARTITION; a
+/// valid one is forwarded, and the leader's answer is encoded with v1's timestamps.
+#[test]
+fn describe_quorum_is_forwarded_and_its_answer_encoded() {
+    use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+    use kafka_protocol::messages::{DescribeQuorumRequest, DescribeQuorumResponse};
+    let ask = |topic: &str, partition: i32| {
+        DescribeQuorumRequest::default().with_topics(vec![TopicData::default()
+            .with_topic_name(TopicName(StrBytes::from_string(topic.to_string())))
+            .with_partitions(vec![
+                PartitionData::default().with_partition_index(partition)
+            ])])
+    };
+    let mut fe = front_end();
+    let frame = request(ApiKey::DescribeQuorum, 2, &ask("__cluster_metadata", 1));
+    let FrontEndAction::Respond(out) = fe.on_frame(1, frame, &image(), Some(1)) else {
+        panic!("refused at once")
+    };
+    let (_, mut body) = response(out, ApiKey::DescribeQuorum.response_header_version(2));
+    let resp = DescribeQuorumResponse::decode(&mut body, 2).expect("decodes");
+    assert_eq!(
+        resp.topics[0].partitions[0].error_code,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
+    for version in 0..=2 {
+        let frame = request(
+            ApiKey::DescribeQuorum,
+            version,
+            &ask("__cluster_metadata", 0),
+        );
+        let FrontEndAction::Dispatch(token, ClientRequest::DescribeQuorum) =
+            fe.on_frame(1, frame, &image(), Some(1))
+        else {
+            panic!("forwarded to the controller")
+        };
+        let status = controller::QuorumStatus {
+            leader_id: 2,
+            leader_epoch: 3,
+            high_watermark: 40,
+            voters: (1..=3)
+                .map(|id| controller::VoterState {
+                    id,
+                    log_end_offset: 40 + i64::from(id == 2),
+                    last_fetch_ms: 1000 * i64::from(id),
+                    last_caught_up_ms: 900,
+                })
+                .collect(),
+        };
+        let out = fe
+            .on_response(
+                token,
+                crate::messages::ClientResponse::DescribeQuorum(status),
+            )
+            .expect("encodes")
+            .expect("ours");
+        let (_, mut body) = response(out, ApiKey::DescribeQuorum.response_header_version(version));
+        let resp = DescribeQuorumResponse::decode(&mut body, version).expect("decodes");
+        let p = &resp.topics[0].partitions[0];
+        assert_eq!(
+            (p.leader_id.0, p.leader_epoch, p.high_watermark),
+            (2, 3, 40)
+        );
+        assert_eq!(p.current_voters.len(), 3);
+        assert_eq!(p.current_voters[1].log_end_offset, 41);
+        let expected_fetch = if version >= 1 { 3000 } else { -1 };
+        assert_eq!(
+            p.current_voters[2].last_fetch_timestamp, expected_fetch,
+            "v{version}"
+        );
+        assert!(p.observers.is_empty());
+    }
+}
+
+/// KIP-525: CreateTopics v5+ answers the topic's partition count, replication factor,
+/// configs (and from v7 its id); without them the Java Admin's
+/// CreateTopicsResult.numPartitions() failed with "Topic metadata and configs in
+/// CreateTopics response not supported".
+#[test]
+fn create_topics_reports_what_it_made() {
+    use kafka_protocol::messages::create_topics_request::CreatableTopic;
+    use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+    for version in [4, 5, 7] {
+        let mut fe = front_end();
+        let req = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("made")))
+            .with_num_partitions(3)
+            .with_replication_factor(2)]);
+        let frame = request(ApiKey::CreateTopics, version, &req);
+        let FrontEndAction::Dispatch(token, ClientRequest::CreateTopics(_)) =
+            fe.on_frame(1, frame, &image(), Some(1))
+        else {
+            panic!("dispatched to the controller")
+        };
+        let result = controller::TopicResult {
+            name: "made".into(),
+            error: ErrorCode::None,
+            message: None,
+            created: Some(controller::CreatedTopic {
+                topic_id: TopicId([9; 16]),
+                num_partitions: 3,
+                replication_factor: 2,
+                configs: BTreeMap::from([("retention.ms".to_string(), "1000".to_string())]),
+            }),
+        };
+        let out = fe
+            .on_response(
+                token,
+                crate::messages::ClientResponse::CreateTopics(vec![result]),
+            )
+            .expect("encodes")
+            .expect("ours");
+        let (_, mut body) = response(out, ApiKey::CreateTopics.response_header_version(version));
+        let resp = CreateTopicsResponse::decode(&mut body, version).expect("decodes");
+        let t = &resp.topics[0];
+        if version < 5 {
+            assert_eq!(t.num_partitions, -1, "v{version} has no such field");
+            continue;
+        }
+        assert_eq!(
+            (t.num_partitions, t.replication_factor),
+            (3, 2),
+            "v{version}"
+        );
+        let configs = t.configs.as_ref().expect("configs, not null");
+        assert_eq!(configs.len(), 1);
+        assert_eq!(configs[0].name.as_str(), "retention.ms");
+        assert_eq!(configs[0].config_source, 1, "DYNAMIC_TOPIC_CONFIG");
+        let id = if version >= 7 { [9; 16] } else { [0; 16] };
+        assert_eq!(t.topic_id, uuid::Uuid::from_bytes(id), "v{version}");
+    }
 }

@@ -24,6 +24,8 @@ enum T {
     Bytes,
     /// An array of structs.
     Array(&'static [F]),
+    /// A nullable struct: an int8 marker (-1 null), then the fields.
+    NullableStruct(&'static [F]),
     ArrayI32,
     ArrayStr,
 }
@@ -215,6 +217,20 @@ const ALTERABLE_CONFIG: &[F] = &[all(T::Str), all(T::I8), all(T::Str)];
 const ALTER_RESOURCE: &[F] = &[all(T::I8), all(T::Str), all(T::Array(ALTERABLE_CONFIG))];
 const INCREMENTAL_ALTER_CONFIGS: &[F] = &[all(T::Array(ALTER_RESOURCE)), all(T::I8)];
 
+// DescribeQuorum (flexible from v0).
+const QUORUM_PARTITION: &[F] = &[all(T::I32)];
+const QUORUM_TOPIC: &[F] = &[all(T::Str), all(T::Array(QUORUM_PARTITION))];
+const DESCRIBE_QUORUM: &[F] = &[all(T::Array(QUORUM_TOPIC))];
+
+// DescribeTopicPartitions (flexible from v0).
+const DTP_TOPIC: &[F] = &[all(T::Str)];
+const DTP_CURSOR: &[F] = &[all(T::Str), all(T::I32)];
+const DESCRIBE_TOPIC_PARTITIONS: &[F] = &[
+    all(T::Array(DTP_TOPIC)),
+    all(T::I32),
+    all(T::NullableStruct(DTP_CURSOR)),
+];
+
 /// The body schema and first flexible version of an API kraftsim decodes.
 fn schema(api_key: i16) -> Option<(&'static [F], i16)> {
     Some(match api_key {
@@ -235,6 +251,8 @@ fn schema(api_key: i16) -> Option<(&'static [F], i16)> {
         37 => (CREATE_PARTITIONS, 2),
         32 => (DESCRIBE_CONFIGS, 4),
         44 => (INCREMENTAL_ALTER_CONFIGS, 1),
+        55 => (DESCRIBE_QUORUM, 0),
+        75 => (DESCRIBE_TOPIC_PARTITIONS, 0),
         _ => return None,
     })
 }
@@ -358,6 +376,14 @@ impl Walker<'_> {
                     self.fields(fields)?;
                 }
                 Ok(())
+            }
+            T::NullableStruct(fields) => {
+                let [marker] = self.fixed::<1>("nullable struct marker")?;
+                if (marker as i8) < 0 {
+                    Ok(())
+                } else {
+                    self.fields(fields)
+                }
             }
         }
     }

@@ -148,8 +148,7 @@ impl RecordAccumulator {
         self.queues.values_mut().flat_map(BTreeMap::values_mut)
     }
 
-    /// Appends a record if the buffer allows; false if `send()` must block. `now_ms` is
-    /// the core's clock (for linger), `timestamp_ms` the record's CreateTime.
+    /// Appends a record if the buffer allows; false if `send()` must block.
     #[allow(clippy::too_many_arguments)]
     pub fn append(
         &mut self,
@@ -159,7 +158,6 @@ impl RecordAccumulator {
         value: Option<&[u8]>,
         meta: RecordMeta,
         now_ms: u64,
-        timestamp_ms: i64,
         batch_size: usize,
         buffer_memory: usize,
     ) -> bool {
@@ -172,10 +170,10 @@ impl RecordAccumulator {
             .and_then(VecDeque::back_mut)
         {
             if let Some(b) = last.builder.as_mut().filter(|_| !last.full) {
-                if b.estimated_size_bytes() + b.next_record_bytes(timestamp_ms, key, value)
+                if b.estimated_size_bytes() + b.next_record_bytes(now_ms as i64, key, value)
                     <= last.buffer_bytes
                 {
-                    b.append(timestamp_ms, key, value);
+                    b.append(now_ms as i64, key, value);
                     last.records.push(meta);
                     return true;
                 }
@@ -187,9 +185,9 @@ impl RecordAccumulator {
             return false;
         }
         self.buffer_used += size;
-        let mut builder = BatchBuilder::new(size, timestamp_ms)
+        let mut builder = BatchBuilder::new(size, now_ms as i64)
             .with_compression(self.compression, self.ratios.estimation(topic));
-        builder.append(timestamp_ms, key, value);
+        builder.append(now_ms as i64, key, value);
         let mut records = Vec::with_capacity((batch_size / need.max(1)).clamp(1, 1024));
         records.push(meta);
         self.queue_or_new(topic, partition)
@@ -328,7 +326,7 @@ mod tests {
         let v = [0u8; 1000];
         let meta = RecordMeta { id: 0, send_ms: 0 };
         let mut n = 0;
-        while acc.append("t", 0, None, Some(&v), meta, 0, 0, 16384, 16384 * 3) {
+        while acc.append("t", 0, None, Some(&v), meta, 0, 16384, 16384 * 3) {
             n += 1;
         }
         let q = acc.queue("t", 0).expect("a queue");

@@ -48,14 +48,6 @@ pub struct ProducerConfig {
     /// Seed of the partitioner's random choices (not a Kafka setting: kraftsim runs must
     /// be reproducible). `kraftsim.partitioner.seed`.
     pub partitioner_seed: u64,
-    /// What the core's clock reads as wall-clock time: a record's timestamp (CreateTime)
-    /// is this plus the clock, in ms since the Unix epoch, as the Java client's
-    /// `System.currentTimeMillis()`. The live drivers set it when they start
-    /// ([`crate::live::LiveDriver::epoch_ms_at_start`]); the deterministic simulator keeps
-    /// 0, so its records carry virtual time. Not a Kafka setting. A broker judges
-    /// `retention.ms` by these timestamps: records from 1970 are deleted at the first
-    /// retention check.
-    pub timestamp_base_ms: i64,
 }
 
 impl Default for ProducerConfig {
@@ -79,7 +71,6 @@ impl Default for ProducerConfig {
             metadata_max_age_ms: 300_000,
             compression: Compression::None,
             partitioner_seed: 0,
-            timestamp_base_ms: 0,
         }
     }
 }

@@ -26,6 +26,16 @@
 //! `sim explore` seed 210269 found what breaking the first rule costs: the producer core
 //! used to take a new producer id after a fatal sequence error and renumber every queued
 //! batch, retries included, and 177 acks=all records were written twice.
+//!
+//! Even Kafka's rules leave a hole, and the real Java client with a real Kafka 4.4 cluster
+//! falls into it (shown by hand, `docs/conformance.md`): when a partition's first batches
+//! go to a leader that never appends them (frozen, cut off), the next leader knows nothing
+//! of the producer and takes a later sequence as its first (`ProducerAppendInfo`
+//! accepts any first sequence from a producer it has no state for). The early batches
+//! then fail OUT_OF_ORDER_SEQUENCE_NUMBER until an epoch bump renumbers them, and they
+//! land after newer records, or twice if the renumbered batch had been appended already.
+//! A completion says whether its batch was renumbered, so a checker can tell this
+//! documented behaviour from a bug.
 
 use crate::batch::ProducerFields;
 use std::collections::{BTreeMap, BTreeSet};

@@ -82,6 +82,10 @@ pub struct Completion {
     /// The base offset (-1 with acks=0 or for a duplicate the broker dropped), or the error.
     pub result: Result<i64, ProduceError>,
     pub at_ms: u64,
+    /// The batch was renumbered under a bumped epoch after its first send (KIP-360): the
+    /// broker may have appended an earlier attempt too. Kafka's idempotence promises
+    /// neither order nor exactly-once for such a batch (see [`idempotence`]).
+    pub renumbered: bool,
 }
 
 /// Why `send()` could not take the record now: the application must wait (and count the
@@ -201,6 +205,16 @@ impl Producer {
             self.metadata.request_update();
         }
         let Some(count) = self.metadata.partition_count(topic) else {
+            // KafkaProducer.waitOnMetadata asks again while the topic has no partitions
+            // (being created, or not yet known to the broker that answered), once per
+            // retry.backoff.ms, until max.block.ms.
+            if self
+                .metadata
+                .updated_ms
+                .is_some_and(|t| now_ms >= t + self.config.retry_backoff_ms)
+            {
+                self.metadata.request_update();
+            }
             return Err(Blocked::NoMetadata);
         };
         let partition = match (partition, key) {
@@ -215,7 +229,6 @@ impl Producer {
             value,
             meta,
             now_ms,
-            self.config.timestamp_base_ms.saturating_add(now_ms as i64),
             self.config.batch_size,
             self.config.buffer_memory,
         );
@@ -528,6 +541,7 @@ impl Producer {
             records: batch.records,
             result,
             at_ms: now_ms,
+            renumbered: batch.sequence_reset,
         });
     }
 
@@ -544,6 +558,7 @@ impl Producer {
             records: vec![meta],
             result: Err(ProduceError::BlockTimeout),
             at_ms: now_ms,
+            renumbered: false,
         });
     }
 

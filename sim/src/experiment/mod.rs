@@ -114,19 +114,20 @@ impl ExperimentConfig {
     }
 }
 
-/// `--kill 1,2`: the seed's story. Kill the first node a fifth into the load, the next at
-/// the half (by then the first failover is done and writes go on); with two of three
-/// down, writes stall for a minute (long enough for `max.block.ms` and the leaders' ISR
-/// shrink attempts to show); restart the first (the quorum is back, writes resume), the
-/// next 30 s later; then the run converges.
-pub fn kill_story(nodes: &[BrokerId]) -> Vec<Step> {
+/// `--kill 1,2` or `--stop 1,2`: the seed's story. Take the first node down a fifth into
+/// the load, the next at the half (by then the first failover is done and writes go on);
+/// with two of three down, writes stall for a minute (long enough for `max.block.ms` and
+/// the leaders' ISR shrink attempts to show); restart the first (the quorum is back,
+/// writes resume), the next 30 s later; then the run converges. `fault` is how a node goes
+/// down: `Action::Stop` (SIGTERM, as the seed's `docker stop`) or `Action::Kill`.
+pub fn story(nodes: &[BrokerId], fault: fn(NodeRef) -> Action) -> Vec<Step> {
     let mut steps = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
         let share = (20 + 30 * i).min(90);
         steps.push(Step {
             line: 0,
             trigger: Trigger::AtRecordsPercent(share as u8),
-            action: Action::Kill(NodeRef::Id(*node)),
+            action: fault(NodeRef::Id(*node)),
         });
     }
     for (i, node) in nodes.iter().enumerate() {
@@ -215,6 +216,9 @@ fn run_with(
             throughput: config.throughput,
             stamp_record_ids: true,
             monotonic: false,
+            random: None,
+            warmup_records: 0,
+            reporting_interval_ms: loadgen::perf_stats::REPORTING_INTERVAL_MS,
         },
         load_start,
     );
@@ -244,20 +248,16 @@ fn run_with(
             perf.on_completion(&c);
             timeline.completion(&c, config.record_size as u64);
             match &c.result {
-                Ok(base) => {
-                    for (i, r) in c.records.iter().enumerate() {
+                Ok(_) => {
+                    for r in &c.records {
                         phases.acked_at(
                             c.at_ms,
                             c.partition,
                             c.at_ms.saturating_sub(r.send_ms),
                             config.record_size as u64,
                         );
-                        ledger.push(AckedWrite {
-                            partition: c.partition,
-                            offset: if *base >= 0 { base + i as i64 } else { -1 },
-                            id: r.id,
-                        });
                     }
+                    ledger.extend(AckedWrite::from_completion(&c));
                     sim.mix_into_digest(&[c.partition as u8, c.records.len() as u8]);
                 }
                 Err(e) => phases.failed(&e.name(), c.records.len() as u64),

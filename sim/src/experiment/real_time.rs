@@ -153,20 +153,16 @@ impl PerfHooks for Hooks<'_> {
         self.shared.with(|r| {
             r.timeline.completion_at(at, c, size);
             match &c.result {
-                Ok(base) => {
-                    for (i, record) in c.records.iter().enumerate() {
+                Ok(_) => {
+                    for record in &c.records {
                         r.phases.acked_at(
                             at,
                             c.partition,
                             c.at_ms.saturating_sub(record.send_ms),
                             size,
                         );
-                        r.ledger.push(AckedWrite {
-                            partition: c.partition,
-                            offset: if *base >= 0 { base + i as i64 } else { -1 },
-                            id: record.id,
-                        });
                     }
+                    r.ledger.extend(AckedWrite::from_completion(c));
                 }
                 Err(e) => r.phases.failed(&e.name(), c.records.len() as u64),
             }
@@ -314,6 +310,9 @@ pub fn run_real_time(
         throughput: config.throughput,
         stamp_record_ids: true,
         monotonic: false,
+        random: None,
+        warmup_records: 0,
+        reporting_interval_ms: loadgen::perf_stats::REPORTING_INTERVAL_MS,
     };
     let steps = if config.node_roles {
         let controller = observer.poller.last().and_then(|s| s.controller);

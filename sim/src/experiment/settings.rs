@@ -3,8 +3,9 @@
 //! `sim explore` builds its runs through the same function, so the scenario file it
 //! writes reproduces them exactly.
 
-use super::{kill_story, ExperimentConfig};
+use super::{story, ExperimentConfig};
 use crate::harness::time_model::TimeModel;
+use crate::scenario::Action;
 use crate::scenario::Scenario;
 
 /// A setting that makes no sense, said plainly.
@@ -35,6 +36,8 @@ pub struct RunOptions {
     pub linger_ms: Option<u64>,
     pub seed: Option<u64>,
     pub kill: Vec<i32>,
+    /// `--stop LIST`: the same story with graceful stops.
+    pub stop: Vec<i32>,
     /// `key=value` broker or topic settings.
     pub configs: Vec<String>,
     /// `key=value` producer properties.
@@ -146,23 +149,29 @@ impl RunOptions {
         for c in &self.configs {
             config.configs.push(split_pair(c)?);
         }
-        for k in &self.kill {
-            if *k < 1 || *k as usize > config.brokers {
-                return err(format!(
-                    "--kill {k}: no such node (nodes are 1..{})",
-                    config.brokers
-                ));
+        for (flag, nodes) in [("--kill", &self.kill), ("--stop", &self.stop)] {
+            for k in nodes {
+                if *k < 1 || *k as usize > config.brokers {
+                    return err(format!(
+                        "{flag} {k}: no such node (nodes are 1..{})",
+                        config.brokers
+                    ));
+                }
             }
         }
         config.plan = match sc {
-            Some(_) if !self.kill.is_empty() => {
-                return err("--kill and --scenario both describe the faults: give one")
+            Some(_) if !self.kill.is_empty() || !self.stop.is_empty() => {
+                return err("--kill/--stop and --scenario both describe the faults: give one")
             }
             Some(s) => {
                 s.validate(config.brokers)?;
                 s.steps.clone()
             }
-            None => kill_story(&self.kill),
+            None if !self.kill.is_empty() && !self.stop.is_empty() => {
+                return err("--kill and --stop both describe the story: give one")
+            }
+            None if !self.stop.is_empty() => story(&self.stop, Action::Stop),
+            None => story(&self.kill, Action::Kill),
         };
         config.time_model = self.time_model.clone();
         config.node_roles = sc.and_then(|s| s.setting("node-ids")) == Some("roles");

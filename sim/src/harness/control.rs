@@ -1,10 +1,9 @@
 //! # The `sim` target: scenario actions on the deterministic simulator
 //!
 //! [`ClusterControl`] for [`SimCluster`], kept thin: each action is the harness's own
-//! method, on the virtual clock. `stop` is carried out as `kill` for now: kraftsim's nodes
-//! have no controlled shutdown (Kafka's `BrokerServer.shutdown`, KIP-631) yet; the lead is
-//! building it. Every other fault is native here, `crash` (the unflushed log tail is lost)
-//! and the network faults included.
+//! method, on the virtual clock. Every fault is native here: `stop` (the controlled
+//! shutdown, which completes as virtual time passes), `crash` (the unflushed log tail is
+//! lost) and the network faults included.
 
 use super::{SimCluster, SimError};
 use crate::cluster_control::{ClusterControl, ControlError, PartitionState};
@@ -42,9 +41,9 @@ impl ClusterControl for SimCluster {
         None
     }
 
-    /// As `kill` for now (see the module doc).
+    /// Begins the graceful stop; the node goes down by itself as virtual time passes.
     fn stop(&mut self, node: BrokerId) -> Result<(), ControlError> {
-        Ok(SimCluster::kill(self, node)?)
+        Ok(SimCluster::stop(self, node)?)
     }
 
     fn kill(&mut self, node: BrokerId) -> Result<(), ControlError> {

@@ -68,6 +68,7 @@ impl TimeModel {
                 jitter_us: 50,
                 bandwidth_bytes_per_sec: Some(125_000_000),
                 loss: 0.0,
+                ..NetworkConfig::default()
             },
             service: ServiceModel {
                 request_us: 50,

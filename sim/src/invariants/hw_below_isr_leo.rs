@@ -17,6 +17,12 @@
 //! 210789, 300236 of `sim explore` reported this checker's own mistake, not the broker's).
 //! Once it rejoins (caught up again, through an ISR expansion), it is held to the rule like
 //! any other.
+//!
+//! After an *unclean* election (`unclean.leader.election.enable`, or KIP-966's last known
+//! leader with ISR and ELR empty) the new leader may lack records an older leader counted
+//! as committed, and the followers truncate to it: that is what unclean means. Leaders of
+//! an older epoch (zombies, cut off and unaware) are then no longer held to this rule for
+//! that partition; the current leader still is.
 
 use crate::harness::NodeSlot;
 use broker::BrokerId;
@@ -28,11 +34,23 @@ pub const NAME: &str = "hw_below_isr_leo";
 /// Replicas exempt after a crash: (node, partition).
 pub type CrashExempt = BTreeSet<(BrokerId, PartitionKey)>;
 
+/// Partitions that had an unclean election.
+pub type UncleanElections = BTreeSet<PartitionKey>;
+
 pub fn check(
     slots: &BTreeMap<BrokerId, NodeSlot>,
     exempt: &mut CrashExempt,
+    unclean: &UncleanElections,
     found: &mut Vec<(&'static str, String)>,
 ) {
+    // The newest leader epoch any live node has committed, per partition.
+    let mut newest_epoch: BTreeMap<PartitionKey, i32> = BTreeMap::new();
+    for (_, node) in super::live_nodes(slots) {
+        for (key, reg) in node.controller().image().partitions() {
+            let e = newest_epoch.entry(key).or_insert(reg.leader_epoch);
+            *e = (*e).max(reg.leader_epoch);
+        }
+    }
     let mut still_in_isr: CrashExempt = exempt
         .iter()
         .filter(|(member, _)| matches!(slots.get(member), Some(NodeSlot::Down(_))))
@@ -51,6 +69,12 @@ pub fn check(
     for (id, node) in super::live_nodes(slots) {
         for (key, p) in node.broker().partitions() {
             if !p.is_leader() {
+                continue;
+            }
+            let zombie = newest_epoch
+                .get(key)
+                .is_some_and(|&newest| p.leader_epoch() < newest);
+            if zombie && unclean.contains(key) {
                 continue;
             }
             let hw = p.high_watermark();

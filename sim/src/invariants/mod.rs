@@ -48,6 +48,7 @@ pub struct Checker {
     leaders: single_leader_per_epoch::SingleLeaderPerEpoch,
     controllers: single_active_controller::SingleActiveController,
     crash_exempt: hw_below_isr_leo::CrashExempt,
+    unclean: hw_below_isr_leo::UncleanElections,
     violations: Vec<Violation>,
 }
 
@@ -56,7 +57,7 @@ impl Checker {
     pub fn check(&mut self, now_ms: u64, slots: &BTreeMap<BrokerId, NodeSlot>) -> Vec<Violation> {
         let mut found: Vec<(&'static str, String)> = Vec::new();
         leader_in_isr::check(slots, &mut found);
-        hw_below_isr_leo::check(slots, &mut self.crash_exempt, &mut found);
+        hw_below_isr_leo::check(slots, &mut self.crash_exempt, &self.unclean, &mut found);
         self.hw.check(slots, &mut found);
         self.leaders.check(slots, &mut found);
         self.controllers.check(slots, &mut found);
@@ -96,6 +97,12 @@ impl Checker {
         for key in partitions {
             self.crash_exempt.insert((node, key));
         }
+    }
+
+    /// A partition's leader was elected uncleanly (outside its ISR and ELR): see
+    /// [`hw_below_isr_leo`].
+    pub fn unclean_election(&mut self, key: controller::PartitionKey) {
+        self.unclean.insert(key);
     }
 
     pub fn record(&mut self, v: Violation) {

@@ -1,6 +1,8 @@
 //! A client connection to a live node: frames in, one answer out per frame, in order.
 //! The next request is read only once the previous one is answered, as Kafka's
-//! `SocketServer` mutes a connection while its request is processed.
+//! `SocketServer` mutes a connection while its request is processed. A connection task
+//! belongs to its node's accept loop: when the node is killed or stopped the loop is
+//! aborted and the connection closes with it, in-flight request and all.
 
 use super::node_task::{NodeInput, WireReply};
 use super::Shared;
@@ -21,15 +23,52 @@ pub async fn serve(
     let _ = stream.set_nodelay(true);
     let (reply_tx, mut reply_rx) = mpsc::channel::<WireReply>(4);
     shared.connections.insert(connection_id, reply_tx);
+    // Whatever ends this task (the client, the node, or the node's death aborting it), the
+    // connection's answer channel goes with it.
+    let _registered = Registered {
+        shared: shared.clone(),
+        connection_id,
+    };
+    if let (Ok(peer), Some(node)) = (stream.peer_addr(), shared.router.sender(node_id)) {
+        // Kafka reports a member's host as `InetAddress.toString()`: "/127.0.0.1".
+        let client_host = format!("/{}", peer.ip());
+        let _ = node
+            .send(NodeInput::Opened {
+                connection_id,
+                client_host,
+            })
+            .await;
+    }
     let mut decoder = FrameDecoder::new(shared.max_frame_bytes);
+    let mut budget = Budget {
+        pool: shared.request_memory.clone(),
+        held: 0,
+    };
     let reason = loop {
         let frame = match decoder.next_frame() {
-            Ok(Some(frame)) => frame,
-            Ok(None) => match stream.read_buf(decoder.buffer()).await {
-                Ok(0) => break None,
-                Ok(_) => continue,
-                Err(e) => break Some(format!("read failed: {e}")),
-            },
+            Ok(Some(frame)) => {
+                budget.release(frame.len() + 4);
+                frame
+            }
+            Ok(None) => {
+                let want = decoder.want();
+                // With every connection's buffered requests at queued.max.request.bytes,
+                // this one waits before reading more (Kafka mutes the channel).
+                if budget.acquire(want).await.is_err() {
+                    break Some("the node's request memory pool is closed".into());
+                }
+                let read = stream
+                    .read_buf(&mut bytes::BufMut::limit(decoder.buffer(), want))
+                    .await;
+                match read {
+                    Ok(0) => break None,
+                    Ok(n) => {
+                        budget.release(want - n);
+                        continue;
+                    }
+                    Err(e) => break Some(format!("read failed: {e}")),
+                }
+            }
             Err(e) => break Some(e.to_string()),
         };
         let Some(node) = shared.router.sender(node_id) else {
@@ -56,7 +95,6 @@ pub async fn serve(
             None => break Some("node is down".into()),
         }
     };
-    shared.connections.remove(&connection_id);
     if let Some(node) = shared.router.sender(node_id) {
         let _ = node.try_send(NodeInput::Closed { connection_id });
     }
@@ -65,5 +103,45 @@ pub async fn serve(
             node_id,
             format!("closed client connection {connection_id}: {reason}"),
         );
+    }
+}
+
+/// Removes a connection's answer channel when its task ends or is aborted.
+struct Registered {
+    shared: Arc<Shared>,
+    connection_id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.shared.connections.remove(&self.connection_id);
+    }
+}
+
+/// The bytes this connection holds of the cluster's request memory
+/// (`queued.max.request.bytes`), given back as frames leave and when the task ends.
+struct Budget {
+    pool: Arc<tokio::sync::Semaphore>,
+    held: usize,
+}
+
+impl Budget {
+    async fn acquire(&mut self, bytes: usize) -> Result<(), tokio::sync::AcquireError> {
+        let permits = u32::try_from(bytes).unwrap_or(u32::MAX);
+        self.pool.acquire_many(permits).await?.forget();
+        self.held += permits as usize;
+        Ok(())
+    }
+
+    fn release(&mut self, bytes: usize) {
+        let bytes = bytes.min(self.held);
+        self.held -= bytes;
+        self.pool.add_permits(bytes);
+    }
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        self.pool.add_permits(self.held);
     }
 }

@@ -1,11 +1,9 @@
 //! # The `live` target: scenario actions on kraftsim's live cluster
 //!
 //! [`ClusterControl`] for [`Cluster`], kept thin: each action is the live cluster's own
-//! method. What the live driver cannot do yet:
+//! method (`stop` is the controlled shutdown, as Kafka's `BrokerServer.shutdown`). What
+//! the live driver cannot do:
 //!
-//! - `stop` is carried out as `kill`: kraftsim's nodes have no controlled shutdown
-//!   (Kafka's `BrokerServer.shutdown`, KIP-631) yet; the lead is building it. Until then a
-//!   stopped live node keeps its leaderships until it is fenced, unlike Kafka.
 //! - `crash` is refused: the live cluster does not model the page cache a power loss
 //!   would drop (the deterministic simulator does).
 //! - `cut` is refused: the live router cuts a node off from all its peers (`isolate`), not
@@ -37,9 +35,9 @@ impl ClusterControl for Cluster {
         Some(Cluster::bootstrap_servers(self))
     }
 
-    /// As `kill` for now (see the module doc).
+    /// The graceful stop; returns once the node is down.
     fn stop(&mut self, node: BrokerId) -> Result<(), ControlError> {
-        Ok(Cluster::kill(self, node)?)
+        Ok(Cluster::stop(self, node)?)
     }
 
     fn kill(&mut self, node: BrokerId) -> Result<(), ControlError> {

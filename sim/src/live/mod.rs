@@ -62,6 +62,9 @@ pub struct Shared {
     /// and go from many tasks; no simulated decision iterates over it).
     pub connections: DashMap<u64, mpsc::Sender<WireReply>>,
     pub max_frame_bytes: usize,
+    /// Bytes of requests being received, across every connection of the cluster
+    /// (`queued.max.request.bytes`): a connection reads on only while some are left.
+    pub request_memory: Arc<tokio::sync::Semaphore>,
     started: Instant,
     /// The wall clock at `started`, in Unix milliseconds: live nodes keep time as Kafka
     /// brokers do, so record timestamps (Unix ms, from clients) and the broker's clock
@@ -90,6 +93,12 @@ impl Shared {
         }
     }
 }
+
+/// Bytes of partly received requests the whole cluster holds at most
+/// (`queued.max.request.bytes`). Kafka's default is -1, no bound; kraftsim bounds it at
+/// five of Kafka's largest requests (`socket.request.max.bytes`), so that clients that
+/// announce big requests and send them slowly cannot exhaust the process's memory.
+pub const QUEUED_MAX_REQUEST_BYTES: usize = 5 * 104_857_600;
 
 /// How to start a live cluster.
 #[derive(Clone, Debug)]
@@ -197,6 +206,7 @@ impl Cluster {
             router: Router::default(),
             connections: DashMap::new(),
             max_frame_bytes: 104_857_600,
+            request_memory: Arc::new(tokio::sync::Semaphore::new(QUEUED_MAX_REQUEST_BYTES)),
             started: Instant::now(),
             started_unix_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -289,15 +299,7 @@ impl Cluster {
         self.shared.router.attach(id, tx);
         let shared = self.shared.clone();
         rt.spawn(node_task::run(node, rx, shared.clone()));
-        let accept = rt.spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let connection_id = shared.next_connection_id.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(connection::serve(stream, id, connection_id, shared.clone()));
-            }
-        });
+        let accept = rt.spawn(accept_loop(listener, id, shared));
         self.with_slots(|slots| {
             if let Some(slot) = slots.get_mut(&id) {
                 slot.accept = Some(accept);
@@ -342,6 +344,15 @@ impl Cluster {
         id: BrokerId,
         make: impl FnOnce(oneshot::Sender<R>) -> Control,
     ) -> Result<R, LiveError> {
+        self.control_within(id, Duration::from_secs(30), make)
+    }
+
+    fn control_within<R>(
+        &self,
+        id: BrokerId,
+        wait: Duration,
+        make: impl FnOnce(oneshot::Sender<R>) -> Control,
+    ) -> Result<R, LiveError> {
         let tx = self.node_sender(id)?;
         let (reply_tx, reply_rx) = oneshot::channel();
         let rt = self.rt()?;
@@ -349,7 +360,7 @@ impl Cluster {
             tx.send(NodeInput::Control(make(reply_tx)))
                 .await
                 .map_err(|_| LiveError::NodeDown(id))?;
-            tokio::time::timeout(Duration::from_secs(30), reply_rx)
+            tokio::time::timeout(wait, reply_rx)
                 .await
                 .map_err(|_| LiveError::Timeout(format!("node {id} did not answer")))?
                 .map_err(|_| LiveError::NodeDown(id))
@@ -474,6 +485,27 @@ impl Cluster {
     }
 
     /// Kills a node (its disks are kept); its listener closes.
+    /// SIGTERM: a graceful stop. Blocks until the node is down: a controlled shutdown
+    /// (its leaderships move away while it still serves), then the controller hands its
+    /// leadership over; at most Kafka's five-minute wait plus five seconds.
+    pub fn stop(&self, id: BrokerId) -> Result<(), LiveError> {
+        let wait = Duration::from_millis(
+            broker::node::CONTROLLED_SHUTDOWN_TIMEOUT_MS + broker::node::RAFT_SHUTDOWN_TIMEOUT_MS,
+        ) + Duration::from_secs(5);
+        let store = self.control_within(id, wait, Control::Stop)?;
+        self.shared.router.detach(id);
+        self.with_slots(|slots| {
+            if let Some(slot) = slots.get_mut(&id) {
+                slot.store = Some(store);
+                if let Some(a) = slot.accept.take() {
+                    a.abort();
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// SIGKILL: the node dies at once.
     pub fn kill(&self, id: BrokerId) -> Result<(), LiveError> {
         let store = self.control(id, Control::Kill)?;
         self.shared.router.detach(id);
@@ -548,4 +580,35 @@ async fn bind(port: u16) -> Result<TcpListener, LiveError> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     socket.bind(addr).map_err(err)?;
     socket.listen(1024).map_err(err)
+}
+
+/// The longest an accept loop waits after `accept` failed.
+const MAX_ACCEPT_BACKOFF_MS: u64 = 1_000;
+
+/// A node's listener: accepts client connections and serves each in a task it owns, so
+/// that when the node dies (the loop is aborted) every one of its connections closes at
+/// once, as a dead process's sockets do: clients see a reset, never a request that hangs.
+/// When `accept` fails (file descriptors run out) it backs off, 10 ms doubling to a
+/// second, instead of spinning a core.
+async fn accept_loop(listener: TcpListener, id: BrokerId, shared: Arc<Shared>) {
+    let mut connections = tokio::task::JoinSet::new();
+    let mut backoff_ms = 0u64;
+    loop {
+        tokio::select! {
+            biased;
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    backoff_ms = 0;
+                    let connection_id = shared.next_connection_id.fetch_add(1, Ordering::Relaxed);
+                    connections.spawn(connection::serve(stream, id, connection_id, shared.clone()));
+                }
+                Err(e) => {
+                    backoff_ms = (backoff_ms * 2).clamp(10, MAX_ACCEPT_BACKOFF_MS);
+                    shared.event(id, format!("accepting a connection failed: {e}; retrying in {backoff_ms} ms"));
+                    tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
+                }
+            },
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 use super::router::Router;
 use super::Shared;
+use broker::node::ShutdownProgress;
 use broker::{BrokerId, Node, NodeStore, PeerMessage, WireOutput};
 use bytes::Bytes;
 use controller::{MetadataImage, QuorumController};
@@ -14,17 +15,33 @@ use tokio::sync::{mpsc, oneshot};
 /// What a node task receives.
 #[derive(Debug)]
 pub enum NodeInput {
-    Peer { from: BrokerId, msg: PeerMessage },
-    Frame { connection_id: u64, frame: Bytes },
-    Closed { connection_id: u64 },
+    Peer {
+        from: BrokerId,
+        msg: PeerMessage,
+    },
+    /// A client connected, from this address.
+    Opened {
+        connection_id: u64,
+        client_host: String,
+    },
+    Frame {
+        connection_id: u64,
+        frame: Bytes,
+    },
+    Closed {
+        connection_id: u64,
+    },
     Control(Control),
 }
 
 /// Faults and questions, from the cluster handle.
 #[derive(Debug)]
 pub enum Control {
-    /// Stop, handing back the disks.
+    /// SIGKILL: stop at once, handing back the disks.
     Kill(oneshot::Sender<NodeStore>),
+    /// SIGTERM: the graceful stop (controlled shutdown, then the controller hands over);
+    /// the disks, with the clean-shutdown file, come back when it is done.
+    Stop(oneshot::Sender<NodeStore>),
     Pause,
     Resume,
     Status(oneshot::Sender<NodeStatus>),
@@ -64,6 +81,8 @@ pub async fn run(mut node: Node, mut rx: mpsc::Receiver<NodeInput>, shared: Arc<
     let mut pending_topics: Vec<(broker::ClientToken, oneshot::Sender<Result<(), String>>)> =
         Vec::new();
     let mut next_token: i32 = 0;
+    // Who waits for the graceful stop to end.
+    let mut stopping: Option<oneshot::Sender<NodeStore>> = None;
     loop {
         let input = if paused {
             // Frozen: only a control message wakes us; everything else waits in the channel.
@@ -76,6 +95,12 @@ pub async fn run(mut node: Node, mut rx: mpsc::Receiver<NodeInput>, shared: Arc<
                 Some(NodeInput::Control(Control::Kill(reply))) => {
                     let _ = reply.send(node.stop());
                     return;
+                }
+                Some(NodeInput::Control(Control::Stop(reply))) => {
+                    // A frozen process keeps SIGTERM pending until it runs again.
+                    shared.event(id, "SIGTERM pending: the process is paused".into());
+                    stopping = Some(reply);
+                    continue;
                 }
                 Some(other) => {
                     // Hold it until we wake: a paused process does not read its sockets.
@@ -117,11 +142,23 @@ pub async fn run(mut node: Node, mut rx: mpsc::Receiver<NodeInput>, shared: Arc<
                 _ = ticker.tick() => None,
             }
         };
+        if let Some(reply) = stopping.take() {
+            if node.shutdown_progress().is_none() {
+                node.begin_shutdown(shared.now_ms());
+                shared.event(
+                    id,
+                    "stopping (SIGTERM): controlled shutdown, its leaderships move away first"
+                        .into(),
+                );
+            }
+            stopping = Some(reply);
+        }
         match input {
             Some(NodeInput::Control(Control::Kill(reply))) => {
                 let _ = reply.send(node.stop());
                 return;
             }
+            Some(NodeInput::Control(Control::Stop(reply))) => stopping = Some(reply),
             Some(i) => handle(
                 &mut node,
                 i,
@@ -133,6 +170,24 @@ pub async fn run(mut node: Node, mut rx: mpsc::Receiver<NodeInput>, shared: Arc<
             None => node.tick(shared.now_ms()),
         }
         flush(&mut node, &shared.router, &shared, &mut pending_topics);
+        if stopping.is_some() && node.shutdown_progress() == Some(ShutdownProgress::Done) {
+            flush(&mut node, &shared.router, &shared, &mut pending_topics);
+            let approved = node.controlled_shutdown_approved();
+            shared.event(
+                id,
+                if approved {
+                    "stopped gracefully: controlled shutdown done, clean-shutdown file written"
+                        .into()
+                } else {
+                    "stopped after the controlled-shutdown wait ran out (no controller approved)"
+                        .into()
+                },
+            );
+            if let Some(reply) = stopping.take() {
+                let _ = reply.send(node.stop_gracefully());
+            }
+            return;
+        }
     }
 }
 
@@ -152,6 +207,10 @@ fn handle(
             frame,
         } => node.on_client_frame(now, connection_id, frame),
         NodeInput::Closed { connection_id } => node.on_connection_closed(connection_id),
+        NodeInput::Opened {
+            connection_id,
+            client_host,
+        } => node.on_connection_opened(connection_id, client_host),
         NodeInput::Control(Control::Pause) => {
             *paused = true;
             shared.event(node.id(), "paused".into());
@@ -170,7 +229,7 @@ fn handle(
             node.on_client(now, token, broker::ClientRequest::CreateTopics(vec![topic]));
             pending_topics.push((token, reply));
         }
-        NodeInput::Control(Control::Kill(_)) => {}
+        NodeInput::Control(Control::Kill(_)) | NodeInput::Control(Control::Stop(_)) => {}
     }
 }
 

@@ -9,13 +9,13 @@ use proptest::prelude::*;
 
 /// The example of `docs/scenarios.md`.
 const EXAMPLE: &str = "\
-# The seed's story: kill the active controller, then the next one, bring both back.
+# The seed's story: stop the active controller, then the next one, bring both back.
 set records 200000
 set acks all
 config min.insync.replicas=2
 producer linger.ms=5
-at 25% records  kill controller
-after 10s       kill controller
+at 25% records  stop controller
+after 10s       stop controller
 after 30s       restart 1          # relative to the previous step
 after 20s       restart all
 on isr-shrink   pause 3
@@ -68,8 +68,8 @@ fn the_documented_example_parses_to_its_plan() {
     assert_eq!(s.configs, pairs(&[("min.insync.replicas", "2")]));
     assert_eq!(s.producer_props, pairs(&[("linger.ms", "5")]));
     let expected = vec![
-        step(6, AtRecordsPercent(25), Kill(Controller)),
-        step(7, AfterMs(10_000), Kill(Controller)),
+        step(6, AtRecordsPercent(25), Stop(Controller)),
+        step(7, AfterMs(10_000), Stop(Controller)),
         step(8, AfterMs(30_000), Restart(Id(1))),
         step(9, AfterMs(20_000), Restart(All)),
         step(10, On(Event::IsrShrink), Pause(Id(3))),
@@ -119,20 +119,17 @@ fn the_docs_show_the_tested_example_and_the_kill_shorthand() {
         .iter()
         .find(|b| b.starts_with("at 20% records"))
         .expect("docs/scenarios.md shows the --kill 1,2 scenario");
-    let steps: Vec<String> = parse(shorthand)
-        .unwrap()
-        .steps
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     assert_eq!(
-        steps,
-        [
-            "at 20% records kill 1",
-            "at 40% records kill 2",
-            "at 60% records restart 1",
-            "at 80% records restart 2"
-        ]
+        parse(shorthand).unwrap().steps,
+        crate::experiment::story(&[1, 2], Action::Stop)
+            .into_iter()
+            .enumerate()
+            .map(|(i, step)| Step {
+                line: i + 1,
+                ..step
+            })
+            .collect::<Vec<_>>(),
+        "docs/scenarios.md shows what sim run --stop 1,2 runs"
     );
 }
 
@@ -147,8 +144,8 @@ set records 200000
 set acks all
 config min.insync.replicas=2
 producer linger.ms=5
-at 25% records kill controller
-after 10s kill controller
+at 25% records stop controller
+after 10s stop controller
 after 30s restart 1
 after 20s restart all
 on isr-shrink pause 3

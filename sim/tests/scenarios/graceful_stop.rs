@@ -1,0 +1,111 @@
+//! `docker stop` is not `kill -9`. A SIGTERM makes a Kafka broker shut down under control
+//! (KIP-631): it asks the controller, which moves its leaderships away and takes it out of
+//! the ISRs while it still serves, and lets it go once every other broker knows. A
+//! combined node's controller then hands its raft leadership to the next voter
+//! (EndQuorumEpoch). Nobody waits for `broker.session.timeout.ms` or
+//! `controller.quorum.fetch.timeout.ms`, as they do after a kill.
+
+use crate::common::*;
+use controller::{BrokerId, ErrorCode};
+use sim::SimCluster;
+
+/// Runs until `node` is down (its graceful stop done), at most `max_ms`.
+fn until_down(sim: &mut SimCluster, node: BrokerId, max_ms: u64) -> bool {
+    sim.run_until(max_ms, |s| s.node(node).is_none())
+}
+
+#[test]
+fn a_graceful_stop_moves_leaders_within_a_heartbeat_and_nobody_waits_for_the_session_timeout() {
+    let mut sim = cluster(61, &[("min.insync.replicas", "2")], &[]);
+    let (p, leader, _controller, _other) = partition_led_off_controller(&sim);
+    let stopped_at = sim.now_ms();
+    sim.stop(leader).expect("stop");
+    // Leadership moves at once, while the stopping broker still runs.
+    let moved = sim.run_until(1_000, |s| {
+        s.partition_state(TOPIC, p)
+            .is_some_and(|r| r.leader != leader && !r.isr.contains(&leader))
+    });
+    assert!(moved, "a new leader within a second\n{}", trace_text(&sim));
+    assert!(until_down(&mut sim, leader, 5_000), "{}", trace_text(&sim));
+    let took = sim.now_ms() - stopped_at;
+    assert!(
+        took < 4_000,
+        "down {took} ms after SIGTERM: one heartbeat round, not the 9000 ms session timeout"
+    );
+    // acks=all writes go on at the new leader.
+    let token = sim
+        .produce(TOPIC, p, -1, values("after-stop", 5))
+        .expect("a leader");
+    sim.run_until(5_000, |s| s.response(token).is_some());
+    assert_eq!(sim.produce_error(token), Some(ErrorCode::None));
+    assert!(
+        sim.trace()
+            .iter()
+            .any(|l| l.text.contains("stopped gracefully")),
+        "{}",
+        trace_text(&sim)
+    );
+    assert_no_violations(
+        &sim,
+        "a_graceful_stop_moves_leaders_within_a_heartbeat_and_nobody_waits_for_the_session_timeout",
+    );
+}
+
+#[test]
+fn a_stopped_active_controller_is_replaced_without_a_fetch_timeout() {
+    for graceful in [true, false] {
+        let mut sim = cluster(62, &[], &[]);
+        let controller = sim.active_controller().expect("a controller");
+        if graceful {
+            sim.stop(controller).expect("stop");
+            assert!(
+                until_down(&mut sim, controller, 5_000),
+                "{}",
+                trace_text(&sim)
+            );
+        } else {
+            sim.kill(controller).expect("kill");
+        }
+        let down_at = sim.now_ms();
+        let elected = sim.run_until(10_000, |s| {
+            s.active_controller().is_some_and(|c| c != controller)
+        });
+        assert!(elected, "{}", trace_text(&sim));
+        let gap = sim.now_ms() - down_at;
+        if graceful {
+            assert!(
+                gap < 500,
+                "the stopping controller handed its leadership over before it went: {gap} ms"
+            );
+        } else {
+            assert!(
+                gap >= 2_000,
+                "after a kill the others wait for controller.quorum.fetch.timeout.ms: {gap} ms"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_stop_without_a_metadata_quorum_waits_five_minutes_for_the_controller_then_goes() {
+    let mut sim = cluster(63, &[], &[]);
+    let ids = sim.ids().to_vec();
+    let (last, others) = (ids[2], [ids[0], ids[1]]);
+    for n in others {
+        sim.kill(n).expect("kill");
+    }
+    sim.run_for(5_000);
+    sim.stop(last).expect("stop");
+    assert!(
+        !until_down(&mut sim, last, 200_000),
+        "no controller can approve: the broker waits (KafkaBroker.shutdown's five minutes)"
+    );
+    assert!(until_down(&mut sim, last, 120_000), "{}", trace_text(&sim));
+    assert!(
+        sim.trace()
+            .iter()
+            .any(|l| l.text.contains("stopped after waiting 300000 ms")),
+        "{}",
+        trace_text(&sim)
+    );
+}

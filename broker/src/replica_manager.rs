@@ -580,43 +580,11 @@ impl Broker {
                 else {
                     return;
                 };
-                let answers: Vec<(ClientToken, ClientResponse)> = if error == ErrorCode::None {
-                    self.producer_ids
-                        .new_block(first_producer_id, count)
-                        .into_iter()
-                        .map(|(t, id)| {
-                            let id = id.unwrap_or(-1);
-                            (
-                                t,
-                                ClientResponse::InitProducerId {
-                                    error: if id >= 0 {
-                                        ErrorCode::None
-                                    } else {
-                                        ErrorCode::RequestTimedOut
-                                    },
-                                    producer_id: id,
-                                    producer_epoch: if id >= 0 { 0 } else { -1 },
-                                },
-                            )
-                        })
-                        .collect()
-                } else {
-                    self.producer_ids
-                        .fail_waiting()
-                        .into_iter()
-                        .map(|t| {
-                            (
-                                t,
-                                ClientResponse::InitProducerId {
-                                    error,
-                                    producer_id: -1,
-                                    producer_epoch: -1,
-                                },
-                            )
-                        })
-                        .collect()
-                };
-                self.out.client.extend(answers);
+                // Nothing waits for the block: the clients that asked meanwhile were told
+                // COORDINATOR_LOAD_IN_PROGRESS and retry (producer_ids.rs).
+                if error == ErrorCode::None {
+                    self.producer_ids.block_arrived(first_producer_id, count);
+                }
             }
             Purpose::Client(token) => {
                 let answer = match response {
@@ -1118,23 +1086,23 @@ impl Broker {
         self.groups.handle(token, version, request, self.now_ms);
     }
 
+    /// InitProducerId without a transactional id: an id from the broker's block, or
+    /// `COORDINATOR_LOAD_IN_PROGRESS` while the block is fetched (Kafka's
+    /// `RPCProducerIdManager`, KIP-730).
     fn init_producer_id(&mut self, token: ClientToken) {
-        let answer = |error, producer_id| ClientResponse::InitProducerId {
-            error,
-            producer_id,
-            producer_epoch: if producer_id >= 0 { 0 } else { -1 },
-        };
-        if let Some(id) = self.producer_ids.next_id() {
-            self.out.client.push((token, answer(ErrorCode::None, id)));
-            return;
-        }
-        if !self.producer_ids.wait(token) {
-            self.out
-                .client
-                .push((token, answer(ErrorCode::RequestTimedOut, -1)));
-            return;
-        }
-        if !self.channel.has_outstanding(Purpose::ProducerIds) {
+        let producer_id = self.producer_ids.generate();
+        self.out.client.push((
+            token,
+            ClientResponse::InitProducerId {
+                error: match producer_id {
+                    Some(_) => ErrorCode::None,
+                    None => ErrorCode::CoordinatorLoadInProgress,
+                },
+                producer_id: producer_id.unwrap_or(-1),
+                producer_epoch: if producer_id.is_some() { 0 } else { -1 },
+            },
+        ));
+        if self.producer_ids.wants_block() && !self.channel.has_outstanding(Purpose::ProducerIds) {
             self.channel.send(
                 ControllerRequest::AllocateProducerIds {
                     broker_id: self.id(),

@@ -141,6 +141,10 @@ pub struct Producer {
     rng: SplitMix,
     metadata_in_flight: bool,
     init_pid_in_flight: bool,
+    /// After a refused InitProducerId (`COORDINATOR_LOAD_IN_PROGRESS` while the broker
+    /// fetches its block of ids), the next one waits until here: `retry.backoff.ms`, as the
+    /// Java client's `TransactionManager` retries it.
+    init_pid_retry_at_ms: u64,
     /// Producer id, epoch and sequence numbers (with `enable.idempotence`).
     idempotence: IdempotenceManager,
     /// Batches that expired while their request was out, by request tag: if the answer
@@ -172,6 +176,7 @@ impl Producer {
             rng,
             metadata_in_flight: false,
             init_pid_in_flight: false,
+            init_pid_retry_at_ms: 0,
             idempotence: IdempotenceManager::default(),
             expired_in_flight: BTreeMap::new(),
             drain_index: BTreeMap::new(),
@@ -379,6 +384,7 @@ impl Producer {
                         .errors
                         .entry(error_name(r.error_code))
                         .or_default() += 1;
+                    self.init_pid_retry_at_ms = now_ms + self.config.retry_backoff_ms;
                 }
                 Ok(())
             }
@@ -734,7 +740,7 @@ impl Producer {
     }
 
     fn maybe_init_producer_id(&mut self, now_ms: u64) {
-        if self.init_pid_in_flight {
+        if self.init_pid_in_flight || now_ms < self.init_pid_retry_at_ms {
             return;
         }
         let Some(node) = self.least_loaded_node(now_ms) else {
@@ -972,6 +978,9 @@ impl Producer {
                 });
                 consider(b.created_ms + self.config.delivery_timeout_ms);
             }
+        }
+        if self.config.enable_idempotence && self.idempotence.needs_producer_id() {
+            consider(self.init_pid_retry_at_ms);
         }
         for x in [
             self.net.next_timer_ms(self.config.request_timeout_ms),

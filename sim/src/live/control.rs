@@ -40,6 +40,20 @@ impl ClusterControl for Cluster {
         Ok(Cluster::stop(self, node)?)
     }
 
+    /// SIGTERM, returning at once: the controlled shutdown runs while the caller watches.
+    fn begin_stop(&mut self, node: BrokerId) -> Result<(), ControlError> {
+        Ok(Cluster::begin_stop(self, node)?)
+    }
+
+    fn settle(&mut self) -> Vec<String> {
+        self.finished_stops()
+            .into_iter()
+            .map(|(node, took)| {
+                format!("node {node} stopped {} ms after SIGTERM", took.as_millis())
+            })
+            .collect()
+    }
+
     fn kill(&mut self, node: BrokerId) -> Result<(), ControlError> {
         Ok(Cluster::kill(self, node)?)
     }

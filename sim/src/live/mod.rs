@@ -145,6 +145,9 @@ struct NodeSlot {
     port: u16,
     store: Option<NodeStore>,
     accept: Option<tokio::task::JoinHandle<()>>,
+    /// A graceful stop under way ([`Cluster::begin_stop`]): where the node's disks will
+    /// come back, and when SIGTERM was sent.
+    stopping: Option<(oneshot::Receiver<NodeStore>, Instant)>,
 }
 
 /// A running live cluster. Dropping it stops everything.
@@ -235,6 +238,7 @@ impl Cluster {
                     port: ports[i],
                     store: Some(NodeStore::new(&ids)),
                     accept: None,
+                    stopping: None,
                 },
             );
         }
@@ -503,6 +507,66 @@ impl Cluster {
             }
         });
         Ok(())
+    }
+
+    /// SIGTERM without waiting: the controlled shutdown begins and this returns at once,
+    /// as a signal does, so whoever watches the cluster sees the leaderships move while the
+    /// node still serves. [`Cluster::finished_stops`] tells when it is down. A second
+    /// SIGTERM to a node already stopping does nothing.
+    pub fn begin_stop(&self, id: BrokerId) -> Result<(), LiveError> {
+        if self.with_slots(|s| s.get(&id).is_some_and(|slot| slot.stopping.is_some())) {
+            return Ok(());
+        }
+        let tx = self.node_sender(id)?;
+        let (reply_tx, reply_rx) = oneshot::channel();
+        tx.try_send(NodeInput::Control(Control::Stop(reply_tx)))
+            .map_err(|_| LiveError::NodeDown(id))?;
+        self.with_slots(|slots| {
+            if let Some(slot) = slots.get_mut(&id) {
+                slot.stopping = Some((reply_rx, Instant::now()));
+            }
+        });
+        Ok(())
+    }
+
+    /// The stops begun by [`Cluster::begin_stop`] that have ended since the last call:
+    /// each node and how long after SIGTERM it went down. Its listener is closed and its
+    /// disks kept, as after [`Cluster::stop`].
+    pub fn finished_stops(&self) -> Vec<(BrokerId, Duration)> {
+        let ended: Vec<(BrokerId, Option<NodeStore>, Duration)> = self.with_slots(|slots| {
+            let mut ended = Vec::new();
+            for (id, slot) in slots.iter_mut() {
+                let Some((rx, began)) = slot.stopping.as_mut() else {
+                    continue;
+                };
+                let store = match rx.try_recv() {
+                    Err(oneshot::error::TryRecvError::Empty) => continue,
+                    Ok(store) => Some(store),
+                    // The node task ended without its disks (the runtime is going away).
+                    Err(oneshot::error::TryRecvError::Closed) => None,
+                };
+                ended.push((*id, store, began.elapsed()));
+                slot.stopping = None;
+            }
+            ended
+        });
+        ended
+            .into_iter()
+            .map(|(id, store, took)| {
+                self.shared.router.detach(id);
+                self.with_slots(|slots| {
+                    if let Some(slot) = slots.get_mut(&id) {
+                        if store.is_some() {
+                            slot.store = store;
+                        }
+                        if let Some(a) = slot.accept.take() {
+                            a.abort();
+                        }
+                    }
+                });
+                (id, took)
+            })
+            .collect()
     }
 
     /// SIGKILL: the node dies at once.

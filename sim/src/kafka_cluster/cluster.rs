@@ -473,13 +473,28 @@ impl KafkaCluster {
     pub fn create_topic_and_wait(&mut self, topic: &NewTopic) -> Result<(), KafkaClusterError> {
         self.admin().create_topic(topic)?;
         let (name, partitions) = (topic.name.clone(), topic.partitions);
+        // Every running broker, asked on its own, must show the leaders: Kafka's brokers
+        // apply a new topic's metadata each in its own time, and a producer that learns the
+        // leader from one broker before the leader itself has applied it gets
+        // NOT_LEADER_OR_FOLLOWER. A scenario's load starts after the topic exists everywhere,
+        // so that cold-start race is not mistaken for what the scenario's faults did.
         self.wait_until(
-            &format!("every partition of {name} has a leader"),
+            &format!("every broker shows every partition of {name} with a leader"),
             TOPIC_LEADERS_TIMEOUT,
             |c| {
-                c.admin().partition_states(&name).is_ok_and(|states| {
-                    states.len() == partitions as usize && states.iter().all(|p| p.has_leader())
-                })
+                let servers = c.admin().servers().to_vec();
+                !servers.is_empty()
+                    && servers.into_iter().all(|server| {
+                        AdminClient::with_servers(vec![server])
+                            .metadata(&[&name])
+                            .is_ok_and(|m| {
+                                m.topics.iter().any(|t| {
+                                    t.name == name
+                                        && t.partitions.len() == partitions as usize
+                                        && t.partitions.iter().all(|p| p.has_leader())
+                                })
+                            })
+                    })
             },
         )?;
         Ok(())

@@ -10,7 +10,6 @@ pub mod config;
 pub mod conform;
 pub mod experiment;
 pub mod explore;
-pub mod faults;
 pub mod harness;
 pub mod invariants;
 pub mod kafka_cluster;

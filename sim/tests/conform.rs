@@ -54,7 +54,11 @@ fn the_quick_subset_agrees_with_kafka_or_its_differences_are_explained() {
     let report = conform::run(&options, &mut |line| eprintln!("{line}")).expect("the suite runs");
     let table = conform::table::text(&report);
     eprintln!("{table}");
-    assert_eq!(report.scenarios.len(), 4, "the quick subset is four scenarios");
+    assert_eq!(
+        report.scenarios.len(),
+        4,
+        "the quick subset is four scenarios"
+    );
     for s in &report.scenarios {
         for run in &s.runs {
             if let Err(NotRun::Failed(why)) = &run.data {
@@ -70,7 +74,10 @@ fn the_quick_subset_agrees_with_kafka_or_its_differences_are_explained() {
         "differences from Kafka that conformance/explained-differences.toml does not list:\n{}",
         conform::table::summary(&report)
     );
-    eprintln!("quick subset on sim and kafka: {:.0} s", began.elapsed().as_secs_f64());
+    eprintln!(
+        "quick subset on sim and kafka: {:.0} s",
+        began.elapsed().as_secs_f64()
+    );
 }
 
 #[test]

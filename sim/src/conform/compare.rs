@@ -234,7 +234,11 @@ mod tests {
             Agreement::NotCompared
         );
         assert_eq!(
-            compare(&Cell::Info("p0 1 [1,2]".into()), &Cell::Info("p0 2 [2]".into()), &t),
+            compare(
+                &Cell::Info("p0 1 [1,2]".into()),
+                &Cell::Info("p0 2 [2]".into()),
+                &t
+            ),
             Agreement::NotCompared,
             "placement-dependent rows are shown, not compared"
         );

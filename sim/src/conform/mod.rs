@@ -176,9 +176,7 @@ pub fn run(
     let findings = findings(&scenarios, &listed);
     let stale = listed
         .iter()
-        .filter(|e| {
-            e.scenario == "*" || scenarios.iter().any(|s| s.scenario.name == e.scenario)
-        })
+        .filter(|e| e.scenario == "*" || scenarios.iter().any(|s| s.scenario.name == e.scenario))
         .filter(|e| !findings.iter().any(|f| f.explained.as_ref() == Some(*e)))
         .cloned()
         .collect();

@@ -364,7 +364,7 @@ mod tests {
         let e = check(Target::Kafka, &steps).expect_err("kafka cannot crash");
         let text = e.to_string();
         assert!(
-            text.starts_with("the kafka target cannot line 2: 'after 2s crash 2'"),
+            text.starts_with("the kafka target cannot crash 2 (line 2: 'after 2s crash 2')"),
             "{text}"
         );
         assert!(text.contains("power loss"), "{text}");

@@ -990,17 +990,26 @@ fn create_topic_and_node_roles_read_and_refuse_nonsense() {
             replication_factor: 3,
         }
     );
-    assert_eq!(s.steps[0].to_string(), "after 10s create-topic orders.v2 8 3");
+    assert_eq!(
+        s.steps[0].to_string(),
+        "after 10s create-topic orders.v2 8 3"
+    );
     assert!(s.validate(3).is_ok());
     assert_eq!(
         s.validate(2).map_err(|e| e.reason),
         Err("replication factor 3 is not in 1..=2 (the nodes)".into())
     );
     let errors = [
-        ("after 1s create-topic orders", "needs a name, partitions and a replication factor"),
+        (
+            "after 1s create-topic orders",
+            "needs a name, partitions and a replication factor",
+        ),
         ("after 1s create-topic or/ders 1 1", "has '/'"),
         ("after 1s create-topic .. 1 1", "is not a topic name"),
-        ("after 1s create-topic t 0 1", "partitions must be a whole number"),
+        (
+            "after 1s create-topic t 0 1",
+            "partitions must be a whole number",
+        ),
         ("set node-ids names", "must be ids or roles"),
     ];
     for (text, expected) in errors {

@@ -1,8 +1,8 @@
-//! The three tools against a live kraftsim cluster (the embedded `sim::live::Cluster` on
+//! The three tools against a live kraftsim cluster (the embedded `kraftsim::live::Cluster` on
 //! 127.0.0.1), with small counts, and every line they print checked against the Java
 //! tools' format strings.
 
-use sim::live::Cluster;
+use kraftsim::live::Cluster;
 use std::process::{Command, Output};
 
 fn loadgen(args: &[&str]) -> Output {

@@ -9,12 +9,12 @@
 //!
 //! `cargo bench -p kraftsim --bench faults_10min`
 
-use sim::experiment::plan;
-use sim::experiment::sim_target::SimTarget;
-use sim::explore::ExploreConfig;
-use sim::scenario::Trigger;
-use sim::workload::{ClosedLoopProducer, ProducerConfig};
-use sim::{SimCluster, SimConfig};
+use kraftsim::experiment::plan;
+use kraftsim::experiment::sim_target::SimTarget;
+use kraftsim::explore::ExploreConfig;
+use kraftsim::scenario::Trigger;
+use kraftsim::workload::{ClosedLoopProducer, ProducerConfig};
+use kraftsim::{SimCluster, SimConfig};
 use std::time::Instant;
 
 const VIRTUAL_MS: u64 = 600_000;

@@ -351,8 +351,9 @@ fn main() {
     let p99_below = f.p99_ms;
 
     let started = Instant::now();
-    let report = sim::experiment::run(&sim::experiment::ExperimentConfig::seed_defaults(42))
-        .expect("the default run");
+    let report =
+        kraftsim::experiment::run(&kraftsim::experiment::ExperimentConfig::seed_defaults(42))
+            .expect("the default run");
     let wall = started.elapsed().as_secs_f64();
     let virtual_s = report.timeline.end_ms as f64 / 1000.0;
     println!(

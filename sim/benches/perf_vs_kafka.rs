@@ -27,21 +27,21 @@
 //! Bounded: each tool run is killed after `RUN_TIMEOUT`, each Kafka cluster after
 //! `CLUSTER_LIFETIME`; rows not started by `SUITE_BUDGET` are skipped, and say so. Every
 //! process (Kafka JVMs, the perf tool's JVM, `sim serve`) is held by the leash of
-//! `sim::kafka_cluster::process` (`timeout -s KILL`, a watchdog, `Drop`) and stopped when
+//! `kraftsim::kafka_cluster::process` (`timeout -s KILL`, a watchdog, `Drop`) and stopped when
 //! its row ends. Everything binds 127.0.0.1.
 //!
 //! Flags after `--`: `--records N` (default 1,000,000), `--only SUBSTRING` (rows whose
 //! name contains it, e.g. `acks=all` or `kraftsim`), `--sim PATH` (another build's `sim`
 //! binary for the kraftsim rows, to compare before and after a change).
 
+use kraftsim::admin_client::{AdminClient, NewTopic};
+use kraftsim::kafka_cluster::classpath;
+use kraftsim::kafka_cluster::process::{JvmCommand, JvmProcess, JvmSpec};
+use kraftsim::kafka_cluster::KafkaCluster;
 use loadgen::live::run_perf_producer_with;
 use loadgen::perf_payload::RandomPayloads;
 use loadgen::perf_producer::PerfConfig;
 use loadgen::producer::ProducerConfig;
-use sim::admin_client::{AdminClient, NewTopic};
-use sim::kafka_cluster::classpath;
-use sim::kafka_cluster::process::{JvmCommand, JvmProcess, JvmSpec};
-use sim::kafka_cluster::KafkaCluster;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -380,7 +380,7 @@ fn kafka_tool(bootstrap: &str, settings: &Settings, records: u64) -> Result<Figu
     let status = tool.wait_exit(RUN_TIMEOUT);
     tool.kill();
     let out = std::fs::read_to_string(&stdout).unwrap_or_default();
-    let err = sim::kafka_cluster::process::tail(&stderr, 20);
+    let err = kraftsim::kafka_cluster::process::tail(&stderr, 20);
     let _ = std::fs::remove_dir_all(&dir);
     match status {
         Some(s) if s.success() => {

@@ -6,8 +6,8 @@
 //!
 //! `cargo bench -p kraftsim --bench seed_run`
 
-use sim::experiment::{self, story, ExperimentConfig};
-use sim::scenario::Action;
+use kraftsim::experiment::{self, story, ExperimentConfig};
+use kraftsim::scenario::Action;
 use std::time::Instant;
 
 const TARGET_SPEEDUP: f64 = 10.0;

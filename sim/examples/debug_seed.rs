@@ -6,7 +6,7 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let mut sim = match sim::SimCluster::new(sim::SimConfig::new(3, seed)) {
+    let mut sim = match kraftsim::SimCluster::new(kraftsim::SimConfig::new(3, seed)) {
         Ok(sim) => sim,
         Err(e) => {
             eprintln!("cannot start: {e}");

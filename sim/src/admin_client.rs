@@ -42,14 +42,14 @@
 //! [`AdminError::Kafka`] with Kafka's error name (`TOPIC_ALREADY_EXISTS`) and message.
 //!
 //! ```no_run
-//! use sim::admin_client::{AdminClient, NewTopic};
+//! use kraftsim::admin_client::{AdminClient, NewTopic};
 //! let admin = AdminClient::new("127.0.0.1:9092,127.0.0.1:9093");
 //! admin.create_topic(&NewTopic::new("orders", 8, 3).config("min.insync.replicas", "2"))?;
 //! for p in admin.partition_states("orders")? {
 //!     println!("{} leader {} isr {:?}", p.partition, p.leader, p.isr);
 //! }
 //! println!("active controller: {:?}", admin.describe_quorum()?.map(|q| q.leader_id));
-//! # Ok::<(), sim::admin_client::AdminError>(())
+//! # Ok::<(), kraftsim::admin_client::AdminError>(())
 //! ```
 
 use crate::cluster_control::PartitionState;

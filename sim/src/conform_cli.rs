@@ -1,8 +1,8 @@
-//! `sim conform`: the command line of [`sim::conform`].
+//! `sim conform`: the command line of [`kraftsim::conform`].
 
 use anyhow::{bail, Result};
-use sim::cluster_control::Target;
-use sim::conform::{self, ConformOptions};
+use kraftsim::cluster_control::Target;
+use kraftsim::conform::{self, ConformOptions};
 use std::path::PathBuf;
 
 /// `sim conform`'s flags.

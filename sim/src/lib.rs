@@ -1,8 +1,10 @@
 //! # kraftsim: a whole Kafka cluster in one process
 //!
-//! `sim` drives the node cores of the `broker` and `controller` crates. Today it holds the
-//! deterministic [`harness`] (a cluster on a virtual clock with a simulated network and a
-//! fault injector) and the [`invariants`] it checks after every step.
+//! The `kraftsim` library (its binary is `sim`) drives the node cores of the `broker` and
+//! `controller` crates: the deterministic [`harness`] (a cluster on a virtual clock with a
+//! simulated network and a fault injector) and the [`invariants`] it checks after every
+//! step, the [`experiment`] and its three targets, [`explore`], [`conform`], the [`live`]
+//! cluster and the [`kafka_cluster`] oracle.
 
 pub mod admin_client;
 pub mod cluster_control;

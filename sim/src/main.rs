@@ -2,10 +2,10 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use sim::experiment::settings::{RunOptions, SettingsError};
-use sim::experiment::ExperimentConfig;
-use sim::harness::network::NetworkConfig;
-use sim::harness::time_model::{ServiceModel, TimeModel};
+use kraftsim::experiment::settings::{RunOptions, SettingsError};
+use kraftsim::experiment::ExperimentConfig;
+use kraftsim::harness::network::NetworkConfig;
+use kraftsim::harness::time_model::{ServiceModel, TimeModel};
 
 mod conform_cli;
 
@@ -170,7 +170,7 @@ struct RunArgs {
     /// nodes on 127.0.0.1, real time) or kafka (Apache Kafka 4.4 itself, one JVM per node,
     /// real time) [default: sim]
     #[arg(long)]
-    target: Option<sim::cluster_control::Target>,
+    target: Option<kraftsim::cluster_control::Target>,
     /// Short for --target live.
     #[arg(long, conflicts_with = "target")]
     live: bool,
@@ -245,7 +245,7 @@ mod serve;
 /// reproduces it.
 fn experiment(args: &RunArgs) -> Result<(ExperimentConfig, String)> {
     let scenario = match &args.scenario {
-        Some(path) => Some(sim::scenario::read_file(path)?),
+        Some(path) => Some(kraftsim::scenario::read_file(path)?),
         None => None,
     };
     let options = RunOptions {
@@ -304,7 +304,7 @@ fn experiment(args: &RunArgs) -> Result<(ExperimentConfig, String)> {
 }
 
 fn run(args: RunArgs) -> Result<()> {
-    use sim::cluster_control::Target;
+    use kraftsim::cluster_control::Target;
     let (config, command) = experiment(&args)?;
     let target = if args.live {
         Target::Live
@@ -315,9 +315,9 @@ fn run(args: RunArgs) -> Result<()> {
         bail!("--kafka-home is for --target kafka");
     }
     let report = if target == Target::Sim {
-        sim::experiment::run(&config).context("the run failed")?
+        kraftsim::experiment::run(&config).context("the run failed")?
     } else {
-        use sim::experiment::real_time::{self, RealTimeOptions};
+        use kraftsim::experiment::real_time::{self, RealTimeOptions};
         let (mut cluster, started_in) =
             real_time::start_cluster(target, &config, args.kafka_home.as_ref())?;
         eprintln!(
@@ -344,7 +344,7 @@ fn run(args: RunArgs) -> Result<()> {
         );
     }
     if let Some(path) = &args.html {
-        std::fs::write(path, sim::experiment::html::render(&report, &command))
+        std::fs::write(path, kraftsim::experiment::html::render(&report, &command))
             .with_context(|| format!("writing {}", path.display()))?;
         if !args.json {
             println!("html report: {}", path.display());
@@ -366,7 +366,7 @@ fn explore(args: ExploreArgs) -> Result<()> {
     if jobs == 0 {
         bail!("--jobs must be at least 1");
     }
-    let mut config = sim::explore::ExploreConfig::new(args.brokers);
+    let mut config = kraftsim::explore::ExploreConfig::new(args.brokers);
     config.records = args.records;
     config.configs = args.configs.clone();
     config.producer_props = args.producer_props.clone();
@@ -376,7 +376,7 @@ fn explore(args: ExploreArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let range = args.first_seed..args.first_seed.saturating_add(args.seeds);
     let (shard_index, shard_count) = args.shard.unwrap_or((0, 1));
-    let seeds = sim::explore::shard(range.clone(), shard_index, shard_count);
+    let seeds = kraftsim::explore::shard(range.clone(), shard_index, shard_count);
     println!(
         "exploring seeds {}..{}{} ({} brokers, {} acks=all records per run, {} jobs)",
         range.start,
@@ -392,13 +392,13 @@ fn explore(args: ExploreArgs) -> Result<()> {
     );
     let started = std::time::Instant::now();
     let mut ran = 0u64;
-    let findings = sim::explore::explore_with(&config, &seeds, jobs, args.keep_going, |o| {
+    let findings = kraftsim::explore::explore_with(&config, &seeds, jobs, args.keep_going, |o| {
         ran += 1;
         if args.print_scenarios {
             print!("{}", config.scenario(config.random_plan(o.seed)));
         }
         match &o.result {
-            sim::explore::SeedResult::Ran(report) => println!(
+            kraftsim::explore::SeedResult::Ran(report) => println!(
                 "seed {:>6}: {:>2} faults, acked {:>5}, virtual {:>6} ms, {}",
                 o.seed,
                 o.steps,
@@ -406,7 +406,7 @@ fn explore(args: ExploreArgs) -> Result<()> {
                 report.timeline.end_ms,
                 if report.failed() { "VIOLATION" } else { "ok" }
             ),
-            sim::explore::SeedResult::Panicked(message) => {
+            kraftsim::explore::SeedResult::Panicked(message) => {
                 println!("seed {:>6}: {:>2} faults, PANIC {message}", o.seed, o.steps)
             }
         }

@@ -1,7 +1,7 @@
 //! `sim serve`: a live cluster on 127.0.0.1, controlled from stdin.
 
 use anyhow::{bail, Context, Result};
-use sim::live::Cluster;
+use kraftsim::live::Cluster;
 use std::io::BufRead;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
@@ -17,7 +17,7 @@ pub fn serve(brokers: usize, port: u16, configs: &[String], topics: &[String]) -
     }
     let mut builder = Cluster::builder().brokers(brokers).port(port);
     for c in configs {
-        let (k, v) = sim::config::split_pair(c)?;
+        let (k, v) = kraftsim::config::split_pair(c)?;
         builder = builder.config(&k, &v);
     }
     let mut topic_specs = Vec::new();

@@ -2,8 +2,8 @@
 //! deterministic simulator and on kraftsim's live cluster (the real-Kafka target has its
 //! own file, `kafka_cluster.rs`, as it needs a JVM).
 
-use sim::cluster_control::{ClusterControl, ControlError};
-use sim::{SimCluster, SimConfig};
+use kraftsim::cluster_control::{ClusterControl, ControlError};
+use kraftsim::{SimCluster, SimConfig};
 
 /// What every target must answer alike: a topic created through the interface has a
 /// leader and a full ISR on every partition, and a node leads the metadata quorum.
@@ -47,7 +47,7 @@ fn the_simulator_answers_through_the_interface() {
 
 #[test]
 fn the_live_cluster_answers_through_the_interface() {
-    let mut live = sim::live::Cluster::builder()
+    let mut live = kraftsim::live::Cluster::builder()
         .brokers(3)
         .start()
         .expect("live cluster");

@@ -13,8 +13,8 @@
 //! Also here: a target refuses, before anything starts, a scenario it cannot carry out,
 //! and says which step and why.
 
-use sim::cluster_control::Target;
-use sim::conform::{self, ConformOptions, NotRun};
+use kraftsim::cluster_control::Target;
+use kraftsim::conform::{self, ConformOptions, NotRun};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -24,13 +24,13 @@ fn workspace() -> PathBuf {
 
 /// Fails with the way out when Kafka cannot be run here.
 fn require_kafka() {
-    if let Err(e) = sim::kafka_cluster::classpath::find_java(std::env::var_os("PATH")) {
+    if let Err(e) = kraftsim::kafka_cluster::classpath::find_java(std::env::var_os("PATH")) {
         panic!("{e}; then run `bash oracle/fetch.sh`");
     }
-    let found = sim::kafka_cluster::classpath::discover(
+    let found = kraftsim::kafka_cluster::classpath::discover(
         None,
-        std::env::var_os(sim::kafka_cluster::classpath::CLASSPATH_ENV),
-        &sim::kafka_cluster::classpath::default_search_dirs(),
+        std::env::var_os(kraftsim::kafka_cluster::classpath::CLASSPATH_ENV),
+        &kraftsim::kafka_cluster::classpath::default_search_dirs(),
     );
     if let Err(e) = found {
         panic!("this test runs Apache Kafka itself: {e}");

@@ -1,8 +1,8 @@
 //! A run is a pure function of its flags and seed: same seed, same trace and report to the
 //! byte; different seeds, different runs.
 
-use sim::experiment::{self, ExperimentConfig};
-use sim::scenario::Action;
+use kraftsim::experiment::{self, ExperimentConfig};
+use kraftsim::scenario::Action;
 
 /// The seed's story, small: 20,000 records of 200 B, two kills and restarts.
 fn story(seed: u64) -> ExperimentConfig {

@@ -6,7 +6,7 @@
 //! elected: acknowledged records are lost. Explore must find that, shrink the plan, and
 //! the written scenario must replay the loss. With the safe settings the same seeds hold.
 
-use sim::explore::{explore, run_plan, ExploreConfig};
+use kraftsim::explore::{explore, run_plan, ExploreConfig};
 
 fn unsafe_config() -> ExploreConfig {
     let mut c = ExploreConfig::new(5);
@@ -34,10 +34,10 @@ fn explore_finds_the_loss_that_unclean_election_allows_and_the_scenario_replays_
     assert!(finding.shrunk.steps.len() <= finding.original_steps);
     // The scenario text is all `sim run --seed S --scenario FILE` needs.
     let text = finding.shrunk.to_string();
-    let parsed = sim::scenario::parse(&text).expect("explore writes a valid scenario");
+    let parsed = kraftsim::scenario::parse(&text).expect("explore writes a valid scenario");
     let replay = config
         .experiment(finding.seed, &parsed)
-        .map(|e| sim::experiment::run(&e))
+        .map(|e| kraftsim::experiment::run(&e))
         .expect("settings")
         .expect("runs");
     assert!(

@@ -9,7 +9,7 @@
 //! `GOPROXY=off`, so the test never reaches the network and fails, saying so, without
 //! them. The program is built once per test run into the target directory.
 
-use sim::live::Cluster;
+use kraftsim::live::Cluster;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

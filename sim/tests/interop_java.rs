@@ -12,7 +12,7 @@
 //! Without Java or the oracle's classpath every test here fails, saying to run
 //! `bash oracle/fetch.sh`: a test that cannot run must not pass.
 
-use sim::live::Cluster;
+use kraftsim::live::Cluster;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -1,7 +1,7 @@
 //! Real clients against a live cluster: Debian's kcat (librdkafka 2.0.2) lists metadata,
 //! produces and consumes. `scripts/test.sh` installs kcat.
 
-use sim::live::Cluster;
+use kraftsim::live::Cluster;
 use std::io::Write;
 use std::process::{Command, Stdio};
 

@@ -2,7 +2,7 @@
 //! kafka-python, each running its check script from `interop/` (installed by
 //! `scripts/test.sh` with pip).
 
-use sim::live::Cluster;
+use kraftsim::live::Cluster;
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -2,10 +2,10 @@
 //! user's own test looks like. The embedded API is synchronous (it runs its own runtime);
 //! the client gets a runtime of its own.
 
+use kraftsim::live::Cluster;
 use rskafka::client::partition::{Compression, UnknownTopicHandling};
 use rskafka::client::ClientBuilder;
 use rskafka::record::Record;
-use sim::live::Cluster;
 use std::collections::BTreeMap;
 
 #[test]

@@ -16,8 +16,8 @@
 //! - (e) power loss and network cuts are refused, with a reason.
 //! - (f) once the cluster is dropped no process it started is alive.
 
-use sim::cluster_control::{ClusterControl, ControlError, PartitionState};
-use sim::kafka_cluster::KafkaCluster;
+use kraftsim::cluster_control::{ClusterControl, ControlError, PartitionState};
+use kraftsim::kafka_cluster::KafkaCluster;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -293,14 +293,14 @@ fn apache_kafka_answers_every_signal_fault_as_documented() {
     let alive: Vec<u32> = pids
         .iter()
         .copied()
-        .filter(|p| sim::kafka_cluster::process::is_alive(*p))
+        .filter(|p| kraftsim::kafka_cluster::process::is_alive(*p))
         .collect();
     let named = processes_naming(&work_dir);
     assert!(
         alive.is_empty() && named.is_empty(),
         "alive: {alive:?}; {named:?}"
     );
-    if std::env::var_os(sim::kafka_cluster::cluster::KEEP_DIRS_ENV).is_none() {
+    if std::env::var_os(kraftsim::kafka_cluster::cluster::KEEP_DIRS_ENV).is_none() {
         assert!(
             !std::path::Path::new(&work_dir).exists(),
             "work dir removed"

@@ -3,7 +3,7 @@
 //! on a request nobody will answer. A graceful stop (SIGTERM) moves leaderships before the
 //! node goes, so the live cluster's clients see what Kafka's see after `docker stop`.
 
-use sim::live::Cluster;
+use kraftsim::live::Cluster;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! Property tests of Kafka's replication rules: random sequences of appends, time,
 //! graceful stops, kills, crashes, restarts, pauses and network partitions (the active controller's included)
-//! against a 3-node cluster, with every invariant of `sim::invariants` checked after every
+//! against a 3-node cluster, with every invariant of `kraftsim::invariants` checked after every
 //! step, then healing and the durability verdict.
 //!
 //! The fault sequences keep at most RF-1 = 2 nodes unavailable (killed, crashed, paused or
@@ -13,14 +13,14 @@
 //! The network is the harsh one in both tests: each connection keeps its own order (a
 //! raft message may overtake a fetch response), and the harsh test adds duplicated
 //! requests and a filter that drops every message of one kind until healed
-//! (`sim::harness::network`).
+//! (`kraftsim::harness::network`).
 
 use broker::PeerMessageKind;
 use bytes::Bytes;
+use kraftsim::harness::network::NetworkConfig;
+use kraftsim::{SimCluster, SimConfig};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use sim::harness::network::NetworkConfig;
-use sim::{SimCluster, SimConfig};
 use std::collections::BTreeSet;
 
 const TOPIC: &str = "prop";

@@ -1,7 +1,7 @@
 //! Seeds that once broke kraftsim, kept so they never break it again. Each test says what
 //! went wrong and what fixed it.
 
-use sim::{SimCluster, SimConfig};
+use kraftsim::{SimCluster, SimConfig};
 
 /// Two nodes drew the same election timeout; raft-rs then reset both to the same value
 /// after every split vote, and no controller was ever elected (term 18 after 60 s). Fixed
@@ -55,12 +55,12 @@ fn many_seeds_elect_a_controller_within_ten_seconds() {
 }
 
 /// Replays a scenario written by `sim explore` as `sim run --seed S --scenario FILE` would.
-fn replay(seed: u64, scenario: &str) -> sim::experiment::report::RunReport {
-    let parsed = sim::scenario::parse(scenario).expect("scenario");
-    let config = sim::explore::ExploreConfig::new(3)
+fn replay(seed: u64, scenario: &str) -> kraftsim::experiment::report::RunReport {
+    let parsed = kraftsim::scenario::parse(scenario).expect("scenario");
+    let config = kraftsim::explore::ExploreConfig::new(3)
         .experiment(seed, &parsed)
         .expect("settings");
-    sim::experiment::run(&config).expect("runs")
+    kraftsim::experiment::run(&config).expect("runs")
 }
 
 const EXPLORE_SETTINGS: &str = "set brokers 3\nset partitions 4\nset replication-factor 3\n\
@@ -103,15 +103,15 @@ fn explore_seed_3_a_crashed_isr_member_is_a_failed_replica_not_a_violation() {
 
 /// Replays one of the shrunk plans `sim explore` wrote (kept in `tests/explore-seeds/`),
 /// with the brokers the file sets, as `sim run --seed S --scenario FILE` does.
-fn replay_seed_file(seed: u64) -> sim::experiment::report::RunReport {
+fn replay_seed_file(seed: u64) -> kraftsim::experiment::report::RunReport {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("tests/explore-seeds/explore-seed-{seed}.scenario"));
     let text = std::fs::read_to_string(&path).expect("seed file");
-    let parsed = sim::scenario::parse(&text).expect("scenario");
-    let config = sim::explore::ExploreConfig::new(3)
+    let parsed = kraftsim::scenario::parse(&text).expect("scenario");
+    let config = kraftsim::explore::ExploreConfig::new(3)
         .experiment(seed, &parsed)
         .expect("settings");
-    sim::experiment::run(&config).expect("runs")
+    kraftsim::experiment::run(&config).expect("runs")
 }
 
 fn assert_replays_clean(seed: u64) {

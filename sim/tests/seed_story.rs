@@ -6,8 +6,8 @@
 //! A smaller run than the default (100,000 records at 2,000 records/s, so the faults land
 //! mid-load), with the same time model and the same plan.
 
-use sim::experiment::{self, story, ExperimentConfig};
-use sim::scenario::Action;
+use kraftsim::experiment::{self, story, ExperimentConfig};
+use kraftsim::scenario::Action;
 
 #[test]
 fn kill_one_then_two_then_restart_tells_the_seed_story() {

@@ -62,8 +62,8 @@
 //! `oracle/target/classpath.txt` that `bash oracle/fetch.sh` writes ([`classpath`]).
 //!
 //! ```no_run
-//! use sim::cluster_control::ClusterControl;
-//! let mut kafka = sim::kafka_cluster::KafkaCluster::builder()
+//! use kraftsim::cluster_control::ClusterControl;
+//! let mut kafka = kraftsim::kafka_cluster::KafkaCluster::builder()
 //!     .nodes(3)
 //!     .config("min.insync.replicas", "2")
 //!     .start()?;

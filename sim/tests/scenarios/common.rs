@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use controller::BrokerId;
-use sim::{SimCluster, SimConfig};
+use kraftsim::{SimCluster, SimConfig};
 
 pub const TOPIC: &str = "lesson";
 

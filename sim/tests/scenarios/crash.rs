@@ -8,7 +8,7 @@ use crate::common::*;
 use controller::ErrorCode;
 
 /// A partition of a fresh RF-1 topic, and its only replica.
-fn single_replica_partition(sim: &mut sim::SimCluster) -> (i32, controller::BrokerId) {
+fn single_replica_partition(sim: &mut kraftsim::SimCluster) -> (i32, controller::BrokerId) {
     sim.create_topic("alone", 3, 1, &[]).expect("topic");
     let reg = sim.partition_state("alone", 0).expect("partition");
     (0, reg.leader)

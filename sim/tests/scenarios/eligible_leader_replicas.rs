@@ -8,7 +8,7 @@
 use crate::common::*;
 use bytes::Bytes;
 use controller::{BrokerId, ErrorCode, NO_LEADER};
-use sim::{SimCluster, SimConfig};
+use kraftsim::{SimCluster, SimConfig};
 
 /// Seven nodes, so that three can be down while a majority of voters keeps the metadata
 /// quorum alive; nothing is flushed to disk for ten minutes, so a crash loses every

@@ -7,7 +7,7 @@
 
 use crate::common::*;
 use controller::{BrokerId, ErrorCode};
-use sim::SimCluster;
+use kraftsim::SimCluster;
 
 /// Runs until `node` is down (its graceful stop done), at most `max_ms`.
 fn until_down(sim: &mut SimCluster, node: BrokerId, max_ms: u64) -> bool {

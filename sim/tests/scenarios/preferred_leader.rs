@@ -6,7 +6,7 @@
 
 use crate::common::*;
 use controller::BrokerId;
-use sim::SimCluster;
+use kraftsim::SimCluster;
 
 /// Partitions of `TOPIC` whose preferred replica is `node`.
 fn preferred_by(sim: &SimCluster, node: BrokerId) -> Vec<i32> {

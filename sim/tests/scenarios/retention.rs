@@ -24,7 +24,7 @@ fn retention_bounds_every_replica_and_a_returning_follower_starts_over() {
         .iter()
         .find(|&&b| b != leader && Some(b) != sim.active_controller())
         .unwrap_or(&reg.replicas[1]);
-    let produce_for = |sim: &mut sim::SimCluster, ms: u64, tag: &str| {
+    let produce_for = |sim: &mut kraftsim::SimCluster, ms: u64, tag: &str| {
         let end = sim.now_ms() + ms;
         let mut i = 0;
         while sim.now_ms() < end {

@@ -128,6 +128,14 @@ pub struct Node {
     /// (`socketServer.enableRequestProcessing` after the initial catch-up): the requests
     /// wait, they are not answered from a stale image.
     held_frames: VecDeque<(u64, Bytes)>,
+    /// Whether the client listener is open. Kafka's `BrokerServer.startup` opens it only
+    /// once the controller has acknowledged the broker caught up and unfenced it
+    /// (`initialCatchUpFuture`, `setReadyToUnfence`, then `socketServer.enableRequestProcessing`;
+    /// with a fixed port the acceptor binds only then, "so that systems which assume that
+    /// the socket being open indicates readiness are not confused"). Until then a client's
+    /// connection is refused; afterwards it stays open for the life of the process, fenced
+    /// again or not.
+    listener_open: bool,
 }
 
 /// Client frames a starting broker holds at most; past it, a new one closes its
@@ -189,6 +197,7 @@ impl Node {
             out: NodeOutput::default(),
             shutdown: None,
             held_frames: VecDeque::new(),
+            listener_open: false,
         };
         node.settle();
         Ok(node)
@@ -401,6 +410,12 @@ impl Node {
         self.controller.leader_id()
     }
 
+    /// Whether a client can connect now: once the broker has been unfenced with its metadata
+    /// published, for the rest of this process's life (`listener_open`).
+    pub fn accepts_client_connections(&self) -> bool {
+        self.listener_open
+    }
+
     /// Hands things between the two halves until neither has anything for the other, and
     /// collects what must go out.
     fn settle(&mut self) {
@@ -475,6 +490,12 @@ impl Node {
                 .controller_events
                 .extend(self.controller.take_events());
             if !progressed {
+                if !self.listener_open
+                    && self.broker.is_metadata_published()
+                    && !self.broker.lifecycle().is_fenced()
+                {
+                    self.listener_open = true;
+                }
                 return;
             }
         }

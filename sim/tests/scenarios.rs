@@ -22,6 +22,8 @@ mod new_topic;
 mod preferred_leader;
 #[path = "scenarios/quorum_lost.rs"]
 mod quorum_lost;
+#[path = "scenarios/restart.rs"]
+mod restart;
 #[path = "scenarios/retention.rs"]
 mod retention;
 #[path = "scenarios/truncation.rs"]

@@ -94,14 +94,18 @@ pub(super) struct PendingProduce {
 impl SimCluster {
     /// Opens a client connection to node `to`. The answer comes through
     /// [`SimCluster::take_client_inbox`]: `Connected` after a round trip if the node runs (or
-    /// is paused: its kernel still accepts), `Refused` if it is down.
+    /// is paused: its kernel still accepts) with its listener open, `Refused` if it is down
+    /// or still starting (a broker opens its listener once it is unfenced, as Kafka's does:
+    /// [`Node::accepts_client_connections`]).
     pub fn connect(&mut self, to: BrokerId) -> u64 {
         let connection_id = self.next_connection_id;
         self.next_connection_id += 1;
-        let up = matches!(
-            self.slots.get(&to),
-            Some(NodeSlot::Running(_) | NodeSlot::Paused(..))
-        );
+        let up = match self.slots.get(&to) {
+            Some(NodeSlot::Running(node) | NodeSlot::Paused(node, _)) => {
+                node.accepts_client_connections()
+            }
+            _ => false,
+        };
         if up {
             self.wire_connections.insert(
                 connection_id,

@@ -7,12 +7,12 @@
 //! isolate, heal. Time is the wall clock here; everything else is as in the simulator.
 //!
 //! ```no_run
-//! let cluster = sim::live::Cluster::builder().brokers(3).start()?;
+//! let cluster = kraftsim::live::Cluster::builder().brokers(3).start()?;
 //! println!("bootstrap.servers={}", cluster.bootstrap_servers());
 //! cluster.create_topic("orders", 8, 3)?;
 //! cluster.kill(1)?;
 //! cluster.restart(1)?;
-//! # Ok::<(), sim::live::LiveError>(())
+//! # Ok::<(), kraftsim::live::LiveError>(())
 //! ```
 
 pub mod connection;
@@ -295,15 +295,28 @@ impl Cluster {
         let incarnation = self.incarnation.fetch_add(0x9e37_79b9, Ordering::Relaxed);
         let node = Node::start(c, b, store, incarnation, self.shared.now_ms())
             .map_err(|e| LiveError::Start(id, e.to_string()))?;
-        let listener = match listener {
-            Some(l) => l,
-            None => rt.block_on(bind(port))?,
-        };
         let (tx, rx) = mpsc::channel(NODE_CHANNEL_CAPACITY);
         self.shared.router.attach(id, tx);
         let shared = self.shared.clone();
-        rt.spawn(node_task::run(node, rx, shared.clone()));
-        let accept = rt.spawn(accept_loop(listener, id, shared));
+        let (open_tx, open_rx) = tokio::sync::watch::channel(false);
+        rt.spawn(node_task::run(node, rx, shared.clone(), open_tx));
+        let accept = match listener {
+            // The cluster's first start: the port was bound to learn it, as Kafka binds a
+            // wildcard port (0) at once; connections wait in the backlog until accepted.
+            Some(listener) => rt.spawn(accept_loop(listener, id, shared)),
+            // A restart on a known port: Kafka opens it only once the broker is unfenced,
+            // so until then a client's connection is refused.
+            None => rt.spawn(async move {
+                let mut open_rx = open_rx;
+                if open_rx.wait_for(|open| *open).await.is_err() {
+                    return; // the node ended before it was unfenced
+                }
+                match bind(port).await {
+                    Ok(listener) => accept_loop(listener, id, shared).await,
+                    Err(e) => shared.event(id, format!("cannot open its listener: {e}")),
+                }
+            }),
+        };
         self.with_slots(|slots| {
             if let Some(slot) = slots.get_mut(&id) {
                 slot.accept = Some(accept);

@@ -73,7 +73,14 @@ fn status(node: &Node) -> NodeStatus {
 }
 
 /// Runs a node until it is killed or the cluster stops.
-pub async fn run(mut node: Node, mut rx: mpsc::Receiver<NodeInput>, shared: Arc<Shared>) {
+/// `listener_open` turns true once the node accepts client connections
+/// ([`Node::accepts_client_connections`]): a restarted node's listener waits for it.
+pub async fn run(
+    mut node: Node,
+    mut rx: mpsc::Receiver<NodeInput>,
+    shared: Arc<Shared>,
+    listener_open: tokio::sync::watch::Sender<bool>,
+) {
     let id = node.id();
     let mut ticker = tokio::time::interval(Duration::from_millis(10));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -170,6 +177,9 @@ pub async fn run(mut node: Node, mut rx: mpsc::Receiver<NodeInput>, shared: Arc<
             None => node.tick(shared.now_ms()),
         }
         flush(&mut node, &shared.router, &shared, &mut pending_topics);
+        if node.accepts_client_connections() && !*listener_open.borrow() {
+            let _ = listener_open.send(true);
+        }
         if stopping.is_some() && node.shutdown_progress() == Some(ShutdownProgress::Done) {
             flush(&mut node, &shared.router, &shared, &mut pending_topics);
             let approved = node.controlled_shutdown_approved();

@@ -9,10 +9,21 @@
 use crate::messages::{ClientToken, FetchRequest, ProducePartitionResponse, ReplicaFetchRequest};
 use controller::{BrokerId, PartitionKey};
 
+/// Who waits for a produce's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ProduceOrigin {
+    /// A client's Produce request.
+    Client(ClientToken),
+    /// The group coordinator's offset commit, appended to `__consumer_offsets` with acks=all
+    /// (Kafka's `GroupMetadataManager.storeOffsets` through `ReplicaManager.appendRecords`,
+    /// waiting at most `offsets.commit.timeout.ms`), by the broker's own commit id.
+    OffsetCommit(u64),
+}
+
 /// An acks=all produce waiting for the high watermark.
 #[derive(Clone, Debug)]
 pub struct DelayedProduce {
-    pub token: ClientToken,
+    pub origin: ProduceOrigin,
     pub deadline_ms: u64,
     /// Each partition's answer so far, and what it still waits for: the HW must reach
     /// `required_offset` (the batch's last offset + 1).

@@ -18,7 +18,7 @@ use crate::log::{Log, StoredBatch};
 use crate::messages::*;
 use crate::partition::{FollowerFetch, Partition, Role, RoleChange};
 use crate::producer_ids::ProducerIdManager;
-use crate::purgatory::{DelayedFetch, DelayedProduce};
+use crate::purgatory::{DelayedFetch, DelayedProduce, ProduceOrigin};
 use crate::replica_fetcher::ReplicaFetcherManager;
 use controller::{
     AlterPartitionRequest, BrokerId, ControllerRequest, ControllerResponse, ErrorCode, ImageChange,
@@ -72,8 +72,6 @@ pub struct BrokerOutput {
     pub events: Vec<BrokerEvent>,
 }
 
-/// The connection id of the broker's own internal requests (offset commits).
-const INTERNAL_CONNECTION: u64 = u64::MAX;
 /// `offsets.commit.timeout.ms` (5000).
 const OFFSET_COMMIT_TIMEOUT_MS: u64 = 5000;
 
@@ -98,10 +96,11 @@ pub struct Broker {
     delayed_fetch: Vec<DelayedFetch>,
     producer_ids: ProducerIdManager,
     groups: GroupCoordinator,
-    /// Offset commits waiting for `__consumer_offsets` to replicate them, by the internal
-    /// produce token that carries them.
-    pending_commits: BTreeMap<ClientToken, PendingCommit>,
-    next_internal_token: i32,
+    /// Offset commits waiting for `__consumer_offsets` to replicate them, by commit id.
+    pending_commits: BTreeMap<u64, PendingCommit>,
+    next_commit_id: u64,
+    /// Commits whose append was answered, for the coordinator: (commit id, error).
+    appended_commits: Vec<(u64, ErrorCode)>,
     offsets_topic_requested: bool,
     /// Topics being auto-created, so repeated Metadata requests ask only once.
     auto_creating: BTreeSet<String>,
@@ -147,7 +146,8 @@ impl Broker {
             producer_ids: ProducerIdManager::default(),
             groups: GroupCoordinator::new(offsets_topic::DEFAULT_NUM_PARTITIONS),
             pending_commits: BTreeMap::new(),
-            next_internal_token: 0,
+            next_commit_id: 0,
+            appended_commits: Vec::new(),
             offsets_topic_requested: false,
             auto_creating: BTreeSet::new(),
             last_isr_check_ms: 0,
@@ -202,18 +202,8 @@ impl Broker {
     fn route_group_traffic(&mut self) {
         for _ in 0..MAX_GROUP_ROUTING_ROUNDS {
             let mut progressed = false;
-            let client = std::mem::take(&mut self.out.client);
-            for (token, response) in client {
-                if token.connection_id != INTERNAL_CONNECTION {
-                    self.out.client.push((token, response));
-                    continue;
-                }
-                if let (Some(pending), ClientResponse::Produce(parts)) =
-                    (self.pending_commits.remove(&token), &response)
-                {
-                    let error = parts
-                        .first()
-                        .map_or(ErrorCode::UnknownServerError, |p| p.error);
+            for (commit_id, error) in std::mem::take(&mut self.appended_commits) {
+                if let Some(pending) = self.pending_commits.remove(&commit_id) {
                     self.groups.commit_done(pending, error);
                     progressed = true;
                 }
@@ -247,11 +237,8 @@ impl Broker {
                 .commit_done(append.commit, ErrorCode::NotLeaderOrFollower);
             return;
         };
-        self.next_internal_token = self.next_internal_token.wrapping_add(1);
-        let token = ClientToken {
-            connection_id: INTERNAL_CONNECTION,
-            correlation_id: self.next_internal_token,
-        };
+        self.next_commit_id += 1;
+        let commit_id = self.next_commit_id;
         let result = match self.partitions.get_mut(&key) {
             Some(p) => p
                 .append_as_leader(append.records, -1)
@@ -260,7 +247,7 @@ impl Broker {
         };
         match result {
             Ok(info) => {
-                self.pending_commits.insert(token, append.commit);
+                self.pending_commits.insert(commit_id, append.commit);
                 let response = ProducePartitionResponse {
                     topic: OFFSETS_TOPIC.to_string(),
                     partition: append.partition,
@@ -269,7 +256,7 @@ impl Broker {
                     last_offset: info.last_offset,
                 };
                 self.delayed_produce.push(DelayedProduce {
-                    token,
+                    origin: ProduceOrigin::OffsetCommit(commit_id),
                     deadline_ms: self.now_ms + OFFSET_COMMIT_TIMEOUT_MS,
                     partitions: vec![(response, Some((key, info.last_offset + 1)))],
                 });
@@ -892,7 +879,7 @@ impl Broker {
                 .push((token, ClientResponse::Produce(answers)));
         } else {
             self.delayed_produce.push(DelayedProduce {
-                token,
+                origin: ProduceOrigin::Client(token),
                 deadline_ms: self.now_ms + req.timeout_ms,
                 partitions: answers,
             });
@@ -1512,10 +1499,20 @@ impl Broker {
     }
 
     fn respond_produce(&mut self, d: DelayedProduce) {
-        let answers = d.partitions.into_iter().map(|(r, _)| r).collect();
-        self.out
-            .client
-            .push((d.token, ClientResponse::Produce(answers)));
+        let answers: Vec<ProducePartitionResponse> =
+            d.partitions.into_iter().map(|(r, _)| r).collect();
+        match d.origin {
+            ProduceOrigin::Client(token) => self
+                .out
+                .client
+                .push((token, ClientResponse::Produce(answers))),
+            ProduceOrigin::OffsetCommit(commit_id) => {
+                let error = answers
+                    .first()
+                    .map_or(ErrorCode::UnknownServerError, |p| p.error);
+                self.appended_commits.push((commit_id, error));
+            }
+        }
     }
 
     /// Completes parked fetches that now have enough data (or all of them, at `expire`).
@@ -1597,7 +1594,7 @@ impl Broker {
             }
         }
         // Keep answers in arrival order for a deterministic trace.
-        expired.sort_by_key(|d| d.token);
+        expired.sort_by_key(|d| d.origin);
         for mut d in expired {
             for (resp, wait) in d.partitions.iter_mut() {
                 if wait.take().is_some() {

@@ -8,6 +8,15 @@
 //!
 //! Kafka draws `start` and the shift at random; kraftsim derives them from the topic name
 //! (FNV-1a), so that a run is a pure function of its seed and any controller decides the same.
+//!
+//! Which brokers can hold a replica is KRaft's `StripedReplicaPlacer`'s rule: every
+//! *registered* broker, the usable ones (unfenced, not in controlled shutdown) first; a
+//! fenced broker gets a replica only when the usable ones are too few for the replication
+//! factor, never the first (the leader), and at least one broker must be usable ("All
+//! brokers are currently fenced."). The partition's ISR is then its usable replicas
+//! (`ReplicationControlManager.createTopic`), so a topic created while a broker is down
+//! has that broker in its replicas but not in its ISR, and it joins once it is back and
+//! caught up. Shown on Apache Kafka 4.4 by `sim conform` (`topic-created-while-fenced`).
 
 use crate::records::BrokerId;
 
@@ -25,6 +34,44 @@ pub enum PlacementError {
     },
     #[error("number of partitions must be positive, was {0}")]
     InvalidPartitions(i32),
+    #[error("All brokers are currently fenced.")]
+    AllBrokersFenced,
+}
+
+/// Places a new topic's (or new partitions') replicas as KRaft does: over the `usable`
+/// brokers (sorted) with [`assign_replicas`], and when they are fewer than the replication
+/// factor, the remaining replicas on `fenced` brokers (sorted; fenced or in controlled
+/// shutdown), after the usable ones and spread by partition.
+pub fn place_replicas(
+    topic: &str,
+    usable: &[BrokerId],
+    fenced: &[BrokerId],
+    partitions: i32,
+    replication_factor: i32,
+) -> Result<Vec<Vec<BrokerId>>, PlacementError> {
+    let rf = replication_factor.max(0) as usize;
+    if replication_factor <= 0 || partitions <= 0 || rf <= usable.len() {
+        return assign_replicas(topic, usable, partitions, replication_factor);
+    }
+    if usable.is_empty() {
+        return Err(PlacementError::AllBrokersFenced);
+    }
+    if rf > usable.len() + fenced.len() {
+        return Err(PlacementError::NotEnoughBrokers {
+            replication_factor,
+            brokers: usable.len() + fenced.len(),
+        });
+    }
+    let on_usable = assign_replicas(topic, usable, partitions, usable.len() as i32)?;
+    let extra = rf - usable.len();
+    Ok(on_usable
+        .into_iter()
+        .enumerate()
+        .map(|(p, mut replicas)| {
+            replicas.extend((0..extra).map(|k| fenced[(p + k) % fenced.len()]));
+            replicas
+        })
+        .collect())
 }
 
 fn fnv1a(s: &str) -> u64 {
@@ -92,6 +139,30 @@ mod tests {
         let mut counts = leaders[1..].to_vec();
         counts.sort();
         assert_eq!(counts, vec![2, 3, 3]);
+    }
+
+    #[test]
+    fn fenced_brokers_fill_what_the_usable_ones_cannot_and_never_lead() {
+        let a = place_replicas("orders", &[1, 3], &[2], 8, 3).unwrap_or_default();
+        assert_eq!(a.len(), 8);
+        for r in &a {
+            assert_eq!(r.len(), 3);
+            assert_ne!(r[0], 2, "a fenced broker never leads a new partition");
+            assert_eq!(r[2], 2, "the fenced broker comes after the usable ones");
+        }
+        assert_eq!(
+            place_replicas("orders", &[1, 2, 3], &[4], 8, 3),
+            assign_replicas("orders", &[1, 2, 3], 8, 3),
+            "with enough usable brokers the fenced one gets nothing"
+        );
+        assert_eq!(
+            place_replicas("orders", &[], &[1, 2, 3], 1, 3),
+            Err(PlacementError::AllBrokersFenced)
+        );
+        assert!(matches!(
+            place_replicas("orders", &[1], &[2], 1, 3),
+            Err(PlacementError::NotEnoughBrokers { brokers: 2, .. })
+        ));
     }
 
     #[test]

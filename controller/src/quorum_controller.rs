@@ -38,7 +38,7 @@ use crate::partition_change::{
 
 /// A partition whose leader an update changes, and how the new one was chosen.
 type ElectedLeader = (PartitionKey, LeaderElection);
-use crate::placement::assign_replicas;
+use crate::placement::place_replicas;
 use crate::quorum::{MetadataQuorum, QuorumError, QuorumStore, RaftMessage};
 use crate::records::{BrokerId, MetadataRecord, RecordBatch, TopicId};
 use std::collections::{BTreeMap, VecDeque};
@@ -1142,13 +1142,7 @@ impl QuorumController {
     fn create_topics(&mut self, from: ReplyTo, topics: Vec<CreatableTopic>) {
         let mut records = Vec::new();
         let mut results = Vec::new();
-        let active: Vec<BrokerId> = self
-            .pending
-            .brokers
-            .values()
-            .filter(|b| !b.fenced)
-            .map(|b| b.broker_id)
-            .collect();
+        let (usable, fenced) = self.placement_brokers();
         let mut created = Vec::new();
         for t in topics {
             let result = |error: ErrorCode, message: Option<String>| TopicResult {
@@ -1178,7 +1172,7 @@ impl QuorumController {
             } else {
                 t.replication_factor
             };
-            let assignment = match assign_replicas(&t.name, &active, partitions, rf) {
+            let assignment = match place_replicas(&t.name, &usable, &fenced, partitions, rf) {
                 Ok(a) => a,
                 Err(e) => {
                     let code = match e {
@@ -1198,11 +1192,16 @@ impl QuorumController {
                 configs: t.configs.clone(),
             });
             for (p, replicas) in assignment.into_iter().enumerate() {
+                let isr: Vec<BrokerId> = replicas
+                    .iter()
+                    .copied()
+                    .filter(|r| usable.contains(r))
+                    .collect();
                 records.push(MetadataRecord::Partition {
                     topic_id,
                     partition: p as i32,
                     leader: replicas[0],
-                    isr: replicas.clone(),
+                    isr,
                     replicas,
                 });
             }
@@ -1267,16 +1266,24 @@ impl QuorumController {
         );
     }
 
-    /// Kafka's `ReplicationControlManager.createPartitions`: a topic only grows; new
-    /// partitions are placed over the active brokers with the topic's replication factor.
-    fn create_partitions(&mut self, from: ReplyTo, topics: Vec<(String, i32)>) {
-        let active: Vec<BrokerId> = self
+    /// The brokers a new replica can go to (`ClusterControlManager.usableBrokers`): the
+    /// usable ones (unfenced, not in controlled shutdown) and the fenced ones, each sorted.
+    fn placement_brokers(&self) -> (Vec<BrokerId>, Vec<BrokerId>) {
+        let (usable, fenced): (Vec<_>, Vec<_>) = self
             .pending
             .brokers
             .values()
-            .filter(|b| !b.fenced)
-            .map(|b| b.broker_id)
-            .collect();
+            .partition(|b| !b.fenced && !b.in_controlled_shutdown);
+        (
+            usable.iter().map(|b| b.broker_id).collect(),
+            fenced.iter().map(|b| b.broker_id).collect(),
+        )
+    }
+
+    /// Kafka's `ReplicationControlManager.createPartitions`: a topic only grows; new
+    /// partitions are placed over the active brokers with the topic's replication factor.
+    fn create_partitions(&mut self, from: ReplyTo, topics: Vec<(String, i32)>) {
+        let (usable, fenced) = self.placement_brokers();
         let mut records = Vec::new();
         let mut results = Vec::new();
         for (name, count) in topics {
@@ -1305,14 +1312,19 @@ impl QuorumController {
                 .values()
                 .next()
                 .map_or(1, |p| p.replicas.len()) as i32;
-            match assign_replicas(&name, &active, count, rf) {
+            match place_replicas(&name, &usable, &fenced, count, rf) {
                 Ok(assignment) => {
                     for (p, replicas) in assignment.into_iter().enumerate().skip(current as usize) {
+                        let isr: Vec<BrokerId> = replicas
+                            .iter()
+                            .copied()
+                            .filter(|r| usable.contains(r))
+                            .collect();
                         records.push(MetadataRecord::Partition {
                             topic_id: topic.topic_id,
                             partition: p as i32,
                             leader: replicas[0],
-                            isr: replicas.clone(),
+                            isr,
                             replicas,
                         });
                     }

@@ -235,7 +235,7 @@ fn every_explore_seed_replays_clean() {
 /// newer records, or twice when the renumbered batch had been appended before. Apache
 /// Kafka 4.4 with its Java producer does exactly this: frozen leader, the Java client's
 /// own log `OUT_OF_ORDER_SEQUENCE_NUMBER` then `ProducerId set to 1000 with epoch 1`, and
-/// records 1-4 read back after 5-68 (`docs/conformance.md`). The verdict reports such
+/// records 1-4 read back after 5-68 (`docs/conformance-differences.md`). The verdict reports such
 /// anomalies of renumbered batches as a lesson, and still counts every other one as a
 /// violation of KIP-98.
 #[test]

@@ -28,7 +28,7 @@
 //! batch, retries included, and 177 acks=all records were written twice.
 //!
 //! Even Kafka's rules leave a hole, and the real Java client with a real Kafka 4.4 cluster
-//! falls into it (shown by hand, `docs/conformance.md`): when a partition's first batches
+//! falls into it (shown by hand, `docs/conformance-differences.md`): when a partition's first batches
 //! go to a leader that never appends them (frozen, cut off), the next leader knows nothing
 //! of the producer and takes a later sequence as its first (`ProducerAppendInfo`
 //! accepts any first sequence from a producer it has no state for). The early batches

@@ -30,7 +30,7 @@
 //! *last known leader* (KIP-966's balanced recovery) with unclean election disabled. No
 //! in-sync replica stayed alive, so the promise above does not hold; if that replica had
 //! lost records in a crash (power loss: unflushed writes gone), the others truncate to it.
-//! The real cluster does exactly this (the oracle showed it, `docs/conformance.md`), so
+//! The real cluster does exactly this (the oracle showed it, `docs/conformance-differences.md`), so
 //! acks=all records lost in a partition recovered that way are a lesson, not a violation.
 
 use loadgen::producer::Completion;
@@ -204,7 +204,7 @@ pub fn check(
     }
     // With idempotence, a record written twice or out of order because its batch was
     // renumbered after an epoch bump is what Kafka 4.4 and its Java client do too (the
-    // oracle reproduced both, `docs/conformance.md`): a lesson. Only the others are
+    // oracle reproduced both, `docs/conformance-differences.md`): a lesson. Only the others are
     // violations of KIP-98.
     let (duplicated_bug, out_of_order_bug) = if idempotent && renumbered_anomalies > 0 {
         v.lessons.push(format!(

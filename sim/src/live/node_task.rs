@@ -178,7 +178,8 @@ pub async fn run(
         }
         flush(&mut node, &shared.router, &shared, &mut pending_topics);
         if node.accepts_client_connections() && !*listener_open.borrow() {
-            let _ = listener_open.send(true);
+            // Stored even with nobody waiting (a first start's listener is already open).
+            listener_open.send_replace(true);
         }
         if stopping.is_some() && node.shutdown_progress() == Some(ShutdownProgress::Done) {
             flush(&mut node, &shared.router, &shared, &mut pending_topics);

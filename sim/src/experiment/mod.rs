@@ -370,28 +370,17 @@ fn run_with(
     let committed = read_back(&mut sim, config.brokers, &config.topic, config.partitions);
     let end = sim.now_ms();
     let phase_list = phases.finish(end, &producer.metrics.errors, sim.events(), sim.trace());
-    let mut verdict = match &committed {
-        Ok(c) => verdict::check(
+    let checked = match &committed {
+        Ok(c) => Ok(verdict::check(
             acks,
             idempotent,
             &ledger,
             c,
             &balanced_recoveries(sim.events(), &config.topic),
-        ),
-        Err(e) => {
-            let mut v = verdict::Verdict::default();
-            v.violations
-                .push(format!("could not read the committed logs back: {e}"));
-            v
-        }
+        )),
+        Err(e) => Err(e.to_string()),
     };
-    verdict.converged = converged;
-    if !converged {
-        verdict.violations.push(format!(
-            "liveness: the cluster did not converge within {} ms of healing",
-            config.converge_timeout_ms
-        ));
-    }
+    let mut verdict = verdict::of_read_back(checked, converged, config.converge_timeout_ms);
     for v in sim.violations() {
         verdict.violations.push(v.to_string());
     }

@@ -447,28 +447,17 @@ pub fn run_real_time(
     let phase_list = recorder.phases.finish(end, &recorder.retried, &[], &[]);
     // Partitions recovered by a last-known-leader election (KIP-966) are not visible to a
     // poller: a loss there counts as any other.
-    let mut verdict = match &read_error {
-        None => verdict::check(
+    let checked = match &read_error {
+        None => Ok(verdict::check(
             acks,
             idempotent,
             &recorder.ledger,
             &committed,
             &std::collections::BTreeSet::new(),
-        ),
-        Some(e) => {
-            let mut v = verdict::Verdict::default();
-            v.violations
-                .push(format!("could not read the committed logs back: {e}"));
-            v
-        }
+        )),
+        Some(e) => Err(e.to_string()),
     };
-    verdict.converged = converged;
-    if !converged {
-        verdict.violations.push(format!(
-            "liveness: the cluster did not converge within {} ms of healing",
-            config.converge_timeout_ms
-        ));
-    }
+    let mut verdict = verdict::of_read_back(checked, converged, config.converge_timeout_ms);
     if !unfired.is_empty() {
         verdict.lessons.push(format!(
             "plan steps that never fired (their trigger never held): {}",

@@ -95,6 +95,29 @@ pub struct Verdict {
     pub violations: Vec<String>,
 }
 
+/// A run's verdict from its read-back: the checks of [`check`] over what was read, or a
+/// violation saying the logs could not be read back; then liveness (did the cluster
+/// converge within `converge_timeout_ms` of healing). Both drivers end their runs here.
+pub fn of_read_back(
+    checked: Result<Verdict, String>,
+    converged: bool,
+    converge_timeout_ms: u64,
+) -> Verdict {
+    let mut verdict = checked.unwrap_or_else(|e| {
+        let mut v = Verdict::default();
+        v.violations
+            .push(format!("could not read the committed logs back: {e}"));
+        v
+    });
+    verdict.converged = converged;
+    if !converged {
+        verdict.violations.push(format!(
+            "liveness: the cluster did not converge within {converge_timeout_ms} ms of healing"
+        ));
+    }
+    verdict
+}
+
 /// Checks the ledger against what was read back: per partition, (offset, record number)
 /// of every committed record.
 pub fn check(

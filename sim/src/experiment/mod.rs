@@ -68,6 +68,22 @@ pub struct ExperimentConfig {
 }
 
 impl ExperimentConfig {
+    /// The load, kafka-producer-perf-test's loop over this run's records, the same on every
+    /// target: each record stamped with its number for the verdict.
+    pub fn perf_config(&self) -> PerfConfig {
+        PerfConfig {
+            topic: self.topic.clone(),
+            num_records: self.records,
+            payloads: vec![random_payload(self.record_size, self.seed)],
+            throughput: self.throughput,
+            stamp_record_ids: true,
+            monotonic: false,
+            random: None,
+            warmup_records: 0,
+            reporting_interval_ms: loadgen::perf_stats::REPORTING_INTERVAL_MS,
+        }
+    }
+
     /// The seed experiment: 3 nodes, 8 partitions, RF 3, 1,000,000 records of 1000 B,
     /// acks=1, batch.size=16384, linger.ms=50, unthrottled, no faults.
     pub fn seed_defaults(seed: u64) -> Self {
@@ -208,20 +224,7 @@ fn run_with(
     let load_start = sim.now_ms();
     phases.next("load", load_start, &no_retries, sim.events(), sim.trace());
     let mut producer = Producer::new(producer_config);
-    let mut perf = PerfProducer::new(
-        PerfConfig {
-            topic: config.topic.clone(),
-            num_records: config.records,
-            payloads: vec![random_payload(config.record_size, config.seed)],
-            throughput: config.throughput,
-            stamp_record_ids: true,
-            monotonic: false,
-            random: None,
-            warmup_records: 0,
-            reporting_interval_ms: loadgen::perf_stats::REPORTING_INTERVAL_MS,
-        },
-        load_start,
-    );
+    let mut perf = PerfProducer::new(config.perf_config(), load_start);
     let mut connections = SimConnections::default();
     let steps = if config.node_roles {
         let roles = plan::roles(sim.active_controller(), sim.ids());

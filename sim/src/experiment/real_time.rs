@@ -34,7 +34,6 @@ use crate::cluster_control::{ClusterControl, ControlError, Target};
 use crate::kafka_cluster::KafkaCluster;
 use loadgen::consumer::{ConsumerConfig, OffsetReset};
 use loadgen::live::{read_all, run_perf_producer_with, PerfHooks, PerfRun};
-use loadgen::perf_producer::{random_payload, PerfConfig};
 use loadgen::producer::Completion;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -303,17 +302,7 @@ pub fn run_real_time(
         c.start(&bootstrap, load_start)
             .map_err(|e| RealTimeError::Setup(format!("beside the load: {e}")))?;
     }
-    let perf_config = PerfConfig {
-        topic: config.topic.clone(),
-        num_records: config.records,
-        payloads: vec![random_payload(config.record_size, config.seed)],
-        throughput: config.throughput,
-        stamp_record_ids: true,
-        monotonic: false,
-        random: None,
-        warmup_records: 0,
-        reporting_interval_ms: loadgen::perf_stats::REPORTING_INTERVAL_MS,
-    };
+    let perf_config = config.perf_config();
     let steps = if config.node_roles {
         let controller = observer.poller.last().and_then(|s| s.controller);
         let roles = plan::roles(controller, &cluster.node_ids());

@@ -384,9 +384,48 @@ impl Poller {
         self.poll_now(now_ms, cluster)
     }
 
-    /// Asks the cluster now, due or not.
+    /// Asks the cluster now, due or not, and stamps its answer `now_ms`: for a cluster
+    /// that answers at once, as the simulator does between two steps of virtual time.
     pub fn poll_now(&mut self, now_ms: u64, cluster: &mut dyn ClusterControl) -> Vec<Observed> {
-        self.next_poll_ms = now_ms + self.interval_ms;
+        self.ask(now_ms, cluster, &|| now_ms)
+    }
+
+    /// A real-time cluster's poll, if one is due at `clock()`: its answer is stamped with
+    /// the time it came back, not the time it was asked. The difference matters: a broker
+    /// forwards DescribeQuorum to the active controller, and when that controller was just
+    /// killed the broker holds the request until the quorum has elected another (Kafka's
+    /// forwarding retries on disconnect), so an answer asked for 0.1 s after the kill names
+    /// the new controller 2 s later; stamped when asked, it would claim an election in 0.1 s.
+    pub fn poll_timed(
+        &mut self,
+        clock: &dyn Fn() -> u64,
+        cluster: &mut dyn ClusterControl,
+    ) -> Vec<Observed> {
+        let asked_ms = clock();
+        if !self.is_due(asked_ms) {
+            return Vec::new();
+        }
+        self.ask(asked_ms, cluster, clock)
+    }
+
+    /// [`Poller::poll_timed`], due or not.
+    pub fn poll_timed_now(
+        &mut self,
+        clock: &dyn Fn() -> u64,
+        cluster: &mut dyn ClusterControl,
+    ) -> Vec<Observed> {
+        self.ask(clock(), cluster, clock)
+    }
+
+    /// One poll: asks at `asked_ms`, and stamps what it learns `answered()` once the
+    /// answers are in. The next poll is due an interval after this one was asked.
+    fn ask(
+        &mut self,
+        asked_ms: u64,
+        cluster: &mut dyn ClusterControl,
+        answered: &dyn Fn() -> u64,
+    ) -> Vec<Observed> {
+        self.next_poll_ms = asked_ms + self.interval_ms;
         let mut changes = Vec::new();
         let mut failure = None;
         let partitions = match cluster.partition_states(&self.topic) {
@@ -409,6 +448,7 @@ impl Poller {
             }
             self.last_failure = failure;
         }
+        let now_ms = answered().max(asked_ms);
         let previous = self.last.clone();
         let snapshot = Snapshot {
             at_ms: now_ms,
@@ -613,5 +653,41 @@ mod tests {
             "first, no controller, controller 1, new leader"
         );
         assert_eq!(poller.observed().len(), 4);
+    }
+    /// The bug `sim conform` showed against Kafka 4.4: a DescribeQuorum asked 0.1 s after
+    /// the controller's SIGKILL came back 2 s later naming the new controller, and the run
+    /// said "new controller after 123 ms" where the JVMs' raft logs show the election after
+    /// controller.quorum.fetch.timeout.ms (2 s). An answer is stamped when it arrives.
+    #[test]
+    fn a_slow_answer_is_stamped_when_it_came_back_not_when_it_was_asked() {
+        let mut cluster = Script {
+            answers: vec![
+                (Ok(vec![p(0, 1, 1, &[1, 2, 3])]), Some(1)),
+                (Ok(vec![p(0, 1, 1, &[1, 2, 3])]), Some(2)),
+            ],
+            at: 0,
+        };
+        let mut poller = Poller::new("t", 150);
+        poller.poll_timed_now(&|| 0, &mut cluster);
+        poller.note_fault(100, "killed", &[1]);
+        let clock = std::cell::Cell::new(200);
+        let slow = || {
+            // The clock moves on while the cluster is asked: each read is 1 s later.
+            let now = clock.get();
+            clock.set(now + 1_000);
+            now
+        };
+        let elected = poller.poll_timed(&slow, &mut cluster);
+        assert_eq!(elected.len(), 1, "{elected:?}");
+        assert_eq!(elected[0].at_ms, 1_200, "asked at 200, answered at 1200");
+        assert_eq!(
+            elected[0].text,
+            "active controller 1 -> 2 (node 1 was killed 1100 ms before)"
+        );
+        assert_eq!(poller.history().last().map(|s| s.at_ms), Some(1_200));
+        assert!(
+            poller.is_due(350),
+            "the next poll is due an interval after this one was asked"
+        );
     }
 }

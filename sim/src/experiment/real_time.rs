@@ -284,7 +284,7 @@ pub fn run_real_time(
     let load_start = clock.now_ms();
     phases.next_phase("load", load_start, &no_retries);
     let mut observer = Observer::new(Poller::new(&config.topic, options.poll_interval_ms));
-    observer.poller.poll_now(load_start, cluster);
+    observer.poller.poll_timed_now(&|| clock.now_ms(), cluster);
     let shared = Shared {
         clock,
         record_size: config.record_size as u64,
@@ -333,7 +333,7 @@ pub fn run_real_time(
         loop {
             let now = clock.now_ms();
             let load_over = shared.done.load(Ordering::Acquire);
-            observe(cluster, &mut observer, &shared, now);
+            observe(cluster, &mut observer, &shared);
             note_lines(&shared, now, cluster.settle());
             if let Some(c) = companion.as_mut() {
                 let lines = c.tick(now);
@@ -376,7 +376,7 @@ pub fn run_real_time(
     let converge_deadline = clock.now_ms() + config.converge_timeout_ms;
     let converged = loop {
         let now = clock.now_ms();
-        observe(cluster, &mut observer, &shared, now);
+        observe(cluster, &mut observer, &shared);
         note_lines(&shared, now, cluster.settle());
         if observer.poller.last().is_some_and(|s| {
             s.partitions.len() == config.partitions as usize
@@ -485,9 +485,12 @@ pub fn run_real_time(
     })
 }
 
-/// Polls if due, and records what changed in the current phase.
-fn observe(cluster: &mut dyn ClusterControl, observer: &mut Observer, shared: &Shared, now: u64) {
-    let changes = observer.poller.poll(now, cluster);
+/// Polls if due, and records what changed in the current phase, stamped when the answers
+/// came back.
+fn observe(cluster: &mut dyn ClusterControl, observer: &mut Observer, shared: &Shared) {
+    let changes = observer
+        .poller
+        .poll_timed(&|| shared.clock.now_ms(), cluster);
     if changes.is_empty() {
         return;
     }
@@ -550,19 +553,23 @@ fn fire_due_steps(
             .ok()
             .flatten()
             .or_else(|| observer.poller.last().and_then(|s| s.controller));
+        // Asking for the controller can take seconds (a broker forwards DescribeQuorum to
+        // a controller that may be gone): the step's time is read after it, just before
+        // the step is applied, so times measured from the fault start at the fault.
+        let fired_at = shared.clock.now_ms();
         let index = shared.with(|r| r.phases.current_index() + 1);
-        let record = observer.before(cluster, &step, controller, now, index);
+        let record = observer.before(cluster, &step, controller, fired_at, index);
         shared.with(|r| {
             let retried = r.retried.clone();
-            r.timeline.fault(now, &record.name);
-            r.phases.next_phase(&record.name, now, &retried);
+            r.timeline.fault(fired_at, &record.name);
+            r.phases.next_phase(&record.name, fired_at, &retried);
         });
         let outcome = plan::apply(cluster, &step.action).map_err(|e| e.to_string());
         let text = match &outcome {
             Ok(words) => format!("fault: {words}"),
             Err(why) => format!("fault: '{step}' failed: {why}"),
         };
-        note_lines(shared, now, vec![text]);
+        note_lines(shared, fired_at, vec![text]);
         plan_runner.fired(shared.clock.now_ms(), observer.poller.observed().len());
         observer.fired(cluster, &step, record, outcome);
     }

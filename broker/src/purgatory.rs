@@ -14,10 +14,11 @@ use controller::{BrokerId, PartitionKey};
 pub enum ProduceOrigin {
     /// A client's Produce request.
     Client(ClientToken),
-    /// The group coordinator's offset commit, appended to `__consumer_offsets` with acks=all
-    /// (Kafka's `GroupMetadataManager.storeOffsets` through `ReplicaManager.appendRecords`,
-    /// waiting at most `offsets.commit.timeout.ms`), by the broker's own commit id.
-    OffsetCommit(u64),
+    /// The group coordinator's append to `__consumer_offsets` with acks=all: an offset
+    /// commit or a group's metadata (Kafka's `CoordinatorRuntime` writing through
+    /// `ReplicaManager.appendRecords`, waiting at most `offsets.commit.timeout.ms`), by the
+    /// broker's own append id.
+    GroupCoordinator(u64),
 }
 
 /// An acks=all produce waiting for the high watermark.

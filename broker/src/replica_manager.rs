@@ -10,7 +10,7 @@
 
 use crate::config::BrokerConfig;
 use crate::controller_channel::{ControllerChannel, Purpose};
-use crate::group::coordinator::PendingCommit;
+use crate::group::coordinator::PendingAppend;
 use crate::group::offsets_topic::{self, OFFSETS_TOPIC};
 use crate::group::{GroupCoordinator, GroupRequest, GroupResponse};
 use crate::lifecycle::BrokerLifecycle;
@@ -96,11 +96,12 @@ pub struct Broker {
     delayed_fetch: Vec<DelayedFetch>,
     producer_ids: ProducerIdManager,
     groups: GroupCoordinator,
-    /// Offset commits waiting for `__consumer_offsets` to replicate them, by commit id.
-    pending_commits: BTreeMap<u64, PendingCommit>,
-    next_commit_id: u64,
-    /// Commits whose append was answered, for the coordinator: (commit id, error).
-    appended_commits: Vec<(u64, ErrorCode)>,
+    /// The group coordinator's appends (offset commits, group metadata) waiting for
+    /// `__consumer_offsets` to replicate them, by append id.
+    pending_appends: BTreeMap<u64, PendingAppend>,
+    next_append_id: u64,
+    /// Appends that were answered, for the coordinator: (append id, error).
+    appended: Vec<(u64, ErrorCode)>,
     offsets_topic_requested: bool,
     /// Topics being auto-created, so repeated Metadata requests ask only once.
     auto_creating: BTreeSet<String>,
@@ -145,9 +146,9 @@ impl Broker {
             delayed_fetch: Vec::new(),
             producer_ids: ProducerIdManager::default(),
             groups: GroupCoordinator::new(offsets_topic::DEFAULT_NUM_PARTITIONS),
-            pending_commits: BTreeMap::new(),
-            next_commit_id: 0,
-            appended_commits: Vec::new(),
+            pending_appends: BTreeMap::new(),
+            next_append_id: 0,
+            appended: Vec::new(),
             offsets_topic_requested: false,
             auto_creating: BTreeSet::new(),
             last_isr_check_ms: 0,
@@ -197,14 +198,14 @@ impl Broker {
         std::mem::take(&mut self.out)
     }
 
-    /// Answers of internal offset-commit appends go to the coordinator; its answers and
-    /// new appends go out.
+    /// Answers of the coordinator's internal appends (commits, group metadata) go to the
+    /// coordinator; its answers and new appends go out.
     fn route_group_traffic(&mut self) {
         for _ in 0..MAX_GROUP_ROUTING_ROUNDS {
             let mut progressed = false;
-            for (commit_id, error) in std::mem::take(&mut self.appended_commits) {
-                if let Some(pending) = self.pending_commits.remove(&commit_id) {
-                    self.groups.commit_done(pending, error);
+            for (append_id, error) in std::mem::take(&mut self.appended) {
+                if let Some(pending) = self.pending_appends.remove(&append_id) {
+                    self.groups.append_done(pending, error, self.now_ms);
                     progressed = true;
                 }
             }
@@ -230,15 +231,16 @@ impl Broker {
         );
     }
 
-    /// Appends a group's commit to its `__consumer_offsets` partition with acks=all.
+    /// Appends a group coordinator's records (a commit, a group's metadata) to their
+    /// `__consumer_offsets` partition with acks=all.
     fn append_offsets(&mut self, append: crate::group::coordinator::OffsetsAppend) {
         let Some(key) = self.offsets_partition_key(append.partition) else {
             self.groups
-                .commit_done(append.commit, ErrorCode::NotLeaderOrFollower);
+                .append_done(append.pending, ErrorCode::NotLeaderOrFollower, self.now_ms);
             return;
         };
-        self.next_commit_id += 1;
-        let commit_id = self.next_commit_id;
+        self.next_append_id += 1;
+        let append_id = self.next_append_id;
         let result = match self.partitions.get_mut(&key) {
             Some(p) => p
                 .append_as_leader(append.records, -1)
@@ -247,7 +249,7 @@ impl Broker {
         };
         match result {
             Ok(info) => {
-                self.pending_commits.insert(commit_id, append.commit);
+                self.pending_appends.insert(append_id, append.pending);
                 let response = ProducePartitionResponse {
                     topic: OFFSETS_TOPIC.to_string(),
                     partition: append.partition,
@@ -256,13 +258,13 @@ impl Broker {
                     last_offset: info.last_offset,
                 };
                 self.delayed_produce.push(DelayedProduce {
-                    origin: ProduceOrigin::OffsetCommit(commit_id),
+                    origin: ProduceOrigin::GroupCoordinator(append_id),
                     deadline_ms: self.now_ms + OFFSET_COMMIT_TIMEOUT_MS,
                     partitions: vec![(response, Some((key, info.last_offset + 1)))],
                 });
                 self.complete_purgatories();
             }
-            Err(code) => self.groups.commit_done(append.commit, code),
+            Err(code) => self.groups.append_done(append.pending, code, self.now_ms),
         }
     }
 
@@ -460,13 +462,15 @@ impl Broker {
             self.groups.set_num_partitions(count);
             match change {
                 RoleChange::BecameLeader => {
-                    // Become the coordinator of this partition's groups: load their offsets.
+                    // Become the coordinator of this partition's groups: load their offsets
+                    // and metadata.
                     let batches = partition
                         .log()
                         .read(partition.log().log_start_offset(), usize::MAX)
                         .unwrap_or_default();
                     let batches: Vec<_> = batches.iter().map(StoredBatch::wire_bytes).collect();
-                    self.groups.load(offsets_topic::decode_commits(&batches));
+                    self.groups
+                        .load(offsets_topic::decode_records(&batches), now);
                 }
                 RoleChange::BecameFollower => self.groups.unload(key.1),
                 _ => {}
@@ -1506,11 +1510,11 @@ impl Broker {
                 .out
                 .client
                 .push((token, ClientResponse::Produce(answers))),
-            ProduceOrigin::OffsetCommit(commit_id) => {
+            ProduceOrigin::GroupCoordinator(append_id) => {
                 let error = answers
                     .first()
                     .map_or(ErrorCode::UnknownServerError, |p| p.error);
-                self.appended_commits.push((commit_id, error));
+                self.appended.push((append_id, error));
             }
         }
     }

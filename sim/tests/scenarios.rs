@@ -10,6 +10,8 @@ mod crash;
 mod eligible_leader_replicas;
 #[path = "scenarios/graceful_stop.rs"]
 mod graceful_stop;
+#[path = "scenarios/group_coordinator_failover.rs"]
+mod group_coordinator_failover;
 #[path = "scenarios/isr_shrink_expand.rs"]
 mod isr_shrink_expand;
 #[path = "scenarios/leader_failover.rs"]

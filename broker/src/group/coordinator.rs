@@ -1,8 +1,22 @@
 //! The group coordinator's state machine (Kafka's `GroupCoordinator` and `GroupMetadata`,
 //! classic protocol). Requests and answers are kafka-protocol's message structs; time
 //! comes in as values.
+//!
+//! What the coordinator knows survives it in `__consumer_offsets` ([`super::offsets_topic`]):
+//! every commit, and the group's metadata each time a generation completes. When the
+//! leader's SyncGroup brings the assignment, the coordinator appends the group (generation,
+//! protocol, leader, every member with its subscription and assignment) and answers the
+//! members' SyncGroups only once that record is replicated (Kafka's
+//! `GroupMetadataManager.classicGroupSyncGroup`, whose append future completes at the high
+//! watermark); a group left without members appends its Empty state. The broker that next
+//! leads the partition replays the log ([`GroupCoordinator::load`]) and has the same group,
+//! Stable at the same generation, so its members' heartbeats and commits go on being
+//! accepted: a coordinator failover is not a rebalance.
 
-use super::offsets_topic::{encode_commits, partition_for, CommittedOffset};
+use super::offsets_topic::{
+    encode_commits, encode_group_metadata, partition_for, CommittedOffset, GroupMetadata,
+    MemberMetadata, OffsetsRecord,
+};
 use crate::messages::ClientToken;
 use bytes::Bytes;
 use controller::ErrorCode;
@@ -198,6 +212,9 @@ struct Group {
     /// A new group's first rebalance waits the whole `group.initial.rebalance.delay.ms`
     /// for more members (Kafka's `InitialDelayedJoin`).
     initial_delay: bool,
+    /// The leader's assignment of this generation is being appended: the members'
+    /// SyncGroups wait for it to replicate, and a repeated leader SyncGroup adds no record.
+    storing_assignment: bool,
 }
 
 impl Group {
@@ -212,6 +229,91 @@ impl Group {
             pending_members: BTreeSet::new(),
             rebalance_deadline_ms: 0,
             initial_delay: false,
+            storing_assignment: false,
+        }
+    }
+
+    /// A group as a new coordinator loads it (Kafka's `ClassicGroup.fromRecord`): Stable
+    /// with its members if it has any, else Empty. Members keep their generation and
+    /// assignment; each gets a fresh session deadline from `now_ms`, as Kafka reschedules
+    /// every loaded member's heartbeat when the partition finishes loading.
+    fn from_record(value: GroupMetadata, now_ms: u64) -> Self {
+        let protocol = value.protocol.clone();
+        let members: BTreeMap<String, Member> = value
+            .members
+            .into_iter()
+            .map(|m| {
+                let member = Member {
+                    session_timeout_ms: m.session_timeout_ms.max(0) as u64,
+                    rebalance_timeout_ms: m.rebalance_timeout_ms.max(0) as u64,
+                    // Only the chosen protocol's subscription is stored, so a loaded member
+                    // supports that protocol alone (as in Kafka).
+                    protocols: protocol
+                        .iter()
+                        .map(|p| (p.clone(), m.subscription.clone()))
+                        .collect(),
+                    last_heartbeat_ms: now_ms,
+                    awaiting_join: None,
+                    awaiting_sync: None,
+                    assignment: m.assignment,
+                    client_id: m.client_id,
+                    client_host: m.client_host,
+                };
+                (m.member_id, member)
+            })
+            .collect();
+        Self {
+            state: if members.is_empty() {
+                GroupState::Empty
+            } else {
+                GroupState::Stable
+            },
+            generation: value.generation,
+            protocol_type: (!value.protocol_type.is_empty()).then_some(value.protocol_type),
+            protocol,
+            leader: value.leader,
+            members,
+            ..Self::new()
+        }
+    }
+
+    /// The record of this group (Kafka's `GroupCoordinatorRecordHelpers
+    /// .newGroupMetadataRecord`), with `assignments` in place of the members' current ones
+    /// when a SyncGroup is storing a new generation's.
+    fn to_record(
+        &self,
+        assignments: Option<&BTreeMap<String, Bytes>>,
+        now_ms: u64,
+    ) -> GroupMetadata {
+        let protocol = self.protocol.as_deref().unwrap_or_default();
+        GroupMetadata {
+            protocol_type: self.protocol_type.clone().unwrap_or_default(),
+            generation: self.generation,
+            protocol: self.protocol.clone(),
+            leader: self.leader.clone(),
+            current_state_timestamp_ms: now_ms as i64,
+            members: self
+                .members
+                .iter()
+                .map(|(id, m)| MemberMetadata {
+                    member_id: id.clone(),
+                    group_instance_id: None,
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    rebalance_timeout_ms: m.rebalance_timeout_ms.min(i32::MAX as u64) as i32,
+                    session_timeout_ms: m.session_timeout_ms.min(i32::MAX as u64) as i32,
+                    subscription: m
+                        .protocols
+                        .iter()
+                        .find(|(n, _)| n == protocol)
+                        .map(|(_, md)| md.clone())
+                        .unwrap_or_default(),
+                    assignment: match assignments {
+                        Some(a) => a.get(id).cloned().unwrap_or_default(),
+                        None => m.assignment.clone(),
+                    },
+                })
+                .collect(),
         }
     }
 }
@@ -224,12 +326,42 @@ pub struct PendingCommit {
     pub commits: Vec<CommittedOffset>,
 }
 
+/// What waits for an append to `__consumer_offsets` to replicate.
+#[derive(Debug)]
+pub enum PendingAppend {
+    /// An OffsetCommit, answered to its client.
+    Commit(PendingCommit),
+    /// A generation's assignment (the leader's SyncGroup): the members' SyncGroups are
+    /// answered once it is stored.
+    Assignment {
+        group: String,
+        generation: i32,
+        assignments: BTreeMap<String, Bytes>,
+    },
+    /// A group's metadata nobody waits on (the group went Empty).
+    GroupMetadata,
+}
+
 /// Records the coordinator wants appended to `__consumer_offsets`, with acks=all.
 #[derive(Debug)]
 pub struct OffsetsAppend {
     pub partition: i32,
     pub records: Bytes,
-    pub commit: PendingCommit,
+    pub pending: PendingAppend,
+}
+
+/// Kafka's `CoordinatorRuntime` / `GroupMetadataManager.appendGroupMetadataErrorToResponseError`:
+/// an append to `__consumer_offsets` that failed becomes an error the client acts on
+/// (find the coordinator again, or retry).
+fn append_error_to_response_error(error: ErrorCode) -> ErrorCode {
+    match error {
+        ErrorCode::NotLeaderOrFollower => ErrorCode::NotCoordinator,
+        ErrorCode::UnknownTopicOrPartition
+        | ErrorCode::NotEnoughReplicas
+        | ErrorCode::NotEnoughReplicasAfterAppend
+        | ErrorCode::RequestTimedOut => ErrorCode::CoordinatorNotAvailable,
+        other => other,
+    }
 }
 
 /// Every group this broker coordinates.
@@ -275,13 +407,55 @@ impl GroupCoordinator {
         std::mem::take(&mut self.appends)
     }
 
-    /// Loads the offsets of an offsets-topic partition this broker now leads.
-    pub fn load(&mut self, commits: Vec<CommittedOffset>) {
+    /// Loads an offsets-topic partition this broker now leads: its `records`, in log order,
+    /// rebuild every group's offsets and metadata (the last record of a group wins; a
+    /// tombstone removes the group). Kafka's `CoordinatorLoaderImpl` replaying into
+    /// `GroupMetadataManager.replay`. A group this coordinator already has in memory is
+    /// newer than its log and is kept (a new leader epoch while already leading is not a
+    /// reload, as in Kafka's `CoordinatorRuntime.scheduleLoadOperation`).
+    pub fn load(&mut self, records: Vec<OffsetsRecord>, now_ms: u64) {
+        let in_memory: BTreeSet<String> = self.groups.keys().cloned().collect();
+        let mut loaded: BTreeMap<String, Option<GroupMetadata>> = BTreeMap::new();
+        for record in records {
+            match record {
+                OffsetsRecord::OffsetCommit(c) => self.store_offsets(vec![c]),
+                OffsetsRecord::GroupMetadata { group, value } => {
+                    loaded.insert(group, value);
+                }
+            }
+        }
+        for (group, value) in loaded {
+            if in_memory.contains(&group) {
+                continue;
+            }
+            if let Some(value) = value {
+                self.groups.insert(group, Group::from_record(value, now_ms));
+            }
+        }
+    }
+
+    fn store_offsets(&mut self, commits: Vec<CommittedOffset>) {
         for c in commits {
             self.offsets
                 .entry(c.group.clone())
                 .or_default()
                 .insert((c.topic.clone(), c.partition), c);
+        }
+    }
+
+    /// Appends `group`'s metadata as it is now, with nobody waiting on the write (Kafka
+    /// stores an Empty group's state this way; a failed write is only logged there).
+    fn store_group(&mut self, group_id: &str, now_ms: u64) {
+        let Some(group) = self.groups.get(group_id) else {
+            return;
+        };
+        let value = group.to_record(None, now_ms);
+        if let Some(records) = encode_group_metadata(group_id, Some(&value), now_ms as i64) {
+            self.appends.push(OffsetsAppend {
+                partition: self.partition_for(group_id),
+                records,
+                pending: PendingAppend::GroupMetadata,
+            });
         }
     }
 
@@ -325,7 +499,7 @@ impl GroupCoordinator {
     pub fn handle(&mut self, token: ClientToken, version: i16, request: GroupRequest, now_ms: u64) {
         match request {
             GroupRequest::JoinGroup(r, client) => self.join(token, version, r, client, now_ms),
-            GroupRequest::SyncGroup(r) => self.sync(token, r),
+            GroupRequest::SyncGroup(r) => self.sync(token, r, now_ms),
             GroupRequest::Heartbeat(r) => {
                 let code = self.heartbeat(&r, now_ms);
                 self.out.push((
@@ -390,8 +564,16 @@ impl GroupCoordinator {
         }
         let mut member_id = r.member_id.as_str().to_string();
         if member_id.is_empty() {
-            self.next_member += 1;
-            member_id = member_id_for(&client.client_id, self.next_member, token.connection_id);
+            // Skip ids a loaded group already has (another coordinator drew them).
+            loop {
+                self.next_member += 1;
+                member_id = member_id_for(&client.client_id, self.next_member, token.connection_id);
+                if !group.members.contains_key(&member_id)
+                    && !group.pending_members.contains(&member_id)
+                {
+                    break;
+                }
+            }
             if version >= 4 {
                 // KIP-394: the member must come back with the id it is given.
                 group.pending_members.insert(member_id.clone());
@@ -478,6 +660,7 @@ impl GroupCoordinator {
             group.generation += 1;
             group.leader = None;
             group.protocol = None;
+            self.store_group(group_id, now_ms);
             return;
         }
         group.generation += 1;
@@ -514,7 +697,7 @@ impl GroupCoordinator {
         }
     }
 
-    fn sync(&mut self, token: ClientToken, r: SyncGroupRequest) {
+    fn sync(&mut self, token: ClientToken, r: SyncGroupRequest, now_ms: u64) {
         let error = |code: ErrorCode| {
             GroupResponse::SyncGroup(SyncGroupResponse::default().with_error_code(code.code()))
         };
@@ -558,28 +741,86 @@ impl GroupCoordinator {
                 if let Some(m) = group.members.get_mut(&member_id) {
                     m.awaiting_sync = Some(token);
                 }
-                if group.leader.as_deref() == Some(member_id.as_str()) {
-                    let assignments: BTreeMap<String, Bytes> = r
-                        .assignments
-                        .iter()
-                        .map(|a| (a.member_id.as_str().to_string(), a.assignment.clone()))
-                        .collect();
-                    for (id, m) in group.members.iter_mut() {
-                        m.assignment = assignments.get(id).cloned().unwrap_or_default();
-                    }
-                    group.state = GroupState::Stable;
-                    let mut answers = Vec::new();
-                    for m in group.members.values_mut() {
-                        if let Some(t) = m.awaiting_sync.take() {
-                            answers.push((t, m.assignment.clone()));
-                        }
-                    }
-                    for (t, a) in answers {
-                        let resp = answer(group, a);
-                        self.out.push((t, resp));
-                    }
+                if group.leader.as_deref() != Some(member_id.as_str()) || group.storing_assignment {
+                    return;
+                }
+                // The leader's assignment: stored first, given out once replicated.
+                let assignments: BTreeMap<String, Bytes> = r
+                    .assignments
+                    .iter()
+                    .filter(|a| group.members.contains_key(a.member_id.as_str()))
+                    .map(|a| (a.member_id.as_str().to_string(), a.assignment.clone()))
+                    .collect();
+                let value = group.to_record(Some(&assignments), now_ms);
+                let group_id = r.group_id.0.as_str();
+                let records = encode_group_metadata(group_id, Some(&value), now_ms as i64);
+                group.storing_assignment = records.is_some();
+                let pending = PendingAppend::Assignment {
+                    group: group_id.to_string(),
+                    generation: group.generation,
+                    assignments,
+                };
+                match records {
+                    Some(records) => self.appends.push(OffsetsAppend {
+                        partition: partition_for(group_id, self.num_partitions),
+                        records,
+                        pending,
+                    }),
+                    None => self.append_done(pending, ErrorCode::UnknownServerError, now_ms),
                 }
             }
+        }
+    }
+
+    /// A generation's assignment is stored, or failed to be (Kafka's append future in
+    /// `classicGroupSyncGroup`). Stored: every member gets its share and the group is
+    /// Stable. Failed: the waiting members get the error with no assignment and the group
+    /// rebalances. Either only if the group is still completing that generation; a join or
+    /// a leave in the meantime has already sent the members back to JoinGroup.
+    fn assignment_stored(
+        &mut self,
+        group_id: &str,
+        generation: i32,
+        assignments: BTreeMap<String, Bytes>,
+        error: ErrorCode,
+        now_ms: u64,
+    ) {
+        let Some(group) = self.groups.get_mut(group_id) else {
+            return;
+        };
+        if group.state != GroupState::CompletingRebalance || group.generation != generation {
+            return;
+        }
+        group.storing_assignment = false;
+        let code = append_error_to_response_error(error);
+        let protocol_type = group.protocol_type.as_deref().map(s);
+        let protocol = group.protocol.as_deref().map(s);
+        let mut answers = Vec::new();
+        for (id, m) in group.members.iter_mut() {
+            m.assignment = if code == ErrorCode::None {
+                assignments.get(id).cloned().unwrap_or_default()
+            } else {
+                Bytes::new()
+            };
+            if let Some(t) = m.awaiting_sync.take() {
+                answers.push((t, m.assignment.clone()));
+            }
+        }
+        for (t, a) in answers {
+            let mut resp = SyncGroupResponse::default().with_error_code(code.code());
+            if code == ErrorCode::None {
+                resp = resp
+                    .with_protocol_type(protocol_type.clone())
+                    .with_protocol_name(protocol.clone())
+                    .with_assignment(a);
+            }
+            self.out.push((t, GroupResponse::SyncGroup(resp)));
+        }
+        if code == ErrorCode::None {
+            group.state = GroupState::Stable;
+        } else {
+            prepare_rebalance(group, now_ms, false, &mut self.out);
+            self.maybe_complete_join(group_id, now_ms);
         }
     }
 
@@ -671,6 +912,7 @@ impl GroupCoordinator {
             group.leader = None;
             group.protocol = None;
             group.generation += 1;
+            self.store_group(group_id, now_ms);
             return;
         }
         if matches!(
@@ -743,29 +985,36 @@ impl GroupCoordinator {
         self.appends.push(OffsetsAppend {
             partition: self.partition_for(&group_id),
             records,
-            commit: PendingCommit {
+            pending: PendingAppend::Commit(PendingCommit {
                 reply: token,
                 request: r,
                 commits,
-            },
+            }),
         });
     }
 
-    /// The offsets topic answered a commit's append: the offsets are stored (and served by
-    /// OffsetFetch) only once replicated.
-    pub fn commit_done(&mut self, pending: PendingCommit, error: ErrorCode) {
+    /// The offsets topic answered one of the coordinator's appends (replicated, or failed
+    /// with `error`).
+    pub fn append_done(&mut self, pending: PendingAppend, error: ErrorCode, now_ms: u64) {
+        match pending {
+            PendingAppend::Commit(commit) => self.commit_done(commit, error),
+            PendingAppend::Assignment {
+                group,
+                generation,
+                assignments,
+            } => self.assignment_stored(&group, generation, assignments, error, now_ms),
+            PendingAppend::GroupMetadata => {}
+        }
+    }
+
+    /// A commit's append was answered: the offsets are stored (and served by OffsetFetch)
+    /// only once replicated.
+    fn commit_done(&mut self, pending: PendingCommit, error: ErrorCode) {
         if error == ErrorCode::None {
-            self.load(pending.commits);
+            self.store_offsets(pending.commits);
         }
         // A commit that did not replicate leaves the client to retry at the coordinator.
-        let code = match error {
-            ErrorCode::None => ErrorCode::None,
-            ErrorCode::NotLeaderOrFollower => ErrorCode::NotCoordinator,
-            ErrorCode::NotEnoughReplicas
-            | ErrorCode::NotEnoughReplicasAfterAppend
-            | ErrorCode::RequestTimedOut => ErrorCode::CoordinatorNotAvailable,
-            other => other,
-        };
+        let code = append_error_to_response_error(error);
         self.out.push((
             pending.reply,
             GroupResponse::OffsetCommit(commit_response(&pending.request, code)),
@@ -1041,4 +1290,5 @@ fn prepare_rebalance(
     };
     group.state = GroupState::PreparingRebalance;
     group.initial_delay = initial;
+    group.storing_assignment = false;
 }

@@ -14,9 +14,16 @@
 //!    `__consumer_offsets` and answers once it is replicated (the high watermark passed it),
 //!    so committed offsets survive broker loss; **OffsetFetch** reads them back.
 //!
-//! Simplifications, visible on purpose: group membership is kept in memory only (after a
-//! coordinator moves, members rejoin, as they would after a coordinator failover), static
-//! membership (`group.instance.id`) and the KIP-848 protocol are not modelled.
+//! The group itself is replicated too: when a generation's assignment is stored (the
+//! leader's SyncGroup) and when the group goes Empty, the coordinator appends the group's
+//! metadata to the same partition, and answers SyncGroup only once that is replicated. A
+//! broker that becomes the partition's leader loads offsets and groups from its log, so
+//! after a coordinator failover the members of a Stable group carry on with their
+//! generation: heartbeats and commits are accepted and nobody rebalances.
+//!
+//! Simplifications, visible on purpose: static membership (`group.instance.id`), group
+//! deletion (DeleteGroups; a tombstone is understood on load but never written), offset
+//! expiry and the KIP-848 protocol are not modelled.
 
 pub mod coordinator;
 pub mod offsets_topic;

@@ -3,6 +3,7 @@
 use super::coordinator::{
     ClientIdentity, GroupCoordinator, GroupRequest, GroupResponse, INITIAL_REBALANCE_DELAY_MS,
 };
+use super::offsets_topic::{decode_records, encode_group_metadata, OffsetsRecord};
 use crate::messages::ClientToken;
 use bytes::Bytes;
 use controller::ErrorCode;
@@ -61,6 +62,18 @@ fn joined(out: &[(ClientToken, GroupResponse)], t: ClientToken) -> JoinGroupResp
             _ => None,
         })
         .expect("a JoinGroup answer")
+}
+
+/// Every append the coordinator asked for, replicated; returns their record batches, as
+/// `__consumer_offsets` now holds them.
+fn replicate(c: &mut GroupCoordinator, now_ms: u64) -> Vec<Bytes> {
+    let appends = c.take_appends();
+    let mut log = Vec::new();
+    for a in appends {
+        log.push(a.records.clone());
+        c.append_done(a.pending, ErrorCode::None, now_ms);
+    }
+    log
 }
 
 /// Joins `members` (v5) and runs past the initial delay; returns (generation, member ids).
@@ -129,6 +142,7 @@ fn the_leaders_assignment_reaches_every_member() {
         })
         .collect();
     c.handle(token(8), 5, sync(leader, assignments), 0);
+    assert_eq!(replicate(&mut c, 0).len(), 1, "the generation is stored");
     let out = c.take_responses();
     assert_eq!(out.len(), 2);
     for (t, r) in out {
@@ -209,7 +223,7 @@ fn commits_are_appended_then_served_once_replicated() {
     };
     assert!(r.topics.is_empty(), "not served before it is replicated");
     for a in appends {
-        c.commit_done(a.commit, ErrorCode::None);
+        c.append_done(a.pending, ErrorCode::None, 0);
     }
     let out = c.take_responses();
     let Some((t, GroupResponse::OffsetCommit(r))) = out.first() else {
@@ -240,7 +254,7 @@ fn a_commit_that_did_not_replicate_asks_the_client_to_find_the_coordinator_again
     );
     c.handle(token(1), 8, commit, 0);
     for a in c.take_appends() {
-        c.commit_done(a.commit, ErrorCode::NotLeaderOrFollower);
+        c.append_done(a.pending, ErrorCode::NotLeaderOrFollower, 0);
     }
     let out = c.take_responses();
     let Some((_, GroupResponse::OffsetCommit(r))) = out.first() else {
@@ -314,6 +328,7 @@ fn synced_group(c: &mut GroupCoordinator) -> (i32, String) {
         ),
         0,
     );
+    assert_eq!(replicate(c, 0).len(), 1, "the generation is stored");
     assert!(matches!(
         c.take_responses().as_slice(),
         [(_, GroupResponse::SyncGroup(r))] if r.error_code == 0
@@ -394,7 +409,7 @@ fn a_group_never_joined_takes_commits_only_without_a_generation() {
     let appends = c.take_appends();
     assert_eq!(appends.len(), 1, "a simple consumer's commit is taken");
     for a in appends {
-        c.commit_done(a.commit, ErrorCode::None);
+        c.append_done(a.pending, ErrorCode::None, 0);
     }
     c.take_responses();
     c.handle(token(52), 8, commit("not-a-member", 3), 0);
@@ -422,6 +437,7 @@ fn synced_pair(c: &mut GroupCoordinator) -> (i32, String, String) {
     };
     c.handle(token(60), 5, sync(&follower, vec![]), 0);
     c.handle(token(61), 5, sync(&leader, vec![]), 0);
+    assert_eq!(replicate(c, 0).len(), 1, "the generation is stored");
     assert_eq!(c.take_responses().len(), 2, "both synced");
     (generation, leader, follower)
 }
@@ -586,4 +602,315 @@ fn described_members_carry_their_client_id_and_host() {
         assert_eq!(m.client_host.as_str(), "/127.0.0.1");
         assert!(m.member_metadata.is_empty());
     }
+}
+
+// Group metadata in `__consumer_offsets`: stored when a generation completes, loaded by
+// the next coordinator (Kafka's GroupMetadataKey/GroupMetadataValue records).
+
+fn sync_request(
+    generation: i32,
+    member: &str,
+    assignments: &[(&str, &'static [u8])],
+) -> GroupRequest {
+    GroupRequest::SyncGroup(
+        SyncGroupRequest::default()
+            .with_group_id(GroupId(s("g")))
+            .with_generation_id(generation)
+            .with_member_id(s(member))
+            .with_assignments(
+                assignments
+                    .iter()
+                    .map(|(m, a)| {
+                        SyncGroupRequestAssignment::default()
+                            .with_member_id(s(m))
+                            .with_assignment(Bytes::from_static(a))
+                    })
+                    .collect(),
+            ),
+    )
+}
+
+/// A two-member group taken to Stable with assignments "p0" (leader) and "p1"; returns
+/// (generation, leader, follower, the records it stored).
+fn stored_pair(c: &mut GroupCoordinator) -> (i32, String, String, Vec<Bytes>) {
+    let (generation, ids) = stable_group(c, 2);
+    let mut sorted = ids;
+    sorted.sort();
+    let (leader, follower) = (sorted[0].clone(), sorted[1].clone());
+    c.handle(token(60), 5, sync_request(generation, &follower, &[]), 0);
+    let assignments = [
+        (leader.as_str(), &b"p0"[..]),
+        (follower.as_str(), &b"p1"[..]),
+    ];
+    c.handle(
+        token(61),
+        5,
+        sync_request(generation, &leader, &assignments),
+        0,
+    );
+    let log = replicate(c, 0);
+    assert_eq!(c.take_responses().len(), 2, "both synced");
+    (generation, leader, follower, log)
+}
+
+/// Kafka's `classicGroupSyncGroup`: the leader's assignment is appended as the group's
+/// metadata and the SyncGroups are answered only once it is replicated, so a member never
+/// works from an assignment a new coordinator would not know.
+#[test]
+fn syncgroup_is_answered_only_once_the_generation_is_stored() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, ids) = stable_group(&mut c, 2);
+    let mut sorted = ids;
+    sorted.sort();
+    let (leader, follower) = (&sorted[0], &sorted[1]);
+    c.handle(token(60), 5, sync_request(generation, follower, &[]), 0);
+    let assignments = [
+        (leader.as_str(), &b"p0"[..]),
+        (follower.as_str(), &b"p1"[..]),
+    ];
+    c.handle(
+        token(61),
+        5,
+        sync_request(generation, leader, &assignments),
+        0,
+    );
+    assert!(
+        c.take_responses().is_empty(),
+        "nobody is answered before the write"
+    );
+    // A repeated leader SyncGroup waits with the others and writes nothing more.
+    c.handle(
+        token(62),
+        5,
+        sync_request(generation, leader, &assignments),
+        0,
+    );
+    let appends = c.take_appends();
+    assert_eq!(appends.len(), 1);
+    assert_eq!(appends[0].partition, c.partition_for("g"));
+    let records = decode_records(std::slice::from_ref(&appends[0].records));
+    let [OffsetsRecord::GroupMetadata {
+        group,
+        value: Some(value),
+    }] = records.as_slice()
+    else {
+        panic!("one group metadata record, got {records:?}")
+    };
+    assert_eq!(group, "g");
+    assert_eq!(value.generation, generation);
+    assert_eq!(value.protocol_type, "consumer");
+    assert_eq!(value.protocol.as_deref(), Some("range"));
+    assert_eq!(value.leader.as_deref(), Some(leader.as_str()));
+    let stored: Vec<(&str, &[u8], &[u8])> = value
+        .members
+        .iter()
+        .map(|m| (m.member_id.as_str(), &m.subscription[..], &m.assignment[..]))
+        .collect();
+    assert_eq!(
+        stored,
+        vec![
+            (leader.as_str(), &b"sub"[..], &b"p0"[..]),
+            (follower.as_str(), &b"sub"[..], &b"p1"[..])
+        ]
+    );
+    assert!(value.members.iter().all(|m| m.session_timeout_ms == 10_000
+        && m.rebalance_timeout_ms == 30_000
+        && m.client_id == "consumer-g-1"));
+    assert_eq!(
+        c.describe_group("g").group_state.as_str(),
+        "CompletingRebalance",
+        "not Stable before the write"
+    );
+    for a in appends {
+        c.append_done(a.pending, ErrorCode::None, 10);
+    }
+    let out = c.take_responses();
+    // One waiting SyncGroup per member, as in Kafka: the repeat took the first's place.
+    assert_eq!(out.len(), 2, "the follower and the leader's repeat");
+    assert!(out.iter().all(|(t, _)| *t != token(61)));
+    for (t, r) in out {
+        let GroupResponse::SyncGroup(r) = r else {
+            panic!("sync answers")
+        };
+        assert_eq!(r.error_code, 0);
+        let want: &[u8] = if t == token(60) { b"p1" } else { b"p0" };
+        assert_eq!(&r.assignment[..], want);
+    }
+    assert_eq!(c.describe_group("g").group_state.as_str(), "Stable");
+}
+
+/// Kafka's `resetAndPropagateAssignmentWithError`: if the generation cannot be stored the
+/// members get the error (NOT_COORDINATOR: find the coordinator again) and no assignment,
+/// and the group rebalances.
+#[test]
+fn a_generation_that_could_not_be_stored_is_not_handed_out() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, ids) = stable_group(&mut c, 1);
+    c.handle(
+        token(61),
+        5,
+        sync_request(generation, &ids[0], &[(ids[0].as_str(), b"p0")]),
+        0,
+    );
+    for a in c.take_appends() {
+        c.append_done(a.pending, ErrorCode::NotLeaderOrFollower, 10);
+    }
+    let out = c.take_responses();
+    let [(_, GroupResponse::SyncGroup(r))] = out.as_slice() else {
+        panic!("one sync answer, got {out:?}")
+    };
+    assert_eq!(r.error_code, ErrorCode::NotCoordinator.code());
+    assert!(r.assignment.is_empty());
+    assert_eq!(
+        heartbeat_code(&mut c, &ids[0], generation, 20),
+        ErrorCode::RebalanceInProgress.code()
+    );
+}
+
+/// The failover this record exists for: a new coordinator loads the partition's log and
+/// has the group Stable at the same generation, with the same leader and assignments, so
+/// its members' heartbeats and commits are accepted and nobody rebalances.
+#[test]
+fn a_new_coordinator_loads_a_stable_group_and_its_generation() {
+    let mut old = GroupCoordinator::new(50);
+    let (generation, leader, follower, log) = stored_pair(&mut old);
+
+    let mut new = GroupCoordinator::new(50);
+    let loaded_at_ms = 1_000_000;
+    new.load(decode_records(&log), loaded_at_ms);
+    let d = new.describe_group("g");
+    assert_eq!(d.group_state.as_str(), "Stable");
+    assert_eq!(d.protocol_data.as_str(), "range");
+    let described: Vec<(&str, &[u8], &[u8])> = d
+        .members
+        .iter()
+        .map(|m| {
+            (
+                m.member_id.as_str(),
+                &m.member_metadata[..],
+                &m.member_assignment[..],
+            )
+        })
+        .collect();
+    assert_eq!(
+        described,
+        vec![
+            (leader.as_str(), &b"sub"[..], &b"p0"[..]),
+            (follower.as_str(), &b"sub"[..], &b"p1"[..])
+        ]
+    );
+    for m in [&leader, &follower] {
+        assert_eq!(
+            heartbeat_code(&mut new, m, generation, loaded_at_ms + 100),
+            0
+        );
+    }
+    assert_commit_accepted(&mut new, &follower, generation);
+    // A SyncGroup of the loaded generation gets the stored assignment back.
+    new.handle(
+        token(63),
+        5,
+        sync_request(generation, &follower, &[]),
+        loaded_at_ms,
+    );
+    let out = new.take_responses();
+    let [(_, GroupResponse::SyncGroup(r))] = out.as_slice() else {
+        panic!("one sync answer, got {out:?}")
+    };
+    assert_eq!((r.error_code, &r.assignment[..]), (0, &b"p1"[..]));
+}
+
+fn assert_commit_accepted(c: &mut GroupCoordinator, member: &str, generation: i32) {
+    c.handle(token(64), 8, commit(member, generation), 1_000_100);
+    assert!(
+        c.take_responses().is_empty(),
+        "accepted: waits for its append"
+    );
+    assert_eq!(replicate(c, 1_000_100).len(), 1);
+    let out = c.take_responses();
+    let [(_, GroupResponse::OffsetCommit(r))] = out.as_slice() else {
+        panic!("one commit answer, got {out:?}")
+    };
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+}
+
+/// Kafka reschedules every loaded member's heartbeat when the partition loads: the session
+/// runs from the load, not from the member's last heartbeat at the old coordinator, so a
+/// failover slower than the session does not expel the group.
+#[test]
+fn a_loaded_members_session_starts_at_the_load() {
+    let mut old = GroupCoordinator::new(50);
+    let (generation, leader, _, log) = stored_pair(&mut old);
+    let mut new = GroupCoordinator::new(50);
+    let loaded_at_ms = 1_000_000;
+    new.load(decode_records(&log), loaded_at_ms);
+    new.tick(loaded_at_ms + 10_000);
+    assert_eq!(
+        new.describe_group("g").members.len(),
+        2,
+        "within the session"
+    );
+    assert_eq!(
+        heartbeat_code(&mut new, &leader, generation, loaded_at_ms + 10_000),
+        0
+    );
+    new.tick(loaded_at_ms + 15_000);
+    let d = new.describe_group("g");
+    assert_eq!(d.members.len(), 1, "the silent follower's session ran out");
+    assert_eq!(d.group_state.as_str(), "PreparingRebalance");
+}
+
+/// Kafka stores a group that lost its last member as Empty (generation bumped, no protocol
+/// or leader), and a coordinator loading it continues the generations from there.
+#[test]
+fn an_emptied_group_is_stored_empty_and_its_generations_continue() {
+    let mut old = GroupCoordinator::new(50);
+    let (generation, leader, follower, mut log) = stored_pair(&mut old);
+    let leave = GroupRequest::LeaveGroup(
+        LeaveGroupRequest::default()
+            .with_group_id(GroupId(s("g")))
+            .with_members(
+                [&leader, &follower]
+                    .iter()
+                    .map(|m| {
+                        kafka_protocol::messages::leave_group_request::MemberIdentity::default()
+                            .with_member_id(s(m))
+                    })
+                    .collect(),
+            ),
+    );
+    old.handle(token(9), 3, leave, 1);
+    log.extend(replicate(&mut old, 1));
+    let records = decode_records(&log);
+    let Some(OffsetsRecord::GroupMetadata {
+        value: Some(empty), ..
+    }) = records.last()
+    else {
+        panic!("the Empty group is stored, got {records:?}")
+    };
+    assert_eq!(empty.generation, generation + 1);
+    assert!(empty.members.is_empty() && empty.protocol.is_none() && empty.leader.is_none());
+    assert_eq!(empty.protocol_type, "consumer");
+
+    let mut new = GroupCoordinator::new(50);
+    new.load(records, 5);
+    assert_eq!(new.describe_group("g").group_state.as_str(), "Empty");
+    let (next, _) = stable_group(&mut new, 1);
+    assert_eq!(
+        next,
+        generation + 2,
+        "generations never repeat after a failover"
+    );
+}
+
+/// A tombstone (Kafka's `newGroupMetadataTombstoneRecord`, written when a group is
+/// deleted) removes the group from the coordinator that loads it.
+#[test]
+fn a_tombstone_removes_the_group_on_load() {
+    let mut old = GroupCoordinator::new(50);
+    let (_, _, _, mut log) = stored_pair(&mut old);
+    log.push(encode_group_metadata("g", None, 2).expect("encodes"));
+    let mut new = GroupCoordinator::new(50);
+    new.load(decode_records(&log), 5);
+    assert_eq!(new.describe_group("g").group_state.as_str(), "Dead");
 }

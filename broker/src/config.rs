@@ -270,6 +270,42 @@ mod tests {
     }
 
     #[test]
+    fn describe_configs_sources_say_where_a_value_comes_from() {
+        let mut b = BrokerConfig::new(1);
+        let source = |b: &BrokerConfig, name: &str| {
+            b.value_and_source(def::key(name)).map(|(_, source)| source)
+        };
+        assert_eq!(
+            source(&b, def::LOG_RETENTION_MS),
+            Some(ConfigSource::DefaultConfig)
+        );
+        assert_eq!(
+            source(&b, def::MIN_INSYNC_REPLICAS),
+            Some(ConfigSource::DynamicDefaultBrokerConfig),
+            "ELR on: Kafka writes it as a cluster-wide dynamic config"
+        );
+        assert_eq!(
+            source(&b, def::NODE_ID),
+            Some(ConfigSource::StaticBrokerConfig)
+        );
+        assert_eq!(source(&b, def::LOG_FLUSH_INTERVAL_MS), None, "null");
+        b.log_retention_ms = 1000;
+        b.eligible_leader_replicas_enabled = false;
+        assert_eq!(
+            source(&b, def::LOG_RETENTION_MS),
+            Some(ConfigSource::StaticBrokerConfig)
+        );
+        assert_eq!(
+            source(&b, def::MIN_INSYNC_REPLICAS),
+            Some(ConfigSource::DefaultConfig)
+        );
+        let names: Vec<_> = b.describe().iter().map(|(k, ..)| k.name).collect();
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "in name order");
+        assert!(names.contains(&def::KRAFTSIM_OS_FLUSH_INTERVAL_MS));
+        assert!(!names.contains(&def::NUM_PARTITIONS), "the controller's");
+    }
+
+    #[test]
     fn topic_overrides_win_over_the_brokers_defaults() {
         let b = BrokerConfig::new(1);
         let configs = BTreeMap::from([

@@ -1,5 +1,8 @@
-//! The broker's settings, by their Kafka names, with Kafka's defaults.
+//! The broker's settings, by their Kafka names, with Kafka's defaults. Each name's type,
+//! default, validation and doc are defined once in [`controller::config_def`]; this is
+//! where the broker keeps the values it acts on, and reads a topic's overrides over them.
 
+use controller::config_def::{self as def, ConfigKey, ConfigSource, ConfigValue, TopicOverrides};
 use std::collections::BTreeMap;
 
 /// Settings of one node's broker half.
@@ -97,51 +100,100 @@ impl BrokerConfig {
         }
     }
 
-    /// The broker's settings, by Kafka name, as DescribeConfigs reports them.
-    pub fn describe(&self) -> Vec<(&'static str, String)> {
-        vec![
-            (
-                "auto.create.topics.enable",
-                self.auto_create_topics_enable.to_string(),
-            ),
-            (
-                "broker.heartbeat.interval.ms",
-                self.broker_heartbeat_interval_ms.to_string(),
-            ),
-            ("min.insync.replicas", self.min_insync_replicas.to_string()),
-            ("node.id", self.node_id.to_string()),
-            (
-                "replica.fetch.backoff.ms",
-                self.replica_fetch_backoff_ms.to_string(),
-            ),
-            (
-                "replica.fetch.max.bytes",
-                self.replica_fetch_max_bytes.to_string(),
-            ),
-            (
-                "replica.fetch.min.bytes",
-                self.replica_fetch_min_bytes.to_string(),
-            ),
-            (
-                "replica.fetch.wait.max.ms",
-                self.replica_fetch_wait_max_ms.to_string(),
-            ),
-            (
-                "replica.lag.time.max.ms",
-                self.replica_lag_time_max_ms.to_string(),
-            ),
-            (
-                "socket.request.max.bytes",
-                self.socket_request_max_bytes.to_string(),
-            ),
-            (
-                "unclean.leader.election.enable",
-                self.unclean_leader_election_enable.to_string(),
-            ),
-        ]
+    /// Takes a validated value of a setting (`--config`). Returns whether the broker keeps
+    /// it; settings only the controller acts on are not its to take.
+    pub fn set(&mut self, key: &ConfigKey, value: &ConfigValue) -> bool {
+        let unsigned = || value.as_u64().unwrap_or_default();
+        let size = || value.as_usize().unwrap_or_default();
+        let flag = || value.as_bool().unwrap_or_default();
+        let number = || value.as_i64().unwrap_or_default();
+        match key.name {
+            def::MIN_INSYNC_REPLICAS => self.min_insync_replicas = value.as_usize().unwrap_or(1),
+            def::UNCLEAN_LEADER_ELECTION_ENABLE => self.unclean_leader_election_enable = flag(),
+            def::ELIGIBLE_LEADER_REPLICAS_VERSION => {
+                self.eligible_leader_replicas_enabled = number() >= 1
+            }
+            def::REPLICA_LAG_TIME_MAX_MS => self.replica_lag_time_max_ms = unsigned(),
+            def::REPLICA_FETCH_WAIT_MAX_MS => self.replica_fetch_wait_max_ms = unsigned(),
+            def::REPLICA_FETCH_MIN_BYTES => self.replica_fetch_min_bytes = size(),
+            def::REPLICA_FETCH_MAX_BYTES => self.replica_fetch_max_bytes = size(),
+            def::REPLICA_FETCH_BACKOFF_MS => self.replica_fetch_backoff_ms = unsigned(),
+            def::BROKER_HEARTBEAT_INTERVAL_MS => self.broker_heartbeat_interval_ms = unsigned(),
+            def::BROKER_SESSION_TIMEOUT_MS => self.broker_session_timeout_ms = unsigned(),
+            def::SOCKET_REQUEST_MAX_BYTES => self.socket_request_max_bytes = size(),
+            def::AUTO_CREATE_TOPICS_ENABLE => self.auto_create_topics_enable = flag(),
+            def::LOG_RETENTION_BYTES => self.log_retention_bytes = number(),
+            def::LOG_RETENTION_MS => self.log_retention_ms = number(),
+            def::LOG_SEGMENT_BYTES => self.log_segment_bytes = size(),
+            def::LOG_RETENTION_CHECK_INTERVAL_MS => {
+                self.log_retention_check_interval_ms = unsigned()
+            }
+            def::LOG_FLUSH_INTERVAL_MS => self.log_flush_interval_ms = Some(unsigned()),
+            def::KRAFTSIM_OS_FLUSH_INTERVAL_MS => self.os_flush_interval_ms = unsigned(),
+            _ => return false,
+        }
+        true
     }
 
-    /// The effective `min.insync.replicas` of a topic: its override, else the default.
+    /// The broker's value of a broker config, as DescribeConfigs reports it; `None` for
+    /// one the broker does not hold (the controller's) or that is unset (Kafka's `null`).
+    pub fn value(&self, name: &str) -> Option<String> {
+        Some(match name {
+            def::NODE_ID => self.node_id.to_string(),
+            def::MIN_INSYNC_REPLICAS => self.min_insync_replicas.to_string(),
+            def::UNCLEAN_LEADER_ELECTION_ENABLE => self.unclean_leader_election_enable.to_string(),
+            def::REPLICA_LAG_TIME_MAX_MS => self.replica_lag_time_max_ms.to_string(),
+            def::REPLICA_FETCH_WAIT_MAX_MS => self.replica_fetch_wait_max_ms.to_string(),
+            def::REPLICA_FETCH_MIN_BYTES => self.replica_fetch_min_bytes.to_string(),
+            def::REPLICA_FETCH_MAX_BYTES => self.replica_fetch_max_bytes.to_string(),
+            def::REPLICA_FETCH_BACKOFF_MS => self.replica_fetch_backoff_ms.to_string(),
+            def::BROKER_HEARTBEAT_INTERVAL_MS => self.broker_heartbeat_interval_ms.to_string(),
+            def::BROKER_SESSION_TIMEOUT_MS => self.broker_session_timeout_ms.to_string(),
+            def::SOCKET_REQUEST_MAX_BYTES => self.socket_request_max_bytes.to_string(),
+            def::AUTO_CREATE_TOPICS_ENABLE => self.auto_create_topics_enable.to_string(),
+            def::LOG_RETENTION_BYTES => self.log_retention_bytes.to_string(),
+            def::LOG_RETENTION_MS => self.log_retention_ms.to_string(),
+            def::LOG_SEGMENT_BYTES => self.log_segment_bytes.to_string(),
+            def::LOG_RETENTION_CHECK_INTERVAL_MS => {
+                self.log_retention_check_interval_ms.to_string()
+            }
+            def::LOG_FLUSH_INTERVAL_MS => self.log_flush_interval_ms?.to_string(),
+            def::KRAFTSIM_OS_FLUSH_INTERVAL_MS => self.os_flush_interval_ms.to_string(),
+            _ => return None,
+        })
+    }
+
+    /// The broker's value of a broker config and where it comes from, as DescribeConfigs
+    /// reports it: a value other than the registry's default was set (STATIC_BROKER_CONFIG,
+    /// as is what kraftsim fixes, `node.id`); `min.insync.replicas` with ELR on is a
+    /// cluster-wide dynamic config (see `eligible_leader_replicas_enabled`); else the
+    /// default (DEFAULT_CONFIG).
+    pub fn value_and_source(&self, key: &ConfigKey) -> Option<(String, ConfigSource)> {
+        let value = self.value(key.name)?;
+        let source =
+            if key.name == def::MIN_INSYNC_REPLICAS && self.eligible_leader_replicas_enabled {
+                ConfigSource::DynamicDefaultBrokerConfig
+            } else if key.support == def::Support::Fixed || key.default != Some(value.as_str()) {
+                ConfigSource::StaticBrokerConfig
+            } else {
+                ConfigSource::DefaultConfig
+            };
+        Some((value, source))
+    }
+
+    /// The broker's settings, by Kafka name, as DescribeConfigs reports them: every broker
+    /// config of the registry the broker holds a value of, in name order.
+    pub fn describe(&self) -> Vec<(&'static ConfigKey, String, ConfigSource)> {
+        let mut entries: Vec<_> = def::in_scope(def::Scope::Broker)
+            .filter_map(|k| {
+                let (value, source) = self.value_and_source(k)?;
+                Some((k, value, source))
+            })
+            .collect();
+        entries.sort_by_key(|(k, ..)| k.name);
+        entries
+    }
+
     /// The broker's retention defaults.
     pub fn retention(&self) -> crate::log::RetentionConfig {
         crate::log::RetentionConfig {
@@ -157,20 +209,113 @@ impl BrokerConfig {
         topic_configs: &BTreeMap<String, String>,
     ) -> crate::log::RetentionConfig {
         let d = self.retention();
-        let get = |k: &str| topic_configs.get(k).and_then(|v| v.parse::<i64>().ok());
+        let o = TopicOverrides(topic_configs);
         crate::log::RetentionConfig {
-            segment_bytes: get("segment.bytes")
-                .and_then(|v| usize::try_from(v).ok())
-                .unwrap_or(d.segment_bytes),
-            retention_bytes: get("retention.bytes").unwrap_or(d.retention_bytes),
-            retention_ms: get("retention.ms").unwrap_or(d.retention_ms),
+            segment_bytes: o.segment_bytes().unwrap_or(d.segment_bytes),
+            retention_bytes: o.retention_bytes().unwrap_or(d.retention_bytes),
+            retention_ms: o.retention_ms().unwrap_or(d.retention_ms),
         }
     }
 
+    /// The effective `min.insync.replicas` of a topic: its override, else the default.
     pub fn min_insync_replicas_for(&self, topic_configs: &BTreeMap<String, String>) -> usize {
-        topic_configs
-            .get("min.insync.replicas")
-            .and_then(|v| v.parse().ok())
+        TopicOverrides(topic_configs)
+            .min_insync_replicas()
             .unwrap_or(self.min_insync_replicas)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Broker configs in Kafka whose value kraftsim keeps in `ControllerConfig` only.
+    fn controller_only(name: &str) -> bool {
+        [def::NUM_PARTITIONS, def::DEFAULT_REPLICATION_FACTOR].contains(&name)
+            || name.starts_with("auto.leader")
+            || name.starts_with("leader.imbalance")
+    }
+
+    #[test]
+    fn the_registry_defaults_are_the_brokers_defaults() {
+        let b = BrokerConfig::new(1);
+        for key in def::in_scope(def::Scope::Broker) {
+            if key.support == def::Support::Fixed || controller_only(key.name) {
+                continue;
+            }
+            assert_eq!(
+                b.value(key.name).as_deref(),
+                key.default,
+                "{}: BrokerConfig::new and config_def agree",
+                key.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_enforced_broker_setting_is_kept_and_reported() {
+        for key in def::in_scope(def::Scope::Broker) {
+            if key.support != def::Support::Enforced || key.default.is_none() {
+                continue;
+            }
+            let mut b = BrokerConfig::new(1);
+            let took = b.set(key, &key.default_value().expect("a default"));
+            assert_eq!(took, !controller_only(key.name), "{}", key.name);
+        }
+        let mut b = BrokerConfig::new(1);
+        let key = def::key(def::LOG_FLUSH_INTERVAL_MS);
+        assert_eq!(b.value(key.name), None, "unset, Kafka's null");
+        assert!(b.set(key, &key.parse("100").expect("valid")));
+        assert_eq!(b.log_flush_interval_ms, Some(100));
+    }
+
+    #[test]
+    fn describe_configs_sources_say_where_a_value_comes_from() {
+        let mut b = BrokerConfig::new(1);
+        let source = |b: &BrokerConfig, name: &str| {
+            b.value_and_source(def::key(name)).map(|(_, source)| source)
+        };
+        assert_eq!(
+            source(&b, def::LOG_RETENTION_MS),
+            Some(ConfigSource::DefaultConfig)
+        );
+        assert_eq!(
+            source(&b, def::MIN_INSYNC_REPLICAS),
+            Some(ConfigSource::DynamicDefaultBrokerConfig),
+            "ELR on: Kafka writes it as a cluster-wide dynamic config"
+        );
+        assert_eq!(
+            source(&b, def::NODE_ID),
+            Some(ConfigSource::StaticBrokerConfig)
+        );
+        assert_eq!(source(&b, def::LOG_FLUSH_INTERVAL_MS), None, "null");
+        b.log_retention_ms = 1000;
+        b.eligible_leader_replicas_enabled = false;
+        assert_eq!(
+            source(&b, def::LOG_RETENTION_MS),
+            Some(ConfigSource::StaticBrokerConfig)
+        );
+        assert_eq!(
+            source(&b, def::MIN_INSYNC_REPLICAS),
+            Some(ConfigSource::DefaultConfig)
+        );
+        let names: Vec<_> = b.describe().iter().map(|(k, ..)| k.name).collect();
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "in name order");
+        assert!(names.contains(&def::KRAFTSIM_OS_FLUSH_INTERVAL_MS));
+        assert!(!names.contains(&def::NUM_PARTITIONS), "the controller's");
+    }
+
+    #[test]
+    fn topic_overrides_win_over_the_brokers_defaults() {
+        let b = BrokerConfig::new(1);
+        let configs = BTreeMap::from([
+            (def::SEGMENT_BYTES.to_string(), "5000".to_string()),
+            (def::MIN_INSYNC_REPLICAS.to_string(), "2".to_string()),
+        ]);
+        let r = b.retention_for(&configs);
+        assert_eq!(r.segment_bytes, 5000);
+        assert_eq!(r.retention_ms, b.log_retention_ms);
+        assert_eq!(b.min_insync_replicas_for(&configs), 2);
+        assert_eq!(b.min_insync_replicas_for(&BTreeMap::new()), 1);
     }
 }

@@ -194,7 +194,7 @@ pub const RESOURCE_BROKER: i8 = 4;
 pub struct ConfigEntry {
     pub name: String,
     pub value: String,
-    /// Kafka's `ConfigSource`: 1 dynamic topic, 4 static broker, 5 default.
+    /// Kafka's `ConfigSource` ([`controller::config_def::ConfigSource`]).
     pub source: i8,
     pub read_only: bool,
 }

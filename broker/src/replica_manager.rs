@@ -20,6 +20,7 @@ use crate::partition::{FollowerFetch, Partition, Role, RoleChange};
 use crate::producer_ids::ProducerIdManager;
 use crate::purgatory::{DelayedFetch, DelayedProduce, ProduceOrigin};
 use crate::replica_fetcher::ReplicaFetcherManager;
+use controller::config_def::{self, ConfigSource};
 use controller::{
     AlterPartitionRequest, BrokerId, ControllerRequest, ControllerResponse, ErrorCode, ImageChange,
     MetadataImage, PartitionKey, NO_LEADER,
@@ -976,47 +977,26 @@ impl Broker {
                     result.error = ErrorCode::UnknownTopicOrPartition;
                     return result;
                 };
-                // Every topic config kraftsim enforces (`controller::quorum_controller::
-                // TOPIC_CONFIGS`), by name as Kafka lists them, with the broker default
-                // when the topic has no override.
-                let defaults = [
-                    (
-                        "min.insync.replicas",
-                        self.config.min_insync_replicas.to_string(),
-                    ),
-                    (
-                        "retention.bytes",
-                        self.config.log_retention_bytes.to_string(),
-                    ),
-                    ("retention.ms", self.config.log_retention_ms.to_string()),
-                    ("segment.bytes", self.config.log_segment_bytes.to_string()),
-                    (
-                        "unclean.leader.election.enable",
-                        self.config.unclean_leader_election_enable.to_string(),
-                    ),
-                ];
-                debug_assert!(defaults
-                    .iter()
-                    .all(|(k, _)| controller::quorum_controller::TOPIC_CONFIGS.contains(k)));
-                for (k, default) in defaults {
+                // Every topic config kraftsim enforces (the registry's topic scope), by
+                // name as Kafka lists them: the topic's override, else the value of its
+                // broker synonym (`retention.ms` <- `log.retention.ms`) and that one's source.
+                for k in config_def::topic_config_names() {
                     if !wanted(k) {
                         continue;
                     }
-                    // Sources: 1 DYNAMIC_TOPIC_CONFIG, 3 DYNAMIC_DEFAULT_BROKER_CONFIG,
-                    // 5 DEFAULT_CONFIG.
+                    let key = config_def::key(k);
+                    let synonym = config_def::key(key.broker_synonym.unwrap_or(k));
                     let (value, source) = match topic.configs.get(k) {
-                        Some(v) => (v.clone(), 1),
-                        None if k == "min.insync.replicas"
-                            && self.config.eligible_leader_replicas_enabled =>
-                        {
-                            (default, 3)
-                        }
-                        None => (default, 5),
+                        Some(v) => (v.clone(), ConfigSource::DynamicTopicConfig),
+                        None => match self.config.value_and_source(synonym) {
+                            Some(fallback) => fallback,
+                            None => continue,
+                        },
                     };
                     result.entries.push(ConfigEntry {
                         name: k.to_string(),
                         value,
-                        source,
+                        source: source.code(),
                         read_only: false,
                     });
                 }
@@ -1026,12 +1006,13 @@ impl Broker {
                     result.error = ErrorCode::InvalidRequest;
                     return result;
                 }
-                for (k, v) in self.config.describe() {
-                    if wanted(k) {
+                // Read-only: kraftsim takes no IncrementalAlterConfigs for brokers.
+                for (key, value, source) in self.config.describe() {
+                    if wanted(key.name) {
                         result.entries.push(ConfigEntry {
-                            name: k.to_string(),
-                            value: v,
-                            source: 4,
+                            name: key.name.to_string(),
+                            value,
+                            source: source.code(),
                             read_only: true,
                         });
                     }

@@ -1,5 +1,8 @@
-//! The controller's settings, by their Kafka names.
+//! The controller's settings, by their Kafka names. What each name means, its type,
+//! default and validation are defined once in [`crate::config_def`]; this is where the
+//! controller keeps the values it acts on.
 
+use crate::config_def::{self as def, ConfigKey, ConfigValue};
 use crate::records::BrokerId;
 
 /// Settings of one node's controller half. Defaults are Kafka's.
@@ -68,5 +71,61 @@ impl ControllerConfig {
             election_timeout_ticks: raft_election_ticks
                 + node_id.unsigned_abs() as usize % raft_election_ticks,
         }
+    }
+}
+
+impl ControllerConfig {
+    /// Takes a validated value of a setting of the controller's scope (`--config`). Returns
+    /// whether the controller keeps it; settings of other scopes are not its to take.
+    pub fn set(&mut self, key: &ConfigKey, value: &ConfigValue) -> bool {
+        let number = || value.as_i64().unwrap_or_default();
+        let unsigned = || value.as_u64().unwrap_or_default();
+        let flag = || value.as_bool().unwrap_or_default();
+        match key.name {
+            def::MIN_INSYNC_REPLICAS => self.min_insync_replicas = value.as_usize().unwrap_or(1),
+            def::UNCLEAN_LEADER_ELECTION_ENABLE => self.unclean_leader_election_enable = flag(),
+            def::BROKER_SESSION_TIMEOUT_MS => self.broker_session_timeout_ms = unsigned(),
+            def::NUM_PARTITIONS => self.num_partitions = value.as_i32().unwrap_or(1),
+            def::DEFAULT_REPLICATION_FACTOR => {
+                self.default_replication_factor = value.as_i32().unwrap_or(1)
+            }
+            def::AUTO_LEADER_REBALANCE_ENABLE => self.auto_leader_rebalance_enable = flag(),
+            def::LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS => {
+                self.leader_imbalance_check_interval_ms = unsigned().saturating_mul(1000)
+            }
+            def::ELIGIBLE_LEADER_REPLICAS_VERSION => {
+                self.eligible_leader_replicas_enabled = number() >= 1
+            }
+            _ => return false,
+        }
+        debug_assert!(key.has_scope(def::Scope::Controller), "{}", key.name);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_enforced_controller_setting_is_kept() {
+        for key in def::in_scope(def::Scope::Controller) {
+            let mut c = ControllerConfig::new(1, vec![1]);
+            let value = key.default_value().expect("a default");
+            assert_eq!(
+                c.set(key, &value),
+                key.support == def::Support::Enforced,
+                "{}",
+                key.name
+            );
+        }
+    }
+
+    #[test]
+    fn seconds_become_milliseconds() {
+        let mut c = ControllerConfig::new(1, vec![1]);
+        let key = def::key(def::LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS);
+        assert!(c.set(key, &key.parse("10").expect("valid")));
+        assert_eq!(c.leader_imbalance_check_interval_ms, 10_000);
     }
 }

@@ -17,12 +17,14 @@
 //! - [`heartbeats`]: broker liveness, in memory of the active controller only;
 //! - [`partition_change`]: the leader election rule, clean and unclean;
 //! - [`quorum_controller`]: the active controller's decisions;
-//! - [`placement`]: where new partitions' replicas go.
+//! - [`placement`]: where new partitions' replicas go;
+//! - [`config_def`]: every setting and topic config, defined once (Kafka's `ConfigDef`).
 //!
 //! Everything here is a pure state machine: time arrives as `tick(now_ms)`, messages as
 //! values, and what to send comes back as values. No clock, no thread RNG, no I/O.
 
 pub mod config;
+pub mod config_def;
 pub mod error_code;
 pub mod heartbeats;
 pub mod image;

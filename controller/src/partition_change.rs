@@ -24,6 +24,7 @@
 //!
 //! A change that changes nothing writes no record.
 
+use crate::config_def::TopicOverrides;
 use crate::image::{MetadataImage, PartitionRegistration};
 use crate::records::{BrokerId, MetadataRecord, TopicId, NO_LEADER};
 use std::collections::BTreeSet;
@@ -351,12 +352,12 @@ fn assert_election_postconditions(
     }
 }
 
+/// The topic's `unclean.leader.election.enable`, else the cluster's.
 pub fn unclean_enabled(image: &MetadataImage, topic_id: TopicId, cluster_default: bool) -> bool {
     image
         .topics
         .get(&topic_id)
-        .and_then(|t| t.configs.get("unclean.leader.election.enable"))
-        .map(|v| v == "true")
+        .and_then(|t| TopicOverrides(&t.configs).unclean_leader_election_enable())
         .unwrap_or(cluster_default)
 }
 
@@ -380,8 +381,7 @@ pub fn effective_min_isr(
     let configured = image
         .topics
         .get(&topic_id)
-        .and_then(|t| t.configs.get("min.insync.replicas"))
-        .and_then(|v| v.parse::<usize>().ok())
+        .and_then(|t| TopicOverrides(&t.configs).min_insync_replicas())
         .unwrap_or(cluster_default);
     configured.min(partition.replicas.len()).max(1)
 }

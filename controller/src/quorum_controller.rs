@@ -25,6 +25,7 @@
 //! [`QuorumController::status`].
 
 use crate::config::ControllerConfig;
+use crate::config_def::{self, ConfigError};
 use crate::error_code::ErrorCode;
 use crate::heartbeats::BrokerHeartbeatManager;
 use crate::image::{ImageChange, MetadataImage, PartitionKey};
@@ -1162,6 +1163,16 @@ impl QuorumController {
                 ));
                 continue;
             }
+            // Kafka's `ReplicationControlManager.createTopics`: the configs are checked
+            // before placement, by the same rules as IncrementalAlterConfigs.
+            if let Err(e) = config_def::validate_topic_configs(
+                t.configs
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+            ) {
+                results.push(result(e.error_code(), Some(e.to_string())));
+                continue;
+            }
             let partitions = if t.num_partitions == -1 {
                 self.config.num_partitions
             } else {
@@ -1343,7 +1354,8 @@ impl QuorumController {
     }
 
     /// IncrementalAlterConfigs for topics (Kafka's `ConfigurationControlManager`): only the
-    /// topic configs kraftsim enforces may be set; each change is a `ConfigRecord`.
+    /// topic configs kraftsim enforces may be set, with values valid by
+    /// [`crate::config_def`]; each change is a `ConfigRecord`.
     fn alter_topic_configs(
         &mut self,
         from: ReplyTo,
@@ -1366,35 +1378,14 @@ impl QuorumController {
             let mut topic_records = Vec::new();
             let mut refused = None;
             for (config, op, value) in changes {
-                match (op, validate_topic_config(&config, value.as_deref())) {
-                    (0, Ok(())) => topic_records.push(MetadataRecord::TopicConfig {
+                match alter_topic_config(&config, op, value.as_deref()) {
+                    Ok(value) => topic_records.push(MetadataRecord::TopicConfig {
                         topic_id,
                         name: config,
                         value,
                     }),
-                    (1, _) if TOPIC_CONFIGS.contains(&config.as_str()) => {
-                        topic_records.push(MetadataRecord::TopicConfig {
-                            topic_id,
-                            name: config,
-                            value: None,
-                        })
-                    }
-                    (2 | 3, _) => {
-                        refused = Some((
-                            ErrorCode::InvalidRequest,
-                            format!("{config} is not a list config"),
-                        ));
-                        break;
-                    }
-                    (_, Err(why)) => {
-                        refused = Some((ErrorCode::InvalidConfig, why));
-                        break;
-                    }
-                    (op, _) => {
-                        refused = Some((
-                            ErrorCode::InvalidRequest,
-                            format!("unknown config operation {op}"),
-                        ));
+                    Err(refusal) => {
+                        refused = Some(refusal);
                         break;
                     }
                 }
@@ -1488,38 +1479,36 @@ fn timed_out(request: &ControllerRequest) -> ControllerResponse {
     }
 }
 
-/// The topic configs kraftsim enforces, and so accepts.
-pub const TOPIC_CONFIGS: &[&str] = &[
-    "min.insync.replicas",
-    "unclean.leader.election.enable",
-    "retention.bytes",
-    "retention.ms",
-    "segment.bytes",
-];
-
-/// Checks a topic config's name and value.
-pub fn validate_topic_config(name: &str, value: Option<&str>) -> Result<(), String> {
-    let value = value.ok_or_else(|| format!("{name} needs a value"))?;
-    match name {
-        "min.insync.replicas" => match value.parse::<i32>() {
-            Ok(n) if n >= 1 => Ok(()),
-            _ => Err(format!("Invalid value {value} for configuration min.insync.replicas: Value must be at least 1")),
-        },
-        // Kafka's LogConfig: retention.bytes and retention.ms are longs (-1: no limit),
-        // segment.bytes at least 14 (LegacyRecord.RECORD_OVERHEAD_V0).
-        "retention.bytes" | "retention.ms" => match value.parse::<i64>() {
-            Ok(n) if n >= -1 => Ok(()),
-            _ => Err(format!("Invalid value {value} for configuration {name}: Value must be at least -1")),
-        },
-        "segment.bytes" => match value.parse::<i32>() {
-            Ok(n) if n >= 14 => Ok(()),
-            _ => Err(format!("Invalid value {value} for configuration segment.bytes: Value must be at least 14")),
-        },
-        "unclean.leader.election.enable" => match value {
-            "true" | "false" => Ok(()),
-            _ => Err(format!("Invalid value {value} for configuration unclean.leader.election.enable: Expected value to be either true or false")),
-        },
-        other => Err(format!("kraftsim does not support the topic config {other} (supported: {})", TOPIC_CONFIGS.join(", "))),
+/// One IncrementalAlterConfigs operation on a topic config: the value its `ConfigRecord`
+/// gets (`None` deletes the override), or the refusal (error code and message).
+/// Operations: 0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT (`AlterConfigOp.OpType`).
+fn alter_topic_config(
+    name: &str,
+    op: i8,
+    value: Option<&str>,
+) -> Result<Option<String>, (ErrorCode, String)> {
+    let refuse = |e: ConfigError| (e.error_code(), e.to_string());
+    match op {
+        0 => {
+            let value =
+                value.ok_or_else(|| refuse(ConfigError::NullTopicConfig(name.to_string())))?;
+            config_def::validate_topic_config(name, value).map_err(refuse)?;
+            Ok(Some(value.to_string()))
+        }
+        1 => {
+            config_def::topic_key(name).map_err(refuse)?;
+            Ok(None)
+        }
+        // None of the topic configs kraftsim has is a LIST; Kafka answers this before it
+        // looks the name up (`ConfigurationControlManager.incrementalAlterConfigResource`).
+        2 | 3 => Err(refuse(ConfigError::NotAList {
+            op: if op == 2 { "APPEND" } else { "SUBTRACT" },
+            name: name.to_string(),
+        })),
+        op => Err((
+            ErrorCode::InvalidRequest,
+            format!("unknown config operation {op}"),
+        )),
     }
 }
 
@@ -1580,20 +1569,41 @@ mod tests {
     }
 
     #[test]
-    fn only_enforced_topic_configs_with_valid_values_are_accepted() {
-        assert!(validate_topic_config("min.insync.replicas", Some("2")).is_ok());
-        assert!(validate_topic_config("min.insync.replicas", Some("0")).is_err());
-        assert!(validate_topic_config("min.insync.replicas", Some("two")).is_err());
-        assert!(validate_topic_config("min.insync.replicas", None).is_err());
-        assert!(validate_topic_config("unclean.leader.election.enable", Some("true")).is_ok());
-        assert!(validate_topic_config("unclean.leader.election.enable", Some("yes")).is_err());
-        assert!(validate_topic_config("retention.ms", Some("1000")).is_ok());
-        assert!(validate_topic_config("retention.bytes", Some("-1")).is_ok());
-        assert!(validate_topic_config("retention.bytes", Some("-2")).is_err());
-        assert!(validate_topic_config("segment.bytes", Some("13")).is_err());
-        assert!(
-            validate_topic_config("cleanup.policy", Some("compact")).is_err(),
-            "not enforced, so not accepted"
+    fn topic_config_changes_are_checked_by_the_registry() {
+        assert_eq!(
+            alter_topic_config("min.insync.replicas", 0, Some("2")),
+            Ok(Some("2".to_string()))
+        );
+        assert_eq!(alter_topic_config("retention.ms", 1, None), Ok(None));
+        assert_eq!(
+            alter_topic_config("min.insync.replicas", 0, Some("0")),
+            Err((
+                ErrorCode::InvalidConfig,
+                "Invalid value 0 for configuration min.insync.replicas: Value must be at least 1"
+                    .to_string()
+            ))
+        );
+        assert_eq!(
+            alter_topic_config("min.insync.replicas", 0, None).map_err(|e| e.0),
+            Err(ErrorCode::InvalidConfig)
+        );
+        assert_eq!(
+            alter_topic_config("not.a.config", 1, None),
+            Err((
+                ErrorCode::InvalidConfig,
+                "Unknown topic config name: not.a.config".to_string()
+            ))
+        );
+        assert_eq!(
+            alter_topic_config("retention.ms", 2, Some("1")),
+            Err((
+                ErrorCode::InvalidConfig,
+                "Can't APPEND to key retention.ms because its type is not LIST.".to_string()
+            ))
+        );
+        assert_eq!(
+            alter_topic_config("retention.ms", 9, Some("1")).map_err(|e| e.0),
+            Err(ErrorCode::InvalidRequest)
         );
     }
 

@@ -1,40 +1,22 @@
 //! Cluster settings by their Kafka names (`--config key=value`).
+//!
+//! Which names exist, their types, defaults and validation come from the one registry,
+//! [`controller::config_def`]: an unknown name is refused with the list of those supported
+//! (generated from it), a bad value with Kafka's `ConfigDef` message, and a topic config
+//! such as `retention.ms` with the broker name that sets its cluster-wide default
+//! (`log.retention.ms`). The value then goes to each half of a node that keeps it.
 
 use broker::BrokerConfig;
+use controller::config_def::{self, Support};
 use controller::ControllerConfig;
 
-/// A setting kraftsim does not know, or a value it cannot parse.
+/// A setting kraftsim does not know, or a value it cannot take.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("unknown config '{0}' (supported: {SUPPORTED})")]
-    Unknown(String),
-    #[error("config '{key}': '{value}' is not a valid {expected}")]
-    Invalid {
-        key: String,
-        value: String,
-        expected: &'static str,
-    },
+    #[error(transparent)]
+    Registry(#[from] config_def::ConfigError),
     #[error("config '{0}' must be written key=value")]
     Malformed(String),
-}
-
-const SUPPORTED: &str =
-    "min.insync.replicas, unclean.leader.election.enable, replica.lag.time.max.ms, \
-broker.session.timeout.ms, broker.heartbeat.interval.ms, replica.fetch.wait.max.ms, \
-replica.fetch.max.bytes, num.partitions, default.replication.factor, auto.create.topics.enable, \
-eligible.leader.replicas.version, auto.leader.rebalance.enable, \
-leader.imbalance.check.interval.seconds, leader.imbalance.per.broker.percentage";
-
-fn parse<T: std::str::FromStr>(
-    key: &str,
-    value: &str,
-    expected: &'static str,
-) -> Result<T, ConfigError> {
-    value.trim().parse().map_err(|_| ConfigError::Invalid {
-        key: key.into(),
-        value: value.into(),
-        expected,
-    })
 }
 
 /// Splits `key=value`.
@@ -55,116 +37,15 @@ pub fn apply(
     broker: &mut BrokerConfig,
     controller: &mut ControllerConfig,
 ) -> Result<(), ConfigError> {
-    match key {
-        "min.insync.replicas" => {
-            let v: usize = parse(key, value, "positive integer")?;
-            if v == 0 {
-                return Err(ConfigError::Invalid {
-                    key: key.into(),
-                    value: value.into(),
-                    expected: "positive integer",
-                });
-            }
-            broker.min_insync_replicas = v;
-            controller.min_insync_replicas = v;
-        }
-        "auto.leader.rebalance.enable" => {
-            controller.auto_leader_rebalance_enable = parse(key, value, "boolean")?
-        }
-        "leader.imbalance.check.interval.seconds" => {
-            let seconds: u64 = parse(key, value, "duration in seconds")?;
-            if seconds == 0 {
-                return Err(ConfigError::Invalid {
-                    key: key.into(),
-                    value: value.into(),
-                    expected: "duration in seconds, at least 1",
-                });
-            }
-            controller.leader_imbalance_check_interval_ms = seconds.saturating_mul(1000);
-        }
-        // Accepted as Kafka accepts it; KRaft's controller does not consult it.
-        "leader.imbalance.per.broker.percentage" => {
-            let percent: u32 = parse(key, value, "percentage, 0 to 100")?;
-            if percent > 100 {
-                return Err(ConfigError::Invalid {
-                    key: key.into(),
-                    value: value.into(),
-                    expected: "percentage, 0 to 100",
-                });
-            }
-        }
-        "eligible.leader.replicas.version" => match value.trim() {
-            "0" => {
-                controller.eligible_leader_replicas_enabled = false;
-                broker.eligible_leader_replicas_enabled = false;
-            }
-            "1" => {
-                controller.eligible_leader_replicas_enabled = true;
-                broker.eligible_leader_replicas_enabled = true;
-            }
-            _ => {
-                return Err(ConfigError::Invalid {
-                    key: key.into(),
-                    value: value.into(),
-                    expected: "feature level, 0 or 1",
-                })
-            }
-        },
-        "unclean.leader.election.enable" => {
-            controller.unclean_leader_election_enable = parse(key, value, "boolean")?;
-            broker.unclean_leader_election_enable = controller.unclean_leader_election_enable;
-        }
-        "replica.lag.time.max.ms" => {
-            broker.replica_lag_time_max_ms = parse(key, value, "duration in ms")?
-        }
-        "broker.session.timeout.ms" => {
-            controller.broker_session_timeout_ms = parse(key, value, "duration in ms")?;
-            broker.broker_session_timeout_ms = controller.broker_session_timeout_ms;
-        }
-        "broker.heartbeat.interval.ms" => {
-            broker.broker_heartbeat_interval_ms = parse(key, value, "duration in ms")?
-        }
-        "replica.fetch.wait.max.ms" => {
-            broker.replica_fetch_wait_max_ms = parse(key, value, "duration in ms")?
-        }
-        "replica.fetch.max.bytes" => {
-            broker.replica_fetch_max_bytes = parse(key, value, "size in bytes")?
-        }
-        "num.partitions" => controller.num_partitions = parse(key, value, "integer")?,
-        "log.retention.bytes" | "retention.bytes" => {
-            broker.log_retention_bytes = parse(key, value, "size in bytes, or -1")?
-        }
-        "log.retention.ms" | "retention.ms" => {
-            broker.log_retention_ms = parse(key, value, "duration in ms, or -1")?
-        }
-        "log.segment.bytes" | "segment.bytes" => {
-            let v: usize = parse(key, value, "size in bytes")?;
-            if v < 14 {
-                return Err(ConfigError::Invalid {
-                    key: key.into(),
-                    value: value.into(),
-                    expected: "size in bytes, at least 14",
-                });
-            }
-            broker.log_segment_bytes = v;
-        }
-        "log.retention.check.interval.ms" => {
-            broker.log_retention_check_interval_ms = parse(key, value, "duration in ms")?
-        }
-        "log.flush.interval.ms" => {
-            broker.log_flush_interval_ms = Some(parse(key, value, "duration in ms")?)
-        }
-        "kraftsim.os.flush.interval.ms" => {
-            broker.os_flush_interval_ms = parse(key, value, "duration in ms")?
-        }
-        "auto.create.topics.enable" => {
-            broker.auto_create_topics_enable = parse(key, value, "boolean")?
-        }
-        "default.replication.factor" => {
-            controller.default_replication_factor = parse(key, value, "integer")?
-        }
-        _ => return Err(ConfigError::Unknown(key.into())),
-    }
+    let def = config_def::cluster_setting(key)?;
+    let value = def.parse(value)?;
+    // Both halves are offered every setting: `broker.session.timeout.ms` is kept by both.
+    let kept_by_broker = broker.set(def, &value);
+    let kept_by_controller = controller.set(def, &value);
+    assert!(
+        kept_by_broker || kept_by_controller || def.support == Support::AcceptedOnly,
+        "{key}: an enforced setting that neither half keeps"
+    );
     Ok(())
 }
 
@@ -176,19 +57,69 @@ mod tests {
     fn bad_settings_are_clear_errors() {
         let mut b = BrokerConfig::new(1);
         let mut c = ControllerConfig::new(1, vec![1]);
-        assert!(matches!(
-            apply("nope", "1", &mut b, &mut c),
-            Err(ConfigError::Unknown(_))
-        ));
-        assert!(matches!(
-            apply("min.insync.replicas", "two", &mut b, &mut c),
-            Err(ConfigError::Invalid { .. })
-        ));
+        let unknown = apply("nope", "1", &mut b, &mut c).expect_err("unknown");
+        assert!(
+            unknown
+                .to_string()
+                .starts_with("unknown config 'nope' (supported: ")
+                && unknown
+                    .to_string()
+                    .contains("kraftsim.os.flush.interval.ms"),
+            "{unknown}"
+        );
+        assert_eq!(
+            apply("min.insync.replicas", "two", &mut b, &mut c)
+                .expect_err("invalid")
+                .to_string(),
+            "Invalid value two for configuration min.insync.replicas: Not a number of type INT"
+        );
+        assert_eq!(
+            apply("min.insync.replicas", "0", &mut b, &mut c)
+                .expect_err("invalid")
+                .to_string(),
+            "Invalid value 0 for configuration min.insync.replicas: Value must be at least 1"
+        );
+        assert_eq!(
+            apply("retention.ms", "1000", &mut b, &mut c)
+                .expect_err("topic config")
+                .to_string(),
+            "'retention.ms' is a topic config; its cluster-wide default is 'log.retention.ms'"
+        );
         assert!(matches!(
             split_pair("novalue"),
             Err(ConfigError::Malformed(_))
         ));
         assert_eq!(apply("min.insync.replicas", "2", &mut b, &mut c), Ok(()));
-        assert_eq!(b.min_insync_replicas, 2);
+        assert_eq!((b.min_insync_replicas, c.min_insync_replicas), (2, 2));
+    }
+
+    #[test]
+    fn every_setting_reaches_the_half_that_keeps_it() {
+        let mut b = BrokerConfig::new(1);
+        let mut c = ControllerConfig::new(1, vec![1]);
+        for name in config_def::cluster_setting_names() {
+            let def = config_def::key(name);
+            let value = def.default.unwrap_or("1");
+            assert_eq!(apply(name, value, &mut b, &mut c), Ok(()), "{name}");
+        }
+        apply("broker.session.timeout.ms", "4000", &mut b, &mut c).expect("valid");
+        assert_eq!(
+            (b.broker_session_timeout_ms, c.broker_session_timeout_ms),
+            (4000, 4000)
+        );
+        apply("eligible.leader.replicas.version", "0", &mut b, &mut c).expect("valid");
+        assert!(!b.eligible_leader_replicas_enabled && !c.eligible_leader_replicas_enabled);
+        apply(
+            "leader.imbalance.check.interval.seconds",
+            "10",
+            &mut b,
+            &mut c,
+        )
+        .expect("valid");
+        assert_eq!(c.leader_imbalance_check_interval_ms, 10_000);
+        apply("log.segment.bytes", "5000", &mut b, &mut c).expect("valid");
+        assert_eq!(b.log_segment_bytes, 5000);
+        assert!(apply("log.segment.bytes", "13", &mut b, &mut c).is_err());
+        assert!(apply("replica.lag.time.max.ms", "-1", &mut b, &mut c).is_err());
     }
 }

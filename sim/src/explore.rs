@@ -90,7 +90,10 @@ impl ExploreConfig {
             ),
             ("acks".to_string(), "all".to_string()),
         ];
-        let mut configs = vec![("min.insync.replicas".to_string(), "2".to_string())];
+        let mut configs = vec![(
+            controller::config_def::MIN_INSYNC_REPLICAS.to_string(),
+            "2".to_string(),
+        )];
         for c in &self.configs {
             if let Some((k, v)) = c.split_once('=') {
                 configs.push((k.trim().to_string(), v.trim().to_string()));

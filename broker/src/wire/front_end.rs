@@ -814,7 +814,9 @@ impl WireFrontEnd {
                                             CreatableTopicConfigs::default()
                                                 .with_name(StrBytes::from_string(name))
                                                 .with_value(Some(StrBytes::from_string(value)))
-                                                .with_config_source(RESOURCE_CONFIG_SOURCE_TOPIC)
+                                                .with_config_source(
+                                                    controller::config_def::ConfigSource::DynamicTopicConfig.code(),
+                                                )
                                         })
                                         .collect(),
                                 )),
@@ -1153,9 +1155,6 @@ impl WireFrontEnd {
             .with_topics(topics)
     }
 }
-
-/// Kafka's `ConfigSource.DYNAMIC_TOPIC_CONFIG`: a topic's own override.
-const RESOURCE_CONFIG_SOURCE_TOPIC: i8 = 1;
 
 /// FindCoordinator for a coordinator kraftsim does not have: transactions (key type 1,
 /// KIP-98) and share groups (2, KIP-932). Kafka answers INVALID_REQUEST for a coordinator

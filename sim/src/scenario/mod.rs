@@ -165,7 +165,7 @@ pub struct Step {
 pub struct Scenario {
     /// `set KEY VALUE`, in file order (the last `set` of a key wins, see [`Scenario::setting`]).
     pub settings: Vec<(String, String)>,
-    /// `config KEY=VALUE`: broker or topic configs by their Kafka names.
+    /// `config KEY=VALUE`: cluster settings by their Kafka names (`docs/configs.md`).
     pub configs: Vec<(String, String)>,
     /// `producer KEY=VALUE`: producer properties by the Java client's names.
     pub producer_props: Vec<(String, String)>,

@@ -173,6 +173,7 @@ struct DataDir {
 
 impl DataDir {
     fn create() -> Result<Self, LiveError> {
+        Self::remove_orphans();
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let path = std::env::temp_dir().join(format!(
             "kraftsim-live-{}-{}",
@@ -181,6 +182,28 @@ impl DataDir {
         ));
         std::fs::create_dir_all(&path).map_err(|e| LiveError::DataDir(path.clone(), e))?;
         Ok(Self { path })
+    }
+
+    /// Removes the data directories of live clusters whose process is gone (a `sim serve`
+    /// killed with SIGKILL cannot remove its own): `kraftsim-live-<pid>-<n>` in the temp
+    /// dir, with no `/proc/<pid>`. Best effort: what cannot be read or removed stays.
+    fn remove_orphans() {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("kraftsim-live-")) else {
+                continue;
+            };
+            let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
     }
 
     /// Node `id`'s `log.dirs`, created.

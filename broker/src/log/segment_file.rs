@@ -92,11 +92,18 @@ impl SegmentFile {
             _ => {}
         }
         let path = dir.join(segment_file_name(base_offset));
+        // A file left at this path belongs to a log that is gone or lingers (a deleted
+        // topic's): unlink it rather than truncate it, so a lingering owner keeps its bytes.
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StorageError::new("remove stale", &path, &e));
+            }
+            _ => {}
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .open(&path)
             .map_err(|e| StorageError::new("create", &path, &e))?;
         Ok(Self {
@@ -169,9 +176,19 @@ impl SegmentFile {
 
 impl Drop for SegmentFile {
     fn drop(&mut self) {
-        // Nothing to report to: a file that cannot be removed stays behind in the node's
-        // data directory, which the live cluster removes as a whole when it stops.
-        let _ = std::fs::remove_file(&self.path);
+        // Only the file this segment created: a topic deleted while its log lingers (a
+        // node's dormant logs) and created again writes a new file at the same path, which
+        // the old segment must not take with it.
+        use std::os::unix::fs::MetadataExt;
+        let same = match (std::fs::metadata(&self.path), self.file.metadata()) {
+            (Ok(at_path), Ok(ours)) => at_path.dev() == ours.dev() && at_path.ino() == ours.ino(),
+            _ => false,
+        };
+        if same {
+            // Nothing to report to: a file that cannot be removed stays behind in the
+            // node's data directory, which the live cluster removes as a whole.
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -252,7 +269,13 @@ mod tests {
             "past the end is an error, not a panic"
         );
         let path = f.path().to_path_buf();
+        // A new segment at the same path (the topic created again) replaces the file; the
+        // old segment keeps reading its own bytes and, dropped, leaves the new file alone.
+        let again = SegmentFile::create(&dir, 42).expect("create again");
+        assert_eq!(f.read_at(0, 40).expect("still readable")[16..], a[16..]);
         drop(f);
+        assert!(path.exists(), "the new file stays");
+        drop(again);
         assert!(!path.exists(), "the file goes with its segment");
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -65,6 +65,10 @@ pub struct BrokerConfig {
     pub log_retention_check_interval_ms: u64,
     /// `log.flush.interval.ms` (unset in Kafka: never flush explicitly).
     pub log_flush_interval_ms: Option<u64>,
+    /// `log.dirs`: where partition logs write their segment files, one directory per
+    /// partition (`<topic>-<partition>`). `None` keeps every log in memory: the
+    /// deterministic simulator's choice; the live cluster gives each node a directory.
+    pub log_dir: Option<std::path::PathBuf>,
     /// `kraftsim.os.flush.interval.ms` (5000): when the simulated operating system writes
     /// dirty log data to disk. What a `crash` loses is what waited less than this.
     pub os_flush_interval_ms: u64,
@@ -79,6 +83,7 @@ impl BrokerConfig {
             log_segment_bytes: 1_073_741_824,
             log_retention_check_interval_ms: 300_000,
             log_flush_interval_ms: None,
+            log_dir: None,
             os_flush_interval_ms: 5_000,
             min_insync_replicas: 1,
             replica_lag_time_max_ms: 30_000,

@@ -441,18 +441,18 @@ impl Broker {
             self.config.min_insync_replicas_for(&t.configs)
         });
         let now = self.now_ms;
+        let topic_name = topic.map(|t| t.name.clone()).unwrap_or_default();
+        let log_dir = self.config.log_dir.clone();
         let partition = self.partitions.entry(key).or_insert_with(|| {
-            let (log, hw) = self
-                .dormant_logs
-                .remove(&key)
-                .unwrap_or_else(|| (Log::new(), 0));
-            Partition::new(
-                key,
-                topic.map(|t| t.name.clone()).unwrap_or_default(),
-                local,
-                log,
-                hw,
-            )
+            let (log, hw) = self.dormant_logs.remove(&key).unwrap_or_else(|| {
+                // Kafka's partition directory: `<log.dirs>/<topic>-<partition>`.
+                let log = match &log_dir {
+                    Some(dir) => Log::in_dir(&dir.join(format!("{topic_name}-{}", key.1))),
+                    None => Log::new(),
+                };
+                (log, 0)
+            });
+            Partition::new(key, topic_name, local, log, hw)
         });
         let change = partition.apply_registration(reg, min_isr, now);
         let epoch = partition.leader_epoch();

@@ -57,6 +57,9 @@ pub enum ErrorCode {
     RebalanceInProgress = 27,
     MemberIdRequired = 79,
     InvalidConfig = 40,
+    /// A log's storage failed (an I/O error on its segment files): Kafka's
+    /// `KafkaStorageException`, retriable (the partition moves to a healthy log dir).
+    KafkaStorageError = 56,
 }
 
 impl ErrorCode {
@@ -112,6 +115,7 @@ impl ErrorCode {
             RebalanceInProgress => "REBALANCE_IN_PROGRESS",
             MemberIdRequired => "MEMBER_ID_REQUIRED",
             InvalidConfig => "INVALID_CONFIG",
+            KafkaStorageError => "KAFKA_STORAGE_ERROR",
         }
     }
 
@@ -134,6 +138,7 @@ impl ErrorCode {
                 | CoordinatorLoadInProgress
                 | CoordinatorNotAvailable
                 | NotCoordinator
+                | KafkaStorageError
         )
     }
 }
@@ -155,5 +160,6 @@ mod tests {
         assert_eq!(ErrorCode::NotEnoughReplicasAfterAppend.code(), 20);
         assert_eq!(ErrorCode::FencedLeaderEpoch.code(), 74);
         assert_eq!(ErrorCode::FencedLeaderEpoch.name(), "FENCED_LEADER_EPOCH");
+        assert_eq!(ErrorCode::KafkaStorageError.code(), 56);
     }
 }

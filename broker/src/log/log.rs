@@ -15,18 +15,33 @@
 //! while the log is larger than `retention.bytes`, or its oldest segment's newest record
 //! is older than `retention.ms`. The log start offset moves up; a fetch below it gets
 //! OFFSET_OUT_OF_RANGE. Here a segment is a run of batches with its size and newest
-//! timestamp (no files), and deleting one drops its buffers, which is what keeps a long
-//! run's memory bounded. Simplified: no `segment.ms` roll, no time index.
+//! timestamp, and deleting one drops its buffers (and its file). Simplified: no
+//! `segment.ms` roll, no time index.
+//!
+//! **Where the bytes rest.** A log made with [`Log::in_dir`] (the live driver's, under the
+//! node's `log.dirs`) writes its segments to files as Kafka does ([`super::segment_file`]):
+//! it keeps the newest batches in memory, writes them to the active segment's file once
+//! [`WRITE_BEHIND_BYTES`] have gathered, and keeps no more than [`RESIDENT_TAIL_BYTES`]
+//! of written batches in memory, for the followers and consumers that read the newest
+//! records; older batches are read back from their file by position. A log made with
+//! [`Log::new`] (the simulator's) keeps every batch in memory. Either way the log's
+//! offsets, segments and decisions are the same; only where the bytes are differs. The
+//! files stand for the page cache, not for the disk: what a crash loses is still decided
+//! by the recovery point, and a killed node keeps both its files and the batches not yet
+//! written (the page cache survives a process).
 
 use super::batch::{
     assign_offsets_in_place, copy_with_header, header_matches, BatchError, Batches,
 };
 use super::epoch_cache::LeaderEpochCache;
 use super::producer_state::{BatchMetadata, ProducerStateTable, SequenceCheck, SequenceError};
+use super::segment_file::{Outgoing, SegmentFile, StorageError};
 use super::BatchHeader;
 use crate::error::ErrorCode;
 use bytes::{Bytes, BytesMut};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Why an append or read failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +60,9 @@ pub enum LogError {
     NonContiguous { expected: i64, got: i64 },
     #[error(transparent)]
     Sequence(#[from] SequenceError),
+    /// The log's files failed; the log is offline from then on.
+    #[error("log storage: {0}")]
+    Storage(#[from] StorageError),
 }
 
 impl LogError {
@@ -63,12 +81,46 @@ impl LogError {
             LogError::Sequence(SequenceError::InvalidProducerEpoch { .. }) => {
                 ErrorCode::InvalidProducerEpoch
             }
+            LogError::Storage(_) => ErrorCode::KafkaStorageError,
         }
     }
 }
 
 /// How many of the newest batches [`Log`] scans before searching the whole log.
 const TAIL_SCAN_BATCHES: usize = 8;
+
+/// A file-backed log writes its newest batches to their segment file once this many bytes
+/// have gathered: one `writev` for many batches, not a system call per batch.
+pub const WRITE_BEHIND_BYTES: usize = 256 * 1024;
+
+/// Bytes of already written batches a file-backed log keeps in memory, newest first: a
+/// follower's fetch (`replica.fetch.max.bytes`, 1048576) of the newest records is served
+/// without reading the file back.
+pub const RESIDENT_TAIL_BYTES: usize = 1024 * 1024;
+
+/// A batch in the log, and where its bytes are. In memory, `batch.bytes` holds them; once
+/// written to its segment file and out of the resident tail, `batch.bytes` is empty and
+/// `file_position` says where they are.
+#[derive(Clone, Debug)]
+struct Held {
+    batch: StoredBatch,
+    size_bytes: usize,
+    /// Where the batch starts in its segment's file, once written.
+    file_position: Option<u64>,
+}
+
+impl Held {
+    fn in_memory(&self) -> bool {
+        self.batch.bytes.len() == self.size_bytes
+    }
+}
+
+impl std::ops::Deref for Held {
+    type Target = StoredBatch;
+    fn deref(&self) -> &StoredBatch {
+        &self.batch
+    }
+}
 
 /// One batch in the log: the bytes the producer sent, and beside them what the leader
 /// assigned (offsets, leader epoch) and what its header said.
@@ -197,7 +249,7 @@ pub struct AppendInfo {
 /// A partition replica's log.
 #[derive(Clone, Debug, Default)]
 pub struct Log {
-    batches: VecDeque<StoredBatch>,
+    batches: VecDeque<Held>,
     log_start_offset: i64,
     log_end_offset: i64,
     size_bytes: usize,
@@ -211,6 +263,18 @@ pub struct Log {
     segments: VecDeque<Segment>,
     /// `segment.bytes`; 0 means Kafka's default.
     segment_bytes: usize,
+    /// The partition's directory under `log.dirs`; `None`: every batch stays in memory.
+    dir: Option<PathBuf>,
+    /// The segments' files, by base offset (a file-backed log's).
+    files: BTreeMap<i64, Arc<SegmentFile>>,
+    /// Batches below this offset are written to their files.
+    written_to_offset: i64,
+    /// Bytes of batches not yet written.
+    unwritten_bytes: usize,
+    /// Bytes of written batches still in memory (the resident tail).
+    resident_written_bytes: usize,
+    /// The first file failure: the log is offline (Kafka's `LogDirFailureChannel`).
+    offline: Option<StorageError>,
 }
 
 /// A segment: where it starts, its bytes, its newest record's timestamp.
@@ -243,8 +307,31 @@ impl Default for RetentionConfig {
 }
 
 impl Log {
+    /// A log kept in memory (the simulator's).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A log whose segments are files in `dir` (the partition's directory under
+    /// `log.dirs`, created with the first segment).
+    pub fn in_dir(dir: &Path) -> Self {
+        Self {
+            dir: Some(dir.to_path_buf()),
+            ..Self::default()
+        }
+    }
+
+    /// Fails once the log's storage has failed.
+    fn check_online(&self) -> Result<(), LogError> {
+        match &self.offline {
+            Some(e) => Err(e.clone().into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Remembers a file failure: the log goes offline.
+    fn fail(&mut self, e: StorageError) {
+        self.offline.get_or_insert(e);
     }
 
     pub fn log_start_offset(&self) -> i64 {
@@ -277,8 +364,10 @@ impl Log {
         self.epochs.end_offset_for(epoch, self.log_end_offset)
     }
 
+    /// The batches, oldest first. A file-backed log's older batches come without their
+    /// bytes (empty `bytes`); [`read`](Self::read) returns them with.
     pub fn batches(&self) -> impl Iterator<Item = &StoredBatch> {
-        self.batches.iter()
+        self.batches.iter().map(|h| &h.batch)
     }
 
     /// Appends a producer's batches: every batch is checked before anything changes, then
@@ -288,6 +377,7 @@ impl Log {
         records: Bytes,
         leader_epoch: i32,
     ) -> Result<AppendInfo, LogError> {
+        self.check_online()?;
         let parsed: Vec<_> = Batches::new(records).collect::<Result<_, _>>()?;
         if parsed.is_empty() {
             return Err(LogError::Empty);
@@ -356,11 +446,13 @@ impl Log {
             info.last_offset = batch.last_offset;
             self.push(batch);
         }
+        self.write_behind();
         Ok(info)
     }
 
     /// Appends a batch replicated from the leader, with the offsets and epoch it assigned.
     pub fn append_as_follower(&mut self, batch: &StoredBatch) -> Result<AppendInfo, LogError> {
+        self.check_online()?;
         if batch.base_offset != self.log_end_offset {
             return Err(LogError::NonContiguous {
                 expected: self.log_end_offset,
@@ -377,6 +469,7 @@ impl Log {
             duplicate: false,
         };
         self.push(batch.clone());
+        self.write_behind();
         Ok(info)
     }
 
@@ -415,9 +508,11 @@ impl Log {
                 .is_some_and(|b| b.last_offset < next_base)
             {
                 if let Some(b) = self.batches.pop_front() {
-                    self.size_bytes -= b.bytes.len();
+                    self.forget(&b);
                 }
             }
+            // The segment's file goes with it.
+            self.files = self.files.split_off(&next_base);
             self.log_start_offset = next_base;
         }
         if self.log_start_offset > before {
@@ -434,7 +529,11 @@ impl Log {
     pub fn truncate_fully_and_start_at(&mut self, offset: i64) {
         self.batches.clear();
         self.segments.clear();
+        self.files.clear();
         self.size_bytes = 0;
+        self.unwritten_bytes = 0;
+        self.resident_written_bytes = 0;
+        self.written_to_offset = offset;
         self.log_start_offset = offset;
         self.log_end_offset = offset;
         self.recovery_point = offset;
@@ -480,8 +579,125 @@ impl Log {
             );
         }
         self.log_end_offset = batch.last_offset + 1;
-        self.size_bytes += batch.bytes.len();
-        self.batches.push_back(batch);
+        self.size_bytes += size;
+        self.unwritten_bytes += size;
+        self.batches.push_back(Held {
+            batch,
+            size_bytes: size,
+            file_position: None,
+        });
+    }
+
+    /// Takes a batch that leaves the log (retention, truncation) out of the byte counts.
+    fn forget(&mut self, b: &Held) {
+        self.size_bytes -= b.size_bytes;
+        if b.file_position.is_none() {
+            self.unwritten_bytes -= b.size_bytes;
+        } else if b.in_memory() {
+            self.resident_written_bytes -= b.size_bytes;
+        }
+    }
+
+    /// A file-backed log: once [`WRITE_BEHIND_BYTES`] have gathered, writes them to their
+    /// segments' files, then lets the oldest written batches beyond
+    /// [`RESIDENT_TAIL_BYTES`] go from memory. A failure takes the log offline; the
+    /// batches stay in memory, nothing is lost.
+    fn write_behind(&mut self) {
+        if self.dir.is_none() || self.offline.is_some() || self.unwritten_bytes < WRITE_BEHIND_BYTES
+        {
+            return;
+        }
+        if let Err(e) = self.write_unwritten() {
+            self.fail(e);
+            return;
+        }
+        self.release_resident_tail();
+    }
+
+    /// Writes every unwritten batch, one vectored write per segment.
+    fn write_unwritten(&mut self) -> Result<(), StorageError> {
+        let Some(dir) = self.dir.clone() else {
+            return Ok(());
+        };
+        let first = self.index_of(self.written_to_offset);
+        let mut i = first;
+        while i < self.batches.len() {
+            let segment_base = self.segment_base_of(self.batches[i].base_offset);
+            let next_base = self.next_segment_base(segment_base);
+            let end = (i..self.batches.len())
+                .find(|&j| self.batches[j].base_offset >= next_base)
+                .unwrap_or(self.batches.len());
+            let file = match self.files.get(&segment_base) {
+                Some(f) => f.clone(),
+                None => {
+                    let f = Arc::new(SegmentFile::create(&dir, segment_base)?);
+                    self.files.insert(segment_base, f.clone());
+                    f
+                }
+            };
+            let positions = {
+                let outgoing: Vec<Outgoing<'_>> = self
+                    .batches
+                    .range(i..end)
+                    .map(|h| Outgoing {
+                        bytes: &h.batch.bytes,
+                        base_offset: h.base_offset,
+                        leader_epoch: h.leader_epoch,
+                    })
+                    .collect();
+                file.append(&outgoing)?
+            };
+            for (h, at) in self.batches.range_mut(i..end).zip(positions) {
+                h.file_position = Some(at);
+                self.unwritten_bytes -= h.size_bytes;
+                self.resident_written_bytes += h.size_bytes;
+                self.written_to_offset = h.last_offset + 1;
+            }
+            i = end;
+        }
+        Ok(())
+    }
+
+    /// Drops the bytes of the oldest written batches while more than
+    /// [`RESIDENT_TAIL_BYTES`] of written batches are in memory.
+    fn release_resident_tail(&mut self) {
+        let mut i = self.index_of(self.written_to_offset);
+        while self.resident_written_bytes > RESIDENT_TAIL_BYTES && i > 0 {
+            i -= 1;
+            // Walk back to the oldest written batch still in memory, then forward.
+            if !self.batches[i].in_memory() {
+                i += 1;
+                break;
+            }
+        }
+        while self.resident_written_bytes > RESIDENT_TAIL_BYTES
+            && i < self.batches.len()
+            && self.batches[i].file_position.is_some()
+        {
+            let h = &mut self.batches[i];
+            if h.in_memory() {
+                h.batch.bytes = Bytes::new();
+                self.resident_written_bytes -= h.size_bytes;
+            }
+            i += 1;
+        }
+    }
+
+    /// Base offset of the segment holding `offset`.
+    fn segment_base_of(&self, offset: i64) -> i64 {
+        let i = self.segments.partition_point(|s| s.base_offset <= offset);
+        self.segments
+            .get(i.saturating_sub(1))
+            .map_or(offset, |s| s.base_offset)
+    }
+
+    /// Base offset of the segment after the one starting at `base` (`i64::MAX` for none).
+    fn next_segment_base(&self, base: i64) -> i64 {
+        self.segments
+            .iter()
+            .map(|s| s.base_offset)
+            .find(|&b| b > base)
+            .unwrap_or(i64::MAX)
     }
 
     /// Index of the batch containing `offset` (or the first after it).
@@ -520,19 +736,65 @@ impl Log {
                 log_end_offset: self.log_end_offset,
             });
         }
-        let mut out = Vec::new();
+        self.check_online()?;
+        let mut chosen: Vec<&Held> = Vec::new();
         let mut total = 0usize;
         for b in self.batches.range(self.index_of(fetch_offset)..) {
             if b.base_offset >= max_offset || b.last_offset >= max_offset {
                 break;
             }
-            if !out.is_empty() && total + b.bytes.len() > max_bytes {
+            if !chosen.is_empty() && total + b.size_bytes > max_bytes {
                 break;
             }
-            total += b.bytes.len();
-            out.push(b.clone());
+            total += b.size_bytes;
+            chosen.push(b);
+        }
+        self.load(&chosen)
+    }
+
+    /// The batches with their bytes: from memory, or read back from their files, one read
+    /// per run of batches that lie one after the other in a file.
+    fn load(&self, chosen: &[&Held]) -> Result<Vec<StoredBatch>, LogError> {
+        let mut out = Vec::with_capacity(chosen.len());
+        let mut i = 0;
+        while i < chosen.len() {
+            let first = chosen[i];
+            let Some(start) = first.file_position.filter(|_| !first.in_memory()) else {
+                out.push(first.batch.clone());
+                i += 1;
+                continue;
+            };
+            let mut end = start;
+            let mut j = i;
+            while let Some(h) = chosen.get(j) {
+                if h.in_memory() || h.file_position != Some(end) {
+                    break;
+                }
+                end += h.size_bytes as u64;
+                j += 1;
+            }
+            let base = self.segment_base_of(first.base_offset);
+            let file = self.files.get(&base).ok_or_else(|| StorageError {
+                op: "find segment file",
+                path: self.dir.clone().unwrap_or_default(),
+                kind: std::io::ErrorKind::NotFound,
+                reason: format!("no file for the segment at {base}"),
+            })?;
+            let run = file.read_at(start, (end - start) as usize)?;
+            for h in &chosen[i..j] {
+                let from = (h.file_position.unwrap_or(start) - start) as usize;
+                let mut b = h.batch.clone();
+                b.bytes = run.slice(from..from + h.size_bytes);
+                out.push(b);
+            }
+            i = j;
         }
         Ok(out)
+    }
+
+    /// One batch with its bytes (see [`load`](Self::load)).
+    fn load_one(&self, h: &Held) -> Result<StoredBatch, LogError> {
+        Ok(self.load(&[h])?.remove(0))
     }
 
     /// The first record below `max_offset` whose timestamp is at or after `timestamp_ms`:
@@ -546,7 +808,7 @@ impl Log {
             .iter()
             .take_while(|b| b.last_offset < max_offset)
             .find(|b| b.max_timestamp >= timestamp_ms)?;
-        Some(batch.first_record_at_or_after(timestamp_ms))
+        Some(self.first_record_at_or_after(batch, timestamp_ms))
     }
 
     /// The first record holding the log's largest timestamp: its offset and timestamp
@@ -554,15 +816,25 @@ impl Log {
     /// As Kafka's `Partition.fetchOffsetForTimestamp`, the whole log is searched and the
     /// answer dropped if it lies at or past `max_offset` (the high watermark).
     pub fn offset_of_max_timestamp(&self, max_offset: i64) -> Option<(i64, i64)> {
-        let mut newest: Option<&StoredBatch> = None;
+        let mut newest: Option<&Held> = None;
         for b in &self.batches {
             if newest.is_none_or(|n| b.max_timestamp > n.max_timestamp) {
                 newest = Some(b);
             }
         }
         let batch = newest?;
-        let found = batch.first_record_at_or_after(batch.max_timestamp);
+        let found = self.first_record_at_or_after(batch, batch.max_timestamp);
         (found.0 < max_offset).then_some(found)
+    }
+
+    /// [`StoredBatch::first_record_at_or_after`], reading the batch back if it is on file.
+    /// A batch that cannot be read counts as one whose records do not decode: its first
+    /// offset with its largest timestamp (and the log goes offline for what follows).
+    fn first_record_at_or_after(&self, h: &Held, timestamp_ms: i64) -> (i64, i64) {
+        match self.load_one(h) {
+            Ok(b) => b.first_record_at_or_after(timestamp_ms),
+            Err(_) => (h.base_offset, h.max_timestamp),
+        }
     }
 
     /// Bytes held between `from_offset` and `to_offset` (for fetch purgatories).
@@ -573,18 +845,24 @@ impl Log {
         self.batches
             .range(self.index_of(from_offset)..)
             .take_while(|b| b.last_offset < to_offset)
-            .map(|b| b.bytes.len())
+            .map(|b| b.size_bytes)
             .sum()
     }
 
     /// Removes every batch whose last offset is at or past `offset`; returns the new LEO.
     pub fn truncate_to(&mut self, offset: i64) -> i64 {
+        // The first written batch that goes: its file is cut where it starts.
+        let mut cut: Option<(i64, u64)> = None;
         while self.batches.back().is_some_and(|b| b.last_offset >= offset) {
             if let Some(b) = self.batches.pop_back() {
-                self.size_bytes -= b.bytes.len();
+                self.forget(&b);
                 self.log_end_offset = b.base_offset;
+                if let Some(at) = b.file_position {
+                    cut = Some((self.segment_base_of(b.base_offset), at));
+                }
             }
         }
+        self.written_to_offset = self.written_to_offset.min(self.log_end_offset);
         if self.batches.is_empty() {
             self.log_end_offset = self.log_end_offset.min(offset.max(self.log_start_offset));
         }
@@ -600,14 +878,25 @@ impl Log {
         }
         if self.batches.is_empty() {
             self.segments.clear();
-        } else if let Some(last) = self.segments.back_mut() {
+        }
+        // Files of the segments that went are deleted; the last one left is cut.
+        let kept_bases: Vec<i64> = self.segments.iter().map(|s| s.base_offset).collect();
+        self.files.retain(|base, _| kept_bases.contains(base));
+        if let Some((base, at)) = cut {
+            if let Some(file) = self.files.get(&base) {
+                if let Err(e) = file.truncate_to(at) {
+                    self.fail(e);
+                }
+            }
+        }
+        if let Some(last) = self.segments.back_mut() {
             let base = last.base_offset;
             let (size, max_ts) = self
                 .batches
                 .iter()
                 .filter(|b| b.base_offset >= base)
                 .fold((0, i64::MIN), |(n, t), b| {
-                    (n + b.bytes.len(), t.max(b.max_timestamp))
+                    (n + b.size_bytes, t.max(b.max_timestamp))
                 });
             last.size_bytes = size;
             last.max_timestamp = max_ts;
@@ -999,6 +1288,121 @@ mod tests {
         assert!(log.append_as_leader(Bytes::from(v), 0).is_err());
         assert_eq!(log.log_end_offset(), 0);
         assert!(log.append_as_leader(Bytes::new(), 0).is_err());
+    }
+
+    /// A scratch partition directory under a fresh `log.dirs`.
+    fn scratch_dir(name: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("kraftsim-log-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("scratch dir");
+        root.join("t-0")
+    }
+
+    /// Every batch as a client reads it, whole log.
+    fn wire(log: &Log) -> Vec<Bytes> {
+        log.read(log.log_start_offset(), usize::MAX)
+            .expect("read")
+            .iter()
+            .map(StoredBatch::wire_bytes)
+            .collect()
+    }
+
+    /// A file-backed log and an in-memory one fed the same appends read the same bytes,
+    /// through truncation, a crash and retention; the file-backed one holds at most the
+    /// resident tail and one write-behind in memory, and its files follow its segments.
+    #[test]
+    fn a_file_backed_log_reads_what_an_in_memory_log_reads() {
+        let dir = scratch_dir("files");
+        let mut files = Log::in_dir(&dir);
+        let mut memory = Log::new();
+        let one = batch(4, 8_000);
+        let segment_bytes = 40 * one.len(); // about 1.3 MB
+        files.set_segment_bytes(segment_bytes);
+        memory.set_segment_bytes(segment_bytes);
+        for i in 0..150 {
+            files
+                .append_as_leader(batch(4, 8_000), i / 50)
+                .expect("append");
+            memory
+                .append_as_leader(batch(4, 8_000), i / 50)
+                .expect("append");
+        }
+        let in_memory: usize = files.batches().map(|b| b.bytes.len()).sum();
+        assert!(in_memory <= RESIDENT_TAIL_BYTES + WRITE_BEHIND_BYTES + one.len());
+        assert_eq!(wire(&files), wire(&memory));
+        let on_disk: Vec<String> = {
+            let mut v: Vec<String> = std::fs::read_dir(&dir)
+                .expect("dir")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(on_disk[0], "00000000000000000000.log");
+        assert_eq!(on_disk[1], "00000000000000000160.log", "Kafka's file names");
+        // A fetch from the middle reads back from the file, at batch boundaries.
+        assert_eq!(
+            files.read(201, 3 * one.len()).expect("read"),
+            memory
+                .read(201, 3 * one.len())
+                .expect("read")
+                .iter()
+                .map(|b| {
+                    let mut b = b.clone();
+                    b.bytes = b.wire_bytes();
+                    b
+                })
+                .collect::<Vec<_>>()
+        );
+        // Truncation cuts the files; later appends land after the cut.
+        assert_eq!(files.truncate_to(350), memory.truncate_to(350));
+        for _ in 0..100 {
+            files.append_as_leader(batch(4, 8_000), 9).expect("append");
+            memory.append_as_leader(batch(4, 8_000), 9).expect("append");
+        }
+        assert_eq!(wire(&files), wire(&memory));
+        // A crash loses what was not flushed, on file as in memory.
+        files.maybe_flush(0, 1);
+        files.maybe_flush(1, 1);
+        memory.maybe_flush(0, 1);
+        memory.maybe_flush(1, 1);
+        files.append_as_leader(batch(4, 8_000), 9).expect("append");
+        memory.append_as_leader(batch(4, 8_000), 9).expect("append");
+        assert_eq!(files.crash(), memory.crash());
+        assert_eq!(wire(&files), wire(&memory));
+        // Retention deletes whole segments, and their files.
+        let config = sized(segment_bytes, (2 * segment_bytes) as i64, -1);
+        let hw = files.log_end_offset();
+        assert_eq!(
+            files.apply_retention(&config, 0, hw),
+            memory.apply_retention(&config, 0, hw)
+        );
+        assert!(!dir.join("00000000000000000000.log").exists());
+        assert_eq!(wire(&files), wire(&memory));
+        files.truncate_fully_and_start_at(10_000);
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0);
+        let _ = std::fs::remove_dir_all(dir.parent().expect("root"));
+    }
+
+    /// A log whose files fail goes offline with KAFKA_STORAGE_ERROR, never a panic, and
+    /// keeps what it had in memory.
+    #[test]
+    fn a_storage_failure_takes_the_log_offline() {
+        let dir = scratch_dir("offline");
+        let root = dir.parent().expect("root").to_path_buf();
+        std::fs::remove_dir_all(&root).expect("remove log.dirs");
+        let mut log = Log::in_dir(&dir);
+        let mut result = Ok(());
+        for _ in 0..40 {
+            if let Err(e) = log.append_as_leader(batch(4, 8_000), 0) {
+                result = Err(e);
+                break;
+            }
+        }
+        let err = result.expect_err("the write behind fails, the next append says so");
+        assert_eq!(err.error_code(), ErrorCode::KafkaStorageError);
+        assert!(matches!(log.read(0, 100), Err(LogError::Storage(_))));
+        assert!(log.log_end_offset() > 0, "what was appended stays");
     }
 
     proptest! {

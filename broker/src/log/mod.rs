@@ -12,6 +12,9 @@
 //! ([`epoch_cache`]) remembers where each leader epoch began, which is how a replica finds
 //! the records it must truncate after a leader change (KIP-101, KIP-279).
 //!
+//! A live broker's logs rest in segment files under `log.dirs` ([`segment_file`]), the
+//! simulator's in memory; the log's rules are the same for both.
+//!
 //! Truncation cuts at batch boundaries, as Kafka's `LogSegment.truncateTo` does: the
 //! batch containing the truncation offset goes with everything after it.
 
@@ -20,7 +23,12 @@ pub mod epoch_cache;
 #[allow(clippy::module_inception)]
 mod log;
 pub mod producer_state;
+pub mod segment_file;
 
 pub use batch::{BatchError, BatchHeader};
 pub use epoch_cache::LeaderEpochCache;
-pub use log::{AppendInfo, Log, LogError, RetentionConfig, Segment, StoredBatch};
+pub use log::{
+    AppendInfo, Log, LogError, RetentionConfig, Segment, StoredBatch, RESIDENT_TAIL_BYTES,
+    WRITE_BEHIND_BYTES,
+};
+pub use segment_file::StorageError;

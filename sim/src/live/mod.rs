@@ -52,6 +52,8 @@ pub enum LiveError {
     Request(String),
     #[error("timed out: {0}")]
     Timeout(String),
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(std::path::PathBuf, std::io::Error),
 }
 
 /// Shared by the tasks of one cluster.
@@ -150,12 +152,73 @@ struct NodeSlot {
     stopping: Option<(oneshot::Receiver<NodeStore>, Instant)>,
 }
 
-/// A running live cluster. Dropping it stops everything.
+/// A running live cluster. Dropping it stops everything and removes its data directory.
 pub struct Cluster {
     runtime: Option<tokio::runtime::Runtime>,
     shared: Arc<Shared>,
     slots: Mutex<BTreeMap<BrokerId, NodeSlot>>,
     incarnation: AtomicU64,
+    /// Dropped after the runtime is shut down (fields drop after `Drop::drop`).
+    _data: DataDir,
+}
+
+/// The cluster's disks: a temporary directory with one `log.dirs` per node
+/// (`node-<id>/`), where the partition logs write their segment files. Removed when the
+/// cluster is dropped; a node killed and restarted keeps its directory, as a container
+/// keeps its volume.
+#[derive(Debug)]
+struct DataDir {
+    path: std::path::PathBuf,
+}
+
+impl DataDir {
+    fn create() -> Result<Self, LiveError> {
+        Self::remove_orphans();
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "kraftsim-live-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).map_err(|e| LiveError::DataDir(path.clone(), e))?;
+        Ok(Self { path })
+    }
+
+    /// Removes the data directories of live clusters whose process is gone (a `sim serve`
+    /// killed with SIGKILL cannot remove its own): `kraftsim-live-<pid>-<n>` in the temp
+    /// dir, with no `/proc/<pid>`. Best effort: what cannot be read or removed stays.
+    fn remove_orphans() {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("kraftsim-live-")) else {
+                continue;
+            };
+            let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
+    /// Node `id`'s `log.dirs`, created.
+    fn node(&self, id: BrokerId) -> Result<std::path::PathBuf, LiveError> {
+        let dir = self.path.join(format!("node-{id}"));
+        std::fs::create_dir_all(&dir).map_err(|e| LiveError::DataDir(dir.clone(), e))?;
+        Ok(dir)
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        // Nothing to report to: a directory left behind is in the system's temp dir.
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
 }
 
 impl std::fmt::Debug for Cluster {
@@ -217,6 +280,7 @@ impl Cluster {
             next_connection_id: AtomicU64::new(1),
             events: Mutex::new(None),
         });
+        let data = DataDir::create()?;
         let mut slots = BTreeMap::new();
         let mut rng = crate::rng::SimRng::new(b.seed);
         for (i, &id) in ids.iter().enumerate() {
@@ -229,6 +293,7 @@ impl Cluster {
             c.election_timeout_ticks =
                 c.raft_election_ticks + (i * 3 + rng.range(0, 3) as usize) % c.raft_election_ticks;
             bc.advertised_listeners = advertised.clone();
+            bc.log_dir = Some(data.node(id)?);
             bc.socket_request_max_bytes = shared.max_frame_bytes;
             slots.insert(
                 id,
@@ -247,6 +312,7 @@ impl Cluster {
             shared,
             slots: Mutex::new(slots),
             incarnation: AtomicU64::new(b.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
+            _data: data,
         };
         for (id, listener) in ids.iter().zip(listeners) {
             cluster.launch(*id, Some(listener))?;

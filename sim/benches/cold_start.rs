@@ -1,0 +1,281 @@
+//! A new topic's first second, and the cluster's peak memory: a focused bench for the two
+//! `perf_vs_kafka` targets that need no JVM (loadgen acks=all from a cold start ≥ 35% of
+//! the loopback ceiling; kraftsim's peak RSS).
+//!
+//! `cargo bench -p kraftsim --bench cold_start -- [--records N] [--rounds N] [--sim PATH]...`
+//!
+//! Per round and per `sim` binary (give `--sim` twice to compare two builds, interleaved
+//! so that both see the same machine): a fresh `sim serve --brokers 3`, the topic created
+//! with CreateTopics and waited for as `perf_vs_kafka` does (every partition has a leader),
+//! then at once loadgen's producer, acks=all, batch.size=16384, linger.ms=50, N × 1000 B
+//! (default 1,000,000), reporting every 100 ms (`--report-ms`): the rate of the first 100 ms windows,
+//! of the first second, and of the whole run, as fractions of the loopback ceiling
+//! measured in the same run, and the `sim serve` process's peak RSS (`VmHWM`).
+//!
+//! Bounded: each run has a timeout, `sim serve` is killed when its round ends; everything
+//! binds 127.0.0.1.
+
+use kraftsim::admin_client::{AdminClient, NewTopic};
+use loadgen::live::run_perf_producer_with;
+use loadgen::perf_payload::RandomPayloads;
+use loadgen::perf_producer::PerfConfig;
+use loadgen::producer::ProducerConfig;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const RECORD_BYTES: usize = 1000;
+const TOPIC: &str = "perf";
+const MB: f64 = 1024.0 * 1024.0;
+const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+
+struct Serve {
+    child: Child,
+    bootstrap: String,
+    _stdin: std::process::ChildStdin,
+}
+
+impl Serve {
+    fn start(sim: &PathBuf) -> Serve {
+        let mut child = Command::new(sim)
+            .args(["serve", "--brokers", "3", "--port", "0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sim serve starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let bootstrap = lines
+            .find_map(|l| {
+                l.ok()?
+                    .strip_prefix("bootstrap.servers=")
+                    .map(str::to_string)
+            })
+            .expect("bootstrap line");
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        Serve {
+            child,
+            bootstrap,
+            _stdin: stdin,
+        }
+    }
+
+    fn peak_rss_mib(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        // SIGTERM: sim serve stops and removes its data directory.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn create_topic(bootstrap: &str) {
+    let admin = AdminClient::new(bootstrap);
+    admin
+        .create_topic(&NewTopic::new(TOPIC, 8, 3))
+        .expect("CreateTopics");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if admin
+            .partition_states(TOPIC)
+            .is_ok_and(|s| s.len() == 8 && s.iter().all(|p| p.has_leader()))
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no leaders in 30 s");
+}
+
+struct Run {
+    windows: Vec<f64>,
+    total_mb_per_sec: f64,
+    peak_rss_mib: f64,
+}
+
+async fn load(bootstrap: &str, records: u64, report_ms: u64) -> (Vec<f64>, f64) {
+    let props: Vec<(String, String)> = [
+        ("bootstrap.servers", bootstrap),
+        ("acks", "all"),
+        ("batch.size", "16384"),
+        ("linger.ms", "50"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let config = ProducerConfig::from_props(&props).expect("settings");
+    let perf = PerfConfig {
+        random: Some(RandomPayloads::Letters { seed: 0 }),
+        reporting_interval_ms: report_ms,
+        ..PerfConfig::new(TOPIC, records, vec![vec![b'A'; RECORD_BYTES]], -1.0)
+    };
+    struct Lines(Vec<String>);
+    impl loadgen::live::PerfHooks for Lines {
+        fn progress_line(&mut self, line: &str) {
+            self.0.push(line.to_string());
+        }
+    }
+    let mut lines = Lines(Vec::new());
+    let run = tokio::time::timeout(
+        RUN_TIMEOUT,
+        run_perf_producer_with(config, perf, &mut lines),
+    )
+    .await
+    .expect("bounded")
+    .expect("the cluster answers");
+    // "N records sent, R records/sec (M MB/sec), ..."
+    let mb = |l: &str| -> Option<f64> {
+        let (_, rest) = l.split_once(" records/sec (")?;
+        rest.split_once(" MB/sec")?.0.trim().parse().ok()
+    };
+    let windows = lines.0.iter().filter_map(|l| mb(l)).collect();
+    (windows, mb(&run.final_line).unwrap_or(0.0))
+}
+
+fn one(
+    runtime: &tokio::runtime::Runtime,
+    sim: &PathBuf,
+    records: u64,
+    warm: bool,
+    report_ms: u64,
+) -> Run {
+    let serve = Serve::start(sim);
+    create_topic(&serve.bootstrap);
+    if warm {
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let (windows, total) = runtime.block_on(load(&serve.bootstrap, records, report_ms));
+    Run {
+        windows,
+        total_mb_per_sec: total,
+        peak_rss_mib: serve.peak_rss_mib(),
+    }
+}
+
+async fn loopback_ceiling() -> f64 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let sink = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.expect("accept");
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total = 0u64;
+        while let Ok(n @ 1..) = s.read(&mut buf).await {
+            total += n as u64;
+        }
+        total
+    });
+    let mut w = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let chunk = vec![7u8; 16 * 1024];
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        for _ in 0..64 {
+            if w.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+    }
+    drop(w);
+    let total = sink.await.unwrap_or(0);
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn main() {
+    let mut records = 1_000_000u64;
+    let mut rounds = 2usize;
+    let mut sims = Vec::new();
+    let mut warm_too = false;
+    let mut report_ms = 100u64;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--records" => records = it.next().and_then(|v| v.parse().ok()).unwrap_or(records),
+            "--rounds" => rounds = it.next().and_then(|v| v.parse().ok()).unwrap_or(rounds),
+            "--sim" => sims.extend(it.next().map(PathBuf::from)),
+            "--warm" => warm_too = true,
+            "--report-ms" => {
+                report_ms = it.next().and_then(|v| v.parse().ok()).unwrap_or(report_ms)
+            }
+            _ => {}
+        }
+    }
+    if sims.is_empty() {
+        sims.push(PathBuf::from(env!("CARGO_BIN_EXE_sim")));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!("cold_start: {records} x {RECORD_BYTES} B, acks=all batch.size=16384 linger.ms=50, 8 partitions RF 3");
+    println!("load average at the start: {}", load_average());
+    let ceiling =
+        runtime.block_on(async { loopback_ceiling().await.max(loopback_ceiling().await) });
+    println!("loopback ceiling: {:.0} MB/s\n", ceiling / MB);
+    let frac = |mb_per_sec: f64| mb_per_sec * MB / ceiling;
+    for round in 1..=rounds {
+        for sim in &sims {
+            for warm in [false, true] {
+                if warm && !warm_too {
+                    continue;
+                }
+                let r = one(&runtime, sim, records, warm, report_ms);
+                let per_second = (1000 / report_ms.max(1)) as usize;
+                let first_s: Vec<f64> = r.windows.iter().take(per_second).copied().collect();
+                let first_s_mean = first_s.iter().sum::<f64>() / first_s.len().max(1) as f64;
+                println!(
+                    "round {round} {} {}: whole run {:.0} MB/s = {:.2} of the ceiling; first second {:.2}; peak RSS {:.0} MiB; load {}",
+                    sim.display(),
+                    if warm { "warm (2 s after creation)" } else { "cold" },
+                    r.total_mb_per_sec,
+                    frac(r.total_mb_per_sec),
+                    frac(first_s_mean),
+                    r.peak_rss_mib,
+                    load_average()
+                );
+                println!(
+                    "   per {report_ms} ms, MB/s: {}",
+                    r.windows
+                        .iter()
+                        .take(2 * per_second)
+                        .map(|w| format!("{w:.0}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+            }
+        }
+    }
+    println!("\nload average at the end: {}", load_average());
+}

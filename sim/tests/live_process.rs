@@ -107,3 +107,82 @@ fn a_stopped_live_node_hands_its_leaderships_over_before_it_goes() {
     assert_eq!(led(node), 0, "leaderships moved before the node went");
     cluster.restart(node).expect("restart");
 }
+
+/// SIGSTOP on the live cluster is a frozen process, as `kill -STOP` makes a Kafka JVM: it
+/// answers nothing, yet its sockets stay open (a request waits, it is not refused or reset);
+/// it sends no heartbeats, so the controller fences it after `broker.session.timeout.ms`
+/// (9 s) and only then do its leaderships move; whoever watches the cluster is never held
+/// up by it; and once resumed it carries on, answering what it was sent while frozen.
+/// Found by `sim conform` (follower-paused): asking a paused node for its status waited
+/// 30 s, so the real-time run's poller and plan stalled and saw leaders move "at once".
+#[test]
+fn a_paused_live_node_is_frozen_not_gone_and_nobody_waits_for_it() {
+    let cluster = Cluster::builder().brokers(3).start().expect("cluster");
+    cluster.create_topic("frozen", 6, 3).expect("topic");
+    let controller = cluster.controller().expect("a controller");
+    let node = (1..=3).find(|n| *n != controller).expect("a follower");
+    let led_by = |node: i32| -> Vec<i32> {
+        let partitions = cluster.topic_partitions("frozen").expect("the topic");
+        partitions
+            .iter()
+            .filter(|(_, r)| r.leader == node)
+            .map(|(p, _)| *p)
+            .collect()
+    };
+    assert!(
+        !led_by(node).is_empty(),
+        "node {node} leads some partitions"
+    );
+    let bootstrap = cluster.bootstrap_servers();
+    let mut waiting = connect(&bootstrap, node as usize);
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+
+    let paused_at = Instant::now();
+    cluster.pause(node).expect("pause");
+    waiting.write_all(&api_versions_frame()).expect("writes");
+    assert_eq!(
+        time_to_close(&mut waiting),
+        None,
+        "a frozen node's connection stays open and its request waits"
+    );
+    let asked = Instant::now();
+    let still_led = led_by(node);
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "asking the cluster does not wait for the frozen node: {:?}",
+        asked.elapsed()
+    );
+    assert!(
+        !still_led.is_empty(),
+        "its leaderships stay until the controller fences it ({:?} after the pause)",
+        paused_at.elapsed()
+    );
+    let moved = loop {
+        if led_by(node).is_empty() {
+            break paused_at.elapsed();
+        }
+        assert!(
+            paused_at.elapsed() < Duration::from_secs(20),
+            "the frozen node's leaderships never moved"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        moved >= Duration::from_secs(6),
+        "leaderships move when the frozen node is fenced (session timeout 9 s), not at once: {moved:?}"
+    );
+
+    cluster.resume(node).expect("resume");
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut len = [0u8; 4];
+    waiting
+        .read_exact(&mut len)
+        .expect("the request sent while frozen is answered once resumed");
+    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+    waiting.read_exact(&mut body).expect("the whole answer");
+    assert_eq!(&body[..4], &7i32.to_be_bytes(), "its correlation id");
+}

@@ -534,11 +534,14 @@ impl Cluster {
 
     /// Kills a node (its disks are kept); its listener closes.
     /// SIGTERM: a graceful stop. Blocks until the node is down: a controlled shutdown
-    /// (its leaderships move away while it still serves), then the controller hands its
-    /// leadership over; at most Kafka's five-minute wait plus five seconds.
+    /// (its leaderships move away while it still serves), its broker components' shutdown,
+    /// then the controller hands its leadership over; at most Kafka's five-minute wait plus
+    /// a few seconds.
     pub fn stop(&self, id: BrokerId) -> Result<(), LiveError> {
         let wait = Duration::from_millis(
-            broker::node::CONTROLLED_SHUTDOWN_TIMEOUT_MS + broker::node::RAFT_SHUTDOWN_TIMEOUT_MS,
+            broker::node::CONTROLLED_SHUTDOWN_TIMEOUT_MS
+                + broker::node::BROKER_COMPONENTS_SHUTDOWN_MS
+                + broker::node::RAFT_SHUTDOWN_TIMEOUT_MS,
         ) + Duration::from_secs(5);
         let store = self.control_within(id, wait, Control::Stop)?;
         self.shared.router.detach(id);

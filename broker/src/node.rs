@@ -20,8 +20,12 @@
 //! [`Node::begin_shutdown`] starts the broker's controlled shutdown (KIP-631: the
 //! controller moves its leaderships away while it still serves), waiting up to
 //! [`CONTROLLED_SHUTDOWN_TIMEOUT_MS`] for the controller's go-ahead (Kafka's
-//! `KafkaBroker.shutdown` waits five minutes, then stops anyway). Then an active controller
-//! hands its raft leadership to the most caught-up voter (EndQuorumEpoch), and waits up to
+//! `KafkaBroker.shutdown` waits five minutes, then stops anyway). Then the broker's
+//! components shut down, [`BROKER_COMPONENTS_SHUTDOWN_MS`], while the node still answers
+//! (`BrokerServer.shutdown` after its controlled shutdown: request handlers, replica and
+//! log managers; the controller half is shut down only after the broker half,
+//! `KafkaRaftServer.shutdown`). Only then does an active controller hand its raft
+//! leadership to the most caught-up voter (EndQuorumEpoch), and wait up to
 //! [`RAFT_SHUTDOWN_TIMEOUT_MS`] until another node is known to lead. When
 //! [`Node::shutdown_progress`] says `Done`, [`Node::stop_gracefully`] hands back the store
 //! with the clean-shutdown file: the next start tells the controller its logs are whole.
@@ -150,6 +154,16 @@ const MAX_LOCAL_ROUNDS: usize = 64;
 /// (`KafkaBroker.shutdown()`'s five minutes), then stops anyway.
 pub const CONTROLLED_SHUTDOWN_TIMEOUT_MS: u64 = 300_000;
 
+/// How long a stopping node's broker components take to shut down once its controlled
+/// shutdown is over, before the controller half (and with it the quorum leadership) goes.
+/// Kafka 4.4 on this machine (`sim conform`): the quorum had a new leader 2.6 to 3.6 s after
+/// SIGTERM to the active controller, whose controlled shutdown had been approved after
+/// about 2.05 s (the shutdown heartbeat, 50 ms later another, then one heartbeat interval):
+/// the broker's shutdown took the other 0.5 to 1.5 s. Without it, a controlled shutdown
+/// approved at the 50 ms heartbeat (every other broker happened to heartbeat in between)
+/// handed the quorum over within 0.1 s of SIGTERM, where Kafka takes a second at least.
+pub const BROKER_COMPONENTS_SHUTDOWN_MS: u64 = 1_000;
+
 /// How long a stopping controller waits for another node to lead the metadata quorum
 /// (`KafkaRaftClientDriver`'s `client.shutdown(5000)`).
 pub const RAFT_SHUTDOWN_TIMEOUT_MS: u64 = 5_000;
@@ -159,6 +173,9 @@ pub const RAFT_SHUTDOWN_TIMEOUT_MS: u64 = 5_000;
 pub enum ShutdownProgress {
     /// The broker half waits for the controller's go-ahead (or its timeout).
     BrokerShuttingDown { since_ms: u64 },
+    /// The controlled shutdown is over; the broker's components shut down for
+    /// [`BROKER_COMPONENTS_SHUTDOWN_MS`] from `since_ms`.
+    BrokerComponentsShuttingDown { since_ms: u64 },
     /// The controller half waits until another node leads the quorum (or its timeout).
     ControllerShuttingDown { since_ms: u64 },
     /// The process may exit.
@@ -227,7 +244,8 @@ impl Node {
     }
 
     /// Where the graceful stop stands; `None` if none was asked for. Moves it on: the
-    /// broker half is done once the controller approved (or the wait ran out); then the
+    /// broker half's controlled shutdown is done once the controller approved (or the wait
+    /// ran out); its components take [`BROKER_COMPONENTS_SHUTDOWN_MS`] more; then the
     /// controller half resigns, and is done once another node leads (or its wait ran out).
     pub fn shutdown_progress(&mut self) -> Option<ShutdownProgress> {
         let now = self.now_ms;
@@ -236,11 +254,18 @@ impl Node {
                 let approved = self.broker.lifecycle().controlled_shutdown()
                     == crate::lifecycle::ControlledShutdown::Approved;
                 if approved || now >= since_ms + CONTROLLED_SHUTDOWN_TIMEOUT_MS {
+                    ShutdownProgress::BrokerComponentsShuttingDown { since_ms: now }
+                } else {
+                    ShutdownProgress::BrokerShuttingDown { since_ms }
+                }
+            }
+            ShutdownProgress::BrokerComponentsShuttingDown { since_ms } => {
+                if now >= since_ms + BROKER_COMPONENTS_SHUTDOWN_MS {
                     self.controller.resign_for_shutdown();
                     self.settle();
                     ShutdownProgress::ControllerShuttingDown { since_ms: now }
                 } else {
-                    ShutdownProgress::BrokerShuttingDown { since_ms }
+                    ShutdownProgress::BrokerComponentsShuttingDown { since_ms }
                 }
             }
             ShutdownProgress::ControllerShuttingDown { since_ms } => {

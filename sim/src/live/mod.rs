@@ -102,6 +102,11 @@ impl Shared {
 /// announce big requests and send them slowly cannot exhaust the process's memory.
 pub const QUEUED_MAX_REQUEST_BYTES: usize = 5 * 104_857_600;
 
+/// How long the cluster handle waits for a node's status before it counts the node as not
+/// answering. A running node answers within one turn of its task (milliseconds); the bound
+/// keeps a wedged node from stalling the real-time poller, which asks every 150 ms.
+pub const STATUS_TIMEOUT_MS: u64 = 2_000;
+
 /// How to start a live cluster.
 #[derive(Clone, Debug)]
 pub struct ClusterBuilder {
@@ -150,6 +155,8 @@ struct NodeSlot {
     /// A graceful stop under way ([`Cluster::begin_stop`]): where the node's disks will
     /// come back, and when SIGTERM was sent.
     stopping: Option<(oneshot::Receiver<NodeStore>, Instant)>,
+    /// SIGSTOPped ([`Cluster::pause`]): the node answers nothing, so nobody asks it.
+    paused: bool,
 }
 
 /// A running live cluster. Dropping it stops everything and removes its data directory.
@@ -304,6 +311,7 @@ impl Cluster {
                     store: Some(NodeStore::new(&ids)),
                     accept: None,
                     stopping: None,
+                    paused: false,
                 },
             );
         }
@@ -386,6 +394,7 @@ impl Cluster {
         self.with_slots(|slots| {
             if let Some(slot) = slots.get_mut(&id) {
                 slot.accept = Some(accept);
+                slot.paused = false;
             }
         });
         self.shared.event(id, "started".into());
@@ -450,11 +459,27 @@ impl Cluster {
         })
     }
 
+    /// What every node that can answer says about itself. A paused node is not asked: a
+    /// frozen process answers nothing, and waiting for it would stall whoever watches the
+    /// cluster (the real-time poller, every 150 ms) until a timeout, as a Kafka admin
+    /// client would stall on a SIGSTOPped broker (`KafkaCluster::admin` leaves those out
+    /// too). A node that does not answer within [`STATUS_TIMEOUT_MS`] is skipped.
     fn statuses(&self) -> Vec<NodeStatus> {
-        let ids: Vec<BrokerId> = self.with_slots(|s| s.keys().copied().collect());
+        let ids: Vec<BrokerId> = self.with_slots(|s| {
+            s.iter()
+                .filter(|(_, slot)| !slot.paused)
+                .map(|(id, _)| *id)
+                .collect()
+        });
+        let wait = Duration::from_millis(STATUS_TIMEOUT_MS);
         ids.into_iter()
-            .filter_map(|id| self.control(id, Control::Status).ok())
+            .filter_map(|id| self.control_within(id, wait, Control::Status).ok())
             .collect()
+    }
+
+    /// Whether node `id` is paused (SIGSTOPped and not resumed).
+    pub fn is_paused(&self, id: BrokerId) -> bool {
+        self.with_slots(|s| s.get(&id).is_some_and(|slot| slot.paused))
     }
 
     fn wait_until(
@@ -516,10 +541,16 @@ impl Cluster {
     /// One status line per node.
     pub fn status(&self) -> Vec<String> {
         let ids: Vec<BrokerId> = self.with_slots(|s| s.keys().copied().collect());
+        let wait = Duration::from_millis(STATUS_TIMEOUT_MS);
         ids.into_iter()
-            .map(|id| match self.control(id, Control::Status) {
-                Ok(s) => s.summary,
-                Err(_) => format!("node {id}: down"),
+            .map(|id| {
+                if self.is_paused(id) {
+                    return format!("node {id}: paused");
+                }
+                match self.control_within(id, wait, Control::Status) {
+                    Ok(s) => s.summary,
+                    Err(_) => format!("node {id}: down"),
+                }
             })
             .collect()
     }
@@ -569,11 +600,14 @@ impl Cluster {
 
     /// Kills a node (its disks are kept); its listener closes.
     /// SIGTERM: a graceful stop. Blocks until the node is down: a controlled shutdown
-    /// (its leaderships move away while it still serves), then the controller hands its
-    /// leadership over; at most Kafka's five-minute wait plus five seconds.
+    /// (its leaderships move away while it still serves), its broker components' shutdown,
+    /// then the controller hands its leadership over; at most Kafka's five-minute wait plus
+    /// a few seconds.
     pub fn stop(&self, id: BrokerId) -> Result<(), LiveError> {
         let wait = Duration::from_millis(
-            broker::node::CONTROLLED_SHUTDOWN_TIMEOUT_MS + broker::node::RAFT_SHUTDOWN_TIMEOUT_MS,
+            broker::node::CONTROLLED_SHUTDOWN_TIMEOUT_MS
+                + broker::node::BROKER_COMPONENTS_SHUTDOWN_MS
+                + broker::node::RAFT_SHUTDOWN_TIMEOUT_MS,
         ) + Duration::from_secs(5);
         let store = self.control_within(id, wait, Control::Stop)?;
         self.shared.router.detach(id);
@@ -648,13 +682,14 @@ impl Cluster {
             .collect()
     }
 
-    /// SIGKILL: the node dies at once.
+    /// SIGKILL: the node dies at once (paused or not).
     pub fn kill(&self, id: BrokerId) -> Result<(), LiveError> {
         let store = self.control(id, Control::Kill)?;
         self.shared.router.detach(id);
         self.with_slots(|slots| {
             if let Some(slot) = slots.get_mut(&id) {
                 slot.store = Some(store);
+                slot.paused = false;
                 if let Some(a) = slot.accept.take() {
                     a.abort();
                 }
@@ -675,16 +710,32 @@ impl Cluster {
         self.launch(id, None)
     }
 
+    /// SIGSTOP: the node freezes. It reads nothing (peers' messages and clients' requests
+    /// wait, their connections stay open), sends nothing, keeps no time, and is not asked
+    /// for its status; [`Cluster::resume`] lets it carry on where it stopped.
     pub fn pause(&self, id: BrokerId) -> Result<(), LiveError> {
         let tx = self.node_sender(id)?;
         tx.try_send(NodeInput::Control(Control::Pause))
-            .map_err(|_| LiveError::NodeDown(id))
+            .map_err(|_| LiveError::NodeDown(id))?;
+        self.set_paused(id, true);
+        Ok(())
     }
 
+    /// SIGCONT.
     pub fn resume(&self, id: BrokerId) -> Result<(), LiveError> {
         let tx = self.node_sender(id)?;
         tx.try_send(NodeInput::Control(Control::Resume))
-            .map_err(|_| LiveError::NodeDown(id))
+            .map_err(|_| LiveError::NodeDown(id))?;
+        self.set_paused(id, false);
+        Ok(())
+    }
+
+    fn set_paused(&self, id: BrokerId, paused: bool) {
+        self.with_slots(|slots| {
+            if let Some(slot) = slots.get_mut(&id) {
+                slot.paused = paused;
+            }
+        });
     }
 
     /// Cuts the node off from its peers (clients still reach it).

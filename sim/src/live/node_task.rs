@@ -2,7 +2,7 @@
 //! feeds it the wall clock every 10 ms, peer messages from the router and request frames
 //! from client connections, and carries its output out.
 
-use super::router::Router;
+use super::router::{Router, NODE_CHANNEL_CAPACITY};
 use super::Shared;
 use broker::node::ShutdownProgress;
 use broker::{BrokerId, Node, NodeStore, PeerMessage, WireOutput};
@@ -90,42 +90,29 @@ pub async fn run(
     let mut next_token: i32 = 0;
     // Who waits for the graceful stop to end.
     let mut stopping: Option<oneshot::Sender<NodeStore>> = None;
+    // What a frozen node's peers and clients sent: read once it runs again.
+    let mut held: Vec<NodeInput> = Vec::new();
     loop {
         let input = if paused {
-            // Frozen: only a control message wakes us; everything else waits in the channel.
+            // Frozen (SIGSTOP): nothing is read, sent or timed; the inputs wait, as bytes
+            // wait in a stopped process's sockets. Only signals act: SIGKILL ends it,
+            // SIGTERM stays pending, SIGCONT lets it carry on.
             match rx.recv().await {
-                Some(NodeInput::Control(Control::Resume)) => {
-                    paused = false;
-                    shared.event(id, "resumed".into());
-                    continue;
-                }
+                None => return,
                 Some(NodeInput::Control(Control::Kill(reply))) => {
                     let _ = reply.send(node.stop());
                     return;
                 }
                 Some(NodeInput::Control(Control::Stop(reply))) => {
-                    // A frozen process keeps SIGTERM pending until it runs again.
                     shared.event(id, "SIGTERM pending: the process is paused".into());
                     stopping = Some(reply);
                     continue;
                 }
-                Some(other) => {
-                    // Hold it until we wake: a paused process does not read its sockets.
-                    let mut held = vec![other];
-                    loop {
-                        match rx.recv().await {
-                            Some(NodeInput::Control(Control::Resume)) => break,
-                            Some(NodeInput::Control(Control::Kill(reply))) => {
-                                let _ = reply.send(node.stop());
-                                return;
-                            }
-                            Some(m) => held.push(m),
-                            None => return,
-                        }
-                    }
+                Some(NodeInput::Control(Control::Pause)) => continue,
+                Some(NodeInput::Control(Control::Resume)) => {
                     paused = false;
                     shared.event(id, "resumed".into());
-                    for m in held {
+                    for m in std::mem::take(&mut held) {
                         handle(
                             &mut node,
                             m,
@@ -135,9 +122,16 @@ pub async fn run(
                             &mut next_token,
                         );
                     }
+                    None
+                }
+                // A stopped process's socket buffers fill up: past the bound, peers'
+                // messages are lost as on a congested link (raft and fetches retry).
+                // Client frames are kept: each connection has one request in flight.
+                Some(NodeInput::Peer { .. }) if held.len() >= NODE_CHANNEL_CAPACITY => continue,
+                Some(other) => {
+                    held.push(other);
                     continue;
                 }
-                None => return,
             }
         } else {
             tokio::select! {

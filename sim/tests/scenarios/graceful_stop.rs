@@ -86,6 +86,37 @@ fn a_stopped_active_controller_is_replaced_without_a_fetch_timeout() {
     }
 }
 
+/// Kafka's order (`KafkaRaftServer.shutdown`): the broker half first (its controlled
+/// shutdown, then its components), the controller half after it. So the quorum changes
+/// hands `BROKER_COMPONENTS_SHUTDOWN_MS` after the controller approved the controlled
+/// shutdown, never at once: Kafka 4.4 showed a new quorum leader 2.6 to 3.6 s after SIGTERM.
+#[test]
+fn a_stopping_controller_hands_the_quorum_over_only_after_its_broker_has_shut_down() {
+    let mut sim = cluster(62, &[], &[]);
+    let controller = sim.active_controller().expect("a controller");
+    sim.stop(controller).expect("stop");
+    let approved = sim.run_until(5_000, |s| {
+        s.trace()
+            .iter()
+            .any(|l| l.text.contains("may shut down: it leads nothing"))
+    });
+    assert!(approved, "{}", trace_text(&sim));
+    let approved_at = sim.now_ms();
+    let elected = sim.run_until(5_000, |s| {
+        s.active_controller().is_some_and(|c| c != controller)
+    });
+    assert!(elected, "{}", trace_text(&sim));
+    let gap = sim.now_ms() - approved_at;
+    assert!(
+        gap >= broker::node::BROKER_COMPONENTS_SHUTDOWN_MS,
+        "the broker's components shut down before the controller resigns: {gap} ms"
+    );
+    assert!(
+        gap < broker::node::BROKER_COMPONENTS_SHUTDOWN_MS + 500,
+        "and then the next voter is elected at once: {gap} ms"
+    );
+}
+
 #[test]
 fn a_stop_without_a_metadata_quorum_waits_five_minutes_for_the_controller_then_goes() {
     let mut sim = cluster(63, &[], &[]);

@@ -24,7 +24,9 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod common;
+use common::{load_average, loopback_ceiling};
 
 const RECORD_BYTES: usize = 1000;
 const TOPIC: &str = "perf";
@@ -173,43 +175,6 @@ fn one(
         total_mb_per_sec: total,
         peak_rss_mib: serve.peak_rss_mib(),
     }
-}
-
-async fn loopback_ceiling() -> f64 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let sink = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.expect("accept");
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut total = 0u64;
-        while let Ok(n @ 1..) = s.read(&mut buf).await {
-            total += n as u64;
-        }
-        total
-    });
-    let mut w = tokio::net::TcpStream::connect(address)
-        .await
-        .expect("connect");
-    let chunk = vec![7u8; 16 * 1024];
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(3) {
-        for _ in 0..64 {
-            if w.write_all(&chunk).await.is_err() {
-                break;
-            }
-        }
-    }
-    drop(w);
-    let total = sink.await.unwrap_or(0);
-    total as f64 / started.elapsed().as_secs_f64()
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
 }
 
 fn main() {

@@ -24,7 +24,9 @@ use loadgen::producer::ProducerConfig;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod common;
+use common::loopback_ceiling;
 
 const RECORDS: u64 = 1_000_000;
 const RECORD_BYTES: usize = 1000;
@@ -102,40 +104,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Bytes per second through a loopback TCP connection with 16 KiB writes.
-async fn loopback_ceiling() -> f64 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let sink = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.expect("accept");
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut total = 0u64;
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return total,
-                Ok(n) => total += n as u64,
-            }
-        }
-    });
-    let mut w = tokio::net::TcpStream::connect(address)
-        .await
-        .expect("connect");
-    let chunk = vec![7u8; 16 * 1024];
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(3) {
-        for _ in 0..64 {
-            if w.write_all(&chunk).await.is_err() {
-                break;
-            }
-        }
-    }
-    drop(w);
-    let total = sink.await.unwrap_or(0);
-    total as f64 / started.elapsed().as_secs_f64()
 }
 
 struct Figures {

@@ -45,7 +45,9 @@ use loadgen::producer::ProducerConfig;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod common;
+use common::{load_average, loopback_ceiling};
 
 const RECORDS: u64 = 1_000_000;
 const RECORD_BYTES: usize = 1000;
@@ -485,44 +487,6 @@ fn run_row(
         outcome,
         wall: began.elapsed(),
     }
-}
-
-/// Bytes per second through a loopback TCP connection with 16 KiB writes, for 3 s.
-async fn loopback_ceiling() -> f64 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let sink = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.expect("accept");
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut total = 0u64;
-        while let Ok(n @ 1..) = s.read(&mut buf).await {
-            total += n as u64;
-        }
-        total
-    });
-    let mut w = tokio::net::TcpStream::connect(address)
-        .await
-        .expect("connect");
-    let chunk = vec![7u8; 16 * 1024];
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(3) {
-        for _ in 0..64 {
-            if w.write_all(&chunk).await.is_err() {
-                break;
-            }
-        }
-    }
-    drop(w);
-    let total = sink.await.unwrap_or(0);
-    total as f64 / started.elapsed().as_secs_f64()
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
 }
 
 struct Args {

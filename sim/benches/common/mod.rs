@@ -1,0 +1,48 @@
+//! What every performance bench measures the same way: the loopback ceiling its figures
+//! are fractions of, and the machine's load while it ran (figures from a loaded 2-core
+//! machine are only comparable within one run, which is why each bench prints both).
+
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Bytes per second through one loopback TCP connection with 16 KiB writes, for 3 s: the
+/// most any client can push to a server on this machine, the ceiling the perf targets are
+/// stated against.
+pub async fn loopback_ceiling() -> f64 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let sink = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.expect("accept");
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total = 0u64;
+        while let Ok(n @ 1..) = s.read(&mut buf).await {
+            total += n as u64;
+        }
+        total
+    });
+    let mut w = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let chunk = vec![7u8; 16 * 1024];
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        for _ in 0..64 {
+            if w.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+    }
+    drop(w);
+    let total = sink.await.unwrap_or(0);
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+/// `/proc/loadavg`'s three averages, or `?` where there is none.
+#[allow(dead_code)] // perf_suite does not print it
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}

@@ -16,9 +16,6 @@
 //! binds 127.0.0.1.
 
 use kraftsim::admin_client::{AdminClient, NewTopic};
-use loadgen::live::run_perf_producer_with;
-use loadgen::perf_payload::RandomPayloads;
-use loadgen::perf_producer::PerfConfig;
 use loadgen::producer::ProducerConfig;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -26,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{load_average, loopback_ceiling};
+use common::{load_average, loadgen_lines, loopback_ceiling};
 
 const RECORD_BYTES: usize = 1000;
 const TOPIC: &str = "perf";
@@ -129,32 +126,17 @@ async fn load(bootstrap: &str, records: u64, report_ms: u64) -> (Vec<f64>, f64) 
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let config = ProducerConfig::from_props(&props).expect("settings");
-    let perf = PerfConfig {
-        random: Some(RandomPayloads::Letters { seed: 0 }),
-        reporting_interval_ms: report_ms,
-        ..PerfConfig::new(TOPIC, records, vec![vec![b'A'; RECORD_BYTES]], -1.0)
-    };
-    struct Lines(Vec<String>);
-    impl loadgen::live::PerfHooks for Lines {
-        fn progress_line(&mut self, line: &str) {
-            self.0.push(line.to_string());
-        }
-    }
-    let mut lines = Lines(Vec::new());
-    let run = tokio::time::timeout(
-        RUN_TIMEOUT,
-        run_perf_producer_with(config, perf, &mut lines),
-    )
-    .await
-    .expect("bounded")
-    .expect("the cluster answers");
+    let mut lines = loadgen_lines(config, TOPIC, records, RECORD_BYTES, report_ms, RUN_TIMEOUT)
+        .await
+        .expect("the cluster answers within the run's bound");
+    let final_line = lines.pop().unwrap_or_default();
     // "N records sent, R records/sec (M MB/sec), ..."
     let mb = |l: &str| -> Option<f64> {
         let (_, rest) = l.split_once(" records/sec (")?;
         rest.split_once(" MB/sec")?.0.trim().parse().ok()
     };
-    let windows = lines.0.iter().filter_map(|l| mb(l)).collect();
-    (windows, mb(&run.final_line).unwrap_or(0.0))
+    let windows = lines.iter().filter_map(|l| mb(l)).collect();
+    (windows, mb(&final_line).unwrap_or(0.0))
 }
 
 fn one(

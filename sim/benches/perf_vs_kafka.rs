@@ -38,16 +38,13 @@ use kraftsim::admin_client::{AdminClient, NewTopic};
 use kraftsim::kafka_cluster::classpath;
 use kraftsim::kafka_cluster::process::{JvmCommand, JvmProcess, JvmSpec};
 use kraftsim::kafka_cluster::KafkaCluster;
-use loadgen::live::run_perf_producer_with;
-use loadgen::perf_payload::RandomPayloads;
-use loadgen::perf_producer::PerfConfig;
 use loadgen::producer::ProducerConfig;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{load_average, loopback_ceiling};
+use common::{load_average, loadgen_lines, loopback_ceiling};
 
 const RECORDS: u64 = 1_000_000;
 const RECORD_BYTES: usize = 1000;
@@ -404,27 +401,8 @@ async fn loadgen_tool(
 ) -> Result<Figures, String> {
     let config =
         ProducerConfig::from_props(&settings.props(bootstrap)).map_err(|e| e.to_string())?;
-    let perf = PerfConfig {
-        random: Some(RandomPayloads::Letters { seed: 0 }),
-        reporting_interval_ms: 1000,
-        ..PerfConfig::new(TOPIC, records, vec![vec![b'A'; RECORD_BYTES]], -1.0)
-    };
-    struct Lines(Vec<String>);
-    impl loadgen::live::PerfHooks for Lines {
-        fn progress_line(&mut self, line: &str) {
-            self.0.push(line.to_string());
-        }
-    }
-    let mut lines = Lines(Vec::new());
-    let run = tokio::time::timeout(
-        RUN_TIMEOUT,
-        run_perf_producer_with(config, perf, &mut lines),
-    )
-    .await
-    .map_err(|_| format!("loadgen ran over {RUN_TIMEOUT:?}"))?
-    .map_err(|e| e.to_string())?;
-    lines.0.push(run.final_line);
-    parse_output(&lines.0.join("\n")).ok_or_else(|| "no final line".to_string())
+    let lines = loadgen_lines(config, TOPIC, records, RECORD_BYTES, 1000, RUN_TIMEOUT).await?;
+    parse_output(&lines.join("\n")).ok_or_else(|| "no final line".to_string())
 }
 
 /// The tools' lines: progress (`N records sent, R records/sec (M MB/sec), A ms avg

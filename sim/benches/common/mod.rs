@@ -46,3 +46,40 @@ pub fn load_average() -> String {
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".into())
 }
+
+/// loadgen's producer in this process, as `loadgen producer --record-size N` runs it
+/// (fresh random letters per record, as Kafka 4.4's `ProducerPerformance`), bounded by
+/// `timeout`: every line it printed, progress lines first and the final line last.
+#[allow(dead_code)] // perf_suite runs its own loop
+pub async fn loadgen_lines(
+    config: loadgen::producer::ProducerConfig,
+    topic: &str,
+    records: u64,
+    record_bytes: usize,
+    reporting_interval_ms: u64,
+    timeout: Duration,
+) -> Result<Vec<String>, String> {
+    use loadgen::perf_payload::RandomPayloads;
+    use loadgen::perf_producer::PerfConfig;
+    struct Lines(Vec<String>);
+    impl loadgen::live::PerfHooks for Lines {
+        fn progress_line(&mut self, line: &str) {
+            self.0.push(line.to_string());
+        }
+    }
+    let perf = PerfConfig {
+        random: Some(RandomPayloads::Letters { seed: 0 }),
+        reporting_interval_ms,
+        ..PerfConfig::new(topic, records, vec![vec![b'A'; record_bytes]], -1.0)
+    };
+    let mut lines = Lines(Vec::new());
+    let run = tokio::time::timeout(
+        timeout,
+        loadgen::live::run_perf_producer_with(config, perf, &mut lines),
+    )
+    .await
+    .map_err(|_| format!("loadgen ran over {timeout:?}"))?
+    .map_err(|e| e.to_string())?;
+    lines.0.push(run.final_line);
+    Ok(lines.0)
+}

@@ -30,6 +30,16 @@ pub struct BrokerConfig {
     pub replica_fetch_response_timeout_ms: u64,
     /// `broker.heartbeat.interval.ms` (2000).
     pub broker_heartbeat_interval_ms: u64,
+    /// Where this broker's regular heartbeats fall within `broker.heartbeat.interval.ms`:
+    /// once unfenced, its next heartbeat comes this long after the unfencing answer, and
+    /// every interval after that. Not a Kafka config: it stands for process start-up skew.
+    /// Kafka's brokers start seconds apart, so their heartbeats have unrelated phases, and
+    /// when a stopping broker's controlled shutdown is approved depends on where the others'
+    /// heartbeats fall (`BrokerHeartbeatManager` waits for every active broker to report an
+    /// offset past the leader moves). The simulator starts every node at once and keeps 0;
+    /// the live cluster spreads its nodes over the interval, so they do not heartbeat in
+    /// lockstep.
+    pub heartbeat_phase_ms: u64,
     /// `broker.session.timeout.ms` (9000): also the longest a broker waits between
     /// attempts to register (`BrokerLifecycleManager`'s exponential backoff).
     pub broker_session_timeout_ms: u64,
@@ -93,6 +103,7 @@ impl BrokerConfig {
             replica_fetch_backoff_ms: 1000,
             replica_fetch_response_timeout_ms: 2000,
             broker_heartbeat_interval_ms: 2000,
+            heartbeat_phase_ms: 0,
             broker_session_timeout_ms: 9000,
             controller_request_timeout_ms: 2000,
             max_purgatory_size: 10_000,

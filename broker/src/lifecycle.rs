@@ -66,6 +66,8 @@ pub struct BrokerLifecycle {
     /// From the clean-shutdown file, if the last incarnation stopped gracefully.
     previous_broker_epoch: Option<u64>,
     heartbeat_interval_ms: u64,
+    /// `BrokerConfig::heartbeat_phase_ms`: where the regular cadence starts once unfenced.
+    heartbeat_phase_ms: u64,
     session_timeout_ms: u64,
     /// Consecutive refused registrations, for the backoff.
     failed_attempts: u32,
@@ -86,11 +88,19 @@ impl BrokerLifecycle {
             incarnation_id,
             previous_broker_epoch,
             heartbeat_interval_ms,
+            heartbeat_phase_ms: 0,
             session_timeout_ms,
             failed_attempts: 0,
             state: LifecycleState::Registering { retry_at_ms: 0 },
             controlled_shutdown: ControlledShutdown::NotRequested,
         }
+    }
+
+    /// Starts the regular heartbeat cadence this long after unfencing (less than one
+    /// interval), instead of at once: see `BrokerConfig::heartbeat_phase_ms`.
+    pub fn with_heartbeat_phase_ms(mut self, phase_ms: u64) -> Self {
+        self.heartbeat_phase_ms = phase_ms % self.heartbeat_interval_ms.max(1);
+        self
     }
 
     /// SIGTERM: asks the controller for a controlled shutdown if the broker is running
@@ -250,8 +260,8 @@ impl BrokerLifecycle {
                 },
                 LifecycleState::Registered {
                     broker_epoch,
+                    fenced: was_fenced,
                     next_heartbeat_ms,
-                    ..
                 },
             ) => match error {
                 ErrorCode::None => {
@@ -273,6 +283,10 @@ impl BrokerLifecycle {
                     // Unfenced: the regular cadence from now on.
                     let next_heartbeat_ms = if *is_fenced {
                         next_heartbeat_ms.min(now_ms + FENCED_HEARTBEAT_INTERVAL_MS)
+                    } else if was_fenced && self.heartbeat_phase_ms > 0 {
+                        // Just unfenced: the cadence starts at this broker's phase, so
+                        // brokers that started together do not heartbeat in lockstep.
+                        now_ms + self.heartbeat_phase_ms
                     } else {
                         next_heartbeat_ms.min(now_ms + self.heartbeat_interval_ms)
                     };
@@ -368,5 +382,49 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_phased_broker_starts_its_cadence_at_its_phase_once_unfenced() {
+        let mut l = BrokerLifecycle::new(1, 42, None, 2000, 9000).with_heartbeat_phase_ms(700);
+        let mut channel = ControllerChannel::default();
+        l.on_response(
+            &ControllerResponse::BrokerRegistration {
+                error: ErrorCode::None,
+                broker_epoch: 5,
+            },
+            100,
+        );
+        l.tick(&mut channel, Some(1), 5, 100);
+        let unfenced = ControllerResponse::BrokerHeartbeat {
+            error: ErrorCode::None,
+            is_fenced: false,
+            is_caught_up: true,
+            is_in_controlled_shutdown: false,
+            should_shut_down: false,
+        };
+        l.on_response(&unfenced, 105);
+        assert!(matches!(
+            l.state(),
+            LifecycleState::Registered {
+                fenced: false,
+                next_heartbeat_ms: 805,
+                ..
+            }
+        ));
+        let _ = channel.take_outbox();
+        channel.cancel(Purpose::Heartbeat);
+        l.tick(&mut channel, Some(1), 5, 805);
+        l.on_response(&unfenced, 810);
+        assert!(
+            matches!(
+                l.state(),
+                LifecycleState::Registered {
+                    next_heartbeat_ms: 2805,
+                    ..
+                }
+            ),
+            "after the phase, the regular interval"
+        );
     }
 }

@@ -135,7 +135,8 @@ impl Broker {
             previous_broker_epoch,
             config.broker_heartbeat_interval_ms,
             config.broker_session_timeout_ms,
-        );
+        )
+        .with_heartbeat_phase_ms(config.heartbeat_phase_ms);
         Self {
             config,
             lifecycle,

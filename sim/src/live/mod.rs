@@ -107,6 +107,9 @@ pub const QUEUED_MAX_REQUEST_BYTES: usize = 5 * 104_857_600;
 /// keeps a wedged node from stalling the real-time poller, which asks every 150 ms.
 pub const STATUS_TIMEOUT_MS: u64 = 2_000;
 
+/// Mixed into the seed for the nodes' heartbeat phases.
+const HEARTBEAT_PHASE_STREAM: u64 = 0x6865_6172_7462_6561;
+
 /// How to start a live cluster.
 #[derive(Clone, Debug)]
 pub struct ClusterBuilder {
@@ -290,6 +293,9 @@ impl Cluster {
         let data = DataDir::create()?;
         let mut slots = BTreeMap::new();
         let mut rng = crate::rng::SimRng::new(b.seed);
+        // A separate stream, so the election timeouts stay what they were for a seed.
+        let mut phase_rng = crate::rng::SimRng::new(b.seed ^ HEARTBEAT_PHASE_STREAM);
+        let node_count = ids.len().max(1) as u64;
         for (i, &id) in ids.iter().enumerate() {
             let mut c = ControllerConfig::new(id, ids.clone());
             let mut bc = BrokerConfig::new(id);
@@ -299,6 +305,12 @@ impl Cluster {
             // Distinct timeouts (see the simulator's harness), then a seeded spread.
             c.election_timeout_ticks =
                 c.raft_election_ticks + (i * 3 + rng.range(0, 3) as usize) % c.raft_election_ticks;
+            // The nodes start together, but Kafka's processes never do: spread their
+            // heartbeats over the interval (evenly, plus a seeded jitter within each
+            // slot), or a stop would meet the others' heartbeats in lockstep
+            // (`BrokerConfig::heartbeat_phase_ms`).
+            let slot_ms = bc.broker_heartbeat_interval_ms / node_count;
+            bc.heartbeat_phase_ms = i as u64 * slot_ms + phase_rng.range(0, slot_ms.max(1));
             bc.advertised_listeners = advertised.clone();
             bc.log_dir = Some(data.node(id)?);
             bc.socket_request_max_bytes = shared.max_frame_bytes;

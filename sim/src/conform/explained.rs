@@ -10,6 +10,10 @@
 //! scenario = "controller-stop"          # the scenario file's name; "*": every scenario
 //! row = "step 1 new controller after"   # the row key as the table prints it; "*": every row
 //! targets = "sim, live"                 # optional: which kraftsim targets (default: all)
+//! differs_by = "OUT_OF_ORDER_SEQUENCE_NUMBER"  # optional, for error rows: covers the row
+//!                                       # only when the two sides' error names differ by
+//!                                       # these names alone (so one entry can explain an
+//!                                       # error wherever it shows, and nothing else)
 //! status = "open"                       # open: kraftsim is wrong and should be fixed;
 //!                                       # accepted: a difference kraftsim keeps on purpose
 //! why = "kraftsim has no controlled shutdown yet: stop is a kill"
@@ -19,7 +23,9 @@
 //! An entry that matched nothing in a run is reported as stale (the difference may be
 //! fixed: remove the entry), which does not fail the run.
 
+use super::compare::Cell;
 use crate::cluster_control::Target;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Whether a listed difference is a kraftsim bug to fix or a deliberate one.
@@ -45,6 +51,9 @@ pub struct Explained {
     pub row: String,
     /// Empty: every kraftsim target.
     pub targets: Vec<Target>,
+    /// Empty: any difference in the row. Else the error names the two sides' error sets
+    /// may differ by, and nothing else.
+    pub differs_by: Vec<String>,
     pub status: Status,
     pub why: String,
     pub test: String,
@@ -53,11 +62,42 @@ pub struct Explained {
 }
 
 impl Explained {
-    /// Whether this entry explains `row` of `scenario` on `target`.
-    pub fn covers(&self, scenario: &str, row: &str, target: Target) -> bool {
+    /// Whether this entry explains `row` of `scenario` on `target`, where the oracle
+    /// showed `expected` and the target `got`.
+    pub fn covers(
+        &self,
+        scenario: &str,
+        row: &str,
+        target: Target,
+        expected: &Cell,
+        got: &Cell,
+    ) -> bool {
         (self.scenario == "*" || self.scenario == scenario)
             && (self.row == "*" || self.row == row)
             && (self.targets.is_empty() || self.targets.contains(&target))
+            && (self.differs_by.is_empty() || self.differs_only_by(expected, got))
+    }
+
+    /// Whether the two cells' error names (their classes, `A, B` or `none`) differ, and
+    /// only by names this entry lists.
+    fn differs_only_by(&self, expected: &Cell, got: &Cell) -> bool {
+        fn names(cell: &Cell) -> Option<BTreeSet<&str>> {
+            match cell {
+                Cell::Value { class, .. } => Some(
+                    class
+                        .split(", ")
+                        .filter(|n| !n.is_empty() && *n != "none")
+                        .collect(),
+                ),
+                _ => None,
+            }
+        }
+        let (Some(expected), Some(got)) = (names(expected), names(got)) else {
+            return false;
+        };
+        let mut difference = expected.symmetric_difference(&got).peekable();
+        difference.peek().is_some()
+            && difference.all(|name| self.differs_by.iter().any(|listed| listed == name))
     }
 }
 
@@ -134,10 +174,21 @@ impl Draft {
                 .map(|t| t.parse::<Target>().map_err(|e| (self.line, e)))
                 .collect::<Result<_, _>>()?,
         };
+        let differs_by = self
+            .get("differs_by")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Explained {
             scenario,
             row,
             targets,
+            differs_by,
             status,
             why: need("why")?,
             test: need("test")?,
@@ -148,7 +199,15 @@ impl Draft {
 
 /// The entries of the file's text, or the first error with its line.
 pub fn parse(text: &str) -> Result<Vec<Explained>, (usize, String)> {
-    const KEYS: [&str; 6] = ["scenario", "row", "targets", "status", "why", "test"];
+    const KEYS: [&str; 7] = [
+        "scenario",
+        "row",
+        "targets",
+        "differs_by",
+        "status",
+        "why",
+        "test",
+    ];
     let mut out = Vec::new();
     let mut draft: Option<Draft> = None;
     for (i, raw) in text.lines().enumerate() {
@@ -246,20 +305,88 @@ test = "none"
         assert_eq!(e[0].line, 3);
         assert_eq!(e[0].targets, vec![Target::Sim, Target::Live]);
         assert_eq!(e[0].why, "stop is a kill: no \"EndQuorumEpoch\" yet");
+        let (kafka, live) = (Cell::Time(Some(2000)), Cell::Time(Some(9000)));
         assert!(e[0].covers(
             "controller-stop",
             "step 1 new controller after",
-            Target::Live
+            Target::Live,
+            &kafka,
+            &live
         ));
-        assert!(!e[0].covers("controller-stop", "step 1 writes", Target::Live));
-        assert!(e[1].covers("group-rebalance", "group commit failures", Target::Sim));
+        assert!(!e[0].covers(
+            "controller-stop",
+            "step 1 writes",
+            Target::Live,
+            &kafka,
+            &live
+        ));
+        assert!(e[1].covers(
+            "group-rebalance",
+            "group commit failures",
+            Target::Sim,
+            &kafka,
+            &live
+        ));
         let any = Explained {
             scenario: "*".into(),
             row: "load errors".into(),
             ..e[1].clone()
         };
-        assert!(any.covers("leader-kill-acks-all", "load errors", Target::Live));
+        assert!(any.covers(
+            "leader-kill-acks-all",
+            "load errors",
+            Target::Live,
+            &kafka,
+            &live
+        ));
         assert_eq!(e[1].status, Status::Accepted);
+    }
+
+    #[test]
+    fn an_entry_with_differs_by_covers_only_a_difference_in_those_error_names() {
+        let text = r#"
+[[difference]]
+scenario = "*"
+row = "*"
+differs_by = "OUT_OF_ORDER_SEQUENCE_NUMBER, DUPLICATE_SEQUENCE_NUMBER"
+status = "accepted"
+why = "the old leader answers one request at a time"
+test = "none"
+"#;
+        let e = &parse(text).expect("valid")[0];
+        let errors = |class: &str| Cell::classed(class, class);
+        let covers = |kafka: &str, sim: &str| {
+            e.covers(
+                "s",
+                "step 1 errors",
+                Target::Sim,
+                &errors(kafka),
+                &errors(sim),
+            )
+        };
+        assert!(covers(
+            "NOT_LEADER_OR_FOLLOWER, OUT_OF_ORDER_SEQUENCE_NUMBER",
+            "NOT_LEADER_OR_FOLLOWER"
+        ));
+        assert!(covers("OUT_OF_ORDER_SEQUENCE_NUMBER", "none"));
+        assert!(
+            !covers(
+                "NOT_LEADER_OR_FOLLOWER, OUT_OF_ORDER_SEQUENCE_NUMBER",
+                "node unreachable"
+            ),
+            "another name differs too"
+        );
+        assert!(!covers("NOT_LEADER_OR_FOLLOWER", "NOT_LEADER_OR_FOLLOWER"));
+        assert!(
+            !e.covers(
+                "s",
+                "step 1 writes resumed after",
+                Target::Sim,
+                &Cell::Time(Some(1)),
+                &Cell::Time(Some(9000))
+            ),
+            "not an error row"
+        );
     }
 
     #[test]

@@ -345,17 +345,19 @@ fn findings(scenarios: &[ScenarioResult], listed: &[Explained]) -> Vec<Finding> 
                 if agreement != Agreement::Differs {
                     continue;
                 }
-                let got = row.cells.get(&target).map(Cell::shown).unwrap_or_default();
+                let Some(cell) = row.cells.get(&target) else {
+                    continue;
+                };
                 out.push(Finding {
                     scenario: s.scenario.name.clone(),
                     row: row.key.clone(),
                     target,
                     reference,
                     expected: expected.shown(),
-                    got,
+                    got: cell.shown(),
                     explained: listed
                         .iter()
-                        .find(|e| e.covers(&s.scenario.name, &row.key, target))
+                        .find(|e| e.covers(&s.scenario.name, &row.key, target, expected, cell))
                         .cloned(),
                 });
             }

@@ -17,58 +17,13 @@
 //! at once.) The deterministic simulator drives the same cores with its virtual clock,
 //! which its brokers share.
 
-use crate::error::ClientError;
-use crate::network::{NetOutput, NodeId};
+use crate::network::{ClientCore, NetOutput, NodeId};
 use bytes::{Bytes, BytesMut};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-
-/// What a driver needs of a client core.
-pub trait ClientCore {
-    fn take_output(&mut self) -> Vec<NetOutput>;
-    fn on_connected(&mut self, node: NodeId, now_ms: u64);
-    fn on_disconnected(&mut self, node: NodeId, now_ms: u64);
-    fn on_frame(&mut self, node: NodeId, frame: Bytes, now_ms: u64) -> Result<(), ClientError>;
-    fn address(&self, node: NodeId) -> Option<(String, u16)>;
-    fn next_wakeup_ms(&self) -> Option<u64>;
-}
-
-/// Both cores have these as inherent methods; the trait only names them.
-macro_rules! client_core {
-    ($core:ty) => {
-        impl ClientCore for $core {
-            fn take_output(&mut self) -> Vec<NetOutput> {
-                Self::take_output(self)
-            }
-            fn on_connected(&mut self, node: NodeId, now_ms: u64) {
-                Self::on_connected(self, node, now_ms)
-            }
-            fn on_disconnected(&mut self, node: NodeId, now_ms: u64) {
-                Self::on_disconnected(self, node, now_ms)
-            }
-            fn on_frame(
-                &mut self,
-                node: NodeId,
-                frame: Bytes,
-                now_ms: u64,
-            ) -> Result<(), ClientError> {
-                Self::on_frame(self, node, frame, now_ms)
-            }
-            fn address(&self, node: NodeId) -> Option<(String, u16)> {
-                Self::address(self, node)
-            }
-            fn next_wakeup_ms(&self) -> Option<u64> {
-                Self::next_wakeup_ms(self)
-            }
-        }
-    };
-}
-
-client_core!(crate::producer::Producer);
-client_core!(crate::consumer::Consumer);
 
 /// The largest response frame accepted (Kafka's `socket.request.max.bytes` default).
 pub const MAX_FRAME_BYTES: usize = 104_857_600;

@@ -38,6 +38,52 @@ pub enum NetOutput {
     Close(NodeId),
 }
 
+/// What a driver needs of a client core: the sans-IO contract both drivers (the tokio front
+/// end in [`crate::live`], the simulator's client in `sim`) carry out. The cores keep a
+/// [`NetworkClient`] inside and add what they are for (producing, consuming).
+pub trait ClientCore {
+    fn take_output(&mut self) -> Vec<NetOutput>;
+    fn on_connected(&mut self, node: NodeId, now_ms: u64);
+    fn on_disconnected(&mut self, node: NodeId, now_ms: u64);
+    fn on_frame(&mut self, node: NodeId, frame: Bytes, now_ms: u64) -> Result<(), ClientError>;
+    fn address(&self, node: NodeId) -> Option<(String, u16)>;
+    fn next_wakeup_ms(&self) -> Option<u64>;
+}
+
+/// Both cores have these as inherent methods; the trait only names them.
+macro_rules! client_core {
+    ($core:ty) => {
+        impl ClientCore for $core {
+            fn take_output(&mut self) -> Vec<NetOutput> {
+                Self::take_output(self)
+            }
+            fn on_connected(&mut self, node: NodeId, now_ms: u64) {
+                Self::on_connected(self, node, now_ms)
+            }
+            fn on_disconnected(&mut self, node: NodeId, now_ms: u64) {
+                Self::on_disconnected(self, node, now_ms)
+            }
+            fn on_frame(
+                &mut self,
+                node: NodeId,
+                frame: Bytes,
+                now_ms: u64,
+            ) -> Result<(), ClientError> {
+                Self::on_frame(self, node, frame, now_ms)
+            }
+            fn address(&self, node: NodeId) -> Option<(String, u16)> {
+                Self::address(self, node)
+            }
+            fn next_wakeup_ms(&self) -> Option<u64> {
+                Self::next_wakeup_ms(self)
+            }
+        }
+    };
+}
+
+client_core!(crate::producer::Producer);
+client_core!(crate::consumer::Consumer);
+
 /// The versions this client can speak, per API: the ranges kafka-protocol encodes and the
 /// client logic understands (no topic ids: Produce < 13, Fetch < 13).
 pub fn supported_versions(api_key: ApiKey) -> Option<(i16, i16)> {

@@ -10,7 +10,7 @@ use loadgen::network::{NetOutput, NodeId};
 use std::collections::BTreeMap;
 
 /// What the wiring needs of a client core: the trait the live driver uses too.
-pub use loadgen::live::ClientCore;
+pub use loadgen::network::ClientCore;
 
 /// One client's connections.
 #[derive(Debug, Default)]

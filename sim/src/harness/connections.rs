@@ -101,7 +101,7 @@ impl SimCluster {
         let connection_id = self.next_connection_id;
         self.next_connection_id += 1;
         let up = match self.slots.get(&to) {
-            Some(NodeSlot::Running(node) | NodeSlot::Paused(node, _)) => {
+            Some(NodeProcess::Running(node) | NodeProcess::Paused(node, _)) => {
                 node.accepts_client_connections()
             }
             _ => false,
@@ -162,7 +162,7 @@ impl SimCluster {
     /// The client closes a connection.
     pub fn close(&mut self, connection_id: u64) {
         if let Some(conn) = self.wire_connections.remove(&connection_id) {
-            if let Some(NodeSlot::Running(node)) = self.slots.get_mut(&conn.node) {
+            if let Some(NodeProcess::Running(node)) = self.slots.get_mut(&conn.node) {
                 node.on_connection_closed(connection_id);
             }
         }

@@ -18,7 +18,11 @@ impl SimCluster {
                 return true;
             }
             self.step();
-            if self.slots.values().any(|s| matches!(s, NodeSlot::Down(_))) {
+            if self
+                .slots
+                .values()
+                .any(|s| matches!(s, NodeProcess::Down(_)))
+            {
                 self.bring_every_node_back();
             }
         }

@@ -35,7 +35,7 @@ use connections::{
     PendingProduce, WireConnection, FIRST_WIRE_CONNECTION, MAX_WAITING_PER_CONNECTION,
 };
 pub use narration::TraceLine;
-pub use nodes::NodeSlot;
+pub use nodes::NodeProcess;
 pub use scheduler::Payload;
 use scheduler::{Scheduled, Stage};
 
@@ -114,7 +114,7 @@ pub enum SimError {
 pub struct SimCluster {
     config: SimConfig,
     ids: Vec<BrokerId>,
-    slots: BTreeMap<BrokerId, NodeSlot>,
+    slots: BTreeMap<BrokerId, NodeProcess>,
     node_configs: BTreeMap<BrokerId, (ControllerConfig, BrokerConfig)>,
     rng: SimRng,
     network: Network,
@@ -201,7 +201,8 @@ impl SimCluster {
             digest: 0xcbf2_9ce4_8422_2325,
         };
         for &id in &ids {
-            sim.slots.insert(id, NodeSlot::Down(NodeStore::new(&ids)));
+            sim.slots
+                .insert(id, NodeProcess::Down(NodeStore::new(&ids)));
             sim.restart(id)?;
         }
         Ok(sim)
@@ -213,16 +214,16 @@ impl SimCluster {
 
     pub fn node(&self, id: BrokerId) -> Option<&Node> {
         match self.slots.get(&id)? {
-            NodeSlot::Running(n) | NodeSlot::Paused(n, _) => Some(n),
+            NodeProcess::Running(n) | NodeProcess::Paused(n, _) => Some(n),
             _ => None,
         }
     }
 
     pub fn is_running(&self, id: BrokerId) -> bool {
-        matches!(self.slots.get(&id), Some(NodeSlot::Running(_)))
+        matches!(self.slots.get(&id), Some(NodeProcess::Running(_)))
     }
 
-    pub fn slots(&self) -> &BTreeMap<BrokerId, NodeSlot> {
+    pub fn slots(&self) -> &BTreeMap<BrokerId, NodeProcess> {
         &self.slots
     }
 

@@ -9,9 +9,10 @@
 
 use super::*;
 
-/// A node's state in the simulation.
+/// What a node's process is doing in the simulation: running, stopped by SIGSTOP with its
+/// peers' messages waiting in its socket buffers, or gone with only its disks left.
 #[derive(Debug)]
-pub enum NodeSlot {
+pub enum NodeProcess {
     Running(Box<Node>),
     Paused(Box<Node>, VecDeque<Payload>),
     Down(NodeStore),
@@ -23,7 +24,7 @@ impl SimCluster {
     /// Takes a node's output into the network and the trace. Sending costs the node time
     /// too (bytes out), so its messages leave when that is done.
     pub(super) fn collect(&mut self, id: BrokerId) {
-        let Some(NodeSlot::Running(node)) = self.slots.get_mut(&id) else {
+        let Some(NodeProcess::Running(node)) = self.slots.get_mut(&id) else {
             return;
         };
         let out = node.take_output();
@@ -152,12 +153,12 @@ impl SimCluster {
         self.event(id, kind, text);
     }
 
-    pub(super) fn slot(&mut self, id: BrokerId) -> Result<NodeSlot, SimError> {
+    pub(super) fn slot(&mut self, id: BrokerId) -> Result<NodeProcess, SimError> {
         let slot = self.slots.get_mut(&id).ok_or(SimError::NoSuchNode(id))?;
-        Ok(std::mem::replace(slot, NodeSlot::Empty))
+        Ok(std::mem::replace(slot, NodeProcess::Empty))
     }
 
-    pub(super) fn put(&mut self, id: BrokerId, slot: NodeSlot) {
+    pub(super) fn put(&mut self, id: BrokerId, slot: NodeProcess) {
         self.slots.insert(id, slot);
     }
 
@@ -170,8 +171,8 @@ impl SimCluster {
         let now = self.now_ms();
         match self.slots.get_mut(&id) {
             None => return Err(SimError::NoSuchNode(id)),
-            Some(NodeSlot::Running(node)) => node.begin_shutdown(now),
-            Some(NodeSlot::Paused(..)) => {
+            Some(NodeProcess::Running(node)) => node.begin_shutdown(now),
+            Some(NodeProcess::Paused(..)) => {
                 self.pending_stops.insert(id);
                 self.note(id, "SIGTERM pending: the process is paused".into());
                 return Ok(());
@@ -190,7 +191,7 @@ impl SimCluster {
     pub(super) fn finish_stops(&mut self) -> Result<(), SimError> {
         for id in self.ids.clone() {
             let progress = match self.slots.get_mut(&id) {
-                Some(NodeSlot::Running(node)) => node.shutdown_progress(),
+                Some(NodeProcess::Running(node)) => node.shutdown_progress(),
                 _ => continue,
             };
             // What the step produced (the raft leadership hand-over) goes out first.
@@ -199,13 +200,13 @@ impl SimCluster {
                 continue;
             }
             let slot = self.slot(id)?;
-            let NodeSlot::Running(node) = slot else {
+            let NodeProcess::Running(node) = slot else {
                 self.put(id, slot);
                 continue;
             };
             let approved = node.controlled_shutdown_approved();
             let store = node.stop_gracefully();
-            self.put(id, NodeSlot::Down(store));
+            self.put(id, NodeProcess::Down(store));
             self.note(
                 id,
                 if approved {
@@ -237,9 +238,9 @@ impl SimCluster {
     ) -> Result<Vec<(controller::PartitionKey, i64, i64)>, SimError> {
         let slot = self.slot(id)?;
         let (mut store, was_up) = match slot {
-            NodeSlot::Running(node) | NodeSlot::Paused(node, _) => (node.stop(), true),
-            NodeSlot::Down(store) => (store, false),
-            NodeSlot::Empty => (NodeStore::new(&self.ids), false),
+            NodeProcess::Running(node) | NodeProcess::Paused(node, _) => (node.stop(), true),
+            NodeProcess::Down(store) => (store, false),
+            NodeProcess::Empty => (NodeStore::new(&self.ids), false),
         };
         let lost = if crash {
             store.crash()
@@ -247,7 +248,7 @@ impl SimCluster {
             store.flush();
             Vec::new()
         };
-        self.put(id, NodeSlot::Down(store));
+        self.put(id, NodeProcess::Down(store));
         if was_up || !crash {
             self.note(
                 id,
@@ -295,7 +296,7 @@ impl SimCluster {
     /// Starts a stopped node from its disks. A no-op on a running node.
     pub fn restart(&mut self, id: BrokerId) -> Result<(), SimError> {
         let slot = self.slot(id)?;
-        let NodeSlot::Down(store) = slot else {
+        let NodeProcess::Down(store) = slot else {
             self.put(id, slot);
             return Ok(());
         };
@@ -307,13 +308,13 @@ impl SimCluster {
             Ok(node) => {
                 *self.incarnations.entry(id).or_default() += 1;
                 self.busy_until_us.insert(id, self.now_us);
-                self.put(id, NodeSlot::Running(Box::new(node)));
+                self.put(id, NodeProcess::Running(Box::new(node)));
                 self.note(id, "started".into());
                 self.collect(id);
                 Ok(())
             }
             Err(e) => {
-                self.put(id, NodeSlot::Down(store));
+                self.put(id, NodeProcess::Down(store));
                 Err(SimError::Node(id, e))
             }
         }
@@ -323,7 +324,7 @@ impl SimCluster {
     pub fn pause(&mut self, id: BrokerId) -> Result<(), SimError> {
         let slot = self.slot(id)?;
         let slot = match slot {
-            NodeSlot::Running(node) => NodeSlot::Paused(node, VecDeque::new()),
+            NodeProcess::Running(node) => NodeProcess::Paused(node, VecDeque::new()),
             other => other,
         };
         self.put(id, slot);
@@ -335,8 +336,8 @@ impl SimCluster {
     pub fn resume(&mut self, id: BrokerId) -> Result<(), SimError> {
         let slot = self.slot(id)?;
         match slot {
-            NodeSlot::Paused(node, held) => {
-                self.put(id, NodeSlot::Running(node));
+            NodeProcess::Paused(node, held) => {
+                self.put(id, NodeProcess::Running(node));
                 self.note(id, "resumed".into());
                 for payload in held {
                     self.accept(id, payload);

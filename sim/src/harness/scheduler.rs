@@ -161,7 +161,7 @@ impl SimCluster {
         self.last_tick_ms += self.config.tick_ms;
         let now_ms = self.last_tick_ms;
         for id in self.ids.clone() {
-            if let Some(NodeSlot::Running(node)) = self.slots.get_mut(&id) {
+            if let Some(NodeProcess::Running(node)) = self.slots.get_mut(&id) {
                 node.tick(now_ms);
                 self.collect(id);
             }
@@ -299,7 +299,7 @@ impl SimCluster {
     /// A node takes a message in: handled after its turn on the node (time model).
     pub(super) fn accept(&mut self, target: BrokerId, payload: Payload) {
         match self.slots.get_mut(&target) {
-            Some(NodeSlot::Running(_)) => {
+            Some(NodeProcess::Running(_)) => {
                 let incarnation = self.incarnations.get(&target).copied().unwrap_or(0);
                 if self.config.service.is_free() {
                     self.handle(payload, incarnation);
@@ -311,7 +311,7 @@ impl SimCluster {
                 *busy = done;
                 self.schedule(done, Stage::Handle { incarnation }, payload);
             }
-            Some(NodeSlot::Paused(_, held)) if held.len() < self.config.max_held_messages => {
+            Some(NodeProcess::Paused(_, held)) if held.len() < self.config.max_held_messages => {
                 held.push_back(payload);
             }
             _ => {} // a dead node receives nothing
@@ -331,7 +331,7 @@ impl SimCluster {
         }
         let now = self.now_ms();
         match self.slots.get_mut(&target) {
-            Some(NodeSlot::Running(node)) => {
+            Some(NodeProcess::Running(node)) => {
                 match payload {
                     Payload::Peer { from, msg, .. } => node.on_peer(now, from, msg),
                     Payload::Client { token, request, .. } => node.on_client(now, token, request),
@@ -344,7 +344,7 @@ impl SimCluster {
                 }
                 self.collect(target);
             }
-            Some(NodeSlot::Paused(_, held)) if held.len() < self.config.max_held_messages => {
+            Some(NodeProcess::Paused(_, held)) if held.len() < self.config.max_held_messages => {
                 // Paused while it waited its turn: it waits for the resume.
                 held.push_back(payload);
             }

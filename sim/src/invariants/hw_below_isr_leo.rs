@@ -24,7 +24,7 @@
 //! an older epoch (zombies, cut off and unaware) are then no longer held to this rule for
 //! that partition; the current leader still is.
 
-use crate::harness::NodeSlot;
+use crate::harness::NodeProcess;
 use broker::BrokerId;
 use controller::{MetadataImage, PartitionKey};
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,7 +38,7 @@ pub type CrashExempt = BTreeSet<(BrokerId, PartitionKey)>;
 pub type UncleanElections = BTreeSet<PartitionKey>;
 
 pub fn check(
-    slots: &BTreeMap<BrokerId, NodeSlot>,
+    slots: &BTreeMap<BrokerId, NodeProcess>,
     exempt: &mut CrashExempt,
     unclean: &UncleanElections,
     found: &mut Vec<(&'static str, String)>,
@@ -53,7 +53,7 @@ pub fn check(
     }
     let mut still_in_isr: CrashExempt = exempt
         .iter()
-        .filter(|(member, _)| matches!(slots.get(member), Some(NodeSlot::Down(_))))
+        .filter(|(member, _)| matches!(slots.get(member), Some(NodeProcess::Down(_))))
         .copied()
         .collect();
     if let Some(image) = newest_committed_image(slots) {
@@ -98,10 +98,10 @@ pub fn check(
                     continue;
                 }
                 let leo = match slots.get(&member) {
-                    Some(NodeSlot::Running(n)) | Some(NodeSlot::Paused(n, _)) => {
+                    Some(NodeProcess::Running(n)) | Some(NodeProcess::Paused(n, _)) => {
                         n.broker().partition(*key).map(|r| r.log_end_offset())
                     }
-                    Some(NodeSlot::Down(store)) => {
+                    Some(NodeProcess::Down(store)) => {
                         store.logs.get(key).map(|(log, _)| log.log_end_offset())
                     }
                     _ => None,
@@ -126,7 +126,7 @@ pub fn check(
 }
 
 /// The committed metadata image furthest along among the live nodes.
-fn newest_committed_image(slots: &BTreeMap<BrokerId, NodeSlot>) -> Option<&MetadataImage> {
+fn newest_committed_image(slots: &BTreeMap<BrokerId, NodeProcess>) -> Option<&MetadataImage> {
     super::live_nodes(slots)
         .map(|(_, node)| node.controller().image())
         .max_by_key(|image| image.offset)

@@ -5,7 +5,7 @@
 //! `RaftEventSimulationTest`). A node that restarts may come back with a lower checkpoint:
 //! each (node, partition, epoch) is tracked only while the node stays up.
 
-use crate::harness::NodeSlot;
+use crate::harness::NodeProcess;
 use broker::BrokerId;
 use controller::PartitionKey;
 use std::collections::BTreeMap;
@@ -20,14 +20,14 @@ pub struct HwMonotonic {
 impl HwMonotonic {
     pub fn check(
         &mut self,
-        slots: &BTreeMap<BrokerId, NodeSlot>,
+        slots: &BTreeMap<BrokerId, NodeProcess>,
         found: &mut Vec<(&'static str, String)>,
     ) {
         // Forget nodes that are down: a restart starts afresh.
         self.seen.retain(|(id, _), _| {
             matches!(
                 slots.get(id),
-                Some(NodeSlot::Running(_)) | Some(NodeSlot::Paused(..))
+                Some(NodeProcess::Running(_)) | Some(NodeProcess::Paused(..))
             )
         });
         for (id, node) in super::live_nodes(slots) {

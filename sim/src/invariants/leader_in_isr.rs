@@ -9,13 +9,13 @@
 //! (against its maximal ISR, KIP-497).
 
 use super::live_nodes;
-use crate::harness::NodeSlot;
+use crate::harness::NodeProcess;
 use broker::BrokerId;
 use std::collections::BTreeMap;
 
 pub const NAME: &str = "leader_in_isr";
 
-pub fn check(slots: &BTreeMap<BrokerId, NodeSlot>, found: &mut Vec<(&'static str, String)>) {
+pub fn check(slots: &BTreeMap<BrokerId, NodeProcess>, found: &mut Vec<(&'static str, String)>) {
     for (id, node) in live_nodes(slots) {
         let image = node.controller().image();
         for (key, reg) in image.partitions() {

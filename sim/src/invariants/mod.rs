@@ -11,7 +11,7 @@ pub mod replicas_agree;
 pub mod single_active_controller;
 pub mod single_leader_per_epoch;
 
-use crate::harness::NodeSlot;
+use crate::harness::NodeProcess;
 use broker::{BrokerId, Node};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -34,9 +34,11 @@ impl fmt::Display for Violation {
 pub const MAX_VIOLATIONS: usize = 100;
 
 /// Nodes that are running or paused (their state is real, if frozen).
-pub fn live_nodes(slots: &BTreeMap<BrokerId, NodeSlot>) -> impl Iterator<Item = (BrokerId, &Node)> {
+pub fn live_nodes(
+    slots: &BTreeMap<BrokerId, NodeProcess>,
+) -> impl Iterator<Item = (BrokerId, &Node)> {
     slots.iter().filter_map(|(id, s)| match s {
-        NodeSlot::Running(n) | NodeSlot::Paused(n, _) => Some((*id, n.as_ref())),
+        NodeProcess::Running(n) | NodeProcess::Paused(n, _) => Some((*id, n.as_ref())),
         _ => None,
     })
 }
@@ -54,7 +56,11 @@ pub struct Checker {
 
 impl Checker {
     /// Checks the cluster; returns the violations found at this step.
-    pub fn check(&mut self, now_ms: u64, slots: &BTreeMap<BrokerId, NodeSlot>) -> Vec<Violation> {
+    pub fn check(
+        &mut self,
+        now_ms: u64,
+        slots: &BTreeMap<BrokerId, NodeProcess>,
+    ) -> Vec<Violation> {
         let mut found: Vec<(&'static str, String)> = Vec::new();
         leader_in_isr::check(slots, &mut found);
         hw_below_isr_leo::check(slots, &mut self.crash_exempt, &self.unclean, &mut found);
@@ -76,7 +82,7 @@ impl Checker {
     }
 
     /// Checks, now, that replicas agree below the high watermark.
-    pub fn check_replicas_agree(&mut self, now_ms: u64, slots: &BTreeMap<BrokerId, NodeSlot>) {
+    pub fn check_replicas_agree(&mut self, now_ms: u64, slots: &BTreeMap<BrokerId, NodeProcess>) {
         let mut found = Vec::new();
         replicas_agree::check(slots, &mut found);
         for (invariant, detail) in found {

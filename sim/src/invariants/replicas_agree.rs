@@ -6,7 +6,7 @@
 //! smallest HW among them, and from the largest log start offset (retention), are compared
 //! (offsets and CRCs).
 
-use crate::harness::NodeSlot;
+use crate::harness::NodeProcess;
 use broker::BrokerId;
 use controller::PartitionKey;
 use std::collections::BTreeMap;
@@ -16,7 +16,7 @@ pub const NAME: &str = "replicas_agree";
 /// (base offset, last offset, CRC) of each batch.
 type Summary = Vec<(i64, i64, u32)>;
 
-pub fn check(slots: &BTreeMap<BrokerId, NodeSlot>, found: &mut Vec<(&'static str, String)>) {
+pub fn check(slots: &BTreeMap<BrokerId, NodeProcess>, found: &mut Vec<(&'static str, String)>) {
     let mut by_partition: BTreeMap<PartitionKey, Vec<(BrokerId, &broker::partition::Partition)>> =
         BTreeMap::new();
     for (id, node) in super::live_nodes(slots) {

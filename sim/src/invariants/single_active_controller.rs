@@ -3,7 +3,7 @@
 //! Source: Raft's election safety (one leader per term), on which KRaft builds
 //! (KIP-595); Kafka's raft simulation checks it as `SingleLeader`.
 
-use crate::harness::NodeSlot;
+use crate::harness::NodeProcess;
 use broker::BrokerId;
 use std::collections::BTreeMap;
 
@@ -19,7 +19,7 @@ pub struct SingleActiveController {
 impl SingleActiveController {
     pub fn check(
         &mut self,
-        slots: &BTreeMap<BrokerId, NodeSlot>,
+        slots: &BTreeMap<BrokerId, NodeProcess>,
         found: &mut Vec<(&'static str, String)>,
     ) {
         for (id, node) in super::live_nodes(slots) {

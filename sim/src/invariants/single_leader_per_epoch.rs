@@ -5,7 +5,7 @@
 //! two histories under one name: the split brain leader epochs exist to prevent (KIP-101).
 //! Kafka's raft simulation checks the same for its own epochs (`SingleLeader`).
 
-use crate::harness::NodeSlot;
+use crate::harness::NodeProcess;
 use broker::BrokerId;
 use controller::PartitionKey;
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ pub struct SingleLeaderPerEpoch {
 impl SingleLeaderPerEpoch {
     pub fn check(
         &mut self,
-        slots: &BTreeMap<BrokerId, NodeSlot>,
+        slots: &BTreeMap<BrokerId, NodeProcess>,
         found: &mut Vec<(&'static str, String)>,
     ) {
         for (id, node) in super::live_nodes(slots) {

@@ -149,7 +149,9 @@ impl ClusterBuilder {
     }
 }
 
-struct NodeSlot {
+/// One node of the live cluster as the cluster keeps it across restarts: its configs, its
+/// listener's port, its disks while it is down, and the tasks and signals of its process.
+struct LiveNode {
     controller: ControllerConfig,
     broker: BrokerConfig,
     port: u16,
@@ -166,7 +168,7 @@ struct NodeSlot {
 pub struct Cluster {
     runtime: Option<tokio::runtime::Runtime>,
     shared: Arc<Shared>,
-    slots: Mutex<BTreeMap<BrokerId, NodeSlot>>,
+    slots: Mutex<BTreeMap<BrokerId, LiveNode>>,
     incarnation: AtomicU64,
     /// Dropped after the runtime is shut down (fields drop after `Drop::drop`).
     _data: DataDir,
@@ -316,7 +318,7 @@ impl Cluster {
             bc.socket_request_max_bytes = shared.max_frame_bytes;
             slots.insert(
                 id,
-                NodeSlot {
+                LiveNode {
                     controller: c,
                     broker: bc,
                     port: ports[i],
@@ -356,7 +358,7 @@ impl Cluster {
             .ok_or_else(|| LiveError::Request("the cluster is stopped".into()))
     }
 
-    fn with_slots<R>(&self, f: impl FnOnce(&mut BTreeMap<BrokerId, NodeSlot>) -> R) -> R {
+    fn with_slots<R>(&self, f: impl FnOnce(&mut BTreeMap<BrokerId, LiveNode>) -> R) -> R {
         let mut guard = match self.slots.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),

@@ -18,7 +18,9 @@ use crate::log::{Log, StoredBatch};
 use crate::messages::*;
 use crate::partition::{FollowerFetch, Partition, Role, RoleChange};
 use crate::producer_ids::ProducerIdManager;
-use crate::purgatory::{DelayedFetch, DelayedProduce, ProduceOrigin};
+use crate::purgatory::{
+    DelayedFetch, DelayedProduce, FetchPurgatory, ProduceOrigin, ProducePurgatory,
+};
 use crate::replica_fetcher::ReplicaFetcherManager;
 use controller::config_def::{self, ConfigSource};
 use controller::{
@@ -84,17 +86,21 @@ const MAX_GROUP_ROUTING_ROUNDS: usize = 8;
 pub type LogStore = BTreeMap<PartitionKey, (Log, i64)>;
 
 /// The broker half of one node.
+///
+/// Its behaviour is split by Kafka concept, each file adding an `impl Broker` block: this
+/// one (metadata, produce, fetch, ISR) and [`crate::purgatory`]. Fields those blocks share are
+/// `pub(crate)` for that reason alone.
 #[derive(Debug)]
 pub struct Broker {
     config: BrokerConfig,
     lifecycle: BrokerLifecycle,
     channel: ControllerChannel,
-    partitions: BTreeMap<PartitionKey, Partition>,
+    pub(crate) partitions: BTreeMap<PartitionKey, Partition>,
     /// Logs from before a restart, waiting for the metadata to name their partitions.
     dormant_logs: LogStore,
     fetchers: ReplicaFetcherManager,
-    delayed_produce: Vec<DelayedProduce>,
-    delayed_fetch: Vec<DelayedFetch>,
+    pub(crate) delayed_produce: ProducePurgatory,
+    pub(crate) delayed_fetch: FetchPurgatory,
     producer_ids: ProducerIdManager,
     groups: GroupCoordinator,
     /// The group coordinator's appends (offset commits, group metadata) waiting for
@@ -102,14 +108,12 @@ pub struct Broker {
     pending_appends: BTreeMap<u64, PendingAppend>,
     next_append_id: u64,
     /// Appends that were answered, for the coordinator: (append id, error).
-    appended: Vec<(u64, ErrorCode)>,
+    pub(crate) appended: Vec<(u64, ErrorCode)>,
     offsets_topic_requested: bool,
     /// Topics being auto-created, so repeated Metadata requests ask only once.
     auto_creating: BTreeSet<String>,
     last_isr_check_ms: u64,
-    /// Something changed that parked fetches may wait on.
-    pending_fetch_check: bool,
-    now_ms: u64,
+    pub(crate) now_ms: u64,
     controller_leader: Option<BrokerId>,
     metadata_offset: u64,
     /// Whether the broker acts on the metadata yet: not before it has registered and
@@ -117,7 +121,7 @@ pub struct Broker {
     /// initial catch-up before installing its metadata publishers).
     metadata_published: bool,
     last_retention_check_ms: u64,
-    out: BrokerOutput,
+    pub(crate) out: BrokerOutput,
 }
 
 impl Broker {
@@ -143,8 +147,8 @@ impl Broker {
             partitions: BTreeMap::new(),
             dormant_logs: logs,
             fetchers: ReplicaFetcherManager::default(),
-            delayed_produce: Vec::new(),
-            delayed_fetch: Vec::new(),
+            delayed_produce: ProducePurgatory::default(),
+            delayed_fetch: FetchPurgatory::default(),
             producer_ids: ProducerIdManager::default(),
             groups: GroupCoordinator::new(offsets_topic::DEFAULT_NUM_PARTITIONS),
             pending_appends: BTreeMap::new(),
@@ -153,7 +157,6 @@ impl Broker {
             offsets_topic_requested: false,
             auto_creating: BTreeSet::new(),
             last_isr_check_ms: 0,
-            pending_fetch_check: false,
             now_ms: 0,
             controller_leader: None,
             metadata_offset: 0,
@@ -258,7 +261,7 @@ impl Broker {
                     base_offset: info.first_offset,
                     last_offset: info.last_offset,
                 };
-                self.delayed_produce.push(DelayedProduce {
+                self.delayed_produce.watch(DelayedProduce {
                     origin: ProduceOrigin::GroupCoordinator(append_id),
                     deadline_ms: self.now_ms + OFFSET_COMMIT_TIMEOUT_MS,
                     partitions: vec![(response, Some((key, info.last_offset + 1)))],
@@ -883,7 +886,7 @@ impl Broker {
                 .client
                 .push((token, ClientResponse::Produce(answers)));
         } else {
-            self.delayed_produce.push(DelayedProduce {
+            self.delayed_produce.watch(DelayedProduce {
                 origin: ProduceOrigin::Client(token),
                 deadline_ms: self.now_ms + req.timeout_ms,
                 partitions: answers,
@@ -1145,7 +1148,7 @@ impl Broker {
                 .client
                 .push((token, ClientResponse::Fetch(answers)));
         } else {
-            self.delayed_fetch.push(DelayedFetch::Consumer {
+            self.delayed_fetch.watch(DelayedFetch::Consumer {
                 token,
                 deadline_ms: self.now_ms + req.max_wait_ms,
                 request: req,
@@ -1153,7 +1156,7 @@ impl Broker {
         }
     }
 
-    fn read_for_consumer(
+    pub(crate) fn read_for_consumer(
         &self,
         req: &FetchRequest,
         image: &MetadataImage,
@@ -1227,7 +1230,7 @@ impl Broker {
         if bytes >= req.min_bytes || urgent || purgatory_full {
             self.out.peer.push((from, PeerMessage::FetchResponse(resp)));
         } else {
-            self.delayed_fetch.push(DelayedFetch::Replica {
+            self.delayed_fetch.watch(DelayedFetch::Replica {
                 from,
                 deadline_ms: self.now_ms + req.max_wait_ms,
                 request: req,
@@ -1246,7 +1249,7 @@ impl Broker {
     /// for `acks=all` that stalled a new topic's first second. Here the fetch waits like
     /// any fetch without data, and the partition is served as soon as the metadata names
     /// it here; one still unknown when the wait runs out gets `NOT_LEADER_OR_FOLLOWER`.
-    fn read_for_follower(
+    pub(crate) fn read_for_follower(
         &mut self,
         req: &ReplicaFetchRequest,
         image: &MetadataImage,
@@ -1445,161 +1448,6 @@ impl Broker {
                 }),
             ));
         }
-    }
-
-    // ----- purgatories ---------------------------------------------------------------------
-
-    fn complete_purgatories(&mut self) {
-        self.complete_produces();
-        self.pending_fetch_check = true;
-    }
-
-    fn complete_produces(&mut self) {
-        if self.delayed_produce.is_empty() {
-            return;
-        }
-        let mut done = Vec::new();
-        for (i, d) in self.delayed_produce.iter_mut().enumerate() {
-            for (resp, wait) in d.partitions.iter_mut() {
-                let Some((key, required)) = *wait else {
-                    continue;
-                };
-                let outcome = match self.partitions.get(&key) {
-                    Some(p) => p.check_enough_replicas_reach_offset(required),
-                    None => Some(ErrorCode::NotLeaderOrFollower),
-                };
-                if let Some(code) = outcome {
-                    resp.error = code;
-                    *wait = None;
-                }
-            }
-            if d.is_complete() {
-                done.push(i);
-            }
-        }
-        for i in done.into_iter().rev() {
-            let d = self.delayed_produce.swap_remove(i);
-            self.respond_produce(d);
-        }
-    }
-
-    fn respond_produce(&mut self, d: DelayedProduce) {
-        let answers: Vec<ProducePartitionResponse> =
-            d.partitions.into_iter().map(|(r, _)| r).collect();
-        match d.origin {
-            ProduceOrigin::Client(token) => self
-                .out
-                .client
-                .push((token, ClientResponse::Produce(answers))),
-            ProduceOrigin::GroupCoordinator(append_id) => {
-                let error = answers
-                    .first()
-                    .map_or(ErrorCode::UnknownServerError, |p| p.error);
-                self.appended.push((append_id, error));
-            }
-        }
-    }
-
-    /// Completes parked fetches that now have enough data (or all of them, at `expire`).
-    fn complete_fetches(&mut self, image: &MetadataImage, expire_only: bool) {
-        if self.delayed_fetch.is_empty() {
-            return;
-        }
-        let now = self.now_ms;
-        let parked = std::mem::take(&mut self.delayed_fetch);
-        for d in parked {
-            let expired = now >= d.deadline_ms();
-            if expire_only && !expired {
-                self.delayed_fetch.push(d);
-                continue;
-            }
-            match d {
-                DelayedFetch::Replica {
-                    from,
-                    request,
-                    deadline_ms,
-                } => {
-                    let ready =
-                        expired || self.follower_bytes_available(&request) >= request.min_bytes;
-                    if ready {
-                        let (resp, _, _) = self.read_for_follower(&request, image, expired);
-                        self.out.peer.push((from, PeerMessage::FetchResponse(resp)));
-                    } else {
-                        self.delayed_fetch.push(DelayedFetch::Replica {
-                            from,
-                            request,
-                            deadline_ms,
-                        });
-                    }
-                }
-                DelayedFetch::Consumer {
-                    token,
-                    request,
-                    deadline_ms,
-                } => {
-                    let (answers, bytes, error) = self.read_for_consumer(&request, image);
-                    if expired || error || bytes >= request.min_bytes {
-                        self.out
-                            .client
-                            .push((token, ClientResponse::Fetch(answers)));
-                    } else {
-                        self.delayed_fetch.push(DelayedFetch::Consumer {
-                            token,
-                            request,
-                            deadline_ms,
-                        });
-                    }
-                }
-            }
-        }
-    }
-
-    fn follower_bytes_available(&self, req: &ReplicaFetchRequest) -> usize {
-        req.partitions
-            .iter()
-            .map(|fp| match self.partitions.get(&fp.key) {
-                // A partition that changed role must be answered (with its error) now.
-                Some(p) if p.is_leader() => p.available_bytes(fp.fetch_offset, p.log_end_offset()),
-                Some(_) => usize::MAX / 2,
-                // Not hosted here (yet): wait for the metadata (see `read_for_follower`).
-                None => 0,
-            })
-            .fold(0usize, |a, b| a.saturating_add(b))
-    }
-
-    fn expire_purgatories(&mut self) {
-        let now = self.now_ms;
-        let mut expired = Vec::new();
-        let mut i = 0;
-        while i < self.delayed_produce.len() {
-            if now >= self.delayed_produce[i].deadline_ms {
-                expired.push(self.delayed_produce.swap_remove(i));
-            } else {
-                i += 1;
-            }
-        }
-        // Keep answers in arrival order for a deterministic trace.
-        expired.sort_by_key(|d| d.origin);
-        for mut d in expired {
-            for (resp, wait) in d.partitions.iter_mut() {
-                if wait.take().is_some() {
-                    resp.error = ErrorCode::RequestTimedOut;
-                }
-            }
-            self.respond_produce(d);
-        }
-    }
-
-    /// Runs the fetch purgatory: completes parked fetches whose data arrived or whose wait
-    /// ran out. Called by the node after every input.
-    pub fn run_fetch_purgatory(&mut self, image: &MetadataImage) {
-        let check_all = std::mem::take(&mut self.pending_fetch_check);
-        self.complete_fetches(image, !check_all);
-    }
-
-    /// Requests waiting in the purgatories (produce, fetch).
-    pub fn purgatory_sizes(&self) -> (usize, usize) {
-        (self.delayed_produce.len(), self.delayed_fetch.len())
     }
 
     pub fn controller_channel(&self) -> &ControllerChannel {

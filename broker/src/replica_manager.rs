@@ -16,7 +16,7 @@ use crate::group::{GroupCoordinator, GroupRequest, GroupResponse};
 use crate::lifecycle::BrokerLifecycle;
 use crate::log::{Log, StoredBatch};
 use crate::messages::*;
-use crate::partition::{FollowerFetch, Partition, Role, RoleChange};
+use crate::partition::{FollowerFetch, Partition, RoleChange};
 use crate::producer_ids::ProducerIdManager;
 use crate::purgatory::{
     DelayedFetch, DelayedProduce, FetchPurgatory, ProduceOrigin, ProducePurgatory,
@@ -88,17 +88,18 @@ pub type LogStore = BTreeMap<PartitionKey, (Log, i64)>;
 /// The broker half of one node.
 ///
 /// Its behaviour is split by Kafka concept, each file adding an `impl Broker` block: this
-/// one (metadata, produce, fetch, ISR) and [`crate::purgatory`]. Fields those blocks share are
+/// one (metadata, produce, fetch, ISR), [`crate::purgatory`] and
+/// [`crate::replica_fetcher`]. Fields those blocks share are
 /// `pub(crate)` for that reason alone.
 #[derive(Debug)]
 pub struct Broker {
-    config: BrokerConfig,
-    lifecycle: BrokerLifecycle,
+    pub(crate) config: BrokerConfig,
+    pub(crate) lifecycle: BrokerLifecycle,
     channel: ControllerChannel,
     pub(crate) partitions: BTreeMap<PartitionKey, Partition>,
     /// Logs from before a restart, waiting for the metadata to name their partitions.
     dormant_logs: LogStore,
-    fetchers: ReplicaFetcherManager,
+    pub(crate) fetchers: ReplicaFetcherManager,
     pub(crate) delayed_produce: ProducePurgatory,
     pub(crate) delayed_fetch: FetchPurgatory,
     producer_ids: ProducerIdManager,
@@ -279,11 +280,11 @@ impl Broker {
             .map(|(k, _)| *k)
     }
 
-    fn id(&self) -> BrokerId {
+    pub(crate) fn id(&self) -> BrokerId {
         self.config.node_id
     }
 
-    fn event(&mut self, key: PartitionKey, kind: BrokerEventKind, reason: String) {
+    pub(crate) fn event(&mut self, key: PartitionKey, kind: BrokerEventKind, reason: String) {
         let (topic, partition) = self
             .partitions
             .get(&key)
@@ -1346,108 +1347,6 @@ impl Broker {
             total,
             urgent,
         )
-    }
-
-    /// The follower side: apply what the leader sent, then fetch again.
-    fn on_fetch_response(&mut self, from: BrokerId, resp: ReplicaFetchResponse) {
-        if !self.fetchers.complete(from, resp.fetch_id) {
-            return;
-        }
-        let mut failed = false;
-        for fp in resp.partitions {
-            let Some(p) = self.partitions.get_mut(&fp.key) else {
-                continue;
-            };
-            if p.role() != &(Role::Follower { leader: from }) {
-                continue; // the answer of a leader we no longer follow
-            }
-            if fp.error == ErrorCode::OffsetOutOfRange
-                && p.reset_to_leader_log_start(fp.log_start_offset)
-            {
-                let key = fp.key;
-                self.event(
-                    key,
-                    BrokerEventKind::Truncated {
-                        from_offset: fp.log_start_offset,
-                        to_offset: fp.log_start_offset,
-                    },
-                    format!(
-                        "fell behind leader {from}'s log start (retention deleted it): starting over at offset {}",
-                        fp.log_start_offset
-                    ),
-                );
-                continue;
-            }
-            if fp.error != ErrorCode::None {
-                failed = true;
-                continue;
-            }
-            if let Some((epoch, end_offset)) = fp.diverging_epoch {
-                let before = p.log_end_offset();
-                let after = p.truncate_on_diverging(epoch, end_offset);
-                if after < before {
-                    let key = fp.key;
-                    self.event(
-                        key,
-                        BrokerEventKind::Truncated { from_offset: before, to_offset: after },
-                        format!(
-                            "log diverged from leader {from}: epoch {epoch} ends at {end_offset} there; dropped {} uncommitted offset(s)",
-                            before - after
-                        ),
-                    );
-                }
-                continue;
-            }
-            if p.append_as_follower(&fp.batches, fp.high_watermark)
-                .is_err()
-            {
-                failed = true;
-            }
-        }
-        if failed {
-            self.fetchers
-                .back_off(from, self.now_ms + self.config.replica_fetch_backoff_ms);
-        }
-        self.send_fetches();
-    }
-
-    /// One fetch to each leader we follow something from, unless one is in flight.
-    fn send_fetches(&mut self) {
-        let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
-        for (key, p) in &self.partitions {
-            if let Role::Follower { leader } = p.role() {
-                if *leader == NO_LEADER || *leader == self.config.node_id {
-                    continue;
-                }
-                by_leader.entry(*leader).or_default().push(FetchPartition {
-                    key: *key,
-                    fetch_offset: p.log_end_offset(),
-                    last_fetched_epoch: p.log().latest_epoch(),
-                    current_leader_epoch: Some(p.leader_epoch()),
-                });
-            }
-        }
-        let leaders: Vec<BrokerId> = by_leader.keys().copied().collect();
-        self.fetchers.retain(&leaders);
-        let timeout =
-            self.config.replica_fetch_wait_max_ms + self.config.replica_fetch_response_timeout_ms;
-        for (leader, partitions) in by_leader {
-            let Some(fetch_id) = self.fetchers.start_fetch(leader, self.now_ms, timeout) else {
-                continue;
-            };
-            self.out.peer.push((
-                leader,
-                PeerMessage::Fetch(ReplicaFetchRequest {
-                    fetch_id,
-                    replica_id: self.config.node_id,
-                    broker_epoch: self.lifecycle.broker_epoch(),
-                    max_wait_ms: self.config.replica_fetch_wait_max_ms,
-                    min_bytes: self.config.replica_fetch_min_bytes,
-                    max_bytes: self.config.replica_fetch_max_bytes,
-                    partitions,
-                }),
-            ));
-        }
     }
 
     pub fn controller_channel(&self) -> &ControllerChannel {

@@ -12,7 +12,7 @@ use crate::config::BrokerConfig;
 use crate::controller_channel::{ControllerChannel, Purpose};
 use crate::group::coordinator::PendingAppend;
 use crate::group::offsets_topic::{self, OFFSETS_TOPIC};
-use crate::group::{GroupCoordinator, GroupRequest, GroupResponse};
+use crate::group::GroupCoordinator;
 use crate::lifecycle::BrokerLifecycle;
 use crate::log::{Log, StoredBatch};
 use crate::messages::*;
@@ -75,27 +75,20 @@ pub struct BrokerOutput {
     pub events: Vec<BrokerEvent>,
 }
 
-/// `offsets.commit.timeout.ms` (5000).
-const OFFSET_COMMIT_TIMEOUT_MS: u64 = 5000;
-
-/// Rounds of passing answers between the group coordinator and `__consumer_offsets`
-/// appends in one settle; a commit needs two (append, answer).
-const MAX_GROUP_ROUTING_ROUNDS: usize = 8;
-
 /// Logs and high-watermark checkpoints that survive a restart (the broker's `log.dirs`).
 pub type LogStore = BTreeMap<PartitionKey, (Log, i64)>;
 
 /// The broker half of one node.
 ///
 /// Its behaviour is split by Kafka concept, each file adding an `impl Broker` block: this
-/// one (metadata, produce, fetch, ISR), [`crate::purgatory`] and
-/// [`crate::replica_fetcher`]. Fields those blocks share are
+/// one (metadata, produce, fetch, ISR), [`crate::purgatory`], [`crate::replica_fetcher`]
+/// and [`crate::group::routing`]. Fields those blocks share are
 /// `pub(crate)` for that reason alone.
 #[derive(Debug)]
 pub struct Broker {
     pub(crate) config: BrokerConfig,
     pub(crate) lifecycle: BrokerLifecycle,
-    channel: ControllerChannel,
+    pub(crate) channel: ControllerChannel,
     pub(crate) partitions: BTreeMap<PartitionKey, Partition>,
     /// Logs from before a restart, waiting for the metadata to name their partitions.
     dormant_logs: LogStore,
@@ -103,19 +96,19 @@ pub struct Broker {
     pub(crate) delayed_produce: ProducePurgatory,
     pub(crate) delayed_fetch: FetchPurgatory,
     producer_ids: ProducerIdManager,
-    groups: GroupCoordinator,
+    pub(crate) groups: GroupCoordinator,
     /// The group coordinator's appends (offset commits, group metadata) waiting for
     /// `__consumer_offsets` to replicate them, by append id.
-    pending_appends: BTreeMap<u64, PendingAppend>,
-    next_append_id: u64,
+    pub(crate) pending_appends: BTreeMap<u64, PendingAppend>,
+    pub(crate) next_append_id: u64,
     /// Appends that were answered, for the coordinator: (append id, error).
     pub(crate) appended: Vec<(u64, ErrorCode)>,
-    offsets_topic_requested: bool,
+    pub(crate) offsets_topic_requested: bool,
     /// Topics being auto-created, so repeated Metadata requests ask only once.
     auto_creating: BTreeSet<String>,
     last_isr_check_ms: u64,
     pub(crate) now_ms: u64,
-    controller_leader: Option<BrokerId>,
+    pub(crate) controller_leader: Option<BrokerId>,
     metadata_offset: u64,
     /// Whether the broker acts on the metadata yet: not before it has registered and
     /// caught up to its registration (Kafka's BrokerServer waits on the lifecycle manager's
@@ -201,83 +194,6 @@ impl Broker {
         self.route_group_traffic();
         self.out.peer.extend(self.channel.take_outbox());
         std::mem::take(&mut self.out)
-    }
-
-    /// Answers of the coordinator's internal appends (commits, group metadata) go to the
-    /// coordinator; its answers and new appends go out.
-    fn route_group_traffic(&mut self) {
-        for _ in 0..MAX_GROUP_ROUTING_ROUNDS {
-            let mut progressed = false;
-            for (append_id, error) in std::mem::take(&mut self.appended) {
-                if let Some(pending) = self.pending_appends.remove(&append_id) {
-                    self.groups.append_done(pending, error, self.now_ms);
-                    progressed = true;
-                }
-            }
-            for (token, response) in self.groups.take_responses() {
-                self.out
-                    .client
-                    .push((token, ClientResponse::Group(response)));
-            }
-            let appends = self.groups.take_appends();
-            progressed |= !appends.is_empty();
-            for append in appends {
-                self.append_offsets(append);
-            }
-            if !progressed {
-                return;
-            }
-        }
-        // A commit's append answers at once only when it fails; a chain longer than the
-        // bound means the coordinator and the log feed each other without end.
-        panic!(
-            "broker {}: group traffic did not settle within {MAX_GROUP_ROUTING_ROUNDS} rounds",
-            self.id()
-        );
-    }
-
-    /// Appends a group coordinator's records (a commit, a group's metadata) to their
-    /// `__consumer_offsets` partition with acks=all.
-    fn append_offsets(&mut self, append: crate::group::coordinator::OffsetsAppend) {
-        let Some(key) = self.offsets_partition_key(append.partition) else {
-            self.groups
-                .append_done(append.pending, ErrorCode::NotLeaderOrFollower, self.now_ms);
-            return;
-        };
-        self.next_append_id += 1;
-        let append_id = self.next_append_id;
-        let result = match self.partitions.get_mut(&key) {
-            Some(p) => p
-                .append_as_leader(append.records, -1)
-                .map_err(|e| e.error_code()),
-            None => Err(ErrorCode::NotLeaderOrFollower),
-        };
-        match result {
-            Ok(info) => {
-                self.pending_appends.insert(append_id, append.pending);
-                let response = ProducePartitionResponse {
-                    topic: OFFSETS_TOPIC.to_string(),
-                    partition: append.partition,
-                    error: ErrorCode::None,
-                    base_offset: info.first_offset,
-                    last_offset: info.last_offset,
-                };
-                self.delayed_produce.watch(DelayedProduce {
-                    origin: ProduceOrigin::GroupCoordinator(append_id),
-                    deadline_ms: self.now_ms + OFFSET_COMMIT_TIMEOUT_MS,
-                    partitions: vec![(response, Some((key, info.last_offset + 1)))],
-                });
-                self.complete_purgatories();
-            }
-            Err(code) => self.groups.append_done(append.pending, code, self.now_ms),
-        }
-    }
-
-    fn offsets_partition_key(&self, partition: i32) -> Option<PartitionKey> {
-        self.partitions
-            .iter()
-            .find(|(k, p)| k.1 == partition && p.topic == OFFSETS_TOPIC)
-            .map(|(k, _)| *k)
     }
 
     pub(crate) fn id(&self) -> BrokerId {
@@ -715,46 +631,10 @@ impl Broker {
             ),
             ClientRequest::InitProducerId => self.init_producer_id(token),
             ClientRequest::FindCoordinator { keys, key_type } => {
-                let answers = keys
-                    .into_iter()
-                    .map(|k| {
-                        let (error, node) = self.find_coordinator(&k, key_type, image);
-                        (k, error, node)
-                    })
-                    .collect();
-                self.out
-                    .client
-                    .push((token, ClientResponse::FindCoordinator(answers)));
+                self.handle_find_coordinator(token, keys, key_type, image)
             }
-            ClientRequest::ListGroups(states) => {
-                let answer = self.groups.list_groups(&states);
-                self.out.client.push((
-                    token,
-                    ClientResponse::Group(GroupResponse::ListGroups(answer)),
-                ));
-            }
-            ClientRequest::DescribeGroups(ids) => {
-                let described = ids
-                    .iter()
-                    .map(|id| {
-                        if self.coordinates(id, image) {
-                            self.groups.describe_group(id)
-                        } else {
-                            kafka_protocol::messages::describe_groups_response::DescribedGroup::default()
-                                .with_group_id(kafka_protocol::messages::GroupId(
-                                    kafka_protocol::protocol::StrBytes::from_string(id.clone()),
-                                ))
-                                .with_error_code(ErrorCode::NotCoordinator.code())
-                        }
-                    })
-                    .collect();
-                let answer = kafka_protocol::messages::DescribeGroupsResponse::default()
-                    .with_groups(described);
-                self.out.client.push((
-                    token,
-                    ClientResponse::Group(GroupResponse::DescribeGroups(answer)),
-                ));
-            }
+            ClientRequest::ListGroups(states) => self.handle_list_groups(token, &states),
+            ClientRequest::DescribeGroups(ids) => self.handle_describe_groups(token, &ids, image),
             ClientRequest::DescribeConfigs(resources) => {
                 let results = resources
                     .into_iter()
@@ -922,44 +802,6 @@ impl Broker {
         }
     }
 
-    /// The leader of the group's `__consumer_offsets` partition, creating the topic on
-    /// first use as Kafka does (`offsets.topic.num.partitions`, replication factor
-    /// `offsets.topic.replication.factor` capped at the live brokers).
-    fn find_coordinator(
-        &mut self,
-        key: &str,
-        key_type: i8,
-        image: &MetadataImage,
-    ) -> (ErrorCode, BrokerId) {
-        if key_type != 0 {
-            return (ErrorCode::CoordinatorNotAvailable, -1);
-        }
-        let Some(topic) = image.topic_by_name(OFFSETS_TOPIC) else {
-            if !self.offsets_topic_requested {
-                self.offsets_topic_requested = true;
-                let live = image.brokers.values().filter(|b| !b.fenced).count() as i32;
-                self.channel.send(
-                    ControllerRequest::CreateTopics(vec![controller::CreatableTopic {
-                        name: OFFSETS_TOPIC.to_string(),
-                        num_partitions: offsets_topic::DEFAULT_NUM_PARTITIONS,
-                        replication_factor: offsets_topic::DEFAULT_REPLICATION_FACTOR
-                            .min(live.max(1)),
-                        configs: BTreeMap::new(),
-                    }]),
-                    Purpose::InternalTopic,
-                    self.controller_leader,
-                    self.now_ms,
-                );
-            }
-            return (ErrorCode::CoordinatorNotAvailable, -1);
-        };
-        let p = offsets_topic::partition_for(key, topic.partitions.len() as i32);
-        match topic.partitions.get(&p) {
-            Some(reg) if reg.has_leader() => (ErrorCode::None, reg.leader),
-            _ => (ErrorCode::CoordinatorNotAvailable, -1),
-        }
-    }
-
     /// DescribeConfigs for a topic (its overrides over the broker defaults) or a broker.
     fn describe_configs(
         &self,
@@ -1025,41 +867,6 @@ impl Broker {
             _ => result.error = ErrorCode::InvalidRequest,
         }
         result
-    }
-
-    /// Whether this broker leads the group's `__consumer_offsets` partition.
-    fn coordinates(&self, group_id: &str, image: &MetadataImage) -> bool {
-        image.topic_by_name(OFFSETS_TOPIC).is_some_and(|topic| {
-            let p = offsets_topic::partition_for(group_id, topic.partitions.len() as i32);
-            self.partitions
-                .get(&(topic.topic_id, p))
-                .is_some_and(|part| part.is_leader())
-        })
-    }
-
-    fn group_request(
-        &mut self,
-        token: ClientToken,
-        version: i16,
-        request: GroupRequest,
-        image: &MetadataImage,
-    ) {
-        let Some(topic) = image.topic_by_name(OFFSETS_TOPIC) else {
-            let answer = request.error_response(ErrorCode::CoordinatorNotAvailable);
-            self.out.client.push((token, ClientResponse::Group(answer)));
-            return;
-        };
-        let p = offsets_topic::partition_for(request.group_id(), topic.partitions.len() as i32);
-        let leads = self
-            .partitions
-            .get(&(topic.topic_id, p))
-            .is_some_and(|part| part.is_leader());
-        if !leads {
-            let answer = request.error_response(ErrorCode::NotCoordinator);
-            self.out.client.push((token, ClientResponse::Group(answer)));
-            return;
-        }
-        self.groups.handle(token, version, request, self.now_ms);
     }
 
     /// InitProducerId without a transactional id: an id from the broker's block, or

@@ -22,7 +22,6 @@ use crate::purgatory::{
     DelayedFetch, DelayedProduce, FetchPurgatory, ProduceOrigin, ProducePurgatory,
 };
 use crate::replica_fetcher::ReplicaFetcherManager;
-use controller::config_def::{self, ConfigSource};
 use controller::{
     AlterPartitionRequest, BrokerId, ControllerRequest, ControllerResponse, ErrorCode, ImageChange,
     MetadataImage, PartitionKey, NO_LEADER,
@@ -81,8 +80,8 @@ pub type LogStore = BTreeMap<PartitionKey, (Log, i64)>;
 /// The broker half of one node.
 ///
 /// Its behaviour is split by Kafka concept, each file adding an `impl Broker` block: this
-/// one (metadata, produce, fetch, ISR), [`crate::purgatory`], [`crate::replica_fetcher`]
-/// and [`crate::group::routing`]. Fields those blocks share are
+/// one (metadata, produce, fetch, ISR), [`crate::purgatory`], [`crate::replica_fetcher`],
+/// [`crate::group::routing`] and [`crate::admin`]. Fields those blocks share are
 /// `pub(crate)` for that reason alone.
 #[derive(Debug)]
 pub struct Broker {
@@ -95,7 +94,7 @@ pub struct Broker {
     pub(crate) fetchers: ReplicaFetcherManager,
     pub(crate) delayed_produce: ProducePurgatory,
     pub(crate) delayed_fetch: FetchPurgatory,
-    producer_ids: ProducerIdManager,
+    pub(crate) producer_ids: ProducerIdManager,
     pub(crate) groups: GroupCoordinator,
     /// The group coordinator's appends (offset commits, group metadata) waiting for
     /// `__consumer_offsets` to replicate them, by append id.
@@ -105,7 +104,7 @@ pub struct Broker {
     pub(crate) appended: Vec<(u64, ErrorCode)>,
     pub(crate) offsets_topic_requested: bool,
     /// Topics being auto-created, so repeated Metadata requests ask only once.
-    auto_creating: BTreeSet<String>,
+    pub(crate) auto_creating: BTreeSet<String>,
     last_isr_check_ms: u64,
     pub(crate) now_ms: u64,
     pub(crate) controller_leader: Option<BrokerId>,
@@ -636,13 +635,7 @@ impl Broker {
             ClientRequest::ListGroups(states) => self.handle_list_groups(token, &states),
             ClientRequest::DescribeGroups(ids) => self.handle_describe_groups(token, &ids, image),
             ClientRequest::DescribeConfigs(resources) => {
-                let results = resources
-                    .into_iter()
-                    .map(|(kind, name, keys)| self.describe_configs(kind, name, keys, image))
-                    .collect();
-                self.out
-                    .client
-                    .push((token, ClientResponse::DescribeConfigs(results)));
+                self.handle_describe_configs(token, resources, image)
             }
             ClientRequest::AlterTopicConfigs(topics) => self.channel.send(
                 ControllerRequest::AlterTopicConfigs(topics),
@@ -775,126 +768,6 @@ impl Broker {
         }
         if appended {
             self.complete_purgatories();
-        }
-    }
-
-    /// Creates topics a client's Metadata request named (`auto.create.topics.enable`),
-    /// with the cluster's `num.partitions` and `default.replication.factor`.
-    pub fn auto_create_topics(&mut self, names: Vec<String>, now_ms: u64) {
-        self.now_ms = self.now_ms.max(now_ms);
-        let new: Vec<controller::CreatableTopic> = names
-            .into_iter()
-            .filter(|n| self.auto_creating.len() < 1000 && self.auto_creating.insert(n.clone()))
-            .map(|name| controller::CreatableTopic {
-                name,
-                num_partitions: -1,
-                replication_factor: -1,
-                configs: BTreeMap::new(),
-            })
-            .collect();
-        if !new.is_empty() {
-            self.channel.send(
-                ControllerRequest::CreateTopics(new),
-                Purpose::AutoCreate,
-                self.controller_leader,
-                self.now_ms,
-            );
-        }
-    }
-
-    /// DescribeConfigs for a topic (its overrides over the broker defaults) or a broker.
-    fn describe_configs(
-        &self,
-        kind: i8,
-        name: String,
-        keys: Option<Vec<String>>,
-        image: &MetadataImage,
-    ) -> ConfigResourceResult {
-        let mut result = ConfigResourceResult {
-            resource_type: kind,
-            name: name.clone(),
-            error: ErrorCode::None,
-            entries: Vec::new(),
-        };
-        let wanted = |k: &str| keys.as_ref().is_none_or(|ks| ks.iter().any(|w| w == k));
-        match kind {
-            RESOURCE_TOPIC => {
-                let Some(topic) = image.topic_by_name(&name) else {
-                    result.error = ErrorCode::UnknownTopicOrPartition;
-                    return result;
-                };
-                // Every topic config kraftsim enforces (the registry's topic scope), by
-                // name as Kafka lists them: the topic's override, else the value of its
-                // broker synonym (`retention.ms` <- `log.retention.ms`) and that one's source.
-                for k in config_def::topic_config_names() {
-                    if !wanted(k) {
-                        continue;
-                    }
-                    let key = config_def::key(k);
-                    let synonym = config_def::key(key.broker_synonym.unwrap_or(k));
-                    let (value, source) = match topic.configs.get(k) {
-                        Some(v) => (v.clone(), ConfigSource::DynamicTopicConfig),
-                        None => match self.config.value_and_source(synonym) {
-                            Some(fallback) => fallback,
-                            None => continue,
-                        },
-                    };
-                    result.entries.push(ConfigEntry {
-                        name: k.to_string(),
-                        value,
-                        source: source.code(),
-                        read_only: false,
-                    });
-                }
-            }
-            RESOURCE_BROKER => {
-                if !name.is_empty() && name != self.id().to_string() {
-                    result.error = ErrorCode::InvalidRequest;
-                    return result;
-                }
-                // Read-only: kraftsim takes no IncrementalAlterConfigs for brokers.
-                for (key, value, source) in self.config.describe() {
-                    if wanted(key.name) {
-                        result.entries.push(ConfigEntry {
-                            name: key.name.to_string(),
-                            value,
-                            source: source.code(),
-                            read_only: true,
-                        });
-                    }
-                }
-            }
-            _ => result.error = ErrorCode::InvalidRequest,
-        }
-        result
-    }
-
-    /// InitProducerId without a transactional id: an id from the broker's block, or
-    /// `COORDINATOR_LOAD_IN_PROGRESS` while the block is fetched (Kafka's
-    /// `RPCProducerIdManager`, KIP-730).
-    fn init_producer_id(&mut self, token: ClientToken) {
-        let producer_id = self.producer_ids.generate();
-        self.out.client.push((
-            token,
-            ClientResponse::InitProducerId {
-                error: match producer_id {
-                    Some(_) => ErrorCode::None,
-                    None => ErrorCode::CoordinatorLoadInProgress,
-                },
-                producer_id: producer_id.unwrap_or(-1),
-                producer_epoch: if producer_id.is_some() { 0 } else { -1 },
-            },
-        ));
-        if self.producer_ids.wants_block() && !self.channel.has_outstanding(Purpose::ProducerIds) {
-            self.channel.send(
-                ControllerRequest::AllocateProducerIds {
-                    broker_id: self.id(),
-                    broker_epoch: self.lifecycle.broker_epoch(),
-                },
-                Purpose::ProducerIds,
-                self.controller_leader,
-                self.now_ms,
-            );
         }
     }
 

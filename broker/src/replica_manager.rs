@@ -1,9 +1,15 @@
-//! The broker half of a node: Kafka's `ReplicaManager` plus its helpers.
+//! The broker half of a node: Kafka's `ReplicaManager`.
 //!
 //! It hosts this node's partition replicas and reconciles them with the metadata image
 //! (become leader, become follower), appends producers' batches, serves fetches from
-//! followers and consumers, runs the follower side of replication, shrinks and expands
-//! ISRs through the controller, and parks requests that must wait in the purgatories.
+//! followers and consumers (Kafka's `ReplicaManager.fetchMessages`), and shrinks and
+//! expands ISRs through the controller.
+//!
+//! What Kafka gives its own classes lives in modules named after them, each adding an
+//! `impl Broker` block: requests that must wait in [`crate::purgatory`] (`DelayedProduce`,
+//! `DelayedFetch`), the follower side of replication in [`crate::replica_fetcher`]
+//! (`ReplicaFetcherThread`), group traffic in [`crate::group::routing`], and the admin
+//! requests the broker answers itself in [`crate::admin`].
 //!
 //! Like every core in kraftsim it is sans-IO: calls go in with the current time, and what
 //! to send comes out of [`Broker::take_output`].

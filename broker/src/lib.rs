@@ -11,8 +11,11 @@
 //! - [`purgatory`]: requests that wait (acks=all, fetch long-polls);
 //! - [`lifecycle`] and [`controller_channel`]: how a broker stays known to the controller;
 //! - [`replica_manager`]: all of the above for every partition of one broker;
+//! - [`group`] (and [`group::routing`], how group traffic reaches it) and [`admin`]: the
+//!   requests a broker answers besides produce and fetch;
 //! - [`node`]: broker plus controller, driven by time and messages.
 
+pub mod admin;
 pub mod config;
 pub mod controller_channel;
 pub mod error;

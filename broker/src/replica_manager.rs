@@ -1,9 +1,15 @@
-//! The broker half of a node: Kafka's `ReplicaManager` plus its helpers.
+//! The broker half of a node: Kafka's `ReplicaManager`.
 //!
 //! It hosts this node's partition replicas and reconciles them with the metadata image
 //! (become leader, become follower), appends producers' batches, serves fetches from
-//! followers and consumers, runs the follower side of replication, shrinks and expands
-//! ISRs through the controller, and parks requests that must wait in the purgatories.
+//! followers and consumers (Kafka's `ReplicaManager.fetchMessages`), and shrinks and
+//! expands ISRs through the controller.
+//!
+//! What Kafka gives its own classes lives in modules named after them, each adding an
+//! `impl Broker` block: requests that must wait in [`crate::purgatory`] (`DelayedProduce`,
+//! `DelayedFetch`), the follower side of replication in [`crate::replica_fetcher`]
+//! (`ReplicaFetcherThread`), group traffic in [`crate::group::routing`], and the admin
+//! requests the broker answers itself in [`crate::admin`].
 //!
 //! Like every core in kraftsim it is sans-IO: calls go in with the current time, and what
 //! to send comes out of [`Broker::take_output`].
@@ -12,15 +18,16 @@ use crate::config::BrokerConfig;
 use crate::controller_channel::{ControllerChannel, Purpose};
 use crate::group::coordinator::PendingAppend;
 use crate::group::offsets_topic::{self, OFFSETS_TOPIC};
-use crate::group::{GroupCoordinator, GroupRequest, GroupResponse};
+use crate::group::GroupCoordinator;
 use crate::lifecycle::BrokerLifecycle;
 use crate::log::{Log, StoredBatch};
 use crate::messages::*;
-use crate::partition::{FollowerFetch, Partition, Role, RoleChange};
+use crate::partition::{FollowerFetch, Partition, RoleChange};
 use crate::producer_ids::ProducerIdManager;
-use crate::purgatory::{DelayedFetch, DelayedProduce, ProduceOrigin};
+use crate::purgatory::{
+    DelayedFetch, DelayedProduce, FetchPurgatory, ProduceOrigin, ProducePurgatory,
+};
 use crate::replica_fetcher::ReplicaFetcherManager;
-use controller::config_def::{self, ConfigSource};
 use controller::{
     AlterPartitionRequest, BrokerId, ControllerRequest, ControllerResponse, ErrorCode, ImageChange,
     MetadataImage, PartitionKey, NO_LEADER,
@@ -73,51 +80,47 @@ pub struct BrokerOutput {
     pub events: Vec<BrokerEvent>,
 }
 
-/// `offsets.commit.timeout.ms` (5000).
-const OFFSET_COMMIT_TIMEOUT_MS: u64 = 5000;
-
-/// Rounds of passing answers between the group coordinator and `__consumer_offsets`
-/// appends in one settle; a commit needs two (append, answer).
-const MAX_GROUP_ROUTING_ROUNDS: usize = 8;
-
 /// Logs and high-watermark checkpoints that survive a restart (the broker's `log.dirs`).
 pub type LogStore = BTreeMap<PartitionKey, (Log, i64)>;
 
 /// The broker half of one node.
+///
+/// Its behaviour is split by Kafka concept, each file adding an `impl Broker` block: this
+/// one (metadata, produce, fetch, ISR), [`crate::purgatory`], [`crate::replica_fetcher`],
+/// [`crate::group::routing`] and [`crate::admin`]. Fields those blocks share are
+/// `pub(crate)` for that reason alone.
 #[derive(Debug)]
 pub struct Broker {
-    config: BrokerConfig,
-    lifecycle: BrokerLifecycle,
-    channel: ControllerChannel,
-    partitions: BTreeMap<PartitionKey, Partition>,
+    pub(crate) config: BrokerConfig,
+    pub(crate) lifecycle: BrokerLifecycle,
+    pub(crate) channel: ControllerChannel,
+    pub(crate) partitions: BTreeMap<PartitionKey, Partition>,
     /// Logs from before a restart, waiting for the metadata to name their partitions.
     dormant_logs: LogStore,
-    fetchers: ReplicaFetcherManager,
-    delayed_produce: Vec<DelayedProduce>,
-    delayed_fetch: Vec<DelayedFetch>,
-    producer_ids: ProducerIdManager,
-    groups: GroupCoordinator,
+    pub(crate) fetchers: ReplicaFetcherManager,
+    pub(crate) delayed_produce: ProducePurgatory,
+    pub(crate) delayed_fetch: FetchPurgatory,
+    pub(crate) producer_ids: ProducerIdManager,
+    pub(crate) groups: GroupCoordinator,
     /// The group coordinator's appends (offset commits, group metadata) waiting for
     /// `__consumer_offsets` to replicate them, by append id.
-    pending_appends: BTreeMap<u64, PendingAppend>,
-    next_append_id: u64,
+    pub(crate) pending_appends: BTreeMap<u64, PendingAppend>,
+    pub(crate) next_append_id: u64,
     /// Appends that were answered, for the coordinator: (append id, error).
-    appended: Vec<(u64, ErrorCode)>,
-    offsets_topic_requested: bool,
+    pub(crate) appended: Vec<(u64, ErrorCode)>,
+    pub(crate) offsets_topic_requested: bool,
     /// Topics being auto-created, so repeated Metadata requests ask only once.
-    auto_creating: BTreeSet<String>,
+    pub(crate) auto_creating: BTreeSet<String>,
     last_isr_check_ms: u64,
-    /// Something changed that parked fetches may wait on.
-    pending_fetch_check: bool,
-    now_ms: u64,
-    controller_leader: Option<BrokerId>,
+    pub(crate) now_ms: u64,
+    pub(crate) controller_leader: Option<BrokerId>,
     metadata_offset: u64,
     /// Whether the broker acts on the metadata yet: not before it has registered and
     /// caught up to its registration (Kafka's BrokerServer waits on the lifecycle manager's
     /// initial catch-up before installing its metadata publishers).
     metadata_published: bool,
     last_retention_check_ms: u64,
-    out: BrokerOutput,
+    pub(crate) out: BrokerOutput,
 }
 
 impl Broker {
@@ -144,8 +147,8 @@ impl Broker {
             partitions: BTreeMap::new(),
             dormant_logs: logs,
             fetchers: ReplicaFetcherManager::default(),
-            delayed_produce: Vec::new(),
-            delayed_fetch: Vec::new(),
+            delayed_produce: ProducePurgatory::default(),
+            delayed_fetch: FetchPurgatory::default(),
             producer_ids: ProducerIdManager::default(),
             groups: GroupCoordinator::new(offsets_topic::DEFAULT_NUM_PARTITIONS),
             pending_appends: BTreeMap::new(),
@@ -154,7 +157,6 @@ impl Broker {
             offsets_topic_requested: false,
             auto_creating: BTreeSet::new(),
             last_isr_check_ms: 0,
-            pending_fetch_check: false,
             now_ms: 0,
             controller_leader: None,
             metadata_offset: 0,
@@ -200,88 +202,11 @@ impl Broker {
         std::mem::take(&mut self.out)
     }
 
-    /// Answers of the coordinator's internal appends (commits, group metadata) go to the
-    /// coordinator; its answers and new appends go out.
-    fn route_group_traffic(&mut self) {
-        for _ in 0..MAX_GROUP_ROUTING_ROUNDS {
-            let mut progressed = false;
-            for (append_id, error) in std::mem::take(&mut self.appended) {
-                if let Some(pending) = self.pending_appends.remove(&append_id) {
-                    self.groups.append_done(pending, error, self.now_ms);
-                    progressed = true;
-                }
-            }
-            for (token, response) in self.groups.take_responses() {
-                self.out
-                    .client
-                    .push((token, ClientResponse::Group(response)));
-            }
-            let appends = self.groups.take_appends();
-            progressed |= !appends.is_empty();
-            for append in appends {
-                self.append_offsets(append);
-            }
-            if !progressed {
-                return;
-            }
-        }
-        // A commit's append answers at once only when it fails; a chain longer than the
-        // bound means the coordinator and the log feed each other without end.
-        panic!(
-            "broker {}: group traffic did not settle within {MAX_GROUP_ROUTING_ROUNDS} rounds",
-            self.id()
-        );
-    }
-
-    /// Appends a group coordinator's records (a commit, a group's metadata) to their
-    /// `__consumer_offsets` partition with acks=all.
-    fn append_offsets(&mut self, append: crate::group::coordinator::OffsetsAppend) {
-        let Some(key) = self.offsets_partition_key(append.partition) else {
-            self.groups
-                .append_done(append.pending, ErrorCode::NotLeaderOrFollower, self.now_ms);
-            return;
-        };
-        self.next_append_id += 1;
-        let append_id = self.next_append_id;
-        let result = match self.partitions.get_mut(&key) {
-            Some(p) => p
-                .append_as_leader(append.records, -1)
-                .map_err(|e| e.error_code()),
-            None => Err(ErrorCode::NotLeaderOrFollower),
-        };
-        match result {
-            Ok(info) => {
-                self.pending_appends.insert(append_id, append.pending);
-                let response = ProducePartitionResponse {
-                    topic: OFFSETS_TOPIC.to_string(),
-                    partition: append.partition,
-                    error: ErrorCode::None,
-                    base_offset: info.first_offset,
-                    last_offset: info.last_offset,
-                };
-                self.delayed_produce.push(DelayedProduce {
-                    origin: ProduceOrigin::GroupCoordinator(append_id),
-                    deadline_ms: self.now_ms + OFFSET_COMMIT_TIMEOUT_MS,
-                    partitions: vec![(response, Some((key, info.last_offset + 1)))],
-                });
-                self.complete_purgatories();
-            }
-            Err(code) => self.groups.append_done(append.pending, code, self.now_ms),
-        }
-    }
-
-    fn offsets_partition_key(&self, partition: i32) -> Option<PartitionKey> {
-        self.partitions
-            .iter()
-            .find(|(k, p)| k.1 == partition && p.topic == OFFSETS_TOPIC)
-            .map(|(k, _)| *k)
-    }
-
-    fn id(&self) -> BrokerId {
+    pub(crate) fn id(&self) -> BrokerId {
         self.config.node_id
     }
 
-    fn event(&mut self, key: PartitionKey, kind: BrokerEventKind, reason: String) {
+    pub(crate) fn event(&mut self, key: PartitionKey, kind: BrokerEventKind, reason: String) {
         let (topic, partition) = self
             .partitions
             .get(&key)
@@ -712,54 +637,12 @@ impl Broker {
             ),
             ClientRequest::InitProducerId => self.init_producer_id(token),
             ClientRequest::FindCoordinator { keys, key_type } => {
-                let answers = keys
-                    .into_iter()
-                    .map(|k| {
-                        let (error, node) = self.find_coordinator(&k, key_type, image);
-                        (k, error, node)
-                    })
-                    .collect();
-                self.out
-                    .client
-                    .push((token, ClientResponse::FindCoordinator(answers)));
+                self.handle_find_coordinator(token, keys, key_type, image)
             }
-            ClientRequest::ListGroups(states) => {
-                let answer = self.groups.list_groups(&states);
-                self.out.client.push((
-                    token,
-                    ClientResponse::Group(GroupResponse::ListGroups(answer)),
-                ));
-            }
-            ClientRequest::DescribeGroups(ids) => {
-                let described = ids
-                    .iter()
-                    .map(|id| {
-                        if self.coordinates(id, image) {
-                            self.groups.describe_group(id)
-                        } else {
-                            kafka_protocol::messages::describe_groups_response::DescribedGroup::default()
-                                .with_group_id(kafka_protocol::messages::GroupId(
-                                    kafka_protocol::protocol::StrBytes::from_string(id.clone()),
-                                ))
-                                .with_error_code(ErrorCode::NotCoordinator.code())
-                        }
-                    })
-                    .collect();
-                let answer = kafka_protocol::messages::DescribeGroupsResponse::default()
-                    .with_groups(described);
-                self.out.client.push((
-                    token,
-                    ClientResponse::Group(GroupResponse::DescribeGroups(answer)),
-                ));
-            }
+            ClientRequest::ListGroups(states) => self.handle_list_groups(token, &states),
+            ClientRequest::DescribeGroups(ids) => self.handle_describe_groups(token, &ids, image),
             ClientRequest::DescribeConfigs(resources) => {
-                let results = resources
-                    .into_iter()
-                    .map(|(kind, name, keys)| self.describe_configs(kind, name, keys, image))
-                    .collect();
-                self.out
-                    .client
-                    .push((token, ClientResponse::DescribeConfigs(results)));
+                self.handle_describe_configs(token, resources, image)
             }
             ClientRequest::AlterTopicConfigs(topics) => self.channel.send(
                 ControllerRequest::AlterTopicConfigs(topics),
@@ -884,7 +767,7 @@ impl Broker {
                 .client
                 .push((token, ClientResponse::Produce(answers)));
         } else {
-            self.delayed_produce.push(DelayedProduce {
+            self.delayed_produce.watch(DelayedProduce {
                 origin: ProduceOrigin::Client(token),
                 deadline_ms: self.now_ms + req.timeout_ms,
                 partitions: answers,
@@ -892,199 +775,6 @@ impl Broker {
         }
         if appended {
             self.complete_purgatories();
-        }
-    }
-
-    /// Creates topics a client's Metadata request named (`auto.create.topics.enable`),
-    /// with the cluster's `num.partitions` and `default.replication.factor`.
-    pub fn auto_create_topics(&mut self, names: Vec<String>, now_ms: u64) {
-        self.now_ms = self.now_ms.max(now_ms);
-        let new: Vec<controller::CreatableTopic> = names
-            .into_iter()
-            .filter(|n| self.auto_creating.len() < 1000 && self.auto_creating.insert(n.clone()))
-            .map(|name| controller::CreatableTopic {
-                name,
-                num_partitions: -1,
-                replication_factor: -1,
-                configs: BTreeMap::new(),
-            })
-            .collect();
-        if !new.is_empty() {
-            self.channel.send(
-                ControllerRequest::CreateTopics(new),
-                Purpose::AutoCreate,
-                self.controller_leader,
-                self.now_ms,
-            );
-        }
-    }
-
-    /// The leader of the group's `__consumer_offsets` partition, creating the topic on
-    /// first use as Kafka does (`offsets.topic.num.partitions`, replication factor
-    /// `offsets.topic.replication.factor` capped at the live brokers).
-    fn find_coordinator(
-        &mut self,
-        key: &str,
-        key_type: i8,
-        image: &MetadataImage,
-    ) -> (ErrorCode, BrokerId) {
-        if key_type != 0 {
-            return (ErrorCode::CoordinatorNotAvailable, -1);
-        }
-        let Some(topic) = image.topic_by_name(OFFSETS_TOPIC) else {
-            if !self.offsets_topic_requested {
-                self.offsets_topic_requested = true;
-                let live = image.brokers.values().filter(|b| !b.fenced).count() as i32;
-                self.channel.send(
-                    ControllerRequest::CreateTopics(vec![controller::CreatableTopic {
-                        name: OFFSETS_TOPIC.to_string(),
-                        num_partitions: offsets_topic::DEFAULT_NUM_PARTITIONS,
-                        replication_factor: offsets_topic::DEFAULT_REPLICATION_FACTOR
-                            .min(live.max(1)),
-                        configs: BTreeMap::new(),
-                    }]),
-                    Purpose::InternalTopic,
-                    self.controller_leader,
-                    self.now_ms,
-                );
-            }
-            return (ErrorCode::CoordinatorNotAvailable, -1);
-        };
-        let p = offsets_topic::partition_for(key, topic.partitions.len() as i32);
-        match topic.partitions.get(&p) {
-            Some(reg) if reg.has_leader() => (ErrorCode::None, reg.leader),
-            _ => (ErrorCode::CoordinatorNotAvailable, -1),
-        }
-    }
-
-    /// DescribeConfigs for a topic (its overrides over the broker defaults) or a broker.
-    fn describe_configs(
-        &self,
-        kind: i8,
-        name: String,
-        keys: Option<Vec<String>>,
-        image: &MetadataImage,
-    ) -> ConfigResourceResult {
-        let mut result = ConfigResourceResult {
-            resource_type: kind,
-            name: name.clone(),
-            error: ErrorCode::None,
-            entries: Vec::new(),
-        };
-        let wanted = |k: &str| keys.as_ref().is_none_or(|ks| ks.iter().any(|w| w == k));
-        match kind {
-            RESOURCE_TOPIC => {
-                let Some(topic) = image.topic_by_name(&name) else {
-                    result.error = ErrorCode::UnknownTopicOrPartition;
-                    return result;
-                };
-                // Every topic config kraftsim enforces (the registry's topic scope), by
-                // name as Kafka lists them: the topic's override, else the value of its
-                // broker synonym (`retention.ms` <- `log.retention.ms`) and that one's source.
-                for k in config_def::topic_config_names() {
-                    if !wanted(k) {
-                        continue;
-                    }
-                    let key = config_def::key(k);
-                    let synonym = config_def::key(key.broker_synonym.unwrap_or(k));
-                    let (value, source) = match topic.configs.get(k) {
-                        Some(v) => (v.clone(), ConfigSource::DynamicTopicConfig),
-                        None => match self.config.value_and_source(synonym) {
-                            Some(fallback) => fallback,
-                            None => continue,
-                        },
-                    };
-                    result.entries.push(ConfigEntry {
-                        name: k.to_string(),
-                        value,
-                        source: source.code(),
-                        read_only: false,
-                    });
-                }
-            }
-            RESOURCE_BROKER => {
-                if !name.is_empty() && name != self.id().to_string() {
-                    result.error = ErrorCode::InvalidRequest;
-                    return result;
-                }
-                // Read-only: kraftsim takes no IncrementalAlterConfigs for brokers.
-                for (key, value, source) in self.config.describe() {
-                    if wanted(key.name) {
-                        result.entries.push(ConfigEntry {
-                            name: key.name.to_string(),
-                            value,
-                            source: source.code(),
-                            read_only: true,
-                        });
-                    }
-                }
-            }
-            _ => result.error = ErrorCode::InvalidRequest,
-        }
-        result
-    }
-
-    /// Whether this broker leads the group's `__consumer_offsets` partition.
-    fn coordinates(&self, group_id: &str, image: &MetadataImage) -> bool {
-        image.topic_by_name(OFFSETS_TOPIC).is_some_and(|topic| {
-            let p = offsets_topic::partition_for(group_id, topic.partitions.len() as i32);
-            self.partitions
-                .get(&(topic.topic_id, p))
-                .is_some_and(|part| part.is_leader())
-        })
-    }
-
-    fn group_request(
-        &mut self,
-        token: ClientToken,
-        version: i16,
-        request: GroupRequest,
-        image: &MetadataImage,
-    ) {
-        let Some(topic) = image.topic_by_name(OFFSETS_TOPIC) else {
-            let answer = request.error_response(ErrorCode::CoordinatorNotAvailable);
-            self.out.client.push((token, ClientResponse::Group(answer)));
-            return;
-        };
-        let p = offsets_topic::partition_for(request.group_id(), topic.partitions.len() as i32);
-        let leads = self
-            .partitions
-            .get(&(topic.topic_id, p))
-            .is_some_and(|part| part.is_leader());
-        if !leads {
-            let answer = request.error_response(ErrorCode::NotCoordinator);
-            self.out.client.push((token, ClientResponse::Group(answer)));
-            return;
-        }
-        self.groups.handle(token, version, request, self.now_ms);
-    }
-
-    /// InitProducerId without a transactional id: an id from the broker's block, or
-    /// `COORDINATOR_LOAD_IN_PROGRESS` while the block is fetched (Kafka's
-    /// `RPCProducerIdManager`, KIP-730).
-    fn init_producer_id(&mut self, token: ClientToken) {
-        let producer_id = self.producer_ids.generate();
-        self.out.client.push((
-            token,
-            ClientResponse::InitProducerId {
-                error: match producer_id {
-                    Some(_) => ErrorCode::None,
-                    None => ErrorCode::CoordinatorLoadInProgress,
-                },
-                producer_id: producer_id.unwrap_or(-1),
-                producer_epoch: if producer_id.is_some() { 0 } else { -1 },
-            },
-        ));
-        if self.producer_ids.wants_block() && !self.channel.has_outstanding(Purpose::ProducerIds) {
-            self.channel.send(
-                ControllerRequest::AllocateProducerIds {
-                    broker_id: self.id(),
-                    broker_epoch: self.lifecycle.broker_epoch(),
-                },
-                Purpose::ProducerIds,
-                self.controller_leader,
-                self.now_ms,
-            );
         }
     }
 
@@ -1146,7 +836,7 @@ impl Broker {
                 .client
                 .push((token, ClientResponse::Fetch(answers)));
         } else {
-            self.delayed_fetch.push(DelayedFetch::Consumer {
+            self.delayed_fetch.watch(DelayedFetch::Consumer {
                 token,
                 deadline_ms: self.now_ms + req.max_wait_ms,
                 request: req,
@@ -1154,7 +844,7 @@ impl Broker {
         }
     }
 
-    fn read_for_consumer(
+    pub(crate) fn read_for_consumer(
         &self,
         req: &FetchRequest,
         image: &MetadataImage,
@@ -1228,7 +918,7 @@ impl Broker {
         if bytes >= req.min_bytes || urgent || purgatory_full {
             self.out.peer.push((from, PeerMessage::FetchResponse(resp)));
         } else {
-            self.delayed_fetch.push(DelayedFetch::Replica {
+            self.delayed_fetch.watch(DelayedFetch::Replica {
                 from,
                 deadline_ms: self.now_ms + req.max_wait_ms,
                 request: req,
@@ -1247,7 +937,7 @@ impl Broker {
     /// for `acks=all` that stalled a new topic's first second. Here the fetch waits like
     /// any fetch without data, and the partition is served as soon as the metadata names
     /// it here; one still unknown when the wait runs out gets `NOT_LEADER_OR_FOLLOWER`.
-    fn read_for_follower(
+    pub(crate) fn read_for_follower(
         &mut self,
         req: &ReplicaFetchRequest,
         image: &MetadataImage,
@@ -1344,263 +1034,6 @@ impl Broker {
             total,
             urgent,
         )
-    }
-
-    /// The follower side: apply what the leader sent, then fetch again.
-    fn on_fetch_response(&mut self, from: BrokerId, resp: ReplicaFetchResponse) {
-        if !self.fetchers.complete(from, resp.fetch_id) {
-            return;
-        }
-        let mut failed = false;
-        for fp in resp.partitions {
-            let Some(p) = self.partitions.get_mut(&fp.key) else {
-                continue;
-            };
-            if p.role() != &(Role::Follower { leader: from }) {
-                continue; // the answer of a leader we no longer follow
-            }
-            if fp.error == ErrorCode::OffsetOutOfRange
-                && p.reset_to_leader_log_start(fp.log_start_offset)
-            {
-                let key = fp.key;
-                self.event(
-                    key,
-                    BrokerEventKind::Truncated {
-                        from_offset: fp.log_start_offset,
-                        to_offset: fp.log_start_offset,
-                    },
-                    format!(
-                        "fell behind leader {from}'s log start (retention deleted it): starting over at offset {}",
-                        fp.log_start_offset
-                    ),
-                );
-                continue;
-            }
-            if fp.error != ErrorCode::None {
-                failed = true;
-                continue;
-            }
-            if let Some((epoch, end_offset)) = fp.diverging_epoch {
-                let before = p.log_end_offset();
-                let after = p.truncate_on_diverging(epoch, end_offset);
-                if after < before {
-                    let key = fp.key;
-                    self.event(
-                        key,
-                        BrokerEventKind::Truncated { from_offset: before, to_offset: after },
-                        format!(
-                            "log diverged from leader {from}: epoch {epoch} ends at {end_offset} there; dropped {} uncommitted offset(s)",
-                            before - after
-                        ),
-                    );
-                }
-                continue;
-            }
-            if p.append_as_follower(&fp.batches, fp.high_watermark)
-                .is_err()
-            {
-                failed = true;
-            }
-        }
-        if failed {
-            self.fetchers
-                .back_off(from, self.now_ms + self.config.replica_fetch_backoff_ms);
-        }
-        self.send_fetches();
-    }
-
-    /// One fetch to each leader we follow something from, unless one is in flight.
-    fn send_fetches(&mut self) {
-        let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
-        for (key, p) in &self.partitions {
-            if let Role::Follower { leader } = p.role() {
-                if *leader == NO_LEADER || *leader == self.config.node_id {
-                    continue;
-                }
-                by_leader.entry(*leader).or_default().push(FetchPartition {
-                    key: *key,
-                    fetch_offset: p.log_end_offset(),
-                    last_fetched_epoch: p.log().latest_epoch(),
-                    current_leader_epoch: Some(p.leader_epoch()),
-                });
-            }
-        }
-        let leaders: Vec<BrokerId> = by_leader.keys().copied().collect();
-        self.fetchers.retain(&leaders);
-        let timeout =
-            self.config.replica_fetch_wait_max_ms + self.config.replica_fetch_response_timeout_ms;
-        for (leader, partitions) in by_leader {
-            let Some(fetch_id) = self.fetchers.start_fetch(leader, self.now_ms, timeout) else {
-                continue;
-            };
-            self.out.peer.push((
-                leader,
-                PeerMessage::Fetch(ReplicaFetchRequest {
-                    fetch_id,
-                    replica_id: self.config.node_id,
-                    broker_epoch: self.lifecycle.broker_epoch(),
-                    max_wait_ms: self.config.replica_fetch_wait_max_ms,
-                    min_bytes: self.config.replica_fetch_min_bytes,
-                    max_bytes: self.config.replica_fetch_max_bytes,
-                    partitions,
-                }),
-            ));
-        }
-    }
-
-    // ----- purgatories ---------------------------------------------------------------------
-
-    fn complete_purgatories(&mut self) {
-        self.complete_produces();
-        self.pending_fetch_check = true;
-    }
-
-    fn complete_produces(&mut self) {
-        if self.delayed_produce.is_empty() {
-            return;
-        }
-        let mut done = Vec::new();
-        for (i, d) in self.delayed_produce.iter_mut().enumerate() {
-            for (resp, wait) in d.partitions.iter_mut() {
-                let Some((key, required)) = *wait else {
-                    continue;
-                };
-                let outcome = match self.partitions.get(&key) {
-                    Some(p) => p.check_enough_replicas_reach_offset(required),
-                    None => Some(ErrorCode::NotLeaderOrFollower),
-                };
-                if let Some(code) = outcome {
-                    resp.error = code;
-                    *wait = None;
-                }
-            }
-            if d.is_complete() {
-                done.push(i);
-            }
-        }
-        for i in done.into_iter().rev() {
-            let d = self.delayed_produce.swap_remove(i);
-            self.respond_produce(d);
-        }
-    }
-
-    fn respond_produce(&mut self, d: DelayedProduce) {
-        let answers: Vec<ProducePartitionResponse> =
-            d.partitions.into_iter().map(|(r, _)| r).collect();
-        match d.origin {
-            ProduceOrigin::Client(token) => self
-                .out
-                .client
-                .push((token, ClientResponse::Produce(answers))),
-            ProduceOrigin::GroupCoordinator(append_id) => {
-                let error = answers
-                    .first()
-                    .map_or(ErrorCode::UnknownServerError, |p| p.error);
-                self.appended.push((append_id, error));
-            }
-        }
-    }
-
-    /// Completes parked fetches that now have enough data (or all of them, at `expire`).
-    fn complete_fetches(&mut self, image: &MetadataImage, expire_only: bool) {
-        if self.delayed_fetch.is_empty() {
-            return;
-        }
-        let now = self.now_ms;
-        let parked = std::mem::take(&mut self.delayed_fetch);
-        for d in parked {
-            let expired = now >= d.deadline_ms();
-            if expire_only && !expired {
-                self.delayed_fetch.push(d);
-                continue;
-            }
-            match d {
-                DelayedFetch::Replica {
-                    from,
-                    request,
-                    deadline_ms,
-                } => {
-                    let ready =
-                        expired || self.follower_bytes_available(&request) >= request.min_bytes;
-                    if ready {
-                        let (resp, _, _) = self.read_for_follower(&request, image, expired);
-                        self.out.peer.push((from, PeerMessage::FetchResponse(resp)));
-                    } else {
-                        self.delayed_fetch.push(DelayedFetch::Replica {
-                            from,
-                            request,
-                            deadline_ms,
-                        });
-                    }
-                }
-                DelayedFetch::Consumer {
-                    token,
-                    request,
-                    deadline_ms,
-                } => {
-                    let (answers, bytes, error) = self.read_for_consumer(&request, image);
-                    if expired || error || bytes >= request.min_bytes {
-                        self.out
-                            .client
-                            .push((token, ClientResponse::Fetch(answers)));
-                    } else {
-                        self.delayed_fetch.push(DelayedFetch::Consumer {
-                            token,
-                            request,
-                            deadline_ms,
-                        });
-                    }
-                }
-            }
-        }
-    }
-
-    fn follower_bytes_available(&self, req: &ReplicaFetchRequest) -> usize {
-        req.partitions
-            .iter()
-            .map(|fp| match self.partitions.get(&fp.key) {
-                // A partition that changed role must be answered (with its error) now.
-                Some(p) if p.is_leader() => p.available_bytes(fp.fetch_offset, p.log_end_offset()),
-                Some(_) => usize::MAX / 2,
-                // Not hosted here (yet): wait for the metadata (see `read_for_follower`).
-                None => 0,
-            })
-            .fold(0usize, |a, b| a.saturating_add(b))
-    }
-
-    fn expire_purgatories(&mut self) {
-        let now = self.now_ms;
-        let mut expired = Vec::new();
-        let mut i = 0;
-        while i < self.delayed_produce.len() {
-            if now >= self.delayed_produce[i].deadline_ms {
-                expired.push(self.delayed_produce.swap_remove(i));
-            } else {
-                i += 1;
-            }
-        }
-        // Keep answers in arrival order for a deterministic trace.
-        expired.sort_by_key(|d| d.origin);
-        for mut d in expired {
-            for (resp, wait) in d.partitions.iter_mut() {
-                if wait.take().is_some() {
-                    resp.error = ErrorCode::RequestTimedOut;
-                }
-            }
-            self.respond_produce(d);
-        }
-    }
-
-    /// Runs the fetch purgatory: completes parked fetches whose data arrived or whose wait
-    /// ran out. Called by the node after every input.
-    pub fn run_fetch_purgatory(&mut self, image: &MetadataImage) {
-        let check_all = std::mem::take(&mut self.pending_fetch_check);
-        self.complete_fetches(image, !check_all);
-    }
-
-    /// Requests waiting in the purgatories (produce, fetch).
-    pub fn purgatory_sizes(&self) -> (usize, usize) {
-        (self.delayed_produce.len(), self.delayed_fetch.len())
     }
 
     pub fn controller_channel(&self) -> &ControllerChannel {

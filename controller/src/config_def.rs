@@ -21,7 +21,7 @@
 //! - a doc line citing Kafka's docs or KIP.
 //!
 //! Everything else reads it: `sim --config` (`sim/src/config.rs`), DescribeConfigs
-//! (`broker/src/replica_manager.rs`), IncrementalAlterConfigs and CreateTopics validation
+//! (`broker/src/admin.rs`), IncrementalAlterConfigs and CreateTopics validation
 //! ([`validate_topic_config`], [`validate_topic_configs`], called by the active
 //! controller), topic overrides ([`TopicOverrides`]) and `docs/configs.md`
 //! ([`reference_markdown`]; a test fails when the page is out of date).

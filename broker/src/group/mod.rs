@@ -27,6 +27,7 @@
 
 pub mod coordinator;
 pub mod offsets_topic;
+pub mod routing;
 
 pub use coordinator::{ClientIdentity, GroupCoordinator, GroupRequest, GroupResponse};
 

@@ -10,7 +10,11 @@
 //! then at once loadgen's producer, acks=all, batch.size=16384, linger.ms=50, N × 1000 B
 //! (default 1,000,000), reporting every 100 ms (`--report-ms`): the rate of the first 100 ms windows,
 //! of the first second, and of the whole run, as fractions of the loopback ceiling
-//! measured in the same run, and the `sim serve` process's peak RSS (`VmHWM`).
+//! measured in the same run, and the `sim serve` process's peak RSS (`VmHWM`). Each round
+//! runs twice: with fresh random letters per record, the bytes Kafka's
+//! `kafka-producer-perf-test --record-size` sends (one random draw per byte, which on a
+//! small machine costs more than the cluster does: the bench prints that drawing rate
+//! too), and with one payload repeated, as `perf_suite` sends, which measures the cluster.
 //!
 //! Bounded: each run has a timeout, `sim serve` is killed when its round ends; everything
 //! binds 127.0.0.1.
@@ -23,7 +27,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{load_average, loadgen_lines, loopback_ceiling};
+use common::{
+    fresh_letters_bytes_per_sec, load_average, loadgen_lines, loopback_ceiling, Payloads,
+};
 
 const RECORD_BYTES: usize = 1000;
 const TOPIC: &str = "perf";
@@ -115,7 +121,12 @@ struct Run {
     peak_rss_mib: f64,
 }
 
-async fn load(bootstrap: &str, records: u64, report_ms: u64) -> (Vec<f64>, f64) {
+async fn load(
+    bootstrap: &str,
+    records: u64,
+    payloads: Payloads,
+    report_ms: u64,
+) -> (Vec<f64>, f64) {
     let props: Vec<(String, String)> = [
         ("bootstrap.servers", bootstrap),
         ("acks", "all"),
@@ -126,9 +137,17 @@ async fn load(bootstrap: &str, records: u64, report_ms: u64) -> (Vec<f64>, f64) 
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let config = ProducerConfig::from_props(&props).expect("settings");
-    let mut lines = loadgen_lines(config, TOPIC, records, RECORD_BYTES, report_ms, RUN_TIMEOUT)
-        .await
-        .expect("the cluster answers within the run's bound");
+    let mut lines = loadgen_lines(
+        config,
+        TOPIC,
+        records,
+        RECORD_BYTES,
+        payloads,
+        report_ms,
+        RUN_TIMEOUT,
+    )
+    .await
+    .expect("the cluster answers within the run's bound");
     let final_line = lines.pop().unwrap_or_default();
     // "N records sent, R records/sec (M MB/sec), ..."
     let mb = |l: &str| -> Option<f64> {
@@ -144,6 +163,7 @@ fn one(
     sim: &PathBuf,
     records: u64,
     warm: bool,
+    payloads: Payloads,
     report_ms: u64,
 ) -> Run {
     let serve = Serve::start(sim);
@@ -151,7 +171,7 @@ fn one(
     if warm {
         std::thread::sleep(Duration::from_secs(2));
     }
-    let (windows, total) = runtime.block_on(load(&serve.bootstrap, records, report_ms));
+    let (windows, total) = runtime.block_on(load(&serve.bootstrap, records, payloads, report_ms));
     Run {
         windows,
         total_mb_per_sec: total,
@@ -190,22 +210,37 @@ fn main() {
     println!("load average at the start: {}", load_average());
     let ceiling =
         runtime.block_on(async { loopback_ceiling().await.max(loopback_ceiling().await) });
-    println!("loopback ceiling: {:.0} MB/s\n", ceiling / MB);
+    println!("loopback ceiling: {:.0} MB/s", ceiling / MB);
+    // The Java tool's payloads cost a random draw per byte: on this machine that alone may
+    // be below the cluster's rate, so each round runs with them and with one payload.
+    let letters = fresh_letters_bytes_per_sec(RECORD_BYTES);
+    println!(
+        "drawing fresh letters (as kafka-producer-perf-test --record-size), one core: {:.0} MB/s = {:.2} of the ceiling\n",
+        letters / MB,
+        letters / ceiling
+    );
     let frac = |mb_per_sec: f64| mb_per_sec * MB / ceiling;
     for round in 1..=rounds {
         for sim in &sims {
-            for warm in [false, true] {
+            for (warm, payloads) in [false, true]
+                .into_iter()
+                .flat_map(|w| [(w, Payloads::FreshLetters), (w, Payloads::OneRepeated)])
+            {
                 if warm && !warm_too {
                     continue;
                 }
-                let r = one(&runtime, sim, records, warm, report_ms);
+                let r = one(&runtime, sim, records, warm, payloads, report_ms);
                 let per_second = (1000 / report_ms.max(1)) as usize;
                 let first_s: Vec<f64> = r.windows.iter().take(per_second).copied().collect();
                 let first_s_mean = first_s.iter().sum::<f64>() / first_s.len().max(1) as f64;
                 println!(
-                    "round {round} {} {}: whole run {:.0} MB/s = {:.2} of the ceiling; first second {:.2}; peak RSS {:.0} MiB; load {}",
+                    "round {round} {} {}, {}: whole run {:.0} MB/s = {:.2} of the ceiling; first second {:.2}; peak RSS {:.0} MiB; load {}",
                     sim.display(),
                     if warm { "warm (2 s after creation)" } else { "cold" },
+                    match payloads {
+                        Payloads::FreshLetters => "fresh letters per record",
+                        Payloads::OneRepeated => "one payload repeated",
+                    },
                     r.total_mb_per_sec,
                     frac(r.total_mb_per_sec),
                     frac(first_s_mean),

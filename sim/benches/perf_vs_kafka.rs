@@ -44,7 +44,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{load_average, loadgen_lines, loopback_ceiling};
+use common::{load_average, loadgen_lines, loopback_ceiling, Payloads};
 
 const RECORDS: u64 = 1_000_000;
 const RECORD_BYTES: usize = 1000;
@@ -401,7 +401,16 @@ async fn loadgen_tool(
 ) -> Result<Figures, String> {
     let config =
         ProducerConfig::from_props(&settings.props(bootstrap)).map_err(|e| e.to_string())?;
-    let lines = loadgen_lines(config, TOPIC, records, RECORD_BYTES, 1000, RUN_TIMEOUT).await?;
+    let lines = loadgen_lines(
+        config,
+        TOPIC,
+        records,
+        RECORD_BYTES,
+        Payloads::FreshLetters,
+        1000,
+        RUN_TIMEOUT,
+    )
+    .await?;
     parse_output(&lines.join("\n")).ok_or_else(|| "no final line".to_string())
 }
 

@@ -47,15 +47,46 @@ pub fn load_average() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// What the records carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // each bench uses the kinds it needs
+pub enum Payloads {
+    /// Fresh random letters per record, drawn as `kafka-producer-perf-test --record-size`
+    /// draws them (one `SplittableRandom.nextInt(26)` per byte): the same bytes as the
+    /// Java tool, at the cost of drawing them.
+    FreshLetters,
+    /// One payload sent again and again (`perf_suite`'s choice): what the cluster does
+    /// with the bytes, without the cost of making them.
+    OneRepeated,
+}
+
+/// How fast this machine draws `FreshLetters` payloads on one core, in bytes per second:
+/// the most a producer that draws them can send, whatever the cluster.
+#[allow(dead_code)]
+pub fn fresh_letters_bytes_per_sec(record_bytes: usize) -> f64 {
+    let mut random = loadgen::perf_payload::JavaSplittableRandom::new(0);
+    let mut payload = vec![0u8; record_bytes.max(1)];
+    let records = (256 * 1024 * 1024 / payload.len()).max(1);
+    let start = std::time::Instant::now();
+    let mut checksum = 0u64;
+    for _ in 0..records {
+        random.fill_letters(&mut payload);
+        checksum = checksum.wrapping_add(u64::from(payload[0]));
+    }
+    std::hint::black_box(checksum);
+    (records * payload.len()) as f64 / start.elapsed().as_secs_f64().max(1e-9)
+}
+
 /// loadgen's producer in this process, as `loadgen producer --record-size N` runs it
-/// (fresh random letters per record, as Kafka 4.4's `ProducerPerformance`), bounded by
-/// `timeout`: every line it printed, progress lines first and the final line last.
+/// (with `FreshLetters`, as Kafka 4.4's `ProducerPerformance` makes its payloads), bounded
+/// by `timeout`: every line it printed, progress lines first and the final line last.
 #[allow(dead_code)] // perf_suite runs its own loop
 pub async fn loadgen_lines(
     config: loadgen::producer::ProducerConfig,
     topic: &str,
     records: u64,
     record_bytes: usize,
+    payloads: Payloads,
     reporting_interval_ms: u64,
     timeout: Duration,
 ) -> Result<Vec<String>, String> {
@@ -68,7 +99,10 @@ pub async fn loadgen_lines(
         }
     }
     let perf = PerfConfig {
-        random: Some(RandomPayloads::Letters { seed: 0 }),
+        random: match payloads {
+            Payloads::FreshLetters => Some(RandomPayloads::Letters { seed: 0 }),
+            Payloads::OneRepeated => None,
+        },
         reporting_interval_ms,
         ..PerfConfig::new(topic, records, vec![vec![b'A'; record_bytes]], -1.0)
     };

@@ -342,10 +342,8 @@ mod tests {
         assert!(delays[7] <= 9180, "capped at broker.session.timeout.ms");
     }
 
-    #[test]
-    fn a_fenced_broker_heartbeats_every_10_ms_and_an_unfenced_one_every_interval() {
-        let mut l = BrokerLifecycle::new(1, 42, None, 2000, 9000);
-        let mut channel = ControllerChannel::default();
+    /// Registered at 100 ms with broker epoch 5, and its first (fenced) heartbeat sent.
+    fn registered_and_heartbeating(l: &mut BrokerLifecycle, channel: &mut ControllerChannel) {
         l.on_response(
             &ControllerResponse::BrokerRegistration {
                 error: ErrorCode::None,
@@ -353,7 +351,22 @@ mod tests {
             },
             100,
         );
-        l.tick(&mut channel, Some(1), 5, 100);
+        l.tick(channel, Some(1), 5, 100);
+    }
+
+    const UNFENCED: ControllerResponse = ControllerResponse::BrokerHeartbeat {
+        error: ErrorCode::None,
+        is_fenced: false,
+        is_caught_up: true,
+        is_in_controlled_shutdown: false,
+        should_shut_down: false,
+    };
+
+    #[test]
+    fn a_fenced_broker_heartbeats_every_10_ms_and_an_unfenced_one_every_interval() {
+        let mut l = BrokerLifecycle::new(1, 42, None, 2000, 9000);
+        let mut channel = ControllerChannel::default();
+        registered_and_heartbeating(&mut l, &mut channel);
         assert!(matches!(
             l.state(),
             LifecycleState::Registered {
@@ -361,16 +374,7 @@ mod tests {
                 ..
             }
         ));
-        l.on_response(
-            &ControllerResponse::BrokerHeartbeat {
-                error: ErrorCode::None,
-                is_fenced: false,
-                is_caught_up: true,
-                is_in_controlled_shutdown: false,
-                should_shut_down: false,
-            },
-            105,
-        );
+        l.on_response(&UNFENCED, 105);
         let _ = channel.take_outbox();
         channel.cancel(Purpose::Heartbeat);
         l.tick(&mut channel, Some(1), 5, 110);
@@ -388,22 +392,8 @@ mod tests {
     fn a_phased_broker_starts_its_cadence_at_its_phase_once_unfenced() {
         let mut l = BrokerLifecycle::new(1, 42, None, 2000, 9000).with_heartbeat_phase_ms(700);
         let mut channel = ControllerChannel::default();
-        l.on_response(
-            &ControllerResponse::BrokerRegistration {
-                error: ErrorCode::None,
-                broker_epoch: 5,
-            },
-            100,
-        );
-        l.tick(&mut channel, Some(1), 5, 100);
-        let unfenced = ControllerResponse::BrokerHeartbeat {
-            error: ErrorCode::None,
-            is_fenced: false,
-            is_caught_up: true,
-            is_in_controlled_shutdown: false,
-            should_shut_down: false,
-        };
-        l.on_response(&unfenced, 105);
+        registered_and_heartbeating(&mut l, &mut channel);
+        l.on_response(&UNFENCED, 105);
         assert!(matches!(
             l.state(),
             LifecycleState::Registered {
@@ -415,7 +405,7 @@ mod tests {
         let _ = channel.take_outbox();
         channel.cancel(Purpose::Heartbeat);
         l.tick(&mut channel, Some(1), 5, 805);
-        l.on_response(&unfenced, 810);
+        l.on_response(&UNFENCED, 810);
         assert!(
             matches!(
                 l.state(),

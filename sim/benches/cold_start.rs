@@ -21,81 +21,18 @@
 
 use kraftsim::admin_client::{AdminClient, NewTopic};
 use loadgen::producer::ProducerConfig;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    fresh_letters_bytes_per_sec, load_average, loadgen_lines, loopback_ceiling, Payloads,
+    fresh_letters_bytes_per_sec, load_average, loadgen_lines, loopback_ceiling, Payloads, SimServe,
 };
 
 const RECORD_BYTES: usize = 1000;
 const TOPIC: &str = "perf";
 const MB: f64 = 1024.0 * 1024.0;
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
-
-struct Serve {
-    child: Child,
-    bootstrap: String,
-    _stdin: std::process::ChildStdin,
-}
-
-impl Serve {
-    fn start(sim: &PathBuf) -> Serve {
-        let mut child = Command::new(sim)
-            .args(["serve", "--brokers", "3", "--port", "0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sim serve starts");
-        let stdin = child.stdin.take().expect("stdin");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let bootstrap = lines
-            .find_map(|l| {
-                l.ok()?
-                    .strip_prefix("bootstrap.servers=")
-                    .map(str::to_string)
-            })
-            .expect("bootstrap line");
-        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-        Serve {
-            child,
-            bootstrap,
-            _stdin: stdin,
-        }
-    }
-
-    fn peak_rss_mib(&self) -> f64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default()
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        // SIGTERM: sim serve stops and removes its data directory.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn create_topic(bootstrap: &str) {
     let admin = AdminClient::new(bootstrap);
@@ -160,13 +97,13 @@ async fn load(
 
 fn one(
     runtime: &tokio::runtime::Runtime,
-    sim: &PathBuf,
+    sim: &std::path::Path,
     records: u64,
     warm: bool,
     payloads: Payloads,
     report_ms: u64,
 ) -> Run {
-    let serve = Serve::start(sim);
+    let serve = SimServe::start(sim, &[]);
     create_topic(&serve.bootstrap);
     if warm {
         std::thread::sleep(Duration::from_secs(2));
@@ -175,7 +112,7 @@ fn one(
     Run {
         windows,
         total_mb_per_sec: total,
-        peak_rss_mib: serve.peak_rss_mib(),
+        peak_rss_mib: serve.peak_rss_bytes() as f64 / MB,
     }
 }
 

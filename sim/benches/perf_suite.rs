@@ -21,89 +21,30 @@
 use loadgen::live::run_perf_producer;
 use loadgen::perf_producer::{random_payload, PerfConfig};
 use loadgen::producer::ProducerConfig;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::loopback_ceiling;
+use common::{loopback_ceiling, SimServe};
 
 const RECORDS: u64 = 1_000_000;
 const RECORD_BYTES: usize = 1000;
 const MB: f64 = 1024.0 * 1024.0;
 
-/// A `sim serve` child process with one topic.
-struct Server {
-    child: Child,
-    bootstrap: String,
-    // Kept open: end of stdin does not stop `sim serve`, but a closed pipe is tidier.
-    _stdin: std::process::ChildStdin,
-}
-
-impl Server {
-    fn start() -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
-            .args([
-                "serve",
-                "--brokers",
-                "3",
-                "--port",
-                "0",
-                "--topic",
-                "bench:8:3",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sim serve starts");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines
-            .next()
-            .and_then(Result::ok)
-            .expect("sim serve prints its bootstrap line");
-        let bootstrap = first
-            .strip_prefix("bootstrap.servers=")
-            .expect("bootstrap line")
-            .to_string();
-        // Drain the event lines in the background; wait until the topic has leaders.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                if line.contains("bench-7") && line.contains("leader") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        let _ = rx.recv_timeout(Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(500));
-        Server {
-            child,
-            bootstrap,
-            _stdin: stdin,
-        }
-    }
-
-    /// Peak resident memory of the cluster process, in bytes.
-    fn peak_rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<u64>().ok())
-            .map_or(0, |kb| kb * 1024)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A fresh `sim serve` with the topic `bench` (8 partitions, RF 3), once its last
+/// partition has a leader.
+fn start_server() -> SimServe {
+    let server = SimServe::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_sim")),
+        &["--topic", "bench:8:3"],
+    );
+    server.wait_for_line(
+        |l| l.contains("bench-7") && l.contains("leader"),
+        Duration::from_secs(30),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    server
 }
 
 struct Figures {
@@ -121,7 +62,7 @@ fn producer_props(bootstrap: &str, props: &[(&str, &str)]) -> ProducerConfig {
 }
 
 async fn our_producer(props: &[(&str, &str)], records: u64, throughput: f64) -> Figures {
-    let server = Server::start();
+    let server = start_server();
     // Warm-up: a few acks=all records, so followers are fetching and connections are open
     // before the measured run (a fresh cluster's first second is not steady state).
     let warm = producer_props(&server.bootstrap, &[("acks", "all")]);
@@ -185,7 +126,7 @@ fn kcat_producer(records: u64) -> Option<Figures> {
             f.write_all(b"\n").ok()?;
         }
     }
-    let server = Server::start();
+    let server = start_server();
     let started = Instant::now();
     let out = Command::new("kcat")
         .args([

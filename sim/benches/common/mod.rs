@@ -1,9 +1,106 @@
 //! What every performance bench measures the same way: the loopback ceiling its figures
 //! are fractions of, and the machine's load while it ran (figures from a loaded 2-core
-//! machine are only comparable within one run, which is why each bench prints both).
+//! machine are only comparable within one run, which is why each bench prints both); and
+//! the cluster under test, a `sim serve` child process ([`SimServe`]).
 
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Event lines kept for [`SimServe::wait_for_line`]; later ones are dropped, never waited on.
+const SERVE_LINES_KEPT: usize = 4096;
+
+/// `sim serve --brokers 3 --port 0` (plus a bench's own arguments) as a child process:
+/// started, its `bootstrap.servers=` line read, its event lines drained in the background,
+/// and stopped with SIGTERM (it removes its data directory) when dropped, or killed if it
+/// does not exit within 10 s.
+#[allow(dead_code)] // perf_vs_kafka holds its clusters on the JVMs' leash instead
+pub struct SimServe {
+    child: Child,
+    pub bootstrap: String,
+    lines: mpsc::Receiver<String>,
+    // Held open: a closed stdin is a command stream that ended.
+    _stdin: std::process::ChildStdin,
+}
+
+#[allow(dead_code)]
+impl SimServe {
+    pub fn start(sim: &Path, extra_args: &[&str]) -> SimServe {
+        let mut child = Command::new(sim)
+            .args(["serve", "--brokers", "3", "--port", "0"])
+            .args(extra_args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sim serve starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let bootstrap = out
+            .find_map(|l| {
+                l.ok()?
+                    .strip_prefix("bootstrap.servers=")
+                    .map(str::to_string)
+            })
+            .expect("sim serve prints its bootstrap line");
+        let (tx, lines) = mpsc::sync_channel(SERVE_LINES_KEPT);
+        std::thread::spawn(move || {
+            for line in out.map_while(Result::ok) {
+                let _ = tx.try_send(line);
+            }
+        });
+        SimServe {
+            child,
+            bootstrap,
+            lines,
+            _stdin: stdin,
+        }
+    }
+
+    /// Waits up to `timeout` for an event line that `matches`; false if none came.
+    pub fn wait_for_line(&self, matches: impl Fn(&str) -> bool, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if matches(&line) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// The process's peak resident memory (`VmHWM`), bytes; 0 if unreadable.
+    pub fn peak_rss_bytes(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+}
+
+impl Drop for SimServe {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 /// Bytes per second through one loopback TCP connection with 16 KiB writes, for 3 s: the
 /// most any client can push to a server on this machine, the ceiling the perf targets are

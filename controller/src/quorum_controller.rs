@@ -79,6 +79,9 @@ pub enum ControllerEventKind {
         topic: String,
         partition: i32,
         isr: Vec<BrokerId>,
+        /// The ISR before the change, so a reader can tell a shrink from an expansion
+        /// even at a partition's first change.
+        previous_isr: Vec<BrokerId>,
     },
     /// The Eligible Leader Replicas changed (KIP-966).
     ElrChanged {
@@ -120,6 +123,7 @@ impl std::fmt::Display for ControllerEvent {
                 topic,
                 partition,
                 isr,
+                ..
             } => {
                 write!(f, "{topic}-{partition}: ISR -> {isr:?}: {}", self.reason)
             }
@@ -641,11 +645,18 @@ impl QuorumController {
                     );
                 }
                 if let Some(isr) = isr {
+                    // Described before it is proposed: `pending` still holds the ISR it replaces.
+                    let previous_isr = self
+                        .pending
+                        .partition((*topic_id, *partition))
+                        .map(|p| p.isr.clone())
+                        .unwrap_or_default();
                     self.event(
                         ControllerEventKind::IsrChanged {
                             topic: topic.clone(),
                             partition: *partition,
                             isr: isr.clone(),
+                            previous_isr,
                         },
                         reason.to_string(),
                     );

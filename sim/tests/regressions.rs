@@ -258,3 +258,32 @@ fn explore_seeds_idempotence_does_not_order_batches_renumbered_after_a_zombie_le
         );
     }
 }
+
+/// A learner's scenario: pause a follower, resume it once the ISR shrinks. The first ISR
+/// change of a partition used to pass as neither a shrink nor an expansion (the harness had
+/// no earlier ISR to compare with), so `on isr-shrink` never fired, node 3 stayed paused,
+/// and the phase said "ISR changes 0" beside eight `ISR ->` lines. The controller's event
+/// now carries the ISR it replaced.
+#[test]
+fn on_isr_shrink_fires_at_a_partitions_first_isr_change() {
+    let report = replay(
+        1,
+        "set brokers 3\nset partitions 8\nset replication-factor 3\nset records 40000\n\
+         set record-size 100\nset throughput 500\nset acks all\n\
+         at 5s pause 3\non isr-shrink resume 3\n",
+    );
+    let names: Vec<&str> = report.phases.iter().map(|p| p.name.as_str()).collect();
+    assert!(
+        names.iter().any(|n| n.contains("resume 3")),
+        "the trigger fired: {names:?}"
+    );
+    let paused = report
+        .phases
+        .iter()
+        .find(|p| p.name.contains("pause 3"))
+        .expect("a phase for the pause");
+    assert!(
+        paused.isr_changes > 0,
+        "the pause's phase counts the ISR shrink it caused: {names:?}"
+    );
+}

@@ -226,6 +226,7 @@ impl TimelineRecorder {
                     topic: t,
                     partition,
                     isr,
+                    ..
                 })
                 | ClusterEventKind::IsrShrink {
                     topic: t,

@@ -131,7 +131,6 @@ pub struct SimCluster {
     next_connection_id: u64,
     client_inbox: VecDeque<ClientDelivery>,
     events: Vec<ClusterEvent>,
-    last_isr: BTreeMap<(String, i32), Vec<BrokerId>>,
     /// Whether the last fault left fewer than a majority of voters up (for the narration).
     quorum_lost: bool,
     /// Nodes that got SIGTERM while paused: they stop once resumed.
@@ -189,7 +188,6 @@ impl SimCluster {
             next_connection_id: FIRST_WIRE_CONNECTION,
             client_inbox: VecDeque::new(),
             events: Vec::new(),
-            last_isr: BTreeMap::new(),
             quorum_lost: false,
             pending_stops: BTreeSet::new(),
             next_correlation_id: 0,

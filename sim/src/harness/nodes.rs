@@ -115,23 +115,21 @@ impl SimCluster {
                 topic,
                 partition,
                 isr,
-            } => {
-                let key = (topic.clone(), *partition);
-                let before = self.last_isr.insert(key, isr.clone());
-                match before {
-                    Some(b) if b.len() > isr.len() => ClusterEventKind::IsrShrink {
-                        topic: topic.clone(),
-                        partition: *partition,
-                        isr: isr.clone(),
-                    },
-                    Some(b) if b.len() < isr.len() => ClusterEventKind::IsrExpand {
-                        topic: topic.clone(),
-                        partition: *partition,
-                        isr: isr.clone(),
-                    },
-                    _ => ClusterEventKind::Controller(e.kind.clone()),
-                }
-            }
+                previous_isr,
+            } => match previous_isr.len().cmp(&isr.len()) {
+                std::cmp::Ordering::Greater => ClusterEventKind::IsrShrink {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    isr: isr.clone(),
+                },
+                std::cmp::Ordering::Less => ClusterEventKind::IsrExpand {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    isr: isr.clone(),
+                },
+                // A replacement of the same size (a reassignment): neither.
+                std::cmp::Ordering::Equal => ClusterEventKind::Controller(e.kind.clone()),
+            },
             controller::ControllerEventKind::LeaderChanged {
                 topic,
                 partition,

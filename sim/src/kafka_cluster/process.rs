@@ -398,9 +398,12 @@ mod tests {
         let dir = scratch("term");
         let mut p = sleeper(&dir, "100", Duration::from_secs(60));
         p.pause().expect("SIGSTOP");
-        assert_eq!(
-            p.terminate(Duration::from_secs(5)),
-            StopOutcome::Exited(None)
+        let outcome = p.terminate(Duration::from_secs(5));
+        // Ended by the SIGTERM, not killed after the grace: `timeout` passes its child's
+        // death on by dying of the same signal, or (when it cannot) as 128 + 15.
+        assert!(
+            matches!(outcome, StopOutcome::Exited(None | Some(143))),
+            "{outcome:?}"
         );
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -259,6 +259,10 @@ fn explore_seeds_idempotence_does_not_order_batches_renumbered_after_a_zombie_le
     }
 }
 
+const PAUSE_THEN_RESUME_ON_SHRINK: &str = "set brokers 3\nset partitions 8\n\
+set replication-factor 3\nset records 40000\nset record-size 100\nset throughput 500\n\
+set acks all\nat 5s pause 3\non isr-shrink resume 3\n";
+
 /// A learner's scenario: pause a follower, resume it once the ISR shrinks. The first ISR
 /// change of a partition used to pass as neither a shrink nor an expansion (the harness had
 /// no earlier ISR to compare with), so `on isr-shrink` never fired, node 3 stayed paused,
@@ -266,12 +270,7 @@ fn explore_seeds_idempotence_does_not_order_batches_renumbered_after_a_zombie_le
 /// now carries the ISR it replaced.
 #[test]
 fn on_isr_shrink_fires_at_a_partitions_first_isr_change() {
-    let report = replay(
-        1,
-        "set brokers 3\nset partitions 8\nset replication-factor 3\nset records 40000\n\
-         set record-size 100\nset throughput 500\nset acks all\n\
-         at 5s pause 3\non isr-shrink resume 3\n",
-    );
+    let report = replay(1, PAUSE_THEN_RESUME_ON_SHRINK);
     let names: Vec<&str> = report.phases.iter().map(|p| p.name.as_str()).collect();
     assert!(
         names.iter().any(|n| n.contains("resume 3")),
@@ -285,5 +284,30 @@ fn on_isr_shrink_fires_at_a_partitions_first_isr_change() {
     assert!(
         paused.isr_changes > 0,
         "the pause's phase counts the ISR shrink it caused: {names:?}"
+    );
+}
+
+/// The partition timeline (HTML and `--json`) started at each partition's first change and
+/// showed "leader none" until a leader change, though every partition had a leader from
+/// its creation and only ISRs changed here. It now starts from each partition's
+/// registration when the load starts.
+#[test]
+fn the_partition_timeline_shows_every_partition_with_its_leader_from_the_start() {
+    let report = replay(1, PAUSE_THEN_RESUME_ON_SHRINK);
+    let timeline = &report.timeline;
+    assert_eq!(timeline.partitions.len(), 8);
+    for p in &timeline.partitions {
+        let first = p.spans.first().expect("a span from the start");
+        assert_eq!(first.from_ms, timeline.start_ms, "{}", p.partition);
+        assert!(
+            p.spans.iter().all(|s| s.leader >= 0),
+            "no partition lost its leader, so none shows 'leader none': {} {:?}",
+            p.partition,
+            p.spans
+        );
+    }
+    assert!(
+        timeline.partitions.iter().any(|p| p.spans.len() > 1),
+        "the pause changed some ISRs"
     );
 }

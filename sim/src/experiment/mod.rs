@@ -241,7 +241,11 @@ fn run_with(
     }
     let mut ledger: Vec<AckedWrite> = Vec::with_capacity(config.records.min(10_000_000) as usize);
     let mut progress_lines = Vec::new();
-    let mut timeline = report::TimelineRecorder::new(load_start);
+    let mut timeline = report::TimelineRecorder::new(load_start).starting_from(
+        &sim,
+        &config.topic,
+        config.partitions,
+    );
     let load_deadline = load_start + config.max_load_ms;
     let mut load_finished = true;
     loop {

@@ -102,6 +102,10 @@ pub struct TimelineRecorder {
     start_ms: u64,
     buckets: Vec<BucketAcc>,
     faults: Vec<FaultMark>,
+    /// Each partition's leader and ISR when the timeline started ([`Self::starting_from`]),
+    /// and how many events the cluster had logged by then.
+    partitions_at_start: BTreeMap<i32, (BrokerId, Vec<BrokerId>)>,
+    events_at_start: usize,
 }
 
 impl std::fmt::Debug for TimelineRecorder {
@@ -122,7 +126,23 @@ impl TimelineRecorder {
             start_ms,
             buckets: Vec::new(),
             faults: Vec::new(),
+            partitions_at_start: BTreeMap::new(),
+            events_at_start: 0,
         }
+    }
+
+    /// Starts every partition's timeline from its registration now (a topic's creation
+    /// sets its leaders and ISRs without a change event), so each partition shows from
+    /// the start with its leader, and an ISR-only change keeps it.
+    pub fn starting_from(mut self, sim: &SimCluster, topic: &str, partitions: i32) -> Self {
+        self.partitions_at_start = (0..partitions)
+            .filter_map(|p| {
+                let reg = sim.partition_state(topic, p)?;
+                Some((p, (reg.leader, reg.isr)))
+            })
+            .collect();
+        self.events_at_start = sim.events().len();
+        self
     }
 
     fn bucket(&mut self, at_ms: u64) -> Option<&mut BucketAcc> {
@@ -212,9 +232,19 @@ impl TimelineRecorder {
     /// The time series, with each partition's leader and ISR history from the run's events.
     pub fn finish(self, sim: &SimCluster, topic: &str, partitions: i32) -> Timeline {
         let buckets = self.buckets();
-        let mut state: BTreeMap<i32, (BrokerId, Vec<BrokerId>)> = BTreeMap::new();
-        let mut spans: BTreeMap<i32, Vec<Span>> = BTreeMap::new();
-        for e in sim.events() {
+        let mut state = self.partitions_at_start.clone();
+        let mut spans: BTreeMap<i32, Vec<Span>> = state
+            .iter()
+            .map(|(p, (leader, isr))| {
+                let first = Span {
+                    from_ms: self.start_ms,
+                    leader: *leader,
+                    isr: isr.clone(),
+                };
+                (*p, vec![first])
+            })
+            .collect();
+        for e in sim.events().iter().skip(self.events_at_start) {
             let (p, leader, isr) = match &e.kind {
                 ClusterEventKind::Controller(ControllerEventKind::LeaderChanged {
                     topic: t,

@@ -204,6 +204,28 @@ pub enum ControlError {
     Failed(String),
 }
 
+/// What a node's process is doing, as far as a fault needs to know: a `restart` brings
+/// back only a node that is down, a `resume` only one that is paused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessState {
+    /// Up (stopping counts: the process is still there).
+    Running,
+    /// SIGSTOPped.
+    Paused,
+    /// Gone: stopped, killed or crashed; its disks remain.
+    Down,
+}
+
+impl ProcessState {
+    pub fn words(self) -> &'static str {
+        match self {
+            ProcessState::Running => "running",
+            ProcessState::Paused => "paused",
+            ProcessState::Down => "down",
+        }
+    }
+}
+
 /// The operations every target offers. Node ids are 1..=N, as in the seed's cluster.
 pub trait ClusterControl {
     /// `sim`, `live` or `kafka`: what reports and errors call the target.
@@ -231,6 +253,10 @@ pub trait ClusterControl {
     }
     /// SIGKILL: the process dies at once; what it wrote is in the page cache.
     fn kill(&mut self, node: BrokerId) -> Result<(), ControlError>;
+    /// What the node's process is doing; `None` where the target cannot tell.
+    fn process_state(&mut self, _node: BrokerId) -> Option<ProcessState> {
+        None
+    }
     /// Power loss: as kill, and what the kernel had not flushed is lost.
     fn crash(&mut self, node: BrokerId) -> Result<(), ControlError>;
     /// Starts a stopped, killed or crashed node again with the disks it had.

@@ -15,7 +15,7 @@
 //! - [`check`] refuses, before any cluster starts, a plan the target cannot carry out, with
 //!   the target's reason ([`Target::refusal`]).
 
-use crate::cluster_control::{ClusterControl, ControlError, LinkShape, Target};
+use crate::cluster_control::{ClusterControl, ControlError, LinkShape, ProcessState, Target};
 use crate::scenario::{Action, Event, NodeRef, Step, Trigger};
 use controller::BrokerId;
 use std::collections::BTreeMap;
@@ -326,6 +326,24 @@ pub fn apply(cluster: &mut dyn ClusterControl, action: &Action) -> Result<String
         Ok(n) => n,
         Err(why) => return Ok(format!("{verb} controller: skipped, {why}")),
     };
+    // A restart brings back only a node that is down, a resume only a paused one: the
+    // others are named apart, not as if the action had touched them.
+    let needs = match action {
+        Action::Restart(_) => Some(ProcessState::Down),
+        Action::Resume(_) => Some(ProcessState::Paused),
+        _ => None,
+    };
+    let mut untouched = Vec::new();
+    let nodes: Vec<BrokerId> = nodes
+        .into_iter()
+        .filter(|id| match (needs, cluster.process_state(*id)) {
+            (Some(needed), Some(state)) if state != needed => {
+                untouched.push(format!("{id} was {}", state.words()));
+                false
+            }
+            _ => true,
+        })
+        .collect();
     let mut words = Vec::new();
     for id in nodes {
         match action {
@@ -345,13 +363,45 @@ pub fn apply(cluster: &mut dyn ClusterControl, action: &Action) -> Result<String
         };
         words.push(format!("{verb} {id}{role}"));
     }
-    Ok(words.join(", "))
+    if words.is_empty() {
+        words.push(format!("{verb}: nothing to do"));
+    }
+    let mut text = words.join(", ");
+    if !untouched.is_empty() {
+        text.push_str(&format!(" ({})", untouched.join(", ")));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::scenario::parse;
+
+    #[test]
+    fn resume_all_and_restart_all_name_only_the_nodes_they_bring_back() {
+        let mut sim = crate::SimCluster::new(crate::SimConfig::new(3, 1)).expect("starts");
+        assert!(sim.run_until(10_000, |s| s.active_controller().is_some()));
+        let other = if sim.active_controller() == Some(2) {
+            3
+        } else {
+            2
+        };
+        sim.pause(other).expect("pause");
+        let mut target = super::super::sim_target::SimTarget(&mut sim);
+        let resumed = apply(&mut target, &Action::Resume(NodeRef::All)).expect("resume all");
+        assert!(
+            resumed.starts_with(&format!("resume {other} (")),
+            "{resumed}"
+        );
+        assert_eq!(resumed.matches("was running").count(), 2, "{resumed}");
+        let restarted = apply(&mut target, &Action::Restart(NodeRef::All)).expect("restart all");
+        assert!(
+            restarted.starts_with("restart: nothing to do (")
+                && restarted.matches("was running").count() == 3,
+            "{restarted}"
+        );
+    }
 
     fn plan(text: &str) -> Vec<Step> {
         parse(text).expect("a valid scenario").steps

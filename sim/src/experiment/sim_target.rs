@@ -7,7 +7,9 @@
 //! call straight through. When `harness/control.rs` implements
 //! [`ClusterControl::shape_link`] itself this wrapper can go.
 
-use crate::cluster_control::{ClusterControl, ControlError, LinkShape, PartitionState};
+use crate::cluster_control::{
+    ClusterControl, ControlError, LinkShape, PartitionState, ProcessState,
+};
 use crate::harness::SimCluster;
 use controller::BrokerId;
 
@@ -42,6 +44,10 @@ impl ClusterControl for SimTarget<'_> {
 
     fn kill(&mut self, node: BrokerId) -> Result<(), ControlError> {
         ClusterControl::kill(self.0, node)
+    }
+
+    fn process_state(&mut self, node: BrokerId) -> Option<ProcessState> {
+        ClusterControl::process_state(self.0, node)
     }
 
     fn crash(&mut self, node: BrokerId) -> Result<(), ControlError> {

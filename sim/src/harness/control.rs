@@ -6,7 +6,7 @@
 //! lost) and the network faults included.
 
 use super::{SimCluster, SimError};
-use crate::cluster_control::{ClusterControl, ControlError, PartitionState};
+use crate::cluster_control::{ClusterControl, ControlError, PartitionState, ProcessState};
 use controller::BrokerId;
 
 impl From<SimError> for ControlError {
@@ -48,6 +48,10 @@ impl ClusterControl for SimCluster {
 
     fn kill(&mut self, node: BrokerId) -> Result<(), ControlError> {
         Ok(SimCluster::kill(self, node)?)
+    }
+
+    fn process_state(&mut self, node: BrokerId) -> Option<ProcessState> {
+        SimCluster::process_state(self, node)
     }
 
     fn crash(&mut self, node: BrokerId) -> Result<(), ControlError> {

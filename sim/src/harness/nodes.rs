@@ -318,6 +318,16 @@ impl SimCluster {
         }
     }
 
+    /// Whether the node runs, is paused, or is down; `None` for an unknown node.
+    pub fn process_state(&self, id: BrokerId) -> Option<crate::cluster_control::ProcessState> {
+        use crate::cluster_control::ProcessState;
+        Some(match self.slots.get(&id)? {
+            NodeProcess::Running(_) => ProcessState::Running,
+            NodeProcess::Paused(..) => ProcessState::Paused,
+            NodeProcess::Down(_) | NodeProcess::Empty => ProcessState::Down,
+        })
+    }
+
     /// Freezes a node: no ticks; messages to it wait.
     pub fn pause(&mut self, id: BrokerId) -> Result<(), SimError> {
         let slot = self.slot(id)?;

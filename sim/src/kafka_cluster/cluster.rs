@@ -17,6 +17,7 @@ use super::process::{JvmCommand, StopOutcome};
 use super::properties::{self, NodeLayout};
 use super::KafkaClusterError;
 use crate::admin_client::{AdminClient, AdminError, NewTopic};
+use crate::cluster_control::ProcessState;
 use controller::BrokerId;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -457,6 +458,18 @@ impl KafkaCluster {
             .iter_mut()
             .filter_map(|(id, n)| n.finish_stop(grace).map(|(o, took)| (*id, o, took)))
             .collect()
+    }
+
+    /// Whether the node's JVM runs, is paused, or is gone; `None` for an unknown node.
+    pub fn node_process_state(&mut self, id: BrokerId) -> Option<ProcessState> {
+        let node = self.node_mut(id).ok()?;
+        Some(if node.is_paused() {
+            ProcessState::Paused
+        } else if node.is_running() {
+            ProcessState::Running
+        } else {
+            ProcessState::Down
+        })
     }
 
     pub fn pause_node(&mut self, id: BrokerId) -> Result<(), KafkaClusterError> {

@@ -9,7 +9,8 @@ use super::process::StopOutcome;
 use super::KafkaCluster;
 use crate::admin_client::NewTopic;
 use crate::cluster_control::{
-    ClusterControl, ControlError, PartitionState, KAFKA_NO_CRASH, KAFKA_NO_NETWORK_FAULTS,
+    ClusterControl, ControlError, PartitionState, ProcessState, KAFKA_NO_CRASH,
+    KAFKA_NO_NETWORK_FAULTS,
 };
 use controller::BrokerId;
 
@@ -71,6 +72,10 @@ impl ClusterControl for KafkaCluster {
 
     fn restart(&mut self, node: BrokerId) -> Result<(), ControlError> {
         Ok(self.restart_node(node)?)
+    }
+
+    fn process_state(&mut self, node: BrokerId) -> Option<ProcessState> {
+        self.node_process_state(node)
     }
 
     fn pause(&mut self, node: BrokerId) -> Result<(), ControlError> {

@@ -10,7 +10,7 @@
 //!   one link.
 
 use super::{Cluster, LiveError};
-use crate::cluster_control::{ClusterControl, ControlError, PartitionState};
+use crate::cluster_control::{ClusterControl, ControlError, PartitionState, ProcessState};
 use controller::BrokerId;
 
 impl From<LiveError> for ControlError {
@@ -67,6 +67,10 @@ impl ClusterControl for Cluster {
 
     fn restart(&mut self, node: BrokerId) -> Result<(), ControlError> {
         Ok(Cluster::restart(self, node)?)
+    }
+
+    fn process_state(&mut self, node: BrokerId) -> Option<ProcessState> {
+        Cluster::process_state(self, node)
     }
 
     fn pause(&mut self, node: BrokerId) -> Result<(), ControlError> {

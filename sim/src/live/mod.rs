@@ -20,6 +20,7 @@ pub mod control;
 pub mod node_task;
 pub mod router;
 
+use crate::cluster_control::ProcessState;
 use crate::config::{self, ConfigError};
 use broker::{BrokerConfig, BrokerId, Node, NodeStore};
 use controller::{ControllerConfig, PartitionRegistration};
@@ -733,6 +734,18 @@ impl Cluster {
             .map_err(|_| LiveError::NodeDown(id))?;
         self.set_paused(id, true);
         Ok(())
+    }
+
+    /// Whether the node runs, is paused, or is down; `None` for an unknown node.
+    pub fn process_state(&self, id: BrokerId) -> Option<ProcessState> {
+        let paused = self.with_slots(|s| s.get(&id).map(|n| n.paused))?;
+        Some(if self.shared.router.sender(id).is_none() {
+            ProcessState::Down
+        } else if paused {
+            ProcessState::Paused
+        } else {
+            ProcessState::Running
+        })
     }
 
     /// SIGCONT.

@@ -56,6 +56,10 @@ fn statement(w: &mut Words<'_>, line: usize, scenario: &mut Scenario) -> Result<
         }
         "config" => {
             let pair = pair(w, "config", "min.insync.replicas=2")?;
+            // Checked here, against the one registry, so a mistake names its line.
+            let def =
+                controller::config_def::cluster_setting(&pair.0).map_err(|e| e.to_string())?;
+            def.parse(&pair.1).map_err(|e| e.to_string())?;
             scenario.configs.push(pair);
         }
         "producer" => {

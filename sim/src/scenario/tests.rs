@@ -229,8 +229,8 @@ fn comments_blank_lines_and_spacing_are_free() {
             Action::Kill(NodeRef::Id(1))
         )]
     );
-    let s = parse("config a=b#c").unwrap();
-    assert_eq!(s.configs, pairs(&[("a", "b")]));
+    let s = parse("config min.insync.replicas=2#c").unwrap();
+    assert_eq!(s.configs, pairs(&[("min.insync.replicas", "2")]));
 }
 
 #[test]
@@ -451,6 +451,11 @@ fn errors_name_the_line_and_what_was_expected() {
             "on",
             "line 1: 'on' needs an event (expected controller-elected, isr-shrink, isr-expand, \
              leader-change, broker-fenced)",
+        ),
+        (
+            "set brokers 3\nconfig min.insync.replicas=two",
+            "line 2: Invalid value two for configuration min.insync.replicas: Not a number of \
+             type INT",
         ),
         (
             "after 1s Kill 1",
@@ -919,16 +924,26 @@ fn setting() -> impl Strategy<Value = (String, String)> {
     ]
 }
 
-/// A config or producer pair: no whitespace and no `#` (the format cannot say those), and
+/// A producer pair: no whitespace and no `#` (the format cannot say those), and
 /// no `=` in the name (the first `=` splits).
 fn kv() -> impl Strategy<Value = (String, String)> {
     ("[a-z][a-z0-9._-]{0,30}", "[A-Za-z0-9._,:=/-]{0,20}")
 }
 
+/// A cluster config the registry accepts (the parser checks each against it).
+fn cluster_config() -> impl Strategy<Value = (String, String)> {
+    prop_oneof![
+        (1..=3u32).prop_map(|n| ("min.insync.replicas".to_string(), n.to_string())),
+        any::<bool>().prop_map(|b| ("unclean.leader.election.enable".to_string(), b.to_string())),
+        (1..=1_000_000u64).prop_map(|ms| ("replica.lag.time.max.ms".to_string(), ms.to_string())),
+        (1..=64u32).prop_map(|n| ("num.partitions".to_string(), n.to_string())),
+    ]
+}
+
 fn scenario() -> impl Strategy<Value = Scenario> {
     (
         prop::collection::vec(setting(), 0..5),
-        prop::collection::vec(kv(), 0..5),
+        prop::collection::vec(cluster_config(), 0..5),
         prop::collection::vec(kv(), 0..5),
         prop::collection::vec((trigger(), action()), 0..30),
     )
@@ -1016,4 +1031,15 @@ fn create_topic_and_node_roles_read_and_refuse_nonsense() {
         let e = parse(text).expect_err(text);
         assert!(e.reason.contains(expected), "{text}: {}", e.reason);
     }
+}
+
+#[test]
+fn an_unknown_config_names_its_line_and_the_supported_ones() {
+    let e = parse("set brokers 3\nconfig min.insync.replica=2\n").expect_err("unknown");
+    let text = e.to_string();
+    assert!(
+        text.starts_with("line 2: unknown config 'min.insync.replica' (supported: ")
+            && text.contains("min.insync.replicas"),
+        "{text}"
+    );
 }

@@ -369,12 +369,15 @@ impl QuorumController {
         } else {
             String::new()
         };
+        let leader = self
+            .quorum
+            .leader_id()
+            .map_or("no leader".to_string(), |l| format!("leader {l}"));
         format!(
-            "controller {}: {} in term {}, leader {:?}, metadata offset {}{}",
+            "controller {}: {} in term {}, {leader}, metadata offset {}{}",
             self.config.node_id,
             role,
             self.quorum.term(),
-            self.quorum.leader_id(),
             self.image.offset,
             stuck
         )

@@ -64,9 +64,21 @@ fn serve_prints_bootstrap_obeys_stdin_and_refuses_bad_commands() {
         "refusing a missing node",
     );
     writeln!(stdin, "status").expect("write");
-    wait_for(
+    let controller = wait_for(
         &|l| l.contains("leader in term"),
         "with the controller's status",
+    );
+    assert!(
+        !controller.contains("Some("),
+        "the leader by id, not as a Rust Option: {controller}"
+    );
+    wait_for(
+        &|l| {
+            l.trim_start().starts_with("cli-0: leader, leader epoch ")
+                && l.contains("this replica: log end offset ")
+                && l.contains("high watermark ")
+        },
+        "each replica with its log end offset and high watermark",
     );
     writeln!(stdin, "kill 3").expect("write");
     wait_for(&|l| l == "kill 3: done", "confirming the kill");

@@ -68,8 +68,41 @@ fn status(node: &Node) -> NodeStatus {
         active_term: c.active_term(),
         leader_id: c.leader_id(),
         image: c.image().clone(),
-        summary: c.status(),
+        summary: summary(node),
     }
+}
+
+/// The controller's line, then one line per replica this node holds, as
+/// `kafka-topics --describe` shows a partition plus what only the replica knows: its log
+/// end offset and high watermark, so a lagging follower shows. Internal topics
+/// (`__consumer_offsets`, 50 partitions) are counted, not listed.
+fn summary(node: &Node) -> String {
+    let image = node.controller().image();
+    let mut lines = vec![node.controller().status()];
+    let mut internal = 0usize;
+    for ((topic_id, p), part) in node.broker().partitions() {
+        let name = image.topics.get(topic_id).map_or("?", |t| t.name.as_str());
+        if name.starts_with("__") {
+            internal += 1;
+            continue;
+        }
+        let role = if part.is_leader() {
+            "leader".to_string()
+        } else {
+            format!("follower of {}", part.leader())
+        };
+        lines.push(format!(
+            "  {name}-{p}: {role}, leader epoch {}, ISR {:?}; this replica: log end offset {}, high watermark {}",
+            part.leader_epoch(),
+            part.isr(),
+            part.log_end_offset(),
+            part.high_watermark()
+        ));
+    }
+    if internal > 0 {
+        lines.push(format!("  and {internal} replicas of internal topics"));
+    }
+    lines.join("\n")
 }
 
 /// Runs a node until it is killed or the cluster stops.

@@ -112,6 +112,27 @@ fn api_versions_lists_what_kraftsim_speaks() {
 }
 
 #[test]
+fn api_versions_advertises_exactly_the_handler_table() {
+    let mut fe = front_end();
+    let frame = request(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
+    let FrontEndAction::Respond(out) = fe.on_frame(1, frame, &image(), Some(1)) else {
+        panic!("answered at once")
+    };
+    let (_, mut body) = response(out, 0);
+    let resp = ApiVersionsResponse::decode(&mut body, 3).expect("decodes");
+    let advertised: Vec<(i16, i16, i16)> = resp
+        .api_keys
+        .iter()
+        .map(|k| (k.api_key, k.min_version, k.max_version))
+        .collect();
+    let handled: Vec<(i16, i16, i16)> = super::apis::HANDLERS
+        .iter()
+        .map(|h| (h.api_key as i16, h.min_version, h.max_version))
+        .collect();
+    assert_eq!(advertised, handled);
+}
+
+#[test]
 fn api_versions_at_an_unknown_version_answers_in_the_v0_layout() {
     let mut fe = front_end();
     let mut frame = BytesMut::new();
@@ -234,11 +255,12 @@ proptest! {
     /// (a 44 GB allocation aborted the process); `validate` now refuses such frames.
     #[test]
     fn garbage_bodies_under_valid_headers_never_panic(
-        which in 0usize..super::api_versions::SUPPORTED.len(),
+        which in 0usize..super::apis::HANDLERS.len(),
         v in 0i16..20,
         body in proptest::collection::vec(any::<u8>(), 0..200),
     ) {
-        let (key, min, max) = super::api_versions::SUPPORTED[which];
+        let handler = &super::apis::HANDLERS[which];
+        let (key, min, max) = (handler.api_key, handler.min_version, handler.max_version);
         let version = min + v % (max - min + 1);
         let header = RequestHeader::default()
             .with_request_api_key(key as i16)
@@ -266,8 +288,12 @@ fn the_bounds_check_accepts_every_well_formed_request() {
         super::validate::check_body(key as i16, version, &buf)
             .unwrap_or_else(|e| panic!("{key:?} v{version} refused: {e}"));
     };
-    for (key, min, max) in super::api_versions::SUPPORTED.iter().copied() {
-        let min = super::api_versions::decodable_min(key).max(min);
+    for handler in super::apis::HANDLERS {
+        let (key, min, max) = (
+            handler.api_key,
+            handler.min_decodable_version,
+            handler.max_version,
+        );
         for v in min..=max {
             match key {
                 ApiKey::Produce => check(key, v, &|b, v| {

@@ -97,7 +97,8 @@ pub enum NodeError {
 /// The answer to one Kafka request frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WireOutput {
-    /// A response frame, length prefix included.
+    /// A response frame: header and body, without the length prefix, as requests come in
+    /// through [`Node::on_client_frame`]. The driver that owns the connection frames it.
     Frame(Bytes),
     /// No response is due (acks=0); read the next request.
     NoResponse,

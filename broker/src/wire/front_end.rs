@@ -23,7 +23,8 @@ use std::collections::BTreeMap;
 /// What to do with one frame.
 #[derive(Debug)]
 pub enum FrontEndAction {
-    /// Send this frame (length prefix included).
+    /// Send this frame: header and body, without the length prefix (the driver that
+    /// writes to the connection adds it, as it strips it from requests).
     Respond(Bytes),
     /// Hand this to the broker; its answer goes through `on_response`.
     Dispatch(ClientToken, ClientRequest),

@@ -1,7 +1,8 @@
 //! # Kafka on the wire
 //!
 //! Real Kafka clients talk to kraftsim nodes in the Kafka protocol: length-prefixed frames
-//! ([`frame`]), each a request header (api key, version, correlation id, client id) and a
+//! ([`frame`]; the drivers that own a connection add and strip the prefix, everything here
+//! sees frames without it), each a request header (api key, version, correlation id, client id) and a
 //! body, answered by a response with the same correlation id. The message layouts of every
 //! version come from the kafka-protocol crate (generated from Kafka's own JSON schemas).
 //!
@@ -25,7 +26,7 @@ pub mod frame;
 pub mod front_end;
 pub mod validate;
 
-pub use frame::{FrameDecoder, FrameError, DEFAULT_MAX_FRAME_BYTES};
+pub use frame::{length_prefix, FrameDecoder, FrameError, DEFAULT_MAX_FRAME_BYTES};
 pub use front_end::{FrontEndAction, WireFrontEnd};
 
 #[cfg(test)]

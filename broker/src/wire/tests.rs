@@ -81,9 +81,10 @@ fn request<R: Encodable + HeaderVersion>(api_key: ApiKey, version: i16, body: &R
     buf.freeze()
 }
 
-/// Splits a response frame into its correlation id and body.
+/// Splits a response frame (no length prefix, as the front end leaves it) into its
+/// correlation id and body.
 fn response(frame: Bytes, header_version: i16) -> (i32, Bytes) {
-    let mut b = frame.slice(4..);
+    let mut b = frame;
     let header = ResponseHeader::decode(&mut b, header_version).expect("response header");
     (header.correlation_id, b)
 }

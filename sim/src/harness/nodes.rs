@@ -68,12 +68,7 @@ impl SimCluster {
             let next = conn.waiting.pop_front();
             match output {
                 WireOutput::Frame(frame) => {
-                    // The node's frames carry their length prefix; clients get the body.
-                    let frame = if frame.len() >= 4 {
-                        frame.slice(4..)
-                    } else {
-                        frame
-                    };
+                    // Simulated connections carry frames whole: no length prefix either way.
                     charge(frame.len(), &mut depart, &mut self.busy_until_us);
                     self.send_at(
                         depart,

@@ -28,7 +28,7 @@ pub mod produce;
 pub mod topics;
 
 use crate::messages::{ClientRequest, ClientResponse};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use controller::{BrokerId, MetadataImage};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader, TopicName};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
@@ -62,7 +62,9 @@ impl ResponseTo {
     }
 }
 
-/// Frames a response: length, header, body.
+/// Encodes a response frame: header, then body. The length prefix is the transport's
+/// business: the live driver writes it before the frame, the simulator's connections carry
+/// frames whole.
 pub(crate) fn encode_response<R: Encodable + HeaderVersion>(
     api_key: ApiKey,
     version: i16,
@@ -83,15 +85,12 @@ pub(crate) fn encode_response<R: Encodable + HeaderVersion>(
         .compute_size(header_version)
         .and_then(|h| Ok(h + body.compute_size(version)?))
         .map_err(|e| format!("cannot size {api_key:?} v{version} response: {e}"))?;
-    let mut buf = BytesMut::with_capacity(4 + size);
-    buf.put_i32(0);
+    let mut buf = BytesMut::with_capacity(size);
     header
         .encode(&mut buf, header_version)
         .map_err(|e| format!("cannot encode response header: {e}"))?;
     body.encode(&mut buf, version)
         .map_err(|e| format!("cannot encode {api_key:?} v{version} response: {e}"))?;
-    let len = (buf.len() - 4) as i32;
-    buf[0..4].copy_from_slice(&len.to_be_bytes());
     Ok(buf.freeze())
 }
 

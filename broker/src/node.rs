@@ -31,7 +31,7 @@
 //! with the clean-shutdown file: the next start tells the controller its logs are whole.
 
 use crate::config::BrokerConfig;
-use crate::messages::{ClientRequest, ClientResponse, ClientToken, PeerMessage};
+use crate::messages::{ClientRequest, ClientResponse, ClientToken, ConnectionId, PeerMessage};
 use crate::replica_manager::{Broker, BrokerEvent, LogStore};
 use crate::wire::{FrontEndAction, WireFrontEnd};
 use bytes::Bytes;
@@ -112,7 +112,7 @@ pub struct NodeOutput {
     pub peer: Vec<(BrokerId, PeerMessage)>,
     pub client: Vec<(ClientToken, ClientResponse)>,
     /// Answers to Kafka request frames, by connection.
-    pub wire: Vec<(u64, WireOutput)>,
+    pub wire: Vec<(ConnectionId, WireOutput)>,
     pub controller_events: Vec<ControllerEvent>,
     pub broker_events: Vec<BrokerEvent>,
 }
@@ -132,7 +132,7 @@ pub struct Node {
     /// log. Kafka's `BrokerServer` enables request processing only then
     /// (`socketServer.enableRequestProcessing` after the initial catch-up): the requests
     /// wait, they are not answered from a stale image.
-    held_frames: VecDeque<(u64, Bytes)>,
+    held_frames: VecDeque<(ConnectionId, Bytes)>,
     /// Whether the client listener is open. Kafka's `BrokerServer.startup` opens it only
     /// once the controller has acknowledged the broker caught up and unfenced it
     /// (`initialCatchUpFuture`, `setReadyToUnfence`, then `socketServer.enableRequestProcessing`;
@@ -360,7 +360,7 @@ impl Node {
 
     /// One Kafka request frame (without its length prefix) from a client connection. The
     /// answer comes out in [`NodeOutput::wire`], now or later, exactly once.
-    pub fn on_client_frame(&mut self, now_ms: u64, connection_id: u64, frame: Bytes) {
+    pub fn on_client_frame(&mut self, now_ms: u64, connection_id: ConnectionId, frame: Bytes) {
         self.now_ms = self.now_ms.max(now_ms);
         if !self.broker.is_metadata_published() {
             if self.held_frames.len() >= MAX_HELD_FRAMES {
@@ -379,7 +379,7 @@ impl Node {
     }
 
     /// Serves one client frame (the broker has caught up with the metadata log).
-    fn process_client_frame(&mut self, connection_id: u64, frame: Bytes) {
+    fn process_client_frame(&mut self, connection_id: ConnectionId, frame: Bytes) {
         let action = self.wire.on_frame(
             connection_id,
             frame,
@@ -416,12 +416,12 @@ impl Node {
 
     /// A client connected from `client_host` ("/127.0.0.1", as Kafka prints an address);
     /// DescribeGroups reports it for the members that joined over this connection.
-    pub fn on_connection_opened(&mut self, connection_id: u64, client_host: String) {
+    pub fn on_connection_opened(&mut self, connection_id: ConnectionId, client_host: String) {
         self.wire.connection_opened(connection_id, client_host);
     }
 
     /// A client connection closed: its waiting requests are forgotten.
-    pub fn on_connection_closed(&mut self, connection_id: u64) {
+    pub fn on_connection_closed(&mut self, connection_id: ConnectionId) {
         self.held_frames.retain(|(c, _)| *c != connection_id);
         self.wire.connection_closed(connection_id);
     }

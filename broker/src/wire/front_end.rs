@@ -13,7 +13,7 @@
 use super::apis::{
     self, api_versions, AnswerContext, Handled, ListenerInfo, RequestContext, ResponseTo,
 };
-use crate::messages::{ClientRequest, ClientResponse, ClientToken};
+use crate::messages::{ClientRequest, ClientResponse, ClientToken, ConnectionId};
 use bytes::Bytes;
 use controller::{BrokerId, ErrorCode, MetadataImage};
 use kafka_protocol::messages::{ApiKey, RequestHeader};
@@ -46,7 +46,7 @@ pub struct WireFrontEnd {
     to_create: Vec<String>,
     /// Each open connection's client address, as Kafka prints it ("/127.0.0.1"), for
     /// DescribeGroups; connections the driver did not name have none.
-    client_hosts: BTreeMap<u64, String>,
+    client_hosts: BTreeMap<ConnectionId, String>,
 }
 
 impl WireFrontEnd {
@@ -85,12 +85,12 @@ impl WireFrontEnd {
     }
 
     /// A client connected from `client_host` (Kafka's form: "/127.0.0.1").
-    pub fn connection_opened(&mut self, connection_id: u64, client_host: String) {
+    pub fn connection_opened(&mut self, connection_id: ConnectionId, client_host: String) {
         self.client_hosts.insert(connection_id, client_host);
     }
 
     /// Forgets the requests of a closed connection.
-    pub fn connection_closed(&mut self, connection_id: u64) {
+    pub fn connection_closed(&mut self, connection_id: ConnectionId) {
         self.pending.retain(|t, _| t.connection_id != connection_id);
         self.client_hosts.remove(&connection_id);
     }
@@ -98,7 +98,7 @@ impl WireFrontEnd {
     /// Decodes one frame and decides what to do with it.
     pub fn on_frame(
         &mut self,
-        connection_id: u64,
+        connection_id: ConnectionId,
         frame: Bytes,
         image: &MetadataImage,
         controller_id: Option<BrokerId>,
@@ -111,7 +111,7 @@ impl WireFrontEnd {
 
     fn handle(
         &mut self,
-        connection_id: u64,
+        connection_id: ConnectionId,
         mut frame: Bytes,
         image: &MetadataImage,
         controller_id: Option<BrokerId>,
@@ -177,7 +177,7 @@ impl WireFrontEnd {
         })
     }
 
-    fn token(&mut self, connection_id: u64) -> ClientToken {
+    fn token(&mut self, connection_id: ConnectionId) -> ClientToken {
         self.next_token = self.next_token.wrapping_add(1);
         ClientToken {
             connection_id,

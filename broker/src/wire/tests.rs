@@ -1,7 +1,7 @@
 //! The front end against real request bytes, and against garbage.
 
 use super::front_end::{FrontEndAction, WireFrontEnd};
-use crate::messages::ClientRequest;
+use crate::messages::{ClientRequest, ConnectionId};
 use bytes::{BufMut, Bytes, BytesMut};
 use controller::{ErrorCode, MetadataImage, MetadataRecord, TopicId};
 use kafka_protocol::messages::{
@@ -93,7 +93,8 @@ fn response(frame: Bytes, header_version: i16) -> (i32, Bytes) {
 fn api_versions_lists_what_kraftsim_speaks() {
     let mut fe = front_end();
     let frame = request(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
-    let FrontEndAction::Respond(out) = fe.on_frame(1, frame, &image(), Some(1)) else {
+    let FrontEndAction::Respond(out) = fe.on_frame(ConnectionId(1), frame, &image(), Some(1))
+    else {
         panic!("answered at once")
     };
     let (corr, mut body) = response(out, 0);
@@ -116,7 +117,8 @@ fn api_versions_lists_what_kraftsim_speaks() {
 fn api_versions_advertises_exactly_the_handler_table() {
     let mut fe = front_end();
     let frame = request(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
-    let FrontEndAction::Respond(out) = fe.on_frame(1, frame, &image(), Some(1)) else {
+    let FrontEndAction::Respond(out) = fe.on_frame(ConnectionId(1), frame, &image(), Some(1))
+    else {
         panic!("answered at once")
     };
     let (_, mut body) = response(out, 0);
@@ -141,7 +143,8 @@ fn api_versions_at_an_unknown_version_answers_in_the_v0_layout() {
     frame.put_i16(99);
     frame.put_i32(7);
     frame.put_i16(-1); // null client id
-    let FrontEndAction::Respond(out) = fe.on_frame(1, frame.freeze(), &image(), None) else {
+    let FrontEndAction::Respond(out) = fe.on_frame(ConnectionId(1), frame.freeze(), &image(), None)
+    else {
         panic!("answered")
     };
     let (corr, mut body) = response(out, 0);
@@ -164,7 +167,8 @@ fn metadata_describes_brokers_topics_and_leaders() {
             None
         });
         let frame = request(ApiKey::Metadata, version, &req);
-        let FrontEndAction::Respond(out) = fe.on_frame(1, frame, &image(), Some(2)) else {
+        let FrontEndAction::Respond(out) = fe.on_frame(ConnectionId(1), frame, &image(), Some(2))
+        else {
             panic!("answered")
         };
         let (_, mut body) = response(out, ApiKey::Metadata.response_header_version(version));
@@ -198,11 +202,11 @@ fn produce_becomes_a_typed_request_with_the_records_untouched() {
         ]);
     let frame = request(ApiKey::Produce, 9, &req);
     let FrontEndAction::Dispatch(token, ClientRequest::Produce(p)) =
-        fe.on_frame(5, frame, &image(), None)
+        fe.on_frame(ConnectionId(5), frame, &image(), None)
     else {
         panic!("dispatched")
     };
-    assert_eq!(token.connection_id, 5);
+    assert_eq!(token.connection_id, ConnectionId(5));
     assert!(fe.owns(token), "acks=all is answered later");
     assert_eq!((p.acks, p.timeout_ms), (-1, 1000));
     assert_eq!(p.partitions[0].records, records);
@@ -227,7 +231,7 @@ fn bad_frames_close_the_connection_with_a_reason() {
         ),
     ];
     for (frame, why) in cases {
-        match fe.on_frame(1, frame, &image(), None) {
+        match fe.on_frame(ConnectionId(1), frame, &image(), None) {
             FrontEndAction::Close(reason) => {
                 assert!(reason.contains(why), "{reason} should say {why}")
             }
@@ -246,7 +250,7 @@ proptest! {
         frame.put_i32(1);
         frame.extend_from_slice(&body);
         let mut fe = front_end();
-        let _ = fe.on_frame(1, frame.freeze(), &image(), None);
+        let _ = fe.on_frame(ConnectionId(1), frame.freeze(), &image(), None);
     }
 }
 
@@ -271,7 +275,7 @@ proptest! {
         header.encode(&mut buf, key.request_header_version(version)).expect("header");
         buf.extend_from_slice(&body);
         let mut fe = front_end();
-        let _ = fe.on_frame(1, buf.freeze(), &image(), None);
+        let _ = fe.on_frame(ConnectionId(1), buf.freeze(), &image(), None);
     }
 }
 
@@ -576,7 +580,7 @@ fn a_frame_claiming_billions_of_elements_is_refused_not_allocated() {
     frame.put_i16(1); // acks
     frame.put_i32(1000); // timeout
     frame.put_i32(i32::MAX); // "topic_data has 2147483647 elements"
-    match front_end().on_frame(1, frame.freeze(), &image(), None) {
+    match front_end().on_frame(ConnectionId(1), frame.freeze(), &image(), None) {
         FrontEndAction::Close(reason) => assert!(
             reason.contains("array claims 2147483647 elements"),
             "{reason}"
@@ -595,7 +599,8 @@ fn metadata_for_an_unknown_topic_asks_for_its_creation() {
         ]))
         .with_allow_auto_topic_creation(true);
     let frame = request(ApiKey::Metadata, 9, &req);
-    let FrontEndAction::Respond(out) = fe.on_frame(1, frame, &image(), Some(1)) else {
+    let FrontEndAction::Respond(out) = fe.on_frame(ConnectionId(1), frame, &image(), Some(1))
+    else {
         panic!("answered")
     };
     let (_, mut body) = response(out, ApiKey::Metadata.response_header_version(9));
@@ -664,7 +669,8 @@ fn describe_topic_partitions(
                 .with_partition_index(p)
         }));
     let frame = request(ApiKey::DescribeTopicPartitions, 0, &req);
-    let FrontEndAction::Respond(out) = front_end().on_frame(1, frame, image, Some(1)) else {
+    let FrontEndAction::Respond(out) = front_end().on_frame(ConnectionId(1), frame, image, Some(1))
+    else {
         panic!("answered from the image at once")
     };
     let (corr, mut body) = response(
@@ -779,7 +785,7 @@ fn find_coordinator_for_transactions_is_refused_with_a_reason() {
             .with_key(StrBytes::from_static_str("my-transactional-id"))
             .with_key_type(if version == 0 { 0 } else { 1 });
         let frame = request(ApiKey::FindCoordinator, version, &req);
-        let action = front_end().on_frame(1, frame, &image(), Some(1));
+        let action = front_end().on_frame(ConnectionId(1), frame, &image(), Some(1));
         if version == 0 {
             // v0 has no key type: it is a group lookup, for the broker.
             assert!(matches!(action, FrontEndAction::Dispatch(..)), "{action:?}");
@@ -815,7 +821,9 @@ fn metadata_flags_consumer_offsets_as_internal() {
         12,
         &MetadataRequest::default().with_topics(None),
     );
-    let FrontEndAction::Respond(out) = front_end().on_frame(1, frame, &image, Some(1)) else {
+    let FrontEndAction::Respond(out) =
+        front_end().on_frame(ConnectionId(1), frame, &image, Some(1))
+    else {
         panic!("answered")
     };
     let (_, mut body) = response(out, ApiKey::Metadata.response_header_version(12));
@@ -853,7 +861,8 @@ fn describe_quorum_is_forwarded_and_its_answer_encoded() {
     };
     let mut fe = front_end();
     let frame = request(ApiKey::DescribeQuorum, 2, &ask("__cluster_metadata", 1));
-    let FrontEndAction::Respond(out) = fe.on_frame(1, frame, &image(), Some(1)) else {
+    let FrontEndAction::Respond(out) = fe.on_frame(ConnectionId(1), frame, &image(), Some(1))
+    else {
         panic!("refused at once")
     };
     let (_, mut body) = response(out, ApiKey::DescribeQuorum.response_header_version(2));
@@ -869,7 +878,7 @@ fn describe_quorum_is_forwarded_and_its_answer_encoded() {
             &ask("__cluster_metadata", 0),
         );
         let FrontEndAction::Dispatch(token, ClientRequest::DescribeQuorum) =
-            fe.on_frame(1, frame, &image(), Some(1))
+            fe.on_frame(ConnectionId(1), frame, &image(), Some(1))
         else {
             panic!("forwarded to the controller")
         };
@@ -927,7 +936,7 @@ fn create_topics_reports_what_it_made() {
             .with_replication_factor(2)]);
         let frame = request(ApiKey::CreateTopics, version, &req);
         let FrontEndAction::Dispatch(token, ClientRequest::CreateTopics(_)) =
-            fe.on_frame(1, frame, &image(), Some(1))
+            fe.on_frame(ConnectionId(1), frame, &image(), Some(1))
         else {
             panic!("dispatched to the controller")
         };

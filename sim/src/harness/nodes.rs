@@ -374,7 +374,7 @@ impl SimCluster {
 
     /// A node's process is gone: its clients' connections are reset.
     pub(super) fn node_died(&mut self, id: BrokerId) {
-        let conns: Vec<u64> = self
+        let conns: Vec<ConnectionId> = self
             .wire_connections
             .iter()
             .filter(|(_, c)| c.node == id && c.open)

@@ -7,7 +7,7 @@
 use super::node_task::{NodeInput, WireReply};
 use super::Shared;
 use broker::wire::{length_prefix, FrameDecoder};
-use broker::BrokerId;
+use broker::{BrokerId, ConnectionId};
 use bytes::Buf;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 pub async fn serve(
     mut stream: TcpStream,
     node_id: BrokerId,
-    connection_id: u64,
+    connection_id: ConnectionId,
     shared: Arc<Shared>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -117,7 +117,7 @@ pub async fn serve(
 /// Removes a connection's answer channel when its task ends or is aborted.
 struct Registered {
     shared: Arc<Shared>,
-    connection_id: u64,
+    connection_id: ConnectionId,
 }
 
 impl Drop for Registered {

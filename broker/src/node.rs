@@ -36,8 +36,8 @@ use crate::replica_manager::{Broker, BrokerEvent, LogStore};
 use crate::wire::{FrontEndAction, WireFrontEnd};
 use bytes::Bytes;
 use controller::{
-    BrokerId, ControllerConfig, ControllerEvent, PartitionKey, QuorumController, QuorumStore,
-    ReplyTo,
+    BrokerId, ControllerConfig, ControllerEvent, MetadataImage, PartitionKey, QuorumController,
+    QuorumStore, ReplyTo,
 };
 use std::collections::VecDeque;
 
@@ -383,7 +383,7 @@ impl Node {
         let action = self.wire.on_frame(
             connection_id,
             frame,
-            self.controller.image(),
+            Self::metadata_cache(self.id, &self.broker, &self.controller),
             self.controller.leader_id(),
         );
         let to_create = self.wire.take_topics_to_create();
@@ -434,6 +434,29 @@ impl Node {
     /// The leader of the metadata quorum as this node knows it.
     pub fn controller_leader(&self) -> Option<BrokerId> {
         self.controller.leader_id()
+    }
+
+    /// The metadata this node's broker has applied: what Metadata, DescribeCluster and
+    /// DescribeTopicPartitions answer from, as Kafka's `KafkaApis` answers from the broker's
+    /// `MetadataCache` and never from the controller's newest image, so a broker never
+    /// tells a client about metadata it has not applied itself.
+    ///
+    /// In kraftsim the broker has no copy of its own: it reads the node's replica of the
+    /// metadata log, and [`settle`](Self::settle) hands every change of it to the broker at
+    /// the end of the input that made it, so between inputs the two are the same. Before
+    /// the broker's first publish they are not, which is why client frames wait
+    /// (`held_frames`) until it has published.
+    /// (Fields, not `&self`: the front end borrows the node's `wire` mutably meanwhile.)
+    fn metadata_cache<'a>(
+        id: BrokerId,
+        broker: &Broker,
+        controller: &'a QuorumController,
+    ) -> &'a MetadataImage {
+        assert!(
+            broker.is_metadata_published(),
+            "node {id}: a client request was served before the broker published its metadata"
+        );
+        controller.image()
     }
 
     /// Whether a client can connect now: once the broker has been unfenced with its metadata

@@ -146,10 +146,24 @@ pub struct FetchedPartition {
     pub batches: Vec<StoredBatch>,
 }
 
+/// One client connection to a node, named by the driver that accepted it (the live
+/// listener counts them; the simulator numbers its own from 1000, far from the typed
+/// client's 1). Kafka's `SocketServer` names a channel by its addresses instead; a number
+/// is enough here, and a type of its own keeps it from being mistaken for an offset or an
+/// epoch. Displays as the bare number, as the event log has always printed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnectionId(pub u64);
+
+impl std::fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// A client connection and request, so the answer finds its way back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClientToken {
-    pub connection_id: u64,
+    pub connection_id: ConnectionId,
     pub correlation_id: i32,
 }
 

@@ -31,13 +31,13 @@
 //! with the clean-shutdown file: the next start tells the controller its logs are whole.
 
 use crate::config::BrokerConfig;
-use crate::messages::{ClientRequest, ClientResponse, ClientToken, PeerMessage};
+use crate::messages::{ClientRequest, ClientResponse, ClientToken, ConnectionId, PeerMessage};
 use crate::replica_manager::{Broker, BrokerEvent, LogStore};
 use crate::wire::{FrontEndAction, WireFrontEnd};
 use bytes::Bytes;
 use controller::{
-    BrokerId, ControllerConfig, ControllerEvent, PartitionKey, QuorumController, QuorumStore,
-    ReplyTo,
+    BrokerId, ControllerConfig, ControllerEvent, MetadataImage, PartitionKey, QuorumController,
+    QuorumStore, ReplyTo,
 };
 use std::collections::VecDeque;
 
@@ -97,7 +97,8 @@ pub enum NodeError {
 /// The answer to one Kafka request frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WireOutput {
-    /// A response frame, length prefix included.
+    /// A response frame: header and body, without the length prefix, as requests come in
+    /// through [`Node::on_client_frame`]. The driver that owns the connection frames it.
     Frame(Bytes),
     /// No response is due (acks=0); read the next request.
     NoResponse,
@@ -111,7 +112,7 @@ pub struct NodeOutput {
     pub peer: Vec<(BrokerId, PeerMessage)>,
     pub client: Vec<(ClientToken, ClientResponse)>,
     /// Answers to Kafka request frames, by connection.
-    pub wire: Vec<(u64, WireOutput)>,
+    pub wire: Vec<(ConnectionId, WireOutput)>,
     pub controller_events: Vec<ControllerEvent>,
     pub broker_events: Vec<BrokerEvent>,
 }
@@ -131,7 +132,7 @@ pub struct Node {
     /// log. Kafka's `BrokerServer` enables request processing only then
     /// (`socketServer.enableRequestProcessing` after the initial catch-up): the requests
     /// wait, they are not answered from a stale image.
-    held_frames: VecDeque<(u64, Bytes)>,
+    held_frames: VecDeque<(ConnectionId, Bytes)>,
     /// Whether the client listener is open. Kafka's `BrokerServer.startup` opens it only
     /// once the controller has acknowledged the broker caught up and unfenced it
     /// (`initialCatchUpFuture`, `setReadyToUnfence`, then `socketServer.enableRequestProcessing`;
@@ -359,7 +360,7 @@ impl Node {
 
     /// One Kafka request frame (without its length prefix) from a client connection. The
     /// answer comes out in [`NodeOutput::wire`], now or later, exactly once.
-    pub fn on_client_frame(&mut self, now_ms: u64, connection_id: u64, frame: Bytes) {
+    pub fn on_client_frame(&mut self, now_ms: u64, connection_id: ConnectionId, frame: Bytes) {
         self.now_ms = self.now_ms.max(now_ms);
         if !self.broker.is_metadata_published() {
             if self.held_frames.len() >= MAX_HELD_FRAMES {
@@ -378,11 +379,11 @@ impl Node {
     }
 
     /// Serves one client frame (the broker has caught up with the metadata log).
-    fn process_client_frame(&mut self, connection_id: u64, frame: Bytes) {
+    fn process_client_frame(&mut self, connection_id: ConnectionId, frame: Bytes) {
         let action = self.wire.on_frame(
             connection_id,
             frame,
-            self.controller.image(),
+            Self::metadata_cache(self.id, &self.broker, &self.controller),
             self.controller.leader_id(),
         );
         let to_create = self.wire.take_topics_to_create();
@@ -415,12 +416,12 @@ impl Node {
 
     /// A client connected from `client_host` ("/127.0.0.1", as Kafka prints an address);
     /// DescribeGroups reports it for the members that joined over this connection.
-    pub fn on_connection_opened(&mut self, connection_id: u64, client_host: String) {
+    pub fn on_connection_opened(&mut self, connection_id: ConnectionId, client_host: String) {
         self.wire.connection_opened(connection_id, client_host);
     }
 
     /// A client connection closed: its waiting requests are forgotten.
-    pub fn on_connection_closed(&mut self, connection_id: u64) {
+    pub fn on_connection_closed(&mut self, connection_id: ConnectionId) {
         self.held_frames.retain(|(c, _)| *c != connection_id);
         self.wire.connection_closed(connection_id);
     }
@@ -433,6 +434,29 @@ impl Node {
     /// The leader of the metadata quorum as this node knows it.
     pub fn controller_leader(&self) -> Option<BrokerId> {
         self.controller.leader_id()
+    }
+
+    /// The metadata this node's broker has applied: what Metadata, DescribeCluster and
+    /// DescribeTopicPartitions answer from, as Kafka's `KafkaApis` answers from the broker's
+    /// `MetadataCache` and never from the controller's newest image, so a broker never
+    /// tells a client about metadata it has not applied itself.
+    ///
+    /// In kraftsim the broker has no copy of its own: it reads the node's replica of the
+    /// metadata log, and [`settle`](Self::settle) hands every change of it to the broker at
+    /// the end of the input that made it, so between inputs the two are the same. Before
+    /// the broker's first publish they are not, which is why client frames wait
+    /// (`held_frames`) until it has published.
+    /// (Fields, not `&self`: the front end borrows the node's `wire` mutably meanwhile.)
+    fn metadata_cache<'a>(
+        id: BrokerId,
+        broker: &Broker,
+        controller: &'a QuorumController,
+    ) -> &'a MetadataImage {
+        assert!(
+            broker.is_metadata_published(),
+            "node {id}: a client request was served before the broker published its metadata"
+        );
+        controller.image()
     }
 
     /// Whether a client can connect now: once the broker has been unfenced with its metadata

@@ -371,7 +371,7 @@ mod tests {
     fn waiting_produce(connection_id: u64, deadline_ms: u64) -> DelayedProduce {
         DelayedProduce {
             origin: ProduceOrigin::Client(ClientToken {
-                connection_id,
+                connection_id: crate::messages::ConnectionId(connection_id),
                 correlation_id: 1,
             }),
             deadline_ms,

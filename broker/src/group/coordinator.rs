@@ -567,7 +567,8 @@ impl GroupCoordinator {
             // Skip ids a loaded group already has (another coordinator drew them).
             loop {
                 self.next_member += 1;
-                member_id = member_id_for(&client.client_id, self.next_member, token.connection_id);
+                member_id =
+                    member_id_for(&client.client_id, self.next_member, token.connection_id.0);
                 if !group.members.contains_key(&member_id)
                     && !group.pending_members.contains(&member_id)
                 {

@@ -4,7 +4,7 @@ use super::coordinator::{
     ClientIdentity, GroupCoordinator, GroupRequest, GroupResponse, INITIAL_REBALANCE_DELAY_MS,
 };
 use super::offsets_topic::{decode_records, encode_group_metadata, OffsetsRecord};
-use crate::messages::ClientToken;
+use crate::messages::{ClientToken, ConnectionId};
 use bytes::Bytes;
 use controller::ErrorCode;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
@@ -21,7 +21,7 @@ fn s(x: &str) -> StrBytes {
 
 fn token(n: i32) -> ClientToken {
     ClientToken {
-        connection_id: n as u64,
+        connection_id: ConnectionId(n as u64),
         correlation_id: n,
     }
 }

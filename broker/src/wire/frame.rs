@@ -2,6 +2,10 @@
 //! many bytes. A broker refuses frames over `socket.request.max.bytes` (104857600) and
 //! closes the connection, as it does for a negative length.
 //!
+//! The length prefix belongs to the transport, not to the protocol layer: the front end
+//! takes and gives frames without it, [`FrameDecoder`] strips it from what a socket
+//! receives, and [`length_prefix`] is what a socket writes before each response.
+//!
 //! The decoder never allocates for bytes that have not arrived: a length prefix is a
 //! promise, not a payment, and a client that announces 100 MB and sends nothing must not
 //! cost 100 MB. It asks for at most [`READ_CHUNK_BYTES`] more at a time.
@@ -20,6 +24,16 @@ pub enum FrameError {
     TooLarge { size: i64, max: usize },
     #[error("negative frame length {0}")]
     NegativeLength(i32),
+}
+
+/// The 4 bytes a socket writes before a frame of `len` bytes.
+pub fn length_prefix(len: usize) -> Result<[u8; 4], FrameError> {
+    i32::try_from(len)
+        .map(i32::to_be_bytes)
+        .map_err(|_| FrameError::TooLarge {
+            size: i64::try_from(len).unwrap_or(i64::MAX),
+            max: i32::MAX as usize,
+        })
 }
 
 /// Cuts a byte stream into frames.
@@ -107,6 +121,16 @@ mod tests {
         assert_eq!(d.next_frame(), Ok(None));
         assert_eq!(d.want(), READ_CHUNK_BYTES, "one chunk at a time");
         assert!(d.buffer().capacity() < 2 * READ_CHUNK_BYTES);
+    }
+
+    #[test]
+    fn a_length_prefix_decodes_back_to_its_frame() {
+        let mut d = FrameDecoder::new(100);
+        d.buffer()
+            .extend_from_slice(&length_prefix(3).expect("small"));
+        d.buffer().extend_from_slice(b"xyz");
+        assert_eq!(d.next_frame(), Ok(Some(Bytes::from_static(b"xyz"))));
+        assert!(length_prefix(usize::MAX).is_err());
     }
 
     #[test]

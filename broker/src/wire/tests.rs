@@ -1,7 +1,7 @@
 //! The front end against real request bytes, and against garbage.
 
 use super::front_end::{FrontEndAction, WireFrontEnd};
-use crate::messages::ClientRequest;
+use crate::messages::{ClientRequest, ConnectionId};
 use bytes::{BufMut, Bytes, BytesMut};
 use controller::{ErrorCode, MetadataImage, MetadataRecord, TopicId};
 use kafka_protocol::messages::{
@@ -81,9 +81,10 @@ fn request<R: Encodable + HeaderVersion>(api_key: ApiKey, version: i16, body: &R
     buf.freeze()
 }
 
-/// Splits a response frame into its correlation id and body.
+/// Splits a response frame (no length prefix, as the front end leaves it) into its
+/// correlation id and body.
 fn response(frame: Bytes, header_version: i16) -> (i32, Bytes) {
-    let mut b = frame.slice(4..);
+    let mut b = frame;
     let header = ResponseHeader::decode(&mut b, header_version).expect("response header");
     (header.correlation_id, b)
 }
@@ -92,7 +93,8 @@ fn response(frame: Bytes, header_version: i16) -> (i32, Bytes) {
 fn api_versions_lists_what_kraftsim_speaks() {
     let mut fe = front_end();
     let frame = request(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
-    let FrontEndAction::Respond(out) = fe.on_frame(1, frame, &image(), Some(1)) else {
+    let FrontEndAction::Respond(out) = fe.on_frame(ConnectionId(1), frame, &image(), Some(1))
+    else {
         panic!("answered at once")
     };
     let (corr, mut body) = response(out, 0);
@@ -112,6 +114,28 @@ fn api_versions_lists_what_kraftsim_speaks() {
 }
 
 #[test]
+fn api_versions_advertises_exactly_the_handler_table() {
+    let mut fe = front_end();
+    let frame = request(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
+    let FrontEndAction::Respond(out) = fe.on_frame(ConnectionId(1), frame, &image(), Some(1))
+    else {
+        panic!("answered at once")
+    };
+    let (_, mut body) = response(out, 0);
+    let resp = ApiVersionsResponse::decode(&mut body, 3).expect("decodes");
+    let advertised: Vec<(i16, i16, i16)> = resp
+        .api_keys
+        .iter()
+        .map(|k| (k.api_key, k.min_version, k.max_version))
+        .collect();
+    let handled: Vec<(i16, i16, i16)> = super::apis::HANDLERS
+        .iter()
+        .map(|h| (h.api_key as i16, h.min_version, h.max_version))
+        .collect();
+    assert_eq!(advertised, handled);
+}
+
+#[test]
 fn api_versions_at_an_unknown_version_answers_in_the_v0_layout() {
     let mut fe = front_end();
     let mut frame = BytesMut::new();
@@ -119,7 +143,8 @@ fn api_versions_at_an_unknown_version_answers_in_the_v0_layout() {
     frame.put_i16(99);
     frame.put_i32(7);
     frame.put_i16(-1); // null client id
-    let FrontEndAction::Respond(out) = fe.on_frame(1, frame.freeze(), &image(), None) else {
+    let FrontEndAction::Respond(out) = fe.on_frame(ConnectionId(1), frame.freeze(), &image(), None)
+    else {
         panic!("answered")
     };
     let (corr, mut body) = response(out, 0);
@@ -142,7 +167,8 @@ fn metadata_describes_brokers_topics_and_leaders() {
             None
         });
         let frame = request(ApiKey::Metadata, version, &req);
-        let FrontEndAction::Respond(out) = fe.on_frame(1, frame, &image(), Some(2)) else {
+        let FrontEndAction::Respond(out) = fe.on_frame(ConnectionId(1), frame, &image(), Some(2))
+        else {
             panic!("answered")
         };
         let (_, mut body) = response(out, ApiKey::Metadata.response_header_version(version));
@@ -176,11 +202,11 @@ fn produce_becomes_a_typed_request_with_the_records_untouched() {
         ]);
     let frame = request(ApiKey::Produce, 9, &req);
     let FrontEndAction::Dispatch(token, ClientRequest::Produce(p)) =
-        fe.on_frame(5, frame, &image(), None)
+        fe.on_frame(ConnectionId(5), frame, &image(), None)
     else {
         panic!("dispatched")
     };
-    assert_eq!(token.connection_id, 5);
+    assert_eq!(token.connection_id, ConnectionId(5));
     assert!(fe.owns(token), "acks=all is answered later");
     assert_eq!((p.acks, p.timeout_ms), (-1, 1000));
     assert_eq!(p.partitions[0].records, records);
@@ -205,7 +231,7 @@ fn bad_frames_close_the_connection_with_a_reason() {
         ),
     ];
     for (frame, why) in cases {
-        match fe.on_frame(1, frame, &image(), None) {
+        match fe.on_frame(ConnectionId(1), frame, &image(), None) {
             FrontEndAction::Close(reason) => {
                 assert!(reason.contains(why), "{reason} should say {why}")
             }
@@ -224,7 +250,7 @@ proptest! {
         frame.put_i32(1);
         frame.extend_from_slice(&body);
         let mut fe = front_end();
-        let _ = fe.on_frame(1, frame.freeze(), &image(), None);
+        let _ = fe.on_frame(ConnectionId(1), frame.freeze(), &image(), None);
     }
 }
 
@@ -234,11 +260,12 @@ proptest! {
     /// (a 44 GB allocation aborted the process); `validate` now refuses such frames.
     #[test]
     fn garbage_bodies_under_valid_headers_never_panic(
-        which in 0usize..super::api_versions::SUPPORTED.len(),
+        which in 0usize..super::apis::HANDLERS.len(),
         v in 0i16..20,
         body in proptest::collection::vec(any::<u8>(), 0..200),
     ) {
-        let (key, min, max) = super::api_versions::SUPPORTED[which];
+        let handler = &super::apis::HANDLERS[which];
+        let (key, min, max) = (handler.api_key, handler.min_version, handler.max_version);
         let version = min + v % (max - min + 1);
         let header = RequestHeader::default()
             .with_request_api_key(key as i16)
@@ -248,7 +275,7 @@ proptest! {
         header.encode(&mut buf, key.request_header_version(version)).expect("header");
         buf.extend_from_slice(&body);
         let mut fe = front_end();
-        let _ = fe.on_frame(1, buf.freeze(), &image(), None);
+        let _ = fe.on_frame(ConnectionId(1), buf.freeze(), &image(), None);
     }
 }
 
@@ -266,8 +293,12 @@ fn the_bounds_check_accepts_every_well_formed_request() {
         super::validate::check_body(key as i16, version, &buf)
             .unwrap_or_else(|e| panic!("{key:?} v{version} refused: {e}"));
     };
-    for (key, min, max) in super::api_versions::SUPPORTED.iter().copied() {
-        let min = super::api_versions::decodable_min(key).max(min);
+    for handler in super::apis::HANDLERS {
+        let (key, min, max) = (
+            handler.api_key,
+            handler.min_decodable_version,
+            handler.max_version,
+        );
         for v in min..=max {
             match key {
                 ApiKey::Produce => check(key, v, &|b, v| {
@@ -549,7 +580,7 @@ fn a_frame_claiming_billions_of_elements_is_refused_not_allocated() {
     frame.put_i16(1); // acks
     frame.put_i32(1000); // timeout
     frame.put_i32(i32::MAX); // "topic_data has 2147483647 elements"
-    match front_end().on_frame(1, frame.freeze(), &image(), None) {
+    match front_end().on_frame(ConnectionId(1), frame.freeze(), &image(), None) {
         FrontEndAction::Close(reason) => assert!(
             reason.contains("array claims 2147483647 elements"),
             "{reason}"
@@ -568,7 +599,8 @@ fn metadata_for_an_unknown_topic_asks_for_its_creation() {
         ]))
         .with_allow_auto_topic_creation(true);
     let frame = request(ApiKey::Metadata, 9, &req);
-    let FrontEndAction::Respond(out) = fe.on_frame(1, frame, &image(), Some(1)) else {
+    let FrontEndAction::Respond(out) = fe.on_frame(ConnectionId(1), frame, &image(), Some(1))
+    else {
         panic!("answered")
     };
     let (_, mut body) = response(out, ApiKey::Metadata.response_header_version(9));
@@ -637,7 +669,8 @@ fn describe_topic_partitions(
                 .with_partition_index(p)
         }));
     let frame = request(ApiKey::DescribeTopicPartitions, 0, &req);
-    let FrontEndAction::Respond(out) = front_end().on_frame(1, frame, image, Some(1)) else {
+    let FrontEndAction::Respond(out) = front_end().on_frame(ConnectionId(1), frame, image, Some(1))
+    else {
         panic!("answered from the image at once")
     };
     let (corr, mut body) = response(
@@ -752,7 +785,7 @@ fn find_coordinator_for_transactions_is_refused_with_a_reason() {
             .with_key(StrBytes::from_static_str("my-transactional-id"))
             .with_key_type(if version == 0 { 0 } else { 1 });
         let frame = request(ApiKey::FindCoordinator, version, &req);
-        let action = front_end().on_frame(1, frame, &image(), Some(1));
+        let action = front_end().on_frame(ConnectionId(1), frame, &image(), Some(1));
         if version == 0 {
             // v0 has no key type: it is a group lookup, for the broker.
             assert!(matches!(action, FrontEndAction::Dispatch(..)), "{action:?}");
@@ -788,7 +821,9 @@ fn metadata_flags_consumer_offsets_as_internal() {
         12,
         &MetadataRequest::default().with_topics(None),
     );
-    let FrontEndAction::Respond(out) = front_end().on_frame(1, frame, &image, Some(1)) else {
+    let FrontEndAction::Respond(out) =
+        front_end().on_frame(ConnectionId(1), frame, &image, Some(1))
+    else {
         panic!("answered")
     };
     let (_, mut body) = response(out, ApiKey::Metadata.response_header_version(12));
@@ -826,7 +861,8 @@ fn describe_quorum_is_forwarded_and_its_answer_encoded() {
     };
     let mut fe = front_end();
     let frame = request(ApiKey::DescribeQuorum, 2, &ask("__cluster_metadata", 1));
-    let FrontEndAction::Respond(out) = fe.on_frame(1, frame, &image(), Some(1)) else {
+    let FrontEndAction::Respond(out) = fe.on_frame(ConnectionId(1), frame, &image(), Some(1))
+    else {
         panic!("refused at once")
     };
     let (_, mut body) = response(out, ApiKey::DescribeQuorum.response_header_version(2));
@@ -842,7 +878,7 @@ fn describe_quorum_is_forwarded_and_its_answer_encoded() {
             &ask("__cluster_metadata", 0),
         );
         let FrontEndAction::Dispatch(token, ClientRequest::DescribeQuorum) =
-            fe.on_frame(1, frame, &image(), Some(1))
+            fe.on_frame(ConnectionId(1), frame, &image(), Some(1))
         else {
             panic!("forwarded to the controller")
         };
@@ -900,7 +936,7 @@ fn create_topics_reports_what_it_made() {
             .with_replication_factor(2)]);
         let frame = request(ApiKey::CreateTopics, version, &req);
         let FrontEndAction::Dispatch(token, ClientRequest::CreateTopics(_)) =
-            fe.on_frame(1, frame, &image(), Some(1))
+            fe.on_frame(ConnectionId(1), frame, &image(), Some(1))
         else {
             panic!("dispatched to the controller")
         };

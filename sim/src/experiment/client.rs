@@ -5,6 +5,7 @@
 //! -2, ...; here bootstrap server -k is node k.
 
 use crate::harness::{ClientDelivery, SimCluster};
+use broker::ConnectionId;
 use controller::BrokerId;
 use loadgen::network::{NetOutput, NodeId};
 use std::collections::BTreeMap;
@@ -15,8 +16,8 @@ pub use loadgen::network::ClientCore;
 /// One client's connections.
 #[derive(Debug, Default)]
 pub struct SimConnections {
-    by_node: BTreeMap<NodeId, u64>,
-    by_connection: BTreeMap<u64, NodeId>,
+    by_node: BTreeMap<NodeId, ConnectionId>,
+    by_connection: BTreeMap<ConnectionId, NodeId>,
     /// Responses the client could not decode (a broker bug, if it ever happens).
     pub protocol_errors: Vec<String>,
 }

@@ -8,37 +8,40 @@
 
 use super::*;
 
+/// The one connection the harness's typed client calls travel on.
+pub(super) const TYPED_CLIENT_CONNECTION: ConnectionId = ConnectionId(1);
+
 /// Wire connection ids start here, far from the typed client's.
-pub(super) const FIRST_WIRE_CONNECTION: u64 = 1_000;
+pub(super) const FIRST_WIRE_CONNECTION: ConnectionId = ConnectionId(1_000);
 
 /// What a simulated client connection sees.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientDelivery {
     Connected {
         node: BrokerId,
-        connection_id: u64,
+        connection_id: ConnectionId,
     },
     /// The connection could not be opened (the node is down).
     Refused {
         node: BrokerId,
-        connection_id: u64,
+        connection_id: ConnectionId,
     },
     /// A response frame (no length prefix).
     Frame {
         node: BrokerId,
-        connection_id: u64,
+        connection_id: ConnectionId,
         frame: Bytes,
     },
     /// The node closed the connection, or died.
     Closed {
         node: BrokerId,
-        connection_id: u64,
+        connection_id: ConnectionId,
         reason: String,
     },
 }
 
 impl ClientDelivery {
-    pub(super) fn connection_id(&self) -> u64 {
+    pub(super) fn connection_id(&self) -> ConnectionId {
         match self {
             ClientDelivery::Connected { connection_id, .. }
             | ClientDelivery::Refused { connection_id, .. }
@@ -97,9 +100,9 @@ impl SimCluster {
     /// is paused: its kernel still accepts) with its listener open, `Refused` if it is down
     /// or still starting (a broker opens its listener once it is unfenced, as Kafka's does:
     /// [`Node::accepts_client_connections`]).
-    pub fn connect(&mut self, to: BrokerId) -> u64 {
+    pub fn connect(&mut self, to: BrokerId) -> ConnectionId {
         let connection_id = self.next_connection_id;
-        self.next_connection_id += 1;
+        self.next_connection_id.0 += 1;
         let up = match self.slots.get(&to) {
             Some(NodeProcess::Running(node) | NodeProcess::Paused(node, _)) => {
                 node.accepts_client_connections()
@@ -140,7 +143,7 @@ impl SimCluster {
 
     /// Writes a request frame (no length prefix) on a client connection. A closed
     /// connection drops it: the client learns of the close separately.
-    pub fn send_frame(&mut self, connection_id: u64, frame: Bytes) {
+    pub fn send_frame(&mut self, connection_id: ConnectionId, frame: Bytes) {
         let Some(conn) = self.wire_connections.get(&connection_id) else {
             return;
         };
@@ -160,7 +163,7 @@ impl SimCluster {
     }
 
     /// The client closes a connection.
-    pub fn close(&mut self, connection_id: u64) {
+    pub fn close(&mut self, connection_id: ConnectionId) {
         if let Some(conn) = self.wire_connections.remove(&connection_id) {
             if let Some(NodeProcess::Running(node)) = self.slots.get_mut(&conn.node) {
                 node.on_connection_closed(connection_id);
@@ -173,7 +176,7 @@ impl SimCluster {
         std::mem::take(&mut self.client_inbox)
     }
 
-    pub(super) fn close_connection(&mut self, connection_id: u64, reason: String) {
+    pub(super) fn close_connection(&mut self, connection_id: ConnectionId, reason: String) {
         let Some(conn) = self.wire_connections.get_mut(&connection_id) else {
             return;
         };
@@ -198,7 +201,7 @@ impl SimCluster {
     pub(super) fn token(&mut self) -> ClientToken {
         self.next_correlation_id += 1;
         ClientToken {
-            connection_id: 1,
+            connection_id: TYPED_CLIENT_CONNECTION,
             correlation_id: self.next_correlation_id,
         }
     }

@@ -44,8 +44,8 @@ use crate::invariants::{Checker, Violation};
 use crate::records::{decode_values, encode_batch};
 use crate::rng::SimRng;
 use broker::{
-    BrokerConfig, ClientRequest, ClientResponse, ClientToken, Node, NodeStore, PeerMessage,
-    ProducePartition, ProduceRequest, WireOutput,
+    BrokerConfig, ClientRequest, ClientResponse, ClientToken, ConnectionId, Node, NodeStore,
+    PeerMessage, ProducePartition, ProduceRequest, WireOutput,
 };
 use bytes::Bytes;
 use controller::{BrokerId, ControllerConfig, CreatableTopic, ErrorCode, PartitionRegistration};
@@ -127,8 +127,8 @@ pub struct SimCluster {
     busy_until_us: BTreeMap<BrokerId, u64>,
     /// Changes at every start, so work accepted by a dead incarnation is dropped.
     incarnations: BTreeMap<BrokerId, u64>,
-    wire_connections: BTreeMap<u64, WireConnection>,
-    next_connection_id: u64,
+    wire_connections: BTreeMap<ConnectionId, WireConnection>,
+    next_connection_id: ConnectionId,
     client_inbox: VecDeque<ClientDelivery>,
     events: Vec<ClusterEvent>,
     /// Whether the last fault left fewer than a majority of voters up (for the narration).

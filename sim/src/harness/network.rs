@@ -23,7 +23,7 @@
 //! function of the seed; a feature that is off draws nothing from the RNG.
 
 use crate::rng::SimRng;
-use broker::{BrokerId, PeerMessageKind};
+use broker::{BrokerId, ConnectionId, PeerMessageKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The connection a message travels on. Order is kept per connection.
@@ -36,7 +36,7 @@ pub enum Channel {
     /// A replica fetcher and the leader's answers.
     Replication,
     /// One client connection, by its id.
-    Client(u64),
+    Client(ConnectionId),
     /// The harness's typed client calls (tests' produce and admin helpers).
     Harness,
 }
@@ -251,7 +251,7 @@ mod tests {
 
     fn client(size_bytes: usize) -> MessageClass {
         MessageClass {
-            channel: Channel::Client(1),
+            channel: Channel::Client(broker::ConnectionId(1)),
             kind: None,
             size_bytes,
         }

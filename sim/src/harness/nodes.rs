@@ -68,12 +68,7 @@ impl SimCluster {
             let next = conn.waiting.pop_front();
             match output {
                 WireOutput::Frame(frame) => {
-                    // The node's frames carry their length prefix; clients get the body.
-                    let frame = if frame.len() >= 4 {
-                        frame.slice(4..)
-                    } else {
-                        frame
-                    };
+                    // Simulated connections carry frames whole: no length prefix either way.
                     charge(frame.len(), &mut depart, &mut self.busy_until_us);
                     self.send_at(
                         depart,
@@ -387,7 +382,7 @@ impl SimCluster {
 
     /// A node's process is gone: its clients' connections are reset.
     pub(super) fn node_died(&mut self, id: BrokerId) {
-        let conns: Vec<u64> = self
+        let conns: Vec<ConnectionId> = self
             .wire_connections
             .iter()
             .filter(|(_, c)| c.node == id && c.open)

@@ -30,7 +30,7 @@ pub enum Payload {
     /// A Kafka request frame (no length prefix) on a client connection.
     ClientFrame {
         to: BrokerId,
-        connection_id: u64,
+        connection_id: ConnectionId,
         frame: Bytes,
     },
     /// Something for a simulated client: an answer frame, a connection event.

@@ -6,8 +6,9 @@
 
 use super::node_task::{NodeInput, WireReply};
 use super::Shared;
-use broker::wire::FrameDecoder;
-use broker::BrokerId;
+use broker::wire::{length_prefix, FrameDecoder};
+use broker::{BrokerId, ConnectionId};
+use bytes::Buf;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -17,7 +18,7 @@ use tokio::sync::mpsc;
 pub async fn serve(
     mut stream: TcpStream,
     node_id: BrokerId,
-    connection_id: u64,
+    connection_id: ConnectionId,
     shared: Arc<Shared>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -85,8 +86,15 @@ pub async fn serve(
             break Some("node is down".into());
         }
         match reply_rx.recv().await {
-            Some(WireReply::Frame(bytes)) => {
-                if let Err(e) = stream.write_all(&bytes).await {
+            Some(WireReply::Frame(frame)) => {
+                // The node's frames come without their length prefix: the socket's framing
+                // is this driver's, as the decoder above strips it from requests.
+                let prefix = match length_prefix(frame.len()) {
+                    Ok(prefix) => prefix,
+                    Err(e) => break Some(e.to_string()),
+                };
+                let mut framed = Buf::chain(&prefix[..], frame);
+                if let Err(e) = stream.write_all_buf(&mut framed).await {
                     break Some(format!("write failed: {e}"));
                 }
             }
@@ -109,7 +117,7 @@ pub async fn serve(
 /// Removes a connection's answer channel when its task ends or is aborted.
 struct Registered {
     shared: Arc<Shared>,
-    connection_id: u64,
+    connection_id: ConnectionId,
 }
 
 impl Drop for Registered {

@@ -22,7 +22,7 @@ pub mod router;
 
 use crate::cluster_control::ProcessState;
 use crate::config::{self, ConfigError};
-use broker::{BrokerConfig, BrokerId, Node, NodeStore};
+use broker::{BrokerConfig, BrokerId, ConnectionId, Node, NodeStore};
 use controller::{ControllerConfig, PartitionRegistration};
 use dashmap::DashMap;
 use node_task::{Control, NodeInput, NodeStatus, WireReply};
@@ -63,7 +63,7 @@ pub struct Shared {
     pub router: Router,
     /// Each open client connection's answer channel (a concurrent map: connections come
     /// and go from many tasks; no simulated decision iterates over it).
-    pub connections: DashMap<u64, mpsc::Sender<WireReply>>,
+    pub connections: DashMap<ConnectionId, mpsc::Sender<WireReply>>,
     pub max_frame_bytes: usize,
     /// Bytes of requests being received, across every connection of the cluster
     /// (`queued.max.request.bytes`): a connection reads on only while some are left.
@@ -821,7 +821,8 @@ async fn accept_loop(listener: TcpListener, id: BrokerId, shared: Arc<Shared>) {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     backoff_ms = 0;
-                    let connection_id = shared.next_connection_id.fetch_add(1, Ordering::Relaxed);
+                    let connection_id =
+                        ConnectionId(shared.next_connection_id.fetch_add(1, Ordering::Relaxed));
                     connections.spawn(connection::serve(stream, id, connection_id, shared.clone()));
                 }
                 Err(e) => {

@@ -5,7 +5,7 @@
 use super::router::{Router, NODE_CHANNEL_CAPACITY};
 use super::Shared;
 use broker::node::ShutdownProgress;
-use broker::{BrokerId, Node, NodeStore, PeerMessage, WireOutput};
+use broker::{BrokerId, ConnectionId, Node, NodeStore, PeerMessage, WireOutput};
 use bytes::Bytes;
 use controller::{MetadataImage, QuorumController};
 use std::sync::Arc;
@@ -21,15 +21,15 @@ pub enum NodeInput {
     },
     /// A client connected, from this address.
     Opened {
-        connection_id: u64,
+        connection_id: ConnectionId,
         client_host: String,
     },
     Frame {
-        connection_id: u64,
+        connection_id: ConnectionId,
         frame: Bytes,
     },
     Closed {
-        connection_id: u64,
+        connection_id: ConnectionId,
     },
     Control(Control),
 }
@@ -261,7 +261,7 @@ fn handle(
             *next_token = next_token.wrapping_add(1);
             // Connection 0 is the cluster handle's own.
             let token = broker::ClientToken {
-                connection_id: 0,
+                connection_id: ConnectionId(0),
                 correlation_id: *next_token,
             };
             node.on_client(now, token, broker::ClientRequest::CreateTopics(vec![topic]));

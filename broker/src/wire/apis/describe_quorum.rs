@@ -17,6 +17,9 @@
 //! each voter without endpoints. Directory ids are zero, as Kafka reports voters
 //! configured statically with `controller.quorum.voters`.
 
+use super::{AnswerContext, Handled, RequestContext};
+use crate::messages::{ClientRequest, ClientResponse};
+use bytes::Bytes;
 use controller::{ErrorCode, QuorumStatus};
 use kafka_protocol::messages as km;
 use kafka_protocol::messages::describe_quorum_response::{PartitionData, ReplicaState, TopicData};
@@ -86,4 +89,20 @@ pub fn answer(status: &QuorumStatus, version: i16) -> DescribeQuorumResponse {
             CLUSTER_METADATA_TOPIC,
         )))
         .with_partitions(vec![partition])])
+}
+
+pub fn decode(ctx: &mut RequestContext<'_>, mut body: Bytes) -> Result<Handled, String> {
+    let req: DescribeQuorumRequest = ctx.decode(&mut body)?;
+    if !names_metadata_partition(&req) {
+        return ctx.answer(&unknown_partitions(&req));
+    }
+    Ok(Handled::Dispatch(ClientRequest::DescribeQuorum))
+}
+
+/// Encodes the active controller's answer.
+pub fn answer_status(ctx: &AnswerContext<'_>, response: ClientResponse) -> Result<Bytes, String> {
+    let ClientResponse::DescribeQuorum(status) = response else {
+        return Err(super::unexpected_answer(ctx, &response));
+    };
+    ctx.encode(&answer(&status, ctx.version()))
 }

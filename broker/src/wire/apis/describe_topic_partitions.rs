@@ -24,6 +24,8 @@
 //! `eligible_leader_replicas` and `last_known_elr` are the partition's ELR and last known
 //! leader (KIP-966), which `kafka-topics --describe` prints as `Elr` and `LastKnownElr`.
 
+use super::{Handled, RequestContext};
+use bytes::Bytes;
 use controller::{BrokerId, MetadataImage};
 use kafka_protocol::messages as km;
 use kafka_protocol::messages::describe_topic_partitions_response::{
@@ -177,4 +179,9 @@ pub fn describe(
         remaining = remaining.saturating_sub(sent);
     }
     response
+}
+
+pub fn decode(ctx: &mut RequestContext<'_>, mut body: Bytes) -> Result<Handled, String> {
+    let req: DescribeTopicPartitionsRequest = ctx.decode(&mut body)?;
+    ctx.answer(&describe(&req, ctx.image))
 }

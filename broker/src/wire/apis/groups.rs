@@ -1,0 +1,241 @@
+//! Consumer groups (KIP-848's predecessor, the classic protocol): FindCoordinator
+//! (api 10), JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
+//! DescribeGroups and ListGroups.
+//!
+//! The group coordinator (`crate::group`) speaks kafka-protocol's message types itself, so
+//! most of these pass through: the request goes to the coordinator with its version, and
+//! its answer is encoded with the fields its version lacks left unset. FindCoordinator is
+//! answered with the coordinator's listener; coordinators kraftsim lacks (transactions,
+//! share groups) are refused with a reason.
+
+use super::{str_bytes, AnswerContext, Handled, RequestContext};
+use crate::group::{ClientIdentity, GroupRequest, GroupResponse};
+use crate::messages::{ClientRequest, ClientResponse};
+use bytes::Bytes;
+use controller::{BrokerId, ErrorCode};
+use kafka_protocol::messages as km;
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::{
+    ApiKey, DescribeGroupsRequest, FindCoordinatorRequest, FindCoordinatorResponse,
+    HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest,
+    OffsetFetchRequest, SyncGroupRequest,
+};
+use kafka_protocol::protocol::StrBytes;
+
+/// The requests the coordinator takes as they are: JoinGroup, SyncGroup, Heartbeat,
+/// LeaveGroup, OffsetCommit and OffsetFetch.
+pub fn decode(ctx: &mut RequestContext<'_>, mut body: Bytes) -> Result<Handled, String> {
+    let request = match ctx.response_to.api_key {
+        ApiKey::JoinGroup => {
+            let req: JoinGroupRequest = ctx.decode(&mut body)?;
+            let client = ClientIdentity {
+                client_id: ctx
+                    .header
+                    .client_id
+                    .as_ref()
+                    .map_or(String::new(), |c| c.as_str().to_string()),
+                client_host: ctx.client_host.to_string(),
+            };
+            GroupRequest::JoinGroup(req, client)
+        }
+        ApiKey::SyncGroup => GroupRequest::SyncGroup(ctx.decode::<SyncGroupRequest>(&mut body)?),
+        ApiKey::Heartbeat => GroupRequest::Heartbeat(ctx.decode::<HeartbeatRequest>(&mut body)?),
+        ApiKey::LeaveGroup => GroupRequest::LeaveGroup(ctx.decode::<LeaveGroupRequest>(&mut body)?),
+        ApiKey::OffsetCommit => {
+            GroupRequest::OffsetCommit(ctx.decode::<OffsetCommitRequest>(&mut body)?)
+        }
+        ApiKey::OffsetFetch => {
+            GroupRequest::OffsetFetch(ctx.decode::<OffsetFetchRequest>(&mut body)?)
+        }
+        other => return Err(format!("{other:?} is not a group request")),
+    };
+    Ok(Handled::Dispatch(ClientRequest::Group(
+        ctx.version(),
+        Box::new(request),
+    )))
+}
+
+pub fn decode_list_groups(
+    ctx: &mut RequestContext<'_>,
+    mut body: Bytes,
+) -> Result<Handled, String> {
+    let req: ListGroupsRequest = ctx.decode(&mut body)?;
+    let states = req
+        .states_filter
+        .iter()
+        .map(|s| s.as_str().to_string())
+        .collect();
+    Ok(Handled::Dispatch(ClientRequest::ListGroups(states)))
+}
+
+pub fn decode_describe_groups(
+    ctx: &mut RequestContext<'_>,
+    mut body: Bytes,
+) -> Result<Handled, String> {
+    let req: DescribeGroupsRequest = ctx.decode(&mut body)?;
+    let ids = req
+        .groups
+        .iter()
+        .map(|g| g.0.as_str().to_string())
+        .collect();
+    Ok(Handled::Dispatch(ClientRequest::DescribeGroups(ids)))
+}
+
+/// Encodes a coordinator answer, leaving unset the fields its version lacks.
+pub fn answer(ctx: &AnswerContext<'_>, response: ClientResponse) -> Result<Bytes, String> {
+    let ClientResponse::Group(response) = response else {
+        return Err(super::unexpected_answer(ctx, &response));
+    };
+    let v = ctx.version();
+    match response {
+        GroupResponse::JoinGroup(mut r) => {
+            if v < 7 {
+                r.protocol_type = None;
+                r.protocol_name = Some(r.protocol_name.unwrap_or_default());
+            }
+            ctx.encode(&r)
+        }
+        GroupResponse::SyncGroup(mut r) => {
+            if v < 5 {
+                r.protocol_type = None;
+                r.protocol_name = None;
+            }
+            ctx.encode(&r)
+        }
+        GroupResponse::Heartbeat(r) => ctx.encode(&r),
+        GroupResponse::LeaveGroup(mut r) => {
+            if v < 3 {
+                r.members.clear();
+            }
+            ctx.encode(&r)
+        }
+        GroupResponse::OffsetCommit(r) => ctx.encode(&r),
+        GroupResponse::ListGroups(mut r) => {
+            if v < 4 {
+                for g in r.groups.iter_mut() {
+                    g.group_state = StrBytes::default();
+                }
+            }
+            ctx.encode(&r)
+        }
+        GroupResponse::DescribeGroups(r) => ctx.encode(&r),
+        GroupResponse::OffsetFetch(mut r) => {
+            for t in r.topics.iter_mut() {
+                for part in t.partitions.iter_mut() {
+                    if v < 5 {
+                        part.committed_leader_epoch = -1;
+                    }
+                }
+            }
+            if v < 2 {
+                r.error_code = 0;
+            }
+            ctx.encode(&r)
+        }
+    }
+}
+
+pub fn decode_find_coordinator(
+    ctx: &mut RequestContext<'_>,
+    mut body: Bytes,
+) -> Result<Handled, String> {
+    let req: FindCoordinatorRequest = ctx.decode(&mut body)?;
+    let version = ctx.version();
+    if req.key_type != 0 {
+        return ctx.answer(&refuse_coordinator_type(&req, version));
+    }
+    let keys = if version >= 4 {
+        req.coordinator_keys
+            .iter()
+            .map(|k| k.as_str().to_string())
+            .collect()
+    } else {
+        vec![req.key.as_str().to_string()]
+    };
+    Ok(Handled::Dispatch(ClientRequest::FindCoordinator {
+        keys,
+        key_type: req.key_type,
+    }))
+}
+
+pub fn answer_find_coordinator(
+    ctx: &AnswerContext<'_>,
+    response: ClientResponse,
+) -> Result<Bytes, String> {
+    let ClientResponse::FindCoordinator(answers) = response else {
+        return Err(super::unexpected_answer(ctx, &response));
+    };
+    let endpoint = |node: BrokerId| {
+        ctx.info
+            .listeners
+            .get(&node)
+            .map_or((String::new(), -1), |(h, p)| (h.clone(), *p))
+    };
+    let body = if ctx.version() >= 4 {
+        FindCoordinatorResponse::default().with_coordinators(
+            answers
+                .iter()
+                .map(|(key, error, node)| {
+                    let (host, port) = endpoint(*node);
+                    Coordinator::default()
+                        .with_key(str_bytes(key))
+                        .with_node_id(km::BrokerId(*node))
+                        .with_host(str_bytes(&host))
+                        .with_port(port)
+                        .with_error_code(error.code())
+                })
+                .collect(),
+        )
+    } else {
+        let (error, node) = answers
+            .first()
+            .map_or((ErrorCode::CoordinatorNotAvailable, -1), |a| (a.1, a.2));
+        let (host, port) = endpoint(node);
+        FindCoordinatorResponse::default()
+            .with_error_code(error.code())
+            .with_node_id(km::BrokerId(node))
+            .with_host(str_bytes(&host))
+            .with_port(port)
+    };
+    ctx.encode(&body)
+}
+
+/// FindCoordinator for a coordinator kraftsim does not have: transactions (key type 1,
+/// KIP-98) and share groups (2, KIP-932). Kafka answers INVALID_REQUEST for a coordinator
+/// it lacks (`getCoordinator` for a share group without a share coordinator); a
+/// non-retriable error makes the Java producer's `initTransactions()` fail at once with
+/// this message, where COORDINATOR_NOT_AVAILABLE made it retry until `max.block.ms`.
+fn refuse_coordinator_type(req: &FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+    let message = match req.key_type {
+        1 => {
+            "kraftsim has no transaction coordinator: transactions (KIP-98) are not supported; \
+              use an idempotent producer (enable.idempotence=true) without transactional.id"
+        }
+        2 => "kraftsim has no share coordinator: share groups (KIP-932) are not supported",
+        _ => "unknown coordinator key type",
+    };
+    let error = ErrorCode::InvalidRequest.code();
+    if version >= 4 {
+        let coordinators = req
+            .coordinator_keys
+            .iter()
+            .map(|k| {
+                Coordinator::default()
+                    .with_key(k.clone())
+                    .with_node_id(km::BrokerId(-1))
+                    .with_host(StrBytes::default())
+                    .with_port(-1)
+                    .with_error_code(error)
+                    .with_error_message(Some(StrBytes::from_static_str(message)))
+            })
+            .collect();
+        FindCoordinatorResponse::default().with_coordinators(coordinators)
+    } else {
+        FindCoordinatorResponse::default()
+            .with_error_code(error)
+            .with_error_message((version >= 1).then(|| StrBytes::from_static_str(message)))
+            .with_node_id(km::BrokerId(-1))
+            .with_host(StrBytes::default())
+            .with_port(-1)
+    }
+}

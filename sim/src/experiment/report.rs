@@ -322,6 +322,25 @@ impl TimelineRecorder {
     }
 }
 
+/// A stall prints the same `0 records sent` line window after window: each run of
+/// identical lines becomes one line with its count (`--json` keeps every line).
+fn collapse_repeats(lines: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lines = lines.iter().peekable();
+    while let Some(l) = lines.next() {
+        let mut repeats = 1usize;
+        while lines.next_if(|next| *next == l).is_some() {
+            repeats += 1;
+        }
+        out.push(if repeats > 1 {
+            format!("{l}  [the same for {repeats} windows in a row]")
+        } else {
+            l.clone()
+        });
+    }
+    out
+}
+
 fn counts(map: &BTreeMap<String, u64>) -> String {
     if map.is_empty() {
         return "none".into();
@@ -351,7 +370,7 @@ impl RunReport {
             out,
             "\n== load, as kafka-producer-perf-test prints it ({clock})"
         );
-        for l in &self.perf.progress_lines {
+        for l in collapse_repeats(&self.perf.progress_lines) {
             let _ = writeln!(out, "{l}");
         }
         let _ = writeln!(out, "{}", self.perf.final_line);
@@ -480,5 +499,27 @@ fn truncate(s: &str, n: usize) -> String {
         let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
         t.push('…');
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_of_identical_progress_lines_collapse_into_one_with_a_count() {
+        let lines: Vec<String> = ["5 sent", "0 sent", "0 sent", "0 sent", "7 sent", "0 sent"]
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        assert_eq!(
+            collapse_repeats(&lines),
+            vec![
+                "5 sent",
+                "0 sent  [the same for 3 windows in a row]",
+                "7 sent",
+                "0 sent"
+            ]
+        );
     }
 }

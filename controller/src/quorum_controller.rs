@@ -64,6 +64,9 @@ pub enum ControllerEventKind {
     BecameActive,
     Resigned,
     BrokerRegistered(BrokerId),
+    /// A new incarnation was refused with DUPLICATE_BROKER_REGISTRATION: the previous
+    /// one's session is still alive.
+    BrokerRegistrationRefused(BrokerId),
     BrokerFenced(BrokerId),
     BrokerUnfenced(BrokerId),
     /// A broker began its controlled shutdown (KIP-631).
@@ -822,6 +825,13 @@ impl QuorumController {
                 )
             {
                 // KIP-631: another process holds this id until its session expires.
+                self.event(
+                    ControllerEventKind::BrokerRegistrationRefused(broker_id),
+                    format!(
+                        "broker {broker_id}'s new incarnation refused (DUPLICATE_BROKER_REGISTRATION): its previous incarnation's session is alive until {} ms without a heartbeat (broker.session.timeout.ms); the broker retries with backoff",
+                        self.config.broker_session_timeout_ms
+                    ),
+                );
                 self.answer((
                     from,
                     ControllerResponse::BrokerRegistration {

@@ -178,7 +178,15 @@ fn a_registration_gets_its_record_offset_as_broker_epoch_and_starts_fenced() {
 fn a_new_incarnation_is_refused_while_the_old_ones_session_lives() {
     let mut a = Active::new();
     let epochs = a.brokers(2);
+    let _ = a.c.take_events();
     assert_eq!(a.register(2, 999).0, ErrorCode::DuplicateBrokerRegistration);
+    let said: Vec<String> = a.c.take_events().iter().map(|e| e.to_string()).collect();
+    assert!(
+        said.iter()
+            .any(|e| e
+                .contains("broker 2's new incarnation refused (DUPLICATE_BROKER_REGISTRATION)")),
+        "the refusal is told, with its reason: {said:?}"
+    );
     // The same incarnation retrying gets its epoch again.
     assert_eq!(a.register(2, 102), (ErrorCode::None, epochs[&2]));
     // Once the old session expired, the new incarnation registers.

@@ -101,6 +101,24 @@ pub fn parse_bootstrap(value: &str) -> Result<Vec<(String, u16)>, ClientError> {
 }
 
 impl ProducerConfig {
+    /// The settings that decide what a fault does to the load, by their Kafka names: what
+    /// a report states so a reader knows which promises the run was under.
+    pub fn describe(&self) -> String {
+        let acks = match self.acks {
+            -1 => "all".to_string(),
+            n => n.to_string(),
+        };
+        format!(
+            "acks={acks} enable.idempotence={} max.in.flight.requests.per.connection={} batch.size={} linger.ms={} buffer.memory={} delivery.timeout.ms={}",
+            self.enable_idempotence,
+            self.max_in_flight,
+            self.batch_size,
+            self.linger_ms,
+            self.buffer_memory,
+            self.delivery_timeout_ms
+        )
+    }
+
     /// Settings from `key=value` properties over the defaults, checked as the Java client
     /// checks them. Unknown keys are errors, so a typo does not silently change nothing.
     pub fn from_props(props: &[(String, String)]) -> Result<Self, ClientError> {

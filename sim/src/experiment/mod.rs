@@ -183,6 +183,7 @@ fn run_with(
         ));
     }
     let producer_config = config.producer_config()?;
+    let producer_settings = producer_config.describe();
     if producer_config.compression != loadgen::compression::Compression::None {
         return Err(SimError::Request(format!(
             "compression.type={}: the deterministic run's time model charges for bytes moved but not for compressing them, so its figures would be fiction; run it with --live, or point loadgen at sim serve",
@@ -315,6 +316,9 @@ fn run_with(
     let final_line = perf.final_line(load_end);
     let stats = &perf.stats;
     let perf_report = PerfReport {
+        producer: producer_settings,
+        acks,
+        idempotent,
         progress_lines,
         final_line,
         records: stats.records(),

@@ -258,6 +258,7 @@ pub fn run_real_time(
         .map_err(|e| RealTimeError::Setup(e.to_string()))?;
     producer_config.bootstrap_servers = servers.clone();
     let (acks, idempotent) = (producer_config.acks, producer_config.enable_idempotence);
+    let producer_settings = producer_config.describe();
     let clock = Clock {
         origin: Instant::now()
             .checked_sub(started_in)
@@ -463,6 +464,9 @@ pub fn run_real_time(
         seed: config.seed,
         trace_digest: "-".into(),
         perf: PerfReport {
+            producer: producer_settings,
+            acks,
+            idempotent,
             progress_lines: recorder.progress_lines,
             final_line: perf_run.final_line.clone(),
             records: perf.stats.records(),

@@ -15,6 +15,10 @@ use std::fmt::Write as _;
 /// The load as kafka-producer-perf-test reports it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PerfReport {
+    /// The producer's settings that decide what a fault does (`ProducerConfig::describe`).
+    pub producer: String,
+    pub acks: i16,
+    pub idempotent: bool,
     /// One line per 5 s window of virtual time, in the Java tool's format.
     pub progress_lines: Vec<String>,
     /// The final line, in the Java tool's format.
@@ -322,6 +326,17 @@ impl TimelineRecorder {
     }
 }
 
+/// What the producer was promised, in words, for the report's reader.
+fn promise(acks: i16, idempotent: bool) -> &'static str {
+    match (acks, idempotent) {
+        (0, _) => "acks=0: nothing is acknowledged; a record the leader never got is lost silently",
+        (1, false) => "a record is acknowledged once the leader has it, before it is committed; a retry can write it twice",
+        (1, true) => "a record is acknowledged once the leader has it, before it is committed; retries cannot write it twice or out of order (KIP-98)",
+        (_, false) => "a record is acknowledged once every ISR member has it (committed); a retry can write it twice",
+        (_, true) => "a record is acknowledged once every ISR member has it (committed), and retries cannot write it twice or out of order (KIP-98)",
+    }
+}
+
 /// A stall prints the same `0 records sent` line window after window: each run of
 /// identical lines becomes one line with its count (`--json` keeps every line).
 fn collapse_repeats(lines: &[String]) -> Vec<String> {
@@ -370,6 +385,9 @@ impl RunReport {
             out,
             "\n== load, as kafka-producer-perf-test prints it ({clock})"
         );
+        let _ = writeln!(out, "producer: {}", self.perf.producer);
+        let promise = promise(self.perf.acks, self.perf.idempotent);
+        let _ = writeln!(out, "  so: {promise}");
         for l in collapse_repeats(&self.perf.progress_lines) {
             let _ = writeln!(out, "{l}");
         }
@@ -505,6 +523,16 @@ fn truncate(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_report_says_what_each_acks_and_idempotence_setting_promises() {
+        assert!(
+            promise(-1, true).contains("every ISR member") && promise(-1, true).contains("KIP-98")
+        );
+        assert!(promise(-1, false).contains("can write it twice"));
+        assert!(promise(1, false).contains("before it is committed"));
+        assert!(promise(0, true).starts_with("acks=0: nothing is acknowledged"));
+    }
 
     #[test]
     fn runs_of_identical_progress_lines_collapse_into_one_with_a_count() {

@@ -10,6 +10,7 @@ pub mod admin_client;
 pub mod cluster_control;
 pub mod config;
 pub mod conform;
+pub mod election_timeouts;
 pub mod experiment;
 pub mod explore;
 pub mod harness;

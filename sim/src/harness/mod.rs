@@ -40,6 +40,7 @@ pub use scheduler::Payload;
 use scheduler::{Scheduled, Stage};
 
 use crate::config::{self, ConfigError};
+use crate::election_timeouts::election_timeout_ticks;
 use crate::invariants::{Checker, Violation};
 use crate::records::{decode_values, encode_batch};
 use crate::rng::SimRng;
@@ -152,22 +153,17 @@ impl SimCluster {
         }
         let mut rng = SimRng::new(config.seed);
         let ids: Vec<BrokerId> = (1..=config.brokers as i32).collect();
-        // Distinct election timeouts per node, drawn from the seed (see controller::config):
-        // two nodes with the same fixed timeout could split every vote forever.
+        // Distinct election timeouts per node, drawn from the seed (see election_timeouts).
         let election_ticks = ControllerConfig::new(1, ids.clone()).raft_election_ticks;
-        let mut offsets: Vec<usize> = (0..election_ticks.max(ids.len())).collect();
-        for i in (1..offsets.len()).rev() {
-            let j = rng.range(0, i as u64 + 1) as usize;
-            offsets.swap(i, j);
-        }
+        let timeouts = election_timeout_ticks(&mut rng, election_ticks, ids.len());
         let mut node_configs = BTreeMap::new();
-        for (&id, offset) in ids.iter().zip(offsets) {
+        for (&id, timeout) in ids.iter().zip(timeouts) {
             let mut c = ControllerConfig::new(id, ids.clone());
             let mut b = BrokerConfig::new(id);
             for (k, v) in &config.configs {
                 config::apply(k, v, &mut b, &mut c)?;
             }
-            c.election_timeout_ticks = c.raft_election_ticks + offset;
+            c.election_timeout_ticks = timeout;
             node_configs.insert(id, (c, b));
         }
         let network = Network::new(config.network.clone());

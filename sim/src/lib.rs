@@ -6,6 +6,7 @@
 //! step, the [`experiment`] and its three targets, [`explore`], [`conform`], the [`live`]
 //! cluster and the [`kafka_cluster`] oracle.
 
+pub mod acked_writes;
 pub mod admin_client;
 pub mod cluster_control;
 pub mod config;

@@ -30,15 +30,17 @@ pub mod nodes;
 pub mod scheduler;
 pub mod time_model;
 
-pub use connections::{value_hash, AckedRecord, ClientDelivery};
+pub use connections::ClientDelivery;
 use connections::{
     PendingProduce, WireConnection, FIRST_WIRE_CONNECTION, MAX_WAITING_PER_CONNECTION,
 };
+pub use convergence::LostWrite;
 pub use narration::TraceLine;
 pub use nodes::NodeProcess;
 pub use scheduler::Payload;
 use scheduler::{Scheduled, Stage};
 
+use crate::acked_writes::AckedWrites;
 use crate::config::{self, ConfigError};
 use crate::election_timeouts::election_timeout_ticks;
 use crate::invariants::{Checker, Violation};
@@ -139,7 +141,8 @@ pub struct SimCluster {
     next_correlation_id: i32,
     pending_produce: BTreeMap<ClientToken, PendingProduce>,
     responses: BTreeMap<ClientToken, ClientResponse>,
-    acked: Vec<AckedRecord>,
+    /// What clients were told is stored, per topic.
+    acked: BTreeMap<String, AckedWrites>,
     checker: Checker,
     trace: Vec<TraceLine>,
     digest: u64,
@@ -189,7 +192,7 @@ impl SimCluster {
             next_correlation_id: 0,
             pending_produce: BTreeMap::new(),
             responses: BTreeMap::new(),
-            acked: Vec::new(),
+            acked: BTreeMap::new(),
             checker: Checker::default(),
             trace: Vec::new(),
             digest: 0xcbf2_9ce4_8422_2325,
@@ -260,7 +263,8 @@ impl SimCluster {
             .check_replicas_agree(self.now_ms(), &self.slots);
     }
 
-    pub fn acked(&self) -> &[AckedRecord] {
+    /// The ledgers of acknowledged writes, one per topic.
+    pub fn acked(&self) -> &BTreeMap<String, AckedWrites> {
         &self.acked
     }
 }

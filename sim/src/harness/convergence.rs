@@ -183,6 +183,6 @@ pub struct LostWrite {
     pub partition: i32,
     pub acks: i16,
     pub offset: i64,
-    /// Up to the first 32 bytes of the value.
+    /// Up to the first [`crate::acked_writes::PREVIEW_BYTES`] of the value.
     pub value: Bytes,
 }

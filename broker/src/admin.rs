@@ -15,12 +15,12 @@ use crate::controller_channel::Purpose;
 use crate::messages::{
     ClientResponse, ClientToken, ConfigEntry, ConfigResourceResult, RESOURCE_BROKER, RESOURCE_TOPIC,
 };
-use crate::replica_manager::Broker;
+use crate::replica_manager::ReplicaManager;
 use controller::config_def::{self, ConfigSource};
 use controller::{ControllerRequest, ErrorCode, MetadataImage};
 use std::collections::BTreeMap;
 
-impl Broker {
+impl ReplicaManager {
     /// DescribeConfigs: each resource's configs.
     pub(crate) fn handle_describe_configs(
         &mut self,

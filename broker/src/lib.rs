@@ -36,4 +36,4 @@ pub use controller::BrokerId;
 pub use error::ErrorCode;
 pub use messages::*;
 pub use node::{Node, NodeOutput, NodeStore, WireOutput};
-pub use replica_manager::{Broker, BrokerEvent, BrokerEventKind};
+pub use replica_manager::{BrokerEvent, BrokerEventKind, ReplicaManager};

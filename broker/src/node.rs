@@ -32,7 +32,7 @@
 
 use crate::config::BrokerConfig;
 use crate::messages::{ClientRequest, ClientResponse, ClientToken, ConnectionId, PeerMessage};
-use crate::replica_manager::{Broker, BrokerEvent, LogStore};
+use crate::replica_manager::{BrokerEvent, LogStore, ReplicaManager};
 use crate::wire::{FrontEndAction, WireFrontEnd};
 use bytes::Bytes;
 use controller::{
@@ -122,7 +122,7 @@ pub struct NodeOutput {
 pub struct Node {
     id: BrokerId,
     controller: QuorumController,
-    broker: Broker,
+    broker: ReplicaManager,
     wire: WireFrontEnd,
     now_ms: u64,
     out: NodeOutput,
@@ -200,7 +200,7 @@ impl Node {
             broker_config.advertised_listeners.clone(),
         );
         wire.set_auto_create_topics(broker_config.auto_create_topics_enable);
-        let broker = Broker::start(
+        let broker = ReplicaManager::start(
             broker_config,
             incarnation_id,
             store.logs,
@@ -312,7 +312,8 @@ impl Node {
         &self.controller
     }
 
-    pub fn broker(&self) -> &Broker {
+    /// The broker half: its replica manager.
+    pub fn broker(&self) -> &ReplicaManager {
         &self.broker
     }
 
@@ -449,7 +450,7 @@ impl Node {
     /// (Fields, not `&self`: the front end borrows the node's `wire` mutably meanwhile.)
     fn metadata_cache<'a>(
         id: BrokerId,
-        broker: &Broker,
+        broker: &ReplicaManager,
         controller: &'a QuorumController,
     ) -> &'a MetadataImage {
         assert!(

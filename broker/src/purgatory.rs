@@ -16,7 +16,7 @@
 //! - [`FetchPurgatory`] holds the [`DelayedFetch`]es; a fetch completes when its wait ran
 //!   out or enough bytes arrived ([`DelayedFetch::is_expired`], `complete_fetches`).
 //!
-//! The `impl Broker` block at the end is the replica manager's side: when to check, and
+//! The `impl ReplicaManager` block at the end is the replica manager's side: when to check, and
 //! where answers go (a client, a follower, or the group coordinator).
 
 use crate::messages::{
@@ -24,7 +24,7 @@ use crate::messages::{
     ReplicaFetchRequest,
 };
 use crate::partition::Partition;
-use crate::replica_manager::Broker;
+use crate::replica_manager::ReplicaManager;
 use controller::{BrokerId, ErrorCode, MetadataImage, PartitionKey};
 use std::collections::BTreeMap;
 
@@ -226,7 +226,7 @@ impl FetchPurgatory {
 
 // ----- the replica manager's side -------------------------------------------------------------
 
-impl Broker {
+impl ReplicaManager {
     /// An append, a HW move or a role change: answer the produces it completes, and let the
     /// next fetch purgatory run check every fetch.
     pub(crate) fn complete_purgatories(&mut self) {

@@ -18,13 +18,13 @@
 //! - any other error: the next fetch to that leader waits `replica.fetch.backoff.ms`.
 //!
 //! The [`ReplicaFetcherManager`] keeps which fetch is in flight to which leader; the
-//! `impl Broker` block below builds the fetches and applies their answers. The leader's
+//! `impl ReplicaManager` block below builds the fetches and applies their answers. The leader's
 //! side, answering a follower's fetch, is the replica manager's (`follower_fetch`, as in
 //! Kafka's `ReplicaManager.fetchMessages`).
 
 use crate::messages::{FetchPartition, PeerMessage, ReplicaFetchRequest, ReplicaFetchResponse};
 use crate::partition::Role;
-use crate::replica_manager::{Broker, BrokerEventKind};
+use crate::replica_manager::{BrokerEventKind, ReplicaManager};
 use controller::{BrokerId, ErrorCode, NO_LEADER};
 use std::collections::BTreeMap;
 
@@ -88,7 +88,7 @@ impl ReplicaFetcherManager {
 
 // ----- the follower side of the replica manager ------------------------------------------------
 
-impl Broker {
+impl ReplicaManager {
     /// The follower side: apply what the leader sent, then fetch again (Kafka's
     /// `AbstractFetcherThread.processFetchRequest`; see the module doc for each outcome).
     pub(crate) fn on_fetch_response(&mut self, from: BrokerId, resp: ReplicaFetchResponse) {

@@ -6,13 +6,13 @@
 //! expands ISRs through the controller.
 //!
 //! What Kafka gives its own classes lives in modules named after them, each adding an
-//! `impl Broker` block: requests that must wait in [`crate::purgatory`] (`DelayedProduce`,
+//! `impl ReplicaManager` block: requests that must wait in [`crate::purgatory`] (`DelayedProduce`,
 //! `DelayedFetch`), the follower side of replication in [`crate::replica_fetcher`]
 //! (`ReplicaFetcherThread`), group traffic in [`crate::group::routing`], and the admin
 //! requests the broker answers itself in [`crate::admin`].
 //!
 //! Like every core in kraftsim it is sans-IO: calls go in with the current time, and what
-//! to send comes out of [`Broker::take_output`].
+//! to send comes out of [`ReplicaManager::take_output`].
 
 use crate::config::BrokerConfig;
 use crate::controller_channel::{ControllerChannel, Purpose};
@@ -72,7 +72,7 @@ pub enum BrokerEventKind {
     },
 }
 
-/// What the broker wants sent.
+/// What the replica manager wants sent: to peers, to clients, and events for reports.
 #[derive(Debug, Default)]
 pub struct BrokerOutput {
     pub peer: Vec<(BrokerId, PeerMessage)>,
@@ -83,14 +83,18 @@ pub struct BrokerOutput {
 /// Logs and high-watermark checkpoints that survive a restart (the broker's `log.dirs`).
 pub type LogStore = BTreeMap<PartitionKey, (Log, i64)>;
 
-/// The broker half of one node.
+/// Kafka's `ReplicaManager`: the broker half of one node.
 ///
-/// Its behaviour is split by Kafka concept, each file adding an `impl Broker` block: this
+/// Besides the partitions Kafka's `ReplicaManager` hosts, it holds what Kafka's
+/// `BrokerServer` hangs beside it (the lifecycle, the controller channel, the group
+/// coordinator, the producer id block), so one sans-IO value is the whole broker half.
+///
+/// Its behaviour is split by Kafka concept, each file adding an `impl ReplicaManager` block: this
 /// one (metadata, produce, fetch, ISR), [`crate::purgatory`], [`crate::replica_fetcher`],
 /// [`crate::group::routing`] and [`crate::admin`]. Fields those blocks share are
 /// `pub(crate)` for that reason alone.
 #[derive(Debug)]
-pub struct Broker {
+pub struct ReplicaManager {
     pub(crate) config: BrokerConfig,
     pub(crate) lifecycle: BrokerLifecycle,
     pub(crate) channel: ControllerChannel,
@@ -123,9 +127,9 @@ pub struct Broker {
     pub(crate) out: BrokerOutput,
 }
 
-impl Broker {
-    /// Starts a broker over the logs it kept (empty on first start). A broker that shut
-    /// down cleanly last time passes the broker epoch it had then.
+impl ReplicaManager {
+    /// Starts the replica manager over the logs this broker kept (empty on first start). A
+    /// broker that shut down cleanly last time passes the broker epoch it had then.
     pub fn start(
         config: BrokerConfig,
         incarnation_id: u64,
@@ -166,7 +170,7 @@ impl Broker {
         }
     }
 
-    /// Stops the broker, keeping its logs and HW checkpoints.
+    /// Stops the replica manager, keeping its logs and HW checkpoints.
     pub fn into_log_store(self) -> LogStore {
         let mut store = self.dormant_logs;
         for (key, p) in self.partitions {
@@ -602,7 +606,7 @@ impl Broker {
 
 // ----- clients and peers ---------------------------------------------------------------------
 
-impl Broker {
+impl ReplicaManager {
     fn key_of(
         image: &MetadataImage,
         topic: &str,

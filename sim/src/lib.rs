@@ -6,10 +6,12 @@
 //! step, the [`experiment`] and its three targets, [`explore`], [`conform`], the [`live`]
 //! cluster and the [`kafka_cluster`] oracle.
 
+pub mod acked_writes;
 pub mod admin_client;
 pub mod cluster_control;
 pub mod config;
 pub mod conform;
+pub mod election_timeouts;
 pub mod experiment;
 pub mod explore;
 pub mod harness;

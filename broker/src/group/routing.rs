@@ -18,7 +18,7 @@ use super::{GroupRequest, GroupResponse};
 use crate::controller_channel::Purpose;
 use crate::messages::{ClientResponse, ClientToken, ProducePartitionResponse};
 use crate::purgatory::{DelayedProduce, ProduceOrigin};
-use crate::replica_manager::Broker;
+use crate::replica_manager::ReplicaManager;
 use controller::{BrokerId, ControllerRequest, ErrorCode, MetadataImage, PartitionKey};
 use std::collections::BTreeMap;
 
@@ -29,7 +29,7 @@ const OFFSET_COMMIT_TIMEOUT_MS: u64 = 5000;
 /// appends in one settle; a commit needs two (append, answer).
 const MAX_GROUP_ROUTING_ROUNDS: usize = 8;
 
-impl Broker {
+impl ReplicaManager {
     /// Answers of the coordinator's internal appends (commits, group metadata) go to the
     /// coordinator; its answers and new appends go out.
     pub(crate) fn route_group_traffic(&mut self) {

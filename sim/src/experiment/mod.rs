@@ -23,6 +23,7 @@ pub mod settings;
 pub mod sim_target;
 pub mod verdict;
 
+use crate::acked_writes::{AckedWrites, RecordId};
 use crate::harness::events::ClusterEventKind;
 use crate::harness::time_model::TimeModel;
 use crate::harness::{SimCluster, SimConfig, SimError};
@@ -39,7 +40,6 @@ use poller::Poller;
 use report::{PerfReport, RunReport};
 use sim_target::SimTarget;
 use std::collections::BTreeMap;
-use verdict::AckedWrite;
 
 /// Everything a run depends on.
 #[derive(Clone, Debug)]
@@ -240,7 +240,8 @@ fn run_with(
     if let Some(o) = observer.as_mut() {
         o.poller.poll_now(load_start, &mut SimTarget(&mut sim));
     }
-    let mut ledger: Vec<AckedWrite> = Vec::with_capacity(config.records.min(10_000_000) as usize);
+    let mut ledger =
+        AckedWrites::with_capacity(&config.topic, config.records.min(10_000_000) as usize);
     let mut progress_lines = Vec::new();
     let mut timeline = report::TimelineRecorder::new(load_start).starting_from(
         &sim,
@@ -265,7 +266,7 @@ fn run_with(
                             config.record_size as u64,
                         );
                     }
-                    ledger.extend(AckedWrite::from_completion(&c));
+                    ledger.record_completion(acks, &c);
                     sim.mix_into_digest(&[c.partition as u8, c.records.len() as u8]);
                 }
                 Err(e) => phases.failed(&e.name(), c.records.len() as u64),
@@ -513,7 +514,7 @@ fn read_back(
     brokers: usize,
     topic: &str,
     partitions: i32,
-) -> Result<BTreeMap<i32, Vec<(i64, u64)>>, SimError> {
+) -> Result<BTreeMap<i32, Vec<(i64, RecordId)>>, SimError> {
     let config = ConsumerConfig {
         bootstrap_servers: (1..=brokers).map(|i| (format!("node{i}"), 9092)).collect(),
         client_id: "kraftsim-verdict".into(),
@@ -526,21 +527,15 @@ fn read_back(
     };
     let mut consumer = Consumer::assign_all(config, topic);
     let mut connections = SimConnections::default();
-    let mut out: BTreeMap<i32, Vec<(i64, u64)>> =
+    let mut out: BTreeMap<i32, Vec<(i64, RecordId)>> =
         (0..partitions).map(|p| (p, Vec::new())).collect();
     let deadline = sim.now_ms() + READ_BACK_TIMEOUT_MS;
     loop {
         let now = sim.now_ms();
         connections.deliver(sim, &mut consumer);
         for r in consumer.take_records() {
-            let mut id = [0u8; 8];
-            if let Some(v) = &r.value {
-                let n = v.len().min(8);
-                id[..n].copy_from_slice(&v[..n]);
-            }
-            out.entry(r.partition)
-                .or_default()
-                .push((r.offset, u64::from_be_bytes(id)));
+            let id = RecordId::stamped(r.value.as_deref().unwrap_or_default());
+            out.entry(r.partition).or_default().push((r.offset, id));
         }
         if consumer.is_caught_up() {
             break;

@@ -28,8 +28,9 @@ use super::phases::{EventCount, EventLine, PhaseRecorder};
 use super::plan::{self, PlanRunner};
 use super::poller::{Poller, Snapshot, DEFAULT_POLL_INTERVAL_MS};
 use super::report::{PartitionTimeline, PerfReport, RunReport, Span, TimelineRecorder};
-use super::verdict::{self, AckedWrite};
+use super::verdict;
 use super::ExperimentConfig;
+use crate::acked_writes::{AckedWrites, RecordId};
 use crate::cluster_control::{ClusterControl, ControlError, Target};
 use crate::kafka_cluster::KafkaCluster;
 use loadgen::consumer::{ConsumerConfig, OffsetReset};
@@ -113,7 +114,9 @@ struct Recorder {
     timeline: TimelineRecorder,
     progress_lines: Vec<String>,
     retried: BTreeMap<String, u64>,
-    ledger: Vec<AckedWrite>,
+    ledger: AckedWrites,
+    /// The producer's acks, for the ledger.
+    acks: i16,
 }
 
 struct Shared {
@@ -161,7 +164,7 @@ impl PerfHooks for Hooks<'_> {
                             size,
                         );
                     }
-                    r.ledger.extend(AckedWrite::from_completion(c));
+                    r.ledger.record_completion(r.acks, c);
                 }
                 Err(e) => r.phases.failed(&e.name(), c.records.len() as u64),
             }
@@ -296,7 +299,11 @@ pub fn run_real_time(
             timeline: TimelineRecorder::new(load_start),
             progress_lines: Vec::new(),
             retried: BTreeMap::new(),
-            ledger: Vec::with_capacity(config.records.min(10_000_000) as usize),
+            ledger: AckedWrites::with_capacity(
+                &config.topic,
+                config.records.min(10_000_000) as usize,
+            ),
+            acks,
         }),
     };
     if let Some(c) = companion.as_mut() {
@@ -404,12 +411,12 @@ pub fn run_real_time(
             config.converge_timeout_ms,
         ))
         .map_err(|e| RealTimeError::Setup(format!("the verdict's read-back: {e}")));
-    let mut committed: BTreeMap<i32, Vec<(i64, u64)>> = BTreeMap::new();
+    let mut committed: BTreeMap<i32, Vec<(i64, RecordId)>> = BTreeMap::new();
     let mut read_error = None;
     match read {
         Ok(records) => {
             for (p, offset, id) in records {
-                committed.entry(p).or_default().push((offset, id));
+                committed.entry(p).or_default().push((offset, RecordId(id)));
             }
         }
         Err(e) => read_error = Some(e.to_string()),

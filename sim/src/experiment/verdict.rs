@@ -1,9 +1,10 @@
 //! # The verdict: what the cluster promised, and whether it kept it
 //!
-//! Every record the producer was told is stored goes in a ledger: its partition, its
-//! offset and its number (the perf producer writes each record's number in its first 8
-//! bytes). After the cluster has healed and converged, the committed logs are read back and
-//! each acknowledged record is looked for:
+//! Every record the producer was told is stored goes in the ledger of acknowledged writes
+//! ([`crate::acked_writes`]): its partition, its offset and its number (the perf producer
+//! writes each record's number in its first 8 bytes). After the cluster has healed and
+//! converged, the committed logs are read back and each acknowledged record is looked for
+//! by the ledger's rule (present at its offset, exactly once):
 //!
 //! - **lost**: not at its offset (nor anywhere, for acks=0, whose offsets are unknown);
 //! - **duplicated**: its number appears more than once in its partition (a retry of a
@@ -33,42 +34,9 @@
 //! The real cluster does exactly this (the oracle showed it, `docs/conformance-differences.md`), so
 //! acks=all records lost in a partition recovered that way are a lesson, not a violation.
 
-use loadgen::producer::Completion;
+use crate::acked_writes::{AckedWrites, CommittedLog, RecordId};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// A record the producer was told is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AckedWrite {
-    pub partition: i32,
-    /// -1 for acks=0.
-    pub offset: i64,
-    pub id: u64,
-    /// Its batch was renumbered under a bumped producer epoch (KIP-360) after a first send
-    /// whose fate was unknown.
-    pub renumbered: bool,
-}
-
-impl AckedWrite {
-    /// The acknowledged records of a completion (none if it failed): the one ledger both
-    /// drivers keep.
-    pub fn from_completion(c: &Completion) -> impl Iterator<Item = AckedWrite> + '_ {
-        let base = c.result.as_ref().ok().copied();
-        c.records
-            .iter()
-            .enumerate()
-            .filter(move |_| base.is_some())
-            .map(move |(i, r)| AckedWrite {
-                partition: c.partition,
-                offset: match base {
-                    Some(b) if b >= 0 => b + i as i64,
-                    _ => -1,
-                },
-                id: r.id,
-                renumbered: c.renumbered,
-            })
-    }
-}
 
 /// The acks level as reports name it.
 pub fn acks_name(acks: i16) -> String {
@@ -119,64 +87,46 @@ pub fn of_read_back(
 }
 
 /// Checks the ledger against what was read back: per partition, (offset, record number)
-/// of every committed record.
+/// of every committed record. Whether a record is there is the ledger's one rule
+/// ([`CommittedLog::presence`]); what a loss, a copy or a reordering means is decided here.
 pub fn check(
     acks: i16,
     idempotent: bool,
-    ledger: &[AckedWrite],
-    committed: &BTreeMap<i32, Vec<(i64, u64)>>,
+    ledger: &AckedWrites,
+    committed: &BTreeMap<i32, Vec<(i64, RecordId)>>,
     balanced_recoveries: &BTreeSet<i32>,
 ) -> Verdict {
     let level = acks_name(acks);
     let mut v = Verdict::default();
     v.acked.insert(level.clone(), ledger.len() as u64);
-    // Sorted vectors and binary search, not maps: a default run checks a million records,
-    // and this is the run's last step.
-    let mut by_offset: BTreeMap<i32, Vec<(i64, u64)>> = BTreeMap::new();
-    let total: usize = committed.values().map(Vec::len).sum();
-    let mut copies: Vec<(i32, u64)> = Vec::with_capacity(total);
-    let mut reordered: Vec<(i32, u64)> = Vec::new();
+    let log = CommittedLog::new(committed);
+    // Records after a higher-numbered one in their partition, sorted for binary search (a
+    // default run checks a million records, and this is the run's last step).
+    let mut reordered: Vec<(i32, RecordId)> = Vec::new();
     let mut reorder_examples: Vec<String> = Vec::new();
     for (p, records) in committed {
-        let mut highest: Option<u64> = None;
+        let mut highest: Option<RecordId> = None;
         for (offset, id) in records {
-            copies.push((*p, *id));
             if let Some(h) = highest.filter(|h| id < h) {
                 reordered.push((*p, *id));
                 if reorder_examples.len() < 5 {
                     reorder_examples.push(format!(
-                        "record {id} at partition {p} offset {offset}, after record {h}"
+                        "record {} at partition {p} offset {offset}, after record {}",
+                        id.0, h.0
                     ));
                 }
             }
             highest = Some(highest.map_or(*id, |h| h.max(*id)));
         }
-        let mut sorted = records.clone();
-        sorted.sort_unstable();
-        by_offset.insert(*p, sorted);
     }
-    copies.sort_unstable();
     reordered.sort_unstable();
-    let mut present_ids: Vec<u64> = copies.iter().map(|(_, id)| *id).collect();
-    present_ids.sort_unstable();
-    let count_of = |key: (i32, u64)| {
-        copies.partition_point(|c| *c <= key) - copies.partition_point(|c| *c < key)
-    };
     let (mut lost, mut duplicated, mut out_of_order) = (0u64, 0u64, 0u64);
     let mut lost_to_recovery = 0u64;
     // Duplicated or reordered records of renumbered batches: Kafka's own hole (below).
     let mut renumbered_anomalies = 0u64;
-    for w in ledger {
-        let present = if w.offset >= 0 {
-            by_offset.get(&w.partition).is_some_and(|records| {
-                records
-                    .binary_search_by_key(&w.offset, |(offset, _)| *offset)
-                    .is_ok_and(|i| records[i].1 == w.id)
-            })
-        } else {
-            present_ids.binary_search(&w.id).is_ok()
-        };
-        if !present {
+    for w in ledger.iter() {
+        let presence = log.presence(w);
+        if !presence.at_its_offset {
             lost += 1;
             if balanced_recoveries.contains(&w.partition) {
                 lost_to_recovery += 1;
@@ -185,13 +135,13 @@ pub fn check(
             if v.lost_examples.len() < 5 {
                 v.lost_examples.push(format!(
                     "record {} (partition {}, offset {})",
-                    w.id, w.partition, w.offset
+                    w.record.0, w.partition, w.offset
                 ));
             }
             continue;
         }
-        let key = (w.partition, w.id);
-        let anomaly = (count_of(key) > 1, reordered.binary_search(&key).is_ok());
+        let key = (w.partition, w.record);
+        let anomaly = (presence.copies > 1, reordered.binary_search(&key).is_ok());
         if idempotent && w.renumbered && (anomaly.0 || anomaly.1) {
             renumbered_anomalies += 1;
         }
@@ -238,8 +188,11 @@ pub fn check(
                 .iter()
                 .filter(|w| w.renumbered)
                 .filter(|w| {
-                    let key = (w.partition, w.id);
-                    f(&(count_of(key) > 1, reordered.binary_search(&key).is_ok()))
+                    let key = (w.partition, w.record);
+                    f(&(
+                        log.copies(w.partition, w.record) > 1,
+                        reordered.binary_search(&key).is_ok(),
+                    ))
                 })
                 .count() as u64
         };
@@ -291,14 +244,38 @@ pub fn violation_kind(violation: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::acked_writes::AckedWrite;
 
     fn w(partition: i32, offset: i64, id: u64) -> AckedWrite {
         AckedWrite {
             partition,
-            offset,
-            id,
+            acks: -1,
             renumbered: false,
+            offset,
+            record: RecordId(id),
         }
+    }
+
+    /// [`super::check`] over a ledger of `writes` and committed (offset, record number)s.
+    fn check(
+        acks: i16,
+        idempotent: bool,
+        writes: &[AckedWrite],
+        committed: &BTreeMap<i32, Vec<(i64, u64)>>,
+        balanced_recoveries: &BTreeSet<i32>,
+    ) -> Verdict {
+        let mut ledger = AckedWrites::with_capacity("t", writes.len());
+        for w in writes {
+            ledger.push(AckedWrite { acks, ..*w });
+        }
+        let committed = committed
+            .iter()
+            .map(|(p, records)| {
+                let records = records.iter().map(|(o, id)| (*o, RecordId(*id))).collect();
+                (*p, records)
+            })
+            .collect();
+        super::check(acks, idempotent, &ledger, &committed, balanced_recoveries)
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! A connection is opened to one node (refused if it is down) and muted while the node
 //! handles its current request, as Kafka's socket server does, so requests wait in order.
-//! Every acknowledged produce goes into the ledger ([`AckedRecord`]), which the verdict
-//! reads back at the end.
+//! Every acknowledged produce goes into the topic's ledger of acknowledged writes
+//! ([`crate::acked_writes`]), which the verdict reads back at the end.
 
 use super::*;
 
@@ -65,26 +65,6 @@ pub(super) struct WireConnection {
 /// The most requests waiting on one client connection (a client keeps at most
 /// `max.in.flight.requests.per.connection`, 5 by default).
 pub(super) const MAX_WAITING_PER_CONNECTION: usize = 1024;
-
-/// A record the client was told is stored. The ledger keeps a hash of the value and its
-/// first bytes, not the value, so long runs stay small.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AckedRecord {
-    pub topic: String,
-    pub partition: i32,
-    pub acks: i16,
-    pub offset: i64,
-    pub value_hash: u64,
-    /// Up to the first 32 bytes of the value, for reports.
-    pub value: Bytes,
-}
-
-/// FNV-1a of a record value.
-pub fn value_hash(value: &[u8]) -> u64 {
-    value.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
 
 #[derive(Debug)]
 pub(super) struct PendingProduce {
@@ -327,15 +307,12 @@ impl SimCluster {
         {
             if let Some(r) = parts.first() {
                 if r.error == ErrorCode::None {
+                    let ledger = self
+                        .acked
+                        .entry(p.topic.clone())
+                        .or_insert_with(|| AckedWrites::with_capacity(&p.topic, 0));
                     for (i, v) in p.values.iter().enumerate() {
-                        self.acked.push(AckedRecord {
-                            topic: p.topic.clone(),
-                            partition: p.partition,
-                            acks: p.acks,
-                            offset: r.base_offset + i as i64,
-                            value_hash: value_hash(v),
-                            value: Bytes::copy_from_slice(&v[..v.len().min(32)]),
-                        });
+                        ledger.push_value(p.partition, p.acks, r.base_offset + i as i64, v);
                     }
                 }
             }

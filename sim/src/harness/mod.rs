@@ -30,16 +30,19 @@ pub mod nodes;
 pub mod scheduler;
 pub mod time_model;
 
-pub use connections::{value_hash, AckedRecord, ClientDelivery};
+pub use connections::ClientDelivery;
 use connections::{
     PendingProduce, WireConnection, FIRST_WIRE_CONNECTION, MAX_WAITING_PER_CONNECTION,
 };
+pub use convergence::LostWrite;
 pub use narration::TraceLine;
 pub use nodes::NodeProcess;
 pub use scheduler::Payload;
 use scheduler::{Scheduled, Stage};
 
+use crate::acked_writes::AckedWrites;
 use crate::config::{self, ConfigError};
+use crate::election_timeouts::election_timeout_ticks;
 use crate::invariants::{Checker, Violation};
 use crate::records::{decode_values, encode_batch};
 use crate::rng::SimRng;
@@ -138,7 +141,8 @@ pub struct SimCluster {
     next_correlation_id: i32,
     pending_produce: BTreeMap<ClientToken, PendingProduce>,
     responses: BTreeMap<ClientToken, ClientResponse>,
-    acked: Vec<AckedRecord>,
+    /// What clients were told is stored, per topic.
+    acked: BTreeMap<String, AckedWrites>,
     checker: Checker,
     trace: Vec<TraceLine>,
     digest: u64,
@@ -152,22 +156,17 @@ impl SimCluster {
         }
         let mut rng = SimRng::new(config.seed);
         let ids: Vec<BrokerId> = (1..=config.brokers as i32).collect();
-        // Distinct election timeouts per node, drawn from the seed (see controller::config):
-        // two nodes with the same fixed timeout could split every vote forever.
+        // Distinct election timeouts per node, drawn from the seed (see election_timeouts).
         let election_ticks = ControllerConfig::new(1, ids.clone()).raft_election_ticks;
-        let mut offsets: Vec<usize> = (0..election_ticks.max(ids.len())).collect();
-        for i in (1..offsets.len()).rev() {
-            let j = rng.range(0, i as u64 + 1) as usize;
-            offsets.swap(i, j);
-        }
+        let timeouts = election_timeout_ticks(&mut rng, election_ticks, ids.len());
         let mut node_configs = BTreeMap::new();
-        for (&id, offset) in ids.iter().zip(offsets) {
+        for (&id, timeout) in ids.iter().zip(timeouts) {
             let mut c = ControllerConfig::new(id, ids.clone());
             let mut b = BrokerConfig::new(id);
             for (k, v) in &config.configs {
                 config::apply(k, v, &mut b, &mut c)?;
             }
-            c.election_timeout_ticks = c.raft_election_ticks + offset;
+            c.election_timeout_ticks = timeout;
             node_configs.insert(id, (c, b));
         }
         let network = Network::new(config.network.clone());
@@ -193,7 +192,7 @@ impl SimCluster {
             next_correlation_id: 0,
             pending_produce: BTreeMap::new(),
             responses: BTreeMap::new(),
-            acked: Vec::new(),
+            acked: BTreeMap::new(),
             checker: Checker::default(),
             trace: Vec::new(),
             digest: 0xcbf2_9ce4_8422_2325,
@@ -264,7 +263,8 @@ impl SimCluster {
             .check_replicas_agree(self.now_ms(), &self.slots);
     }
 
-    pub fn acked(&self) -> &[AckedRecord] {
+    /// The ledgers of acknowledged writes, one per topic.
+    pub fn acked(&self) -> &BTreeMap<String, AckedWrites> {
         &self.acked
     }
 }

@@ -22,6 +22,7 @@ pub mod router;
 
 use crate::cluster_control::ProcessState;
 use crate::config::{self, ConfigError};
+use crate::election_timeouts::election_timeout_ticks;
 use broker::{BrokerConfig, BrokerId, ConnectionId, Node, NodeStore};
 use controller::{ControllerConfig, PartitionRegistration};
 use dashmap::DashMap;
@@ -295,19 +296,24 @@ impl Cluster {
         });
         let data = DataDir::create()?;
         let mut slots = BTreeMap::new();
-        let mut rng = crate::rng::SimRng::new(b.seed);
+        // Distinct election timeouts per node, drawn from the seed as the simulator draws
+        // them (see election_timeouts).
+        let election_ticks = ControllerConfig::new(1, ids.clone()).raft_election_ticks;
+        let timeouts = election_timeout_ticks(
+            &mut crate::rng::SimRng::new(b.seed),
+            election_ticks,
+            ids.len(),
+        );
         // A separate stream, so the election timeouts stay what they were for a seed.
         let mut phase_rng = crate::rng::SimRng::new(b.seed ^ HEARTBEAT_PHASE_STREAM);
         let node_count = ids.len().max(1) as u64;
-        for (i, &id) in ids.iter().enumerate() {
+        for ((i, &id), timeout) in ids.iter().enumerate().zip(timeouts) {
             let mut c = ControllerConfig::new(id, ids.clone());
             let mut bc = BrokerConfig::new(id);
             for (k, v) in &b.configs {
                 config::apply(k, v, &mut bc, &mut c)?;
             }
-            // Distinct timeouts (see the simulator's harness), then a seeded spread.
-            c.election_timeout_ticks =
-                c.raft_election_ticks + (i * 3 + rng.range(0, 3) as usize) % c.raft_election_ticks;
+            c.election_timeout_ticks = timeout;
             // The nodes start together, but Kafka's processes never do: spread their
             // heartbeats over the interval (evenly, plus a seeded jitter within each
             // slot), or a stop would meet the others' heartbeats in lockstep

@@ -561,21 +561,31 @@ impl ReplicaManager {
         for (key, p) in self.partitions.iter_mut() {
             let before = p.isr().to_vec();
             if let Some(isr) = p.maybe_shrink_isr(now, lag) {
-                proposals.push((*key, before, isr));
+                // Each leaving replica with how long it has actually been behind, not
+                // just the limit it passed.
+                let behind: Vec<String> = before
+                    .iter()
+                    .filter(|b| !isr.contains(b))
+                    .map(|b| match p.follower_state(*b) {
+                        Some(f) => format!(
+                            "{b} (last caught up {} ms ago)",
+                            now.saturating_sub(f.last_caught_up_time_ms)
+                        ),
+                        None => format!("{b} (never fetched)"),
+                    })
+                    .collect();
+                proposals.push((*key, isr, behind.join(", ")));
             }
         }
-        for (key, before, isr) in proposals {
-            let gone: Vec<BrokerId> = before
-                .iter()
-                .copied()
-                .filter(|b| !isr.contains(b))
-                .collect();
+        for (key, isr, behind) in proposals {
             let reason = if self.controller_leader.is_none() {
                 format!(
-                    "replica(s) {gone:?} not caught up for {lag} ms; ISR cannot shrink until the metadata quorum has a leader"
+                    "replica(s) {behind} not caught up within {lag} ms; ISR cannot shrink until the metadata quorum has a leader"
                 )
             } else {
-                format!("replica(s) {gone:?} not caught up for {lag} ms (replica.lag.time.max.ms)")
+                format!(
+                    "replica(s) {behind} not caught up within {lag} ms (replica.lag.time.max.ms)"
+                )
             };
             self.event(
                 key,

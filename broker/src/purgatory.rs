@@ -300,18 +300,13 @@ impl ReplicaManager {
                     request,
                     deadline_ms,
                 } => {
-                    let (answers, bytes, error) = self.read_for_consumer(&request, image);
-                    if expired || error || bytes >= request.min_bytes {
-                        self.out
-                            .client
-                            .push((token, ClientResponse::Fetch(answers)));
-                    } else {
-                        self.delayed_fetch.watch(DelayedFetch::Consumer {
-                            token,
-                            request,
-                            deadline_ms,
-                        });
-                    }
+                    self.answer_or_watch_consumer_fetch(
+                        token,
+                        request,
+                        deadline_ms,
+                        expired,
+                        image,
+                    );
                 }
             }
         }

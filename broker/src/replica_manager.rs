@@ -840,20 +840,34 @@ impl ReplicaManager {
     }
 
     fn consumer_fetch(&mut self, token: ClientToken, req: FetchRequest, image: &MetadataImage) {
-        let (answers, bytes, error) = self.read_for_consumer(&req, image);
-        if bytes >= req.min_bytes
-            || error
-            || req.max_wait_ms == 0
-            || self.delayed_fetch.len() >= self.config.max_purgatory_size
-        {
+        // No wait asked for, or no room to park it: answered now with what there is.
+        let answer_now =
+            req.max_wait_ms == 0 || self.delayed_fetch.len() >= self.config.max_purgatory_size;
+        let deadline_ms = self.now_ms + req.max_wait_ms;
+        self.answer_or_watch_consumer_fetch(token, req, deadline_ms, answer_now, image);
+    }
+
+    /// Kafka's `DelayedFetch.tryComplete` for a consumer: answers the fetch if it has
+    /// `min_bytes`, met an error, or must be answered anyway (`answer_now`: expired, or
+    /// never parked); else parks it in the fetch purgatory until `deadline_ms`.
+    pub(crate) fn answer_or_watch_consumer_fetch(
+        &mut self,
+        token: ClientToken,
+        request: FetchRequest,
+        deadline_ms: u64,
+        answer_now: bool,
+        image: &MetadataImage,
+    ) {
+        let (answers, bytes, error) = self.read_for_consumer(&request, image);
+        if answer_now || error || bytes >= request.min_bytes {
             self.out
                 .client
                 .push((token, ClientResponse::Fetch(answers)));
         } else {
             self.delayed_fetch.watch(DelayedFetch::Consumer {
                 token,
-                deadline_ms: self.now_ms + req.max_wait_ms,
-                request: req,
+                request,
+                deadline_ms,
             });
         }
     }

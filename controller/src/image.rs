@@ -105,6 +105,17 @@ impl MetadataImage {
             .is_some_and(|b| !b.fenced && !b.in_controlled_shutdown)
     }
 
+    /// The replicas whose broker is fenced or gone: what Metadata and
+    /// DescribeTopicPartitions report as a partition's offline replicas.
+    pub fn offline_replicas(&self, partition: &PartitionRegistration) -> Vec<BrokerId> {
+        partition
+            .replicas
+            .iter()
+            .copied()
+            .filter(|b| !self.is_unfenced(*b))
+            .collect()
+    }
+
     /// A broker that is registered and not fenced (it may be shutting down).
     pub fn is_unfenced(&self, broker_id: BrokerId) -> bool {
         self.brokers.get(&broker_id).is_some_and(|b| !b.fenced)

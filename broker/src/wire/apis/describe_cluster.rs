@@ -11,19 +11,13 @@ use kafka_protocol::messages::{DescribeClusterRequest, DescribeClusterResponse};
 pub fn decode(ctx: &mut RequestContext<'_>, mut body: Bytes) -> Result<Handled, String> {
     let _: DescribeClusterRequest = ctx.decode(&mut body)?;
     let info = ctx.info;
-    let brokers = ctx
-        .image
-        .brokers
-        .values()
-        .filter(|b| !b.fenced)
-        .filter_map(|b| {
-            let (host, port) = info.listeners.get(&b.broker_id)?;
-            Some(
-                DescribeClusterBroker::default()
-                    .with_broker_id(km::BrokerId(b.broker_id))
-                    .with_host(str_bytes(host))
-                    .with_port(*port),
-            )
+    let brokers = info
+        .advertised_brokers(ctx.image)
+        .map(|(id, host, port)| {
+            DescribeClusterBroker::default()
+                .with_broker_id(km::BrokerId(id))
+                .with_host(str_bytes(host))
+                .with_port(port)
         })
         .collect();
     ctx.answer(

@@ -142,12 +142,7 @@ pub fn describe(
         let partitions: Vec<_> = (start..end)
             .filter_map(|p| t.partitions.get(&p).map(|reg| (p, reg)))
             .map(|(p, reg)| {
-                let offline: Vec<BrokerId> = reg
-                    .replicas
-                    .iter()
-                    .copied()
-                    .filter(|b| !image.is_unfenced(*b))
-                    .collect();
+                let offline = image.offline_replicas(reg);
                 DescribeTopicPartitionsResponsePartition::default()
                     .with_partition_index(p)
                     .with_leader_id(km::BrokerId(if reg.has_leader() { reg.leader } else { -1 }))

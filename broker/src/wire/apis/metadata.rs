@@ -28,18 +28,13 @@ fn metadata(ctx: &mut RequestContext<'_>, req: &MetadataRequest) -> MetadataResp
     let image = ctx.image;
     let info = ctx.info;
     let may_create = info.auto_create_topics && (version < 4 || req.allow_auto_topic_creation);
-    let mut brokers: Vec<MetadataResponseBroker> = image
-        .brokers
-        .values()
-        .filter(|b| !b.fenced)
-        .filter_map(|b| {
-            let (host, port) = info.listeners.get(&b.broker_id)?;
-            Some(
-                MetadataResponseBroker::default()
-                    .with_node_id(km::BrokerId(b.broker_id))
-                    .with_host(str_bytes(host))
-                    .with_port(*port),
-            )
+    let mut brokers: Vec<MetadataResponseBroker> = info
+        .advertised_brokers(image)
+        .map(|(id, host, port)| {
+            MetadataResponseBroker::default()
+                .with_node_id(km::BrokerId(id))
+                .with_host(str_bytes(host))
+                .with_port(port)
         })
         .collect();
     if brokers.is_empty() {
@@ -97,12 +92,7 @@ fn metadata(ctx: &mut RequestContext<'_>, req: &MetadataRequest) -> MetadataResp
                             let ids = |v: &[BrokerId]| {
                                 v.iter().map(|b| km::BrokerId(*b)).collect::<Vec<_>>()
                             };
-                            let offline: Vec<BrokerId> = reg
-                                .replicas
-                                .iter()
-                                .copied()
-                                .filter(|b| !image.is_unfenced(*b))
-                                .collect();
+                            let offline = image.offline_replicas(reg);
                             MetadataResponsePartition::default()
                                 .with_error_code(if reg.has_leader() {
                                     0

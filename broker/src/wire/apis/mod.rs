@@ -106,6 +106,24 @@ pub struct ListenerInfo {
     pub auto_create_topics: bool,
 }
 
+impl ListenerInfo {
+    /// The unfenced brokers with the listener clients must be told, in id order: the
+    /// broker list of Metadata and DescribeCluster (a fenced broker is not offered).
+    pub fn advertised_brokers<'a>(
+        &'a self,
+        image: &'a MetadataImage,
+    ) -> impl Iterator<Item = (BrokerId, &'a str, i32)> + 'a {
+        image
+            .brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .filter_map(|b| {
+                let (host, port) = self.listeners.get(&b.broker_id)?;
+                Some((b.broker_id, host.as_str(), *port))
+            })
+    }
+}
+
 /// Everything a handler may read while decoding one request.
 #[derive(Debug)]
 pub struct RequestContext<'a> {

@@ -122,7 +122,7 @@ pub struct NodeOutput {
 pub struct Node {
     id: BrokerId,
     controller: QuorumController,
-    broker: ReplicaManager,
+    replica_manager: ReplicaManager,
     wire: WireFrontEnd,
     now_ms: u64,
     out: NodeOutput,
@@ -200,7 +200,7 @@ impl Node {
             broker_config.advertised_listeners.clone(),
         );
         wire.set_auto_create_topics(broker_config.auto_create_topics_enable);
-        let broker = ReplicaManager::start(
+        let replica_manager = ReplicaManager::start(
             broker_config,
             incarnation_id,
             store.logs,
@@ -209,7 +209,7 @@ impl Node {
         let mut node = Self {
             id,
             controller,
-            broker,
+            replica_manager,
             wire,
             now_ms,
             out: NodeOutput::default(),
@@ -226,7 +226,7 @@ impl Node {
     pub fn stop(self) -> NodeStore {
         NodeStore {
             quorum: self.controller.quorum().store().clone(),
-            logs: self.broker.into_log_store(),
+            logs: self.replica_manager.into_log_store(),
             clean_shutdown_broker_epoch: None,
         }
     }
@@ -237,7 +237,7 @@ impl Node {
             return;
         }
         self.now_ms = self.now_ms.max(now_ms);
-        self.broker.begin_controlled_shutdown(self.now_ms);
+        self.replica_manager.begin_controlled_shutdown(self.now_ms);
         self.shutdown = Some(ShutdownProgress::BrokerShuttingDown {
             since_ms: self.now_ms,
         });
@@ -252,7 +252,7 @@ impl Node {
         let now = self.now_ms;
         let progress = match self.shutdown? {
             ShutdownProgress::BrokerShuttingDown { since_ms } => {
-                let approved = self.broker.lifecycle().controlled_shutdown()
+                let approved = self.replica_manager.lifecycle().controlled_shutdown()
                     == crate::lifecycle::ControlledShutdown::Approved;
                 if approved || now >= since_ms + CONTROLLED_SHUTDOWN_TIMEOUT_MS {
                     ShutdownProgress::BrokerComponentsShuttingDown { since_ms: now }
@@ -287,14 +287,14 @@ impl Node {
 
     /// Whether the broker's controlled shutdown was approved (false if it timed out).
     pub fn controlled_shutdown_approved(&self) -> bool {
-        self.broker.lifecycle().controlled_shutdown()
+        self.replica_manager.lifecycle().controlled_shutdown()
             == crate::lifecycle::ControlledShutdown::Approved
     }
 
     /// The end of a graceful stop: like [`Node::stop`], and the clean-shutdown file
     /// records the broker epoch, so the next start is known to have whole logs.
     pub fn stop_gracefully(self) -> NodeStore {
-        let epoch = match self.broker.lifecycle().state() {
+        let epoch = match self.replica_manager.lifecycle().state() {
             crate::lifecycle::LifecycleState::Registered { broker_epoch, .. } => Some(broker_epoch),
             crate::lifecycle::LifecycleState::Registering { .. } => None,
         };
@@ -313,8 +313,8 @@ impl Node {
     }
 
     /// The broker half: its replica manager.
-    pub fn broker(&self) -> &ReplicaManager {
-        &self.broker
+    pub fn replica_manager(&self) -> &ReplicaManager {
+        &self.replica_manager
     }
 
     /// Time passes.
@@ -323,7 +323,7 @@ impl Node {
         self.controller.tick(self.now_ms);
         let leader = self.controller_leader();
         let applied = self.controller.quorum().applied_index();
-        self.broker
+        self.replica_manager
             .tick(self.now_ms, leader, applied, self.controller.image());
         self.settle();
     }
@@ -344,9 +344,10 @@ impl Node {
                 },
                 request,
             ),
-            other => self
-                .broker
-                .on_peer(from, other, self.controller.image(), self.now_ms),
+            other => {
+                self.replica_manager
+                    .on_peer(from, other, self.controller.image(), self.now_ms)
+            }
         }
         self.settle();
     }
@@ -354,7 +355,7 @@ impl Node {
     /// A client's request.
     pub fn on_client(&mut self, now_ms: u64, token: ClientToken, request: ClientRequest) {
         self.now_ms = self.now_ms.max(now_ms);
-        self.broker
+        self.replica_manager
             .on_client(token, request, self.controller.image(), self.now_ms);
         self.settle();
     }
@@ -363,7 +364,7 @@ impl Node {
     /// answer comes out in [`NodeOutput::wire`], now or later, exactly once.
     pub fn on_client_frame(&mut self, now_ms: u64, connection_id: ConnectionId, frame: Bytes) {
         self.now_ms = self.now_ms.max(now_ms);
-        if !self.broker.is_metadata_published() {
+        if !self.replica_manager.is_metadata_published() {
             if self.held_frames.len() >= MAX_HELD_FRAMES {
                 self.out.wire.push((
                     connection_id,
@@ -384,12 +385,13 @@ impl Node {
         let action = self.wire.on_frame(
             connection_id,
             frame,
-            Self::metadata_cache(self.id, &self.broker, &self.controller),
+            Self::metadata_cache(self.id, &self.replica_manager, &self.controller),
             self.controller.leader_id(),
         );
         let to_create = self.wire.take_topics_to_create();
         if !to_create.is_empty() {
-            self.broker.auto_create_topics(to_create, self.now_ms);
+            self.replica_manager
+                .auto_create_topics(to_create, self.now_ms);
         }
         match action {
             FrontEndAction::Respond(bytes) => self
@@ -408,8 +410,12 @@ impl Node {
                     // acks=0: nothing will come back.
                     self.out.wire.push((connection_id, WireOutput::NoResponse));
                 }
-                self.broker
-                    .on_client(token, request, self.controller.image(), self.now_ms);
+                self.replica_manager.on_client(
+                    token,
+                    request,
+                    self.controller.image(),
+                    self.now_ms,
+                );
             }
         }
         self.settle();
@@ -450,11 +456,11 @@ impl Node {
     /// (Fields, not `&self`: the front end borrows the node's `wire` mutably meanwhile.)
     fn metadata_cache<'a>(
         id: BrokerId,
-        broker: &ReplicaManager,
+        replica_manager: &ReplicaManager,
         controller: &'a QuorumController,
     ) -> &'a MetadataImage {
         assert!(
-            broker.is_metadata_published(),
+            replica_manager.is_metadata_published(),
             "node {id}: a client request was served before the broker published its metadata"
         );
         controller.image()
@@ -469,7 +475,7 @@ impl Node {
     /// Hands things between the two halves until neither has anything for the other, and
     /// collects what must go out.
     fn settle(&mut self) {
-        if self.broker.is_metadata_published() && !self.held_frames.is_empty() {
+        if self.replica_manager.is_metadata_published() && !self.held_frames.is_empty() {
             // Caught up: the requests that waited are served now, in arrival order.
             for (connection_id, frame) in std::mem::take(&mut self.held_frames) {
                 self.process_client_frame(connection_id, frame);
@@ -479,13 +485,13 @@ impl Node {
             let mut progressed = false;
             let changes = self.controller.take_image_changes();
             if !changes.is_empty() {
-                self.broker
+                self.replica_manager
                     .on_metadata(self.controller.image(), &changes, self.now_ms);
                 progressed = true;
             }
             for (to, resp) in self.controller.take_responses() {
                 if to.broker_id == self.id {
-                    self.broker
+                    self.replica_manager
                         .on_controller_response(to.request_id, resp, self.now_ms);
                     progressed = true;
                 } else {
@@ -498,8 +504,9 @@ impl Node {
                     ));
                 }
             }
-            self.broker.run_fetch_purgatory(self.controller.image());
-            let out = self.broker.take_output();
+            self.replica_manager
+                .run_fetch_purgatory(self.controller.image());
+            let out = self.replica_manager.take_output();
             for (to, msg) in out.peer {
                 match msg {
                     PeerMessage::ControllerRequest {
@@ -541,8 +548,8 @@ impl Node {
                 .extend(self.controller.take_events());
             if !progressed {
                 if !self.listener_open
-                    && self.broker.is_metadata_published()
-                    && !self.broker.lifecycle().is_fenced()
+                    && self.replica_manager.is_metadata_published()
+                    && !self.replica_manager.lifecycle().is_fenced()
                 {
                     self.listener_open = true;
                 }

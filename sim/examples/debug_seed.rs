@@ -20,7 +20,7 @@ fn main() {
     for id in sim.ids().to_vec() {
         if let Some(n) = sim.node(id) {
             println!("{}", n.controller().status());
-            println!("broker {id}: {:?}", n.broker().lifecycle().state());
+            println!("broker {id}: {:?}", n.replica_manager().lifecycle().state());
         }
     }
 }

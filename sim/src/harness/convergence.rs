@@ -67,7 +67,7 @@ impl SimCluster {
             }
             let Some(leader) = self
                 .node(reg.leader)
-                .and_then(|n| n.broker().partition(key))
+                .and_then(|n| n.replica_manager().partition(key))
             else {
                 return false;
             };
@@ -75,7 +75,10 @@ impl SimCluster {
                 return false;
             }
             for r in &reg.replicas {
-                let Some(p) = self.node(*r).and_then(|n| n.broker().partition(key)) else {
+                let Some(p) = self
+                    .node(*r)
+                    .and_then(|n| n.replica_manager().partition(key))
+                else {
                     return false;
                 };
                 if p.log_end_offset() != leader.log_end_offset()
@@ -106,7 +109,7 @@ impl SimCluster {
             .topic_by_name(topic)
             .map(|t| (t.topic_id, partition))
             .ok_or_else(|| SimError::Request(format!("no topic {topic}")))?;
-        let p = image_node.broker().partition(key).ok_or_else(|| {
+        let p = image_node.replica_manager().partition(key).ok_or_else(|| {
             SimError::Request(format!("leader does not host {topic}-{partition}"))
         })?;
         let batches = p

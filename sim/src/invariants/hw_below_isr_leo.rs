@@ -67,7 +67,7 @@ pub fn check(
         }
     }
     for (id, node) in super::live_nodes(slots) {
-        for (key, p) in node.broker().partitions() {
+        for (key, p) in node.replica_manager().partitions() {
             if !p.is_leader() {
                 continue;
             }
@@ -98,9 +98,10 @@ pub fn check(
                     continue;
                 }
                 let leo = match slots.get(&member) {
-                    Some(NodeProcess::Running(n)) | Some(NodeProcess::Paused(n, _)) => {
-                        n.broker().partition(*key).map(|r| r.log_end_offset())
-                    }
+                    Some(NodeProcess::Running(n)) | Some(NodeProcess::Paused(n, _)) => n
+                        .replica_manager()
+                        .partition(*key)
+                        .map(|r| r.log_end_offset()),
                     Some(NodeProcess::Down(store)) => {
                         store.logs.get(key).map(|(log, _)| log.log_end_offset())
                     }

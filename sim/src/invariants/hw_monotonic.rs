@@ -31,7 +31,7 @@ impl HwMonotonic {
             )
         });
         for (id, node) in super::live_nodes(slots) {
-            for (key, p) in node.broker().partitions() {
+            for (key, p) in node.replica_manager().partitions() {
                 if !p.is_leader() {
                     continue;
                 }

@@ -64,7 +64,7 @@ pub fn check(slots: &BTreeMap<BrokerId, NodeProcess>, found: &mut Vec<(&'static 
                 ));
             }
         }
-        for (key, p) in node.broker().partitions() {
+        for (key, p) in node.replica_manager().partitions() {
             if !p.is_leader() {
                 continue;
             }

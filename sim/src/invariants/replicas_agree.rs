@@ -20,7 +20,7 @@ pub fn check(slots: &BTreeMap<BrokerId, NodeProcess>, found: &mut Vec<(&'static 
     let mut by_partition: BTreeMap<PartitionKey, Vec<(BrokerId, &broker::partition::Partition)>> =
         BTreeMap::new();
     for (id, node) in super::live_nodes(slots) {
-        for (key, p) in node.broker().partitions() {
+        for (key, p) in node.replica_manager().partitions() {
             by_partition.entry(*key).or_default().push((id, p));
         }
     }

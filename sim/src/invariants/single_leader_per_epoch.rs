@@ -27,7 +27,7 @@ impl SingleLeaderPerEpoch {
         found: &mut Vec<(&'static str, String)>,
     ) {
         for (id, node) in super::live_nodes(slots) {
-            for (key, p) in node.broker().partitions() {
+            for (key, p) in node.replica_manager().partitions() {
                 if !p.is_leader() {
                     continue;
                 }

@@ -80,7 +80,7 @@ fn summary(node: &Node) -> String {
     let image = node.controller().image();
     let mut lines = vec![node.controller().status()];
     let mut internal = 0usize;
-    for ((topic_id, p), part) in node.broker().partitions() {
+    for ((topic_id, p), part) in node.replica_manager().partitions() {
         let name = image.topics.get(topic_id).map_or("?", |t| t.name.as_str());
         if name.starts_with("__") {
             internal += 1;

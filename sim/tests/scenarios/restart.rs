@@ -56,7 +56,7 @@ fn a_restarted_broker_refuses_clients_until_the_controller_has_unfenced_it() {
     );
     assert!(
         sim.node(2)
-            .is_some_and(|n| !n.broker().lifecycle().is_fenced()),
+            .is_some_and(|n| !n.replica_manager().lifecycle().is_fenced()),
         "it opened because the controller unfenced it"
     );
     assert_eq!(connect_outcome(&mut sim, 2), "connected");

@@ -53,7 +53,7 @@ fn retention_bounds_every_replica_and_a_returning_follower_starts_over() {
     for id in sim.ids().to_vec() {
         let p = sim
             .node(id)
-            .and_then(|n| n.broker().partition(key))
+            .and_then(|n| n.replica_manager().partition(key))
             .expect("replica");
         assert!(
             p.log().log_start_offset() > 0,

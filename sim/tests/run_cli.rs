@@ -38,6 +38,24 @@ fn json_has_the_documented_fields_and_reruns_are_identical() {
             assert!(!p[field].is_null(), "phase field {field}: {p}");
         }
     }
+    // From the load on, each phase ends with every partition and each replica's offsets.
+    let load = phases
+        .iter()
+        .find(|p| p["name"] == "load")
+        .expect("the load phase");
+    let table = load["partitions_at_end"]
+        .as_array()
+        .expect("partitions_at_end[]");
+    assert!(!table.is_empty(), "{load}");
+    for row in table {
+        for field in ["partition", "leader", "leader_epoch", "isr", "replicas"] {
+            assert!(!row[field].is_null(), "partition field {field}: {row}");
+        }
+        let replicas = row["replicas"].as_array().expect("replicas[]");
+        assert!(replicas
+            .iter()
+            .all(|r| !r["node"].is_null() && r.get("log_end_offset").is_some()));
+    }
     for field in ["acked", "lost", "duplicated", "violations"] {
         assert!(!doc["verdict"][field].is_null(), "verdict field {field}");
     }

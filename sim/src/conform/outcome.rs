@@ -529,6 +529,7 @@ mod tests {
             leader_moves: 0,
             isr_changes: 0,
             events: Vec::new(),
+            partitions_at_end: Vec::new(),
             writes,
         }
     }

@@ -224,6 +224,7 @@ fn run_with(
     // ----- the load, with the plan firing ---------------------------------------------------
     let load_start = sim.now_ms();
     phases.next("load", load_start, &no_retries, sim.events(), sim.trace());
+    phases.tabulate(&config.topic, config.partitions);
     let mut producer = Producer::new(producer_config);
     let mut perf = PerfProducer::new(config.perf_config(), load_start);
     let mut connections = SimConnections::default();
@@ -359,26 +360,14 @@ fn run_with(
         .collect();
 
     // ----- heal, converge, read back, judge -------------------------------------------------
-    phases.next(
-        "heal and converge",
-        sim.now_ms(),
-        &producer.metrics.errors,
-        sim.events(),
-        sim.trace(),
-    );
+    phases.next_in(&sim, "heal and converge", &producer.metrics.errors);
     let converged = sim.heal_and_converge(config.converge_timeout_ms);
     sim.check_replicas_agree();
     let observations = observer.map(|o| {
         let now = sim.now_ms();
         o.finish(&mut SimTarget(&mut sim), now)
     });
-    phases.next(
-        "read back for the verdict",
-        sim.now_ms(),
-        &producer.metrics.errors,
-        sim.events(),
-        sim.trace(),
-    );
+    phases.next_in(&sim, "read back for the verdict", &producer.metrics.errors);
     let committed = read_back(&mut sim, config.brokers, &config.topic, config.partitions);
     let end = sim.now_ms();
     let phase_list = phases.finish(end, &producer.metrics.errors, sim.events(), sim.trace());
@@ -462,7 +451,7 @@ fn fire_due_steps(
         let controller = sim.active_controller();
         let name = plan::describe(controller, &step.action);
         timeline.fault(now, &name);
-        phases.next(&name, now, retried, sim.events(), sim.trace());
+        phases.next_in(sim, &name, retried);
         let record = observer.as_mut().map(|o| {
             o.before(
                 &mut SimTarget(sim),

@@ -10,6 +10,7 @@
 //! silence, which is how `sim conform` tells "writes went on" from "writes stalled".
 
 use crate::harness::events::{ClusterEvent, ClusterEventKind};
+use crate::harness::SimCluster;
 use crate::harness::TraceLine;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -70,9 +71,34 @@ pub struct Phase {
     pub leader_moves: u64,
     pub isr_changes: u64,
     pub events: Vec<EventLine>,
+    /// Each partition as the phase ended: leader, epoch, ISR, and every replica's own log
+    /// end offset and high watermark (the simulator only: a real cluster does not show a
+    /// follower's HW to clients).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partitions_at_end: Vec<PartitionAtEnd>,
     /// Acknowledgements per partition over time (not in the JSON report).
     #[serde(skip)]
     pub writes: WriteFlow,
+}
+
+/// One partition as a phase ended, as `kafka-topics --describe` shows it plus what only
+/// each replica knows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PartitionAtEnd {
+    pub partition: String,
+    /// -1: offline.
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub isr: Vec<i32>,
+    pub replicas: Vec<ReplicaAtEnd>,
+}
+
+/// One replica's log end offset and high watermark; `None` while its node is down.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReplicaAtEnd {
+    pub node: i32,
+    pub log_end_offset: Option<i64>,
+    pub high_watermark: Option<i64>,
 }
 
 /// When one partition's writes were acknowledged during a phase.
@@ -130,6 +156,8 @@ pub struct PhaseRecorder {
     retried_before: BTreeMap<String, u64>,
     events_seen: usize,
     trace_seen: usize,
+    /// The topic whose partition table ends each phase ([`PhaseRecorder::tabulate`]).
+    table_of: Option<(String, i32)>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -152,6 +180,7 @@ fn empty_phase(name: &str, at_ms: u64) -> Phase {
         leader_moves: 0,
         isr_changes: 0,
         events: Vec::new(),
+        partitions_at_end: Vec::new(),
         writes: WriteFlow::default(),
     }
 }
@@ -166,7 +195,23 @@ impl PhaseRecorder {
             retried_before: BTreeMap::new(),
             events_seen: 0,
             trace_seen: 0,
+            table_of: None,
         }
+    }
+
+    /// From now on, each phase [`PhaseRecorder::next_in`] ends carries `topic`'s partition
+    /// table.
+    pub fn tabulate(&mut self, topic: &str, partitions: i32) {
+        self.table_of = Some((topic.to_string(), partitions));
+    }
+
+    /// [`PhaseRecorder::next`] in the simulator: the phase ends now, with the partition
+    /// table as it stands.
+    pub fn next_in(&mut self, sim: &SimCluster, next: &str, retried: &BTreeMap<String, u64>) {
+        if let Some((topic, partitions)) = &self.table_of {
+            self.current.partitions_at_end = sim.partition_table(topic, *partitions);
+        }
+        self.next(next, sim.now_ms(), retried, sim.events(), sim.trace());
     }
 
     /// A record acknowledged now, `latency_ms` after its send.

@@ -326,6 +326,37 @@ impl TimelineRecorder {
     }
 }
 
+/// A phase's partition table, one line per partition: leader (or offline), leader epoch,
+/// ISR, then each replica's log end offset and high watermark, so a lagging follower and a
+/// HW waiting for one show.
+fn partition_table_lines(table: &[super::phases::PartitionAtEnd]) -> Vec<String> {
+    table
+        .iter()
+        .map(|p| {
+            let leader = if p.leader < 0 {
+                "offline".to_string()
+            } else {
+                format!("leader {}", p.leader)
+            };
+            let replicas: Vec<String> = p
+                .replicas
+                .iter()
+                .map(|r| match (r.log_end_offset, r.high_watermark) {
+                    (Some(leo), Some(hw)) => format!("{} LEO {leo} HW {hw}", r.node),
+                    _ => format!("{} down", r.node),
+                })
+                .collect();
+            format!(
+                "{}: {leader}, epoch {}, ISR {:?}; {}",
+                p.partition,
+                p.leader_epoch,
+                p.isr,
+                replicas.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// What the producer was promised, in words, for the report's reader.
 fn promise(acks: i16, idempotent: bool) -> &'static str {
     match (acks, idempotent) {
@@ -466,6 +497,12 @@ impl RunReport {
                     p.events.len() - events_per_phase
                 );
             }
+            if !p.partitions_at_end.is_empty() {
+                let _ = writeln!(out, "   at the end of the phase:");
+                for line in partition_table_lines(&p.partitions_at_end) {
+                    let _ = writeln!(out, "     {line}");
+                }
+            }
         }
         let v = &self.verdict;
         let _ = writeln!(out, "\n== verdict");
@@ -532,6 +569,31 @@ mod tests {
         assert!(promise(-1, false).contains("can write it twice"));
         assert!(promise(1, false).contains("before it is committed"));
         assert!(promise(0, true).starts_with("acks=0: nothing is acknowledged"));
+    }
+
+    #[test]
+    fn a_partition_table_line_shows_each_replicas_offsets_or_that_it_is_down() {
+        use crate::experiment::phases::{PartitionAtEnd, ReplicaAtEnd};
+        let replica = |node, offsets: Option<(i64, i64)>| ReplicaAtEnd {
+            node,
+            log_end_offset: offsets.map(|o| o.0),
+            high_watermark: offsets.map(|o| o.1),
+        };
+        let table = vec![PartitionAtEnd {
+            partition: "t-0".into(),
+            leader: 1,
+            leader_epoch: 2,
+            isr: vec![1, 2],
+            replicas: vec![
+                replica(1, Some((120, 100))),
+                replica(2, Some((100, 90))),
+                replica(3, None),
+            ],
+        }];
+        assert_eq!(
+            partition_table_lines(&table),
+            vec!["t-0: leader 1, epoch 2, ISR [1, 2]; 1 LEO 120 HW 100, 2 LEO 100 HW 90, 3 down"]
+        );
     }
 
     #[test]

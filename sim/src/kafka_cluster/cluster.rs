@@ -460,10 +460,13 @@ impl KafkaCluster {
             .collect()
     }
 
-    /// Whether the node's JVM runs, is paused, or is gone; `None` for an unknown node.
+    /// Whether the node's JVM runs, is paused, or is gone; `None` for an unknown node. A
+    /// JVM in its controlled shutdown counts as gone: a restart waits for it to exit.
     pub fn node_process_state(&mut self, id: BrokerId) -> Option<ProcessState> {
         let node = self.node_mut(id).ok()?;
-        Some(if node.is_paused() {
+        Some(if node.is_stopping() {
+            ProcessState::Down
+        } else if node.is_paused() {
             ProcessState::Paused
         } else if node.is_running() {
             ProcessState::Running

@@ -125,6 +125,11 @@ impl KafkaNode {
         Ok(())
     }
 
+    /// A stop was begun ([`KafkaNode::begin_stop`]) and has not been seen to end.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping_since.is_some()
+    }
+
     /// The JVM runs (paused counts as running).
     pub fn is_running(&mut self) -> bool {
         self.process

@@ -131,18 +131,25 @@ impl ExperimentConfig {
 }
 
 /// `--kill 1,2` or `--stop 1,2`: the seed's story. Take the first node down a fifth into
-/// the load, the next at the half (by then the first failover is done and writes go on);
-/// with two of three down, writes stall for a minute (long enough for `max.block.ms` and
-/// the leaders' ISR shrink attempts to show); restart the first (the quorum is back,
-/// writes resume), the next 30 s later; then the run converges. `fault` is how a node goes
-/// down: `Action::Stop` (SIGTERM, as the seed's `docker stop`) or `Action::Kill`.
+/// the load, the next at the half, but never before the first one's partitions have new
+/// leaders (`once failover`: a kill's failover waits 9 s for the fencing, so with few
+/// records the half comes first, and the story must still show writes moving to the
+/// survivors before the second fault); with two of three down, writes stall for a minute
+/// (long enough for `max.block.ms` and the leaders' ISR shrink attempts to show); restart
+/// the first (the quorum is back, writes resume), the next 30 s later; then the run
+/// converges. `fault` is how a node goes down: `Action::Stop` (SIGTERM, as the seed's
+/// `docker stop`) or `Action::Kill`.
 pub fn story(nodes: &[BrokerId], fault: fn(NodeRef) -> Action) -> Vec<Step> {
     let mut steps = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
-        let share = (20 + 30 * i).min(90);
+        let share = Trigger::AtRecordsPercent((20 + 30 * i).min(90) as u8);
         steps.push(Step {
             line: 0,
-            trigger: Trigger::AtRecordsPercent(share as u8),
+            trigger: if i == 0 {
+                share
+            } else {
+                Trigger::OnceFailover(Box::new(share))
+            },
             action: fault(NodeRef::Id(*node)),
         });
     }
@@ -285,14 +292,16 @@ fn run_with(
             records_sent: perf.records_sent(),
             records_total: config.records,
             load_over,
+            failover_done: false,
         };
         if let Some(o) = observer.as_mut() {
             o.poller.poll(now, &mut SimTarget(&mut sim));
         }
         fire_due_steps(
             &mut sim,
+            &config.topic,
             &mut plan,
-            &progress,
+            progress,
             &mut phases,
             &mut timeline,
             &producer.metrics.errors,
@@ -338,14 +347,16 @@ fn run_with(
             records_sent: config.records,
             records_total: config.records,
             load_over: true,
+            failover_done: false,
         };
         if let Some(o) = observer.as_mut() {
             o.poller.poll(sim.now_ms(), &mut SimTarget(&mut sim));
         }
         fire_due_steps(
             &mut sim,
+            &config.topic,
             &mut plan,
-            &progress,
+            progress,
             &mut phases,
             &mut timeline,
             &producer.metrics.errors,
@@ -435,20 +446,34 @@ fn matches_event(event: &Event, kind: &ClusterEventKind) -> bool {
 }
 
 /// Fires the plan's steps that are due; each starts a phase named after what it does.
+#[allow(clippy::too_many_arguments)]
 fn fire_due_steps(
     sim: &mut SimCluster,
+    topic: &str,
     plan: &mut PlanRunner,
-    progress: &plan::Progress,
+    mut progress: plan::Progress,
     phases: &mut PhaseRecorder,
     timeline: &mut report::TimelineRecorder,
     retried: &BTreeMap<String, u64>,
     observer: &mut Option<Observer>,
 ) {
-    while let Some(step) = plan.due(sim.now_ms(), progress, sim.events(), |e, ev| {
-        matches_event(e, &ev.kind)
-    }) {
+    let leader_of = |sim: &SimCluster, p: i32| sim.partition_state(topic, p).map(|r| r.leader);
+    loop {
+        // Asked again after each step fires: the next step waits for *its* predecessor.
+        progress.failover_done =
+            plan.waits_for_failover() && plan.failover().done(|p| leader_of(sim, p));
+        let Some(step) = plan.due(sim.now_ms(), &progress, sim.events(), |e, ev| {
+            matches_event(e, &ev.kind)
+        }) else {
+            return;
+        };
         let now = sim.now_ms();
         let controller = sim.active_controller();
+        let struck = plan::struck(&step.action, controller, sim.ids());
+        let led = (0..sim_partitions(sim, topic))
+            .filter(|p| leader_of(sim, *p).is_some_and(|l| struck.contains(&l)))
+            .collect();
+        let failover = plan::Failover::new(struck, led);
         let name = plan::describe(controller, &step.action);
         timeline.fault(now, &name);
         phases.next_in(sim, &name, retried);
@@ -468,11 +493,18 @@ fn fire_due_steps(
             Ok(text) => sim.note_fault(text),
             Err(why) => sim.note_fault(&format!("'{step}' failed: {why}")),
         }
-        plan.fired(sim.now_ms(), sim.events().len());
+        plan.fired(sim.now_ms(), sim.events().len(), failover);
         if let (Some(o), Some(record)) = (observer.as_mut(), record) {
             o.fired(&mut SimTarget(sim), &step, record, outcome);
         }
     }
+}
+
+/// How many partitions `topic` has, as the freshest running node knows it.
+fn sim_partitions(sim: &SimCluster, topic: &str) -> i32 {
+    (0..)
+        .take_while(|p| sim.partition_state(topic, *p).is_some())
+        .count() as i32
 }
 
 /// Moves time to the next thing: a cluster event, or the earliest of the clients' own

@@ -19,8 +19,10 @@ pub mod plan;
 pub mod poller;
 pub mod real_time;
 pub mod report;
+pub mod run_metrics;
 pub mod settings;
 pub mod sim_target;
+pub mod stalls;
 pub mod verdict;
 
 use crate::acked_writes::{AckedWrites, RecordId};
@@ -38,6 +40,7 @@ use phases::PhaseRecorder;
 use plan::PlanRunner;
 use poller::Poller;
 use report::{PerfReport, RunReport};
+use run_metrics::{producer_sample, RunMetrics};
 use sim_target::SimTarget;
 use std::collections::BTreeMap;
 
@@ -231,9 +234,12 @@ fn run_with(
     // ----- the load, with the plan firing ---------------------------------------------------
     let load_start = sim.now_ms();
     phases.next("load", load_start, &no_retries, sim.events(), sim.trace());
+    let load_phase = phases.current_index();
     phases.tabulate(&config.topic, config.partitions);
     let mut producer = Producer::new(producer_config);
     let mut perf = PerfProducer::new(config.perf_config(), load_start);
+    let mut metrics = RunMetrics::start(&sim, producer_sample(&producer, &perf));
+    let mut stalls = stalls::StallWatch::default();
     let mut connections = SimConnections::default();
     let steps = if config.node_roles {
         let roles = plan::roles(sim.active_controller(), sim.ids());
@@ -297,6 +303,9 @@ fn run_with(
         if let Some(o) = observer.as_mut() {
             o.poller.poll(now, &mut SimTarget(&mut sim));
         }
+        if metrics.maybe_scrape(&sim, producer_sample(&producer, &perf)) {
+            stalls.watch(&mut sim, &producer, &perf);
+        }
         fire_due_steps(
             &mut sim,
             &config.topic,
@@ -304,6 +313,7 @@ fn run_with(
             progress,
             &mut phases,
             &mut timeline,
+            (&mut metrics, producer_sample(&producer, &perf)),
             &producer.metrics.errors,
             &mut observer,
         );
@@ -352,6 +362,9 @@ fn run_with(
         if let Some(o) = observer.as_mut() {
             o.poller.poll(sim.now_ms(), &mut SimTarget(&mut sim));
         }
+        if metrics.maybe_scrape(&sim, producer_sample(&producer, &perf)) {
+            stalls.watch(&mut sim, &producer, &perf);
+        }
         fire_due_steps(
             &mut sim,
             &config.topic,
@@ -359,6 +372,7 @@ fn run_with(
             progress,
             &mut phases,
             &mut timeline,
+            (&mut metrics, producer_sample(&producer, &perf)),
             &producer.metrics.errors,
             &mut observer,
         );
@@ -371,6 +385,8 @@ fn run_with(
         .collect();
 
     // ----- heal, converge, read back, judge -------------------------------------------------
+    let producer_totals = producer_sample(&producer, &perf);
+    metrics.phase_ends(&sim, producer_totals);
     phases.next_in(&sim, "heal and converge", &producer.metrics.errors);
     let converged = sim.heal_and_converge(config.converge_timeout_ms);
     sim.check_replicas_agree();
@@ -378,10 +394,15 @@ fn run_with(
         let now = sim.now_ms();
         o.finish(&mut SimTarget(&mut sim), now)
     });
+    metrics.phase_ends(&sim, producer_totals);
     phases.next_in(&sim, "read back for the verdict", &producer.metrics.errors);
     let committed = read_back(&mut sim, config.brokers, &config.topic, config.partitions);
     let end = sim.now_ms();
-    let phase_list = phases.finish(end, &producer.metrics.errors, sim.events(), sim.trace());
+    let mut phase_list = phases.finish(end, &producer.metrics.errors, sim.events(), sim.trace());
+    let metrics = metrics.finish(&sim, producer_totals);
+    for (phase, m) in phase_list.iter_mut().skip(load_phase).zip(&metrics.phases) {
+        phase.metrics = m.metrics.clone();
+    }
     let checked = match &committed {
         Ok(c) => Ok(verdict::check(
             acks,
@@ -421,6 +442,7 @@ fn run_with(
         phases: phase_list,
         verdict,
         timeline: timeline.finish(&sim, &config.topic, config.partitions),
+        metrics: Some(metrics),
         trace: sim
             .trace()
             .iter()
@@ -454,6 +476,7 @@ fn fire_due_steps(
     mut progress: plan::Progress,
     phases: &mut PhaseRecorder,
     timeline: &mut report::TimelineRecorder,
+    (metrics, producer): (&mut RunMetrics, crate::metrics::ProducerSample),
     retried: &BTreeMap<String, u64>,
     observer: &mut Option<Observer>,
 ) {
@@ -476,6 +499,7 @@ fn fire_due_steps(
         let failover = plan::Failover::new(struck, led);
         let name = plan::describe(controller, &step.action);
         timeline.fault(now, &name);
+        metrics.phase_ends(sim, producer);
         phases.next_in(sim, &name, retried);
         let record = observer.as_mut().map(|o| {
             o.before(

@@ -489,6 +489,9 @@ pub fn run_real_time(
             end,
             partition_spans(&observations.history, &config.topic, config.partitions),
         ),
+        // A real cluster's metrics are not scraped yet: its brokers' JMX (Kafka) or
+        // nodes (live) would fill the same recorder.
+        metrics: None,
         trace,
     };
     Ok(RealTimeRun {

@@ -14,13 +14,16 @@
 //! - [`recorder`]: [`MetricsRecorder`], fed events and samples with their times (it reads
 //!   no clock), giving a snapshot at any moment, a time series per second and per-phase
 //!   summaries;
-//! - [`from_sim`]: scraping the deterministic cluster.
+//! - [`from_sim`]: scraping the deterministic cluster;
+//! - [`text`] and [`html`]: the reports' metrics sections.
 
 pub mod catalog;
 pub mod from_sim;
 pub mod gauges;
+pub mod html;
 pub mod recorder;
 pub mod sample;
+pub mod text;
 
 #[cfg(test)]
 mod tests;

@@ -133,7 +133,10 @@ fn isr_meters_count_events_per_second_and_over_the_window() {
     assert_eq!(series[1].isr_expands_per_sec, 1);
     let snap = r.snapshot(2000);
     assert_eq!(value(&snap, "IsrShrinksPerSec"), Some(1.0), "2 in 2 s");
-    let shrinks = snap.iter().find(|m| m.name == "IsrShrinksPerSec").unwrap();
+    let shrinks = snap
+        .iter()
+        .find(|m| m.name == "IsrShrinksPerSec")
+        .expect("listed");
     assert_eq!(shrinks.count, Some(2));
     assert_eq!(shrinks.kind, MetricKind::Meter);
 }
@@ -180,7 +183,7 @@ fn leader_election_time_is_how_long_the_partition_had_no_serving_leader() {
         .metrics
         .iter()
         .find(|m| m.name == "LeaderElectionRateAndTimeMs")
-        .unwrap();
+        .expect("listed");
     assert_eq!(timer.count, Some(2));
     assert_eq!(timer.max_ms, Some(9000));
     assert_eq!(timer.avg_ms, Some(4500.0));
@@ -188,7 +191,7 @@ fn leader_election_time_is_how_long_the_partition_had_no_serving_leader() {
         .metrics
         .iter()
         .find(|m| m.name == "UncleanLeaderElectionsPerSec")
-        .unwrap();
+        .expect("listed");
     assert_eq!(unclean.count, Some(1));
 }
 
@@ -291,7 +294,7 @@ fn the_snapshot_lists_every_metric_with_its_mbean_kind_and_meaning_as_json() {
         "kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions"
     );
     assert_eq!(first["kind"], "gauge");
-    assert!(first["meaning"].as_str().unwrap().contains("ISR"));
+    assert!(first["meaning"].as_str().is_some_and(|m| m.contains("ISR")));
     let timer = &json[6];
     assert_eq!(timer["name"], "LeaderElectionRateAndTimeMs");
     assert_eq!(timer["kind"], "timer");

@@ -8,6 +8,7 @@ use super::recorder::MeterEvent;
 use super::sample::{ClusterSample, LedPartition, MetadataLeader, NodeSample, ProducerSample};
 use crate::harness::events::{ClusterEvent, ClusterEventKind};
 use crate::harness::SimCluster;
+use broker::Node;
 use controller::ControllerEventKind;
 use std::collections::BTreeMap;
 
@@ -18,38 +19,8 @@ pub fn sample(sim: &SimCluster, producer: ProducerSample) -> ClusterSample {
         .iter()
         .map(|id| {
             // A paused process answers no scrape: only running nodes report.
-            let node = sim.is_running(*id).then(|| sim.node(*id)).flatten();
-            match node {
-                Some(n) => {
-                    let image = n.controller().image();
-                    let names: BTreeMap<_, _> = image
-                        .topic_ids
-                        .iter()
-                        .map(|(name, id)| (*id, name))
-                        .collect();
-                    let rm = n.replica_manager();
-                    let led = rm
-                        .partitions()
-                        .iter()
-                        .filter(|(_, p)| p.is_leader())
-                        .map(|((topic_id, index), p)| LedPartition {
-                            partition: match names.get(topic_id) {
-                                Some(name) => format!("{name}-{index}"),
-                                None => format!("{topic_id:?}-{index}"),
-                            },
-                            replicas: p.replicas().len(),
-                            isr: p.isr().len(),
-                            min_isr: p.min_insync_replicas(),
-                        })
-                        .collect();
-                    NodeSample {
-                        node: *id,
-                        reporting: true,
-                        active_controller: n.controller().active_term().is_some(),
-                        led,
-                        failed_produce_requests: rm.failed_produce_requests(),
-                    }
-                }
+            match sim.is_running(*id).then(|| sim.node(*id)).flatten() {
+                Some(n) => node_sample(n),
                 None => NodeSample {
                     node: *id,
                     reporting: false,
@@ -85,6 +56,40 @@ pub fn sample(sim: &SimCluster, producer: ProducerSample) -> ClusterSample {
         nodes,
         metadata,
         producer,
+    }
+}
+
+/// What one running node reports: whether it is the active controller, the partitions
+/// its broker leads as it sees them, its failed appends. The same for a simulated node and
+/// a live one (`kraftsim::live` runs the same [`Node`]).
+pub fn node_sample(n: &Node) -> NodeSample {
+    let image = n.controller().image();
+    let names: BTreeMap<_, _> = image
+        .topic_ids
+        .iter()
+        .map(|(name, id)| (*id, name))
+        .collect();
+    let rm = n.replica_manager();
+    let led = rm
+        .partitions()
+        .iter()
+        .filter(|(_, p)| p.is_leader())
+        .map(|((topic_id, index), p)| LedPartition {
+            partition: match names.get(topic_id) {
+                Some(name) => format!("{name}-{index}"),
+                None => format!("{topic_id:?}-{index}"),
+            },
+            replicas: p.replicas().len(),
+            isr: p.isr().len(),
+            min_isr: p.min_insync_replicas(),
+        })
+        .collect();
+    NodeSample {
+        node: n.id(),
+        reporting: true,
+        active_controller: n.controller().active_term().is_some(),
+        led,
+        failed_produce_requests: rm.failed_produce_requests(),
     }
 }
 

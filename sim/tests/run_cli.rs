@@ -90,6 +90,20 @@ fn json_has_the_documented_fields_and_reruns_are_identical() {
     let load_metrics = load["metrics"].as_array().expect("phases[].metrics[]");
     assert_eq!(load_metrics[0]["name"], "UnderReplicatedPartitions");
     assert!(!load_metrics[0]["at_end"].is_null());
+    // The kill comes as the load starts (its first fifth fits in buffer.memory at once),
+    // so the Produce round trips show in the phases after it.
+    let latencies: Vec<&serde_json::Value> = phases
+        .iter()
+        .flat_map(|p| p["metrics"].as_array().into_iter().flatten())
+        .filter(|m| m["name"] == "request-latency-avg")
+        .collect();
+    assert!(
+        latencies
+            .iter()
+            .any(|m| m["count"].as_u64().is_some_and(|n| n > 0)
+                && m["avg_ms"].as_f64().is_some_and(|ms| ms > 0.0)),
+        "the producer's Produce round trips are measured: {latencies:?}"
+    );
     assert!(phases
         .iter()
         .any(|p| p["name"].as_str().is_some_and(|n| n.starts_with("kill 2"))));

@@ -18,6 +18,7 @@ pub mod harness;
 pub mod invariants;
 pub mod kafka_cluster;
 pub mod live;
+pub mod metrics;
 pub mod records;
 pub mod rng;
 pub mod scenario;

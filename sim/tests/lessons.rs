@@ -32,7 +32,7 @@ fn golden_path(lesson: &lessons::Lesson) -> PathBuf {
 fn first_differences(expected: &str, actual: &str) -> String {
     let e: Vec<&str> = expected.lines().collect();
     let a: Vec<&str> = actual.lines().collect();
-    let mut out = String::new();
+    let mut out = String::from("(- the golden file, + this run)\n");
     let mut shown = 0;
     for i in 0..e.len().max(a.len()) {
         let (x, y) = (e.get(i), a.get(i));
@@ -210,4 +210,52 @@ fn a_claim_that_does_not_hold_is_reported_and_fails_the_lesson_on_its_own_settin
     assert!(judged
         .to_text(EVENTS_PER_PHASE)
         .contains("no longer hold on the lesson's own settings"));
+}
+
+#[test]
+fn a_lesson_writes_the_runs_page_and_its_picture_and_its_json_names_the_claims() {
+    let dir = std::env::temp_dir().join(format!("kraftsim-lesson-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let html = dir.join("anatomy.html");
+    let svg = dir.join("anatomy.svg");
+    let out = sim(&[
+        "lesson",
+        "anatomy",
+        "--html",
+        html.to_str().expect("utf-8 path"),
+        "--svg",
+        svg.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&html).expect("the page was written");
+    let picture = std::fs::read_to_string(&svg).expect("the picture was written");
+    let _ = std::fs::remove_dir_all(&dir);
+    // The same page `sim run --html` writes, for the lesson's run.
+    let lesson = lessons::find("anatomy").expect("exists");
+    let run = lessons::run(lesson, &Overrides::default()).expect("runs");
+    assert_eq!(
+        page,
+        kraftsim::experiment::html::render(&run.report, "sim lesson anatomy")
+    );
+    assert!(picture.starts_with("<svg") && picture.trim_end().ends_with("</svg>"));
+    for p in 0..3 {
+        assert!(picture.contains(&format!("test_topic-{p}")), "{picture}");
+    }
+
+    let out = sim(&["lesson", "anatomy", "--json"]);
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["lesson"], "anatomy");
+    assert_eq!(doc["command"], "sim lesson anatomy");
+    let claims = doc["claims"].as_array().expect("claims[]");
+    assert_eq!(claims.len(), lesson.claims.len());
+    assert!(claims.iter().all(|c| c["holds"] == true), "{claims:?}");
+    assert_eq!(
+        doc["report"]["trace_digest"],
+        run.report.trace_digest.as_str()
+    );
 }

@@ -93,11 +93,17 @@ pub fn svg(report: &RunReport, title: &str) -> String {
     // The faults, across everything.
     for (i, f) in t.faults.iter().enumerate() {
         let fx = x(f.at_ms);
+        // A label that would run off the right edge is written leftwards of its line.
+        let fits = fx + 3.0 + f.text.len() as f64 * 6.0 < WIDTH;
+        let (label_x, anchor) = if fits {
+            (fx + 3.0, "start")
+        } else {
+            (fx - 3.0, "end")
+        };
         let _ = writeln!(
             out,
-            r##"<line x1="{fx:.1}" y1="{TOP}" x2="{fx:.1}" y2="{:.1}" stroke="#e15759" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" fill="#e15759">{}</text>"##,
+            r##"<line x1="{fx:.1}" y1="{TOP}" x2="{fx:.1}" y2="{:.1}" stroke="#e15759" stroke-dasharray="4 3"/><text x="{label_x:.1}" y="{:.1}" fill="#e15759" text-anchor="{anchor}">{}</text>"##,
             rows_top + rows * ROW_HEIGHT,
-            fx + 3.0,
             TOP + 10.0 + (i % 4) as f64 * 12.0,
             esc(&f.text)
         );

@@ -312,7 +312,7 @@ pub const LESSONS: &[Lesson] = &[
         teaches: "a leader cut off by a network partition",
         file: "lessons/12-network-partition.scenario",
         scenario: include_str!("../../../lessons/12-network-partition.scenario"),
-        watch: "A network partition is not a crash: the isolated node keeps running and its clients may still reach it. A leader cut off from its followers and from the controller still believes it leads. With acks=all it cannot commit: its followers do not fetch, and its request to shrink the ISR cannot reach the controller. Meanwhile the controller, hearing no heartbeat, fences it and elects a new leader. When the partition heals, the old leader learns its epoch is over, truncates, and follows.\n\nWatch the isolated node's writes wait and fail over to the new leader, and nothing acknowledged lost.",
+        watch: "A network partition is not a crash: the isolated node keeps running and its clients may still reach it. A leader cut off from its followers and from the controller still believes it leads. With acks=all it cannot commit: its followers no longer fetch from it, and dropping them from the ISR needs the controller, which it cannot reach (and with min.insync.replicas=2, as here, an ISR of itself alone would not be enough anyway). Meanwhile the controller, hearing no heartbeat, fences it and elects a new leader. When the partition heals, the old leader learns its epoch is over, truncates, and follows.\n\nWatch the isolated node's writes wait and fail over to the new leader, and nothing acknowledged lost.",
         focus: &["leader ->", "ISR ->", "fenced", "diverged"],
         describe_topic: false,
         claims: &[

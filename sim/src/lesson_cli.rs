@@ -75,12 +75,12 @@ pub fn lesson(args: LessonArgs) -> Result<()> {
     if args.json {
         println!("{}", run.to_json());
     } else {
-        let events = if args.trace {
-            usize::MAX
+        let detail = if args.trace {
+            lessons::story::Detail::Everything
         } else {
-            lessons::story::EVENTS_PER_PHASE
+            lessons::story::Detail::Focused
         };
-        print!("{}", run.to_text(events));
+        print!("{}", run.to_text(detail));
     }
     if let Some(path) = &args.html {
         std::fs::write(

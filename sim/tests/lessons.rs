@@ -9,7 +9,7 @@
 //! Also: the listing names every lesson, an unknown name is a clear error, and a claim
 //! that does not hold is reported (and fails the command on the lesson's own settings).
 
-use kraftsim::lessons::{self, story::EVENTS_PER_PHASE, Overrides};
+use kraftsim::lessons::{self, story::Detail, Overrides};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -58,7 +58,7 @@ fn first_differences(expected: &str, actual: &str) -> String {
 fn check_lesson(name: &str) {
     let lesson = lessons::find(name).expect("the lesson exists");
     let run = lessons::run(lesson, &Overrides::default()).expect("the lesson runs");
-    let text = run.to_text(EVENTS_PER_PHASE);
+    let text = run.to_text(Detail::Focused);
     let path = golden_path(lesson);
     if std::env::var_os("KRAFTSIM_BLESS").is_some() {
         std::fs::create_dir_all(golden_dir()).expect("golden directory");
@@ -208,7 +208,7 @@ fn a_claim_that_does_not_hold_is_reported_and_fails_the_lesson_on_its_own_settin
         .expect("a claim fails");
     assert_eq!(lost.evidence, "lost: acks=all=0");
     assert!(judged
-        .to_text(EVENTS_PER_PHASE)
+        .to_text(Detail::Focused)
         .contains("no longer hold on the lesson's own settings"));
 }
 
@@ -258,4 +258,24 @@ fn a_lesson_writes_the_runs_page_and_its_picture_and_its_json_names_the_claims()
         doc["report"]["trace_digest"],
         run.report.trace_digest.as_str()
     );
+}
+
+#[test]
+fn trace_tells_every_event_of_each_phase_where_the_story_picks_the_lessons_focus() {
+    let truncation = lessons::find("truncation").expect("exists");
+    let run = lessons::run(truncation, &Overrides::default()).expect("runs");
+    let focused = run.to_text(Detail::Focused);
+    let everything = run.to_text(Detail::Everything);
+    assert!(focused.contains("more events in this phase; --trace shows every one"));
+    assert!(!everything.contains("more events in this phase"));
+    let told = |text: &str| text.lines().filter(|l| l.contains(" ms  ")).count();
+    let events_from_the_load: usize = run
+        .report
+        .phases
+        .iter()
+        .skip_while(|p| p.name != "load")
+        .map(|p| p.events.len())
+        .sum();
+    assert_eq!(told(&everything), events_from_the_load);
+    assert!(told(&focused) < told(&everything));
 }

@@ -15,6 +15,15 @@ use std::fmt::Write as _;
 
 /// At most this many of a phase's matching events are printed (`--trace` prints all).
 pub const EVENTS_PER_PHASE: usize = 30;
+
+/// How much of each phase's events a story tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// The faults and the events the lesson is about, at most [`EVENTS_PER_PHASE`].
+    Focused,
+    /// Every event (`--trace`).
+    Everything,
+}
 /// Width the authored paragraphs are wrapped to.
 const TEXT_WIDTH: usize = 92;
 
@@ -58,8 +67,8 @@ fn told(phase: &Phase, index: usize, load_index: usize) -> bool {
 }
 
 impl LessonRun {
-    /// The story as text. `events_per_phase` bounds the events printed per phase.
-    pub fn to_text(&self, events_per_phase: usize) -> String {
+    /// The story as text, each phase's events told as `detail` says.
+    pub fn to_text(&self, detail: Detail) -> String {
         let lesson = self.lesson;
         let report = &self.report;
         let mut out = String::new();
@@ -110,7 +119,7 @@ impl LessonRun {
         );
         for (i, phase) in report.phases.iter().enumerate() {
             if told(phase, i, load_index) {
-                self.tell_phase(&mut out, phase, events_per_phase);
+                self.tell_phase(&mut out, phase, detail);
             }
         }
 
@@ -184,7 +193,7 @@ impl LessonRun {
         out
     }
 
-    fn tell_phase(&self, out: &mut String, phase: &Phase, events_per_phase: usize) {
+    fn tell_phase(&self, out: &mut String, phase: &Phase, detail: Detail) {
         let _ = writeln!(
             out,
             "\n-- {} ({} .. {} ms)",
@@ -201,11 +210,19 @@ impl LessonRun {
             phase.isr_changes
         );
         let focus = self.lesson.focus;
-        let matching: Vec<_> = phase
-            .events
-            .iter()
-            .filter(|e| e.node == 0 || focus.is_empty() || focus.iter().any(|f| e.text.contains(f)))
-            .collect();
+        let (matching, events_per_phase): (Vec<_>, usize) = match detail {
+            Detail::Everything => (phase.events.iter().collect(), usize::MAX),
+            Detail::Focused => (
+                phase
+                    .events
+                    .iter()
+                    .filter(|e| {
+                        e.node == 0 || focus.is_empty() || focus.iter().any(|f| e.text.contains(f))
+                    })
+                    .collect(),
+                EVENTS_PER_PHASE,
+            ),
+        };
         for e in matching.iter().take(events_per_phase) {
             let who = if e.node == 0 {
                 "sim".to_string()

@@ -4,7 +4,8 @@
 //! `controller` crates: the deterministic [`harness`] (a cluster on a virtual clock with a
 //! simulated network and a fault injector) and the [`invariants`] it checks after every
 //! step, the [`experiment`] and its three targets, [`explore`], [`conform`], the [`live`]
-//! cluster and the [`kafka_cluster`] oracle.
+//! cluster, the [`kafka_cluster`] oracle, and the [`lessons`] that teach replication with
+//! runs of the simulator.
 
 pub mod acked_writes;
 pub mod admin_client;
@@ -17,6 +18,7 @@ pub mod explore;
 pub mod harness;
 pub mod invariants;
 pub mod kafka_cluster;
+pub mod lessons;
 pub mod live;
 pub mod metrics;
 pub mod records;

@@ -218,6 +218,9 @@ impl StallWatch {
 
     fn watch_high_watermarks(&mut self, sim: &SimCluster, now: u64) -> Vec<String> {
         let mut moved = Vec::new();
+        // Waits that ended with the HW where it stood: the replica waited for left the ISR
+        // or caught up to it, or the partition's leadership moved.
+        let mut released = Vec::new();
         let mut waits: BTreeMap<BrokerId, (Vec<(HwView, u64)>, u64)> = BTreeMap::new();
         for (view, lag_max_ms) in hw_views(sim) {
             let entry =
@@ -226,11 +229,18 @@ impl StallWatch {
                     .or_insert((view.high_watermark, now, false));
             let waiting_for = hw_waits_for(&view);
             if entry.0 != view.high_watermark || waiting_for.is_none() {
-                if entry.2 {
+                if entry.2 && entry.0 != view.high_watermark {
                     moved.push(format!(
                         "{} ({} -> {} after {} ms)",
                         view.partition,
                         entry.0,
+                        view.high_watermark,
+                        now.saturating_sub(entry.1)
+                    ));
+                } else if entry.2 {
+                    released.push(format!(
+                        "{} (HW {}, after {} ms)",
+                        view.partition,
                         view.high_watermark,
                         now.saturating_sub(entry.1)
                     ));
@@ -248,6 +258,12 @@ impl StallWatch {
         let mut lines = Vec::new();
         if !moved.is_empty() {
             lines.push(format!("high watermark moves again: {}", moved.join(", ")));
+        }
+        if !released.is_empty() {
+            lines.push(format!(
+                "high watermark no longer waits for a lagging ISR member (it left the ISR, or the leader moved): {}",
+                released.join(", ")
+            ));
         }
         for (replica, (group, lag_max_ms)) in waits {
             lines.push(hw_line(replica, &group, now, lag_max_ms));

@@ -97,6 +97,34 @@ pub struct PartitionAtEnd {
     pub replicas: Vec<ReplicaAtEnd>,
 }
 
+impl PartitionAtEnd {
+    /// The partition's line in a phase's table: leader (or offline), leader epoch, ISR,
+    /// then each replica's log end offset and high watermark, so a lagging follower and a
+    /// HW waiting for one show.
+    pub fn table_line(&self) -> String {
+        let leader = if self.leader < 0 {
+            "offline".to_string()
+        } else {
+            format!("leader {}", self.leader)
+        };
+        let replicas: Vec<String> = self
+            .replicas
+            .iter()
+            .map(|r| match (r.log_end_offset, r.high_watermark) {
+                (Some(leo), Some(hw)) => format!("{} LEO {leo} HW {hw}", r.node),
+                _ => format!("{} down", r.node),
+            })
+            .collect();
+        format!(
+            "{}: {leader}, epoch {}, ISR {:?}; {}",
+            self.partition,
+            self.leader_epoch,
+            self.isr,
+            replicas.join(", ")
+        )
+    }
+}
+
 /// One replica's log end offset and high watermark; `None` while its node is down.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ReplicaAtEnd {

@@ -330,34 +330,12 @@ impl TimelineRecorder {
     }
 }
 
-/// A phase's partition table, one line per partition: leader (or offline), leader epoch,
-/// ISR, then each replica's log end offset and high watermark, so a lagging follower and a
-/// HW waiting for one show.
+/// A phase's partition table, one line per partition
+/// ([`super::phases::PartitionAtEnd::table_line`]).
 fn partition_table_lines(table: &[super::phases::PartitionAtEnd]) -> Vec<String> {
     table
         .iter()
-        .map(|p| {
-            let leader = if p.leader < 0 {
-                "offline".to_string()
-            } else {
-                format!("leader {}", p.leader)
-            };
-            let replicas: Vec<String> = p
-                .replicas
-                .iter()
-                .map(|r| match (r.log_end_offset, r.high_watermark) {
-                    (Some(leo), Some(hw)) => format!("{} LEO {leo} HW {hw}", r.node),
-                    _ => format!("{} down", r.node),
-                })
-                .collect();
-            format!(
-                "{}: {leader}, epoch {}, ISR {:?}; {}",
-                p.partition,
-                p.leader_epoch,
-                p.isr,
-                replicas.join(", ")
-            )
-        })
+        .map(super::phases::PartitionAtEnd::table_line)
         .collect()
 }
 

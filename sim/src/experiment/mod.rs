@@ -18,6 +18,7 @@ pub mod phases;
 pub mod plan;
 pub mod poller;
 pub mod real_time;
+pub mod replay;
 pub mod report;
 pub mod settings;
 pub mod sim_target;
@@ -249,6 +250,8 @@ fn run_with(
         &config.topic,
         config.partitions,
     );
+    let mut replay = replay::ReplayRecorder::new(&config.topic, config.partitions, load_start);
+    replay.take(&sim);
     let load_deadline = load_start + config.max_load_ms;
     let mut load_finished = true;
     loop {
@@ -298,6 +301,7 @@ fn run_with(
             &producer.metrics.errors,
             &mut observer,
         );
+        replay.sample(&sim);
         if load_over {
             break;
         }
@@ -352,6 +356,7 @@ fn run_with(
             &mut observer,
         );
         sim.step();
+        replay.sample(&sim);
     }
     let unfired: Vec<String> = plan
         .remaining()
@@ -363,6 +368,7 @@ fn run_with(
     phases.next_in(&sim, "heal and converge", &producer.metrics.errors);
     let converged = sim.heal_and_converge(config.converge_timeout_ms);
     sim.check_replicas_agree();
+    replay.take(&sim);
     let observations = observer.map(|o| {
         let now = sim.now_ms();
         o.finish(&mut SimTarget(&mut sim), now)
@@ -370,6 +376,7 @@ fn run_with(
     phases.next_in(&sim, "read back for the verdict", &producer.metrics.errors);
     let committed = read_back(&mut sim, config.brokers, &config.topic, config.partitions);
     let end = sim.now_ms();
+    replay.take(&sim);
     let phase_list = phases.finish(end, &producer.metrics.errors, sim.events(), sim.trace());
     let checked = match &committed {
         Ok(c) => Ok(verdict::check(
@@ -419,6 +426,7 @@ fn run_with(
                 text: l.text.clone(),
             })
             .collect(),
+        replay: replay.finish(),
     };
     Ok((report, observations))
 }

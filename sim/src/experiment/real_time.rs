@@ -489,6 +489,7 @@ pub fn run_real_time(
             partition_spans(&observations.history, &config.topic, config.partitions),
         ),
         trace,
+        replay: Vec::new(),
     };
     Ok(RealTimeRun {
         report,

@@ -75,6 +75,9 @@ pub async fn serve(
         let Some(node) = shared.router.sender(node_id) else {
             break Some("node is down".into());
         };
+        // Kafka's request time for Produce (RequestMetrics TotalTimeMs): from the request
+        // read to its response written back, queueing and purgatory included.
+        let produce_began = is_produce(&frame).then(std::time::Instant::now);
         if node
             .send(NodeInput::Frame {
                 connection_id,
@@ -85,7 +88,11 @@ pub async fn serve(
         {
             break Some("node is down".into());
         }
-        match reply_rx.recv().await {
+        let reply = reply_rx.recv().await;
+        if let Some(began) = produce_began {
+            shared.produce_time.record(began.elapsed());
+        }
+        match reply {
             Some(WireReply::Frame(frame)) => {
                 // The node's frames come without their length prefix: the socket's framing
                 // is this driver's, as the decoder above strips it from requests.
@@ -112,6 +119,11 @@ pub async fn serve(
             format!("closed client connection {connection_id}: {reason}"),
         );
     }
+}
+
+/// Whether a request frame is a Produce request (API key 0, the frame's first two bytes).
+fn is_produce(frame: &[u8]) -> bool {
+    frame.get(..2) == Some(&[0, 0][..])
 }
 
 /// Removes a connection's answer channel when its task ends or is aborted.

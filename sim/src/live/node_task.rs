@@ -59,6 +59,23 @@ pub struct NodeStatus {
     pub leader_id: Option<BrokerId>,
     pub image: MetadataImage,
     pub summary: String,
+    /// The controller's one-line state ([`QuorumController::status`]).
+    pub controller_line: String,
+    /// Every replica of a user topic this node holds, as the dashboard draws it.
+    pub replicas: Vec<ReplicaStatus>,
+}
+
+/// What one replica knows about itself: only the replica has its log end offset, and
+/// only the leader's high watermark is the partition's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    pub topic: String,
+    pub partition: i32,
+    pub is_leader: bool,
+    pub log_end_offset: i64,
+    pub high_watermark: i64,
+    /// The bytes of its log (`kafka.log:type=Log,name=Size`).
+    pub log_bytes: u64,
 }
 
 fn status(node: &Node) -> NodeStatus {
@@ -69,7 +86,30 @@ fn status(node: &Node) -> NodeStatus {
         leader_id: c.leader_id(),
         image: c.image().clone(),
         summary: summary(node),
+        controller_line: c.status(),
+        replicas: replicas(node),
     }
+}
+
+/// The replicas of user topics (internal ones, `__consumer_offsets`, left out as
+/// [`summary`] counts them).
+fn replicas(node: &Node) -> Vec<ReplicaStatus> {
+    let image = node.controller().image();
+    node.replica_manager()
+        .partitions()
+        .iter()
+        .filter_map(|((topic_id, p), part)| {
+            let topic = image.topics.get(topic_id)?.name.clone();
+            (!topic.starts_with("__")).then(|| ReplicaStatus {
+                topic,
+                partition: *p,
+                is_leader: part.is_leader(),
+                log_end_offset: part.log_end_offset(),
+                high_watermark: part.high_watermark(),
+                log_bytes: part.log().size_bytes() as u64,
+            })
+        })
+        .collect()
 }
 
 /// The controller's line, then one line per replica this node holds, as

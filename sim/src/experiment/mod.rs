@@ -355,6 +355,8 @@ fn run_with(
             &producer.metrics.errors,
             &mut observer,
         );
+        // A step that fired is seen at its own instant, before time moves on.
+        replay.sample(&sim);
         sim.step();
         replay.sample(&sim);
     }

@@ -244,9 +244,9 @@ fn the_replay_page_shows_the_runs_state_at_the_sliders_moment() {
         .as_array()
         .expect("phases")
         .iter()
+        .rev()
         .filter_map(|p| Some((p["end_ms"].as_u64()?, p.get("partitions_at_end")?)))
-        .filter(|(_, t)| t.is_array())
-        .last()
+        .find(|(_, t)| t.is_array())
         .expect("a phase with its partition table");
     let view = frames
         .iter()

@@ -150,6 +150,11 @@ fn bad_http_input_gets_a_clear_error_and_the_server_goes_on() {
     let unknown = post(&url, r#"{"command":"explode","node":1}"#);
     assert!(unknown.starts_with("HTTP/1.1 400"), "{unknown}");
     assert!(unknown.contains("unknown command 'explode'"), "{unknown}");
+    let huge = post(
+        &url,
+        &format!(r#"{{"command":"heal","pad":"{}"}}"#, "x".repeat(10_000)),
+    );
+    assert!(huge.starts_with("HTTP/1.1 413"), "{huge}");
     let no_node = post(&url, r#"{"command":"kill","node":7}"#);
     assert!(no_node.starts_with("HTTP/1.1 422"), "{no_node}");
     assert!(no_node.contains("node 7 does not exist"), "{no_node}");

@@ -354,7 +354,9 @@ function startReplay(data) {
   $("mode").textContent = "replay";
   $("connection").classList.add("hidden");
   $("replay-controls").classList.remove("hidden");
-  $("identity").textContent = `seed ${data.seed}: ${data.command}`;
+  $("identity").textContent = data.frames.length > 0
+    ? `seed ${data.seed}: ${data.command}`
+    : `seed ${data.seed}: ${data.command} (a real-time run: its poller saw leaders and ISRs, not each replica's offsets, so there is no cluster view to replay; the charts and tables below are the run's)`;
   $("load-note").textContent =
     "Measured at the simulated producer (kafka-producer-perf-test's view), per second of virtual time: records acknowledged, MB/s, the latency from send to acknowledgement, and records that failed. Red dashed lines: the faults (hover for each); black: the slider's moment.";
   const slider = $("slider");

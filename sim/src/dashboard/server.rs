@@ -17,13 +17,14 @@
 //! Bad input gets a status and a sentence, never a panic: a body that is not JSON or
 //! names an unknown command is a 400, an unknown node is the cluster's own error, an
 //! unknown path a 404; a malformed HTTP request is answered 400 by hyper, which axum
-//! runs on.
+//! runs on. Everything has a bound: [`MAX_PAGES`] open event streams, command bodies of
+//! [`MAX_COMMAND_BYTES`] (a longer one is a 413), [`COMMAND_QUEUE`] commands waiting.
 
 use super::assets;
 use super::live_feed::LiveFeed;
 use crate::live::command::{Command, CommandError, NodeRef};
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -43,6 +44,12 @@ pub const COMMAND_QUEUE: usize = 16;
 pub const COMMAND_TIMEOUT_MS: u64 = 60_000;
 /// Page updates are coalesced over this long: a burst of events is one update.
 const COALESCE_MS: u64 = 40;
+/// Pages that may follow the cluster at once (each holds an open `/events` response);
+/// one more is answered 503.
+pub const MAX_PAGES: usize = 32;
+/// The largest command body read: `{"command": "isolate", "node": "controller"}` is 45
+/// bytes.
+pub const MAX_COMMAND_BYTES: usize = 4096;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +71,8 @@ pub struct CommandRequest {
 struct AppState {
     feed: Arc<LiveFeed>,
     commands: SyncSender<CommandRequest>,
+    /// One permit per open `/events` stream ([`MAX_PAGES`]).
+    pages: Arc<tokio::sync::Semaphore>,
 }
 
 /// The running server; dropping it stops it.
@@ -94,7 +103,11 @@ impl DashboardServer {
             let _entered = runtime.enter();
             tokio::net::TcpListener::from_std(listener).map_err(bind_err)?
         };
-        let app = router(AppState { feed, commands });
+        let app = router(AppState {
+            feed,
+            commands,
+            pages: Arc::new(tokio::sync::Semaphore::new(MAX_PAGES)),
+        });
         runtime.spawn(async move {
             // Serving ends only with the runtime; an accept error is retried by axum.
             let _ = axum::serve(listener, app).await;
@@ -130,7 +143,10 @@ fn router(state: AppState) -> Router {
         .route("/style.css", get(style_css))
         .route("/state", get(state_json))
         .route("/events", get(events))
-        .route("/command", post(command))
+        .route(
+            "/command",
+            post(command).layer(DefaultBodyLimit::max(MAX_COMMAND_BYTES)),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -177,25 +193,34 @@ async fn state_json(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn events(
-    State(state): State<AppState>,
-) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+async fn events(State(state): State<AppState>) -> Response {
+    let Ok(permit) = state.pages.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_PAGES} pages already follow this cluster; close one"),
+        )
+            .into_response();
+    };
     let feed = state.feed.clone();
     let rx = feed.subscribe();
-    let stream = futures_util::stream::unfold((rx, true), move |(mut rx, first)| {
-        let feed = feed.clone();
-        async move {
-            if !first {
-                // The feed's sender lives as long as the server: an error means shutdown.
-                rx.changed().await.ok()?;
-                tokio::time::sleep(Duration::from_millis(COALESCE_MS)).await;
-                rx.borrow_and_update();
+    // The permit lives in the stream: it is given back when the page goes away.
+    let stream =
+        futures_util::stream::unfold((rx, true, permit), move |(mut rx, first, permit)| {
+            let feed = feed.clone();
+            async move {
+                if !first {
+                    // The feed's sender lives as long as the server: an error means shutdown.
+                    rx.changed().await.ok()?;
+                    tokio::time::sleep(Duration::from_millis(COALESCE_MS)).await;
+                    rx.borrow_and_update();
+                }
+                let event = Event::default().event("state").data(feed.payload_json());
+                Some((Ok::<_, Infallible>(event), (rx, false, permit)))
             }
-            let event = Event::default().event("state").data(feed.payload_json());
-            Some((Ok(event), (rx, false)))
-        }
-    });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+        });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 /// The body of `POST /command`.

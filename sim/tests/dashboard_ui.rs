@@ -40,12 +40,15 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
+/// Where a screenshot goes: `docs/NAME` with `UPDATE_SCREENSHOTS=1` (how `docs/dashboard.png`
+/// and `docs/replay.png` were made), else the temp dir, so a test run leaves the tree clean.
 fn docs_shot(name: &str) -> String {
-    repo()
-        .join("docs")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
+    let path = if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
+        repo().join("docs").join(name)
+    } else {
+        std::env::temp_dir().join(format!("kraftsim-{}-{name}", std::process::id()))
+    };
+    path.to_string_lossy().into_owned()
 }
 
 /// `node ui-tests/dashboard.mjs ARGS`, with a clear failure if the tools are missing.
@@ -209,6 +212,9 @@ fn the_live_dashboard_shows_the_cluster_and_its_buttons_act_on_it() {
         let _ = e.read_to_string(&mut err);
     }
     let status = node.0.wait().expect("node ends");
+    if std::env::var_os("UPDATE_SCREENSHOTS").is_none() {
+        let _ = std::fs::remove_file(&shot);
+    }
     println!("{seen}");
     assert!(status.success(), "{seen}\n{err}");
     assert!(seen.contains("page says: disconnected"), "{seen}");
@@ -306,6 +312,9 @@ fn the_replay_page_shows_the_runs_state_at_the_sliders_moment() {
         let _ = e.read_to_string(&mut err);
     }
     let status = node.0.wait().expect("node ends");
+    if std::env::var_os("UPDATE_SCREENSHOTS").is_none() {
+        let _ = std::fs::remove_file(&shot);
+    }
     let _ = std::fs::remove_dir_all(&dir);
     println!("{seen}");
     assert!(status.success(), "{seen}\n{err}");

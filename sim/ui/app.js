@@ -210,10 +210,22 @@ function lineChart(title, unit, start, end, series, marks, cursor) {
     line.append(tip);
     s.append(line);
   }
+  // A gap (null: nothing measured) breaks the line; a point alone is a dot.
   for (const ser of series) {
-    const pts = ser.points.filter(([, v]) => v !== null).map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`);
-    if (pts.length === 0) continue;
-    s.append(svg("polyline", { points: pts.join(" "), fill: "none", stroke: ser.colour, "stroke-width": 1.5 }));
+    let run = [];
+    const flush = () => {
+      if (run.length === 1) {
+        s.append(svg("circle", { cx: run[0][0], cy: run[0][1], r: 2.5, fill: ser.colour }));
+      } else if (run.length > 1) {
+        s.append(svg("polyline", { points: run.map(([a, b]) => `${a},${b}`).join(" "), fill: "none", stroke: ser.colour, "stroke-width": 1.5 }));
+      }
+      run = [];
+    };
+    for (const [t, v] of ser.points) {
+      if (v === null || v === undefined) flush();
+      else run.push([x(t).toFixed(1), y(v).toFixed(1)]);
+    }
+    flush();
   }
   if (cursor !== undefined && cursor !== null) {
     s.append(svg("line", { class: "cursor", x1: x(cursor), y1: PAD.top, x2: x(cursor), y2: bottom, stroke: "#000", "stroke-width": 1.5 }));

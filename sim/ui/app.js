@@ -322,10 +322,11 @@ async function onCommandClick(e) {
   const b = e.target.closest("button[data-command]");
   if (!b) return;
   const body = { command: b.dataset.command };
-  if (b.dataset.node) body.node = Number(b.dataset.node);
+  // A node id, or "controller": whichever node is the active controller when it runs.
+  if (b.dataset.node) body.node = /^\d+$/.test(b.dataset.node) ? Number(b.dataset.node) : b.dataset.node;
   const result = $("command-result");
   result.className = "command-result";
-  result.textContent = `${body.command}${body.node ? " " + body.node : ""}…`;
+  result.textContent = `${body.command}${body.node !== undefined ? " " + body.node : ""}…`;
   try {
     const r = await fetch("command", {
       method: "POST",

@@ -3,7 +3,8 @@
 //!
 //! The node is a pure state machine. Drivers (the deterministic simulator, the live tokio
 //! runtime) call [`Node::tick`] with the time, [`Node::on_peer`] with messages from other
-//! nodes and [`Node::on_client`] with clients' requests, then collect what to send with
+//! nodes and [`Node::on_client_frame`] with clients' Kafka request frames (the one way in
+//! for every client), then collect what to send with
 //! [`Node::take_output`]. The two halves talk to each other directly, without the network:
 //! the local broker's heartbeats to a local active controller, and the controller's
 //! committed records, which the broker half replays as its metadata.
@@ -31,8 +32,9 @@
 //! with the clean-shutdown file: the next start tells the controller its logs are whole.
 
 use crate::config::BrokerConfig;
-use crate::messages::{ClientRequest, ClientResponse, ClientToken, ConnectionId, PeerMessage};
+use crate::messages::{ConnectionId, PeerMessage};
 use crate::replica_manager::{BrokerEvent, LogStore, ReplicaManager};
+use crate::wire::muting::{Admission, ConnectionMuting, MAX_QUEUED_REQUESTS_PER_CONNECTION};
 use crate::wire::{FrontEndAction, WireFrontEnd};
 use bytes::Bytes;
 use controller::{
@@ -110,7 +112,6 @@ pub enum WireOutput {
 #[derive(Debug, Default)]
 pub struct NodeOutput {
     pub peer: Vec<(BrokerId, PeerMessage)>,
-    pub client: Vec<(ClientToken, ClientResponse)>,
     /// Answers to Kafka request frames, by connection.
     pub wire: Vec<(ConnectionId, WireOutput)>,
     pub controller_events: Vec<ControllerEvent>,
@@ -141,6 +142,8 @@ pub struct Node {
     /// connection is refused; afterwards it stays open for the life of the process, fenced
     /// again or not.
     listener_open: bool,
+    /// One request in flight per client connection (Kafka's channel muting).
+    muting: ConnectionMuting,
 }
 
 /// Client frames a starting broker holds at most; past it, a new one closes its
@@ -215,6 +218,7 @@ impl Node {
             out: NodeOutput::default(),
             shutdown: None,
             held_frames: VecDeque::new(),
+            muting: ConnectionMuting::default(),
             listener_open: false,
         };
         node.settle();
@@ -352,35 +356,44 @@ impl Node {
         self.settle();
     }
 
-    /// A client's request.
-    pub fn on_client(&mut self, now_ms: u64, token: ClientToken, request: ClientRequest) {
+    /// One Kafka request frame (without its length prefix) from a client connection, as
+    /// it arrives. The node serves a connection's requests one at a time, in order
+    /// ([`crate::wire::muting`]): the answer comes out in [`NodeOutput::wire`], now or
+    /// later, exactly once, and the next frame of the connection is served after it.
+    pub fn on_client_frame(&mut self, now_ms: u64, connection_id: ConnectionId, frame: Bytes) {
         self.now_ms = self.now_ms.max(now_ms);
-        self.replica_manager
-            .on_client(token, request, self.controller.image(), self.now_ms);
+        match self.muting.on_frame(connection_id, frame) {
+            Admission::Serve(frame) => self.serve_client_frame(connection_id, frame),
+            Admission::Queued => {}
+            Admission::Overflow => self.answer(
+                connection_id,
+                WireOutput::Close(format!(
+                    "more than {MAX_QUEUED_REQUESTS_PER_CONNECTION} requests wait behind the one in flight"
+                )),
+            ),
+        }
         self.settle();
     }
 
-    /// One Kafka request frame (without its length prefix) from a client connection. The
-    /// answer comes out in [`NodeOutput::wire`], now or later, exactly once.
-    pub fn on_client_frame(&mut self, now_ms: u64, connection_id: ConnectionId, frame: Bytes) {
-        self.now_ms = self.now_ms.max(now_ms);
-        if !self.replica_manager.is_metadata_published() {
-            if self.held_frames.len() >= MAX_HELD_FRAMES {
-                self.out.wire.push((
-                    connection_id,
-                    WireOutput::Close(
-                        "the broker is starting: too many requests wait for its metadata".into(),
-                    ),
-                ));
-            } else {
-                self.held_frames.push_back((connection_id, frame));
-            }
-            return;
+    /// Serves a frame whose turn has come on its connection: now if the broker has caught
+    /// up with the metadata log, else once it has.
+    fn serve_client_frame(&mut self, connection_id: ConnectionId, frame: Bytes) {
+        if self.replica_manager.is_metadata_published() {
+            self.process_client_frame(connection_id, frame);
+        } else if self.held_frames.len() >= MAX_HELD_FRAMES {
+            self.answer(
+                connection_id,
+                WireOutput::Close(
+                    "the broker is starting: too many requests wait for its metadata".into(),
+                ),
+            );
+        } else {
+            self.held_frames.push_back((connection_id, frame));
         }
-        self.process_client_frame(connection_id, frame);
     }
 
-    /// Serves one client frame (the broker has caught up with the metadata log).
+    /// Serves one client frame (the broker has caught up with the metadata log). The
+    /// caller settles.
     fn process_client_frame(&mut self, connection_id: ConnectionId, frame: Bytes) {
         let action = self.wire.on_frame(
             connection_id,
@@ -394,21 +407,13 @@ impl Node {
                 .auto_create_topics(to_create, self.now_ms);
         }
         match action {
-            FrontEndAction::Respond(bytes) => self
-                .out
-                .wire
-                .push((connection_id, WireOutput::Frame(bytes))),
-            FrontEndAction::NoResponse => {
-                self.out.wire.push((connection_id, WireOutput::NoResponse))
-            }
-            FrontEndAction::Close(reason) => self
-                .out
-                .wire
-                .push((connection_id, WireOutput::Close(reason))),
+            FrontEndAction::Respond(bytes) => self.answer(connection_id, WireOutput::Frame(bytes)),
+            FrontEndAction::NoResponse => self.answer(connection_id, WireOutput::NoResponse),
+            FrontEndAction::Close(reason) => self.answer(connection_id, WireOutput::Close(reason)),
             FrontEndAction::Dispatch(token, request) => {
                 if !self.wire.owns(token) {
                     // acks=0: nothing will come back.
-                    self.out.wire.push((connection_id, WireOutput::NoResponse));
+                    self.answer(connection_id, WireOutput::NoResponse);
                 }
                 self.replica_manager.on_client(
                     token,
@@ -418,7 +423,19 @@ impl Node {
                 );
             }
         }
-        self.settle();
+    }
+
+    /// Sends a connection the answer to its request in flight, which unmutes it (or, for a
+    /// close, ends it).
+    fn answer(&mut self, connection_id: ConnectionId, output: WireOutput) {
+        match output {
+            WireOutput::Close(_) => {
+                self.held_frames.retain(|(c, _)| *c != connection_id);
+                self.muting.on_closed(connection_id);
+            }
+            WireOutput::Frame(_) | WireOutput::NoResponse => self.muting.on_answered(connection_id),
+        }
+        self.out.wire.push((connection_id, output));
     }
 
     /// A client connected from `client_host` ("/127.0.0.1", as Kafka prints an address);
@@ -430,6 +447,7 @@ impl Node {
     /// A client connection closed: its waiting requests are forgotten.
     pub fn on_connection_closed(&mut self, connection_id: ConnectionId) {
         self.held_frames.retain(|(c, _)| *c != connection_id);
+        self.muting.on_closed(connection_id);
         self.wire.connection_closed(connection_id);
     }
 
@@ -472,9 +490,22 @@ impl Node {
         self.listener_open
     }
 
+    /// Brings the node to rest after an input: settles the two halves, then serves each
+    /// client frame an answer unmuted ([`crate::wire::muting`]) and settles what it did,
+    /// until no frame is ready. It ends: every ready frame was queued by an input.
+    fn settle(&mut self) {
+        loop {
+            self.settle_halves();
+            let Some((connection_id, frame)) = self.muting.take_ready() else {
+                return;
+            };
+            self.serve_client_frame(connection_id, frame);
+        }
+    }
+
     /// Hands things between the two halves until neither has anything for the other, and
     /// collects what must go out.
-    fn settle(&mut self) {
+    fn settle_halves(&mut self) {
         if self.replica_manager.is_metadata_published() && !self.held_frames.is_empty() {
             // Caught up: the requests that waited are served now, in arrival order.
             for (connection_id, frame) in std::mem::take(&mut self.held_frames) {
@@ -533,10 +564,9 @@ impl Node {
                         Ok(None) => continue,
                         Err(reason) => WireOutput::Close(reason),
                     };
-                    self.out.wire.push((token.connection_id, answer));
-                } else {
-                    self.out.client.push((token, response));
+                    self.answer(token.connection_id, answer);
                 }
+                // Otherwise the connection that asked is gone: nobody is left to answer.
             }
             self.out.broker_events.extend(out.events);
             for m in self.controller.take_raft_messages() {

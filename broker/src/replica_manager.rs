@@ -124,7 +124,29 @@ pub struct ReplicaManager {
     /// initial catch-up before installing its metadata publishers).
     metadata_published: bool,
     last_retention_check_ms: u64,
+    /// Partition appends that failed, as Kafka's `FailedProduceRequestsPerSec` meter
+    /// counts them ([`marks_failed_produce`]); volatile, as a JMX meter is.
+    failed_produce_requests: u64,
     pub(crate) out: BrokerOutput,
+}
+
+/// Whether a produce error marks Kafka's `BrokerTopicMetrics` `FailedProduceRequestsPerSec`.
+/// `ReplicaManager.appendToLocalLog` marks it for every append that threw, except for the
+/// errors it answers as the client's or the routing's fault (UNKNOWN_TOPIC_OR_PARTITION,
+/// NOT_LEADER_OR_FOLLOWER, MESSAGE_TOO_LARGE and RECORD_LIST_TOO_LARGE, CORRUPT_MESSAGE,
+/// KAFKA_STORAGE_ERROR; kraftsim's codes have no RECORD_LIST_TOO_LARGE): so NOT_ENOUGH_REPLICAS and the idempotence errors count, a produce
+/// to a follower does not, and neither does an acks=all wait that times out (that is the
+/// delayed produce's answer, not an append's).
+pub fn marks_failed_produce(code: ErrorCode) -> bool {
+    !matches!(
+        code,
+        ErrorCode::None
+            | ErrorCode::UnknownTopicOrPartition
+            | ErrorCode::NotLeaderOrFollower
+            | ErrorCode::MessageTooLarge
+            | ErrorCode::CorruptMessage
+            | ErrorCode::KafkaStorageError
+    )
 }
 
 impl ReplicaManager {
@@ -166,6 +188,7 @@ impl ReplicaManager {
             metadata_offset: 0,
             metadata_published: false,
             last_retention_check_ms: 0,
+            failed_produce_requests: 0,
             out: BrokerOutput::default(),
         }
     }
@@ -189,6 +212,12 @@ impl ReplicaManager {
 
     pub fn partition(&self, key: PartitionKey) -> Option<&Partition> {
         self.partitions.get(&key)
+    }
+
+    /// Partition appends that failed since this broker started (the count behind Kafka's
+    /// `FailedProduceRequestsPerSec`, [`marks_failed_produce`]).
+    pub fn failed_produce_requests(&self) -> u64 {
+        self.failed_produce_requests
     }
 
     /// SIGTERM reached the broker half: begin the controlled shutdown (KIP-631).
@@ -745,6 +774,11 @@ impl ReplicaManager {
                     .map(|info| (key, info))
                     .map_err(|e| e.error_code())
             });
+            if let Err(code) = result {
+                if marks_failed_produce(code) {
+                    self.failed_produce_requests += 1;
+                }
+            }
             match result {
                 Ok((key, info)) => {
                     appended = true;

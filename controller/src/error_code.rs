@@ -68,6 +68,62 @@ impl ErrorCode {
         self as i16
     }
 
+    /// Every code kraftsim knows, for reading one off the wire.
+    pub const ALL: [ErrorCode; 44] = {
+        use ErrorCode::*;
+        [
+            None,
+            OffsetOutOfRange,
+            CorruptMessage,
+            UnknownTopicOrPartition,
+            LeaderNotAvailable,
+            NotLeaderOrFollower,
+            RequestTimedOut,
+            MessageTooLarge,
+            InvalidTopicException,
+            NotEnoughReplicas,
+            NotEnoughReplicasAfterAppend,
+            InvalidRequiredAcks,
+            InvalidRequest,
+            NotController,
+            TopicAlreadyExists,
+            InvalidPartitions,
+            InvalidReplicationFactor,
+            StaleBrokerEpoch,
+            OutOfOrderSequenceNumber,
+            DuplicateSequenceNumber,
+            InvalidProducerEpoch,
+            FencedLeaderEpoch,
+            UnknownLeaderEpoch,
+            UnknownServerError,
+            InvalidRecord,
+            InvalidUpdateVersion,
+            NewLeaderElected,
+            IneligibleReplica,
+            OperationNotAttempted,
+            BrokerIdNotRegistered,
+            DuplicateBrokerRegistration,
+            UnsupportedVersion,
+            CoordinatorLoadInProgress,
+            CoordinatorNotAvailable,
+            NotCoordinator,
+            IllegalGeneration,
+            InconsistentGroupProtocol,
+            InvalidGroupId,
+            UnknownMemberId,
+            InvalidSessionTimeout,
+            RebalanceInProgress,
+            MemberIdRequired,
+            InvalidConfig,
+            KafkaStorageError,
+        ]
+    };
+
+    /// The code with this number, if kraftsim knows it (a client reading an answer).
+    pub fn from_code(code: i16) -> Option<ErrorCode> {
+        Self::ALL.into_iter().find(|e| e.code() == code)
+    }
+
     /// Kafka's name for the error, as its tools print it.
     pub fn name(self) -> &'static str {
         use ErrorCode::*;
@@ -161,5 +217,15 @@ mod tests {
         assert_eq!(ErrorCode::FencedLeaderEpoch.code(), 74);
         assert_eq!(ErrorCode::FencedLeaderEpoch.name(), "FENCED_LEADER_EPOCH");
         assert_eq!(ErrorCode::KafkaStorageError.code(), 56);
+    }
+
+    #[test]
+    fn every_code_reads_back_from_its_number() {
+        let mut seen = std::collections::BTreeSet::new();
+        for e in ErrorCode::ALL {
+            assert!(seen.insert(e.code()), "{e} listed twice");
+            assert_eq!(ErrorCode::from_code(e.code()), Some(e));
+        }
+        assert_eq!(ErrorCode::from_code(9999), None);
     }
 }

@@ -89,6 +89,8 @@ pub struct PerfProducer {
     picked: usize,
     /// The statistics after the warmup (`--warmup-records`), from its end.
     pub steady: Option<PerfStats>,
+    /// Why the pending `send()` waits, if it does.
+    blocked: Option<Blocked>,
 }
 
 impl PerfProducer {
@@ -110,7 +112,14 @@ impl PerfProducer {
             drawn_for: None,
             picked: 0,
             steady: None,
+            blocked: None,
         }
+    }
+
+    /// Whether the application is blocked in `send()` now, why, and since when (ms):
+    /// what a stall's narration explains.
+    pub fn blocked(&self) -> Option<(Blocked, u64)> {
+        self.blocked.map(|b| (b, self.send_started_ms))
     }
 
     /// Records handed to the producer so far.
@@ -226,11 +235,14 @@ impl PerfProducer {
                     handed += 1;
                     self.next_record += 1;
                     self.send_started_ms = now_ms;
+                    self.blocked = None;
                 }
-                Err(Blocked::BufferFull | Blocked::NoMetadata) => {
+                Err(reason @ (Blocked::BufferFull | Blocked::NoMetadata)) => {
+                    self.blocked = Some(reason);
                     if now_ms.saturating_sub(self.send_started_ms) >= max_block_ms {
                         // send() throws TimeoutException; the loop goes on.
                         producer.block_timeout(&self.config.topic, meta, now_ms);
+                        self.blocked = None;
                         self.next_record += 1;
                         self.send_started_ms = now_ms;
                         continue;

@@ -4,8 +4,8 @@
 //! `controller` crates: the deterministic [`harness`] (a cluster on a virtual clock with a
 //! simulated network and a fault injector) and the [`invariants`] it checks after every
 //! step, the [`experiment`] and its three targets, [`explore`], [`conform`], the [`live`]
-//! cluster, the [`dashboard`] that draws a live cluster or a run, and the [`kafka_cluster`]
-//! oracle.
+//! cluster, the [`dashboard`] that draws a live cluster or a run, the [`kafka_cluster`]
+//! oracle, and the [`lessons`] that teach replication with runs of the simulator.
 
 pub mod acked_writes;
 pub mod admin_client;
@@ -19,7 +19,9 @@ pub mod explore;
 pub mod harness;
 pub mod invariants;
 pub mod kafka_cluster;
+pub mod lessons;
 pub mod live;
+pub mod metrics;
 pub mod records;
 pub mod rng;
 pub mod scenario;

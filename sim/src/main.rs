@@ -8,6 +8,7 @@ use kraftsim::harness::network::NetworkConfig;
 use kraftsim::harness::time_model::{ServiceModel, TimeModel};
 
 mod conform_cli;
+mod lesson_cli;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -31,6 +32,8 @@ enum Command {
     /// Run the conformance suite (conformance/*.scenario) on kraftsim and on Apache Kafka
     /// and compare what clients see, side by side.
     Conform(conform_cli::ConformArgs),
+    /// Learn Kafka replication: list the lessons, or run one and read its story.
+    Lesson(lesson_cli::LessonArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -246,6 +249,7 @@ fn real_main() -> Result<()> {
         ),
         Command::Explore(args) => explore(args),
         Command::Conform(args) => conform_cli::conform(args),
+        Command::Lesson(args) => lesson_cli::lesson(args),
     }
 }
 

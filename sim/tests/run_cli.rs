@@ -59,6 +59,51 @@ fn json_has_the_documented_fields_and_reruns_are_identical() {
     for field in ["acked", "lost", "duplicated", "violations"] {
         assert!(!doc["verdict"][field].is_null(), "verdict field {field}");
     }
+    // Kafka's metrics: every one as the run ended, a per-second series, and per phase.
+    let at_end = doc["metrics"]["at_end"]
+        .as_array()
+        .expect("metrics.at_end[]");
+    assert_eq!(at_end.len(), 11);
+    for m in at_end {
+        for field in ["name", "mbean", "kind", "value", "meaning"] {
+            assert!(m.get(field).is_some(), "metric field {field}: {m}");
+        }
+    }
+    let series = doc["metrics"]["series"]
+        .as_array()
+        .expect("metrics.series[]");
+    assert!(series.len() > 10, "one entry per second of the run");
+    for name in [
+        "t_ms",
+        "UnderReplicatedPartitions",
+        "ActiveControllerCount",
+        "IsrShrinksPerSec",
+        "LeaderElectionRateAndTimeMs",
+        "request-latency-avg",
+    ] {
+        assert!(series[0].get(name).is_some(), "series field {name}");
+    }
+    assert!(
+        series.iter().any(|s| s["ActiveControllerCount"] == 0),
+        "the quorum is lost with two of three killed"
+    );
+    let load_metrics = load["metrics"].as_array().expect("phases[].metrics[]");
+    assert_eq!(load_metrics[0]["name"], "UnderReplicatedPartitions");
+    assert!(!load_metrics[0]["at_end"].is_null());
+    // The kill comes as the load starts (its first fifth fits in buffer.memory at once),
+    // so the Produce round trips show in the phases after it.
+    let latencies: Vec<&serde_json::Value> = phases
+        .iter()
+        .flat_map(|p| p["metrics"].as_array().into_iter().flatten())
+        .filter(|m| m["name"] == "request-latency-avg")
+        .collect();
+    assert!(
+        latencies
+            .iter()
+            .any(|m| m["count"].as_u64().is_some_and(|n| n > 0)
+                && m["avg_ms"].as_f64().is_some_and(|ms| ms > 0.0)),
+        "the producer's Produce round trips are measured: {latencies:?}"
+    );
     assert!(phases
         .iter()
         .any(|p| p["name"].as_str().is_some_and(|n| n.starts_with("kill 2"))));

@@ -6,9 +6,9 @@
 //! [`WireFrontEnd::on_response`]), no answer at all (`acks=0`), or closing the connection.
 //! What each API's body means is its handler's business ([`super::apis`]); the front end
 //! only parses the request header, checks the version against the handler's range, and
-//! remembers which request each dispatched token answers. The driver keeps one request in
-//! flight per connection, as Kafka's `SocketServer` mutes a channel until its response is
-//! sent, so answers leave in request order.
+//! remembers which request each dispatched token answers. The node hands it one request
+//! of a connection at a time ([`super::muting`]), as Kafka's `SocketServer` mutes a channel
+//! until its response is sent, so answers leave in request order.
 
 use super::apis::{
     self, api_versions, AnswerContext, Handled, ListenerInfo, RequestContext, ResponseTo,

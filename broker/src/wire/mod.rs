@@ -14,7 +14,9 @@
 //!   request into the broker's typed request (or an immediate answer) and the encode of the
 //!   broker's typed answer into its response. ApiVersions advertises the table's ranges,
 //!   so what is advertised and what is handled cannot drift;
-//! - [`validate`] bounds-checks a body before kafka-protocol decodes it.
+//! - [`validate`] bounds-checks a body before kafka-protocol decodes it;
+//! - [`muting`] serves a connection's requests one at a time, in order, as Kafka's socket
+//!   server mutes a channel until it has answered.
 //!
 //! Bad input never panics and never takes other connections down: an undecodable frame,
 //! an unknown api key or an unsupported version closes that connection with the reason
@@ -24,6 +26,7 @@
 pub mod apis;
 pub mod frame;
 pub mod front_end;
+pub mod muting;
 pub mod validate;
 
 pub use frame::{length_prefix, FrameDecoder, FrameError, DEFAULT_MAX_FRAME_BYTES};

@@ -108,6 +108,10 @@ pub struct ProducerMetrics {
     pub retries: u64,
     pub metadata_requests: u64,
     pub errors: BTreeMap<String, u64>,
+    /// Produce responses received, and the sum of their round trips in ms: the Java
+    /// client's `request-latency-avg` is one over the other, per sample window.
+    pub produce_responses: u64,
+    pub produce_latency_ms_total: u64,
 }
 
 /// The name under which failed connection attempts are counted.
@@ -309,6 +313,21 @@ impl Producer {
         self.acc.buffer_used
     }
 
+    /// The `buffer.memory` bytes each partition's batches hold, queued or in flight: what
+    /// a stall's narration names when the buffer is full.
+    pub fn buffer_by_partition(&self) -> BTreeMap<(String, i32), usize> {
+        let mut held: BTreeMap<(String, i32), usize> = BTreeMap::new();
+        let batches = self
+            .acc
+            .queues()
+            .flat_map(|(_, q)| q)
+            .chain(self.in_flight.values().flatten());
+        for b in batches {
+            *held.entry((b.topic.clone(), b.partition)).or_default() += b.buffer_bytes;
+        }
+        held
+    }
+
     /// What the driver must do on the network.
     pub fn take_output(&mut self) -> Vec<NetOutput> {
         self.net.take_output()
@@ -392,6 +411,9 @@ impl Producer {
                 let Some(batches) = self.in_flight.remove(&tag) else {
                     return Ok(());
                 };
+                // Sender.handleProduceResponse records the request's latency.
+                self.metrics.produce_responses += 1;
+                self.metrics.produce_latency_ms_total += now_ms.saturating_sub(request.sent_ms);
                 let decoded: Result<ProduceResponse, _> =
                     decode_body(body, request.version, "Produce");
                 let r = match decoded {

@@ -530,6 +530,7 @@ mod tests {
             isr_changes: 0,
             events: Vec::new(),
             partitions_at_end: Vec::new(),
+            metrics: Vec::new(),
             writes,
         }
     }

@@ -156,6 +156,9 @@ fn report_sections(report: &RunReport, command: &str) -> String {
         );
     }
     let _ = writeln!(out, "</table>");
+    if let Some(metrics) = &report.metrics {
+        out.push_str(&crate::metrics::html::section(metrics, &report.phases));
+    }
     let v = &report.verdict;
     let _ = writeln!(out, "<h2>Verdict</h2><ul>");
     let list = |m: &std::collections::BTreeMap<String, u64>| {

@@ -20,8 +20,10 @@ pub mod poller;
 pub mod real_time;
 pub mod replay;
 pub mod report;
+pub mod run_metrics;
 pub mod settings;
 pub mod sim_target;
+pub mod stalls;
 pub mod verdict;
 
 use crate::acked_writes::{AckedWrites, RecordId};
@@ -39,6 +41,7 @@ use phases::PhaseRecorder;
 use plan::PlanRunner;
 use poller::Poller;
 use report::{PerfReport, RunReport};
+use run_metrics::{producer_sample, RunMetrics};
 use sim_target::SimTarget;
 use std::collections::BTreeMap;
 
@@ -132,18 +135,25 @@ impl ExperimentConfig {
 }
 
 /// `--kill 1,2` or `--stop 1,2`: the seed's story. Take the first node down a fifth into
-/// the load, the next at the half (by then the first failover is done and writes go on);
-/// with two of three down, writes stall for a minute (long enough for `max.block.ms` and
-/// the leaders' ISR shrink attempts to show); restart the first (the quorum is back,
-/// writes resume), the next 30 s later; then the run converges. `fault` is how a node goes
-/// down: `Action::Stop` (SIGTERM, as the seed's `docker stop`) or `Action::Kill`.
+/// the load, the next at the half, but never before the first one's partitions have new
+/// leaders (`once failover`: a kill's failover waits 9 s for the fencing, so with few
+/// records the half comes first, and the story must still show writes moving to the
+/// survivors before the second fault); with two of three down, writes stall for a minute
+/// (long enough for `max.block.ms` and the leaders' ISR shrink attempts to show); restart
+/// the first (the quorum is back, writes resume), the next 30 s later; then the run
+/// converges. `fault` is how a node goes down: `Action::Stop` (SIGTERM, as the seed's
+/// `docker stop`) or `Action::Kill`.
 pub fn story(nodes: &[BrokerId], fault: fn(NodeRef) -> Action) -> Vec<Step> {
     let mut steps = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
-        let share = (20 + 30 * i).min(90);
+        let share = Trigger::AtRecordsPercent((20 + 30 * i).min(90) as u8);
         steps.push(Step {
             line: 0,
-            trigger: Trigger::AtRecordsPercent(share as u8),
+            trigger: if i == 0 {
+                share
+            } else {
+                Trigger::OnceFailover(Box::new(share))
+            },
             action: fault(NodeRef::Id(*node)),
         });
     }
@@ -225,9 +235,12 @@ fn run_with(
     // ----- the load, with the plan firing ---------------------------------------------------
     let load_start = sim.now_ms();
     phases.next("load", load_start, &no_retries, sim.events(), sim.trace());
+    let load_phase = phases.current_index();
     phases.tabulate(&config.topic, config.partitions);
     let mut producer = Producer::new(producer_config);
     let mut perf = PerfProducer::new(config.perf_config(), load_start);
+    let mut metrics = RunMetrics::start(&sim, producer_sample(&producer, &perf));
+    let mut stalls = stalls::StallWatch::default();
     let mut connections = SimConnections::default();
     let steps = if config.node_roles {
         let roles = plan::roles(sim.active_controller(), sim.ids());
@@ -288,16 +301,22 @@ fn run_with(
             records_sent: perf.records_sent(),
             records_total: config.records,
             load_over,
+            failover_done: false,
         };
         if let Some(o) = observer.as_mut() {
             o.poller.poll(now, &mut SimTarget(&mut sim));
         }
+        if metrics.maybe_scrape(&sim, producer_sample(&producer, &perf)) {
+            stalls.watch(&mut sim, &producer, &perf);
+        }
         fire_due_steps(
             &mut sim,
+            &config.topic,
             &mut plan,
-            &progress,
+            progress,
             &mut phases,
             &mut timeline,
+            (&mut metrics, producer_sample(&producer, &perf)),
             &producer.metrics.errors,
             &mut observer,
         );
@@ -342,16 +361,22 @@ fn run_with(
             records_sent: config.records,
             records_total: config.records,
             load_over: true,
+            failover_done: false,
         };
         if let Some(o) = observer.as_mut() {
             o.poller.poll(sim.now_ms(), &mut SimTarget(&mut sim));
         }
+        if metrics.maybe_scrape(&sim, producer_sample(&producer, &perf)) {
+            stalls.watch(&mut sim, &producer, &perf);
+        }
         fire_due_steps(
             &mut sim,
+            &config.topic,
             &mut plan,
-            &progress,
+            progress,
             &mut phases,
             &mut timeline,
+            (&mut metrics, producer_sample(&producer, &perf)),
             &producer.metrics.errors,
             &mut observer,
         );
@@ -367,6 +392,8 @@ fn run_with(
         .collect();
 
     // ----- heal, converge, read back, judge -------------------------------------------------
+    let producer_totals = producer_sample(&producer, &perf);
+    metrics.phase_ends(&sim, producer_totals);
     phases.next_in(&sim, "heal and converge", &producer.metrics.errors);
     let converged = sim.heal_and_converge(config.converge_timeout_ms);
     sim.check_replicas_agree();
@@ -375,11 +402,16 @@ fn run_with(
         let now = sim.now_ms();
         o.finish(&mut SimTarget(&mut sim), now)
     });
+    metrics.phase_ends(&sim, producer_totals);
     phases.next_in(&sim, "read back for the verdict", &producer.metrics.errors);
     let committed = read_back(&mut sim, config.brokers, &config.topic, config.partitions);
     let end = sim.now_ms();
     replay.take(&sim);
-    let phase_list = phases.finish(end, &producer.metrics.errors, sim.events(), sim.trace());
+    let mut phase_list = phases.finish(end, &producer.metrics.errors, sim.events(), sim.trace());
+    let metrics = metrics.finish(&sim, producer_totals);
+    for (phase, m) in phase_list.iter_mut().skip(load_phase).zip(&metrics.phases) {
+        phase.metrics = m.metrics.clone();
+    }
     let checked = match &committed {
         Ok(c) => Ok(verdict::check(
             acks,
@@ -419,6 +451,7 @@ fn run_with(
         phases: phase_list,
         verdict,
         timeline: timeline.finish(&sim, &config.topic, config.partitions),
+        metrics: Some(metrics),
         trace: sim
             .trace()
             .iter()
@@ -445,22 +478,38 @@ fn matches_event(event: &Event, kind: &ClusterEventKind) -> bool {
 }
 
 /// Fires the plan's steps that are due; each starts a phase named after what it does.
+#[allow(clippy::too_many_arguments)]
 fn fire_due_steps(
     sim: &mut SimCluster,
+    topic: &str,
     plan: &mut PlanRunner,
-    progress: &plan::Progress,
+    mut progress: plan::Progress,
     phases: &mut PhaseRecorder,
     timeline: &mut report::TimelineRecorder,
+    (metrics, producer): (&mut RunMetrics, crate::metrics::ProducerSample),
     retried: &BTreeMap<String, u64>,
     observer: &mut Option<Observer>,
 ) {
-    while let Some(step) = plan.due(sim.now_ms(), progress, sim.events(), |e, ev| {
-        matches_event(e, &ev.kind)
-    }) {
+    let leader_of = |sim: &SimCluster, p: i32| sim.partition_state(topic, p).map(|r| r.leader);
+    loop {
+        // Asked again after each step fires: the next step waits for *its* predecessor.
+        progress.failover_done =
+            plan.waits_for_failover() && plan.failover().done(|p| leader_of(sim, p));
+        let Some(step) = plan.due(sim.now_ms(), &progress, sim.events(), |e, ev| {
+            matches_event(e, &ev.kind)
+        }) else {
+            return;
+        };
         let now = sim.now_ms();
         let controller = sim.active_controller();
+        let struck = plan::struck(&step.action, controller, sim.ids());
+        let led = (0..sim_partitions(sim, topic))
+            .filter(|p| leader_of(sim, *p).is_some_and(|l| struck.contains(&l)))
+            .collect();
+        let failover = plan::Failover::new(struck, led);
         let name = plan::describe(controller, &step.action);
         timeline.fault(now, &name);
+        metrics.phase_ends(sim, producer);
         phases.next_in(sim, &name, retried);
         let record = observer.as_mut().map(|o| {
             o.before(
@@ -478,11 +527,18 @@ fn fire_due_steps(
             Ok(text) => sim.note_fault(text),
             Err(why) => sim.note_fault(&format!("'{step}' failed: {why}")),
         }
-        plan.fired(sim.now_ms(), sim.events().len());
+        plan.fired(sim.now_ms(), sim.events().len(), failover);
         if let (Some(o), Some(record)) = (observer.as_mut(), record) {
             o.fired(&mut SimTarget(sim), &step, record, outcome);
         }
     }
+}
+
+/// How many partitions `topic` has, as the freshest running node knows it.
+fn sim_partitions(sim: &SimCluster, topic: &str) -> i32 {
+    (0..)
+        .take_while(|p| sim.partition_state(topic, *p).is_some())
+        .count() as i32
 }
 
 /// Moves time to the next thing: a cluster event, or the earliest of the clients' own

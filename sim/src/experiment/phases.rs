@@ -76,6 +76,10 @@ pub struct Phase {
     /// follower's HW to clients).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub partitions_at_end: Vec<PartitionAtEnd>,
+    /// Kafka's metrics over the phase (the simulator only, from the load on):
+    /// [`crate::metrics::PhaseMetric`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<crate::metrics::PhaseMetric>,
     /// Acknowledgements per partition over time (not in the JSON report).
     #[serde(skip)]
     pub writes: WriteFlow,
@@ -181,6 +185,7 @@ fn empty_phase(name: &str, at_ms: u64) -> Phase {
         isr_changes: 0,
         events: Vec::new(),
         partitions_at_end: Vec::new(),
+        metrics: Vec::new(),
         writes: WriteFlow::default(),
     }
 }

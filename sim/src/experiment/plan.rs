@@ -29,6 +29,40 @@ pub struct Progress {
     pub records_total: u64,
     /// No more records will come: record triggers hold.
     pub load_over: bool,
+    /// The previous step's failover is done ([`Failover::done`]): `once failover` holds.
+    /// Drivers compute it only when [`PlanRunner::waits_for_failover`] says it is needed.
+    pub failover_done: bool,
+}
+
+/// What `once failover` waits for: the partitions that the nodes a step struck (stopped,
+/// killed, crashed, paused or isolated) led when it fired must all have a leader again on
+/// another node. A kill's failover waits for the fencing (`broker.session.timeout.ms`), a
+/// stop's for the controlled shutdown (KIP-631); with the metadata quorum lost it never
+/// comes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Failover {
+    struck: Vec<BrokerId>,
+    led: Vec<i32>,
+}
+
+impl Failover {
+    /// `struck` nodes led the partitions `led` (of the run's topic) as the step fired.
+    pub fn new(struck: Vec<BrokerId>, led: Vec<i32>) -> Self {
+        Self { struck, led }
+    }
+
+    /// Whether every partition the struck nodes led now has a leader elsewhere;
+    /// `leader_of` gives a partition's leader now (-1 or `None`: none).
+    pub fn done(&self, leader_of: impl Fn(i32) -> Option<BrokerId>) -> bool {
+        self.led.iter().all(|p| {
+            leader_of(*p).is_some_and(|leader| leader >= 0 && !self.struck.contains(&leader))
+        })
+    }
+
+    /// The partitions waited for.
+    pub fn partitions(&self) -> &[i32] {
+        &self.led
+    }
 }
 
 /// The plan's progress.
@@ -40,6 +74,8 @@ pub struct PlanRunner {
     armed_at_ms: u64,
     /// Events before this index happened before the previous step fired.
     armed_event: usize,
+    /// The previous step's failover, for `once failover`.
+    failover: Failover,
 }
 
 impl PlanRunner {
@@ -49,7 +85,21 @@ impl PlanRunner {
             next: 0,
             armed_at_ms: load_start_ms,
             armed_event: events_so_far,
+            failover: Failover::default(),
         }
+    }
+
+    /// Whether the armed step waits for a failover: then the driver computes
+    /// [`Progress::failover_done`] with [`PlanRunner::failover`].
+    pub fn waits_for_failover(&self) -> bool {
+        self.steps
+            .get(self.next)
+            .is_some_and(|s| matches!(s.trigger, Trigger::OnceFailover(_)))
+    }
+
+    /// The previous step's failover.
+    pub fn failover(&self) -> &Failover {
+        &self.failover
     }
 
     pub fn is_done(&self) -> bool {
@@ -68,9 +118,9 @@ impl PlanRunner {
 
     /// The step armed now, if its trigger is time: when it fires.
     pub fn next_time_ms(&self, load_start_ms: u64) -> Option<u64> {
-        match self.steps.get(self.next)?.trigger {
-            Trigger::AtMs(t) => Some(load_start_ms + t),
-            Trigger::AfterMs(t) => Some(self.armed_at_ms + t),
+        match self.steps.get(self.next)?.trigger.base() {
+            Trigger::AtMs(t) => Some(load_start_ms + *t),
+            Trigger::AfterMs(t) => Some(self.armed_at_ms + *t),
             _ => None,
         }
     }
@@ -86,7 +136,19 @@ impl PlanRunner {
         matches: impl Fn(&Event, &E) -> bool,
     ) -> Option<Step> {
         let step = self.steps.get(self.next)?;
-        let due = match &step.trigger {
+        self.holds(&step.trigger, now_ms, progress, events, &matches)
+            .then(|| step.clone())
+    }
+
+    fn holds<E>(
+        &self,
+        trigger: &Trigger,
+        now_ms: u64,
+        progress: &Progress,
+        events: &[E],
+        matches: &impl Fn(&Event, &E) -> bool,
+    ) -> bool {
+        match trigger {
             Trigger::AtMs(t) => now_ms >= progress.load_start_ms + t,
             Trigger::AfterMs(t) => now_ms >= self.armed_at_ms + t,
             Trigger::AtRecordsPercent(p) => {
@@ -96,16 +158,21 @@ impl PlanRunner {
             Trigger::On(event) => events[self.armed_event.min(events.len())..]
                 .iter()
                 .any(|e| matches(event, e)),
-        };
-        due.then(|| step.clone())
+            // Each inner trigger, once it holds, holds for good (time passes, records are
+            // sent, events stay seen), so the two need not hold at the same moment.
+            Trigger::OnceFailover(inner) => {
+                progress.failover_done && self.holds(inner, now_ms, progress, events, matches)
+            }
+        }
     }
 
     /// The step [`PlanRunner::due`] returned was applied at `now_ms`, when `events_so_far`
-    /// events had been seen: arms the next one.
-    pub fn fired(&mut self, now_ms: u64, events_so_far: usize) {
+    /// events had been seen, with `failover` what its struck nodes led: arms the next one.
+    pub fn fired(&mut self, now_ms: u64, events_so_far: usize, failover: Failover) {
         self.next += 1;
         self.armed_at_ms = now_ms;
         self.armed_event = events_so_far;
+        self.failover = failover;
     }
 }
 
@@ -113,7 +180,7 @@ impl PlanRunner {
 /// do, or an event it cannot see. The first refusal names the step's line.
 pub fn check(target: Target, plan: &[Step]) -> Result<(), ControlError> {
     for step in plan {
-        let refusal = match &step.trigger {
+        let refusal = match step.trigger.base() {
             Trigger::On(event) => target.event_refusal(event),
             _ => None,
         }
@@ -482,11 +549,12 @@ mod tests {
             records_sent: sent,
             records_total: 100,
             load_over: false,
+            failover_done: false,
         };
         let is = |e: &Event, seen: &&str| e.name() == *seen;
         assert!(runner.due(200, &progress(24), &[] as &[&str], is).is_none());
         assert!(runner.due(200, &progress(25), &[] as &[&str], is).is_some());
-        runner.fired(200, 1);
+        runner.fired(200, 1, Failover::default());
         // An event before the step was armed does not count.
         assert!(runner
             .due(300, &progress(30), &["leader-change"], is)
@@ -499,7 +567,7 @@ mod tests {
                 is
             )
             .is_some());
-        runner.fired(300, 3);
+        runner.fired(300, 3, Failover::default());
         assert_eq!(runner.next_time_ms(100), Some(5300));
         assert!(runner
             .due(5299, &progress(50), &[] as &[&str], is)
@@ -507,7 +575,51 @@ mod tests {
         assert!(runner
             .due(5300, &progress(50), &[] as &[&str], is)
             .is_some());
-        runner.fired(5300, 3);
+        runner.fired(5300, 3, Failover::default());
         assert!(runner.is_done());
+    }
+
+    #[test]
+    fn once_failover_waits_for_the_struck_nodes_partitions_to_be_led_elsewhere() {
+        let mut runner = PlanRunner::new(
+            plan("at 20% records kill 1\nat 50% records once failover kill 2\n"),
+            0,
+            0,
+        );
+        let progress = |sent, failover_done| Progress {
+            load_start_ms: 0,
+            records_sent: sent,
+            records_total: 100,
+            load_over: false,
+            failover_done,
+        };
+        let is = |_: &Event, _: &&str| false;
+        assert!(!runner.waits_for_failover());
+        assert!(runner
+            .due(10, &progress(20, false), &[] as &[&str], is)
+            .is_some());
+        // Node 1 led partitions 0 and 3 when it was killed.
+        runner.fired(10, 0, Failover::new(vec![1], vec![0, 3]));
+        assert!(runner.waits_for_failover());
+        let failover = runner.failover().clone();
+        assert_eq!(failover.partitions(), &[0, 3]);
+        // Still led by the killed node (not yet fenced), or offline: not done.
+        assert!(!failover.done(|p| Some(if p == 0 { 2 } else { 1 })));
+        assert!(!failover.done(|p| Some(if p == 0 { 2 } else { -1 })));
+        assert!(!failover.done(|_| None));
+        assert!(failover.done(|p| Some(if p == 0 { 2 } else { 3 })));
+        // Half the records are sent, but the failover is not done: the step waits.
+        assert!(runner
+            .due(20, &progress(60, false), &[] as &[&str], is)
+            .is_none());
+        // The failover is done before half the records: the step still waits for its share.
+        assert!(runner
+            .due(20, &progress(40, true), &[] as &[&str], is)
+            .is_none());
+        assert!(runner
+            .due(30, &progress(60, true), &[] as &[&str], is)
+            .is_some());
+        // A step that struck nothing leaves nothing to wait for.
+        assert!(Failover::default().done(|_| None));
     }
 }

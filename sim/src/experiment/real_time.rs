@@ -352,6 +352,7 @@ pub fn run_real_time(
                 records_sent: shared.records_sent.load(Ordering::Relaxed),
                 records_total: config.records,
                 load_over,
+                failover_done: false,
             };
             fire_due_steps(cluster, &mut plan_runner, &progress, &mut observer, &shared);
             if load_over {
@@ -488,6 +489,9 @@ pub fn run_real_time(
             end,
             partition_spans(&observations.history, &config.topic, config.partitions),
         ),
+        // A real cluster's metrics are not scraped yet: its brokers' JMX (Kafka) or
+        // nodes (live) would fill the same recorder.
+        metrics: None,
         trace,
         replay: Vec::new(),
     };
@@ -553,9 +557,20 @@ fn fire_due_steps(
     observer: &mut Observer,
     shared: &Shared,
 ) {
+    let mut progress = *progress;
     loop {
         let now = shared.clock.now_ms();
-        let Some(step) = plan_runner.due(now, progress, observer.poller.observed(), |e, o| {
+        // The poller's latest answer: who leads each partition now.
+        progress.failover_done = plan_runner.waits_for_failover()
+            && plan_runner.failover().done(|p| {
+                observer.poller.last().and_then(|s| {
+                    s.partitions
+                        .iter()
+                        .find(|x| x.partition == p)
+                        .map(|x| x.leader)
+                })
+            });
+        let Some(step) = plan_runner.due(now, &progress, observer.poller.observed(), |e, o| {
             o.change.satisfies(e)
         }) else {
             return;
@@ -582,7 +597,12 @@ fn fire_due_steps(
             Err(why) => format!("fault: '{step}' failed: {why}"),
         };
         note_lines(shared, fired_at, vec![text]);
-        plan_runner.fired(shared.clock.now_ms(), observer.poller.observed().len());
+        let failover = plan::Failover::new(record.struck.clone(), record.led_before.clone());
+        plan_runner.fired(
+            shared.clock.now_ms(),
+            observer.poller.observed().len(),
+            failover,
+        );
         observer.fired(cluster, &step, record, outcome);
     }
 }

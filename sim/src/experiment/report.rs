@@ -90,6 +90,10 @@ pub struct RunReport {
     pub phases: Vec<Phase>,
     pub verdict: Verdict,
     pub timeline: Timeline,
+    /// Kafka's metrics over the run (the simulator only): the values at the end and a
+    /// per-second series.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<crate::metrics::MetricsReport>,
     pub trace: Vec<EventLine>,
     /// The cluster's views over the run, for the replay page
     /// ([`super::replay::ReplayRecorder`]); empty for a real-time run, whose poller sees
@@ -502,6 +506,9 @@ impl RunReport {
                     "   ... {} more events (--trace shows every one)",
                     p.events.len() - events_per_phase
                 );
+            }
+            for line in crate::metrics::text::phase_lines(&p.metrics) {
+                let _ = writeln!(out, "   {line}");
             }
             if !p.partitions_at_end.is_empty() {
                 let _ = writeln!(out, "   at the end of the phase:");

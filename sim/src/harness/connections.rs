@@ -1,17 +1,14 @@
-//! Clients of the simulated cluster: wire connections that carry real Kafka frames, and
-//! the typed client the tests use, with the ledger of what each was told is stored.
+//! Clients' connections to the simulated cluster: they carry real Kafka frames, whoever
+//! the client is (the experiment's producer, or the harness's own client,
+//! [`super::harness_client`]).
 //!
-//! A connection is opened to one node (refused if it is down) and muted while the node
-//! handles its current request, as Kafka's socket server does, so requests wait in order.
-//! Every acknowledged produce goes into the topic's ledger of acknowledged writes
-//! ([`crate::acked_writes`]), which the verdict reads back at the end.
+//! A connection is opened to one node (refused if it is down); its frames go to the node
+//! as they arrive, and the node serves them one at a time, in order, as Kafka's socket
+//! server does (`broker::wire::muting`).
 
 use super::*;
 
-/// The one connection the harness's typed client calls travel on.
-pub(super) const TYPED_CLIENT_CONNECTION: ConnectionId = ConnectionId(1);
-
-/// Wire connection ids start here, far from the typed client's.
+/// Wire connection ids start here.
 pub(super) const FIRST_WIRE_CONNECTION: ConnectionId = ConnectionId(1_000);
 
 /// What a simulated client connection sees.
@@ -51,27 +48,12 @@ impl ClientDelivery {
     }
 }
 
-/// A client connection to a node, as the node's socket server sees it: Kafka reads the
-/// next request of a connection only after answering the previous one (the channel is
-/// muted meanwhile), so requests wait here in order.
+/// A client connection to a node. Its frames go to the node as they arrive; the node
+/// serves them one at a time, as Kafka's socket server does (`broker::wire::muting`).
 #[derive(Debug)]
 pub(super) struct WireConnection {
     pub(super) node: BrokerId,
     pub(super) open: bool,
-    pub(super) busy: bool,
-    pub(super) waiting: VecDeque<Bytes>,
-}
-
-/// The most requests waiting on one client connection (a client keeps at most
-/// `max.in.flight.requests.per.connection`, 5 by default).
-pub(super) const MAX_WAITING_PER_CONNECTION: usize = 1024;
-
-#[derive(Debug)]
-pub(super) struct PendingProduce {
-    pub(super) acks: i16,
-    pub(super) topic: String,
-    pub(super) partition: i32,
-    pub(super) values: Vec<Bytes>,
 }
 
 impl SimCluster {
@@ -95,8 +77,6 @@ impl SimCluster {
                 WireConnection {
                     node: to,
                     open: true,
-                    busy: false,
-                    waiting: VecDeque::new(),
                 },
             );
         }
@@ -164,7 +144,6 @@ impl SimCluster {
             return;
         }
         conn.open = false;
-        conn.waiting.clear();
         let node = conn.node;
         self.send(
             node,
@@ -176,167 +155,5 @@ impl SimCluster {
             }),
         );
         self.wire_connections.remove(&connection_id);
-    }
-
-    pub(super) fn token(&mut self) -> ClientToken {
-        self.next_correlation_id += 1;
-        ClientToken {
-            connection_id: TYPED_CLIENT_CONNECTION,
-            correlation_id: self.next_correlation_id,
-        }
-    }
-
-    /// Sends a client request to node `to`.
-    pub fn client_request(&mut self, to: BrokerId, request: ClientRequest) -> ClientToken {
-        let token = self.token();
-        self.send(CLIENT, to, Payload::Client { to, token, request });
-        token
-    }
-
-    /// Creates a topic through any running node and waits for the answer.
-    pub fn create_topic(
-        &mut self,
-        name: &str,
-        partitions: i32,
-        replication_factor: i32,
-        configs: &[(&str, &str)],
-    ) -> Result<(), SimError> {
-        let topic = CreatableTopic {
-            name: name.to_string(),
-            num_partitions: partitions,
-            replication_factor,
-            configs: configs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        };
-        let to = self
-            .ids
-            .iter()
-            .copied()
-            .find(|id| self.is_running(*id))
-            .ok_or_else(|| SimError::Request("no running node".into()))?;
-        let token = self.client_request(to, ClientRequest::CreateTopics(vec![topic]));
-        if !self.run_until(60_000, |s| s.responses.contains_key(&token)) {
-            return Err(SimError::Request(format!(
-                "CreateTopics {name}: no answer in 60 s"
-            )));
-        }
-        match self.responses.remove(&token) {
-            Some(ClientResponse::CreateTopics(results)) => match results.first() {
-                Some(r) if r.error == ErrorCode::None => {
-                    // Wait until every replica has a leader.
-                    let ok = self.run_until(30_000, |s| {
-                        (0..partitions)
-                            .all(|p| s.partition_state(name, p).is_some_and(|r| r.has_leader()))
-                    });
-                    if ok {
-                        Ok(())
-                    } else {
-                        Err(SimError::Request(format!(
-                            "topic {name} created but not all partitions have leaders"
-                        )))
-                    }
-                }
-                Some(r) => Err(SimError::Request(format!(
-                    "CreateTopics {name}: {}",
-                    r.error
-                ))),
-                None => Err(SimError::Request("CreateTopics: empty answer".into())),
-            },
-            other => Err(SimError::Request(format!(
-                "CreateTopics: unexpected answer {other:?}"
-            ))),
-        }
-    }
-
-    /// Produces `values` as one batch to node `to` (which may or may not lead).
-    pub fn produce_to(
-        &mut self,
-        to: BrokerId,
-        topic: &str,
-        partition: i32,
-        acks: i16,
-        values: Vec<Bytes>,
-        timeout_ms: u64,
-    ) -> ClientToken {
-        let records = encode_batch(&values, self.now_ms() as i64).unwrap_or_default();
-        let token = self.client_request(
-            to,
-            ClientRequest::Produce(ProduceRequest {
-                acks,
-                timeout_ms,
-                partitions: vec![ProducePartition {
-                    topic: topic.to_string(),
-                    partition,
-                    records,
-                }],
-            }),
-        );
-        self.pending_produce.insert(
-            token,
-            PendingProduce {
-                acks,
-                topic: topic.to_string(),
-                partition,
-                values,
-            },
-        );
-        token
-    }
-
-    /// Produces to the partition's leader as the freshest metadata names it (as a client
-    /// with up-to-date metadata would). `None` if the partition has no leader.
-    pub fn produce(
-        &mut self,
-        topic: &str,
-        partition: i32,
-        acks: i16,
-        values: Vec<Bytes>,
-    ) -> Option<ClientToken> {
-        let leader = self.partition_state(topic, partition)?.leader;
-        if leader < 0 {
-            return None;
-        }
-        Some(self.produce_to(leader, topic, partition, acks, values, 30_000))
-    }
-
-    pub(super) fn on_response(&mut self, token: ClientToken, response: ClientResponse) {
-        if let (Some(p), ClientResponse::Produce(parts)) =
-            (self.pending_produce.remove(&token), &response)
-        {
-            if let Some(r) = parts.first() {
-                if r.error == ErrorCode::None {
-                    let ledger = self
-                        .acked
-                        .entry(p.topic.clone())
-                        .or_insert_with(|| AckedWrites::with_capacity(&p.topic, 0));
-                    for (i, v) in p.values.iter().enumerate() {
-                        ledger.push_value(p.partition, p.acks, r.base_offset + i as i64, v);
-                    }
-                }
-            }
-        }
-        self.responses.insert(token, response);
-    }
-
-    /// The answer to a request, once it has arrived.
-    pub fn response(&self, token: ClientToken) -> Option<&ClientResponse> {
-        self.responses.get(&token)
-    }
-
-    /// Forgets a request: its answer if it came, its pending state if not (a client that
-    /// gave up on it).
-    pub fn forget(&mut self, token: ClientToken) {
-        self.responses.remove(&token);
-        self.pending_produce.remove(&token);
-    }
-
-    /// The error of a single-partition produce, once answered.
-    pub fn produce_error(&self, token: ClientToken) -> Option<ErrorCode> {
-        match self.responses.get(&token)? {
-            ClientResponse::Produce(parts) => parts.first().map(|p| p.error),
-            _ => None,
-        }
     }
 }

@@ -16,7 +16,8 @@
 //!
 //! The parts, a file each: the [`scheduler`] (the queue of timed deliveries and ticks),
 //! the [`nodes`] (their slots, outputs and faults), the client [`connections`] (wire
-//! frames, the typed client, the ledger of acknowledged writes), the [`narration`] (trace,
+//! frames), the [`harness_client`] (the tests' requests, over the same connections, and the
+//! ledger of acknowledged writes), the [`narration`] (trace,
 //! events, digest), [`convergence`] (heal, converge, verify), the [`network`], the
 //! [`time_model`], and [`control`] (scenario actions).
 
@@ -24,6 +25,7 @@ pub mod connections;
 pub mod control;
 pub mod convergence;
 pub mod events;
+pub mod harness_client;
 pub mod narration;
 pub mod network;
 pub mod nodes;
@@ -31,10 +33,10 @@ pub mod scheduler;
 pub mod time_model;
 
 pub use connections::ClientDelivery;
-use connections::{
-    PendingProduce, WireConnection, FIRST_WIRE_CONNECTION, MAX_WAITING_PER_CONNECTION,
-};
+use connections::{WireConnection, FIRST_WIRE_CONNECTION};
 pub use convergence::LostWrite;
+pub use harness_client::Answer;
+use harness_client::HarnessRequest;
 pub use narration::TraceLine;
 pub use nodes::NodeProcess;
 pub use scheduler::Payload;
@@ -46,12 +48,9 @@ use crate::election_timeouts::election_timeout_ticks;
 use crate::invariants::{Checker, Violation};
 use crate::records::{decode_values, encode_batch};
 use crate::rng::SimRng;
-use broker::{
-    BrokerConfig, ClientRequest, ClientResponse, ClientToken, ConnectionId, Node, NodeStore,
-    PeerMessage, ProducePartition, ProduceRequest, WireOutput,
-};
+use broker::{BrokerConfig, ClientToken, ConnectionId, Node, NodeStore, PeerMessage, WireOutput};
 use bytes::Bytes;
-use controller::{BrokerId, ControllerConfig, CreatableTopic, ErrorCode, PartitionRegistration};
+use controller::{BrokerId, ControllerConfig, ErrorCode, PartitionRegistration};
 use events::{ClusterEvent, ClusterEventKind};
 use network::{Channel, Delivery, MessageClass, Network, NetworkConfig};
 use std::cmp::Reverse;
@@ -139,8 +138,11 @@ pub struct SimCluster {
     /// Nodes that got SIGTERM while paused: they stop once resumed.
     pending_stops: BTreeSet<BrokerId>,
     next_correlation_id: i32,
-    pending_produce: BTreeMap<ClientToken, PendingProduce>,
-    responses: BTreeMap<ClientToken, ClientResponse>,
+    /// The harness client's requests awaiting answers, by their connection.
+    harness_requests: BTreeMap<ConnectionId, HarnessRequest>,
+    responses: BTreeMap<ClientToken, Answer>,
+    /// Why a harness request got no answer.
+    request_failures: BTreeMap<ClientToken, String>,
     /// What clients were told is stored, per topic.
     acked: BTreeMap<String, AckedWrites>,
     checker: Checker,
@@ -190,8 +192,9 @@ impl SimCluster {
             quorum_lost: false,
             pending_stops: BTreeSet::new(),
             next_correlation_id: 0,
-            pending_produce: BTreeMap::new(),
+            harness_requests: BTreeMap::new(),
             responses: BTreeMap::new(),
+            request_failures: BTreeMap::new(),
             acked: BTreeMap::new(),
             checker: Checker::default(),
             trace: Vec::new(),

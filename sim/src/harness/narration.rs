@@ -58,6 +58,12 @@ impl SimCluster {
         }
     }
 
+    /// A line of the story told by the run itself (node 0), not a cluster decision: the
+    /// explanation of a stall ([`crate::experiment::stalls`]).
+    pub fn narrate(&mut self, text: String) {
+        self.note(0, text);
+    }
+
     /// Records a fault the plan applied, and what it does to the metadata quorum.
     pub fn note_fault(&mut self, text: &str) {
         self.event(

@@ -37,8 +37,6 @@ pub enum Channel {
     Replication,
     /// One client connection, by its id.
     Client(ConnectionId),
-    /// The harness's typed client calls (tests' produce and admin helpers).
-    Harness,
 }
 
 impl Channel {

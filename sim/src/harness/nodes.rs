@@ -48,24 +48,7 @@ impl SimCluster {
             charge(msg.size_bytes(), &mut depart, &mut self.busy_until_us);
             self.send_at(depart, id, to, Payload::Peer { from: id, to, msg });
         }
-        for (token, response) in out.client {
-            self.send_at(
-                depart,
-                id,
-                CLIENT,
-                Payload::Response {
-                    from: id,
-                    token,
-                    response,
-                },
-            );
-        }
         for (connection_id, output) in out.wire {
-            let Some(conn) = self.wire_connections.get_mut(&connection_id) else {
-                continue;
-            };
-            conn.busy = false;
-            let next = conn.waiting.pop_front();
             match output {
                 WireOutput::Frame(frame) => {
                     // Simulated connections carry frames whole: no length prefix either way.
@@ -82,23 +65,7 @@ impl SimCluster {
                     );
                 }
                 WireOutput::NoResponse => {}
-                WireOutput::Close(reason) => {
-                    self.close_connection(connection_id, reason);
-                    continue;
-                }
-            }
-            if let Some(frame) = next {
-                if let Some(conn) = self.wire_connections.get_mut(&connection_id) {
-                    conn.busy = true;
-                }
-                self.accept(
-                    id,
-                    Payload::ClientFrame {
-                        to: id,
-                        connection_id,
-                        frame,
-                    },
-                );
+                WireOutput::Close(reason) => self.close_connection(connection_id, reason),
             }
         }
     }

@@ -17,16 +17,6 @@ pub enum Payload {
         to: BrokerId,
         msg: PeerMessage,
     },
-    Client {
-        to: BrokerId,
-        token: ClientToken,
-        request: ClientRequest,
-    },
-    Response {
-        from: BrokerId,
-        token: ClientToken,
-        response: ClientResponse,
-    },
     /// A Kafka request frame (no length prefix) on a client connection.
     ClientFrame {
         to: BrokerId,
@@ -42,7 +32,6 @@ impl Payload {
     fn size_bytes(&self) -> usize {
         match self {
             Payload::Peer { msg, .. } => msg.size_bytes(),
-            Payload::Client { .. } | Payload::Response { .. } => 128,
             Payload::ClientFrame { frame, .. } => frame.len() + 4,
             Payload::ToClient(ClientDelivery::Frame { frame, .. }) => frame.len() + 4,
             Payload::ToClient(_) => 64,
@@ -53,7 +42,6 @@ impl Payload {
     fn class(&self) -> MessageClass {
         let (channel, kind) = match self {
             Payload::Peer { msg, .. } => (Channel::of(msg.kind()), Some(msg.kind())),
-            Payload::Client { .. } | Payload::Response { .. } => (Channel::Harness, None),
             Payload::ClientFrame { connection_id, .. } => (Channel::Client(*connection_id), None),
             Payload::ToClient(delivery) => (Channel::Client(delivery.connection_id()), None),
         };
@@ -248,39 +236,30 @@ impl SimCluster {
 
     /// A message reached its destination: the client takes it at once; a running node
     /// queues it behind what it is busy with (the time model); a paused node's socket
-    /// buffers hold it; a dead node gets nothing.
+    /// buffers hold it; a dead node gets nothing. A client frame on a closed connection is
+    /// gone with it.
     pub(super) fn arrive(&mut self, payload: Payload) {
         let target = match &payload {
-            Payload::Peer { to, .. } | Payload::Client { to, .. } => *to,
+            Payload::Peer { to, .. } => *to,
             Payload::ClientFrame {
                 to, connection_id, ..
             } => {
-                // Kafka reads one request of a connection at a time.
-                let Some(conn) = self.wire_connections.get_mut(connection_id) else {
-                    return;
-                };
-                if !conn.open {
-                    return;
-                }
-                if conn.busy {
-                    if conn.waiting.len() < MAX_WAITING_PER_CONNECTION {
-                        if let Payload::ClientFrame { frame, .. } = payload {
-                            conn.waiting.push_back(frame);
-                        }
-                    }
+                // Every frame goes to the node as it arrives; the node serves a
+                // connection's requests one at a time (broker::wire::muting).
+                if !self
+                    .wire_connections
+                    .get(connection_id)
+                    .is_some_and(|conn| conn.open)
+                {
                     return;
                 }
-                conn.busy = true;
                 *to
             }
-            Payload::Response {
-                token, response, ..
-            } => {
-                self.on_response(*token, response.clone());
-                return;
-            }
             Payload::ToClient(delivery) => {
-                let keep = match delivery {
+                let Some(delivery) = self.on_harness_delivery(delivery.clone()) else {
+                    return;
+                };
+                let keep = match &delivery {
                     ClientDelivery::Frame { connection_id, .. } => self
                         .wire_connections
                         .get(connection_id)
@@ -288,7 +267,7 @@ impl SimCluster {
                     _ => true,
                 };
                 if keep {
-                    self.client_inbox.push_back(delivery.clone());
+                    self.client_inbox.push_back(delivery);
                 }
                 return;
             }
@@ -321,9 +300,7 @@ impl SimCluster {
     /// A node handles a message it accepted, unless it died since.
     pub(super) fn handle(&mut self, payload: Payload, incarnation: u64) {
         let target = match &payload {
-            Payload::Peer { to, .. }
-            | Payload::Client { to, .. }
-            | Payload::ClientFrame { to, .. } => *to,
+            Payload::Peer { to, .. } | Payload::ClientFrame { to, .. } => *to,
             _ => return,
         };
         if self.incarnations.get(&target).copied().unwrap_or(0) != incarnation {
@@ -334,7 +311,6 @@ impl SimCluster {
             Some(NodeProcess::Running(node)) => {
                 match payload {
                     Payload::Peer { from, msg, .. } => node.on_peer(now, from, msg),
-                    Payload::Client { token, request, .. } => node.on_client(now, token, request),
                     Payload::ClientFrame {
                         connection_id,
                         frame,

@@ -604,17 +604,20 @@ impl Cluster {
         replication_factor: i32,
         configs: &[(String, String)],
     ) -> Result<(), LiveError> {
-        let via = self
-            .controller()
-            .ok_or_else(|| LiveError::Request("no active controller".into()))?;
-        let topic = controller::CreatableTopic {
-            name: name.to_string(),
-            num_partitions: partitions,
-            replication_factor,
-            configs: configs.iter().cloned().collect(),
-        };
-        self.control(via, |reply| Control::CreateTopic(topic, reply))?
-            .map_err(LiveError::Request)?;
+        // As any client does: CreateTopics over the wire to a broker, which forwards it
+        // to the active controller.
+        let replication_factor = i16::try_from(replication_factor).map_err(|_| {
+            LiveError::Request(format!(
+                "replication factor {replication_factor} is out of range"
+            ))
+        })?;
+        let mut topic = crate::admin_client::NewTopic::new(name, partitions, replication_factor);
+        for (k, v) in configs {
+            topic = topic.config(k, v);
+        }
+        crate::admin_client::AdminClient::new(&self.bootstrap_servers())
+            .create_topic(&topic)
+            .map_err(|e| LiveError::Request(format!("creating topic {name}: {e}")))?;
         self.wait_until(
             Duration::from_secs(30),
             "every partition has a leader",

@@ -45,10 +45,6 @@ pub enum Control {
     Pause,
     Resume,
     Status(oneshot::Sender<NodeStatus>),
-    CreateTopic(
-        controller::CreatableTopic,
-        oneshot::Sender<Result<(), String>>,
-    ),
 }
 
 /// A snapshot of a node, for the cluster handle.
@@ -160,9 +156,6 @@ pub async fn run(
     let mut ticker = tokio::time::interval(Duration::from_millis(10));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut paused = false;
-    let mut pending_topics: Vec<(broker::ClientToken, oneshot::Sender<Result<(), String>>)> =
-        Vec::new();
-    let mut next_token: i32 = 0;
     // Who waits for the graceful stop to end.
     let mut stopping: Option<oneshot::Sender<NodeStore>> = None;
     // What a frozen node's peers and clients sent: read once it runs again.
@@ -188,20 +181,14 @@ pub async fn run(
                     paused = false;
                     shared.event(id, "resumed".into());
                     for m in std::mem::take(&mut held) {
-                        handle(
-                            &mut node,
-                            m,
-                            &shared,
-                            &mut paused,
-                            &mut pending_topics,
-                            &mut next_token,
-                        );
+                        handle(&mut node, m, &shared, &mut paused);
                     }
                     None
                 }
                 // A stopped process's socket buffers fill up: past the bound, peers'
                 // messages are lost as on a congested link (raft and fetches retry).
-                // Client frames are kept: each connection has one request in flight.
+                // Client frames are kept: each connection reads ahead a bounded window of
+                // unanswered requests, under queued.max.request.bytes (connection.rs).
                 Some(NodeInput::Peer { .. }) if held.len() >= NODE_CHANNEL_CAPACITY => continue,
                 Some(other) => {
                     held.push(other);
@@ -235,23 +222,16 @@ pub async fn run(
                 return;
             }
             Some(NodeInput::Control(Control::Stop(reply))) => stopping = Some(reply),
-            Some(i) => handle(
-                &mut node,
-                i,
-                &shared,
-                &mut paused,
-                &mut pending_topics,
-                &mut next_token,
-            ),
+            Some(i) => handle(&mut node, i, &shared, &mut paused),
             None => node.tick(shared.now_ms()),
         }
-        flush(&mut node, &shared.router, &shared, &mut pending_topics);
+        flush(&mut node, &shared.router, &shared);
         if node.accepts_client_connections() && !*listener_open.borrow() {
             // Stored even with nobody waiting (a first start's listener is already open).
             listener_open.send_replace(true);
         }
         if stopping.is_some() && node.shutdown_progress() == Some(ShutdownProgress::Done) {
-            flush(&mut node, &shared.router, &shared, &mut pending_topics);
+            flush(&mut node, &shared.router, &shared);
             let approved = node.controlled_shutdown_approved();
             shared.event(
                 id,
@@ -271,14 +251,7 @@ pub async fn run(
     }
 }
 
-fn handle(
-    node: &mut Node,
-    input: NodeInput,
-    shared: &Shared,
-    paused: &mut bool,
-    pending_topics: &mut Vec<(broker::ClientToken, oneshot::Sender<Result<(), String>>)>,
-    next_token: &mut i32,
-) {
+fn handle(node: &mut Node, input: NodeInput, shared: &Shared, paused: &mut bool) {
     let now = shared.now_ms();
     match input {
         NodeInput::Peer { from, msg } => node.on_peer(now, from, msg),
@@ -299,26 +272,11 @@ fn handle(
         NodeInput::Control(Control::Status(reply)) => {
             let _ = reply.send(status(node));
         }
-        NodeInput::Control(Control::CreateTopic(topic, reply)) => {
-            *next_token = next_token.wrapping_add(1);
-            // Connection 0 is the cluster handle's own.
-            let token = broker::ClientToken {
-                connection_id: ConnectionId(0),
-                correlation_id: *next_token,
-            };
-            node.on_client(now, token, broker::ClientRequest::CreateTopics(vec![topic]));
-            pending_topics.push((token, reply));
-        }
         NodeInput::Control(Control::Kill(_)) | NodeInput::Control(Control::Stop(_)) => {}
     }
 }
 
-fn flush(
-    node: &mut Node,
-    router: &Router,
-    shared: &Shared,
-    pending_topics: &mut Vec<(broker::ClientToken, oneshot::Sender<Result<(), String>>)>,
-) {
+fn flush(node: &mut Node, router: &Router, shared: &Shared) {
     let id = node.id();
     let out = node.take_output();
     for e in out.controller_events {
@@ -333,24 +291,6 @@ fn flush(
     for (connection_id, answer) in out.wire {
         if let Some(tx) = shared.connections.get(&connection_id) {
             let _ = tx.try_send(answer);
-        }
-    }
-    for (token, response) in out.client {
-        if let Some(i) = pending_topics.iter().position(|(t, _)| *t == token) {
-            let (_, reply) = pending_topics.swap_remove(i);
-            let result = match response {
-                broker::ClientResponse::CreateTopics(results) => match results.first() {
-                    Some(r) if r.error == controller::ErrorCode::None => Ok(()),
-                    Some(r) => Err(format!(
-                        "{}: {}",
-                        r.error,
-                        r.message.clone().unwrap_or_default()
-                    )),
-                    None => Err("empty answer".into()),
-                },
-                other => Err(format!("unexpected answer {other:?}")),
-            };
-            let _ = reply.send(result);
         }
     }
 }

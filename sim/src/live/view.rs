@@ -40,7 +40,7 @@ pub struct ProduceTime {
 }
 
 impl ProduceTime {
-    /// One Produce request, from the moment its frame was read to its response ready.
+    /// One Produce request, from the moment its frame was read to its answer written back.
     pub fn record(&self, took: Duration) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);

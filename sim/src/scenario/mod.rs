@@ -81,6 +81,10 @@ pub enum Trigger {
     AtRecordsPercent(u8),
     /// The first such event after the previous step fired.
     On(Event),
+    /// `TRIGGER once failover`: the inner trigger holds, and every partition the nodes
+    /// struck by the previous step led when it fired has a leader again on another node.
+    /// The `--kill` story waits so, so that its second fault always follows a failover.
+    OnceFailover(Box<Trigger>),
 }
 
 /// What a step does.
@@ -272,8 +276,8 @@ impl Scenario {
 }
 
 fn check_step(step: &Step, brokers: usize) -> Result<(), String> {
-    if let Trigger::AtRecordsPercent(p) = step.trigger {
-        if p > 100 {
+    if let Trigger::AtRecordsPercent(p) = step.trigger.base() {
+        if *p > 100 {
             return Err(format!("percent {p} is not in 0..=100"));
         }
     }
@@ -458,6 +462,16 @@ impl fmt::Display for Event {
     }
 }
 
+impl Trigger {
+    /// The trigger without its `once failover` condition.
+    pub fn base(&self) -> &Trigger {
+        match self {
+            Trigger::OnceFailover(inner) => inner.base(),
+            other => other,
+        }
+    }
+}
+
 impl fmt::Display for Trigger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -471,6 +485,7 @@ impl fmt::Display for Trigger {
             }
             Trigger::AtRecordsPercent(p) => write!(f, "at {p}% records"),
             Trigger::On(event) => write!(f, "on {event}"),
+            Trigger::OnceFailover(inner) => write!(f, "{inner} once failover"),
         }
     }
 }

@@ -72,7 +72,8 @@ fn statement(w: &mut Words<'_>, line: usize, scenario: &mut Scenario) -> Result<
                     "more than {MAX_STEPS} steps; a scenario holds at most {MAX_STEPS}"
                 ));
             }
-            let trigger = trigger(w, first)?;
+            let base = trigger(w, first)?;
+            let trigger = once_failover(w, base)?;
             let action = action(w)?;
             scenario.steps.push(Step {
                 line,
@@ -244,6 +245,21 @@ fn trigger(w: &mut Words<'_>, keyword: &str) -> Result<Trigger, String> {
                 .map(Trigger::On)
                 .ok_or_else(|| unknown("event", word, &names))
         }
+    }
+}
+
+/// `TRIGGER once failover`: the trigger, waiting also for the previous fault's failover.
+fn once_failover(w: &mut Words<'_>, trigger: Trigger) -> Result<Trigger, String> {
+    if w.peek() != Some("once") {
+        return Ok(trigger);
+    }
+    let _ = w.next();
+    match w.next() {
+        Some("failover") => Ok(Trigger::OnceFailover(Box::new(trigger))),
+        Some(other) => Err(format!(
+            "expected 'failover' after '{trigger} once', found '{other}'"
+        )),
+        None => Err(format!("'{trigger} once' must be followed by 'failover'")),
     }
 }
 

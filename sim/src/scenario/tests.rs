@@ -189,6 +189,27 @@ fn every_trigger_action_event_and_node_prints_in_file_syntax() {
         let parsed = parse(&text).unwrap();
         assert_eq!(parsed.steps[0].trigger, Trigger::On(event));
     }
+    let once = parse("at 50% records once failover kill 2").unwrap();
+    assert_eq!(
+        once.steps[0].trigger,
+        Trigger::OnceFailover(Box::new(Trigger::AtRecordsPercent(50)))
+    );
+    assert_eq!(
+        once.steps[0].to_string(),
+        "at 50% records once failover kill 2"
+    );
+    assert_eq!(
+        parse("on leader-change once failover heal").unwrap().steps[0].trigger,
+        Trigger::OnceFailover(Box::new(Trigger::On(Event::LeaderChange)))
+    );
+    assert_eq!(
+        err("after 1s once fail kill 2"),
+        "line 1: expected 'failover' after 'after 1s once', found 'fail'"
+    );
+    assert_eq!(
+        err("after 1s once"),
+        "line 1: 'after 1s once' must be followed by 'failover'"
+    );
     assert_eq!(NodeRef::Id(7).to_string(), "7");
     assert_eq!(NodeRef::Controller.to_string(), "controller");
     assert_eq!(NodeRef::All.to_string(), "all");
@@ -861,6 +882,8 @@ fn trigger() -> impl Strategy<Value = Trigger> {
         duration_ms().prop_map(Trigger::AfterMs),
         (0..=100u8).prop_map(Trigger::AtRecordsPercent),
         prop::sample::select(Event::ALL.to_vec()).prop_map(Trigger::On),
+        (0..=100u8).prop_map(|p| Trigger::OnceFailover(Box::new(Trigger::AtRecordsPercent(p)))),
+        duration_ms().prop_map(|t| Trigger::OnceFailover(Box::new(Trigger::AfterMs(t)))),
     ]
 }
 

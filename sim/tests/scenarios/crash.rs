@@ -92,3 +92,21 @@ fn a_crashed_leader_loses_its_unflushed_tail_but_acks_all_records_survive() {
         "a_crashed_leader_loses_its_unflushed_tail_but_acks_all_records_survive",
     );
 }
+
+/// The harness's client goes in as any client does, over a connection: a node that is down
+/// refuses it, so the request gets no answer and says why, and nothing is acknowledged.
+#[test]
+fn a_request_to_a_dead_node_is_refused_and_never_acknowledged() {
+    let mut sim = cluster(22, &[], &[]);
+    let leader = sim.partition_state(TOPIC, 0).expect("partition").leader;
+    sim.kill(leader).expect("kill");
+    let token = sim.produce_to(leader, TOPIC, 0, -1, values("too-late", 2), 5_000);
+    assert!(sim.run_until(5_000, |s| s.request_failure(token).is_some()));
+    assert!(sim.response(token).is_none(), "a dead node answers nothing");
+    assert_eq!(
+        sim.request_failure(token),
+        Some(format!("node {leader} refused the connection").as_str())
+    );
+    let acked = sim.acked().get(TOPIC).map_or(0, |l| l.len());
+    assert_eq!(acked, 0, "nothing was acknowledged");
+}

@@ -7,8 +7,7 @@
 //! `GroupMetadataKey`/`GroupMetadataValue` records, loaded by `CoordinatorLoaderImpl`.)
 
 use crate::common::*;
-use broker::group::{ClientIdentity, GroupRequest, GroupResponse};
-use broker::messages::{ClientRequest, ClientResponse, ClientToken};
+use broker::ClientToken;
 use bytes::Bytes;
 use controller::{BrokerId, ErrorCode};
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
@@ -18,10 +17,12 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
-    GroupId, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, OffsetCommitRequest,
-    OffsetFetchRequest, SyncGroupRequest, TopicName,
+    ApiKey, DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest,
+    FindCoordinatorResponse, GroupId, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
+    JoinGroupResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
+    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
 };
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kraftsim::SimCluster;
 
 const GROUP: &str = "lesson-group";
@@ -34,32 +35,35 @@ fn s(x: &str) -> StrBytes {
     StrBytes::from_string(x.to_string())
 }
 
-/// Sends a request and runs until it is answered.
-fn call(sim: &mut SimCluster, to: BrokerId, request: ClientRequest) -> ClientResponse {
-    let token = sim.client_request(to, request);
-    wait(sim, token)
+/// Sends a request, as a Kafka client does, and runs until it is answered.
+fn call<R: Encodable, A: Decodable>(
+    sim: &mut SimCluster,
+    to: BrokerId,
+    api: ApiKey,
+    version: i16,
+    request: &R,
+) -> A {
+    let token = sim.kafka_request(to, api, version, request);
+    wait(sim, token).unwrap_or_else(|reason| panic!("{api:?}: {reason}\n{}", trace_text(sim)))
 }
 
-fn wait(sim: &mut SimCluster, token: ClientToken) -> ClientResponse {
+/// The answer to a request, or why none came.
+fn wait<A: Decodable>(sim: &mut SimCluster, token: ClientToken) -> Result<A, String> {
     assert!(
-        sim.run_until(30_000, |s| s.response(token).is_some()),
+        sim.run_until(30_000, |s| s.response(token).is_some()
+            || s.request_failure(token).is_some()),
         "answered within 30 s\n{}",
         trace_text(sim)
     );
-    let answer = sim.response(token).cloned().expect("answered");
+    let answer = match sim.decode_response::<A>(token) {
+        Some(answer) => answer,
+        None => Err(sim
+            .request_failure(token)
+            .unwrap_or("no answer")
+            .to_string()),
+    };
     sim.forget(token);
     answer
-}
-
-fn group(version: i16, request: GroupRequest) -> ClientRequest {
-    ClientRequest::Group(version, Box::new(request))
-}
-
-fn group_answer(answer: ClientResponse) -> GroupResponse {
-    match answer {
-        ClientResponse::Group(r) => r,
-        other => panic!("a group answer, got {other:?}"),
-    }
 }
 
 /// The group's coordinator as a client finds it: FindCoordinator at any running node,
@@ -72,15 +76,17 @@ fn find_coordinator(sim: &mut SimCluster, not: Option<BrokerId>) -> BrokerId {
             .iter()
             .find(|&&b| sim.is_running(b))
             .expect("a running node");
-        let request = ClientRequest::FindCoordinator {
-            keys: vec![GROUP.to_string()],
-            key_type: 0,
-        };
-        if let ClientResponse::FindCoordinator(answers) = call(sim, to, request) {
-            if let Some((_, ErrorCode::None, node)) = answers.first() {
-                if Some(*node) != not && sim.is_running(*node) {
-                    return *node;
-                }
+        let request = FindCoordinatorRequest::default()
+            .with_key(s(GROUP))
+            .with_key_type(0);
+        let token = sim.kafka_request(to, ApiKey::FindCoordinator, 3, &request);
+        if let Ok(answer) = wait::<FindCoordinatorResponse>(sim, token) {
+            let node = answer.node_id.0;
+            if answer.error_code == ErrorCode::None.code()
+                && Some(node) != not
+                && sim.is_running(node)
+            {
+                return node;
             }
         }
         sim.run_for(500);
@@ -88,29 +94,16 @@ fn find_coordinator(sim: &mut SimCluster, not: Option<BrokerId>) -> BrokerId {
     panic!("no coordinator for {GROUP} in 30 s\n{}", trace_text(sim));
 }
 
-fn join(member: &str) -> GroupRequest {
-    GroupRequest::JoinGroup(
-        JoinGroupRequest::default()
-            .with_group_id(GroupId(s(GROUP)))
-            .with_session_timeout_ms(SESSION_TIMEOUT_MS)
-            .with_rebalance_timeout_ms(30_000)
-            .with_member_id(s(member))
-            .with_protocol_type(s("consumer"))
-            .with_protocols(vec![JoinGroupRequestProtocol::default()
-                .with_name(s("range"))
-                .with_metadata(Bytes::from_static(b"subscription"))]),
-        ClientIdentity {
-            client_id: "lesson".into(),
-            client_host: "/127.0.0.1".into(),
-        },
-    )
-}
-
-fn joined(answer: ClientResponse) -> JoinGroupResponse {
-    match group_answer(answer) {
-        GroupResponse::JoinGroup(r) => r,
-        other => panic!("a JoinGroup answer, got {other:?}"),
-    }
+fn join(member: &str) -> JoinGroupRequest {
+    JoinGroupRequest::default()
+        .with_group_id(GroupId(s(GROUP)))
+        .with_session_timeout_ms(SESSION_TIMEOUT_MS)
+        .with_rebalance_timeout_ms(30_000)
+        .with_member_id(s(member))
+        .with_protocol_type(s("consumer"))
+        .with_protocols(vec![JoinGroupRequestProtocol::default()
+            .with_name(s("range"))
+            .with_metadata(Bytes::from_static(b"subscription"))])
 }
 
 /// The heartbeat's error code.
@@ -119,10 +112,7 @@ fn heartbeat(sim: &mut SimCluster, to: BrokerId, member: &str, generation: i32) 
         .with_group_id(GroupId(s(GROUP)))
         .with_generation_id(generation)
         .with_member_id(s(member));
-    match group_answer(call(sim, to, group(4, GroupRequest::Heartbeat(request)))) {
-        GroupResponse::Heartbeat(r) => r.error_code,
-        other => panic!("a Heartbeat answer, got {other:?}"),
-    }
+    call::<_, HeartbeatResponse>(sim, to, ApiKey::Heartbeat, 4, &request).error_code
 }
 
 fn commit(sim: &mut SimCluster, to: BrokerId, member: &str, generation: i32, offset: i64) -> i16 {
@@ -135,10 +125,8 @@ fn commit(sim: &mut SimCluster, to: BrokerId, member: &str, generation: i32, off
             .with_partitions(vec![OffsetCommitRequestPartition::default()
                 .with_partition_index(0)
                 .with_committed_offset(offset)])]);
-    match group_answer(call(sim, to, group(8, GroupRequest::OffsetCommit(request)))) {
-        GroupResponse::OffsetCommit(r) => r.topics[0].partitions[0].error_code,
-        other => panic!("an OffsetCommit answer, got {other:?}"),
-    }
+    let answer: OffsetCommitResponse = call(sim, to, ApiKey::OffsetCommit, 8, &request);
+    answer.topics[0].partitions[0].error_code
 }
 
 fn committed_offset(sim: &mut SimCluster, to: BrokerId) -> i64 {
@@ -147,10 +135,8 @@ fn committed_offset(sim: &mut SimCluster, to: BrokerId) -> i64 {
         .with_topics(Some(vec![OffsetFetchRequestTopic::default()
             .with_name(TopicName(s(TOPIC)))
             .with_partition_indexes(vec![0])]));
-    match group_answer(call(sim, to, group(7, GroupRequest::OffsetFetch(request)))) {
-        GroupResponse::OffsetFetch(r) => r.topics[0].partitions[0].committed_offset,
-        other => panic!("an OffsetFetch answer, got {other:?}"),
-    }
+    let answer: OffsetFetchResponse = call(sim, to, ApiKey::OffsetFetch, 7, &request);
+    answer.topics[0].partitions[0].committed_offset
 }
 
 /// Two members join (KIP-394: each is first given its id), the leader assigns, both sync.
@@ -158,16 +144,18 @@ fn committed_offset(sim: &mut SimCluster, to: BrokerId) -> i64 {
 fn stable_group_of_two(sim: &mut SimCluster, coordinator: BrokerId) -> (i32, String, String) {
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let r = joined(call(sim, coordinator, group(5, join(""))));
+        let r: JoinGroupResponse = call(sim, coordinator, ApiKey::JoinGroup, 5, &join(""));
         assert_eq!(r.error_code, ErrorCode::MemberIdRequired.code());
         ids.push(r.member_id.to_string());
     }
     let tokens: Vec<ClientToken> = ids
         .iter()
-        .map(|id| sim.client_request(coordinator, group(5, join(id))))
+        .map(|id| sim.kafka_request(coordinator, ApiKey::JoinGroup, 5, &join(id)))
         .collect();
-    let answers: Vec<JoinGroupResponse> =
-        tokens.into_iter().map(|t| joined(wait(sim, t))).collect();
+    let answers: Vec<JoinGroupResponse> = tokens
+        .into_iter()
+        .map(|t| wait(sim, t).expect("a JoinGroup answer"))
+        .collect();
     assert!(answers.iter().all(|r| r.error_code == 0), "{answers:?}");
     let generation = answers[0].generation_id;
     let leader = answers[0].leader.to_string();
@@ -177,37 +165,31 @@ fn stable_group_of_two(sim: &mut SimCluster, coordinator: BrokerId) -> (i32, Str
         .expect("two members")
         .clone();
     let sync = |member: &str, assignments: Vec<SyncGroupRequestAssignment>| {
-        group(
-            5,
-            GroupRequest::SyncGroup(
-                SyncGroupRequest::default()
-                    .with_group_id(GroupId(s(GROUP)))
-                    .with_generation_id(generation)
-                    .with_member_id(s(member))
-                    .with_assignments(assignments),
-            ),
-        )
+        SyncGroupRequest::default()
+            .with_group_id(GroupId(s(GROUP)))
+            .with_generation_id(generation)
+            .with_member_id(s(member))
+            .with_assignments(assignments)
     };
     let assignment = |member: &str, a: &'static [u8]| {
         SyncGroupRequestAssignment::default()
             .with_member_id(s(member))
             .with_assignment(Bytes::from_static(a))
     };
-    let follower_sync = sim.client_request(coordinator, sync(&follower, vec![]));
-    let leader_sync = sim.client_request(
+    let follower_sync =
+        sim.kafka_request(coordinator, ApiKey::SyncGroup, 5, &sync(&follower, vec![]));
+    let leader_sync = sim.kafka_request(
         coordinator,
-        sync(
+        ApiKey::SyncGroup,
+        5,
+        &sync(
             &leader,
             vec![assignment(&leader, b"p0-3"), assignment(&follower, b"p4-7")],
         ),
     );
     for (token, want) in [(follower_sync, &b"p4-7"[..]), (leader_sync, &b"p0-3"[..])] {
-        match group_answer(wait(sim, token)) {
-            GroupResponse::SyncGroup(r) => {
-                assert_eq!((r.error_code, &r.assignment[..]), (0, want));
-            }
-            other => panic!("a SyncGroup answer, got {other:?}"),
-        }
+        let r: SyncGroupResponse = wait(sim, token).expect("a SyncGroup answer");
+        assert_eq!((r.error_code, &r.assignment[..]), (0, want));
     }
     (generation, leader, follower)
 }
@@ -254,14 +236,13 @@ fn a_coordinator_failover_keeps_a_stable_group_and_its_generation() {
             assert_eq!(heartbeat(&mut sim, new, member, generation), NONE);
         }
     }
-    let described = call(
+    let d: DescribeGroupsResponse = call(
         &mut sim,
         new,
-        ClientRequest::DescribeGroups(vec![GROUP.into()]),
+        ApiKey::DescribeGroups,
+        5,
+        &DescribeGroupsRequest::default().with_groups(vec![GroupId(s(GROUP))]),
     );
-    let GroupResponse::DescribeGroups(d) = group_answer(described) else {
-        panic!("a DescribeGroups answer")
-    };
     let g = &d.groups[0];
     assert_eq!(g.group_state.as_str(), "Stable");
     let mut members: Vec<(String, Vec<u8>)> = g

@@ -18,6 +18,15 @@ fn acks_all_below_min_insync_replicas_gets_not_enough_replicas() {
         "a full ISR takes acks=all"
     );
 
+    let failed_appends = |sim: &kraftsim::SimCluster| -> u64 {
+        kraftsim::metrics::from_sim::sample(sim, Default::default())
+            .nodes
+            .iter()
+            .map(|n| n.failed_produce_requests)
+            .sum()
+    };
+    assert_eq!(failed_appends(&sim), 0, "nothing failed yet");
+
     sim.kill(follower).expect("kill");
     let shrunk = sim.run_until(20_000, |s| {
         s.partition_state(TOPIC, p)
@@ -42,6 +51,15 @@ fn acks_all_below_min_insync_replicas_gets_not_enough_replicas() {
         sim.produce_error(one),
         Some(ErrorCode::None),
         "acks=1 ignores min.insync.replicas"
+    );
+    // Kafka's FailedProduceRequestsPerSec counts the refused append (not the acks=1 one),
+    // and a dashboard's UnderMinIsrPartitionCount shows every partition: each had a replica
+    // on the killed node, and min.insync.replicas=3 now exceeds every ISR.
+    assert_eq!(failed_appends(&sim), 1, "one append refused");
+    let sample = kraftsim::metrics::from_sim::sample(&sim, Default::default());
+    assert_eq!(
+        kraftsim::metrics::gauges::under_min_isr_partition_count(&sample),
+        sample.metadata.len() as u64
     );
     assert_no_violations(
         &sim,

@@ -95,6 +95,12 @@ pub struct RunReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<crate::metrics::MetricsReport>,
     pub trace: Vec<EventLine>,
+    /// The cluster's views over the run, for the replay page
+    /// ([`super::replay::ReplayRecorder`]); empty for a real-time run, whose poller sees
+    /// leaders and ISRs but not each replica's offsets. Not in `--json`: the page embeds
+    /// them.
+    #[serde(skip)]
+    pub replay: Vec<crate::dashboard::ClusterView>,
 }
 
 struct BucketAcc {

@@ -223,6 +223,16 @@ impl SimCluster {
         matches!(self.slots.get(&id), Some(NodeProcess::Running(_)))
     }
 
+    /// Whether every link between `id` and the other nodes is cut (`isolate N`).
+    pub fn is_isolated(&self, id: BrokerId) -> bool {
+        self.ids.len() > 1
+            && self
+                .ids
+                .iter()
+                .filter(|other| **other != id)
+                .all(|&other| self.network.is_cut(id, other) && self.network.is_cut(other, id))
+    }
+
     pub fn slots(&self) -> &BTreeMap<BrokerId, NodeProcess> {
         &self.slots
     }

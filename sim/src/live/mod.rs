@@ -15,10 +15,12 @@
 //! # Ok::<(), kraftsim::live::LiveError>(())
 //! ```
 
+pub mod command;
 pub mod connection;
 pub mod control;
 pub mod node_task;
 pub mod router;
+pub mod view;
 
 use crate::cluster_control::ProcessState;
 use crate::config::{self, ConfigError};
@@ -76,6 +78,8 @@ pub struct Shared {
     started_unix_ms: u64,
     next_connection_id: AtomicU64,
     events: Mutex<Option<std::sync::mpsc::SyncSender<String>>>,
+    /// How long the nodes took over Produce requests, as the connections measure them.
+    pub produce_time: view::ProduceTime,
 }
 
 impl Shared {
@@ -164,6 +168,9 @@ struct LiveNode {
     stopping: Option<(oneshot::Receiver<NodeStore>, Instant)>,
     /// SIGSTOPped ([`Cluster::pause`]): the node answers nothing, so nobody asks it.
     paused: bool,
+    /// How the node last went down (`Stopped` or `Killed`), for whoever draws it; cleared
+    /// when it starts again.
+    went_down: Option<view::DownBy>,
 }
 
 /// A running live cluster. Dropping it stops everything and removes its data directory.
@@ -293,6 +300,7 @@ impl Cluster {
                 .map_or(0, |d| d.as_millis() as u64),
             next_connection_id: AtomicU64::new(1),
             events: Mutex::new(None),
+            produce_time: view::ProduceTime::default(),
         });
         let data = DataDir::create()?;
         let mut slots = BTreeMap::new();
@@ -333,6 +341,7 @@ impl Cluster {
                     accept: None,
                     stopping: None,
                     paused: false,
+                    went_down: None,
                 },
             );
         }
@@ -416,6 +425,7 @@ impl Cluster {
             if let Some(slot) = slots.get_mut(&id) {
                 slot.accept = Some(accept);
                 slot.paused = false;
+                slot.went_down = None;
             }
         });
         self.shared.event(id, "started".into());
@@ -638,6 +648,7 @@ impl Cluster {
         self.with_slots(|slots| {
             if let Some(slot) = slots.get_mut(&id) {
                 slot.store = Some(store);
+                slot.went_down = Some(view::DownBy::Stopped);
                 if let Some(a) = slot.accept.take() {
                     a.abort();
                 }
@@ -696,6 +707,7 @@ impl Cluster {
                         if store.is_some() {
                             slot.store = store;
                         }
+                        slot.went_down = Some(view::DownBy::Stopped);
                         if let Some(a) = slot.accept.take() {
                             a.abort();
                         }
@@ -714,6 +726,7 @@ impl Cluster {
             if let Some(slot) = slots.get_mut(&id) {
                 slot.store = Some(store);
                 slot.paused = false;
+                slot.went_down = Some(view::DownBy::Killed);
                 if let Some(a) = slot.accept.take() {
                     a.abort();
                 }

@@ -111,6 +111,11 @@ struct ServeArgs {
     /// address is printed as ui=http://127.0.0.1:PORT/.
     #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "0")]
     ui: Option<u16>,
+    /// Also serve the control channel on 127.0.0.1:PORT (no PORT, or 0: a free port): the
+    /// stdin commands as JSON lines over TCP, for test fixtures (docs/control-protocol.md);
+    /// its address is printed as control=127.0.0.1:PORT after the bootstrap line.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "0")]
+    control: Option<u16>,
 }
 
 /// `sim run`: flags as kafka-producer-perf-test and kafka-topics name them, with the
@@ -245,7 +250,10 @@ fn real_main() -> Result<()> {
             args.port,
             &args.configs,
             &args.topics,
-            args.ui,
+            serve::Listeners {
+                ui: args.ui,
+                control: args.control,
+            },
         ),
         Command::Explore(args) => explore(args),
         Command::Conform(args) => conform_cli::conform(args),

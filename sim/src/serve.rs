@@ -1,11 +1,14 @@
-//! `sim serve`: a live cluster on 127.0.0.1, controlled from stdin and, with `--ui`, from
-//! the dashboard's buttons. Both kinds of command come into one loop here and are carried
-//! out by [`kraftsim::live::command::apply`], one at a time.
+//! `sim serve`: a live cluster on 127.0.0.1, controlled from stdin, with `--ui` from the
+//! dashboard's buttons, and with `--control` from a program over the control channel
+//! (docs/control-protocol.md). Every kind of command comes into one loop here and is
+//! carried out by [`kraftsim::live::command::apply`], one at a time.
 
 use anyhow::{bail, Context, Result};
 use kraftsim::dashboard::live_feed::LiveFeed;
 use kraftsim::dashboard::server::{CommandRequest, DashboardServer, COMMAND_QUEUE};
 use kraftsim::live::command::{self, Command};
+use kraftsim::live::control_channel::{ControlChannel, ControlRequest};
+use kraftsim::live::reply::Reply;
 use kraftsim::live::Cluster;
 use std::io::BufRead;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,20 +16,28 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A command from the terminal or from the dashboard.
+/// A command from the terminal, the dashboard or the control channel.
 enum Input {
     Line(String),
     Dashboard(CommandRequest),
+    Control(ControlRequest),
 }
 
-/// Starts the cluster, prints `bootstrap.servers=...` (and `ui=...`), then events, and
-/// obeys stdin and the dashboard.
+/// Where `sim serve` listens besides the nodes: the dashboard and the control channel
+/// (`None`: not served; `Some(0)`: a free port).
+pub struct Listeners {
+    pub ui: Option<u16>,
+    pub control: Option<u16>,
+}
+
+/// Starts the cluster, prints `bootstrap.servers=...` (then `control=...` and `ui=...`),
+/// then events, and obeys stdin, the dashboard and the control channel.
 pub fn serve(
     brokers: usize,
     port: u16,
     configs: &[String],
     topics: &[String],
-    ui: Option<u16>,
+    listeners: Listeners,
 ) -> Result<()> {
     if brokers == 0 || brokers > 64 {
         bail!("--brokers must be between 1 and 64");
@@ -61,8 +72,23 @@ pub fn serve(
     let stop = Arc::new(AtomicBool::new(false));
     let (input_tx, inputs) = std::sync::mpsc::sync_channel::<Input>(COMMAND_QUEUE);
     println!("bootstrap.servers={}", cluster.bootstrap_servers());
+    let mut control_channel = None;
+    if let Some(control_port) = listeners.control {
+        let (request_tx, request_rx) = std::sync::mpsc::sync_channel(COMMAND_QUEUE);
+        let channel = ControlChannel::start(control_port, request_tx)?;
+        println!("control={}", channel.addr());
+        let forward = input_tx.clone();
+        std::thread::spawn(move || {
+            for request in request_rx {
+                if forward.send(Input::Control(request)).is_err() {
+                    break;
+                }
+            }
+        });
+        control_channel = Some(channel);
+    }
     let mut dashboard = None;
-    if let Some(ui_port) = ui {
+    if let Some(ui_port) = listeners.ui {
         let (command_tx, command_rx) = std::sync::mpsc::sync_channel(COMMAND_QUEUE);
         let server = DashboardServer::start(ui_port, feed.clone(), command_tx)?;
         println!("ui={}", server.url());
@@ -100,32 +126,40 @@ pub fn serve(
         let _ = sampler.join();
         drop(server);
     }
+    drop(control_channel);
     println!("stopped");
     Ok(())
 }
 
-/// Carries out commands until `quit` or a signal. A closed stdin with no dashboard leaves
-/// nothing to obey: the loop then only waits for the signal.
+/// Carries out commands until `quit` or a signal. A closed stdin with no dashboard or
+/// control channel leaves nothing to obey: the loop then only waits for the signal.
 fn obey(cluster: &Cluster, inputs: &Receiver<Input>, feed: &LiveFeed, stop: &AtomicBool) {
     let tick = Duration::from_millis(50);
     while !stop.load(Ordering::Relaxed) {
         match inputs.recv_timeout(tick) {
-            Ok(Input::Line(line)) => {
-                let outcome = Command::parse(&line).and_then(|c| {
-                    if c == Command::Quit {
-                        return Ok(None);
-                    }
-                    command::apply(cluster, c).map(Some)
-                });
-                match outcome {
-                    Ok(None) => return,
-                    Ok(Some(text)) => println!("{text}"),
-                    Err(command::CommandError::Empty) => {}
-                    Err(e) => println!("error: {e}"),
+            Ok(Input::Line(line)) => match run_line(cluster, &line) {
+                Ok(Ran::Quit) => return,
+                Ok(Ran::Done(reply)) => println!("{}", reply.text),
+                Err(command::CommandError::Empty) => {}
+                Err(e) => println!("error: {e}"),
+            },
+            Ok(Input::Control(request)) => {
+                let outcome = run_line(cluster, &request.line);
+                let quit = matches!(outcome, Ok(Ran::Quit));
+                let answer = match outcome {
+                    Ok(Ran::Quit) => Ok(serde_json::json!({"quitting": true})),
+                    Ok(Ran::Done(reply)) => Ok(reply.data),
+                    Err(e) => Err(e.to_string()),
+                };
+                let _ = request.reply.send(answer);
+                if quit {
+                    return;
                 }
             }
             Ok(Input::Dashboard(request)) => {
-                let outcome = command::apply(cluster, request.command).map_err(|e| e.to_string());
+                let outcome = command::apply(cluster, request.command)
+                    .map(|reply| reply.text)
+                    .map_err(|e| e.to_string());
                 let line = match &outcome {
                     Ok(text) => format!("dashboard: {text}"),
                     Err(e) => format!("dashboard: error: {e}"),
@@ -137,6 +171,21 @@ fn obey(cluster: &Cluster, inputs: &Receiver<Input>, feed: &LiveFeed, stop: &Ato
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => std::thread::sleep(tick),
         }
+    }
+}
+
+/// What a typed or sent command line came to.
+enum Ran {
+    Done(Reply),
+    Quit,
+}
+
+/// Parses and applies one command line, as typed on stdin or sent over the control
+/// channel: the one way a line becomes an action.
+fn run_line(cluster: &Cluster, line: &str) -> Result<Ran, command::CommandError> {
+    match Command::parse(line)? {
+        Command::Quit => Ok(Ran::Quit),
+        c => command::apply(cluster, c).map(Ran::Done),
     }
 }
 

@@ -18,7 +18,9 @@
 pub mod command;
 pub mod connection;
 pub mod control;
+pub mod control_channel;
 pub mod node_task;
+pub mod reply;
 pub mod router;
 pub mod view;
 

@@ -116,6 +116,11 @@ struct ServeArgs {
     /// its address is printed as control=127.0.0.1:PORT after the bootstrap line.
     #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "0")]
     control: Option<u16>,
+    /// Stop when stdin ends (by default end of stdin leaves the cluster running): a
+    /// program that starts sim serve with a pipe on stdin takes the cluster with it when
+    /// it dies, however it dies.
+    #[arg(long)]
+    quit_on_eof: bool,
 }
 
 /// `sim run`: flags as kafka-producer-perf-test and kafka-topics name them, with the
@@ -253,6 +258,7 @@ fn real_main() -> Result<()> {
             serve::Listeners {
                 ui: args.ui,
                 control: args.control,
+                quit_on_eof: args.quit_on_eof,
             },
         ),
         Command::Explore(args) => explore(args),

@@ -28,6 +28,10 @@ enum Input {
 pub struct Listeners {
     pub ui: Option<u16>,
     pub control: Option<u16>,
+    /// End of stdin stops the cluster (`--quit-on-eof`): a fixture holds stdin open, so
+    /// when the test process dies, even by SIGKILL, its end of the pipe closes and the
+    /// cluster goes with it instead of outliving the test.
+    pub quit_on_eof: bool,
 }
 
 /// Starts the cluster, prints `bootstrap.servers=...` (then `control=...` and `ui=...`),
@@ -106,6 +110,7 @@ pub fn serve(
     for signal in [signal_hook_like::SIGINT, signal_hook_like::SIGTERM] {
         signal_hook_like::on(signal, stop.clone());
     }
+    let quit_on_eof = listeners.quit_on_eof.then(|| stop.clone());
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
@@ -113,7 +118,11 @@ pub fn serve(
                 break;
             }
         }
-        // End of stdin does not stop the cluster: it may run in the background.
+        // End of stdin does not stop the cluster (it may run in the background), unless
+        // whoever started it asked so.
+        if let Some(stop) = quit_on_eof {
+            stop.store(true, Ordering::Relaxed);
+        }
     });
     let printer = {
         let (feed, stop) = (feed.clone(), stop.clone());

@@ -249,3 +249,29 @@ fn quit_over_the_channel_is_answered_then_ends_the_process() {
         }
     }
 }
+
+#[test]
+fn with_quit_on_eof_the_cluster_goes_when_its_parent_closes_stdin() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(["serve", "--port", "0", "--quit-on-eof"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sim serve starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("the bootstrap line");
+    assert!(first.starts_with("bootstrap.servers="), "{first}");
+    std::thread::spawn(move || for _ in stdout.lines().map_while(Result::ok) {});
+    drop(child.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().ok().flatten().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sim serve --quit-on-eof still runs 30 s after its stdin closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -37,6 +37,15 @@ impl Reply {
     }
 }
 
+/// A command whose answer has no structured form yet answers its text, as a JSON string:
+/// a new command works over the control channel from its first line of code.
+impl From<String> for Reply {
+    fn from(text: String) -> Reply {
+        let data = serde_json::Value::String(text.clone());
+        Reply { text, data }
+    }
+}
+
 /// One node in `status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NodeReply {
@@ -153,4 +162,45 @@ pub fn partitions(cluster: &Cluster, topic: Option<&str>) -> Result<Reply, Comma
 fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value)
         .unwrap_or_else(|e| serde_json::Value::String(format!("cannot serialize: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::phases::ReplicaAtEnd;
+
+    #[test]
+    fn a_partition_splits_at_its_last_dash_so_dashed_topic_names_survive() {
+        let view = PartitionAtEnd {
+            partition: "payments-v2-11".into(),
+            leader: -1,
+            leader_epoch: 4,
+            isr: vec![2],
+            replicas: vec![ReplicaAtEnd {
+                node: 2,
+                log_end_offset: None,
+                high_watermark: None,
+            }],
+        };
+        let reply = PartitionReply::from_view(&view);
+        assert_eq!(
+            reply.as_ref().map(|r| r.topic.as_str()),
+            Some("payments-v2")
+        );
+        assert_eq!(reply.as_ref().map(|r| r.partition), Some(11));
+        assert_eq!(
+            reply.map(|r| to_json(&r)),
+            Some(serde_json::json!({
+                "topic": "payments-v2", "partition": 11, "leader": -1, "leader_epoch": 4,
+                "isr": [2], "replicas": [{"node": 2, "log_end_offset": null, "high_watermark": null}]
+            }))
+        );
+    }
+
+    #[test]
+    fn a_text_only_answer_is_its_text_as_json() {
+        let reply = Reply::from("fault 3 added".to_string());
+        assert_eq!(reply.data, serde_json::json!("fault 3 added"));
+        assert_eq!(reply.text, "fault 3 added");
+    }
 }

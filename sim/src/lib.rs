@@ -22,6 +22,7 @@ pub mod lessons;
 pub mod live;
 pub mod metrics;
 pub mod records;
+pub mod request_faults;
 pub mod rng;
 pub mod scenario;
 pub mod workload;

@@ -19,7 +19,8 @@
 //! frames), the [`harness_client`] (the tests' requests, over the same connections, and the
 //! ledger of acknowledged writes), the [`narration`] (trace,
 //! events, digest), [`convergence`] (heal, converge, verify), the [`network`], the
-//! [`time_model`], and [`control`] (scenario actions).
+//! [`time_model`], [`control`] (scenario actions), and [`request_faults`] (faults a test
+//! injects into clients' requests, and the request log).
 
 pub mod connections;
 pub mod control;
@@ -29,6 +30,7 @@ pub mod harness_client;
 pub mod narration;
 pub mod network;
 pub mod nodes;
+pub mod request_faults;
 pub mod scheduler;
 pub mod time_model;
 
@@ -109,6 +111,8 @@ pub enum SimError {
     NoBrokers,
     #[error("{0}")]
     Request(String),
+    #[error(transparent)]
+    RequestFault(#[from] crate::request_faults::RequestFaultError),
 }
 
 /// A simulated cluster.
@@ -148,6 +152,8 @@ pub struct SimCluster {
     checker: Checker,
     trace: Vec<TraceLine>,
     digest: u64,
+    /// Request faults and what outlives the nodes' processes (their counts, their log).
+    request_faults: crate::request_faults::RequestFaultRegistry,
 }
 
 impl SimCluster {
@@ -157,6 +163,7 @@ impl SimCluster {
             return Err(SimError::NoBrokers);
         }
         let mut rng = SimRng::new(config.seed);
+        let seed = config.seed;
         let ids: Vec<BrokerId> = (1..=config.brokers as i32).collect();
         // Distinct election timeouts per node, drawn from the seed (see election_timeouts).
         let election_ticks = ControllerConfig::new(1, ids.clone()).raft_election_ticks;
@@ -199,6 +206,7 @@ impl SimCluster {
             checker: Checker::default(),
             trace: Vec::new(),
             digest: 0xcbf2_9ce4_8422_2325,
+            request_faults: crate::request_faults::RequestFaultRegistry::new(seed),
         };
         for &id in &ids {
             sim.slots

@@ -18,6 +18,7 @@
 pub mod connection;
 pub mod control;
 pub mod node_task;
+pub mod request_faults;
 pub mod router;
 
 use crate::cluster_control::ProcessState;
@@ -76,6 +77,22 @@ pub struct Shared {
     started_unix_ms: u64,
     next_connection_id: AtomicU64,
     events: Mutex<Option<std::sync::mpsc::SyncSender<String>>>,
+    /// The cluster's request faults and what outlives its nodes' processes; each node
+    /// task hands its counts and log over here when its process ends.
+    pub request_faults: Mutex<crate::request_faults::RequestFaultRegistry>,
+}
+
+impl Shared {
+    /// The request-fault registry (a poisoned lock still holds consistent data: every
+    /// change to it is one call).
+    pub fn request_faults(
+        &self,
+    ) -> std::sync::MutexGuard<'_, crate::request_faults::RequestFaultRegistry> {
+        match self.request_faults.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
 }
 
 impl Shared {
@@ -172,6 +189,8 @@ pub struct Cluster {
     shared: Arc<Shared>,
     slots: Mutex<BTreeMap<BrokerId, LiveNode>>,
     incarnation: AtomicU64,
+    /// The seed of the election timeouts and of request faults' probability draws.
+    seed: u64,
     /// Dropped after the runtime is shut down (fields drop after `Drop::drop`).
     _data: DataDir,
 }
@@ -293,6 +312,7 @@ impl Cluster {
                 .map_or(0, |d| d.as_millis() as u64),
             next_connection_id: AtomicU64::new(1),
             events: Mutex::new(None),
+            request_faults: Mutex::new(crate::request_faults::RequestFaultRegistry::new(b.seed)),
         });
         let data = DataDir::create()?;
         let mut slots = BTreeMap::new();
@@ -341,6 +361,7 @@ impl Cluster {
             shared,
             slots: Mutex::new(slots),
             incarnation: AtomicU64::new(b.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
+            seed: b.seed,
             _data: data,
         };
         for (id, listener) in ids.iter().zip(listeners) {
@@ -388,8 +409,9 @@ impl Cluster {
             })
             .ok_or(LiveError::NoSuchNode(id))?;
         let incarnation = self.incarnation.fetch_add(0x9e37_79b9, Ordering::Relaxed);
-        let node = Node::start(c, b, store, incarnation, self.shared.now_ms())
+        let mut node = Node::start(c, b, store, incarnation, self.shared.now_ms())
             .map_err(|e| LiveError::Start(id, e.to_string()))?;
+        self.shared.request_faults().on_node_started(&mut node);
         let (tx, rx) = mpsc::channel(NODE_CHANNEL_CAPACITY);
         self.shared.router.attach(id, tx);
         let shared = self.shared.clone();

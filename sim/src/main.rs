@@ -95,7 +95,7 @@ fn parse_shard(text: &str) -> std::result::Result<(u64, u64), String> {
 }
 
 #[derive(clap::Args, Debug)]
-struct ServeArgs {
+pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 3)]
     brokers: usize,
     /// First port: nodes listen on port, port+1, ...; 0 picks free ports.
@@ -107,6 +107,10 @@ struct ServeArgs {
     /// Topics to create at start, as name:partitions:replication-factor.
     #[arg(long = "topic")]
     topics: Vec<String>,
+    /// Seed of request faults' probability draws (and of the election timeouts); printed
+    /// at start as `seed=N` [default: drawn from the clock]
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 /// `sim run`: flags as kafka-producer-perf-test and kafka-topics name them, with the
@@ -236,7 +240,7 @@ fn real_main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(*args),
-        Command::Serve(args) => serve::serve(args.brokers, args.port, &args.configs, &args.topics),
+        Command::Serve(args) => serve::serve(&args),
         Command::Explore(args) => explore(args),
         Command::Conform(args) => conform_cli::conform(args),
         Command::Lesson(args) => lesson_cli::lesson(args),

@@ -8,14 +8,22 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::Duration;
 
-const HELP: &str = "commands: stop N (SIGTERM: graceful) | kill N (SIGKILL) | restart N | pause N | resume N | isolate N | heal | stop/kill controller | status | quit";
+const HELP: &str = "commands: stop N (SIGTERM: graceful) | kill N (SIGKILL) | restart N | pause N | resume N | isolate N | heal | stop/kill controller | status | fault ... (see docs/request-faults.md) | faults | requests [N] | quit";
 
-/// Starts the cluster, prints `bootstrap.servers=...`, then events, and obeys stdin.
-pub fn serve(brokers: usize, port: u16, configs: &[String], topics: &[String]) -> Result<()> {
+/// Starts the cluster, prints `bootstrap.servers=...` and `seed=...`, then events, and
+/// obeys stdin.
+pub fn serve(args: &crate::ServeArgs) -> Result<()> {
+    let (brokers, port, configs, topics) = (args.brokers, args.port, &args.configs, &args.topics);
     if brokers == 0 || brokers > 64 {
         bail!("--brokers must be between 1 and 64");
     }
-    let mut builder = Cluster::builder().brokers(brokers).port(port);
+    // The binary may read the clock; the cluster's cores only get the seed.
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    let mut builder = Cluster::builder().brokers(brokers).port(port).seed(seed);
     for c in configs {
         let (k, v) = kraftsim::config::split_pair(c)?;
         builder = builder.config(&k, &v);
@@ -42,6 +50,7 @@ pub fn serve(brokers: usize, port: u16, configs: &[String], topics: &[String]) -
             .with_context(|| format!("creating topic {name}"))?;
     }
     println!("bootstrap.servers={}", cluster.bootstrap_servers());
+    println!("seed={}", cluster.seed());
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook_like::SIGINT, signal_hook_like::SIGTERM] {
         signal_hook_like::on(signal, stop.clone());
@@ -103,6 +112,13 @@ fn command(cluster: &Cluster, line: &str) -> bool {
             None => Err("which node?".to_string()),
         }
     };
+    if let Some(result) = kraftsim::live::fault_commands::fault_command(cluster, &words) {
+        match result {
+            Ok(text) => println!("{text}"),
+            Err(e) => println!("error: {e}"),
+        }
+        return false;
+    }
     let result: Result<String, String> = match words.first().copied() {
         None => return false,
         Some("quit") | Some("exit") => return true,

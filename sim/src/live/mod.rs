@@ -17,6 +17,7 @@
 
 pub mod connection;
 pub mod control;
+pub mod fault_commands;
 pub mod node_task;
 pub mod request_faults;
 pub mod router;

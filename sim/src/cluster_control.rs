@@ -313,6 +313,28 @@ pub trait ClusterControl {
     /// The node whose controller leads the metadata quorum, if one does.
     fn active_controller(&mut self) -> Result<Option<BrokerId>, ControlError>;
 
+    /// Injects a request fault (`docs/request-faults.md`); its id. Only kraftsim's own
+    /// targets can: a real Kafka broker has no such hook.
+    fn inject_fault(
+        &mut self,
+        fault: &crate::request_faults::RequestFault,
+    ) -> Result<crate::request_faults::FaultId, ControlError> {
+        Err(self.unsupported(
+            &format!("fault {fault}"),
+            "request faults are injected in kraftsim's node core; a Kafka broker has no such hook",
+        ))
+    }
+
+    /// Ends a request fault and lets go what it holds.
+    fn release_fault(&mut self, id: crate::request_faults::FaultId) -> Result<(), ControlError> {
+        Err(self.unsupported(&format!("fault release f{id}"), "it has no request faults"))
+    }
+
+    /// Removes a request fault.
+    fn remove_fault(&mut self, id: crate::request_faults::FaultId) -> Result<(), ControlError> {
+        Err(self.unsupported(&format!("fault remove f{id}"), "it has no request faults"))
+    }
+
     /// The refusal for an action this target cannot carry out.
     fn unsupported(&self, action: &str, why: &str) -> ControlError {
         ControlError::Unsupported {

@@ -308,10 +308,12 @@ pub fn parse_fault(words: &[&str]) -> Result<RequestFault, String> {
         }
     };
     check_options(&options, allowed)?;
-    Ok(RequestFault {
+    let fault = RequestFault {
         node: fault_node(&options)?,
         kind,
-    })
+    };
+    fault.validate().map_err(|e| e.to_string())?;
+    Ok(fault)
 }
 
 /// `key=value` words apart from the others.

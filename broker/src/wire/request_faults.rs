@@ -220,6 +220,10 @@ impl std::fmt::Display for RequestFault {
     /// The fault as the `sim serve` command that makes it reads.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let all = |api: &Option<ApiKey>| api.map_or("all".to_string(), |a| format!("{a:?}"));
+        let node = |f: &mut std::fmt::Formatter<'_>| match self.node {
+            Some(n) => write!(f, " node={n}"),
+            None => Ok(()),
+        };
         match &self.kind {
             FaultKind::Error {
                 api,
@@ -229,6 +233,7 @@ impl std::fmt::Display for RequestFault {
                 trigger,
             } => {
                 write!(f, "error {api:?} {}", error.name())?;
+                node(f)?;
                 if let Some(t) = topic {
                     write!(f, " topic={t}")?;
                 }
@@ -236,21 +241,29 @@ impl std::fmt::Display for RequestFault {
                     write!(f, " partition={p}")?;
                 }
                 match trigger {
-                    Trigger::Always => {}
-                    Trigger::Count(n) => write!(f, " count={n}")?,
-                    Trigger::Probability(p) => write!(f, " probability={p}")?,
+                    Trigger::Always => Ok(()),
+                    Trigger::Count(n) => write!(f, " count={n}"),
+                    Trigger::Probability(p) => write!(f, " probability={p}"),
                 }
             }
-            FaultKind::Delay { api, delay_ms } => write!(f, "delay {} {delay_ms}", all(api))?,
-            FaultKind::Hold { api } => write!(f, "hold {}", all(api))?,
+            FaultKind::Delay { api, delay_ms } => {
+                write!(f, "delay {} {delay_ms}", all(api))?;
+                node(f)
+            }
+            FaultKind::Hold { api } => {
+                write!(f, "hold {}", all(api))?;
+                node(f)
+            }
             FaultKind::Close { api, when, count } => {
                 let when = match when {
                     CloseWhen::Before => "before",
                     CloseWhen::After => "after",
                 };
                 write!(f, "close {api:?} {when}")?;
-                if let Some(n) = count {
-                    write!(f, " count={n}")?;
+                node(f)?;
+                match count {
+                    Some(n) => write!(f, " count={n}"),
+                    None => Ok(()),
                 }
             }
             FaultKind::StaleMetadata {
@@ -262,16 +275,12 @@ impl std::fmt::Display for RequestFault {
                     "stale-metadata {} {duration_ms}",
                     self.node.unwrap_or(-1)
                 )?;
-                if let Some(l) = leader {
-                    write!(f, " leader={l}")?;
+                match leader {
+                    Some(l) => write!(f, " leader={l}"),
+                    None => Ok(()),
                 }
-                return Ok(());
             }
         }
-        if let Some(n) = self.node {
-            write!(f, " node={n}")?;
-        }
-        Ok(())
     }
 }
 

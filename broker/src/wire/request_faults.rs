@@ -58,7 +58,9 @@ pub const ERROR_FAULT_APIS: [ApiKey; 7] = [
 pub enum Trigger {
     /// Every matching request.
     Always,
-    /// The next `n` matching requests; then the fault is spent.
+    /// The next `n` matching requests *of each node it is installed on* (each node's core
+    /// decides alone, with no shared counter between nodes); then it is spent there. A
+    /// fault filtered to a partition fires on its leader alone, where clients send it.
     Count(u64),
     /// Each matching request with this probability, drawn from the fault's seeded RNG.
     Probability(f64),

@@ -88,6 +88,9 @@ pub const LIVE_NO_LINK_FAULTS: &str = "its router isolates a whole node, not one
 /// Why the live target cannot lose the page cache.
 pub const LIVE_NO_CRASH: &str =
     "it does not model the page cache a power loss drops; the sim target does";
+/// Why Apache Kafka cannot run a request fault.
+pub const KAFKA_NO_REQUEST_FAULTS: &str =
+    "request faults are injected in kraftsim's node core, and a Kafka broker has no such hook";
 /// Why the Kafka target cannot cut, slow or isolate links.
 pub const KAFKA_NO_NETWORK_FAULTS: &str = "its nodes are JVMs on the host's loopback; cutting \
      links between them needs root tools (iptables, tc or network namespaces). \
@@ -143,6 +146,10 @@ impl Target {
                 | Action::Delay { .. }
                 | Action::Drop { .. },
             ) => KAFKA_NO_NETWORK_FAULTS,
+            (
+                Target::Kafka,
+                Action::Fault(_) | Action::ReleaseFault(_) | Action::RemoveFault(_),
+            ) => KAFKA_NO_REQUEST_FAULTS,
             _ => return None,
         };
         Some(ControlError::Unsupported {

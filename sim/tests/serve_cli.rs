@@ -143,7 +143,7 @@ fn an_idle_cluster_with_stdin_closed_does_not_spin() {
 /// clear error line. A real client (rskafka) makes the requests.
 #[test]
 fn serve_obeys_request_fault_commands_and_prints_the_request_log() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
+    let child = Command::new(env!("CARGO_BIN_EXE_sim"))
         .args([
             "serve",
             "--brokers",

@@ -12,7 +12,6 @@
 //!   id and sequence (KIP-98) and answers without appending it twice.
 
 use crate::common::*;
-use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 use kraftsim::experiment::client::SimConnections;
 use kraftsim::request_faults::{CloseWhen, FaultKind, RequestFault, RequestOutcome, Trigger};
@@ -90,7 +89,7 @@ fn copies(sim: &SimCluster, partition: i32, value: &str) -> usize {
     sim.committed_values(TOPIC, partition)
         .expect("readable")
         .iter()
-        .filter(|(_, v)| *v == Bytes::from(value.to_string()))
+        .filter(|(_, v)| v.as_ref() == value.as_bytes())
         .count()
 }
 

@@ -107,10 +107,10 @@ pub(crate) struct ServeArgs {
     /// Topics to create at start, as name:partitions:replication-factor.
     #[arg(long = "topic")]
     topics: Vec<String>,
-    /// Seed of request faults' probability draws (and of the election timeouts); printed
-    /// at start as `seed=N` [default: drawn from the clock]
-    #[arg(long)]
-    seed: Option<u64>,
+    /// Seed of request faults' probability draws (and of the election timeouts, as
+    /// before: 0 unless given); printed at start as `seed=N`.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 /// `sim run`: flags as kafka-producer-perf-test and kafka-topics name them, with the

@@ -17,12 +17,7 @@ pub fn serve(args: &crate::ServeArgs) -> Result<()> {
     if brokers == 0 || brokers > 64 {
         bail!("--brokers must be between 1 and 64");
     }
-    // The binary may read the clock; the cluster's cores only get the seed.
-    let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-    });
+    let seed = args.seed;
     let mut builder = Cluster::builder().brokers(brokers).port(port).seed(seed);
     for c in configs {
         let (k, v) = kraftsim::config::split_pair(c)?;

@@ -208,12 +208,8 @@ fn a_scenario_fault_step_is_met_by_the_producer_and_the_run_stays_deterministic(
         "set records 3000\nat 0s fault error Produce NOT_LEADER_OR_FOLLOWER count=2\n",
     )
     .expect("write the scenario");
-    let args = [
-        "run",
-        "--scenario",
-        &path.to_string_lossy().into_owned(),
-        "--json",
-    ];
+    let path_text = path.to_string_lossy();
+    let args = ["run", "--scenario", &path_text, "--json"];
     let a = sim(&args);
     let b = sim(&args);
     let _ = std::fs::remove_file(&path);

@@ -80,11 +80,40 @@ pub struct Shared {
     events: Mutex<Option<std::sync::mpsc::SyncSender<String>>>,
     /// How long the nodes took over Produce requests, as the connections measure them.
     pub produce_time: view::ProduceTime,
+    /// The controllers' decisions Kafka's meters count (ISR shrinks and expansions, leader
+    /// elections), with their times, until a metrics recorder takes them; the oldest go
+    /// past [`MAX_PENDING_METER_EVENTS`].
+    meter_events: Mutex<std::collections::VecDeque<(u64, crate::metrics::MeterEvent)>>,
 }
+
+/// Meter events kept for a recorder that has not taken them yet.
+pub const MAX_PENDING_METER_EVENTS: usize = 10_000;
 
 impl Shared {
     pub fn now_ms(&self) -> u64 {
         self.started_unix_ms + self.started.elapsed().as_millis() as u64
+    }
+
+    /// Queues an event a meter counts, at the cluster's uptime.
+    pub fn meter_event(&self, event: crate::metrics::MeterEvent) {
+        let at_ms = self.started.elapsed().as_millis() as u64;
+        let mut queue = match self.meter_events.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        queue.push_back((at_ms, event));
+        while queue.len() > MAX_PENDING_METER_EVENTS {
+            queue.pop_front();
+        }
+    }
+
+    /// The meter events queued since the last call, oldest first.
+    pub fn take_meter_events(&self) -> Vec<(u64, crate::metrics::MeterEvent)> {
+        let mut queue = match self.meter_events.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        queue.drain(..).collect()
     }
 
     /// Reports an event line (dropped if nobody listens or the listener lags).
@@ -301,6 +330,7 @@ impl Cluster {
             next_connection_id: AtomicU64::new(1),
             events: Mutex::new(None),
             produce_time: view::ProduceTime::default(),
+            meter_events: Mutex::new(std::collections::VecDeque::new()),
         });
         let data = DataDir::create()?;
         let mut slots = BTreeMap::new();

@@ -59,6 +59,8 @@ pub struct NodeStatus {
     pub controller_line: String,
     /// Every replica of a user topic this node holds, as the dashboard draws it.
     pub replicas: Vec<ReplicaStatus>,
+    /// What its metrics would show a scrape now (Kafka's JMX gauges and counters).
+    pub metrics: crate::metrics::NodeSample,
 }
 
 /// One replica as the node holding it sees it: the partition's leader, epoch and ISR as
@@ -90,6 +92,7 @@ fn status(node: &Node) -> NodeStatus {
         summary: summary(&c.status(), &replicas, internal),
         controller_line: c.status(),
         replicas,
+        metrics: crate::metrics::from_sim::node_sample(node),
     }
 }
 
@@ -280,6 +283,9 @@ fn flush(node: &mut Node, router: &Router, shared: &Shared) {
     let id = node.id();
     let out = node.take_output();
     for e in out.controller_events {
+        if let Some(m) = crate::metrics::from_sim::controller_meter_event(&e.kind) {
+            shared.meter_event(m);
+        }
         shared.event(id, format!("controller: {e}"));
     }
     for e in out.broker_events {

@@ -8,7 +8,7 @@
 //! prints side by side). The live cluster and the simulator both build it, so the page
 //! draws one shape whatever it watches.
 
-use crate::experiment::phases::PartitionAtEnd;
+use crate::harness::partition_table::PartitionAtEnd;
 use crate::metrics::Metric;
 use controller::BrokerId;
 use serde::Serialize;

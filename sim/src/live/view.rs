@@ -16,7 +16,7 @@ use super::node_task::NodeStatus;
 use super::Cluster;
 use crate::cluster_control::ProcessState;
 use crate::dashboard::{ClusterView, NodeState, NodeView};
-use crate::experiment::phases::{PartitionAtEnd, ReplicaAtEnd};
+use crate::harness::partition_table::{PartitionAtEnd, ReplicaAtEnd};
 use crate::metrics::{ClusterSample, MeterEvent, NodeSample};
 use controller::BrokerId;
 use std::collections::BTreeMap;

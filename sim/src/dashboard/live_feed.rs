@@ -128,7 +128,14 @@ impl LiveFeed {
                 recorder.event(t, e);
             }
             recorder.sample(at_ms, &snapshot.metrics_sample);
-            snapshot.view.metrics = recorder.snapshot(at_ms);
+            // The producer's own metrics (record-error-rate, request-latency-avg) live in
+            // the client: a live cluster's clients are anyone's, so the page leaves them out
+            // rather than show a producer that is not there.
+            snapshot.view.metrics = recorder
+                .snapshot(at_ms)
+                .into_iter()
+                .filter(|m| !m.mbean.starts_with("kafka.producer:"))
+                .collect();
             if let Some(previous) = &s.latest {
                 if let Some(sample) = load_between(previous, &snapshot) {
                     s.samples.push_back(sample);
@@ -296,5 +303,9 @@ mod tests {
             .find(|m| m["name"] == "IsrShrinksPerSec")
             .expect("IsrShrinksPerSec is listed");
         assert_eq!(shrinks["count"], serde_json::json!(1), "{shrinks}");
+        assert!(
+            metrics.iter().all(|m| m["name"] != "record-error-rate"),
+            "no producer's metrics on a live cluster whose clients are anyone's"
+        );
     }
 }

@@ -111,6 +111,10 @@ pub(crate) struct ServeArgs {
     /// before: 0 unless given); printed at start as `seed=N`.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Also serve the live dashboard on 127.0.0.1:PORT (no PORT, or 0: a free port); its
+    /// address is printed as ui=http://127.0.0.1:PORT/.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "0")]
+    ui: Option<u16>,
 }
 
 /// `sim run`: flags as kafka-producer-perf-test and kafka-topics name them, with the

@@ -4,8 +4,9 @@
 //! `controller` crates: the deterministic [`harness`] (a cluster on a virtual clock with a
 //! simulated network and a fault injector) and the [`invariants`] it checks after every
 //! step, the [`experiment`] and its three targets, [`explore`], [`conform`], the [`live`]
-//! cluster, the [`kafka_cluster`] oracle, and the [`lessons`] that teach replication with
-//! runs of the simulator.
+//! cluster, the [`kafka_cluster`] oracle, the [`lessons`] that teach replication with
+//! runs of the simulator, and [`properties`], property tests of replication rules that
+//! users write in a few lines.
 
 pub mod acked_writes;
 pub mod admin_client;
@@ -21,6 +22,7 @@ pub mod kafka_cluster;
 pub mod lessons;
 pub mod live;
 pub mod metrics;
+pub mod properties;
 pub mod records;
 pub mod rng;
 pub mod scenario;

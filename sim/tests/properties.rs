@@ -28,7 +28,7 @@
 use kraftsim::properties::{
     has_violation, replay, run_reproduce_line, FaultKind, Property, PropertyError, Setup,
 };
-use kraftsim::scenario::Action;
+use kraftsim::scenario::{Action, Trigger};
 
 /// Cases per property: `KRAFTSIM_PROPERTY_CASES`, or `default`.
 fn cases(default: u32) -> u32 {
@@ -122,6 +122,24 @@ fn a_property_fails_under_unclean_election_shrinks_and_its_reproduce_line_replay
         printed.contains("config unclean.leader.election.enable=true"),
         "{printed}"
     );
+
+    // Shrunk means no single step can go: without any one of them (its wait carried to the
+    // next step, as the bounds carry it) the run keeps every acknowledged record.
+    for i in 0..steps.len() {
+        let mut fewer = found.scenario.clone();
+        let removed = fewer.steps.remove(i);
+        if let (Trigger::AfterMs(gap), Some(next)) = (&removed.trigger, fewer.steps.get_mut(i)) {
+            if let Trigger::AfterMs(g) = &mut next.trigger {
+                *g += gap;
+            }
+        }
+        let report = replay(found.seed, &fewer).expect("a shorter plan runs");
+        assert!(
+            !has_violation(&report, "acked_writes_survive"),
+            "without step {} ({removed}) the loss remains, so the plan is not shrunk:\n{printed}",
+            i + 1
+        );
+    }
 
     // The scenario file is written as sim explore writes one, and parses back to the plan.
     let text = std::fs::read_to_string(&found.file).expect("the scenario file is written");

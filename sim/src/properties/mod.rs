@@ -68,9 +68,11 @@
 //! reproduce: sim run --seed 1419... --scenario /tmp/.../unclean_election_loses_acknowledged_records-seed-1419....scenario
 //! ```
 //!
-//! The crashed node lost what it had not flushed; with the other two replicas killed, the
-//! unclean election made it the leader when it came back, and the records only the others
-//! held were gone.
+//! Node 5 led `test_topic-0`; crashed, it fell out of the ISR, and node 2 took over and
+//! acknowledged records node 5 never got. With nodes 2 and 3, the rest of the ISR, killed
+//! (and the metadata quorum lost until healing), the unclean election made node 5 the
+//! leader again when it came back, outside the ISR (KIP-106's trade of durability for
+//! availability), and those records were gone.
 //!
 //! The [`strategies`] also work inside proptest's own `proptest!` macro, with
 //! [`reproduce::replay`] running `setup.scenario(&case.workload, setup.admitted(&case.steps))`;

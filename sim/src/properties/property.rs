@@ -307,6 +307,41 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_rule_is_shrunk_to_the_one_step_that_breaks_it() {
+        use crate::properties::FaultKind;
+        use crate::scenario::{Action, NodeRef, Step, Trigger};
+        // A rule every plan with a kill breaks: the shrunk plan must be the simplest such
+        // plan there is, one kill of node 1 after the shortest wait, over the fewest records.
+        let setup = Setup::new(3).faults(&[FaultKind::Heal, FaultKind::Kill]);
+        let out = std::env::temp_dir().join(format!("kraftsim-rule-test-{}", std::process::id()));
+        let err = Property::new("no_node_is_ever_killed", setup)
+            .cases(16)
+            .max_steps(4)
+            .out_dir(&out)
+            .check(
+                |report| match report.phases.iter().find(|p| p.name.starts_with("kill")) {
+                    Some(p) => Err(format!("'{}' ran", p.name)),
+                    None => Ok(()),
+                },
+            )
+            .expect_err("a plan with a kill comes up within 16 cases");
+        let found = err.counterexample().expect("a counterexample");
+        assert_eq!(
+            found.scenario.steps,
+            vec![Step {
+                line: 0,
+                trigger: Trigger::AfterMs(200),
+                action: Action::Kill(NodeRef::Id(1)),
+            }],
+            "{found}"
+        );
+        assert!(found.violations[0].starts_with("rule: 'kill 1"), "{found}");
+        assert_eq!(found.scenario.setting("records"), Some("20"), "{found}");
+        assert!(found.file.exists());
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    #[test]
     fn a_setting_kraftsim_cannot_run_is_one_clear_error() {
         let setup = Setup::new(3).config("min.insync.replicas", "two");
         let err = Property::new("bad", setup)

@@ -21,8 +21,8 @@
 //! acknowledged record lost, shrink the plan, and its reproduce line must replay the loss.
 //!
 //! Cases are few, each a whole simulated run of up to a minute of virtual time: the file
-//! took 40 s with 12 cases per holding property and 87 s with 32, in the debug build on
-//! two cores shared with other builds (load average 5). Raise them locally with
+//! took 40 s with 12 cases per holding property and 89 s with 32, in the debug build on
+//! two cores shared with other builds (load average 5 to 6). Raise them locally with
 //! `KRAFTSIM_PROPERTY_CASES=500`; a failure prints its shrunk plan and reproduce line.
 
 use kraftsim::properties::{

@@ -55,7 +55,7 @@
 //! (`sim/tests/properties.rs`; the seed and path shortened):
 //!
 //! ```text
-//! property 'unclean_election_loses_acknowledged_records' failed after 1 passing cases; shrunk from 3 to 3 steps, seed 1419...:
+//! property 'unclean_election_loses_acknowledged_records' failed after 1 passing case; shrunk from 3 to 3 steps, seed 1419...:
 //!   acked_writes_survive (Jepsen: lost-write): 6 records acknowledged with acks=all are not in the committed log (...)
 //! the plan (/tmp/.../unclean_election_loses_acknowledged_records-seed-1419....scenario):
 //!   set brokers 5

@@ -137,9 +137,10 @@ impl fmt::Display for Counterexample {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "property '{}' failed after {} passing cases; shrunk from {} to {} steps, seed {}:",
+            "property '{}' failed after {} passing case{}; shrunk from {} to {} steps, seed {}:",
             self.property,
             self.passed_cases,
+            if self.passed_cases == 1 { "" } else { "s" },
             self.original_steps,
             self.scenario.steps.len(),
             self.seed

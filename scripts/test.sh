@@ -18,6 +18,20 @@ if ! command -v kcat >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat >/dev/null
 fi
 
+# The dashboard's end-to-end tests (sim/tests/dashboard_ui.rs): Debian's Chromium, driven
+# headless by playwright-core from npm (ui-tests/package-lock.json pins it). npm reuses its
+# cache (~/.npm), and skips the install when ui-tests/node_modules already holds the pinned
+# version (`npm ls` fails on a missing or different one).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "== installing chromium, node and npm"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium nodejs npm >/dev/null
+fi
+if ! (cd ui-tests && npm ls --depth=0 >/dev/null 2>&1); then
+  echo "== npm ci (ui-tests: playwright-core)"
+  (cd ui-tests && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+fi
+
 # Python Kafka clients for the interop tests.
 if ! python3 -c "import confluent_kafka, kafka" >/dev/null 2>&1; then
   echo "== installing confluent-kafka and kafka-python"

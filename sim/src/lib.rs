@@ -4,15 +4,16 @@
 //! `controller` crates: the deterministic [`harness`] (a cluster on a virtual clock with a
 //! simulated network and a fault injector) and the [`invariants`] it checks after every
 //! step, the [`experiment`] and its three targets, [`explore`], [`conform`], the [`live`]
-//! cluster, the [`kafka_cluster`] oracle, the [`lessons`] that teach replication with
-//! runs of the simulator, and [`properties`], property tests of replication rules that
-//! users write in a few lines.
+//! cluster, the [`dashboard`] that draws a live cluster or a run, the [`kafka_cluster`]
+//! oracle, the [`lessons`] that teach replication with runs of the simulator, and
+//! [`properties`], property tests of replication rules that users write in a few lines.
 
 pub mod acked_writes;
 pub mod admin_client;
 pub mod cluster_control;
 pub mod config;
 pub mod conform;
+pub mod dashboard;
 pub mod election_timeouts;
 pub mod experiment;
 pub mod explore;

@@ -107,6 +107,10 @@ struct ServeArgs {
     /// Topics to create at start, as name:partitions:replication-factor.
     #[arg(long = "topic")]
     topics: Vec<String>,
+    /// Also serve the live dashboard on 127.0.0.1:PORT (no PORT, or 0: a free port); its
+    /// address is printed as ui=http://127.0.0.1:PORT/.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "0")]
+    ui: Option<u16>,
 }
 
 /// `sim run`: flags as kafka-producer-perf-test and kafka-topics name them, with the
@@ -236,7 +240,13 @@ fn real_main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(*args),
-        Command::Serve(args) => serve::serve(args.brokers, args.port, &args.configs, &args.topics),
+        Command::Serve(args) => serve::serve(
+            args.brokers,
+            args.port,
+            &args.configs,
+            &args.topics,
+            args.ui,
+        ),
         Command::Explore(args) => explore(args),
         Command::Conform(args) => conform_cli::conform(args),
         Command::Lesson(args) => lesson_cli::lesson(args),

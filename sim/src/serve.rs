@@ -1,17 +1,33 @@
-//! `sim serve`: a live cluster on 127.0.0.1, controlled from stdin.
+//! `sim serve`: a live cluster on 127.0.0.1, controlled from stdin and, with `--ui`, from
+//! the dashboard's buttons. Both kinds of command come into one loop here and are carried
+//! out by [`kraftsim::live::command::apply`], one at a time.
 
 use anyhow::{bail, Context, Result};
+use kraftsim::dashboard::live_feed::LiveFeed;
+use kraftsim::dashboard::server::{CommandRequest, DashboardServer, COMMAND_QUEUE};
+use kraftsim::live::command::{self, Command};
 use kraftsim::live::Cluster;
 use std::io::BufRead;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
 
-const HELP: &str = "commands: stop N (SIGTERM: graceful) | kill N (SIGKILL) | restart N | pause N | resume N | isolate N | heal | stop/kill controller | status | quit";
+/// A command from the terminal or from the dashboard.
+enum Input {
+    Line(String),
+    Dashboard(CommandRequest),
+}
 
-/// Starts the cluster, prints `bootstrap.servers=...`, then events, and obeys stdin.
-pub fn serve(brokers: usize, port: u16, configs: &[String], topics: &[String]) -> Result<()> {
+/// Starts the cluster, prints `bootstrap.servers=...` (and `ui=...`), then events, and
+/// obeys stdin and the dashboard.
+pub fn serve(
+    brokers: usize,
+    port: u16,
+    configs: &[String],
+    topics: &[String],
+    ui: Option<u16>,
+) -> Result<()> {
     if brokers == 0 || brokers > 64 {
         bail!("--brokers must be between 1 and 64");
     }
@@ -34,104 +50,110 @@ pub fn serve(brokers: usize, port: u16, configs: &[String], topics: &[String]) -
             .with_context(|| format!("--topic {t}: replication factor"))?;
         topic_specs.push((name.to_string(), p, rf));
     }
-    let cluster = builder.start().context("starting the cluster")?;
+    let cluster = Arc::new(builder.start().context("starting the cluster")?);
     let events = cluster.events();
     for (name, p, rf) in &topic_specs {
         cluster
             .create_topic(name, *p, *rf)
             .with_context(|| format!("creating topic {name}"))?;
     }
-    println!("bootstrap.servers={}", cluster.bootstrap_servers());
+    let feed = Arc::new(LiveFeed::new(cluster.bootstrap_servers()));
     let stop = Arc::new(AtomicBool::new(false));
+    let (input_tx, inputs) = std::sync::mpsc::sync_channel::<Input>(COMMAND_QUEUE);
+    println!("bootstrap.servers={}", cluster.bootstrap_servers());
+    let mut dashboard = None;
+    if let Some(ui_port) = ui {
+        let (command_tx, command_rx) = std::sync::mpsc::sync_channel(COMMAND_QUEUE);
+        let server = DashboardServer::start(ui_port, feed.clone(), command_tx)?;
+        println!("ui={}", server.url());
+        let forward = input_tx.clone();
+        std::thread::spawn(move || {
+            for request in command_rx {
+                if forward.send(Input::Dashboard(request)).is_err() {
+                    break;
+                }
+            }
+        });
+        let sampler = feed.spawn_sampler(cluster.clone(), stop.clone());
+        dashboard = Some((server, sampler));
+    }
     for signal in [signal_hook_like::SIGINT, signal_hook_like::SIGTERM] {
         signal_hook_like::on(signal, stop.clone());
     }
-    let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
-            if cmd_tx.send(line).is_err() {
+            if input_tx.send(Input::Line(line)).is_err() {
                 break;
             }
         }
         // End of stdin does not stop the cluster: it may run in the background.
     });
-    // Wait on stdin while it is open, then on the event lines alone: a closed stdin (a
-    // cluster started in the background) must not turn this loop into a spin.
-    let mut stdin_open = true;
-    let tick = Duration::from_millis(50);
-    while !stop.load(Ordering::Relaxed) {
-        while let Ok(line) = events.try_recv() {
-            println!("{line}");
-        }
-        if stdin_open {
-            match cmd_rx.recv_timeout(tick) {
-                Ok(line) => {
-                    if command(&cluster, line.trim()) {
-                        break;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => stdin_open = false,
-            }
-        } else {
-            match events.recv_timeout(tick) {
-                Ok(line) => println!("{line}"),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(tick),
-            }
-        }
-    }
-    while let Ok(line) = events.try_recv() {
-        println!("{line}");
+    let printer = {
+        let (feed, stop) = (feed.clone(), stop.clone());
+        std::thread::spawn(move || print_events(&events, &feed, &stop))
+    };
+    obey(&cluster, &inputs, &feed, &stop);
+    stop.store(true, Ordering::Relaxed);
+    let _ = printer.join();
+    if let Some((server, sampler)) = dashboard {
+        let _ = sampler.join();
+        drop(server);
     }
     println!("stopped");
     Ok(())
 }
 
-/// Runs one command; true to quit. A bad command prints an error and changes nothing.
-fn command(cluster: &Cluster, line: &str) -> bool {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let node = |w: Option<&&str>| -> Result<i32, String> {
-        match w {
-            Some(&"controller") => cluster
-                .controller()
-                .ok_or_else(|| "no active controller".to_string()),
-            Some(w) => w
-                .parse::<i32>()
-                .map_err(|_| format!("'{w}' is not a node id")),
-            None => Err("which node?".to_string()),
-        }
-    };
-    let result: Result<String, String> = match words.first().copied() {
-        None => return false,
-        Some("quit") | Some("exit") => return true,
-        Some("status") => Ok(cluster.status().join("\n")),
-        Some("heal") => {
-            cluster.heal();
-            Ok("healed".into())
-        }
-        Some(verb @ ("stop" | "kill" | "restart" | "pause" | "resume" | "isolate")) => {
-            node(words.get(1)).and_then(|n| {
-                let r = match verb {
-                    "stop" => cluster.stop(n),
-                    "kill" => cluster.kill(n),
-                    "restart" => cluster.restart(n),
-                    "pause" => cluster.pause(n),
-                    "resume" => cluster.resume(n),
-                    _ => cluster.isolate(n),
+/// Carries out commands until `quit` or a signal. A closed stdin with no dashboard leaves
+/// nothing to obey: the loop then only waits for the signal.
+fn obey(cluster: &Cluster, inputs: &Receiver<Input>, feed: &LiveFeed, stop: &AtomicBool) {
+    let tick = Duration::from_millis(50);
+    while !stop.load(Ordering::Relaxed) {
+        match inputs.recv_timeout(tick) {
+            Ok(Input::Line(line)) => {
+                let outcome = Command::parse(&line).and_then(|c| {
+                    if c == Command::Quit {
+                        return Ok(None);
+                    }
+                    command::apply(cluster, c).map(Some)
+                });
+                match outcome {
+                    Ok(None) => return,
+                    Ok(Some(text)) => println!("{text}"),
+                    Err(command::CommandError::Empty) => {}
+                    Err(e) => println!("error: {e}"),
+                }
+            }
+            Ok(Input::Dashboard(request)) => {
+                let outcome = command::apply(cluster, request.command).map_err(|e| e.to_string());
+                let line = match &outcome {
+                    Ok(text) => format!("dashboard: {text}"),
+                    Err(e) => format!("dashboard: error: {e}"),
                 };
-                r.map(|_| format!("{verb} {n}: done"))
-                    .map_err(|e| e.to_string())
-            })
+                println!("{line}");
+                feed.push_event(line);
+                let _ = request.reply.send(outcome);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(tick),
         }
-        Some(other) => Err(format!("unknown command '{other}'; {HELP}")),
-    };
-    match result {
-        Ok(text) => println!("{text}"),
-        Err(e) => println!("error: {e}"),
     }
-    false
+}
+
+/// Prints the cluster's event lines as they come, and hands them to the dashboard.
+fn print_events(events: &Receiver<String>, feed: &LiveFeed, stop: &AtomicBool) {
+    let tick = Duration::from_millis(50);
+    loop {
+        match events.recv_timeout(tick) {
+            Ok(line) => {
+                println!("{line}");
+                feed.push_event(line);
+            }
+            Err(RecvTimeoutError::Timeout) if stop.load(Ordering::Relaxed) => return,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
 }
 
 /// SIGINT and SIGTERM set a flag (tokio's signal handling lives inside the cluster's

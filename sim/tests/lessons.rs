@@ -133,6 +133,35 @@ fn every_lesson_is_tested_and_has_a_golden_file() {
     }
 }
 
+/// Each lesson's page in docs/lessons/ quotes its story: every line of the quoted excerpt
+/// (but a line cut short with "...") is a line of the golden file, so a re-blessed story
+/// whose quoted lines changed fails here until the page is brought up to date.
+#[test]
+fn each_lesson_page_quotes_lines_of_its_golden_story() {
+    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/lessons");
+    for l in lessons::all() {
+        let stem = format!("{:02}-{}", l.number, l.name);
+        let page = std::fs::read_to_string(docs.join(format!("{stem}.md")))
+            .unwrap_or_else(|e| panic!("docs/lessons/{stem}.md: {e}"));
+        let golden = std::fs::read_to_string(golden_path(l)).expect("golden file");
+        let golden: Vec<&str> = golden.lines().collect();
+        let excerpt = page
+            .split("```text\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap_or_else(|| panic!("docs/lessons/{stem}.md quotes no story (```text block)"));
+        for line in excerpt.lines() {
+            if line.trim().is_empty() || line.ends_with("...") {
+                continue;
+            }
+            assert!(
+                golden.contains(&line),
+                "docs/lessons/{stem}.md quotes a line its golden story no longer has:\n{line}"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_listing_names_every_lesson_with_its_number_in_order() {
     let out = sim(&["lesson"]);

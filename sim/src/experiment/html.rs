@@ -1,13 +1,16 @@
-//! `--html FILE`: the run as one self-contained page: charts of throughput, latency and
-//! failures over virtual time with the faults marked, each partition's leader and ISR over
-//! time, the phases table and the verdict. Plain SVG drawn here, no scripts, no external
-//! files, so the page opens anywhere and can be attached to a bug report.
+//! `--html FILE`: the run as one self-contained page, the dashboard in replay mode
+//! ([`crate::dashboard::replay`]): a time slider over the run shows the cluster's state at
+//! any moment (nodes, each replica's log end offset and high watermark, the metrics, the
+//! events so far) beside charts of throughput, latency and failures over virtual time with
+//! the faults marked and a cursor at that moment. Below it, drawn here as plain SVG and
+//! tables, each partition's leader and ISR over time, the phases table and the verdict.
+//! The page loads nothing (its script and data are inline), so it opens anywhere and can
+//! be attached to a bug report.
 
 use super::report::{RunReport, Timeline};
 use std::fmt::Write as _;
 
 const WIDTH: f64 = 960.0;
-const CHART_HEIGHT: f64 = 180.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 20.0;
 /// Colours of leaders 1, 2, 3, ... (and grey for no leader).
@@ -32,85 +35,6 @@ impl Axis {
         let span = (self.end_ms.saturating_sub(self.start_ms)).max(1) as f64;
         LEFT + (t_ms.saturating_sub(self.start_ms) as f64 / span) * (WIDTH - LEFT - RIGHT)
     }
-}
-
-/// A line chart of one or more series over the timeline's buckets.
-fn line_chart(
-    out: &mut String,
-    title: &str,
-    unit: &str,
-    axis: &Axis,
-    timeline: &Timeline,
-    series: &[(&str, &str, Vec<f64>)],
-) {
-    let max = series
-        .iter()
-        .flat_map(|(_, _, v)| v.iter().copied())
-        .fold(0.0f64, f64::max)
-        .max(1.0);
-    let y = |v: f64| 20.0 + (CHART_HEIGHT - 40.0) * (1.0 - v / max);
-    let _ = writeln!(out, "<h3>{}</h3>", esc(title));
-    let _ = writeln!(
-        out,
-        r#"<svg width="{WIDTH}" height="{CHART_HEIGHT}" xmlns="http://www.w3.org/2000/svg" font-size="11">"#
-    );
-    let bottom = CHART_HEIGHT - 20.0;
-    let _ = writeln!(
-        out,
-        r##"<line x1="{LEFT}" y1="{bottom}" x2="{}" y2="{bottom}" stroke="#888"/><line x1="{LEFT}" y1="20" x2="{LEFT}" y2="{bottom}" stroke="#888"/>"##,
-        WIDTH - RIGHT
-    );
-    let _ = writeln!(
-        out,
-        r#"<text x="4" y="24">{:.0} {}</text><text x="4" y="{bottom}">0</text>"#,
-        max,
-        esc(unit)
-    );
-    let seconds = (axis.end_ms.saturating_sub(axis.start_ms)) / 1000;
-    let step = [1, 5, 10, 30, 60, 120, 300, 600, 1800]
-        .into_iter()
-        .find(|s| seconds / s <= 12)
-        .unwrap_or(3600);
-    let mut t = 0;
-    while t <= seconds {
-        let x = axis.x(axis.start_ms + t * 1000);
-        let _ = writeln!(
-            out,
-            r##"<text x="{x:.1}" y="{}" text-anchor="middle" fill="#555">{t}s</text>"##,
-            CHART_HEIGHT - 4.0
-        );
-        t += step;
-    }
-    for f in &timeline.faults {
-        let x = axis.x(f.at_ms);
-        let _ = writeln!(
-            out,
-            r##"<line x1="{x:.1}" y1="20" x2="{x:.1}" y2="{bottom}" stroke="#d62728" stroke-dasharray="4 3"><title>{} ms: {}</title></line>"##,
-            f.at_ms,
-            esc(&f.text)
-        );
-    }
-    for (i, (name, colour, values)) in series.iter().enumerate() {
-        let points: Vec<String> = timeline
-            .buckets
-            .iter()
-            .zip(values)
-            .map(|(b, v)| format!("{:.1},{:.1}", axis.x(b.t_ms + 500), y(*v)))
-            .collect();
-        let _ = writeln!(
-            out,
-            r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{}"/>"#,
-            points.join(" ")
-        );
-        let _ = writeln!(
-            out,
-            r#"<text x="{}" y="{}" fill="{colour}">{}</text>"#,
-            WIDTH - RIGHT - 150.0,
-            32 + 14 * i,
-            esc(name)
-        );
-    }
-    let _ = writeln!(out, "</svg>");
 }
 
 /// Each partition as a bar: coloured by leader, darker while its ISR is short of the full set.
@@ -192,24 +116,20 @@ fn partition_chart(out: &mut String, axis: &Axis, timeline: &Timeline) {
     let _ = writeln!(out, "</svg>");
 }
 
-/// The page.
+/// The page. `sim lesson NAME --html` calls this too.
 pub fn render(report: &RunReport, command: &str) -> String {
+    crate::dashboard::replay::page(report, command, &report_sections(report, command))
+}
+
+/// What the page shows below the dashboard: the run's identity, the load's summary line,
+/// each partition's leader and ISR over time, the phases table and the verdict.
+fn report_sections(report: &RunReport, command: &str) -> String {
     let t = &report.timeline;
     let axis = Axis {
         start_ms: t.start_ms,
         end_ms: t.end_ms.max(t.start_ms + 1000),
     };
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>kraftsim run, seed {}</title>",
-        report.seed
-    );
-    let _ = writeln!(
-        out,
-        "<style>body{{font-family:sans-serif;max-width:1000px;margin:20px auto;color:#222}}table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}td:first-child,th:first-child{{text-align:left}}.bad{{color:#c00;font-weight:bold}}.note{{color:#555;font-size:12px}}pre{{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:11px}}</style></head><body>"
-    );
-    let _ = writeln!(out, "<h1>kraftsim run</h1>");
     let _ = writeln!(
         out,
         "<p>seed <b>{}</b>, trace digest <code>{}</code><br>reproduce: <code>{}</code></p>",
@@ -221,43 +141,6 @@ pub fn render(report: &RunReport, command: &str) -> String {
         out,
         "<h2>Load (kafka-producer-perf-test, virtual time)</h2><pre>{}</pre>",
         esc(&report.perf.final_line)
-    );
-    let acked: Vec<f64> = t.buckets.iter().map(|b| b.acked as f64).collect();
-    let mb: Vec<f64> = t.buckets.iter().map(|b| b.mb_per_sec).collect();
-    line_chart(
-        &mut out,
-        "Throughput (acknowledged records per second of virtual time)",
-        "rec/s",
-        &axis,
-        t,
-        &[("records/s", "#4e79a7", acked)],
-    );
-    line_chart(
-        &mut out,
-        "Throughput (MB/s)",
-        "MB/s",
-        &axis,
-        t,
-        &[("MB/s", "#59a14f", mb)],
-    );
-    let avg: Vec<f64> = t.buckets.iter().map(|b| b.avg_latency_ms).collect();
-    let p99: Vec<f64> = t.buckets.iter().map(|b| b.p99_latency_ms as f64).collect();
-    line_chart(
-        &mut out,
-        "Latency of records acknowledged in each second (send to acknowledgement, ms)",
-        "ms",
-        &axis,
-        t,
-        &[("average", "#f28e2b", avg), ("p99", "#e15759", p99)],
-    );
-    let failed: Vec<f64> = t.buckets.iter().map(|b| b.failed as f64).collect();
-    line_chart(
-        &mut out,
-        "Records that failed, per second",
-        "records",
-        &axis,
-        t,
-        &[("failed", "#d62728", failed)],
     );
     partition_chart(&mut out, &axis, t);
 
@@ -306,15 +189,6 @@ pub fn render(report: &RunReport, command: &str) -> String {
     for x in &v.violations {
         let _ = writeln!(out, "<li class=\"bad\">VIOLATION {}</li>", esc(x));
     }
-    let _ = writeln!(out, "</ul><h2>What happened</h2><pre>");
-    for e in &report.trace {
-        let who = if e.node == 0 {
-            "sim".to_string()
-        } else {
-            format!("node {}", e.node)
-        };
-        let _ = writeln!(out, "{:>9} ms  {who:<7} {}", e.at_ms, esc(&e.text));
-    }
-    let _ = writeln!(out, "</pre></body></html>");
+    let _ = writeln!(out, "</ul>");
     out
 }

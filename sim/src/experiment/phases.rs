@@ -85,25 +85,7 @@ pub struct Phase {
     pub writes: WriteFlow,
 }
 
-/// One partition as a phase ended, as `kafka-topics --describe` shows it plus what only
-/// each replica knows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct PartitionAtEnd {
-    pub partition: String,
-    /// -1: offline.
-    pub leader: i32,
-    pub leader_epoch: i32,
-    pub isr: Vec<i32>,
-    pub replicas: Vec<ReplicaAtEnd>,
-}
-
-/// One replica's log end offset and high watermark; `None` while its node is down.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ReplicaAtEnd {
-    pub node: i32,
-    pub log_end_offset: Option<i64>,
-    pub high_watermark: Option<i64>,
-}
+pub use crate::harness::partition_table::{PartitionAtEnd, ReplicaAtEnd};
 
 /// When one partition's writes were acknowledged during a phase.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -493,6 +493,7 @@ pub fn run_real_time(
         // nodes (live) would fill the same recorder.
         metrics: None,
         trace,
+        replay: Vec::new(),
     };
     Ok(RealTimeRun {
         report,

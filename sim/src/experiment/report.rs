@@ -95,6 +95,12 @@ pub struct RunReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<crate::metrics::MetricsReport>,
     pub trace: Vec<EventLine>,
+    /// The cluster's views over the run, for the replay page
+    /// ([`super::replay::ReplayRecorder`]); empty for a real-time run, whose poller sees
+    /// leaders and ISRs but not each replica's offsets. Not in `--json`: the page embeds
+    /// them.
+    #[serde(skip)]
+    pub replay: Vec<crate::dashboard::ClusterView>,
 }
 
 struct BucketAcc {
@@ -330,34 +336,12 @@ impl TimelineRecorder {
     }
 }
 
-/// A phase's partition table, one line per partition: leader (or offline), leader epoch,
-/// ISR, then each replica's log end offset and high watermark, so a lagging follower and a
-/// HW waiting for one show.
-fn partition_table_lines(table: &[super::phases::PartitionAtEnd]) -> Vec<String> {
+/// A phase's partition table, one line per partition
+/// ([`crate::harness::partition_table::PartitionAtEnd::table_line`]).
+fn partition_table_lines(table: &[crate::harness::partition_table::PartitionAtEnd]) -> Vec<String> {
     table
         .iter()
-        .map(|p| {
-            let leader = if p.leader < 0 {
-                "offline".to_string()
-            } else {
-                format!("leader {}", p.leader)
-            };
-            let replicas: Vec<String> = p
-                .replicas
-                .iter()
-                .map(|r| match (r.log_end_offset, r.high_watermark) {
-                    (Some(leo), Some(hw)) => format!("{} LEO {leo} HW {hw}", r.node),
-                    _ => format!("{} down", r.node),
-                })
-                .collect();
-            format!(
-                "{}: {leader}, epoch {}, ISR {:?}; {}",
-                p.partition,
-                p.leader_epoch,
-                p.isr,
-                replicas.join(", ")
-            )
-        })
+        .map(crate::harness::partition_table::PartitionAtEnd::table_line)
         .collect()
 }
 
@@ -580,7 +564,7 @@ mod tests {
 
     #[test]
     fn a_partition_table_line_shows_each_replicas_offsets_or_that_it_is_down() {
-        use crate::experiment::phases::{PartitionAtEnd, ReplicaAtEnd};
+        use crate::harness::partition_table::{PartitionAtEnd, ReplicaAtEnd};
         let replica = |node, offsets: Option<(i64, i64)>| ReplicaAtEnd {
             node,
             log_end_offset: offsets.map(|o| o.0),

@@ -29,6 +29,7 @@ pub mod harness_client;
 pub mod narration;
 pub mod network;
 pub mod nodes;
+pub mod partition_table;
 pub mod scheduler;
 pub mod time_model;
 
@@ -223,6 +224,16 @@ impl SimCluster {
         matches!(self.slots.get(&id), Some(NodeProcess::Running(_)))
     }
 
+    /// Whether every link between `id` and the other nodes is cut (`isolate N`).
+    pub fn is_isolated(&self, id: BrokerId) -> bool {
+        self.ids.len() > 1
+            && self
+                .ids
+                .iter()
+                .filter(|other| **other != id)
+                .all(|&other| self.network.is_cut(id, other) && self.network.is_cut(other, id))
+    }
+
     pub fn slots(&self) -> &BTreeMap<BrokerId, NodeProcess> {
         &self.slots
     }
@@ -254,49 +265,6 @@ impl SimCluster {
             .max_by_key(|i| i.offset)?;
         let t = image.topic_by_name(topic)?;
         t.partitions.get(&partition).cloned()
-    }
-
-    /// Each partition of `topic` now: the registration as the freshest running node has it,
-    /// and every replica's own log end offset and high watermark (`None` if its node is
-    /// down).
-    pub fn partition_table(
-        &self,
-        topic: &str,
-        partitions: i32,
-    ) -> Vec<crate::experiment::phases::PartitionAtEnd> {
-        use crate::experiment::phases::{PartitionAtEnd, ReplicaAtEnd};
-        let topic_id = self
-            .ids
-            .iter()
-            .filter_map(|id| self.node(*id))
-            .find_map(|n| n.controller().image().topic_ids.get(topic).copied());
-        (0..partitions)
-            .filter_map(|p| {
-                let reg = self.partition_state(topic, p)?;
-                let topic_id = topic_id?;
-                let replicas = reg
-                    .replicas
-                    .iter()
-                    .map(|r| {
-                        let replica = self
-                            .node(*r)
-                            .and_then(|n| n.replica_manager().partition((topic_id, p)));
-                        ReplicaAtEnd {
-                            node: *r,
-                            log_end_offset: replica.map(|x| x.log_end_offset()),
-                            high_watermark: replica.map(|x| x.high_watermark()),
-                        }
-                    })
-                    .collect();
-                Some(PartitionAtEnd {
-                    partition: format!("{topic}-{p}"),
-                    leader: reg.leader,
-                    leader_epoch: reg.leader_epoch,
-                    isr: reg.isr.clone(),
-                    replicas,
-                })
-            })
-            .collect()
     }
 
     pub fn violations(&self) -> &[Violation] {

@@ -241,27 +241,7 @@ impl LessonRun {
         if !phase.partitions_at_end.is_empty() {
             let _ = writeln!(out, "   at the end of the phase:");
             for p in &phase.partitions_at_end {
-                let leader = if p.leader < 0 {
-                    "offline".to_string()
-                } else {
-                    format!("leader {}", p.leader)
-                };
-                let replicas: Vec<String> = p
-                    .replicas
-                    .iter()
-                    .map(|r| match (r.log_end_offset, r.high_watermark) {
-                        (Some(leo), Some(hw)) => format!("{} LEO {leo} HW {hw}", r.node),
-                        _ => format!("{} down", r.node),
-                    })
-                    .collect();
-                let _ = writeln!(
-                    out,
-                    "     {}: {leader}, epoch {}, ISR {:?}; {}",
-                    p.partition,
-                    p.leader_epoch,
-                    p.isr,
-                    replicas.join(", ")
-                );
+                let _ = writeln!(out, "     {}", p.table_line());
             }
         }
     }

@@ -17,6 +17,7 @@ use broker::{BrokerId, ConnectionId};
 use bytes::Buf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -60,9 +61,10 @@ pub async fn serve(
         pool: shared.request_memory.clone(),
         held: Arc::new(AtomicUsize::new(0)),
     };
-    // The size of each request handed to the node and not yet answered, oldest first; its
-    // capacity is the read-ahead window.
-    let (unanswered_tx, mut unanswered_rx) = mpsc::channel::<usize>(READ_AHEAD_REQUESTS);
+    // The size of each request handed to the node and not yet answered, oldest first, and
+    // when a Produce request was read; its capacity is the read-ahead window.
+    let (unanswered_tx, mut unanswered_rx) =
+        mpsc::channel::<(usize, Option<Instant>)>(READ_AHEAD_REQUESTS);
 
     let reader = async {
         let mut decoder = FrameDecoder::new(shared.max_frame_bytes);
@@ -91,7 +93,14 @@ pub async fn serve(
                 Err(e) => return Some(e.to_string()),
             };
             // One more request awaiting its answer; with the window full, wait for one.
-            if unanswered_tx.send(frame.len() + 4).await.is_err() {
+            // A Produce request's time is Kafka's request time for it (RequestMetrics
+            // TotalTimeMs): from the request read to its answer written back.
+            let produce_read_at = is_produce(&frame).then(Instant::now);
+            if unanswered_tx
+                .send((frame.len() + 4, produce_read_at))
+                .await
+                .is_err()
+            {
                 return Some("the connection's writer is gone".to_string());
             }
             let Some(node) = shared.router.sender(node_id) else {
@@ -133,8 +142,11 @@ pub async fn serve(
             };
             if answered {
                 // Answers come in request order, so this is the oldest request's size.
-                if let Ok(bytes) = unanswered_rx.try_recv() {
+                if let Ok((bytes, produce_read_at)) = unanswered_rx.try_recv() {
                     budget.release(bytes);
+                    if let Some(read_at) = produce_read_at {
+                        shared.produce_time.record(read_at.elapsed());
+                    }
                 }
             }
         }
@@ -153,6 +165,11 @@ pub async fn serve(
             format!("closed client connection {connection_id}: {reason}"),
         );
     }
+}
+
+/// Whether a request frame is a Produce request (API key 0, the frame's first two bytes).
+fn is_produce(frame: &[u8]) -> bool {
+    frame.get(..2) == Some(&[0, 0][..])
 }
 
 /// Removes a connection's answer channel when its task ends or is aborted.

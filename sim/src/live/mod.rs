@@ -15,10 +15,12 @@
 //! # Ok::<(), kraftsim::live::LiveError>(())
 //! ```
 
+pub mod command;
 pub mod connection;
 pub mod control;
 pub mod node_task;
 pub mod router;
+pub mod view;
 
 use crate::cluster_control::ProcessState;
 use crate::config::{self, ConfigError};
@@ -76,11 +78,42 @@ pub struct Shared {
     started_unix_ms: u64,
     next_connection_id: AtomicU64,
     events: Mutex<Option<std::sync::mpsc::SyncSender<String>>>,
+    /// How long the nodes took over Produce requests, as the connections measure them.
+    pub produce_time: view::ProduceTime,
+    /// The controllers' decisions Kafka's meters count (ISR shrinks and expansions, leader
+    /// elections), with their times, until a metrics recorder takes them; the oldest go
+    /// past [`MAX_PENDING_METER_EVENTS`].
+    meter_events: Mutex<std::collections::VecDeque<(u64, crate::metrics::MeterEvent)>>,
 }
+
+/// Meter events kept for a recorder that has not taken them yet.
+pub const MAX_PENDING_METER_EVENTS: usize = 10_000;
 
 impl Shared {
     pub fn now_ms(&self) -> u64 {
         self.started_unix_ms + self.started.elapsed().as_millis() as u64
+    }
+
+    /// Queues an event a meter counts, at the cluster's uptime.
+    pub fn meter_event(&self, event: crate::metrics::MeterEvent) {
+        let at_ms = self.started.elapsed().as_millis() as u64;
+        let mut queue = match self.meter_events.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        queue.push_back((at_ms, event));
+        while queue.len() > MAX_PENDING_METER_EVENTS {
+            queue.pop_front();
+        }
+    }
+
+    /// The meter events queued since the last call, oldest first.
+    pub fn take_meter_events(&self) -> Vec<(u64, crate::metrics::MeterEvent)> {
+        let mut queue = match self.meter_events.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        queue.drain(..).collect()
     }
 
     /// Reports an event line (dropped if nobody listens or the listener lags).
@@ -164,6 +197,9 @@ struct LiveNode {
     stopping: Option<(oneshot::Receiver<NodeStore>, Instant)>,
     /// SIGSTOPped ([`Cluster::pause`]): the node answers nothing, so nobody asks it.
     paused: bool,
+    /// How the node last went down (`Stopped` or `Killed`), for whoever draws it; cleared
+    /// when it starts again.
+    went_down: Option<view::DownBy>,
 }
 
 /// A running live cluster. Dropping it stops everything and removes its data directory.
@@ -293,6 +329,8 @@ impl Cluster {
                 .map_or(0, |d| d.as_millis() as u64),
             next_connection_id: AtomicU64::new(1),
             events: Mutex::new(None),
+            produce_time: view::ProduceTime::default(),
+            meter_events: Mutex::new(std::collections::VecDeque::new()),
         });
         let data = DataDir::create()?;
         let mut slots = BTreeMap::new();
@@ -333,6 +371,7 @@ impl Cluster {
                     accept: None,
                     stopping: None,
                     paused: false,
+                    went_down: None,
                 },
             );
         }
@@ -416,6 +455,7 @@ impl Cluster {
             if let Some(slot) = slots.get_mut(&id) {
                 slot.accept = Some(accept);
                 slot.paused = false;
+                slot.went_down = None;
             }
         });
         self.shared.event(id, "started".into());
@@ -638,6 +678,7 @@ impl Cluster {
         self.with_slots(|slots| {
             if let Some(slot) = slots.get_mut(&id) {
                 slot.store = Some(store);
+                slot.went_down = Some(view::DownBy::Stopped);
                 if let Some(a) = slot.accept.take() {
                     a.abort();
                 }
@@ -696,6 +737,7 @@ impl Cluster {
                         if store.is_some() {
                             slot.store = store;
                         }
+                        slot.went_down = Some(view::DownBy::Stopped);
                         if let Some(a) = slot.accept.take() {
                             a.abort();
                         }
@@ -714,6 +756,7 @@ impl Cluster {
             if let Some(slot) = slots.get_mut(&id) {
                 slot.store = Some(store);
                 slot.paused = false;
+                slot.went_down = Some(view::DownBy::Killed);
                 if let Some(a) = slot.accept.take() {
                     a.abort();
                 }

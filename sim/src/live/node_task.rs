@@ -55,44 +55,89 @@ pub struct NodeStatus {
     pub leader_id: Option<BrokerId>,
     pub image: MetadataImage,
     pub summary: String,
+    /// The controller's one-line state ([`QuorumController::status`]).
+    pub controller_line: String,
+    /// Every replica of a user topic this node holds, as the dashboard draws it.
+    pub replicas: Vec<ReplicaStatus>,
+    /// What its metrics would show a scrape now (Kafka's JMX gauges and counters).
+    pub metrics: crate::metrics::NodeSample,
+}
+
+/// One replica as the node holding it sees it: the partition's leader, epoch and ISR as
+/// this replica last learnt them, and what only the replica knows, its log end offset
+/// and high watermark (a follower learns the leader's HW a fetch later).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    /// The topic's name; "?" if this node's metadata does not name it yet.
+    pub topic: String,
+    pub partition: i32,
+    pub is_leader: bool,
+    pub leader: BrokerId,
+    pub leader_epoch: i32,
+    pub isr: Vec<BrokerId>,
+    pub log_end_offset: i64,
+    pub high_watermark: i64,
+    /// The bytes of its log (`kafka.log:type=Log,name=Size`).
+    pub log_bytes: u64,
 }
 
 fn status(node: &Node) -> NodeStatus {
     let c: &QuorumController = node.controller();
+    let (replicas, internal) = replicas(node);
     NodeStatus {
         id: node.id(),
         active_term: c.active_term(),
         leader_id: c.leader_id(),
         image: c.image().clone(),
-        summary: summary(node),
+        summary: summary(&c.status(), &replicas, internal),
+        controller_line: c.status(),
+        replicas,
+        metrics: crate::metrics::from_sim::node_sample(node),
     }
+}
+
+/// The replicas of user topics this node holds, and how many of internal topics
+/// (`__consumer_offsets`, 50 partitions) it holds besides.
+fn replicas(node: &Node) -> (Vec<ReplicaStatus>, usize) {
+    let image = node.controller().image();
+    let mut internal = 0usize;
+    let mut user = Vec::new();
+    for ((topic_id, p), part) in node.replica_manager().partitions() {
+        let topic = image.topics.get(topic_id).map_or("?", |t| t.name.as_str());
+        if topic.starts_with("__") {
+            internal += 1;
+            continue;
+        }
+        user.push(ReplicaStatus {
+            topic: topic.to_string(),
+            partition: *p,
+            is_leader: part.is_leader(),
+            leader: part.leader(),
+            leader_epoch: part.leader_epoch(),
+            isr: part.isr().to_vec(),
+            log_end_offset: part.log_end_offset(),
+            high_watermark: part.high_watermark(),
+            log_bytes: part.log().size_bytes() as u64,
+        });
+    }
+    (user, internal)
 }
 
 /// The controller's line, then one line per replica this node holds, as
 /// `kafka-topics --describe` shows a partition plus what only the replica knows: its log
-/// end offset and high watermark, so a lagging follower shows. Internal topics
-/// (`__consumer_offsets`, 50 partitions) are counted, not listed.
-fn summary(node: &Node) -> String {
-    let image = node.controller().image();
-    let mut lines = vec![node.controller().status()];
-    let mut internal = 0usize;
-    for ((topic_id, p), part) in node.replica_manager().partitions() {
-        let name = image.topics.get(topic_id).map_or("?", |t| t.name.as_str());
-        if name.starts_with("__") {
-            internal += 1;
-            continue;
-        }
-        let role = if part.is_leader() {
+/// end offset and high watermark, so a lagging follower shows. Internal topics are
+/// counted, not listed.
+fn summary(controller_line: &str, replicas: &[ReplicaStatus], internal: usize) -> String {
+    let mut lines = vec![controller_line.to_string()];
+    for r in replicas {
+        let role = if r.is_leader {
             "leader".to_string()
         } else {
-            format!("follower of {}", part.leader())
+            format!("follower of {}", r.leader)
         };
         lines.push(format!(
-            "  {name}-{p}: {role}, leader epoch {}, ISR {:?}; this replica: log end offset {}, high watermark {}",
-            part.leader_epoch(),
-            part.isr(),
-            part.log_end_offset(),
-            part.high_watermark()
+            "  {}-{}: {role}, leader epoch {}, ISR {:?}; this replica: log end offset {}, high watermark {}",
+            r.topic, r.partition, r.leader_epoch, r.isr, r.log_end_offset, r.high_watermark
         ));
     }
     if internal > 0 {
@@ -238,6 +283,9 @@ fn flush(node: &mut Node, router: &Router, shared: &Shared) {
     let id = node.id();
     let out = node.take_output();
     for e in out.controller_events {
+        if let Some(m) = crate::metrics::from_sim::controller_meter_event(&e.kind) {
+            shared.meter_event(m);
+        }
         shared.event(id, format!("controller: {e}"));
     }
     for e in out.broker_events {

@@ -50,6 +50,10 @@ impl Router {
         self.with(|s| s.isolated.insert(id));
     }
 
+    pub fn is_isolated(&self, id: BrokerId) -> bool {
+        self.with(|s| s.isolated.contains(&id))
+    }
+
     pub fn heal(&self) {
         self.with(|s| s.isolated.clear());
     }

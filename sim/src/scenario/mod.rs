@@ -412,6 +412,18 @@ impl Action {
 
 /// Writes a duration in the largest unit that is exact: 10000 -> `10s`, 1500 -> `1500ms`,
 /// 120000 -> `2m`, 0 -> `0s`.
+/// A duration as scenario files write it (`500ms`, `10s`, `2m`), in ms.
+pub fn duration_ms(word: &str) -> Result<u64, String> {
+    let text = format!("at {word} heal");
+    match parse(&text) {
+        Ok(s) => match s.steps.first().map(|s| &s.trigger) {
+            Some(Trigger::AtMs(ms)) => Ok(*ms),
+            _ => Err(format!("'{word}' is not a duration like 500ms, 10s or 2m")),
+        },
+        Err(e) => Err(e.reason),
+    }
+}
+
 pub(crate) fn write_duration(f: &mut fmt::Formatter<'_>, ms: u64) -> fmt::Result {
     if ms == 0 {
         f.write_str("0s")

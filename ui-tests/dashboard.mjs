@@ -102,6 +102,15 @@ async function live(page, url, bootstrap, screenshot) {
     return v.partitions.every((p) => p.leader > 0 && p.leader !== victim) ? v : null;
   });
   console.log(`leaders moved off node ${victim} ${Date.now() - clicked} ms after the click: ${moved.partitions.map((p) => `${p.partition}->${p.leader}`).join(" ")}`);
+  // Kafka's metrics say the same as the partitions: the dead node's replicas are out of
+  // every ISR it was in, so partitions are under-replicated, and elections were counted.
+  const metric = async (name) => page.textContent(`tr[data-metric="${name}"] td.value`);
+  await waitFor("UnderReplicatedPartitions above 0 in the metrics table", 10000, async () => {
+    const v = Number(await metric("UnderReplicatedPartitions"));
+    return v > 0 ? v : null;
+  });
+  const elections = await page.textContent('tr[data-metric="LeaderElectionRateAndTimeMs"]');
+  if (!elections) fail("the metrics table lists LeaderElectionRateAndTimeMs");
   const result = await page.textContent("#command-result");
   if (!result.includes(`kill ${victim}: done`)) fail(`the command line says ${JSON.stringify(result)}`);
 

@@ -32,15 +32,21 @@
 //! with the clean-shutdown file: the next start tells the controller its logs are whole.
 
 use crate::config::BrokerConfig;
+use crate::messages::{ClientResponse, ClientToken};
 use crate::messages::{ConnectionId, PeerMessage};
 use crate::replica_manager::{BrokerEvent, LogStore, ReplicaManager};
+use crate::wire::fault_answers::{self, Injected};
+use crate::wire::interception::{Parked, RequestInterception, MAX_PARKED_RESPONSES};
 use crate::wire::muting::{Admission, ConnectionMuting, MAX_QUEUED_REQUESTS_PER_CONNECTION};
+use crate::wire::request_faults::{FaultError, FaultId, FaultStatus, RequestFault, RequestFaults};
+use crate::wire::request_log::{error_names, peek_header, RequestLogEntry, RequestOutcome};
 use crate::wire::{FrontEndAction, WireFrontEnd};
 use bytes::Bytes;
 use controller::{
     BrokerId, ControllerConfig, ControllerEvent, MetadataImage, PartitionKey, QuorumController,
     QuorumStore, ReplyTo,
 };
+use kafka_protocol::messages::ApiKey;
 use std::collections::VecDeque;
 
 /// What survives a node's death: its disks.
@@ -144,6 +150,9 @@ pub struct Node {
     listener_open: bool,
     /// One request in flight per client connection (Kafka's channel muting).
     muting: ConnectionMuting,
+    /// The request faults a test injected, the request log, and the requests they act on
+    /// ([`crate::wire::interception`]).
+    interception: RequestInterception,
 }
 
 /// Client frames a starting broker holds at most; past it, a new one closes its
@@ -220,6 +229,7 @@ impl Node {
             held_frames: VecDeque::new(),
             muting: ConnectionMuting::default(),
             listener_open: false,
+            interception: RequestInterception::default(),
         };
         node.settle();
         Ok(node)
@@ -329,6 +339,10 @@ impl Node {
         let applied = self.controller.quorum().applied_index();
         self.replica_manager
             .tick(self.now_ms, leader, applied, self.controller.image());
+        self.interception.faults.on_tick(self.now_ms);
+        for parked in self.interception.take_released(self.now_ms, None) {
+            self.let_go(parked);
+        }
         self.settle();
     }
 
@@ -395,6 +409,14 @@ impl Node {
     /// Serves one client frame (the broker has caught up with the metadata log). The
     /// caller settles.
     fn process_client_frame(&mut self, connection_id: ConnectionId, frame: Bytes) {
+        let api = self.begin_request(connection_id, &frame);
+        if let Some(id) = api.and_then(|api| self.interception.faults.close_before(api)) {
+            self.interception
+                .update_entry(connection_id, |e| e.fault = Some(id));
+            let reason = format!("fault f{id}: connection closed before the request was applied");
+            self.answer(connection_id, WireOutput::Close(reason));
+            return;
+        }
         let action = self.wire.on_frame(
             connection_id,
             frame,
@@ -407,10 +429,43 @@ impl Node {
                 .auto_create_topics(to_create, self.now_ms);
         }
         match action {
-            FrontEndAction::Respond(bytes) => self.answer(connection_id, WireOutput::Frame(bytes)),
+            FrontEndAction::Respond(bytes) => {
+                let output = match api {
+                    Some(ApiKey::Metadata) => self.metadata_faults(connection_id, bytes),
+                    _ => WireOutput::Frame(bytes),
+                };
+                self.answer(connection_id, output)
+            }
             FrontEndAction::NoResponse => self.answer(connection_id, WireOutput::NoResponse),
             FrontEndAction::Close(reason) => self.answer(connection_id, WireOutput::Close(reason)),
-            FrontEndAction::Dispatch(token, request) => {
+            FrontEndAction::Dispatch(token, mut request) => {
+                let partitions = fault_answers::request_partitions(&request);
+                let injection =
+                    api.and_then(|api| self.interception.faults.error_for(api, &partitions));
+                self.interception.update_entry(connection_id, |e| {
+                    e.partitions = partitions;
+                    e.fault = injection.as_ref().map(|i| i.fault);
+                });
+                if let Some(injection) = injection {
+                    let injected = fault_answers::apply_to_request(&mut request, &injection);
+                    let flight = self.interception.in_flight.get_mut(&connection_id);
+                    match injected {
+                        Injected::Answer(response) => {
+                            if self.wire.owns(token) {
+                                self.answer_client(token, response);
+                            } else {
+                                self.answer(connection_id, WireOutput::NoResponse);
+                            }
+                            return;
+                        }
+                        Injected::Serve(produce_errors) => {
+                            if let Some(flight) = flight {
+                                flight.injection = Some(injection);
+                                flight.produce_errors = produce_errors;
+                            }
+                        }
+                    }
+                }
                 if !self.wire.owns(token) {
                     // acks=0: nothing will come back.
                     self.answer(connection_id, WireOutput::NoResponse);
@@ -425,9 +480,168 @@ impl Node {
         }
     }
 
-    /// Sends a connection the answer to its request in flight, which unmutes it (or, for a
-    /// close, ends it).
+    /// Encodes the broker's answer to a wire request, with an injected error merged in,
+    /// and sends it.
+    fn answer_client(&mut self, token: ClientToken, response: ClientResponse) {
+        let connection_id = token.connection_id;
+        let response = match self.interception.in_flight.get_mut(&connection_id) {
+            Some(flight) => {
+                let response = match flight.injection.take() {
+                    Some(injection) => fault_answers::merge_into_answer(
+                        response,
+                        &injection,
+                        std::mem::take(&mut flight.produce_errors),
+                    ),
+                    None => response,
+                };
+                flight.errors = Some(error_names(fault_answers::answer_errors(&response)));
+                response
+            }
+            None => response,
+        };
+        let answer = match self.wire.on_response(token, response) {
+            Ok(Some(frame)) => WireOutput::Frame(frame),
+            Ok(None) => return,
+            Err(reason) => WireOutput::Close(reason),
+        };
+        self.answer(connection_id, answer);
+    }
+
+    /// Sends a connection the answer to its request in flight, unless a request fault
+    /// closes the connection instead (after the request was applied) or keeps the answer
+    /// back (a delay or hold); the request log records which.
     fn answer(&mut self, connection_id: ConnectionId, output: WireOutput) {
+        let Some(flight) = self.interception.in_flight.remove(&connection_id) else {
+            self.emit(connection_id, output);
+            return;
+        };
+        let mut output = output;
+        let mut fault = None;
+        if let (Some(api), WireOutput::Frame(_) | WireOutput::NoResponse) = (flight.api, &output) {
+            if let Some(id) = self.interception.faults.close_after(api) {
+                fault = Some(id);
+                output = WireOutput::Close(format!(
+                    "fault f{id}: connection closed after the request was applied, before its response"
+                ));
+            }
+        }
+        let outcome = match &output {
+            WireOutput::Frame(_) => RequestOutcome::Answered {
+                errors: flight.errors.unwrap_or_default(),
+            },
+            WireOutput::NoResponse => RequestOutcome::NoResponse,
+            WireOutput::Close(reason) => RequestOutcome::Closed {
+                reason: reason.clone(),
+            },
+        };
+        let keep_back = match (flight.api, &output) {
+            (Some(api), WireOutput::Frame(_) | WireOutput::NoResponse)
+                if self.interception.parked.len() < MAX_PARKED_RESPONSES =>
+            {
+                self.interception.faults.release_of(api, self.now_ms)
+            }
+            _ => None,
+        };
+        let log_outcome = if keep_back.is_some() {
+            RequestOutcome::Held
+        } else {
+            outcome.clone()
+        };
+        if let Some(entry) = self.interception.log.get_mut(flight.log_seq) {
+            entry.outcome = log_outcome;
+            entry.fault = fault.or(entry.fault).or(keep_back.map(|(id, _)| id));
+        }
+        match keep_back {
+            Some((id, release)) => self.interception.parked.push(Parked {
+                connection_id,
+                output,
+                release,
+                fault: id,
+                log_seq: flight.log_seq,
+                outcome,
+            }),
+            None => self.emit(connection_id, output),
+        }
+    }
+
+    /// An answer a delay or hold kept back leaves now.
+    fn let_go(&mut self, parked: Parked) {
+        if let Some(entry) = self.interception.log.get_mut(parked.log_seq) {
+            entry.outcome = parked.outcome;
+        }
+        self.emit(parked.connection_id, parked.output);
+    }
+
+    /// Records a request about to be served in the request log; its API, if known.
+    fn begin_request(&mut self, connection_id: ConnectionId, frame: &Bytes) -> Option<ApiKey> {
+        let (key, version, correlation_id, client_id) = peek_header(frame)?;
+        let api = ApiKey::try_from(key).ok();
+        let partitions = match api {
+            Some(ApiKey::Metadata) => fault_answers::metadata_request_topics(frame),
+            _ => Vec::new(),
+        };
+        let entry = RequestLogEntry {
+            time_ms: self.now_ms,
+            node: self.id,
+            connection: connection_id.0,
+            api: api.map_or_else(|| format!("api-{key}"), |a| format!("{a:?}")),
+            version,
+            client_id,
+            correlation_id,
+            partitions,
+            outcome: RequestOutcome::Pending,
+            fault: None,
+        };
+        self.interception.begin(connection_id, api, entry);
+        api
+    }
+
+    /// A Metadata answer, as an error or stale-metadata fault makes it.
+    fn metadata_faults(&mut self, connection_id: ConnectionId, frame: Bytes) -> WireOutput {
+        let topics = self
+            .interception
+            .in_flight
+            .get(&connection_id)
+            .and_then(|f| self.interception.log.get_mut(f.log_seq))
+            .map(|e| e.partitions.clone())
+            .unwrap_or_default();
+        let injection = self
+            .interception
+            .faults
+            .error_for(ApiKey::Metadata, &topics);
+        let stale = self.interception.faults.stale_metadata(self.now_ms);
+        if injection.is_none() && stale.is_none() {
+            return WireOutput::Frame(frame);
+        }
+        let Some(version) = self
+            .interception
+            .in_flight
+            .get(&connection_id)
+            .and_then(|f| self.interception.log.get_mut(f.log_seq))
+            .map(|e| e.version)
+        else {
+            return WireOutput::Frame(frame);
+        };
+        let fault = injection
+            .as_ref()
+            .map(|i| i.fault)
+            .or(stale.as_ref().map(|s| s.fault));
+        match fault_answers::rewrite_metadata(&frame, version, injection.as_ref(), stale.as_ref()) {
+            Ok((frame, errors)) => {
+                if let Some(flight) = self.interception.in_flight.get_mut(&connection_id) {
+                    flight.errors = Some(error_names(errors));
+                }
+                self.interception
+                    .update_entry(connection_id, |e| e.fault = fault);
+                WireOutput::Frame(frame)
+            }
+            Err(reason) => WireOutput::Close(reason),
+        }
+    }
+
+    /// Sends an answer on its way: a response or none unmutes the connection, a close
+    /// ends it.
+    fn emit(&mut self, connection_id: ConnectionId, output: WireOutput) {
         match output {
             WireOutput::Close(_) => {
                 self.held_frames.retain(|(c, _)| *c != connection_id);
@@ -446,9 +660,78 @@ impl Node {
 
     /// A client connection closed: its waiting requests are forgotten.
     pub fn on_connection_closed(&mut self, connection_id: ConnectionId) {
+        self.interception.connection_closed(connection_id);
         self.held_frames.retain(|(c, _)| *c != connection_id);
         self.muting.on_closed(connection_id);
         self.wire.connection_closed(connection_id);
+    }
+
+    /// Installs request fault `id` on this node (the driver gives the same id to every node
+    /// it installs it on). `seed` feeds its probability draws.
+    pub fn inject_request_fault(
+        &mut self,
+        id: FaultId,
+        fault: RequestFault,
+        seed: u64,
+    ) -> Result<(), FaultError> {
+        let image = self.controller.image();
+        let mut leaders = std::collections::BTreeMap::new();
+        for topic in image.topics.values() {
+            for (p, reg) in &topic.partitions {
+                leaders.insert((topic.name.clone(), *p), (reg.leader, reg.leader_epoch));
+            }
+        }
+        self.interception
+            .faults
+            .install(id, fault, seed, self.now_ms, leaders)
+    }
+
+    /// Ends fault `id` and lets the answers it keeps back go; whether it was here.
+    pub fn release_request_fault(&mut self, id: FaultId) -> bool {
+        let known = self.interception.faults.end(id);
+        for parked in self.interception.take_released(self.now_ms, Some(id)) {
+            self.let_go(parked);
+        }
+        self.settle();
+        known
+    }
+
+    /// Removes fault `id` (its kept-back answers go first); whether it was here.
+    pub fn remove_request_fault(&mut self, id: FaultId) -> bool {
+        self.release_request_fault(id);
+        self.interception.faults.remove(id)
+    }
+
+    /// This node's request faults with their fired counts.
+    pub fn request_faults(&self) -> Vec<FaultStatus> {
+        self.interception.statuses()
+    }
+
+    /// This node's fault table, to carry into its next incarnation.
+    pub fn request_fault_table(&self) -> &RequestFaults {
+        &self.interception.faults
+    }
+
+    /// Carries the fired counts of an earlier incarnation's table into this one (the
+    /// driver re-injected the same faults after a restart).
+    pub fn carry_request_fault_counts(&mut self, earlier: &RequestFaults) {
+        self.interception.faults.carry_fired_from(earlier);
+    }
+
+    /// The last requests clients sent this node, oldest first.
+    pub fn request_log(&self) -> impl Iterator<Item = &RequestLogEntry> {
+        self.interception.log.entries()
+    }
+
+    /// How many requests the log keeps (default
+    /// [`crate::wire::request_log::DEFAULT_REQUEST_LOG_CAPACITY`]).
+    pub fn set_request_log_capacity(&mut self, capacity: usize) {
+        self.interception.log.set_capacity(capacity);
+    }
+
+    /// When the next delayed answer is due, if one waits.
+    pub fn next_response_release_ms(&self) -> Option<u64> {
+        self.interception.next_release_ms()
     }
 
     /// What to send.
@@ -559,12 +842,7 @@ impl Node {
             }
             for (token, response) in out.client {
                 if self.wire.owns(token) {
-                    let answer = match self.wire.on_response(token, response) {
-                        Ok(Some(frame)) => WireOutput::Frame(frame),
-                        Ok(None) => continue,
-                        Err(reason) => WireOutput::Close(reason),
-                    };
-                    self.answer(token.connection_id, answer);
+                    self.answer_client(token, response);
                 }
                 // Otherwise the connection that asked is gone: nobody is left to answer.
             }

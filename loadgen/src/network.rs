@@ -50,28 +50,30 @@ pub trait ClientCore {
     fn next_wakeup_ms(&self) -> Option<u64>;
 }
 
-/// Both cores have these as inherent methods; the trait only names them.
+/// Both cores have these as inherent methods; the trait only names them. Each core's
+/// module implements it for itself with this macro (`network::client_core!(Producer)`), so
+/// the network layer knows no core.
 macro_rules! client_core {
     ($core:ty) => {
-        impl ClientCore for $core {
-            fn take_output(&mut self) -> Vec<NetOutput> {
+        impl $crate::network::ClientCore for $core {
+            fn take_output(&mut self) -> Vec<$crate::network::NetOutput> {
                 Self::take_output(self)
             }
-            fn on_connected(&mut self, node: NodeId, now_ms: u64) {
+            fn on_connected(&mut self, node: $crate::network::NodeId, now_ms: u64) {
                 Self::on_connected(self, node, now_ms)
             }
-            fn on_disconnected(&mut self, node: NodeId, now_ms: u64) {
+            fn on_disconnected(&mut self, node: $crate::network::NodeId, now_ms: u64) {
                 Self::on_disconnected(self, node, now_ms)
             }
             fn on_frame(
                 &mut self,
-                node: NodeId,
-                frame: Bytes,
+                node: $crate::network::NodeId,
+                frame: bytes::Bytes,
                 now_ms: u64,
-            ) -> Result<(), ClientError> {
+            ) -> Result<(), $crate::error::ClientError> {
                 Self::on_frame(self, node, frame, now_ms)
             }
-            fn address(&self, node: NodeId) -> Option<(String, u16)> {
+            fn address(&self, node: $crate::network::NodeId) -> Option<(String, u16)> {
                 Self::address(self, node)
             }
             fn next_wakeup_ms(&self) -> Option<u64> {
@@ -81,8 +83,7 @@ macro_rules! client_core {
     };
 }
 
-client_core!(crate::producer::Producer);
-client_core!(crate::consumer::Consumer);
+pub(crate) use client_core;
 
 /// The versions this client can speak, per API: the ranges kafka-protocol encodes and the
 /// client logic understands (no topic ids: Produce < 13, Fetch < 13).

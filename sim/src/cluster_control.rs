@@ -88,6 +88,9 @@ pub const LIVE_NO_LINK_FAULTS: &str = "its router isolates a whole node, not one
 /// Why the live target cannot lose the page cache.
 pub const LIVE_NO_CRASH: &str =
     "it does not model the page cache a power loss drops; the sim target does";
+/// Why Apache Kafka cannot run a request fault.
+pub const KAFKA_NO_REQUEST_FAULTS: &str =
+    "request faults are injected in kraftsim's node core, and a Kafka broker has no such hook";
 /// Why the Kafka target cannot cut, slow or isolate links.
 pub const KAFKA_NO_NETWORK_FAULTS: &str = "its nodes are JVMs on the host's loopback; cutting \
      links between them needs root tools (iptables, tc or network namespaces). \
@@ -143,6 +146,10 @@ impl Target {
                 | Action::Delay { .. }
                 | Action::Drop { .. },
             ) => KAFKA_NO_NETWORK_FAULTS,
+            (
+                Target::Kafka,
+                Action::Fault(_) | Action::ReleaseFault(_) | Action::RemoveFault(_),
+            ) => KAFKA_NO_REQUEST_FAULTS,
             _ => return None,
         };
         Some(ControlError::Unsupported {
@@ -312,6 +319,28 @@ pub trait ClusterControl {
 
     /// The node whose controller leads the metadata quorum, if one does.
     fn active_controller(&mut self) -> Result<Option<BrokerId>, ControlError>;
+
+    /// Injects a request fault (`docs/request-faults.md`); its id. Only kraftsim's own
+    /// targets can: a real Kafka broker has no such hook.
+    fn inject_fault(
+        &mut self,
+        fault: &crate::request_faults::RequestFault,
+    ) -> Result<crate::request_faults::FaultId, ControlError> {
+        Err(self.unsupported(
+            &format!("fault {fault}"),
+            "request faults are injected in kraftsim's node core; a Kafka broker has no such hook",
+        ))
+    }
+
+    /// Ends a request fault and lets go what it holds.
+    fn release_fault(&mut self, id: crate::request_faults::FaultId) -> Result<(), ControlError> {
+        Err(self.unsupported(&format!("fault release f{id}"), "it has no request faults"))
+    }
+
+    /// Removes a request fault.
+    fn remove_fault(&mut self, id: crate::request_faults::FaultId) -> Result<(), ControlError> {
+        Err(self.unsupported(&format!("fault remove f{id}"), "it has no request faults"))
+    }
 
     /// The refusal for an action this target cannot carry out.
     fn unsupported(&self, action: &str, why: &str) -> ControlError {

@@ -239,9 +239,10 @@ impl ExploreConfig {
     }
 }
 
-/// What the plan generator counts as unavailable, step by step.
+/// What the plan generator counts as unavailable, step by step (also the bounds that
+/// [`crate::properties`] keeps its generated plans within).
 #[derive(Clone, Debug, Default)]
-struct Availability {
+pub(crate) struct Availability {
     down: BTreeSet<BrokerId>,
     paused: BTreeSet<BrokerId>,
     isolated: BTreeSet<BrokerId>,
@@ -259,7 +260,12 @@ impl Availability {
     }
 
     /// Applies a step if the generator could have drawn it now; false if not.
-    fn admit(&mut self, action: &Action, max_unavailable: usize, brokers: usize) -> bool {
+    pub(crate) fn admit(
+        &mut self,
+        action: &Action,
+        max_unavailable: usize,
+        brokers: usize,
+    ) -> bool {
         let unavailable = self.unavailable();
         let room = unavailable.len() < max_unavailable;
         let fresh = |id: &BrokerId| !unavailable.contains(id);
@@ -268,6 +274,12 @@ impl Availability {
                 if unavailable.is_empty() =>
             {
                 self.down.insert(0);
+            }
+            // The controller cut off from the quorum: `sim explore` never draws it, the
+            // property strategies (`crate::properties`) do. Tracked as "some node" (0),
+            // until healed.
+            Action::Isolate(NodeRef::Controller) if unavailable.is_empty() => {
+                self.isolated.insert(0);
             }
             Action::Kill(NodeRef::Id(id)) | Action::Stop(NodeRef::Id(id)) if room && fresh(id) => {
                 self.down.insert(*id);
@@ -297,6 +309,21 @@ impl Availability {
             _ => return false,
         }
         true
+    }
+}
+
+impl Availability {
+    /// Whether `action` would change nothing now: restarting or resuming a node the plan
+    /// has not taken down or paused (a node struck as "the controller", tracked as 0, may
+    /// be any). Property plans drop such steps so that a shrunk plan says only what mattered.
+    pub(crate) fn changes_nothing(&self, action: &Action) -> bool {
+        match action {
+            Action::Restart(NodeRef::Id(id)) => !self.down.contains(id) && !self.down.contains(&0),
+            Action::Restart(NodeRef::All) => self.down.is_empty(),
+            Action::Resume(NodeRef::Id(id)) => !self.paused.contains(id),
+            Action::Resume(NodeRef::All) => self.paused.is_empty(),
+            _ => false,
+        }
     }
 }
 
@@ -407,7 +434,7 @@ pub fn run_seed(
 }
 
 /// The text of a panic (`panic!` with arguments gives a `String`, without a `&str`).
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<String>()
         .cloned()

@@ -5,7 +5,8 @@
 //! simulated network and a fault injector) and the [`invariants`] it checks after every
 //! step, the [`experiment`] and its three targets, [`explore`], [`conform`], the [`live`]
 //! cluster, the [`dashboard`] that draws a live cluster or a run, the [`kafka_cluster`]
-//! oracle, and the [`lessons`] that teach replication with runs of the simulator.
+//! oracle, the [`lessons`] that teach replication with runs of the simulator, and
+//! [`properties`], property tests of replication rules that users write in a few lines.
 
 pub mod acked_writes;
 pub mod admin_client;
@@ -22,7 +23,9 @@ pub mod kafka_cluster;
 pub mod lessons;
 pub mod live;
 pub mod metrics;
+pub mod properties;
 pub mod records;
+pub mod request_faults;
 pub mod rng;
 pub mod scenario;
 pub mod workload;

@@ -95,7 +95,7 @@ fn parse_shard(text: &str) -> std::result::Result<(u64, u64), String> {
 }
 
 #[derive(clap::Args, Debug)]
-struct ServeArgs {
+pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 3)]
     brokers: usize,
     /// First port: nodes listen on port, port+1, ...; 0 picks free ports.
@@ -107,6 +107,10 @@ struct ServeArgs {
     /// Topics to create at start, as name:partitions:replication-factor.
     #[arg(long = "topic")]
     topics: Vec<String>,
+    /// Seed of request faults' probability draws (and of the election timeouts, as
+    /// before: 0 unless given); printed at start as `seed=N`.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     /// Also serve the live dashboard on 127.0.0.1:PORT (no PORT, or 0: a free port); its
     /// address is printed as ui=http://127.0.0.1:PORT/.
     #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "0")]
@@ -250,17 +254,7 @@ fn real_main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(*args),
-        Command::Serve(args) => serve::serve(
-            args.brokers,
-            args.port,
-            &args.configs,
-            &args.topics,
-            serve::Listeners {
-                ui: args.ui,
-                control: args.control,
-                quit_on_eof: args.quit_on_eof,
-            },
-        ),
+        Command::Serve(args) => serve::serve(&args),
         Command::Explore(args) => explore(args),
         Command::Conform(args) => conform_cli::conform(args),
         Command::Lesson(args) => lesson_cli::lesson(args),

@@ -1,14 +1,14 @@
 //! `sim serve`: a live cluster on 127.0.0.1, controlled from stdin, with `--ui` from the
 //! dashboard's buttons, and with `--control` from a program over the control channel
 //! (docs/control-protocol.md). Every kind of command comes into one loop here and is
-//! carried out by [`kraftsim::live::command::apply`], one at a time.
+//! carried out by [`kraftsim::live::command::run_line`] (a typed or sent line) or
+//! [`kraftsim::live::command::apply`] (a button), one at a time.
 
 use anyhow::{bail, Context, Result};
 use kraftsim::dashboard::live_feed::LiveFeed;
 use kraftsim::dashboard::server::{CommandRequest, DashboardServer, COMMAND_QUEUE};
-use kraftsim::live::command::{self, Command};
+use kraftsim::live::command;
 use kraftsim::live::control_channel::{ControlChannel, ControlRequest};
-use kraftsim::live::reply::Reply;
 use kraftsim::live::Cluster;
 use std::io::BufRead;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,30 +23,26 @@ enum Input {
     Control(ControlRequest),
 }
 
-/// Where `sim serve` listens besides the nodes: the dashboard and the control channel
-/// (`None`: not served; `Some(0)`: a free port).
-pub struct Listeners {
-    pub ui: Option<u16>,
-    pub control: Option<u16>,
-    /// End of stdin stops the cluster (`--quit-on-eof`): a fixture holds stdin open, so
-    /// when the test process dies, even by SIGKILL, its end of the pipe closes and the
-    /// cluster goes with it instead of outliving the test.
-    pub quit_on_eof: bool,
-}
-
-/// Starts the cluster, prints `bootstrap.servers=...` (then `control=...` and `ui=...`),
-/// then events, and obeys stdin, the dashboard and the control channel.
-pub fn serve(
-    brokers: usize,
-    port: u16,
-    configs: &[String],
-    topics: &[String],
-    listeners: Listeners,
-) -> Result<()> {
+/// Starts the cluster, prints `bootstrap.servers=...`, `seed=...` (of request faults'
+/// draws), `control=...` and `ui=...`, then events, and obeys stdin, the dashboard and the
+/// control channel. With `--quit-on-eof`, end of stdin stops the cluster: a fixture holds
+/// stdin open, so when the test process dies, even by SIGKILL, its end of the pipe closes
+/// and the cluster goes with it instead of outliving the test.
+pub fn serve(args: &crate::ServeArgs) -> Result<()> {
+    let (brokers, port, configs, topics, ui) = (
+        args.brokers,
+        args.port,
+        &args.configs,
+        &args.topics,
+        args.ui,
+    );
     if brokers == 0 || brokers > 64 {
         bail!("--brokers must be between 1 and 64");
     }
-    let mut builder = Cluster::builder().brokers(brokers).port(port);
+    let mut builder = Cluster::builder()
+        .brokers(brokers)
+        .port(port)
+        .seed(args.seed);
     for c in configs {
         let (k, v) = kraftsim::config::split_pair(c)?;
         builder = builder.config(&k, &v);
@@ -76,8 +72,9 @@ pub fn serve(
     let stop = Arc::new(AtomicBool::new(false));
     let (input_tx, inputs) = std::sync::mpsc::sync_channel::<Input>(COMMAND_QUEUE);
     println!("bootstrap.servers={}", cluster.bootstrap_servers());
+    println!("seed={}", cluster.seed());
     let mut control_channel = None;
-    if let Some(control_port) = listeners.control {
+    if let Some(control_port) = args.control {
         let (request_tx, request_rx) = std::sync::mpsc::sync_channel(COMMAND_QUEUE);
         let channel = ControlChannel::start(control_port, request_tx)?;
         println!("control={}", channel.addr());
@@ -92,7 +89,7 @@ pub fn serve(
         control_channel = Some(channel);
     }
     let mut dashboard = None;
-    if let Some(ui_port) = listeners.ui {
+    if let Some(ui_port) = ui {
         let (command_tx, command_rx) = std::sync::mpsc::sync_channel(COMMAND_QUEUE);
         let server = DashboardServer::start(ui_port, feed.clone(), command_tx)?;
         println!("ui={}", server.url());
@@ -110,7 +107,7 @@ pub fn serve(
     for signal in [signal_hook_like::SIGINT, signal_hook_like::SIGTERM] {
         signal_hook_like::on(signal, stop.clone());
     }
-    let quit_on_eof = listeners.quit_on_eof.then(|| stop.clone());
+    let quit_on_eof = args.quit_on_eof.then(|| stop.clone());
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
@@ -146,18 +143,18 @@ fn obey(cluster: &Cluster, inputs: &Receiver<Input>, feed: &LiveFeed, stop: &Ato
     let tick = Duration::from_millis(50);
     while !stop.load(Ordering::Relaxed) {
         match inputs.recv_timeout(tick) {
-            Ok(Input::Line(line)) => match run_line(cluster, &line) {
-                Ok(Ran::Quit) => return,
-                Ok(Ran::Done(reply)) => println!("{}", reply.text),
+            Ok(Input::Line(line)) => match command::run_line(cluster, &line) {
+                Ok(None) => return,
+                Ok(Some(reply)) => println!("{}", reply.text),
                 Err(command::CommandError::Empty) => {}
                 Err(e) => println!("error: {e}"),
             },
             Ok(Input::Control(request)) => {
-                let outcome = run_line(cluster, &request.line);
-                let quit = matches!(outcome, Ok(Ran::Quit));
+                let outcome = command::run_line(cluster, &request.line);
+                let quit = matches!(outcome, Ok(None));
                 let answer = match outcome {
-                    Ok(Ran::Quit) => Ok(serde_json::json!({"quitting": true})),
-                    Ok(Ran::Done(reply)) => Ok(reply.data),
+                    Ok(None) => Ok(serde_json::json!({"quitting": true})),
+                    Ok(Some(reply)) => Ok(reply.data),
                     Err(e) => Err(e.to_string()),
                 };
                 let _ = request.reply.send(answer);
@@ -180,21 +177,6 @@ fn obey(cluster: &Cluster, inputs: &Receiver<Input>, feed: &LiveFeed, stop: &Ato
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => std::thread::sleep(tick),
         }
-    }
-}
-
-/// What a typed or sent command line came to.
-enum Ran {
-    Done(Reply),
-    Quit,
-}
-
-/// Parses and applies one command line, as typed on stdin or sent over the control
-/// channel: the one way a line becomes an action.
-fn run_line(cluster: &Cluster, line: &str) -> Result<Ran, command::CommandError> {
-    match Command::parse(line)? {
-        Command::Quit => Ok(Ran::Quit),
-        c => command::apply(cluster, c).map(Ran::Done),
     }
 }
 

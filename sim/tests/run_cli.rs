@@ -204,3 +204,40 @@ fn the_live_run_reads_back_everything_it_acknowledged() {
     assert!(stdout.contains("lost:         acks=1=0"), "{stdout}");
     assert!(stdout.contains("invariants: all held"), "{stdout}");
 }
+
+/// A scenario's `fault` steps reach the producer: the injected NOT_LEADER_OR_FOLLOWERs are
+/// retried (the phase counts them), every record is still acknowledged, and the same seed
+/// gives the same report.
+#[test]
+fn a_scenario_fault_step_is_met_by_the_producer_and_the_run_stays_deterministic() {
+    let path = std::env::temp_dir().join(format!("kraftsim-rf-{}.scenario", std::process::id()));
+    std::fs::write(
+        &path,
+        "set records 3000\nat 0s fault error Produce NOT_LEADER_OR_FOLLOWER count=2\n",
+    )
+    .expect("write the scenario");
+    let path_text = path.to_string_lossy();
+    let args = ["run", "--scenario", &path_text, "--json"];
+    let a = sim(&args);
+    let b = sim(&args);
+    let _ = std::fs::remove_file(&path);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(a.stdout, b.stdout, "same seed, same report");
+    let text = String::from_utf8_lossy(&a.stdout);
+    assert!(
+        text.contains("fault f1: error Produce NOT_LEADER_OR_FOLLOWER count=2"),
+        "{text}"
+    );
+    assert!(text.contains("NOT_LEADER_OR_FOLLOWER"), "{text}");
+    let doc: serde_json::Value = serde_json::from_slice(&a.stdout).expect("one JSON document");
+    let retried: u64 = doc["phases"]
+        .as_array()
+        .expect("phases[]")
+        .iter()
+        .filter_map(|p| p["retried"]["NOT_LEADER_OR_FOLLOWER"].as_u64())
+        .sum();
+    assert!(
+        retried >= 1,
+        "the producer retried the injected errors: {text}"
+    );
+}

@@ -24,6 +24,8 @@ mod new_topic;
 mod preferred_leader;
 #[path = "scenarios/quorum_lost.rs"]
 mod quorum_lost;
+#[path = "scenarios/request_faults.rs"]
+mod request_faults;
 #[path = "scenarios/restart.rs"]
 mod restart;
 #[path = "scenarios/retention.rs"]

@@ -149,8 +149,12 @@ function drawMetrics(view) {
     row.dataset.metric = m.name;
     const name = el("td");
     name.append(el("div", "", m.name), el("div", "mbean", m.mbean));
-    const bad = m.name in HEALTHY && m.value !== HEALTHY[m.name];
-    const value = el("td", bad ? "value bad" : "value", Number.isInteger(m.value) ? m.value : m.value.toFixed(2));
+    // null: nothing to measure yet (an average over no requests; on a live cluster, the
+    // producer's own metrics, which only the client has).
+    const shown = m.value === null || m.value === undefined ? "n/a"
+      : Number.isInteger(m.value) ? String(m.value) : m.value.toFixed(2);
+    const bad = m.value !== null && m.name in HEALTHY && m.value !== HEALTHY[m.name];
+    const value = el("td", bad ? "value bad" : "value", shown);
     row.append(name, value, el("td", "", m.kind), el("td", "", m.meaning));
     table.append(row);
   }

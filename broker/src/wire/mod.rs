@@ -16,7 +16,11 @@
 //!   so what is advertised and what is handled cannot drift;
 //! - [`validate`] bounds-checks a body before kafka-protocol decodes it;
 //! - [`muting`] serves a connection's requests one at a time, in order, as Kafka's socket
-//!   server mutes a channel until it has answered.
+//!   server mutes a channel until it has answered;
+//! - [`request_faults`], [`fault_answers`], [`request_log`] and [`interception`]: the
+//!   request-level faults a test injects (an error answered, a response delayed or held,
+//!   a connection closed before or after the request is applied, stale Metadata) and the
+//!   log of every request, applied where every request passes, so both drivers share them.
 //!
 //! Bad input never panics and never takes other connections down: an undecodable frame,
 //! an unknown api key or an unsupported version closes that connection with the reason
@@ -24,9 +28,13 @@
 //! an `UNSUPPORTED_VERSION` answer in the v0 layout so the client can retry (KIP-511).
 
 pub mod apis;
+pub mod fault_answers;
 pub mod frame;
 pub mod front_end;
+pub mod interception;
 pub mod muting;
+pub mod request_faults;
+pub mod request_log;
 pub mod validate;
 
 pub use frame::{length_prefix, FrameDecoder, FrameError, DEFAULT_MAX_FRAME_BYTES};
@@ -34,3 +42,6 @@ pub use front_end::{FrontEndAction, WireFrontEnd};
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod request_fault_tests;

@@ -124,6 +124,8 @@ pub struct Consumer {
     pub fetches: u64,
 }
 
+crate::network::client_core!(Consumer);
+
 impl Consumer {
     /// A consumer of every partition of `topic`.
     pub fn assign_all(config: ConsumerConfig, topic: &str) -> Self {

@@ -163,6 +163,8 @@ pub struct Producer {
     pub metrics: ProducerMetrics,
 }
 
+crate::network::client_core!(Producer);
+
 impl Producer {
     pub fn new(config: ProducerConfig) -> Self {
         let rng = SplitMix(config.partitioner_seed);

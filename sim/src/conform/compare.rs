@@ -33,7 +33,7 @@ impl Default for Tolerance {
 impl Tolerance {
     /// From a header's `tolerance 1s 30%`.
     pub fn parse(abs: &str, rel: &str) -> Result<Self, String> {
-        let abs_ms = super::suite::duration_ms(abs)?;
+        let abs_ms = crate::scenario::duration_ms(abs)?;
         let percent: f64 = rel
             .strip_suffix('%')
             .and_then(|p| p.parse().ok())

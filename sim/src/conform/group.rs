@@ -21,10 +21,10 @@
 //! Every JVM is started on the same leash as the Kafka nodes' (`timeout -s KILL`, a
 //! watchdog, `Drop`), so none outlives the run.
 
-use super::suite::duration_ms;
 use crate::experiment::real_time::Companion;
 use crate::kafka_cluster::classpath;
 use crate::kafka_cluster::process::{JvmCommand, JvmProcess, JvmSpec};
+use crate::scenario::duration_ms;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

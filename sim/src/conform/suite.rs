@@ -161,18 +161,6 @@ fn apply_directive(s: &mut SuiteScenario, directive: &str) -> Result<(), String>
     Ok(())
 }
 
-/// A duration as scenario files write it (`500ms`, `10s`, `2m`), in ms.
-pub fn duration_ms(word: &str) -> Result<u64, String> {
-    let text = format!("at {word} heal");
-    match scenario::parse(&text) {
-        Ok(s) => match s.steps.first().map(|s| &s.trigger) {
-            Some(scenario::Trigger::AtMs(ms)) => Ok(*ms),
-            _ => Err(format!("'{word}' is not a duration like 500ms, 10s or 2m")),
-        },
-        Err(e) => Err(e.reason),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,8 +203,8 @@ mod tests {
 
     #[test]
     fn durations_read_as_in_scenarios() {
-        assert_eq!(duration_ms("1500ms"), Ok(1500));
-        assert_eq!(duration_ms("2m"), Ok(120_000));
-        assert!(duration_ms("1.5s").is_err());
+        assert_eq!(crate::scenario::duration_ms("1500ms"), Ok(1500));
+        assert_eq!(crate::scenario::duration_ms("2m"), Ok(120_000));
+        assert!(crate::scenario::duration_ms("1.5s").is_err());
     }
 }

@@ -11,6 +11,7 @@
 
 use crate::live::view::LiveSnapshot;
 use crate::live::Cluster;
+use crate::metrics::MetricsRecorder;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,6 +60,9 @@ pub struct LivePayload<'a> {
 #[derive(Debug, Default)]
 struct FeedState {
     latest: Option<LiveSnapshot>,
+    /// Kafka's metrics over the cluster's life, fed each snapshot's scrape and meter
+    /// events (started by the first snapshot).
+    metrics: Option<MetricsRecorder>,
     samples: VecDeque<LoadSample>,
     events: VecDeque<EventEntry>,
     next_seq: u64,
@@ -112,9 +116,26 @@ impl LiveFeed {
         self.changed();
     }
 
-    /// Takes in a new snapshot: the load since the previous one becomes a sample.
-    pub fn push_snapshot(&self, snapshot: LiveSnapshot) {
+    /// Takes in a new snapshot: the load since the previous one becomes a sample, and its
+    /// scrape and meter events go to the metrics recorder, whose values the view carries.
+    pub fn push_snapshot(&self, mut snapshot: LiveSnapshot) {
         self.with(|s| {
+            let at_ms = snapshot.view.at_ms;
+            let recorder = s.metrics.get_or_insert_with(|| {
+                MetricsRecorder::new(at_ms).starting_from(at_ms, &snapshot.metrics_sample)
+            });
+            for (t, e) in std::mem::take(&mut snapshot.meter_events) {
+                recorder.event(t, e);
+            }
+            recorder.sample(at_ms, &snapshot.metrics_sample);
+            // The producer's own metrics (record-error-rate, request-latency-avg) live in
+            // the client: a live cluster's clients are anyone's, so the page leaves them out
+            // rather than show a producer that is not there.
+            snapshot.view.metrics = recorder
+                .snapshot(at_ms)
+                .into_iter()
+                .filter(|m| !m.mbean.starts_with("kafka.producer:"))
+                .collect();
             if let Some(previous) = &s.latest {
                 if let Some(sample) = load_between(previous, &snapshot) {
                     s.samples.push_back(sample);
@@ -199,6 +220,8 @@ mod tests {
             bytes_appended: bytes,
             produce_requests: requests,
             produce_total_us: us,
+            metrics_sample: Default::default(),
+            meter_events: Vec::new(),
         }
     }
 
@@ -244,5 +267,45 @@ mod tests {
         let events = feed.with(|s| s.events.clone());
         assert_eq!(events.len(), MAX_EVENTS);
         assert_eq!(events.front().map(|e| e.seq), Some(6));
+    }
+
+    #[test]
+    fn each_snapshot_feeds_the_metrics_recorder_and_the_view_carries_kafkas_metrics() {
+        use crate::metrics::{MeterEvent, NodeSample};
+        let feed = LiveFeed::new("127.0.0.1:9092".into());
+        let node = |id, active| NodeSample {
+            node: id,
+            reporting: true,
+            active_controller: active,
+            led: Vec::new(),
+            failed_produce_requests: 0,
+        };
+        let mut first = snapshot(0, 0, 0, 0, 0);
+        first.metrics_sample.nodes = vec![node(1, true), node(2, false)];
+        feed.push_snapshot(first);
+        let mut second = snapshot(1_000, 0, 0, 0, 0);
+        second.metrics_sample.nodes = vec![node(1, true), node(2, false)];
+        second.meter_events = vec![(500, MeterEvent::IsrShrink)];
+        feed.push_snapshot(second);
+        let json: serde_json::Value =
+            serde_json::from_str(&feed.payload_json()).expect("the payload is JSON");
+        let metrics = json["view"]["metrics"].as_array().expect("a metrics list");
+        let value = |name: &str| {
+            metrics
+                .iter()
+                .find(|m| m["name"] == name)
+                .unwrap_or_else(|| panic!("{name} is listed"))["value"]
+                .clone()
+        };
+        assert_eq!(value("ActiveControllerCount"), serde_json::json!(1.0));
+        let shrinks = metrics
+            .iter()
+            .find(|m| m["name"] == "IsrShrinksPerSec")
+            .expect("IsrShrinksPerSec is listed");
+        assert_eq!(shrinks["count"], serde_json::json!(1), "{shrinks}");
+        assert!(
+            metrics.iter().all(|m| m["name"] != "record-error-rate"),
+            "no producer's metrics on a live cluster whose clients are anyone's"
+        );
     }
 }

@@ -13,15 +13,17 @@
 //! - **replay** (`sim run --html FILE`): the deterministic run's views over virtual time
 //!   are embedded in the file as JSON ([`replay`]), with a time slider and no server.
 //!
+//! Both show Kafka's metrics under Kafka's names, from a [`crate::metrics::MetricsRecorder`]:
+//! the run's own (scraped every 100 virtual ms) in replay, one fed by the live nodes'
+//! samples and their controllers' events in live mode ([`live_feed`]).
+//!
 //! Every asset (`sim/ui/index.html`, `app.js`, `style.css`) is compiled into the binary
 //! ([`assets`]): the page needs no network.
 
 pub mod assets;
 pub mod live_feed;
-pub mod metrics;
 pub mod replay;
 pub mod server;
 pub mod view;
 
-pub use metrics::Metric;
 pub use view::{ClusterView, NodeState, NodeView};

@@ -8,8 +8,8 @@
 //! prints side by side). The live cluster and the simulator both build it, so the page
 //! draws one shape whatever it watches.
 
-use super::metrics::Metric;
-use crate::experiment::phases::PartitionAtEnd;
+use crate::harness::partition_table::PartitionAtEnd;
+use crate::metrics::Metric;
 use controller::BrokerId;
 use serde::Serialize;
 
@@ -56,24 +56,30 @@ pub struct ClusterView {
     pub quorum: String,
     /// Every partition of every user topic, by topic then partition.
     pub partitions: Vec<PartitionAtEnd>,
+    /// Kafka's metrics at this moment, from the run's or the live cluster's
+    /// [`crate::metrics::MetricsRecorder`] ([`ClusterView::with_metrics`]).
     pub metrics: Vec<Metric>,
 }
 
 impl ClusterView {
-    /// A view of `nodes` and `partitions`, with the quorum line and the metrics derived
-    /// from them.
+    /// A view of `nodes` and `partitions`, with the quorum line.
     pub fn new(at_ms: u64, nodes: Vec<NodeView>, partitions: Vec<PartitionAtEnd>) -> Self {
         let active_controller = nodes.iter().find(|n| n.active_controller).map(|n| n.id);
         let quorum = quorum_line(&nodes, active_controller);
-        let metrics = super::metrics::from_view(&nodes, &partitions);
         Self {
             at_ms,
             nodes,
             active_controller,
             quorum,
             partitions,
-            metrics,
+            metrics: Vec::new(),
         }
+    }
+
+    /// The view with Kafka's metrics as a recorder had them at this moment.
+    pub fn with_metrics(mut self, metrics: Vec<Metric>) -> Self {
+        self.metrics = metrics;
+        self
     }
 }
 

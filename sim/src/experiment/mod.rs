@@ -264,7 +264,7 @@ fn run_with(
         config.partitions,
     );
     let mut replay = replay::ReplayRecorder::new(&config.topic, config.partitions, load_start);
-    replay.take(&sim);
+    replay.take(&sim, Some(&metrics));
     let load_deadline = load_start + config.max_load_ms;
     let mut load_finished = true;
     loop {
@@ -320,7 +320,7 @@ fn run_with(
             &producer.metrics.errors,
             &mut observer,
         );
-        replay.sample(&sim);
+        replay.sample(&sim, Some(&metrics));
         if load_over {
             break;
         }
@@ -381,9 +381,9 @@ fn run_with(
             &mut observer,
         );
         // A step that fired is seen at its own instant, before time moves on.
-        replay.sample(&sim);
+        replay.sample(&sim, Some(&metrics));
         sim.step();
-        replay.sample(&sim);
+        replay.sample(&sim, Some(&metrics));
     }
     let unfired: Vec<String> = plan
         .remaining()
@@ -397,7 +397,7 @@ fn run_with(
     phases.next_in(&sim, "heal and converge", &producer.metrics.errors);
     let converged = sim.heal_and_converge(config.converge_timeout_ms);
     sim.check_replicas_agree();
-    replay.take(&sim);
+    replay.take(&sim, Some(&metrics));
     let observations = observer.map(|o| {
         let now = sim.now_ms();
         o.finish(&mut SimTarget(&mut sim), now)
@@ -406,7 +406,7 @@ fn run_with(
     phases.next_in(&sim, "read back for the verdict", &producer.metrics.errors);
     let committed = read_back(&mut sim, config.brokers, &config.topic, config.partitions);
     let end = sim.now_ms();
-    replay.take(&sim);
+    replay.take(&sim, Some(&metrics));
     let mut phase_list = phases.finish(end, &producer.metrics.errors, sim.events(), sim.trace());
     let metrics = metrics.finish(&sim, producer_totals);
     for (phase, m) in phase_list.iter_mut().skip(load_phase).zip(&metrics.phases) {

@@ -85,53 +85,7 @@ pub struct Phase {
     pub writes: WriteFlow,
 }
 
-/// One partition as a phase ended, as `kafka-topics --describe` shows it plus what only
-/// each replica knows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct PartitionAtEnd {
-    pub partition: String,
-    /// -1: offline.
-    pub leader: i32,
-    pub leader_epoch: i32,
-    pub isr: Vec<i32>,
-    pub replicas: Vec<ReplicaAtEnd>,
-}
-
-impl PartitionAtEnd {
-    /// The partition's line in a phase's table: leader (or offline), leader epoch, ISR,
-    /// then each replica's log end offset and high watermark, so a lagging follower and a
-    /// HW waiting for one show.
-    pub fn table_line(&self) -> String {
-        let leader = if self.leader < 0 {
-            "offline".to_string()
-        } else {
-            format!("leader {}", self.leader)
-        };
-        let replicas: Vec<String> = self
-            .replicas
-            .iter()
-            .map(|r| match (r.log_end_offset, r.high_watermark) {
-                (Some(leo), Some(hw)) => format!("{} LEO {leo} HW {hw}", r.node),
-                _ => format!("{} down", r.node),
-            })
-            .collect();
-        format!(
-            "{}: {leader}, epoch {}, ISR {:?}; {}",
-            self.partition,
-            self.leader_epoch,
-            self.isr,
-            replicas.join(", ")
-        )
-    }
-}
-
-/// One replica's log end offset and high watermark; `None` while its node is down.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ReplicaAtEnd {
-    pub node: i32,
-    pub log_end_offset: Option<i64>,
-    pub high_watermark: Option<i64>,
-}
+pub use crate::harness::partition_table::{PartitionAtEnd, ReplicaAtEnd};
 
 /// When one partition's writes were acknowledged during a phase.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

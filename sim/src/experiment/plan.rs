@@ -283,7 +283,21 @@ pub fn relabel(steps: &[Step], roles: &BTreeMap<BrokerId, BrokerId>) -> Vec<Step
                     to: node(to),
                     probability: *probability,
                 },
-                other @ (Action::Heal | Action::CreateTopic { .. }) => other.clone(),
+                Action::Fault(fault) => {
+                    let mut fault = fault.clone();
+                    fault.node = fault.node.as_ref().map(node);
+                    if let crate::request_faults::FaultKind::StaleMetadata {
+                        leader: Some(l), ..
+                    } = &mut fault.kind
+                    {
+                        *l = node(l);
+                    }
+                    Action::Fault(fault)
+                }
+                other @ (Action::Heal
+                | Action::CreateTopic { .. }
+                | Action::ReleaseFault(_)
+                | Action::RemoveFault(_)) => other.clone(),
             };
             Step {
                 line: step.line,
@@ -386,6 +400,18 @@ pub fn apply(cluster: &mut dyn ClusterControl, action: &Action) -> Result<String
             return Ok(format!(
                 "create-topic {name}: {partitions} partitions, RF {replication_factor}, every partition led"
             ));
+        }
+        Action::Fault(fault) => {
+            let id = cluster.inject_fault(fault)?;
+            return Ok(format!("fault f{id}: {fault}"));
+        }
+        Action::ReleaseFault(id) => {
+            cluster.release_fault(*id)?;
+            return Ok(format!("fault release f{id}: its held responses go"));
+        }
+        Action::RemoveFault(id) => {
+            cluster.remove_fault(*id)?;
+            return Ok(format!("fault remove f{id}"));
         }
     };
     let controller = cluster.active_controller()?;

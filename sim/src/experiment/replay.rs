@@ -11,6 +11,7 @@
 //! past [`MAX_REPLAY_FRAMES`] every other view is dropped and the one-per-second sampling
 //! halves its rate, so a long run keeps a coarser but complete picture.
 
+use super::run_metrics::RunMetrics;
 use crate::dashboard::{ClusterView, NodeState, NodeView};
 use crate::harness::nodes::NodeProcess;
 use crate::harness::SimCluster;
@@ -44,22 +45,26 @@ impl ReplayRecorder {
 
     /// Takes a view if a second has passed since the last scheduled one or the cluster
     /// logged an event since the last view.
-    pub fn sample(&mut self, sim: &SimCluster) {
+    pub fn sample(&mut self, sim: &SimCluster, metrics: Option<&RunMetrics>) {
         let now = sim.now_ms();
         if now < self.next_due_ms && sim.events().len() == self.events_seen {
             return;
         }
-        self.take(sim);
+        self.take(sim, metrics);
     }
 
-    /// Takes a view now (the end of a phase the loop does in one call).
-    pub fn take(&mut self, sim: &SimCluster) {
+    /// Takes a view now (the end of a phase the loop does in one call), with the run's
+    /// metrics as they stand.
+    pub fn take(&mut self, sim: &SimCluster, metrics: Option<&RunMetrics>) {
         let now = sim.now_ms();
         while self.next_due_ms <= now {
             self.next_due_ms += self.every_ms;
         }
         self.events_seen = sim.events().len();
-        let view = view_of(sim, &self.topic, self.partitions);
+        let mut view = view_of(sim, &self.topic, self.partitions);
+        if let Some(metrics) = metrics {
+            view = view.with_metrics(metrics.snapshot(now));
+        }
         match self.frames.last_mut() {
             // Two views at one instant: the later one is what the instant ended with.
             Some(last) if last.at_ms == view.at_ms => *last = view,
@@ -130,7 +135,7 @@ mod tests {
                 break;
             }
             sim.step();
-            replay.sample(&sim);
+            replay.sample(&sim, None);
         }
         let frames = replay.finish();
         assert!(frames.len() > 2, "{} views", frames.len());

@@ -337,11 +337,11 @@ impl TimelineRecorder {
 }
 
 /// A phase's partition table, one line per partition
-/// ([`super::phases::PartitionAtEnd::table_line`]).
-fn partition_table_lines(table: &[super::phases::PartitionAtEnd]) -> Vec<String> {
+/// ([`crate::harness::partition_table::PartitionAtEnd::table_line`]).
+fn partition_table_lines(table: &[crate::harness::partition_table::PartitionAtEnd]) -> Vec<String> {
     table
         .iter()
-        .map(super::phases::PartitionAtEnd::table_line)
+        .map(crate::harness::partition_table::PartitionAtEnd::table_line)
         .collect()
 }
 
@@ -564,7 +564,7 @@ mod tests {
 
     #[test]
     fn a_partition_table_line_shows_each_replicas_offsets_or_that_it_is_down() {
-        use crate::experiment::phases::{PartitionAtEnd, ReplicaAtEnd};
+        use crate::harness::partition_table::{PartitionAtEnd, ReplicaAtEnd};
         let replica = |node, offsets: Option<(i64, i64)>| ReplicaAtEnd {
             node,
             log_end_offset: offsets.map(|o| o.0),

@@ -6,7 +6,7 @@
 //! scrapes first, so a phase's values at its end are exact.
 
 use crate::harness::SimCluster;
-use crate::metrics::{from_sim, MetricsRecorder, MetricsReport, ProducerSample};
+use crate::metrics::{from_sim, Metric, MetricsRecorder, MetricsReport, ProducerSample};
 use loadgen::perf_producer::PerfProducer;
 use loadgen::producer::Producer;
 
@@ -63,6 +63,11 @@ impl RunMetrics {
         }
         self.scrape(sim, producer);
         true
+    }
+
+    /// The metrics as of the last scrape, at `at_ms` (the replay's views carry them).
+    pub fn snapshot(&self, at_ms: u64) -> Vec<Metric> {
+        self.recorder.snapshot(at_ms)
     }
 
     /// The current phase ends now.

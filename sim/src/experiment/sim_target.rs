@@ -22,6 +22,21 @@ impl ClusterControl for SimTarget<'_> {
         ClusterControl::target(&*self.0)
     }
 
+    fn inject_fault(
+        &mut self,
+        fault: &crate::request_faults::RequestFault,
+    ) -> Result<crate::request_faults::FaultId, ControlError> {
+        ClusterControl::inject_fault(self.0, fault)
+    }
+
+    fn release_fault(&mut self, id: crate::request_faults::FaultId) -> Result<(), ControlError> {
+        ClusterControl::release_fault(self.0, id)
+    }
+
+    fn remove_fault(&mut self, id: crate::request_faults::FaultId) -> Result<(), ControlError> {
+        ClusterControl::remove_fault(self.0, id)
+    }
+
     fn node_ids(&self) -> Vec<BrokerId> {
         ClusterControl::node_ids(&*self.0)
     }

@@ -33,6 +33,22 @@ impl ClusterControl for SimCluster {
         "sim"
     }
 
+    fn inject_fault(
+        &mut self,
+        fault: &crate::request_faults::RequestFault,
+    ) -> Result<crate::request_faults::FaultId, ControlError> {
+        SimCluster::inject_fault(self, fault.clone())
+            .map_err(|e| ControlError::Failed(e.to_string()))
+    }
+
+    fn release_fault(&mut self, id: crate::request_faults::FaultId) -> Result<(), ControlError> {
+        SimCluster::release(self, id).map_err(|e| ControlError::Failed(e.to_string()))
+    }
+
+    fn remove_fault(&mut self, id: crate::request_faults::FaultId) -> Result<(), ControlError> {
+        SimCluster::remove_fault(self, id).map_err(|e| ControlError::Failed(e.to_string()))
+    }
+
     fn node_ids(&self) -> Vec<BrokerId> {
         self.ids().to_vec()
     }

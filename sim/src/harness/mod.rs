@@ -19,7 +19,8 @@
 //! frames), the [`harness_client`] (the tests' requests, over the same connections, and the
 //! ledger of acknowledged writes), the [`narration`] (trace,
 //! events, digest), [`convergence`] (heal, converge, verify), the [`network`], the
-//! [`time_model`], and [`control`] (scenario actions).
+//! [`time_model`], [`control`] (scenario actions), and [`request_faults`] (faults a test
+//! injects into clients' requests, and the request log).
 
 pub mod connections;
 pub mod control;
@@ -29,6 +30,8 @@ pub mod harness_client;
 pub mod narration;
 pub mod network;
 pub mod nodes;
+pub mod partition_table;
+pub mod request_faults;
 pub mod scheduler;
 pub mod time_model;
 
@@ -109,6 +112,8 @@ pub enum SimError {
     NoBrokers,
     #[error("{0}")]
     Request(String),
+    #[error(transparent)]
+    RequestFault(#[from] crate::request_faults::RequestFaultError),
 }
 
 /// A simulated cluster.
@@ -148,6 +153,8 @@ pub struct SimCluster {
     checker: Checker,
     trace: Vec<TraceLine>,
     digest: u64,
+    /// Request faults and what outlives the nodes' processes (their counts, their log).
+    request_faults: crate::request_faults::RequestFaultRegistry,
 }
 
 impl SimCluster {
@@ -157,6 +164,7 @@ impl SimCluster {
             return Err(SimError::NoBrokers);
         }
         let mut rng = SimRng::new(config.seed);
+        let seed = config.seed;
         let ids: Vec<BrokerId> = (1..=config.brokers as i32).collect();
         // Distinct election timeouts per node, drawn from the seed (see election_timeouts).
         let election_ticks = ControllerConfig::new(1, ids.clone()).raft_election_ticks;
@@ -199,6 +207,7 @@ impl SimCluster {
             checker: Checker::default(),
             trace: Vec::new(),
             digest: 0xcbf2_9ce4_8422_2325,
+            request_faults: crate::request_faults::RequestFaultRegistry::new(seed),
         };
         for &id in &ids {
             sim.slots
@@ -264,49 +273,6 @@ impl SimCluster {
             .max_by_key(|i| i.offset)?;
         let t = image.topic_by_name(topic)?;
         t.partitions.get(&partition).cloned()
-    }
-
-    /// Each partition of `topic` now: the registration as the freshest running node has it,
-    /// and every replica's own log end offset and high watermark (`None` if its node is
-    /// down).
-    pub fn partition_table(
-        &self,
-        topic: &str,
-        partitions: i32,
-    ) -> Vec<crate::experiment::phases::PartitionAtEnd> {
-        use crate::experiment::phases::{PartitionAtEnd, ReplicaAtEnd};
-        let topic_id = self
-            .ids
-            .iter()
-            .filter_map(|id| self.node(*id))
-            .find_map(|n| n.controller().image().topic_ids.get(topic).copied());
-        (0..partitions)
-            .filter_map(|p| {
-                let reg = self.partition_state(topic, p)?;
-                let topic_id = topic_id?;
-                let replicas = reg
-                    .replicas
-                    .iter()
-                    .map(|r| {
-                        let replica = self
-                            .node(*r)
-                            .and_then(|n| n.replica_manager().partition((topic_id, p)));
-                        ReplicaAtEnd {
-                            node: *r,
-                            log_end_offset: replica.map(|x| x.log_end_offset()),
-                            high_watermark: replica.map(|x| x.high_watermark()),
-                        }
-                    })
-                    .collect();
-                Some(PartitionAtEnd {
-                    partition: format!("{topic}-{p}"),
-                    leader: reg.leader,
-                    leader_epoch: reg.leader_epoch,
-                    isr: reg.isr.clone(),
-                    replicas,
-                })
-            })
-            .collect()
     }
 
     pub fn violations(&self) -> &[Violation] {

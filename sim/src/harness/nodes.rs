@@ -165,6 +165,7 @@ impl SimCluster {
                 continue;
             };
             let approved = node.controlled_shutdown_approved();
+            self.request_faults.on_node_stopping(&node);
             let store = node.stop_gracefully();
             self.put(id, NodeProcess::Down(store));
             self.note(
@@ -198,7 +199,10 @@ impl SimCluster {
     ) -> Result<Vec<(controller::PartitionKey, i64, i64)>, SimError> {
         let slot = self.slot(id)?;
         let (mut store, was_up) = match slot {
-            NodeProcess::Running(node) | NodeProcess::Paused(node, _) => (node.stop(), true),
+            NodeProcess::Running(node) | NodeProcess::Paused(node, _) => {
+                self.request_faults.on_node_stopping(&node);
+                (node.stop(), true)
+            }
             NodeProcess::Down(store) => (store, false),
             NodeProcess::Empty => (NodeStore::new(&self.ids), false),
         };
@@ -265,7 +269,8 @@ impl SimCluster {
         };
         let incarnation = self.rng.next_u64();
         match Node::start(c, b, store.clone(), incarnation, self.now_ms()) {
-            Ok(node) => {
+            Ok(mut node) => {
+                self.request_faults.on_node_started(&mut node);
                 *self.incarnations.entry(id).or_default() += 1;
                 self.busy_until_us.insert(id, self.now_us);
                 self.put(id, NodeProcess::Running(Box::new(node)));

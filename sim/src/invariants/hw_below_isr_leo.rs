@@ -24,7 +24,7 @@
 //! an older epoch (zombies, cut off and unaware) are then no longer held to this rule for
 //! that partition; the current leader still is.
 
-use crate::harness::NodeProcess;
+use crate::harness::nodes::NodeProcess;
 use broker::BrokerId;
 use controller::{MetadataImage, PartitionKey};
 use std::collections::{BTreeMap, BTreeSet};

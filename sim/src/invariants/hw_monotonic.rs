@@ -5,7 +5,7 @@
 //! `RaftEventSimulationTest`). A node that restarts may come back with a lower checkpoint:
 //! each (node, partition, epoch) is tracked only while the node stays up.
 
-use crate::harness::NodeProcess;
+use crate::harness::nodes::NodeProcess;
 use broker::BrokerId;
 use controller::PartitionKey;
 use std::collections::BTreeMap;

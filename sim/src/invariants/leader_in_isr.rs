@@ -9,7 +9,7 @@
 //! (against its maximal ISR, KIP-497).
 
 use super::live_nodes;
-use crate::harness::NodeProcess;
+use crate::harness::nodes::NodeProcess;
 use broker::BrokerId;
 use std::collections::BTreeMap;
 

@@ -11,7 +11,7 @@ pub mod replicas_agree;
 pub mod single_active_controller;
 pub mod single_leader_per_epoch;
 
-use crate::harness::NodeProcess;
+use crate::harness::nodes::NodeProcess;
 use broker::{BrokerId, Node};
 use std::collections::BTreeMap;
 use std::fmt;

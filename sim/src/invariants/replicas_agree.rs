@@ -6,7 +6,7 @@
 //! smallest HW among them, and from the largest log start offset (retention), are compared
 //! (offsets and CRCs).
 
-use crate::harness::NodeProcess;
+use crate::harness::nodes::NodeProcess;
 use broker::BrokerId;
 use controller::PartitionKey;
 use std::collections::BTreeMap;

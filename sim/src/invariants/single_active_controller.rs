@@ -3,7 +3,7 @@
 //! Source: Raft's election safety (one leader per term), on which KRaft builds
 //! (KIP-595); Kafka's raft simulation checks it as `SingleLeader`.
 
-use crate::harness::NodeProcess;
+use crate::harness::nodes::NodeProcess;
 use broker::BrokerId;
 use std::collections::BTreeMap;
 

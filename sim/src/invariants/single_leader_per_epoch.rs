@@ -5,7 +5,7 @@
 //! two histories under one name: the split brain leader epochs exist to prevent (KIP-101).
 //! Kafka's raft simulation checks the same for its own epochs (`SingleLeader`).
 
-use crate::harness::NodeProcess;
+use crate::harness::nodes::NodeProcess;
 use broker::BrokerId;
 use controller::PartitionKey;
 use std::collections::BTreeMap;

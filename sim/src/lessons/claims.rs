@@ -228,7 +228,7 @@ fn since_load(report: &RunReport) -> impl Iterator<Item = &crate::experiment::ph
 /// The first partition-table row, over every phase, that `test` accepts.
 fn first_table_row(
     report: &RunReport,
-    test: impl Fn(&crate::experiment::phases::PartitionAtEnd) -> bool,
+    test: impl Fn(&crate::harness::partition_table::PartitionAtEnd) -> bool,
 ) -> (bool, String) {
     for phase in &report.phases {
         if let Some(p) = phase.partitions_at_end.iter().find(|p| test(p)) {

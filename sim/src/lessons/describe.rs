@@ -24,7 +24,7 @@
 //! eligible leader replicas (`Elr`, `LastKnownElr`, KIP-966); the lesson's text says so
 //! rather than printing values it does not have.
 
-use crate::experiment::phases::PartitionAtEnd;
+use crate::harness::partition_table::PartitionAtEnd;
 
 fn ids(list: impl IntoIterator<Item = i32>) -> String {
     list.into_iter()
@@ -74,7 +74,7 @@ fn partition_of(name: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::phases::ReplicaAtEnd;
+    use crate::harness::partition_table::ReplicaAtEnd;
 
     #[test]
     fn the_table_reads_as_kafka_topics_prints_it_with_none_for_an_offline_leader() {

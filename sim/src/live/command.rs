@@ -11,13 +11,17 @@
 //! The faults are the signals a real broker gets (see [`crate::cluster_control`]): `stop`
 //! is SIGTERM and Kafka's controlled shutdown (KIP-631), `kill` SIGKILL, `pause`/`resume`
 //! SIGSTOP/SIGCONT, `isolate`/`heal` a network partition around a node.
+//!
+//! A typed line may also be a request-fault command (`fault ...`, `faults`, `requests
+//! [N]`, [`super::fault_commands`]); [`run_line`] is the one entry for a line, so any
+//! line-based channel gets both kinds.
 
 use super::reply::{self, Reply};
 use super::{Cluster, LiveError};
 use controller::BrokerId;
 
 /// What the stdin loop and the dashboard offer, in one line.
-pub const HELP: &str = "commands: stop N (SIGTERM: graceful) | kill N (SIGKILL) | restart N | pause N | resume N | isolate N | heal | stop/kill controller | status | partitions [TOPIC] | create-topic NAME PARTITIONS RF [key=value ...] | bootstrap | quit";
+pub const HELP: &str = "commands: stop N (SIGTERM: graceful) | kill N (SIGKILL) | restart N | pause N | resume N | isolate N | heal | stop/kill controller | status | partitions [TOPIC] | create-topic NAME PARTITIONS RF [key=value ...] | bootstrap | fault ... (docs/request-faults.md) | faults | requests [N] | quit";
 
 /// The verbs that act on one node.
 pub const NODE_VERBS: [&str; 6] = ["stop", "kill", "restart", "pause", "resume", "isolate"];
@@ -116,6 +120,10 @@ pub enum CommandError {
     NoActiveController,
     #[error(transparent)]
     Cluster(#[from] LiveError),
+    /// A request-fault command was refused (its reason: an unknown API or error name, a
+    /// bad number, a fault that does not exist).
+    #[error("{0}")]
+    Fault(String),
 }
 
 impl Command {
@@ -200,6 +208,24 @@ impl NodeRef {
             .map(NodeRef::Id)
             .map_err(|_| CommandError::BadNode(word.to_string()))
     }
+}
+
+/// Carries out one typed or sent line: a request-fault command, or a [`Command`].
+/// `Ok(None)` is `quit`, for the caller to act on; `Err(CommandError::Empty)` an empty
+/// line. The fault commands answer text only, so their JSON is that text
+/// ([`Reply`]'s `From<String>`).
+pub fn run_line(cluster: &Cluster, line: &str) -> Result<Option<Reply>, CommandError> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if let Some(result) = super::fault_commands::fault_command(cluster, &words) {
+        return result
+            .map(|text| Some(Reply::from(text)))
+            .map_err(CommandError::Fault);
+    }
+    let command = Command::parse(line)?;
+    if command == Command::Quit {
+        return Ok(None);
+    }
+    apply(cluster, command).map(Some)
 }
 
 /// Carries out `command` on the cluster and says what was done: a line (or the status

@@ -27,6 +27,21 @@ impl ClusterControl for Cluster {
         "live"
     }
 
+    fn inject_fault(
+        &mut self,
+        fault: &crate::request_faults::RequestFault,
+    ) -> Result<crate::request_faults::FaultId, ControlError> {
+        Ok(Cluster::inject_fault(self, fault.clone())?)
+    }
+
+    fn release_fault(&mut self, id: crate::request_faults::FaultId) -> Result<(), ControlError> {
+        Ok(Cluster::release(self, id)?)
+    }
+
+    fn remove_fault(&mut self, id: crate::request_faults::FaultId) -> Result<(), ControlError> {
+        Ok(Cluster::remove_fault(self, id)?)
+    }
+
     fn node_ids(&self) -> Vec<BrokerId> {
         Cluster::node_ids(self)
     }

@@ -19,8 +19,10 @@ pub mod command;
 pub mod connection;
 pub mod control;
 pub mod control_channel;
+pub mod fault_commands;
 pub mod node_task;
 pub mod reply;
+pub mod request_faults;
 pub mod router;
 pub mod view;
 
@@ -82,11 +84,56 @@ pub struct Shared {
     events: Mutex<Option<std::sync::mpsc::SyncSender<String>>>,
     /// How long the nodes took over Produce requests, as the connections measure them.
     pub produce_time: view::ProduceTime,
+    /// The controllers' decisions Kafka's meters count (ISR shrinks and expansions, leader
+    /// elections), with their times, until a metrics recorder takes them; the oldest go
+    /// past [`MAX_PENDING_METER_EVENTS`].
+    meter_events: Mutex<std::collections::VecDeque<(u64, crate::metrics::MeterEvent)>>,
+    /// The cluster's request faults and what outlives its nodes' processes; each node
+    /// task hands its counts and log over here when its process ends.
+    pub request_faults: Mutex<crate::request_faults::RequestFaultRegistry>,
 }
+
+impl Shared {
+    /// The request-fault registry (a poisoned lock still holds consistent data: every
+    /// change to it is one call).
+    pub fn request_faults(
+        &self,
+    ) -> std::sync::MutexGuard<'_, crate::request_faults::RequestFaultRegistry> {
+        match self.request_faults.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+}
+
+/// Meter events kept for a recorder that has not taken them yet.
+pub const MAX_PENDING_METER_EVENTS: usize = 10_000;
 
 impl Shared {
     pub fn now_ms(&self) -> u64 {
         self.started_unix_ms + self.started.elapsed().as_millis() as u64
+    }
+
+    /// Queues an event a meter counts, at the cluster's uptime.
+    pub fn meter_event(&self, event: crate::metrics::MeterEvent) {
+        let at_ms = self.started.elapsed().as_millis() as u64;
+        let mut queue = match self.meter_events.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        queue.push_back((at_ms, event));
+        while queue.len() > MAX_PENDING_METER_EVENTS {
+            queue.pop_front();
+        }
+    }
+
+    /// The meter events queued since the last call, oldest first.
+    pub fn take_meter_events(&self) -> Vec<(u64, crate::metrics::MeterEvent)> {
+        let mut queue = match self.meter_events.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        queue.drain(..).collect()
     }
 
     /// Reports an event line (dropped if nobody listens or the listener lags).
@@ -181,6 +228,8 @@ pub struct Cluster {
     shared: Arc<Shared>,
     slots: Mutex<BTreeMap<BrokerId, LiveNode>>,
     incarnation: AtomicU64,
+    /// The seed of the election timeouts and of request faults' probability draws.
+    seed: u64,
     /// Dropped after the runtime is shut down (fields drop after `Drop::drop`).
     _data: DataDir,
 }
@@ -303,6 +352,8 @@ impl Cluster {
             next_connection_id: AtomicU64::new(1),
             events: Mutex::new(None),
             produce_time: view::ProduceTime::default(),
+            meter_events: Mutex::new(std::collections::VecDeque::new()),
+            request_faults: Mutex::new(crate::request_faults::RequestFaultRegistry::new(b.seed)),
         });
         let data = DataDir::create()?;
         let mut slots = BTreeMap::new();
@@ -352,6 +403,7 @@ impl Cluster {
             shared,
             slots: Mutex::new(slots),
             incarnation: AtomicU64::new(b.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
+            seed: b.seed,
             _data: data,
         };
         for (id, listener) in ids.iter().zip(listeners) {
@@ -399,8 +451,9 @@ impl Cluster {
             })
             .ok_or(LiveError::NoSuchNode(id))?;
         let incarnation = self.incarnation.fetch_add(0x9e37_79b9, Ordering::Relaxed);
-        let node = Node::start(c, b, store, incarnation, self.shared.now_ms())
+        let mut node = Node::start(c, b, store, incarnation, self.shared.now_ms())
             .map_err(|e| LiveError::Start(id, e.to_string()))?;
+        self.shared.request_faults().on_node_started(&mut node);
         let (tx, rx) = mpsc::channel(NODE_CHANNEL_CAPACITY);
         self.shared.router.attach(id, tx);
         let shared = self.shared.clone();

@@ -4,6 +4,7 @@
 
 use super::router::{Router, NODE_CHANNEL_CAPACITY};
 use super::Shared;
+use crate::request_faults::{FaultId, FaultStatus, RequestLogEntry};
 use broker::node::ShutdownProgress;
 use broker::{BrokerId, ConnectionId, Node, NodeStore, PeerMessage, WireOutput};
 use bytes::Bytes;
@@ -45,6 +46,13 @@ pub enum Control {
     Pause,
     Resume,
     Status(oneshot::Sender<NodeStatus>),
+    /// A request fault from the cluster's registry, to install (the registry holds it).
+    InjectFault(FaultId, oneshot::Sender<Result<(), String>>),
+    /// Ends a fault and lets go what it holds.
+    ReleaseFault(FaultId, oneshot::Sender<()>),
+    RemoveFault(FaultId, oneshot::Sender<()>),
+    Faults(oneshot::Sender<Vec<FaultStatus>>),
+    RequestLog(oneshot::Sender<Vec<RequestLogEntry>>),
 }
 
 /// A snapshot of a node, for the cluster handle.
@@ -59,6 +67,8 @@ pub struct NodeStatus {
     pub controller_line: String,
     /// Every replica of a user topic this node holds, as the dashboard draws it.
     pub replicas: Vec<ReplicaStatus>,
+    /// What its metrics would show a scrape now (Kafka's JMX gauges and counters).
+    pub metrics: crate::metrics::NodeSample,
 }
 
 /// One replica as the node holding it sees it: the partition's leader, epoch and ISR as
@@ -90,6 +100,7 @@ fn status(node: &Node) -> NodeStatus {
         summary: summary(&c.status(), &replicas, internal),
         controller_line: c.status(),
         replicas,
+        metrics: crate::metrics::from_sim::node_sample(node),
     }
 }
 
@@ -168,8 +179,21 @@ pub async fn run(
             match rx.recv().await {
                 None => return,
                 Some(NodeInput::Control(Control::Kill(reply))) => {
+                    shared.request_faults().on_node_stopping(&node);
                     let _ = reply.send(node.stop());
                     return;
+                }
+                // Request faults are injected from outside the process (a proxy in front
+                // of it), and the log is the proxy's: a frozen process does not stop them.
+                Some(NodeInput::Control(
+                    c @ (Control::InjectFault(..)
+                    | Control::ReleaseFault(..)
+                    | Control::RemoveFault(..)
+                    | Control::Faults(_)
+                    | Control::RequestLog(_)),
+                )) => {
+                    request_fault_control(&mut node, c, &shared);
+                    continue;
                 }
                 Some(NodeInput::Control(Control::Stop(reply))) => {
                     shared.event(id, "SIGTERM pending: the process is paused".into());
@@ -218,6 +242,7 @@ pub async fn run(
         }
         match input {
             Some(NodeInput::Control(Control::Kill(reply))) => {
+                shared.request_faults().on_node_stopping(&node);
                 let _ = reply.send(node.stop());
                 return;
             }
@@ -244,6 +269,7 @@ pub async fn run(
                 },
             );
             if let Some(reply) = stopping.take() {
+                shared.request_faults().on_node_stopping(&node);
                 let _ = reply.send(node.stop_gracefully());
             }
             return;
@@ -273,6 +299,36 @@ fn handle(node: &mut Node, input: NodeInput, shared: &Shared, paused: &mut bool)
             let _ = reply.send(status(node));
         }
         NodeInput::Control(Control::Kill(_)) | NodeInput::Control(Control::Stop(_)) => {}
+        NodeInput::Control(c) => request_fault_control(node, c, shared),
+    }
+}
+
+/// The request-fault controls: the rules run in the node's core; the registry in
+/// [`Shared`] holds the faults and their seeds.
+fn request_fault_control(node: &mut Node, control: Control, shared: &Shared) {
+    match control {
+        Control::InjectFault(id, reply) => {
+            let result = shared
+                .request_faults()
+                .install(id, node)
+                .map_err(|e| e.to_string());
+            let _ = reply.send(result);
+        }
+        Control::ReleaseFault(id, reply) => {
+            node.release_request_fault(id);
+            let _ = reply.send(());
+        }
+        Control::RemoveFault(id, reply) => {
+            node.remove_request_fault(id);
+            let _ = reply.send(());
+        }
+        Control::Faults(reply) => {
+            let _ = reply.send(node.request_faults());
+        }
+        Control::RequestLog(reply) => {
+            let _ = reply.send(node.request_log().cloned().collect());
+        }
+        _ => {}
     }
 }
 
@@ -280,6 +336,9 @@ fn flush(node: &mut Node, router: &Router, shared: &Shared) {
     let id = node.id();
     let out = node.take_output();
     for e in out.controller_events {
+        if let Some(m) = crate::metrics::from_sim::controller_meter_event(&e.kind) {
+            shared.meter_event(m);
+        }
         shared.event(id, format!("controller: {e}"));
     }
     for e in out.broker_events {

@@ -16,7 +16,8 @@ use super::node_task::NodeStatus;
 use super::Cluster;
 use crate::cluster_control::ProcessState;
 use crate::dashboard::{ClusterView, NodeState, NodeView};
-use crate::experiment::phases::{PartitionAtEnd, ReplicaAtEnd};
+use crate::harness::partition_table::{PartitionAtEnd, ReplicaAtEnd};
+use crate::metrics::{ClusterSample, MeterEvent, NodeSample};
 use controller::BrokerId;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,6 +68,11 @@ pub struct LiveSnapshot {
     /// Produce requests answered so far, and their total time in microseconds.
     pub produce_requests: u64,
     pub produce_total_us: u64,
+    /// What a scrape of every node's metrics gives now, for a metrics recorder.
+    pub metrics_sample: ClusterSample,
+    /// The meter events (ISR changes, elections) since the previous snapshot, with their
+    /// times.
+    pub meter_events: Vec<(u64, MeterEvent)>,
 }
 
 impl Cluster {
@@ -99,12 +105,47 @@ impl Cluster {
             .collect();
         let (partitions, records_appended, bytes_appended) = partitions(&statuses);
         let (produce_requests, produce_total_us) = self.shared.produce_time.totals();
+        let metrics_sample = self.metrics_sample(&statuses);
         LiveSnapshot {
             view: ClusterView::new(self.uptime_ms(), nodes, partitions),
             records_appended,
             bytes_appended,
             produce_requests,
             produce_total_us,
+            metrics_sample,
+            meter_events: self.shared.take_meter_events(),
+        }
+    }
+
+    /// Every node's metrics as a scrape would read them: a node that answered its status
+    /// and is not paused reports; the leaders come from the freshest metadata image. The
+    /// live cluster's clients are anyone's, so there is no producer to report.
+    fn metrics_sample(&self, statuses: &BTreeMap<BrokerId, NodeStatus>) -> ClusterSample {
+        let nodes = self
+            .node_ids()
+            .into_iter()
+            .map(|id| match statuses.get(&id) {
+                Some(s) if self.process_state(id) == Some(ProcessState::Running) => {
+                    s.metrics.clone()
+                }
+                _ => NodeSample {
+                    node: id,
+                    reporting: false,
+                    active_controller: false,
+                    led: Vec::new(),
+                    failed_produce_requests: 0,
+                },
+            })
+            .collect();
+        let metadata = statuses
+            .values()
+            .max_by_key(|s| s.image.offset)
+            .map(|s| crate::metrics::from_sim::metadata_leaders(&s.image))
+            .unwrap_or_default();
+        ClusterSample {
+            nodes,
+            metadata,
+            producer: Default::default(),
         }
     }
 

@@ -38,25 +38,26 @@ pub fn sample(sim: &SimCluster, producer: ProducerSample) -> ClusterSample {
         .filter_map(|id| sim.node(*id))
         .map(|n| n.controller().image())
         .max_by_key(|i| i.offset);
-    let metadata = image
-        .map(|image| {
-            image
-                .topics
-                .values()
-                .flat_map(|t| {
-                    t.partitions.iter().map(|(index, reg)| MetadataLeader {
-                        partition: format!("{}-{index}", t.name),
-                        leader: reg.leader,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let metadata = image.map(metadata_leaders).unwrap_or_default();
     ClusterSample {
         nodes,
         metadata,
         producer,
     }
+}
+
+/// Every partition's leader in a metadata image, as the controllers publish it.
+pub fn metadata_leaders(image: &controller::MetadataImage) -> Vec<MetadataLeader> {
+    image
+        .topics
+        .values()
+        .flat_map(|t| {
+            t.partitions.iter().map(|(index, reg)| MetadataLeader {
+                partition: format!("{}-{index}", t.name),
+                leader: reg.leader,
+            })
+        })
+        .collect()
 }
 
 /// What one running node reports: whether it is the active controller, the partitions
@@ -98,12 +99,30 @@ pub fn meter_event(e: &ClusterEvent) -> Option<MeterEvent> {
     match &e.kind {
         ClusterEventKind::IsrShrink { .. } => Some(MeterEvent::IsrShrink),
         ClusterEventKind::IsrExpand { .. } => Some(MeterEvent::IsrExpand),
-        ClusterEventKind::Controller(ControllerEventKind::LeaderChanged {
+        ClusterEventKind::Controller(kind) => controller_meter_event(kind),
+        _ => None,
+    }
+}
+
+/// The meter event a controller's decision is, if any: a committed ISR change by whether
+/// it shrank or grew the ISR (a same-size replacement is neither), a leader elected. The
+/// live cluster reads its controllers' events with this; the simulator's harness has
+/// already told shrinks from expansions the same way.
+pub fn controller_meter_event(kind: &ControllerEventKind) -> Option<MeterEvent> {
+    match kind {
+        ControllerEventKind::IsrChanged {
+            isr, previous_isr, ..
+        } => match previous_isr.len().cmp(&isr.len()) {
+            std::cmp::Ordering::Greater => Some(MeterEvent::IsrShrink),
+            std::cmp::Ordering::Less => Some(MeterEvent::IsrExpand),
+            std::cmp::Ordering::Equal => None,
+        },
+        ControllerEventKind::LeaderChanged {
             topic,
             partition,
             leader,
             election,
-        }) if *leader >= 0 => Some(MeterEvent::LeaderElected {
+        } if *leader >= 0 => Some(MeterEvent::LeaderElected {
             partition: format!("{topic}-{partition}"),
             leader: *leader,
             unclean: election.is_unclean(),

@@ -130,6 +130,14 @@ pub enum Action {
         partitions: i32,
         replication_factor: i32,
     },
+    /// Inject a request fault (`docs/request-faults.md`): `fault error Produce
+    /// NOT_LEADER_OR_FOLLOWER node=1 count=3`. Faults are numbered f1, f2, ... in the order
+    /// the steps inject them.
+    Fault(crate::request_faults::RequestFault),
+    /// `fault release f1`: end a fault and let go the responses it holds.
+    ReleaseFault(crate::request_faults::FaultId),
+    /// `fault remove f1`: remove a fault.
+    RemoveFault(crate::request_faults::FaultId),
 }
 
 /// The longest topic name Kafka accepts (`Topic.MAX_NAME_LENGTH`).
@@ -318,6 +326,19 @@ fn check_step(step: &Step, brokers: usize) -> Result<(), String> {
                 check_probability(probability, &probability.to_string())?;
             }
         }
+        Action::Fault(fault) => {
+            if let Some(n) = fault.node {
+                check_id(n)?;
+            }
+            if let crate::request_faults::FaultKind::StaleMetadata {
+                leader: Some(l), ..
+            } = fault.kind
+            {
+                check_id(l)?;
+            }
+            fault.validate().map_err(|e| e.to_string())?;
+        }
+        Action::ReleaseFault(_) | Action::RemoveFault(_) => {}
         Action::CreateTopic {
             name,
             partitions,
@@ -376,7 +397,7 @@ pub(crate) fn check_probability(p: f64, text: &str) -> Result<(), String> {
 
 impl Action {
     /// Every action keyword, in the order error messages list them.
-    pub const KEYWORDS: [&'static str; 12] = [
+    pub const KEYWORDS: [&'static str; 13] = [
         "stop",
         "kill",
         "crash",
@@ -389,6 +410,7 @@ impl Action {
         "delay",
         "drop",
         "create-topic",
+        "fault",
     ];
 
     /// The action's keyword in a scenario file.
@@ -406,12 +428,25 @@ impl Action {
             Action::Delay { .. } => "delay",
             Action::Drop { .. } => "drop",
             Action::CreateTopic { .. } => "create-topic",
+            Action::Fault(_) | Action::ReleaseFault(_) | Action::RemoveFault(_) => "fault",
         }
     }
 }
 
 /// Writes a duration in the largest unit that is exact: 10000 -> `10s`, 1500 -> `1500ms`,
 /// 120000 -> `2m`, 0 -> `0s`.
+/// A duration as scenario files write it (`500ms`, `10s`, `2m`), in ms.
+pub fn duration_ms(word: &str) -> Result<u64, String> {
+    let text = format!("at {word} heal");
+    match parse(&text) {
+        Ok(s) => match s.steps.first().map(|s| &s.trigger) {
+            Some(Trigger::AtMs(ms)) => Ok(*ms),
+            _ => Err(format!("'{word}' is not a duration like 500ms, 10s or 2m")),
+        },
+        Err(e) => Err(e.reason),
+    }
+}
+
 pub(crate) fn write_duration(f: &mut fmt::Formatter<'_>, ms: u64) -> fmt::Result {
     if ms == 0 {
         f.write_str("0s")
@@ -517,6 +552,9 @@ impl fmt::Display for Action {
                 partitions,
                 replication_factor,
             } => write!(f, "create-topic {name} {partitions} {replication_factor}"),
+            Action::Fault(fault) => write!(f, "fault {fault}"),
+            Action::ReleaseFault(id) => write!(f, "fault release f{id}"),
+            Action::RemoveFault(id) => write!(f, "fault remove f{id}"),
         }
     }
 }

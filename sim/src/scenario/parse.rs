@@ -357,9 +357,29 @@ fn action(w: &mut Words<'_>) -> Result<Action, String> {
             }
         }
         "create-topic" => create_topic(w)?,
+        "fault" => fault(w)?,
         other => return Err(unknown("action", other, &Action::KEYWORDS)),
     };
     Ok(action)
+}
+
+/// `fault ...`: the rest of the line is a request fault, as `sim serve` reads it
+/// (`crate::request_faults::parse_fault`), or `release`/`remove` and a fault id.
+fn fault(w: &mut Words<'_>) -> Result<Action, String> {
+    let mut words = Vec::new();
+    while let Some(word) = w.next() {
+        words.push(word);
+    }
+    match words.as_slice() {
+        ["release", id] => Ok(Action::ReleaseFault(crate::request_faults::parse_fault_id(
+            id,
+        )?)),
+        ["remove", id] => Ok(Action::RemoveFault(crate::request_faults::parse_fault_id(
+            id,
+        )?)),
+        ["release" | "remove", ..] => Err(format!("usage: fault {} <ID>, e.g. f1", words[0])),
+        rest => crate::request_faults::parse_fault(rest).map(Action::Fault),
+    }
 }
 
 /// `create-topic NAME PARTITIONS REPLICATION_FACTOR`.

@@ -302,7 +302,7 @@ fn errors_name_the_line_and_what_was_expected() {
         (
             "\n\n\n\n\n\nat 1s kil 1",
             "line 7: unknown action 'kil' (expected stop, kill, crash, restart, pause, resume, \
-             isolate, heal, cut, delay, drop, create-topic)",
+             isolate, heal, cut, delay, drop, create-topic, fault)",
         ),
         (
             "\n\nat 10 kill 1",
@@ -339,7 +339,7 @@ fn errors_name_the_line_and_what_was_expected() {
         (
             "after 1s",
             "line 1: 'after 1s' needs an action (expected stop, kill, crash, restart, pause, \
-             resume, isolate, heal, cut, delay, drop, create-topic)",
+             resume, isolate, heal, cut, delay, drop, create-topic, fault)",
         ),
         (
             "\n\n\n\n\n\n\n\nafter 1s drop 1->2 1.5",
@@ -481,7 +481,7 @@ fn errors_name_the_line_and_what_was_expected() {
         (
             "after 1s Kill 1",
             "line 1: unknown action 'Kill' (expected stop, kill, crash, restart, pause, resume, \
-             isolate, heal, cut, delay, drop, create-topic); keywords are lower-case: 'kill'",
+             isolate, heal, cut, delay, drop, create-topic, fault); keywords are lower-case: 'kill'",
         ),
         (
             "kill 1",
@@ -1065,4 +1065,64 @@ fn an_unknown_config_names_its_line_and_the_supported_ones() {
             && text.contains("min.insync.replicas"),
         "{text}"
     );
+}
+
+#[test]
+fn request_faults_parse_print_back_and_number_nothing_themselves() {
+    let text = "\
+at 5s fault error Produce NOT_LEADER_OR_FOLLOWER node=1 count=3
+after 1s fault error Fetch UNKNOWN_TOPIC_OR_PARTITION topic=orders partition=2 probability=0.25
+after 1s fault delay all 300 node=2
+after 1s fault hold Fetch
+after 1s fault close Produce after count=1
+after 1s fault stale-metadata 2 5000 leader=1
+after 1s fault release f4
+after 1s fault remove f1
+";
+    let s = parse(text).unwrap();
+    assert_eq!(s.to_string(), text, "the canonical text is the written one");
+    let Action::Fault(first) = &s.steps[0].action else {
+        panic!("{:?}", s.steps[0].action);
+    };
+    assert_eq!(first.node, Some(1));
+    assert_eq!(
+        first.kind,
+        crate::request_faults::FaultKind::Error {
+            api: kafka_protocol::messages::ApiKey::Produce,
+            error: controller::ErrorCode::NotLeaderOrFollower,
+            topic: None,
+            partition: None,
+            trigger: crate::request_faults::Trigger::Count(3),
+        }
+    );
+    assert_eq!(s.steps[6].action, Action::ReleaseFault(4));
+}
+
+#[test]
+fn bad_request_faults_say_what_is_wrong() {
+    let e = err("at 1s fault error Produc NOT_LEADER_OR_FOLLOWER");
+    assert!(e.contains("unknown API \"Produc\""), "{e}");
+    let e = err("at 1s fault error Produce NOT_A_LEADER");
+    assert!(e.contains("unknown error name \"NOT_A_LEADER\""), "{e}");
+    let e = err("at 1s fault error Produce NOT_LEADER_OR_FOLLOWER count=x");
+    assert!(e.contains("count: \"x\" is not a whole number"), "{e}");
+    let e = err("at 1s fault error Produce NOT_LEADER_OR_FOLLOWER count=1 probability=0.5");
+    assert!(e.contains("not both"), "{e}");
+    let e = err("at 1s fault error JoinGroup NOT_COORDINATOR");
+    assert!(e.contains("cannot answer JoinGroup"), "{e}");
+    let e = err("at 1s fault close Produce during");
+    assert!(e.contains("neither before nor after"), "{e}");
+    let s = parse("at 1s fault delay Produce 100 node=9").unwrap();
+    assert_eq!(
+        s.validate(3).unwrap_err().to_string(),
+        "line 1: node 9 does not exist (nodes are 1..=3)"
+    );
+    let s = parse("at 1s fault stale-metadata 1 100 leader=4").unwrap();
+    assert!(s.validate(3).is_err());
+    let e = err("at 1s fault hold Produce colour=red");
+    assert!(e.contains("unknown option colour="), "{e}");
+    let e = err("at 1s fault release x");
+    assert!(e.contains("not a fault id"), "{e}");
+    let e = err("at 1s fault");
+    assert!(e.contains("fault needs a kind"), "{e}");
 }

@@ -13,12 +13,14 @@ use std::fmt::Write as _;
 const WIDTH: f64 = 960.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 20.0;
-/// Colours of leaders 1, 2, 3, ... (and grey for no leader).
-const LEADER_COLOURS: [&str; 8] = [
+/// Colours of leaders 1, 2, 3, ... (and grey for no leader); the lessons' pictures use the
+/// same, so a node has one colour everywhere.
+pub(crate) const LEADER_COLOURS: [&str; 8] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
 ];
 
-fn esc(s: &str) -> String {
+/// Text made safe inside HTML and SVG.
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -85,6 +85,25 @@ pub struct Phase {
     pub writes: WriteFlow,
 }
 
+impl Phase {
+    /// The phase's two heading lines in the text reports (the run's and the lessons'):
+    /// its name and span, then what the producer and the cluster did in it.
+    pub fn heading(&self) -> String {
+        format!(
+            "\n-- {} ({} .. {} ms)\n   acked {}, failed {}, retried {}; controller elections {}, leader moves {}, ISR changes {}\n",
+            self.name,
+            self.start_ms,
+            self.end_ms,
+            self.acked,
+            super::report::counts(&self.errors),
+            super::report::counts(&self.retried),
+            self.controller_elections,
+            self.leader_moves,
+            self.isr_changes
+        )
+    }
+}
+
 pub use crate::harness::partition_table::{PartitionAtEnd, ReplicaAtEnd};
 
 /// When one partition's writes were acknowledged during a phase.

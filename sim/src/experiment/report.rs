@@ -375,7 +375,9 @@ fn collapse_repeats(lines: &[String]) -> Vec<String> {
     out
 }
 
-fn counts(map: &BTreeMap<String, u64>) -> String {
+/// Counts by name as the reports print them: `NOT_LEADER_OR_FOLLOWER=3 REQUEST_TIMED_OUT=1`,
+/// or `none`.
+pub(crate) fn counts(map: &BTreeMap<String, u64>) -> String {
     if map.is_empty() {
         return "none".into();
     }
@@ -459,17 +461,7 @@ impl RunReport {
             );
         }
         for p in &self.phases {
-            let _ = writeln!(out, "\n-- {} ({} .. {} ms)", p.name, p.start_ms, p.end_ms);
-            let _ = writeln!(
-                out,
-                "   acked {}, failed {}, retried {}; controller elections {}, leader moves {}, ISR changes {}",
-                p.acked,
-                counts(&p.errors),
-                counts(&p.retried),
-                p.controller_elections,
-                p.leader_moves,
-                p.isr_changes
-            );
+            out.push_str(&p.heading());
             for e in p.events.iter().take(events_per_phase) {
                 let who = if e.node == 0 {
                     self.target.name().to_string()

@@ -11,6 +11,7 @@
 //! Claims read only the report: its trace (every event with its reason), its phases, its
 //! partition tables, its per-second timeline and its verdict. Nothing is re-derived.
 
+use crate::experiment::report::counts;
 use crate::experiment::report::RunReport;
 use serde::Serialize;
 
@@ -73,16 +74,6 @@ pub struct ClaimOutcome {
 
 fn total(map: &std::collections::BTreeMap<String, u64>) -> u64 {
     map.values().sum()
-}
-
-fn counts(map: &std::collections::BTreeMap<String, u64>) -> String {
-    if map.is_empty() {
-        return "none".into();
-    }
-    map.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 impl Claim {

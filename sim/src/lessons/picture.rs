@@ -10,6 +10,7 @@
 //! It is drawn from the report only (its timeline), by this code, so the pictures in
 //! `docs/lessons/` are regenerated, never edited.
 
+use crate::experiment::html::{esc, LEADER_COLOURS};
 use crate::experiment::report::RunReport;
 use std::fmt::Write as _;
 
@@ -19,18 +20,6 @@ const RIGHT: f64 = 20.0;
 const TOP: f64 = 40.0;
 const CHART_HEIGHT: f64 = 120.0;
 const ROW_HEIGHT: f64 = 26.0;
-/// Colours of leaders 1, 2, 3, ...
-const LEADER_COLOURS: [&str; 8] = [
-    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
-];
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 fn colour(leader: i32) -> &'static str {
     match usize::try_from(leader) {
         Ok(l) if l >= 1 => LEADER_COLOURS[(l - 1) % LEADER_COLOURS.len()],

@@ -11,6 +11,7 @@
 use super::describe::kafka_topics_describe;
 use super::LessonRun;
 use crate::experiment::phases::Phase;
+use crate::experiment::report::counts;
 use std::fmt::Write as _;
 
 /// At most this many of a phase's matching events are printed (`--trace` prints all).
@@ -48,16 +49,6 @@ fn wrap(text: &str, indent: &str) -> String {
         out.push('\n');
     }
     out.trim_end().to_string()
-}
-
-fn counts(map: &std::collections::BTreeMap<String, u64>) -> String {
-    if map.is_empty() {
-        return "none".into();
-    }
-    map.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Whether a phase belongs in the story: the load and everything after it, except a
@@ -194,21 +185,7 @@ impl LessonRun {
     }
 
     fn tell_phase(&self, out: &mut String, phase: &Phase, detail: Detail) {
-        let _ = writeln!(
-            out,
-            "\n-- {} ({} .. {} ms)",
-            phase.name, phase.start_ms, phase.end_ms
-        );
-        let _ = writeln!(
-            out,
-            "   acked {}, failed {}, retried {}; controller elections {}, leader moves {}, ISR changes {}",
-            phase.acked,
-            counts(&phase.errors),
-            counts(&phase.retried),
-            phase.controller_elections,
-            phase.leader_moves,
-            phase.isr_changes
-        );
+        out.push_str(&phase.heading());
         let focus = self.lesson.focus;
         let (matching, events_per_phase): (Vec<_>, usize) = match detail {
             Detail::Everything => (phase.events.iter().collect(), usize::MAX),

@@ -8,9 +8,10 @@ use anyhow::{bail, Context, Result};
 use kraftsim::dashboard::live_feed::LiveFeed;
 use kraftsim::dashboard::server::{CommandRequest, DashboardServer, COMMAND_QUEUE};
 use kraftsim::live::command;
-use kraftsim::live::control_channel::{ControlChannel, ControlRequest};
+use kraftsim::live::control_channel::{
+    read_bounded_line, skip_rest_of_line, ControlChannel, ControlRequest, LineRead, MAX_LINE_BYTES,
+};
 use kraftsim::live::Cluster;
-use std::io::BufRead;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -109,10 +110,28 @@ pub fn serve(args: &crate::ServeArgs) -> Result<()> {
     }
     let quit_on_eof = args.quit_on_eof.then(|| stop.clone());
     std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if input_tx.send(Input::Line(line)).is_err() {
-                break;
+        // Lines are bounded as the control channel's are: an over-long one is skipped
+        // with an error, never held whole.
+        let (stdin, never_closed) = (std::io::stdin(), AtomicBool::new(false));
+        let mut reader = stdin.lock();
+        let mut line = Vec::new();
+        loop {
+            match read_bounded_line(&mut reader, &mut line, &never_closed) {
+                Ok(LineRead::Line) => {
+                    let text = String::from_utf8_lossy(&line).into_owned();
+                    line.clear();
+                    if input_tx.send(Input::Line(text)).is_err() {
+                        break;
+                    }
+                }
+                Ok(LineRead::TooLong) => {
+                    line.clear();
+                    println!("error: a command line longer than {MAX_LINE_BYTES} bytes; ignored");
+                    if !matches!(skip_rest_of_line(&mut reader, &never_closed), Ok(true)) {
+                        break;
+                    }
+                }
+                Ok(LineRead::Closed) | Err(_) => break,
             }
         }
         // End of stdin does not stop the cluster (it may run in the background), unless

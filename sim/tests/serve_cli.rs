@@ -58,6 +58,18 @@ fn serve_prints_bootstrap_obeys_stdin_and_refuses_bad_commands() {
         &|l| l.starts_with("error: unknown command 'frobnicate'"),
         "refusing the bad command",
     );
+    // A line of a megabyte is skipped with an error, never held whole, and the next
+    // command is obeyed as usual.
+    writeln!(stdin, "{}", "x".repeat(1 << 20)).expect("write");
+    wait_for(
+        &|l| l.starts_with("error: a command line longer than 65536 bytes"),
+        "refusing the over-long line",
+    );
+    writeln!(stdin, "frobnicate 3").expect("write");
+    wait_for(
+        &|l| l.starts_with("error: unknown command 'frobnicate'"),
+        "obeying the line after the over-long one",
+    );
     writeln!(stdin, "kill 7").expect("write");
     wait_for(
         &|l| l.starts_with("error: node 7 does not exist"),

@@ -152,7 +152,10 @@ pub async fn serve(
         }
     };
 
+    // Whichever side ends first ends the connection; `biased` keeps the order fixed, as
+    // the house's selects are.
     let reason = tokio::select! {
+        biased;
         reason = reader => reason,
         reason = writer => reason,
     };

@@ -190,17 +190,22 @@ fn serve_connection(
     }
 }
 
-enum LineRead {
+/// What reading one bounded line gave.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LineRead {
+    /// A whole line, in the caller's buffer.
     Line,
+    /// Longer than [`MAX_LINE_BYTES`]: the caller skips the rest ([`skip_rest_of_line`]).
     TooLong,
+    /// The input ended, or the channel closed.
     Closed,
 }
 
 /// One line into `line` (without its newline), never holding more than
 /// [`MAX_LINE_BYTES`]. A read timeout only checks whether the channel was closed: the bytes
 /// read so far stay in `line`.
-fn read_bounded_line(
-    reader: &mut BufReader<TcpStream>,
+pub fn read_bounded_line(
+    reader: &mut impl BufRead,
     line: &mut Vec<u8>,
     closed: &AtomicBool,
 ) -> std::io::Result<LineRead> {
@@ -240,10 +245,7 @@ fn read_bounded_line(
 
 /// Discards the rest of an over-long line, holding none of it, so the next line is read
 /// as a request again. False when the connection or the channel closed first.
-fn skip_rest_of_line(
-    reader: &mut BufReader<TcpStream>,
-    closed: &AtomicBool,
-) -> std::io::Result<bool> {
+pub fn skip_rest_of_line(reader: &mut impl BufRead, closed: &AtomicBool) -> std::io::Result<bool> {
     loop {
         if closed.load(Ordering::Relaxed) {
             return Ok(false);

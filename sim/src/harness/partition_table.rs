@@ -33,14 +33,7 @@ impl PartitionAtEnd {
         } else {
             format!("leader {}", self.leader)
         };
-        let replicas: Vec<String> = self
-            .replicas
-            .iter()
-            .map(|r| match (r.log_end_offset, r.high_watermark) {
-                (Some(leo), Some(hw)) => format!("{} LEO {leo} HW {hw}", r.node),
-                _ => format!("{} down", r.node),
-            })
-            .collect();
+        let replicas: Vec<String> = self.replicas.iter().map(ReplicaAtEnd::describe).collect();
         format!(
             "{}: {leader}, epoch {}, ISR {:?}; {}",
             self.partition,
@@ -57,6 +50,16 @@ pub struct ReplicaAtEnd {
     pub node: i32,
     pub log_end_offset: Option<i64>,
     pub high_watermark: Option<i64>,
+}
+
+impl ReplicaAtEnd {
+    /// `2 LEO 54 HW 54`, or `3 down` while its node is.
+    pub fn describe(&self) -> String {
+        match (self.log_end_offset, self.high_watermark) {
+            (Some(leo), Some(hw)) => format!("{} LEO {leo} HW {hw}", self.node),
+            _ => format!("{} down", self.node),
+        }
+    }
 }
 
 impl SimCluster {

@@ -226,10 +226,7 @@ fn first_table_row(
             let replicas: Vec<String> = p
                 .replicas
                 .iter()
-                .map(|r| match (r.log_end_offset, r.high_watermark) {
-                    (Some(leo), Some(hw)) => format!("{} LEO {leo} HW {hw}", r.node),
-                    _ => format!("{} down", r.node),
-                })
+                .map(crate::harness::partition_table::ReplicaAtEnd::describe)
                 .collect();
             return (
                 true,

@@ -13,6 +13,7 @@
 //! Stable at the same generation, so its members' heartbeats and commits go on being
 //! accepted: a coordinator failover is not a rebalance.
 
+use super::consumer::{ConsumerGroup, TopicsView};
 use super::offsets_topic::{
     encode_commits, encode_group_metadata, partition_for, CommittedOffset, GroupMetadata,
     MemberMetadata, OffsetsRecord,
@@ -31,6 +32,7 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
 use kafka_protocol::messages::{
+    ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
     DescribeGroupsResponse, GroupId, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
     JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsResponse,
     OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
@@ -66,6 +68,8 @@ pub enum GroupRequest {
     LeaveGroup(LeaveGroupRequest),
     OffsetCommit(OffsetCommitRequest),
     OffsetFetch(OffsetFetchRequest),
+    /// KIP-848's heartbeat ([`super::consumer`]).
+    ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest, ClientIdentity),
 }
 
 impl GroupRequest {
@@ -77,6 +81,7 @@ impl GroupRequest {
             GroupRequest::LeaveGroup(r) => r.group_id.0.as_str(),
             GroupRequest::OffsetCommit(r) => r.group_id.0.as_str(),
             GroupRequest::OffsetFetch(r) => r.group_id.0.as_str(),
+            GroupRequest::ConsumerGroupHeartbeat(r, _) => r.group_id.0.as_str(),
         }
     }
 
@@ -100,6 +105,9 @@ impl GroupRequest {
             GroupRequest::OffsetFetch(_) => {
                 GroupResponse::OffsetFetch(OffsetFetchResponse::default().with_error_code(code))
             }
+            GroupRequest::ConsumerGroupHeartbeat(..) => GroupResponse::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatResponse::default().with_error_code(code),
+            ),
         }
     }
 }
@@ -115,6 +123,8 @@ pub enum GroupResponse {
     OffsetFetch(OffsetFetchResponse),
     ListGroups(ListGroupsResponse),
     DescribeGroups(DescribeGroupsResponse),
+    ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse),
+    ConsumerGroupDescribe(ConsumerGroupDescribeResponse),
 }
 
 fn commit_response(r: &OffsetCommitRequest, error: ErrorCode) -> OffsetCommitResponse {
@@ -199,7 +209,7 @@ fn member_id_for(client_id: &str, member: u64, connection_id: u64) -> String {
 }
 
 #[derive(Debug)]
-struct Group {
+pub(super) struct Group {
     state: GroupState,
     generation: i32,
     protocol_type: Option<String>,
@@ -218,6 +228,12 @@ struct Group {
 }
 
 impl Group {
+    /// Whether the group has no members and no rebalance going (Kafka's
+    /// `ClassicGroup.isEmpty`, state Empty): such a group may become a consumer group.
+    pub(super) fn is_empty(&self) -> bool {
+        self.state == GroupState::Empty && self.members.is_empty()
+    }
+
     fn new() -> Self {
         Self {
             state: GroupState::Empty,
@@ -340,6 +356,11 @@ pub enum PendingAppend {
     },
     /// A group's metadata nobody waits on (the group went Empty).
     GroupMetadata,
+    /// A consumer group changed by a heartbeat: the heartbeat is answered once stored.
+    ConsumerHeartbeat {
+        reply: ClientToken,
+        response: Box<ConsumerGroupHeartbeatResponse>,
+    },
 }
 
 /// Records the coordinator wants appended to `__consumer_offsets`, with acks=all.
@@ -364,15 +385,26 @@ fn append_error_to_response_error(error: ErrorCode) -> ErrorCode {
     }
 }
 
+/// A group as the log last wrote it, while a partition loads.
+enum Loaded {
+    Classic(GroupMetadata),
+    Consumer(Box<ConsumerGroup>),
+}
+
 /// Every group this broker coordinates.
 #[derive(Debug)]
 pub struct GroupCoordinator {
-    groups: BTreeMap<String, Group>,
+    /// The classic groups.
+    pub(super) groups: BTreeMap<String, Group>,
+    /// The KIP-848 consumer groups; a group id is in one map or the other.
+    pub(super) consumer_groups: BTreeMap<String, ConsumerGroup>,
+    /// The topics, as a heartbeat needs them (names, ids, partition counts).
+    pub(super) topics: TopicsView,
     offsets: BTreeMap<String, BTreeMap<(String, i32), CommittedOffset>>,
     num_partitions: i32,
-    next_member: u64,
-    out: Vec<(ClientToken, GroupResponse)>,
-    appends: Vec<OffsetsAppend>,
+    pub(super) next_member: u64,
+    pub(super) out: Vec<(ClientToken, GroupResponse)>,
+    pub(super) appends: Vec<OffsetsAppend>,
 }
 
 fn s(x: &str) -> StrBytes {
@@ -383,6 +415,8 @@ impl GroupCoordinator {
     pub fn new(num_partitions: i32) -> Self {
         Self {
             groups: BTreeMap::new(),
+            consumer_groups: BTreeMap::new(),
+            topics: TopicsView::new(),
             offsets: BTreeMap::new(),
             num_partitions,
             next_member: 0,
@@ -414,22 +448,52 @@ impl GroupCoordinator {
     /// newer than its log and is kept (a new leader epoch while already leading is not a
     /// reload, as in Kafka's `CoordinatorRuntime.scheduleLoadOperation`).
     pub fn load(&mut self, records: Vec<OffsetsRecord>, now_ms: u64) {
-        let in_memory: BTreeSet<String> = self.groups.keys().cloned().collect();
-        let mut loaded: BTreeMap<String, Option<GroupMetadata>> = BTreeMap::new();
+        let in_memory: BTreeSet<String> = self
+            .groups
+            .keys()
+            .chain(self.consumer_groups.keys())
+            .cloned()
+            .collect();
+        // The last record of a group id wins, whichever type wrote it: a group that changed
+        // type wrote the old type's tombstone first.
+        let mut loaded: BTreeMap<String, Loaded> = BTreeMap::new();
         for record in records {
             match record {
                 OffsetsRecord::OffsetCommit(c) => self.store_offsets(vec![c]),
-                OffsetsRecord::GroupMetadata { group, value } => {
-                    loaded.insert(group, value);
-                }
+                OffsetsRecord::GroupMetadata { group, value } => match value {
+                    Some(v) => {
+                        loaded.insert(group, Loaded::Classic(v));
+                    }
+                    None => {
+                        if matches!(loaded.get(&group), Some(Loaded::Classic(_))) {
+                            loaded.remove(&group);
+                        }
+                    }
+                },
+                OffsetsRecord::ConsumerGroup { group, value } => match value {
+                    Some(v) => {
+                        loaded.insert(group, Loaded::Consumer(Box::new(v)));
+                    }
+                    None => {
+                        if matches!(loaded.get(&group), Some(Loaded::Consumer(_))) {
+                            loaded.remove(&group);
+                        }
+                    }
+                },
             }
         }
         for (group, value) in loaded {
             if in_memory.contains(&group) {
                 continue;
             }
-            if let Some(value) = value {
-                self.groups.insert(group, Group::from_record(value, now_ms));
+            match value {
+                Loaded::Classic(v) => {
+                    self.groups.insert(group, Group::from_record(v, now_ms));
+                }
+                Loaded::Consumer(mut g) => {
+                    g.restart_sessions(now_ms);
+                    self.consumer_groups.insert(group, *g);
+                }
             }
         }
     }
@@ -466,10 +530,12 @@ impl GroupCoordinator {
             .groups
             .keys()
             .chain(self.offsets.keys())
+            .chain(self.consumer_groups.keys())
             .filter(|g| partition_for(g, self.num_partitions) == partition)
             .cloned()
             .collect();
         for g in gone {
+            self.consumer_groups.remove(&g);
             if let Some(group) = self.groups.remove(&g) {
                 let code = ErrorCode::NotCoordinator.code();
                 for m in group.members.values() {
@@ -510,8 +576,11 @@ impl GroupCoordinator {
                 ));
             }
             GroupRequest::LeaveGroup(r) => self.leave(token, r, now_ms),
-            GroupRequest::OffsetCommit(r) => self.commit(token, r, now_ms),
+            GroupRequest::OffsetCommit(r) => self.commit(token, version, r, now_ms),
             GroupRequest::OffsetFetch(r) => self.fetch_offsets(token, r),
+            GroupRequest::ConsumerGroupHeartbeat(r, client) => {
+                self.consumer_group_heartbeat(token, r, client, now_ms)
+            }
         }
     }
 
@@ -540,6 +609,13 @@ impl GroupCoordinator {
             self.out.push((
                 token,
                 error(ErrorCode::InvalidSessionTimeout, r.member_id.as_str()),
+            ));
+            return;
+        }
+        if !self.classic_join_allowed(&group_id, now_ms) {
+            self.out.push((
+                token,
+                error(ErrorCode::InconsistentGroupProtocol, r.member_id.as_str()),
             ));
             return;
         }
@@ -925,7 +1001,7 @@ impl GroupCoordinator {
         self.maybe_complete_join(group_id, now_ms);
     }
 
-    fn commit(&mut self, token: ClientToken, r: OffsetCommitRequest, now_ms: u64) {
+    fn commit(&mut self, token: ClientToken, version: i16, r: OffsetCommitRequest, now_ms: u64) {
         let group_id = r.group_id.0.as_str().to_string();
         let member_id = r.member_id.as_str();
         // A group known only by its offsets is, to Kafka, a loaded group that is Empty.
@@ -935,7 +1011,16 @@ impl GroupCoordinator {
                 .contains_key(&group_id)
                 .then_some(&offsets_only)
         });
-        let checked = validate_offset_commit(group, member_id, r.generation_id_or_member_epoch);
+        let epoch = r.generation_id_or_member_epoch;
+        let checked = match self.consumer_groups.get(&group_id) {
+            Some(consumer) => consumer.validate_offset_commit(member_id, epoch, Some(version)),
+            // OffsetMetadataManager.validateOffsetCommit: from v9 an unknown group is
+            // GROUP_ID_NOT_FOUND for a member's commit, ILLEGAL_GENERATION before.
+            None if group.is_none() && epoch >= 0 && version >= 9 => {
+                Err(ErrorCode::GroupIdNotFound)
+            }
+            None => validate_offset_commit(group, member_id, epoch),
+        };
         if let Err(code) = checked {
             self.out.push((
                 token,
@@ -1005,6 +1090,16 @@ impl GroupCoordinator {
                 assignments,
             } => self.assignment_stored(&group, generation, assignments, error, now_ms),
             PendingAppend::GroupMetadata => {}
+            PendingAppend::ConsumerHeartbeat { reply, response } => {
+                let code = append_error_to_response_error(error);
+                let response = if code == ErrorCode::None {
+                    *response
+                } else {
+                    ConsumerGroupHeartbeatResponse::default().with_error_code(code.code())
+                };
+                self.out
+                    .push((reply, GroupResponse::ConsumerGroupHeartbeat(response)));
+            }
         }
     }
 
@@ -1068,20 +1163,37 @@ impl GroupCoordinator {
         ));
     }
 
-    /// ListGroups: the groups this coordinator has, optionally only those in `states`.
-    pub fn list_groups(&self, states: &[String]) -> ListGroupsResponse {
-        let groups = self
+    /// ListGroups: the groups this coordinator has, only those in `states` and of `types`
+    /// when they are given (both compared ignoring case, as Kafka's
+    /// `GroupMetadataManager.listGroups` does). Each carries its type (v5, KIP-848):
+    /// "classic" or "consumer".
+    pub fn list_groups(&self, states: &[String], types: &[String]) -> ListGroupsResponse {
+        let wanted = |state: &str, kind: &str| {
+            (states.is_empty() || states.iter().any(|s| s.eq_ignore_ascii_case(state)))
+                && (types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(kind)))
+        };
+        let listed = |id: &str, protocol_type: &str, state: &str, kind: &str| {
+            ListedGroup::default()
+                .with_group_id(GroupId(s(id)))
+                .with_protocol_type(s(protocol_type))
+                .with_group_state(s(state))
+                .with_group_type(s(kind))
+        };
+        let classic = self
             .groups
             .iter()
-            .filter(|(_, g)| states.is_empty() || states.iter().any(|s| s == g.state.name()))
+            .filter(|(_, g)| wanted(g.state.name(), "classic"))
             .map(|(id, g)| {
-                ListedGroup::default()
-                    .with_group_id(GroupId(s(id)))
-                    .with_protocol_type(s(g.protocol_type.as_deref().unwrap_or("")))
-                    .with_group_state(s(g.state.name()))
-            })
-            .collect();
-        ListGroupsResponse::default().with_groups(groups)
+                let protocol_type = g.protocol_type.as_deref().unwrap_or("");
+                (id, listed(id, protocol_type, g.state.name(), "classic"))
+            });
+        let consumer = self
+            .consumer_groups
+            .iter()
+            .filter(|(_, g)| wanted(g.state_name(), "consumer"))
+            .map(|(id, g)| (id, listed(id, "consumer", g.state_name(), "consumer")));
+        let by_id: BTreeMap<&String, ListedGroup> = classic.chain(consumer).collect();
+        ListGroupsResponse::default().with_groups(by_id.into_values().collect())
     }
 
     /// DescribeGroups for one group this coordinator owns (`Dead` if it has never seen it),
@@ -1133,6 +1245,7 @@ impl GroupCoordinator {
 
     /// Expires silent members and finishes rebalances whose time is up.
     pub fn tick(&mut self, now_ms: u64) {
+        self.expire_consumer_members(now_ms);
         let ids: Vec<String> = self.groups.keys().cloned().collect();
         for id in ids {
             let Some(group) = self.groups.get_mut(&id) else {

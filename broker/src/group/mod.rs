@@ -21,10 +21,15 @@
 //! after a coordinator failover the members of a Stable group carry on with their
 //! generation: heartbeats and commits are accepted and nobody rebalances.
 //!
-//! Simplifications, visible on purpose: static membership (`group.instance.id`), group
-//! deletion (DeleteGroups; a tombstone is understood on load but never written), offset
-//! expiry and the KIP-848 protocol are not modelled.
+//! Beside the classic groups, the coordinator runs KIP-848's consumer groups
+//! ([`consumer`]): no join barrier, the assignment computed by the coordinator, each
+//! member reconciled on its own heartbeats.
+//!
+//! Simplifications, visible on purpose: static membership (`group.instance.id`) of the
+//! classic protocol, group deletion (DeleteGroups; a tombstone is written only when a
+//! group changes type), and offset expiry are not modelled.
 
+pub mod consumer;
 pub mod coordinator;
 pub mod offsets_topic;
 pub mod routing;

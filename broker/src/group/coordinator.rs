@@ -182,6 +182,8 @@ struct Member {
     /// first), which DescribeGroups reports.
     client_id: String,
     client_host: String,
+    /// `group.instance.id` (KIP-345): a static member, whose restart keeps its place.
+    instance_id: Option<String>,
 }
 
 /// Kafka's `ClassicGroup.generateMemberId`: the client id, a dash and a UUID. The UUID
@@ -228,6 +230,30 @@ pub(super) struct Group {
 }
 
 impl Group {
+    /// The member holding a `group.instance.id`.
+    fn static_member(&self, instance_id: &str) -> Option<&str> {
+        self.members
+            .iter()
+            .find(|(_, m)| m.instance_id.as_deref() == Some(instance_id))
+            .map(|(id, _)| id.as_str())
+    }
+
+    /// Kafka's `ClassicGroup.validateMember`: with an instance id, the member must be the
+    /// one holding it (UNKNOWN_MEMBER_ID if nobody does, FENCED_INSTANCE_ID if another
+    /// member id does: an older instance of a restarted static member is fenced); without
+    /// one, the member id must be in the group.
+    fn validate_member(&self, member_id: &str, instance_id: Option<&str>) -> Result<(), ErrorCode> {
+        match instance_id {
+            Some(instance) => match self.static_member(instance) {
+                None => Err(ErrorCode::UnknownMemberId),
+                Some(holder) if holder != member_id => Err(ErrorCode::FencedInstanceId),
+                Some(_) => Ok(()),
+            },
+            None if self.members.contains_key(member_id) => Ok(()),
+            None => Err(ErrorCode::UnknownMemberId),
+        }
+    }
+
     /// Whether the group has no members and no rebalance going (Kafka's
     /// `ClassicGroup.isEmpty`, state Empty): such a group may become a consumer group.
     pub(super) fn is_empty(&self) -> bool {
@@ -274,6 +300,7 @@ impl Group {
                     assignment: m.assignment,
                     client_id: m.client_id,
                     client_host: m.client_host,
+                    instance_id: m.group_instance_id,
                 };
                 (m.member_id, member)
             })
@@ -313,7 +340,7 @@ impl Group {
                 .iter()
                 .map(|(id, m)| MemberMetadata {
                     member_id: id.clone(),
-                    group_instance_id: None,
+                    group_instance_id: m.instance_id.clone(),
                     client_id: m.client_id.clone(),
                     client_host: m.client_host.clone(),
                     rebalance_timeout_ms: m.rebalance_timeout_ms.min(i32::MAX as u64) as i32,
@@ -356,6 +383,12 @@ pub enum PendingAppend {
     },
     /// A group's metadata nobody waits on (the group went Empty).
     GroupMetadata,
+    /// A restarted static member took its old place (KIP-345): its JoinGroup is answered
+    /// once the group is stored.
+    JoinAnswer {
+        reply: ClientToken,
+        response: Box<JoinGroupResponse>,
+    },
     /// A consumer group changed by a heartbeat: the heartbeat is answered once stored.
     ConsumerHeartbeat {
         reply: ClientToken,
@@ -523,6 +556,31 @@ impl GroupCoordinator {
         }
     }
 
+    /// Appends `group`'s metadata and answers `token`'s JoinGroup once it is stored.
+    fn store_group_then_answer(
+        &mut self,
+        group_id: &str,
+        token: ClientToken,
+        answer: JoinGroupResponse,
+        now_ms: u64,
+    ) {
+        let pending = PendingAppend::JoinAnswer {
+            reply: token,
+            response: Box::new(answer),
+        };
+        let records = self.groups.get(group_id).and_then(|g| {
+            encode_group_metadata(group_id, Some(&g.to_record(None, now_ms)), now_ms as i64)
+        });
+        match records {
+            Some(records) => self.appends.push(OffsetsAppend {
+                partition: self.partition_for(group_id),
+                records,
+                pending,
+            }),
+            None => self.append_done(pending, ErrorCode::UnknownServerError, now_ms),
+        }
+    }
+
     /// Forgets the groups of a partition this broker no longer leads; their waiting
     /// members are told NOT_COORDINATOR.
     pub fn unload(&mut self, partition: i32) {
@@ -639,6 +697,16 @@ impl GroupCoordinator {
             return;
         }
         let mut member_id = r.member_id.as_str().to_string();
+        // KIP-345: `group.instance.id` (JoinGroup v5+) makes the member static.
+        let instance_id = r
+            .group_instance_id
+            .as_ref()
+            .filter(|_| version >= 5)
+            .map(|i| i.as_str().to_string());
+        let holder = instance_id
+            .as_deref()
+            .and_then(|i| group.static_member(i))
+            .map(str::to_string);
         if member_id.is_empty() {
             // Skip ids a loaded group already has (another coordinator drew them).
             loop {
@@ -651,13 +719,27 @@ impl GroupCoordinator {
                     break;
                 }
             }
-            if version >= 4 {
-                // KIP-394: the member must come back with the id it is given.
+            if let Some(old) = holder {
+                if let Some(answer) =
+                    replace_static_member(group, &old, &member_id, &r, now_ms, &mut self.out)
+                {
+                    // Stable, same protocol: the restarted member takes the old one's
+                    // place without a rebalance, once the group is stored.
+                    self.store_group_then_answer(r.group_id.0.as_str(), token, answer, now_ms);
+                    return;
+                }
+            } else if version >= 4 && instance_id.is_none() {
+                // KIP-394: the member must come back with the id it is given (static
+                // members are known by their instance id and skip this).
                 group.pending_members.insert(member_id.clone());
                 self.out
                     .push((token, error(ErrorCode::MemberIdRequired, &member_id)));
                 return;
             }
+        } else if holder.as_ref().is_some_and(|h| *h != member_id) {
+            self.out
+                .push((token, error(ErrorCode::FencedInstanceId, &member_id)));
+            return;
         } else if !group.members.contains_key(&member_id)
             && !group.pending_members.remove(&member_id)
         {
@@ -692,6 +774,7 @@ impl GroupCoordinator {
                 assignment: Bytes::new(),
                 client_id: client.client_id.clone(),
                 client_host: client.client_host.clone(),
+                instance_id: instance_id.clone(),
             });
         member.session_timeout_ms = r.session_timeout_ms as u64;
         member.rebalance_timeout_ms = rebalance_timeout_ms as u64;
@@ -783,8 +866,8 @@ impl GroupCoordinator {
             return;
         };
         let member_id = r.member_id.as_str().to_string();
-        if !group.members.contains_key(&member_id) {
-            self.out.push((token, error(ErrorCode::UnknownMemberId)));
+        if let Err(code) = group.validate_member(&member_id, r.group_instance_id.as_deref()) {
+            self.out.push((token, error(code)));
             return;
         }
         if r.generation_id != group.generation {
@@ -906,7 +989,11 @@ impl GroupCoordinator {
             return ErrorCode::UnknownMemberId;
         };
         let generation = group.generation;
-        let Some(m) = group.members.get_mut(r.member_id.as_str()) else {
+        let member_id = r.member_id.as_str();
+        if let Err(code) = group.validate_member(member_id, r.group_instance_id.as_deref()) {
+            return code;
+        }
+        let Some(m) = group.members.get_mut(member_id) else {
             return ErrorCode::UnknownMemberId;
         };
         if r.generation_id != generation {
@@ -921,13 +1008,17 @@ impl GroupCoordinator {
     }
 
     fn leave(&mut self, token: ClientToken, r: LeaveGroupRequest, now_ms: u64) {
-        let mut ids: Vec<String> = r
+        // (member id, group.instance.id): v3+ names members, each possibly static.
+        let mut ids: Vec<(String, Option<String>)> = r
             .members
             .iter()
-            .map(|m| m.member_id.as_str().to_string())
+            .map(|m| {
+                let instance = m.group_instance_id.as_ref().map(|i| i.as_str().to_string());
+                (m.member_id.as_str().to_string(), instance)
+            })
             .collect();
         if !r.member_id.is_empty() {
-            ids.push(r.member_id.as_str().to_string());
+            ids.push((r.member_id.as_str().to_string(), None));
         }
         let Some(group) = self.groups.get_mut(r.group_id.0.as_str()) else {
             self.out.push((
@@ -941,17 +1032,27 @@ impl GroupCoordinator {
         };
         let mut results = Vec::new();
         let mut any = false;
-        for id in &ids {
-            let found = group.members.remove(id).is_some();
-            any |= found;
+        for (id, instance) in &ids {
+            // Kafka's `classicGroupLeave`: a static member may leave by its instance id
+            // alone; a member id that is not the instance's holder is fenced.
+            let code = match instance.as_deref() {
+                Some(i) => match group.static_member(i).map(str::to_string) {
+                    None => ErrorCode::UnknownMemberId,
+                    Some(h) if !id.is_empty() && h != *id => ErrorCode::FencedInstanceId,
+                    Some(h) => {
+                        group.members.remove(&h);
+                        ErrorCode::None
+                    }
+                },
+                None if group.members.remove(id).is_some() => ErrorCode::None,
+                None => ErrorCode::UnknownMemberId,
+            };
+            any |= code == ErrorCode::None;
             results.push(
                 MemberResponse::default()
                     .with_member_id(s(id))
-                    .with_error_code(if found {
-                        0
-                    } else {
-                        ErrorCode::UnknownMemberId.code()
-                    }),
+                    .with_group_instance_id(instance.as_deref().map(s))
+                    .with_error_code(code.code()),
             );
         }
         let top = if any || ids.is_empty() {
@@ -1019,7 +1120,7 @@ impl GroupCoordinator {
             None if group.is_none() && epoch >= 0 && version >= 9 => {
                 Err(ErrorCode::GroupIdNotFound)
             }
-            None => validate_offset_commit(group, member_id, epoch),
+            None => validate_offset_commit(group, member_id, r.group_instance_id.as_deref(), epoch),
         };
         if let Err(code) = checked {
             self.out.push((
@@ -1090,6 +1191,17 @@ impl GroupCoordinator {
                 assignments,
             } => self.assignment_stored(&group, generation, assignments, error, now_ms),
             PendingAppend::GroupMetadata => {}
+            PendingAppend::JoinAnswer { reply, response } => {
+                let code = append_error_to_response_error(error);
+                let response = if code == ErrorCode::None {
+                    *response
+                } else {
+                    JoinGroupResponse::default()
+                        .with_error_code(code.code())
+                        .with_generation_id(-1)
+                };
+                self.out.push((reply, GroupResponse::JoinGroup(response)));
+            }
             PendingAppend::ConsumerHeartbeat { reply, response } => {
                 let code = append_error_to_response_error(error);
                 let response = if code == ErrorCode::None {
@@ -1222,7 +1334,8 @@ impl GroupCoordinator {
                     .with_member_id(s(id))
                     .with_client_id(s(&m.client_id))
                     .with_client_host(s(&m.client_host))
-                    .with_member_assignment(m.assignment.clone());
+                    .with_member_assignment(m.assignment.clone())
+                    .with_group_instance_id(m.instance_id.as_deref().map(s));
                 if !stable {
                     return member;
                 }
@@ -1269,6 +1382,68 @@ impl GroupCoordinator {
             }
         }
     }
+}
+
+/// A restarted static member (KIP-345) joins with no member id and its old instance id:
+/// the old member is replaced by `new_id` with its assignment (Kafka's
+/// `ClassicGroup.replaceStaticMember`; the old member's waiting requests are told
+/// FENCED_INSTANCE_ID). In a Stable group whose protocol the member still supports, the
+/// answer is the current generation, no rebalance (`updateStaticMemberThenRebalanceOr
+/// CompleteJoin`), with the leader as it was before the replacement, so a restarted
+/// leader takes the follower's path (JoinGroup below v9 cannot say "skip assignment")
+/// and gets its assignment from SyncGroup. Otherwise `None`: the member, now under its
+/// new id, rejoins as any member does and the group rebalances.
+fn replace_static_member(
+    group: &mut Group,
+    old_id: &str,
+    new_id: &str,
+    r: &JoinGroupRequest,
+    now_ms: u64,
+    out: &mut Vec<(ClientToken, GroupResponse)>,
+) -> Option<JoinGroupResponse> {
+    let mut member = group.members.remove(old_id)?;
+    let fenced = ErrorCode::FencedInstanceId.code();
+    if let Some(t) = member.awaiting_join.take() {
+        let answer = JoinGroupResponse::default()
+            .with_error_code(fenced)
+            .with_generation_id(-1)
+            .with_member_id(s(old_id));
+        out.push((t, GroupResponse::JoinGroup(answer)));
+    }
+    if let Some(t) = member.awaiting_sync.take() {
+        let answer = SyncGroupResponse::default().with_error_code(fenced);
+        out.push((t, GroupResponse::SyncGroup(answer)));
+    }
+    member.last_heartbeat_ms = now_ms;
+    let previous_leader = group.leader.clone();
+    if group.leader.as_deref() == Some(old_id) {
+        group.leader = Some(new_id.to_string());
+    }
+    let protocol = group.protocol.clone().unwrap_or_default();
+    let supports_current = r.protocols.iter().any(|p| p.name.as_str() == protocol);
+    if group.state != GroupState::Stable || !supports_current {
+        group.members.insert(new_id.to_string(), member);
+        return None;
+    }
+    member.protocols = r
+        .protocols
+        .iter()
+        .map(|p| (p.name.as_str().to_string(), p.metadata.clone()))
+        .collect();
+    member.session_timeout_ms = r.session_timeout_ms.max(0) as u64;
+    if r.rebalance_timeout_ms > 0 {
+        member.rebalance_timeout_ms = r.rebalance_timeout_ms as u64;
+    }
+    group.members.insert(new_id.to_string(), member);
+    Some(
+        JoinGroupResponse::default()
+            .with_error_code(0)
+            .with_generation_id(group.generation)
+            .with_protocol_type(group.protocol_type.as_deref().map(s))
+            .with_protocol_name(Some(s(&protocol)))
+            .with_leader(s(previous_leader.as_deref().unwrap_or_default()))
+            .with_member_id(s(new_id)),
+    )
 }
 
 /// Kafka's `GroupMetadataManager.classicGroupJoinExistingMember`: a member that joins
@@ -1345,6 +1520,7 @@ fn join_answer(group: &Group, member_id: &str, with_members: bool) -> JoinGroupR
 fn validate_offset_commit(
     group: Option<&Group>,
     member_id: &str,
+    instance_id: Option<&str>,
     generation: i32,
 ) -> Result<(), ErrorCode> {
     let Some(group) = group else {
@@ -1357,10 +1533,8 @@ fn validate_offset_commit(
     if generation < 0 && group.state == GroupState::Empty {
         return Ok(());
     }
-    if generation >= 0 || !member_id.is_empty() {
-        if !group.members.contains_key(member_id) {
-            return Err(ErrorCode::UnknownMemberId);
-        }
+    if generation >= 0 || !member_id.is_empty() || instance_id.is_some() {
+        group.validate_member(member_id, instance_id)?;
         if generation != group.generation {
             return Err(ErrorCode::IllegalGeneration);
         }

@@ -25,9 +25,13 @@
 //! ([`consumer`]): no join barrier, the assignment computed by the coordinator, each
 //! member reconciled on its own heartbeats.
 //!
-//! Simplifications, visible on purpose: static membership (`group.instance.id`) of the
-//! classic protocol, group deletion (DeleteGroups; a tombstone is written only when a
-//! group changes type), and offset expiry are not modelled.
+//! Static members (`group.instance.id`, KIP-345) keep their place across a restart: a
+//! JoinGroup with no member id and a known instance id replaces the old member, keeps its
+//! assignment and, in a Stable group, answers the current generation without a
+//! rebalance; the old instance is fenced (FENCED_INSTANCE_ID).
+//!
+//! Simplifications, visible on purpose: group deletion (DeleteGroups; a tombstone is
+//! written only when an empty group changes type) and offset expiry are not modelled.
 
 pub mod consumer;
 pub mod coordinator;

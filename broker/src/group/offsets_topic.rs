@@ -69,7 +69,7 @@ pub struct CommittedOffset {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberMetadata {
     pub member_id: String,
-    /// `group.instance.id` (KIP-345); kraftsim has no static members and writes none.
+    /// `group.instance.id` (KIP-345): set for a static member.
     pub group_instance_id: Option<String>,
     pub client_id: String,
     pub client_host: String,

@@ -152,7 +152,14 @@ pub fn answer(ctx: &AnswerContext<'_>, response: ClientResponse) -> Result<Bytes
             }
             ctx.encode(&r)
         }
-        GroupResponse::DescribeGroups(r) => ctx.encode(&r),
+        GroupResponse::DescribeGroups(mut r) => {
+            if v < 4 {
+                for m in r.groups.iter_mut().flat_map(|g| g.members.iter_mut()) {
+                    m.group_instance_id = None;
+                }
+            }
+            ctx.encode(&r)
+        }
         GroupResponse::OffsetFetch(mut r) => {
             for t in r.topics.iter_mut() {
                 for part in t.partitions.iter_mut() {

@@ -28,8 +28,10 @@ use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::offset_fetch_response::{
-    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use kafka_protocol::messages::{
     ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
@@ -80,7 +82,11 @@ impl GroupRequest {
             GroupRequest::Heartbeat(r) => r.group_id.0.as_str(),
             GroupRequest::LeaveGroup(r) => r.group_id.0.as_str(),
             GroupRequest::OffsetCommit(r) => r.group_id.0.as_str(),
-            GroupRequest::OffsetFetch(r) => r.group_id.0.as_str(),
+            // v8+ names groups in a list; a consumer asks for its one group.
+            GroupRequest::OffsetFetch(r) => r
+                .groups
+                .first()
+                .map_or(r.group_id.0.as_str(), |g| g.group_id.0.as_str()),
             GroupRequest::ConsumerGroupHeartbeat(r, _) => r.group_id.0.as_str(),
         }
     }
@@ -102,6 +108,18 @@ impl GroupRequest {
                 GroupResponse::LeaveGroup(LeaveGroupResponse::default().with_error_code(code))
             }
             GroupRequest::OffsetCommit(r) => GroupResponse::OffsetCommit(commit_response(r, error)),
+            GroupRequest::OffsetFetch(r) if !r.groups.is_empty() => {
+                let groups = r
+                    .groups
+                    .iter()
+                    .map(|g| {
+                        OffsetFetchResponseGroup::default()
+                            .with_group_id(g.group_id.clone())
+                            .with_error_code(code)
+                    })
+                    .collect();
+                GroupResponse::OffsetFetch(OffsetFetchResponse::default().with_groups(groups))
+            }
             GroupRequest::OffsetFetch(_) => {
                 GroupResponse::OffsetFetch(OffsetFetchResponse::default().with_error_code(code))
             }
@@ -1229,50 +1247,119 @@ impl GroupCoordinator {
         ));
     }
 
-    fn fetch_offsets(&mut self, token: ClientToken, r: OffsetFetchRequest) {
-        let group_id = r.group_id.0.as_str();
-        let stored = self.offsets.get(group_id);
-        let partition = |topic: &str, p: i32| {
+    /// The stored offsets of `group` for `topics` (every partition it has committed when
+    /// `None`): (topic, [(partition, offset, leader epoch, metadata)]), -1 where nothing
+    /// is committed.
+    fn committed(
+        &self,
+        group: &str,
+        topics: Option<Vec<(String, Vec<i32>)>>,
+    ) -> Vec<(String, Vec<(i32, i64, i32, String)>)> {
+        let stored = self.offsets.get(group);
+        let one = |topic: &str, p: i32| {
             let c = stored.and_then(|o| o.get(&(topic.to_string(), p)));
-            OffsetFetchResponsePartition::default()
-                .with_partition_index(p)
-                .with_committed_offset(c.map_or(-1, |c| c.offset))
-                .with_committed_leader_epoch(c.map_or(-1, |c| c.leader_epoch))
-                .with_metadata(Some(s(c.map_or("", |c| c.metadata.as_str()))))
+            (
+                p,
+                c.map_or(-1, |c| c.offset),
+                c.map_or(-1, |c| c.leader_epoch),
+                c.map_or(String::new(), |c| c.metadata.clone()),
+            )
         };
-        let topics: Vec<OffsetFetchResponseTopic> = match &r.topics {
-            Some(topics) => topics
-                .iter()
-                .map(|t| {
-                    OffsetFetchResponseTopic::default()
-                        .with_name(t.name.clone())
-                        .with_partitions(
-                            t.partition_indexes
-                                .iter()
-                                .map(|p| partition(t.name.0.as_str(), *p))
-                                .collect(),
-                        )
-                })
-                .collect(),
-            None => {
-                let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-                for (topic, p) in stored.into_iter().flat_map(|o| o.keys()) {
-                    by_topic.entry(topic.clone()).or_default().push(*p);
-                }
-                by_topic
-                    .into_iter()
-                    .map(|(topic, ps)| {
-                        OffsetFetchResponseTopic::default()
-                            .with_name(TopicName(s(&topic)))
-                            .with_partitions(ps.into_iter().map(|p| partition(&topic, p)).collect())
-                    })
-                    .collect()
+        let wanted = topics.unwrap_or_else(|| {
+            let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+            for (topic, p) in stored.into_iter().flat_map(|o| o.keys()) {
+                by_topic.entry(topic.clone()).or_default().push(*p);
             }
-        };
+            by_topic.into_iter().collect()
+        });
+        wanted
+            .into_iter()
+            .map(|(topic, ps)| {
+                let parts = ps.iter().map(|p| one(&topic, *p)).collect();
+                (topic, parts)
+            })
+            .collect()
+    }
+
+    /// OffsetFetch. Up to v7 one group; from v8 a list of groups, and from v9 a KIP-848
+    /// member's id and epoch, checked as Kafka's `ConsumerGroup.validateOffsetFetch` checks
+    /// them (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH); a request without them (an admin
+    /// client) reads any group.
+    fn fetch_offsets(&mut self, token: ClientToken, r: OffsetFetchRequest) {
+        if !r.groups.is_empty() {
+            let groups = r.groups.iter().map(|g| self.fetch_group(g)).collect();
+            self.out.push((
+                token,
+                GroupResponse::OffsetFetch(OffsetFetchResponse::default().with_groups(groups)),
+            ));
+            return;
+        }
+        let wanted = r.topics.as_ref().map(|ts| {
+            ts.iter()
+                .map(|t| (t.name.0.as_str().to_string(), t.partition_indexes.clone()))
+                .collect()
+        });
+        let topics = self
+            .committed(r.group_id.0.as_str(), wanted)
+            .into_iter()
+            .map(|(topic, parts)| {
+                OffsetFetchResponseTopic::default()
+                    .with_name(TopicName(s(&topic)))
+                    .with_partitions(
+                        parts
+                            .into_iter()
+                            .map(|(p, offset, epoch, metadata)| {
+                                OffsetFetchResponsePartition::default()
+                                    .with_partition_index(p)
+                                    .with_committed_offset(offset)
+                                    .with_committed_leader_epoch(epoch)
+                                    .with_metadata(Some(s(&metadata)))
+                            })
+                            .collect(),
+                    )
+            })
+            .collect();
         self.out.push((
             token,
             GroupResponse::OffsetFetch(OffsetFetchResponse::default().with_topics(topics)),
         ));
+    }
+
+    fn fetch_group(&self, g: &OffsetFetchRequestGroup) -> OffsetFetchResponseGroup {
+        let group_id = g.group_id.0.as_str();
+        let answer = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
+        if let Some(consumer) = self.consumer_groups.get(group_id) {
+            let member = g.member_id.as_ref().map(|m| m.as_str());
+            if let Err(code) = consumer.validate_offset_fetch(member, g.member_epoch) {
+                return answer.with_error_code(code.code());
+            }
+        }
+        let wanted = g.topics.as_ref().map(|ts| {
+            ts.iter()
+                .map(|t| (t.name.0.as_str().to_string(), t.partition_indexes.clone()))
+                .collect()
+        });
+        let topics = self
+            .committed(group_id, wanted)
+            .into_iter()
+            .map(|(topic, parts)| {
+                OffsetFetchResponseTopics::default()
+                    .with_name(TopicName(s(&topic)))
+                    .with_partitions(
+                        parts
+                            .into_iter()
+                            .map(|(p, offset, epoch, metadata)| {
+                                OffsetFetchResponsePartitions::default()
+                                    .with_partition_index(p)
+                                    .with_committed_offset(offset)
+                                    .with_committed_leader_epoch(epoch)
+                                    .with_metadata(Some(s(&metadata)))
+                            })
+                            .collect(),
+                    )
+            })
+            .collect();
+        answer.with_topics(topics)
     }
 
     /// ListGroups: the groups this coordinator has, only those in `states` and of `types`

@@ -183,11 +183,21 @@ impl ReplicaManager {
             self.out.client.push((token, ClientResponse::Group(answer)));
             return;
         };
-        let p = offsets_topic::partition_for(request.group_id(), topic.partitions.len() as i32);
-        let leads = self
-            .partitions
-            .get(&(topic.topic_id, p))
-            .is_some_and(|part| part.is_leader());
+        let count = topic.partitions.len() as i32;
+        let led = |group: &str| {
+            let p = offsets_topic::partition_for(group, count);
+            self.partitions
+                .get(&(topic.topic_id, p))
+                .is_some_and(|part| part.is_leader())
+        };
+        // OffsetFetch v8+ may name several groups; a client sends each coordinator its own
+        // (kraftsim answers NOT_COORDINATOR for all of them if one is coordinated elsewhere).
+        let leads = match &request {
+            GroupRequest::OffsetFetch(r) if !r.groups.is_empty() => {
+                r.groups.iter().all(|g| led(g.group_id.0.as_str()))
+            }
+            _ => led(request.group_id()),
+        };
         if !leads {
             let answer = request.error_response(ErrorCode::NotCoordinator);
             self.out.client.push((token, ClientResponse::Group(answer)));

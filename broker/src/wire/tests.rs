@@ -469,6 +469,21 @@ fn the_bounds_check_accepts_every_well_formed_request() {
                         .expect("encodes")
                 }),
                 ApiKey::OffsetFetch => check(key, v, &|b, v| {
+                    if v >= 8 {
+                        let topic = offset_fetch_request::OffsetFetchRequestTopics::default()
+                            .with_name(name())
+                            .with_partition_indexes(vec![0, 1, 2]);
+                        let mut group = offset_fetch_request::OffsetFetchRequestGroup::default()
+                            .with_group_id(GroupId(s("group")))
+                            .with_topics(Some(vec![topic.clone(), topic]));
+                        if v >= 9 {
+                            group = group.with_member_id(Some(s("member"))).with_member_epoch(3);
+                        }
+                        return OffsetFetchRequest::default()
+                            .with_groups(vec![group.clone(), group])
+                            .encode(b, v)
+                            .expect("encodes");
+                    }
                     let topic = offset_fetch_request::OffsetFetchRequestTopic::default()
                         .with_name(name())
                         .with_partition_indexes(vec![0, 1, 2]);

@@ -185,11 +185,18 @@ const OFFSET_COMMIT: &[F] = &[
     all(T::Array(COMMIT_TOPIC)),
 ];
 
-// OffsetFetch up to v7 (flexible from v6).
+// OffsetFetch (flexible from v6; from v8 a list of groups, from v9 with member id and epoch).
 const FETCH_OFFSETS_TOPIC: &[F] = &[all(T::Str), all(T::ArrayI32)];
+const FETCH_OFFSETS_GROUP: &[F] = &[
+    all(T::Str),
+    since(9, T::Str),
+    since(9, T::I32),
+    all(T::Array(FETCH_OFFSETS_TOPIC)),
+];
 const OFFSET_FETCH: &[F] = &[
     until(7, T::Str),
     until(7, T::Array(FETCH_OFFSETS_TOPIC)),
+    since(8, T::Array(FETCH_OFFSETS_GROUP)),
     since(7, T::I8),
 ];
 

@@ -520,6 +520,30 @@ impl ConsumerGroup {
         }
     }
 
+    /// Whether an OffsetFetch (v9+) by `member_id` at `member_epoch` is accepted (Kafka's
+    /// `ConsumerGroup.validateOffsetFetch`): without a member id and with a negative epoch
+    /// (an admin client) always; a member only at its current epoch.
+    pub fn validate_offset_fetch(
+        &self,
+        member_id: Option<&str>,
+        member_epoch: i32,
+    ) -> Result<(), ErrorCode> {
+        let Some(member_id) = member_id else {
+            return if member_epoch < 0 {
+                Ok(())
+            } else {
+                Err(ErrorCode::UnknownMemberId)
+            };
+        };
+        let Some(member) = self.members.get(member_id) else {
+            return Err(ErrorCode::UnknownMemberId);
+        };
+        if member_epoch != member.assignment.epoch {
+            return Err(ErrorCode::StaleMemberEpoch);
+        }
+        Ok(())
+    }
+
     /// Whether a commit or fetch by `member_id` at `member_epoch` is accepted (Kafka's
     /// `ConsumerGroup.validateOffsetCommit` / `validateOffsetFetch`): from outside the
     /// group (epoch < 0) only while it is empty; from a member, only at its epoch

@@ -16,8 +16,8 @@
 //!   replicated, so a new coordinator carries on where the old one stopped ([`records`]).
 //!
 //! There is no rebalance barrier: members that are not affected by a change keep reading.
-//! Offsets are committed with the member id and member epoch (OffsetCommit v9+,
-//! STALE_MEMBER_EPOCH for an old epoch). ConsumerGroupDescribe (api 69) shows the group.
+//! Offsets are committed and fetched with the member id and member epoch (OffsetCommit
+//! v9+, OffsetFetch v9+; STALE_MEMBER_EPOCH for another epoch). ConsumerGroupDescribe (api 69) shows the group.
 //!
 //! A group id is one type or the other. A heartbeat for a classic group that has members
 //! is refused with GROUP_ID_NOT_FOUND ("Group g is not a consumer group."); an *empty*

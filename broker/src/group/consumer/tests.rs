@@ -406,3 +406,58 @@ fn list_groups_filters_by_type_and_state() {
     );
     assert!(ids(c.list_groups(&["Empty".into()], &[])).is_empty());
 }
+
+fn fetch(member: Option<&str>, epoch: i32) -> GroupRequest {
+    use kafka_protocol::messages::offset_fetch_request::{
+        OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+    };
+    GroupRequest::OffsetFetch(OffsetFetchRequest::default().with_groups(vec![
+        OffsetFetchRequestGroup::default()
+            .with_group_id(GroupId(s("g")))
+            .with_member_id(member.map(s))
+            .with_member_epoch(epoch)
+            .with_topics(Some(vec![OffsetFetchRequestTopics::default()
+                .with_name(TopicName(s("t")))
+                .with_partition_indexes(vec![0])])),
+    ]))
+}
+
+/// (group error, committed offset of t-0) of an OffsetFetch v9.
+fn fetched(c: &mut GroupCoordinator, request: GroupRequest) -> (i16, Option<i64>) {
+    c.handle(token(30), 9, request, 0);
+    match c.take_responses().pop() {
+        Some((_, GroupResponse::OffsetFetch(f))) => {
+            let g = &f.groups[0];
+            let offset = g
+                .topics
+                .first()
+                .and_then(|t| t.partitions.first())
+                .map(|p| p.committed_offset);
+            (g.error_code, offset)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn offsets_are_fetched_by_member_epoch_from_v9() {
+    let mut c = GroupCoordinator::new(50);
+    c.set_topics(topics(1));
+    let mut log = Vec::new();
+    heartbeat(&mut c, join("a"), 0, &mut log);
+    assert_eq!(commit_code(&mut c, 9, commit("a", 1)), 0);
+    assert_eq!(fetched(&mut c, fetch(Some("a"), 1)), (0, Some(5)));
+    assert_eq!(
+        fetched(&mut c, fetch(Some("a"), 0)),
+        (ErrorCode::StaleMemberEpoch.code(), None)
+    );
+    assert_eq!(
+        fetched(&mut c, fetch(Some("b"), 1)),
+        (ErrorCode::UnknownMemberId.code(), None)
+    );
+    assert_eq!(
+        fetched(&mut c, fetch(None, -1)),
+        (0, Some(5)),
+        "an admin client"
+    );
+}

@@ -168,8 +168,13 @@ pub fn answer(ctx: &AnswerContext<'_>, response: ClientResponse) -> Result<Bytes
                     }
                 }
             }
-            if v < 2 {
+            if v < 2 || v >= 8 {
                 r.error_code = 0;
+            }
+            if v >= 8 {
+                // From v8 only the per-group answers exist (a v8 request naming no group
+                // gets none).
+                r.topics.clear();
             }
             ctx.encode(&r)
         }

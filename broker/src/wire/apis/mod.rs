@@ -299,7 +299,7 @@ pub const HANDLERS: &[ApiHandler] = &[
     handler(ApiKey::Heartbeat, 0, 4, groups::decode, groups::answer),
     handler(ApiKey::LeaveGroup, 0, 4, groups::decode, groups::answer),
     handler(ApiKey::OffsetCommit, 2, 9, groups::decode, groups::answer),
-    handler(ApiKey::OffsetFetch, 1, 7, groups::decode, groups::answer),
+    handler(ApiKey::OffsetFetch, 1, 9, groups::decode, groups::answer),
     handler(
         ApiKey::DescribeGroups,
         0,

@@ -436,6 +436,10 @@ fn append_error_to_response_error(error: ErrorCode) -> ErrorCode {
     }
 }
 
+/// One partition's committed offset as OffsetFetch answers it: (partition, offset, leader
+/// epoch, metadata).
+type CommittedPartition = (i32, i64, i32, String);
+
 /// A group as the log last wrote it, while a partition loads.
 enum Loaded {
     Classic(GroupMetadata),
@@ -1254,7 +1258,7 @@ impl GroupCoordinator {
         &self,
         group: &str,
         topics: Option<Vec<(String, Vec<i32>)>>,
-    ) -> Vec<(String, Vec<(i32, i64, i32, String)>)> {
+    ) -> Vec<(String, Vec<CommittedPartition>)> {
         let stored = self.offsets.get(group);
         let one = |topic: &str, p: i32| {
             let c = stored.and_then(|o| o.get(&(topic.to_string(), p)));

@@ -168,7 +168,8 @@ pub fn answer(ctx: &AnswerContext<'_>, response: ClientResponse) -> Result<Bytes
                     }
                 }
             }
-            if v < 2 || v >= 8 {
+            // The top-level error exists in v2-v7 only.
+            if !(2..8).contains(&v) {
                 r.error_code = 0;
             }
             if v >= 8 {

@@ -118,6 +118,7 @@ lesson_tests! {
     lesson_11_restart_catch_up => "restart-catch-up",
     lesson_12_network_partition => "network-partition",
     lesson_13_idempotence => "idempotence",
+    lesson_14_consumer_offsets => "consumer-offsets",
 }
 
 #[test]

@@ -621,7 +621,9 @@ impl Consumer {
             }
         }
         for x in [
-            self.group.as_ref().and_then(group::Membership::next_wakeup_ms),
+            self.group
+                .as_ref()
+                .and_then(group::Membership::next_wakeup_ms),
             self.net.next_timer_ms(self.config.request_timeout_ms),
             self.metadata
                 .next_refresh_ms(self.config.metadata_max_age_ms),

@@ -492,6 +492,8 @@ pub fn run_real_time(
         // A real cluster's metrics are not scraped yet: its brokers' JMX (Kafka) or
         // nodes (live) would fill the same recorder.
         metrics: None,
+        // The real-time runs' consumer group is a companion, reported in its own lines.
+        consumer: None,
         trace,
         replay: Vec::new(),
     };

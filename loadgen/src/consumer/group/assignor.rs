@@ -166,10 +166,7 @@ mod tests {
     #[test]
     fn subscriptions_and_assignments_read_back_as_written() {
         let s = subscription(&ids(&["test_topic"])).expect("encodes");
-        assert_eq!(
-            subscribed_topics(s).expect("decodes"),
-            ids(&["test_topic"])
-        );
+        assert_eq!(subscribed_topics(s).expect("decodes"), ids(&["test_topic"]));
         let mut mine = BTreeMap::new();
         mine.insert("test_topic".to_string(), vec![2, 0, 1]);
         mine.insert("other".to_string(), vec![5]);
@@ -178,7 +175,10 @@ mod tests {
             assigned_partitions(a.clone(), "test_topic").expect("decodes"),
             vec![0, 1, 2]
         );
-        assert_eq!(assigned_partitions(a, "none").expect("decodes"), Vec::<i32>::new());
+        assert_eq!(
+            assigned_partitions(a, "none").expect("decodes"),
+            Vec::<i32>::new()
+        );
         assert_eq!(
             assigned_partitions(Bytes::new(), "test_topic").expect("empty is nothing"),
             Vec::<i32>::new()

@@ -185,7 +185,13 @@ impl Consumer {
             .with_topics(Some(vec![OffsetFetchRequestTopic::default()
                 .with_name(TopicName(s(&self.topic)))
                 .with_partition_indexes(g.assigned.clone())]));
-        if self.group_send(node, ApiKey::OffsetFetch, &request, now_ms, TAG_OFFSET_FETCH) {
+        if self.group_send(
+            node,
+            ApiKey::OffsetFetch,
+            &request,
+            now_ms,
+            TAG_OFFSET_FETCH,
+        ) {
             if let Some(g) = self.group.as_mut() {
                 g.request_in_flight = true;
             }
@@ -261,7 +267,13 @@ impl Consumer {
                         })
                         .collect(),
                 )]);
-        if self.group_send(node, ApiKey::OffsetCommit, &request, now_ms, TAG_OFFSET_COMMIT) {
+        if self.group_send(
+            node,
+            ApiKey::OffsetCommit,
+            &request,
+            now_ms,
+            TAG_OFFSET_COMMIT,
+        ) {
             if let Some(g) = self.group.as_mut() {
                 g.commit_in_flight = Some(fresh);
             }
@@ -292,7 +304,6 @@ impl Consumer {
     /// Reacts to a group error `code` in the answer to `api`.
     fn group_error(&mut self, api: &str, code: i16, now_ms: u64) {
         let backoff = self.config.retry_backoff_ms;
-        let topic = self.topic.clone();
         let Some(g) = self.group.as_mut() else {
             return;
         };
@@ -306,7 +317,8 @@ impl Consumer {
                 g.backoff_until_ms = now_ms + backoff;
             }
             Reaction::Rejoin | Reaction::RejoinAsNew => {
-                g.event(now_ms, format!("{api}: {name}; joining {topic}'s group again"));
+                let again = format!("{api}: {name}; joining group {} again", g.config.group_id);
+                g.event(now_ms, again);
                 g.rejoin(reaction(code) == Reaction::RejoinAsNew);
             }
             Reaction::Failed => {
@@ -320,10 +332,12 @@ impl Consumer {
     }
 
     /// An answer to a group request.
-    pub(crate) fn on_group_response(&mut self, r: Response, now_ms: u64) -> Result<(), ClientError> {
-        let Response {
-            request, body, ..
-        } = r;
+    pub(crate) fn on_group_response(
+        &mut self,
+        r: Response,
+        now_ms: u64,
+    ) -> Result<(), ClientError> {
+        let Response { request, body, .. } = r;
         let v = request.version;
         match request.tag {
             TAG_FIND_COORDINATOR => {
@@ -369,14 +383,18 @@ impl Consumer {
             return;
         };
         g.request_in_flight = false;
-        let asked = g.finding_at.take().map_or(0, super::broker_of);
+        let asked = match g.finding_at.take().map(super::broker_of) {
+            Some(n) if n < 0 => format!("bootstrap server {}", -n),
+            Some(n) => format!("node {n}"),
+            None => "a node".to_string(),
+        };
         if code != 0 {
             let name = error_name(code);
             // Said once per run of the same answer: it is asked again every retry.backoff.ms.
             if g.last_error.as_deref() != Some(name.as_str()) {
                 g.event(
                     now_ms,
-                    format!("FindCoordinator at node {asked}: {name}; asking again every {backoff} ms"),
+                    format!("FindCoordinator at {asked}: {name}; asking again every {backoff} ms"),
                 );
             }
             g.last_error = Some(name);
@@ -385,10 +403,31 @@ impl Consumer {
         }
         g.last_error = None;
         g.coordinator = Some(node);
-        g.stats.coordinators.push(node);
+        if g.stats.coordinators.last() != Some(&node) {
+            g.stats.coordinators.push(node);
+        }
+        // The coordinator just lost, named again (its broker is dead but not yet fenced, so
+        // the metadata still names it): said once, when it changes.
+        if g.lost == Some(node) {
+            return;
+        }
+        let retries = if g.lost_again > 0 {
+            format!(
+                " (after {} more answers naming node {} while it was down)",
+                g.lost_again,
+                g.lost.unwrap_or(-1)
+            )
+        } else {
+            String::new()
+        };
+        g.lost = None;
+        g.lost_again = 0;
         g.event(
             now_ms,
-            format!("FindCoordinator at node {asked}: the coordinator of group {} is node {node}", g.config.group_id),
+            format!(
+                "FindCoordinator at {asked}: the coordinator of group {} is node {node}{retries}",
+                g.config.group_id
+            ),
         );
         if g.state == MemberState::FindingCoordinator {
             g.state = MemberState::Joining;
@@ -444,7 +483,10 @@ impl Consumer {
                 m.generation_id,
                 g.member_id,
                 if leader {
-                    format!(", its leader: assigned {} members by range", assignments.len())
+                    format!(
+                        ", its leader: assigned {} members by range",
+                        assignments.len()
+                    )
                 } else {
                     String::new()
                 }
@@ -485,7 +527,10 @@ impl Consumer {
             .map_err(|e| ClientError::Decode(e.to_string()))?;
         g.event(
             now_ms,
-            format!("generation {}: assigned {topic} partitions {assigned:?}", g.generation),
+            format!(
+                "generation {}: assigned {topic} partitions {assigned:?}",
+                g.generation
+            ),
         );
         g.assigned = assigned;
         g.state = MemberState::FetchingOffsets;
@@ -499,7 +544,11 @@ impl Consumer {
         };
         g.request_in_flight = false;
         let error = std::iter::once(m.error_code)
-            .chain(m.topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)))
+            .chain(
+                m.topics
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+            )
             .find(|c| *c != 0);
         if let Some(code) = error {
             self.group_error("OffsetFetch", code, now_ms);
@@ -523,7 +572,10 @@ impl Consumer {
             .collect();
         g.event(
             now_ms,
-            format!("OffsetFetch: resumes at the committed offsets: {}", described.join(", ")),
+            format!(
+                "OffsetFetch: resumes at the committed offsets: {}",
+                described.join(", ")
+            ),
         );
         for (p, o) in &starts {
             if let Some(o) = o {

@@ -205,6 +205,10 @@ pub(crate) struct Membership {
     pub(crate) finding_at: Option<NodeId>,
     /// The last error answered, so that a run of the same answer is said once.
     pub(crate) last_error: Option<String>,
+    /// The coordinator last lost, and how many times since it was found again and lost
+    /// again at once (a dead broker named until it is fenced): said once, then counted.
+    pub(crate) lost: Option<NodeId>,
+    pub(crate) lost_again: u64,
 }
 
 /// What the member's commits came to.
@@ -242,6 +246,8 @@ impl Membership {
             stats: GroupStats::default(),
             finding_at: None,
             last_error: None,
+            lost: None,
+            lost_again: 0,
         }
     }
 
@@ -276,10 +282,16 @@ impl Membership {
     /// The coordinator is gone or moved: the Java client's `markCoordinatorUnknown`.
     pub(crate) fn coordinator_unknown(&mut self, now_ms: u64, why: &str) {
         if let Some(old) = self.coordinator.take() {
-            self.event(
-                now_ms,
-                format!("coordinator {old} lost ({why}); FindCoordinator again"),
-            );
+            if self.lost == Some(old) {
+                self.lost_again += 1;
+            } else {
+                self.lost = Some(old);
+                self.lost_again = 0;
+                self.event(
+                    now_ms,
+                    format!("coordinator {old} lost ({why}); FindCoordinator again"),
+                );
+            }
         }
         self.request_in_flight = false;
         self.heartbeat_in_flight = false;
@@ -312,8 +324,16 @@ mod tests {
     #[test]
     fn coordinator_errors_find_the_coordinator_again_and_loading_waits() {
         assert_eq!(reaction(16), Reaction::FindCoordinator, "NOT_COORDINATOR");
-        assert_eq!(reaction(15), Reaction::FindCoordinator, "COORDINATOR_NOT_AVAILABLE");
-        assert_eq!(reaction(14), Reaction::RetryLater, "COORDINATOR_LOAD_IN_PROGRESS");
+        assert_eq!(
+            reaction(15),
+            Reaction::FindCoordinator,
+            "COORDINATOR_NOT_AVAILABLE"
+        );
+        assert_eq!(
+            reaction(14),
+            Reaction::RetryLater,
+            "COORDINATOR_LOAD_IN_PROGRESS"
+        );
         assert_eq!(reaction(27), Reaction::Rejoin, "REBALANCE_IN_PROGRESS");
         assert_eq!(reaction(22), Reaction::Rejoin, "ILLEGAL_GENERATION");
         assert_eq!(reaction(25), Reaction::RejoinAsNew, "UNKNOWN_MEMBER_ID");
@@ -352,7 +372,11 @@ mod tests {
         m.heartbeat_in_flight = true;
         m.coordinator_unknown(100, "NOT_COORDINATOR on OffsetCommit");
         assert_eq!(m.coordinator, None);
-        assert_eq!(m.state, MemberState::Stable, "a coordinator move is not a rebalance");
+        assert_eq!(
+            m.state,
+            MemberState::Stable,
+            "a coordinator move is not a rebalance"
+        );
         assert_eq!(m.generation, 4);
         assert!(m.commit_in_flight.is_none() && !m.heartbeat_in_flight);
         assert_eq!(

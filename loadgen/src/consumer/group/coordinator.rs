@@ -71,21 +71,20 @@ impl Consumer {
             return;
         }
         let (state, busy) = (g.state, g.request_in_flight);
+        let heartbeat_due = !g.heartbeat_in_flight && now_ms >= g.next_heartbeat_ms;
+        let commit_due = g.commit_in_flight.is_none() && g.commit_due(now_ms);
+        // The range assignor needs the partition count before the member joins.
+        let can_join = self.metadata.partition_count(&self.topic).is_some();
         match state {
-            MemberState::FindingCoordinator | MemberState::Joining if !busy => {
-                // The range assignor needs the partition count.
-                if self.metadata.partition_count(&self.topic).is_some() {
-                    self.send_join_group(node, now_ms);
-                }
+            MemberState::FindingCoordinator | MemberState::Joining if !busy && can_join => {
+                self.send_join_group(node, now_ms);
             }
             MemberState::FetchingOffsets if !busy => self.send_offset_fetch(node, now_ms),
             MemberState::Stable => {
-                let g = self.group.as_ref().expect("checked above");
-                if !g.heartbeat_in_flight && now_ms >= g.next_heartbeat_ms {
+                if heartbeat_due {
                     self.send_heartbeat(node, now_ms);
                 }
-                let g = self.group.as_ref().expect("checked above");
-                if g.commit_in_flight.is_none() && g.commit_due(now_ms) {
+                if commit_due {
                     self.send_commit(node, now_ms);
                 }
             }

@@ -402,7 +402,9 @@ impl Consumer {
         }
         g.last_error = None;
         g.coordinator = Some(node);
-        if g.stats.coordinators.last() != Some(&node) {
+        if g.stats.coordinators.last() != Some(&node)
+            && g.stats.coordinators.len() < super::MAX_PENDING_EVENTS
+        {
             g.stats.coordinators.push(node);
         }
         // The coordinator just lost, named again (its broker is dead but not yet fenced, so
@@ -452,7 +454,9 @@ impl Consumer {
         g.last_error = None;
         g.member_id = m.member_id.to_string();
         g.generation = m.generation_id;
-        g.stats.generations.push(m.generation_id);
+        if g.stats.generations.len() < super::MAX_PENDING_EVENTS {
+            g.stats.generations.push(m.generation_id);
+        }
         let leader = m.leader.as_str() == m.member_id.as_str();
         let mut assignments = Vec::new();
         if leader {

@@ -211,7 +211,8 @@ pub(crate) struct Membership {
     pub(crate) lost_again: u64,
 }
 
-/// What the member's commits came to.
+/// What the member's commits came to. The lists keep at most [`MAX_PENDING_EVENTS`]
+/// entries.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GroupStats {
     pub commits_ok: u64,

@@ -202,8 +202,8 @@ fn refuse_scenario_consumer(
     match &config.consumer {
         Some(spec) => Err(RealTimeError::Refused(ControlError::Unsupported {
             target: target.name(),
-            action: spec.to_string(),
-            why: "the scenario's consumer runs only in the deterministic simulator; a real-time run's consumer group is given by '# conform: member' lines (sim conform)".into(),
+            action: format!("run the scenario's consumer ('{spec}')"),
+            why: "it runs only in the deterministic simulator; a real-time run's consumer group is given by '# conform: member' lines (sim conform)".into(),
         })),
         None => Ok(()),
     }

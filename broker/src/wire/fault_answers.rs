@@ -45,6 +45,7 @@ pub fn request_partitions(request: &ClientRequest) -> Vec<(String, i32)> {
         ClientRequest::OffsetForLeaderEpoch(q) => {
             q.iter().map(|p| (p.topic.clone(), p.partition)).collect()
         }
+        ClientRequest::CreateTopics(t) => t.iter().map(|t| (t.name.clone(), -1)).collect(),
         ClientRequest::DeleteTopics(names) => names.iter().map(|t| (t.clone(), -1)).collect(),
         ClientRequest::CreatePartitions(t) => t.iter().map(|(t, _)| (t.clone(), -1)).collect(),
         ClientRequest::Group(_, group) => group_partitions(group),

@@ -1142,8 +1142,11 @@ fn bad_request_faults_say_what_is_wrong() {
     assert!(e.contains("count: \"x\" is not a whole number"), "{e}");
     let e = err("at 1s fault error Produce NOT_LEADER_OR_FOLLOWER count=1 probability=0.5");
     assert!(e.contains("not both"), "{e}");
-    let e = err("at 1s fault error JoinGroup NOT_COORDINATOR");
-    assert!(e.contains("cannot answer JoinGroup"), "{e}");
+    let e = err("at 1s fault error CreateTopics NOT_CONTROLLER");
+    assert!(e.contains("cannot answer CreateTopics"), "{e}");
+    let e = err("at 1s fault error OffsetCommit NOT_COORDINATOR topic=t");
+    assert!(e.contains("takes no topic= or partition="), "{e}");
+    assert!(parse("at 1s fault error JoinGroup NOT_COORDINATOR count=1").is_ok());
     let e = err("at 1s fault close Produce during");
     assert!(e.contains("neither before nor after"), "{e}");
     let s = parse("at 1s fault delay Produce 100 node=9").unwrap();

@@ -90,44 +90,6 @@ impl GroupRequest {
             GroupRequest::ConsumerGroupHeartbeat(r, _) => r.group_id.0.as_str(),
         }
     }
-
-    /// The answer when this broker cannot serve the group at all.
-    pub fn error_response(&self, error: ErrorCode) -> GroupResponse {
-        let code = error.code();
-        match self {
-            GroupRequest::JoinGroup(..) => {
-                GroupResponse::JoinGroup(JoinGroupResponse::default().with_error_code(code))
-            }
-            GroupRequest::SyncGroup(_) => {
-                GroupResponse::SyncGroup(SyncGroupResponse::default().with_error_code(code))
-            }
-            GroupRequest::Heartbeat(_) => {
-                GroupResponse::Heartbeat(HeartbeatResponse::default().with_error_code(code))
-            }
-            GroupRequest::LeaveGroup(_) => {
-                GroupResponse::LeaveGroup(LeaveGroupResponse::default().with_error_code(code))
-            }
-            GroupRequest::OffsetCommit(r) => GroupResponse::OffsetCommit(commit_response(r, error)),
-            GroupRequest::OffsetFetch(r) if !r.groups.is_empty() => {
-                let groups = r
-                    .groups
-                    .iter()
-                    .map(|g| {
-                        OffsetFetchResponseGroup::default()
-                            .with_group_id(g.group_id.clone())
-                            .with_error_code(code)
-                    })
-                    .collect();
-                GroupResponse::OffsetFetch(OffsetFetchResponse::default().with_groups(groups))
-            }
-            GroupRequest::OffsetFetch(_) => {
-                GroupResponse::OffsetFetch(OffsetFetchResponse::default().with_error_code(code))
-            }
-            GroupRequest::ConsumerGroupHeartbeat(..) => GroupResponse::ConsumerGroupHeartbeat(
-                ConsumerGroupHeartbeatResponse::default().with_error_code(code),
-            ),
-        }
-    }
 }
 
 /// A group answer, to encode.
@@ -145,7 +107,7 @@ pub enum GroupResponse {
     ConsumerGroupDescribe(ConsumerGroupDescribeResponse),
 }
 
-fn commit_response(r: &OffsetCommitRequest, error: ErrorCode) -> OffsetCommitResponse {
+pub(super) fn commit_response(r: &OffsetCommitRequest, error: ErrorCode) -> OffsetCommitResponse {
     OffsetCommitResponse::default().with_topics(
         r.topics
             .iter()

@@ -35,6 +35,7 @@
 
 pub mod consumer;
 pub mod coordinator;
+pub mod error_answers;
 pub mod offsets_topic;
 pub mod routing;
 

@@ -179,7 +179,7 @@ impl ReplicaManager {
         image: &MetadataImage,
     ) {
         let Some(topic) = image.topic_by_name(OFFSETS_TOPIC) else {
-            let answer = request.error_response(ErrorCode::CoordinatorNotAvailable);
+            let answer = request.error_response(version, ErrorCode::CoordinatorNotAvailable);
             self.out.client.push((token, ClientResponse::Group(answer)));
             return;
         };
@@ -199,7 +199,7 @@ impl ReplicaManager {
             _ => led(request.group_id()),
         };
         if !leads {
-            let answer = request.error_response(ErrorCode::NotCoordinator);
+            let answer = request.error_response(version, ErrorCode::NotCoordinator);
             self.out.client.push((token, ClientResponse::Group(answer)));
             return;
         }

@@ -186,9 +186,11 @@ pub enum ClientRequest {
     },
     /// A consumer group request, at its wire version.
     Group(i16, Box<crate::group::GroupRequest>),
-    /// Groups this broker coordinates, optionally filtered by state.
-    ListGroups(Vec<String>),
+    /// Groups this broker coordinates, optionally filtered by state and (v5) type.
+    ListGroups(Vec<String>, Vec<String>),
     DescribeGroups(Vec<String>),
+    /// ConsumerGroupDescribe (KIP-848): the group ids.
+    ConsumerGroupDescribe(Vec<String>),
     /// Grow topics to these partition counts.
     CreatePartitions(Vec<(String, i32)>),
     /// DescribeConfigs: (resource type, name, the keys wanted or all).

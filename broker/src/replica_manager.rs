@@ -682,7 +682,12 @@ impl ReplicaManager {
             ClientRequest::FindCoordinator { keys, key_type } => {
                 self.handle_find_coordinator(token, keys, key_type, image)
             }
-            ClientRequest::ListGroups(states) => self.handle_list_groups(token, &states),
+            ClientRequest::ListGroups(states, types) => {
+                self.handle_list_groups(token, &states, &types)
+            }
+            ClientRequest::ConsumerGroupDescribe(ids) => {
+                self.handle_consumer_group_describe(token, &ids, image)
+            }
             ClientRequest::DescribeGroups(ids) => self.handle_describe_groups(token, &ids, image),
             ClientRequest::DescribeConfigs(resources) => {
                 self.handle_describe_configs(token, resources, image)

@@ -60,6 +60,13 @@ pub enum ErrorCode {
     /// A log's storage failed (an I/O error on its segment files): Kafka's
     /// `KafkaStorageException`, retriable (the partition moves to a healthy log dir).
     KafkaStorageError = 56,
+    GroupIdNotFound = 69,
+    GroupMaxSizeReached = 81,
+    FencedInstanceId = 82,
+    FencedMemberEpoch = 110,
+    UnreleasedInstanceId = 111,
+    UnsupportedAssignor = 112,
+    StaleMemberEpoch = 113,
 }
 
 impl ErrorCode {
@@ -69,7 +76,7 @@ impl ErrorCode {
     }
 
     /// Every code kraftsim knows, for reading one off the wire.
-    pub const ALL: [ErrorCode; 44] = {
+    pub const ALL: [ErrorCode; 51] = {
         use ErrorCode::*;
         [
             None,
@@ -116,6 +123,13 @@ impl ErrorCode {
             MemberIdRequired,
             InvalidConfig,
             KafkaStorageError,
+            GroupIdNotFound,
+            GroupMaxSizeReached,
+            FencedInstanceId,
+            FencedMemberEpoch,
+            UnreleasedInstanceId,
+            UnsupportedAssignor,
+            StaleMemberEpoch,
         ]
     };
 
@@ -172,6 +186,13 @@ impl ErrorCode {
             MemberIdRequired => "MEMBER_ID_REQUIRED",
             InvalidConfig => "INVALID_CONFIG",
             KafkaStorageError => "KAFKA_STORAGE_ERROR",
+            GroupIdNotFound => "GROUP_ID_NOT_FOUND",
+            GroupMaxSizeReached => "GROUP_MAX_SIZE_REACHED",
+            FencedInstanceId => "FENCED_INSTANCE_ID",
+            FencedMemberEpoch => "FENCED_MEMBER_EPOCH",
+            UnreleasedInstanceId => "UNRELEASED_INSTANCE_ID",
+            UnsupportedAssignor => "UNSUPPORTED_ASSIGNOR",
+            StaleMemberEpoch => "STALE_MEMBER_EPOCH",
         }
     }
 

@@ -264,16 +264,27 @@ fn java_classic_group_rebalances_and_commits() {
     );
 }
 
-/// KIP-848's protocol is not implemented: the Java client must say so, not spin.
+/// KIP-848's protocol (`group.protocol=consumer`): the Java client subscribes, the
+/// coordinator's uniform assignor splits the partitions as a second member joins and
+/// gives them back as it leaves, both commit by member epoch, and a restarted member
+/// starts at the committed offsets.
 #[test]
-fn java_consumer_group_protocol_is_refused_clearly() {
+fn java_consumer_group_protocol_rebalances_and_commits() {
     let run = check("consumer-protocol", &[]);
     assert_eq!(
         outcome(&run, "consumer-protocol"),
-        "refused: org.apache.kafka.common.errors.UnsupportedVersionException: The cluster does not support the new CONSUMER group protocol. Set group.protocol=classic on the consumer configs to revert to the CLASSIC protocol until the cluster is upgraded.",
+        "works: split 2+2 when B joined, 4 back to A when B left, commits read back after a restart",
         "{}",
         run.show()
     );
+    for step in [
+        "member B joined: rebalanced",
+        "describeConsumerGroups: ",
+        "Consumer Stable, 2 members, assignor uniform",
+        "member B left: A has all 4 partitions again",
+    ] {
+        assert!(run.stdout.contains(step), "{step}\n{}", run.show());
+    }
 }
 
 /// No transactions: initTransactions() must fail at once with the reason, not after

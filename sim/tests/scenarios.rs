@@ -4,6 +4,8 @@
 mod acks;
 #[path = "scenarios/common.rs"]
 mod common;
+#[path = "scenarios/consumer_group_failover.rs"]
+mod consumer_group_failover;
 #[path = "scenarios/crash.rs"]
 mod crash;
 #[path = "scenarios/eligible_leader_replicas.rs"]

@@ -13,6 +13,7 @@
 //! Stable at the same generation, so its members' heartbeats and commits go on being
 //! accepted: a coordinator failover is not a rebalance.
 
+use super::consumer::{ConsumerGroup, TopicsView};
 use super::offsets_topic::{
     encode_commits, encode_group_metadata, partition_for, CommittedOffset, GroupMetadata,
     MemberMetadata, OffsetsRecord,
@@ -27,10 +28,13 @@ use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::offset_fetch_response::{
-    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use kafka_protocol::messages::{
+    ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
     DescribeGroupsResponse, GroupId, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
     JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsResponse,
     OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
@@ -66,6 +70,8 @@ pub enum GroupRequest {
     LeaveGroup(LeaveGroupRequest),
     OffsetCommit(OffsetCommitRequest),
     OffsetFetch(OffsetFetchRequest),
+    /// KIP-848's heartbeat ([`super::consumer`]).
+    ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest, ClientIdentity),
 }
 
 impl GroupRequest {
@@ -76,7 +82,12 @@ impl GroupRequest {
             GroupRequest::Heartbeat(r) => r.group_id.0.as_str(),
             GroupRequest::LeaveGroup(r) => r.group_id.0.as_str(),
             GroupRequest::OffsetCommit(r) => r.group_id.0.as_str(),
-            GroupRequest::OffsetFetch(r) => r.group_id.0.as_str(),
+            // v8+ names groups in a list; a consumer asks for its one group.
+            GroupRequest::OffsetFetch(r) => r
+                .groups
+                .first()
+                .map_or(r.group_id.0.as_str(), |g| g.group_id.0.as_str()),
+            GroupRequest::ConsumerGroupHeartbeat(r, _) => r.group_id.0.as_str(),
         }
     }
 }
@@ -92,6 +103,8 @@ pub enum GroupResponse {
     OffsetFetch(OffsetFetchResponse),
     ListGroups(ListGroupsResponse),
     DescribeGroups(DescribeGroupsResponse),
+    ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse),
+    ConsumerGroupDescribe(ConsumerGroupDescribeResponse),
 }
 
 pub(super) fn commit_response(r: &OffsetCommitRequest, error: ErrorCode) -> OffsetCommitResponse {
@@ -149,6 +162,8 @@ struct Member {
     /// first), which DescribeGroups reports.
     client_id: String,
     client_host: String,
+    /// `group.instance.id` (KIP-345): a static member, whose restart keeps its place.
+    instance_id: Option<String>,
 }
 
 /// Kafka's `ClassicGroup.generateMemberId`: the client id, a dash and a UUID. The UUID
@@ -176,7 +191,7 @@ fn member_id_for(client_id: &str, member: u64, connection_id: u64) -> String {
 }
 
 #[derive(Debug)]
-struct Group {
+pub(super) struct Group {
     state: GroupState,
     generation: i32,
     protocol_type: Option<String>,
@@ -195,6 +210,36 @@ struct Group {
 }
 
 impl Group {
+    /// The member holding a `group.instance.id`.
+    fn static_member(&self, instance_id: &str) -> Option<&str> {
+        self.members
+            .iter()
+            .find(|(_, m)| m.instance_id.as_deref() == Some(instance_id))
+            .map(|(id, _)| id.as_str())
+    }
+
+    /// Kafka's `ClassicGroup.validateMember`: with an instance id, the member must be the
+    /// one holding it (UNKNOWN_MEMBER_ID if nobody does, FENCED_INSTANCE_ID if another
+    /// member id does: an older instance of a restarted static member is fenced); without
+    /// one, the member id must be in the group.
+    fn validate_member(&self, member_id: &str, instance_id: Option<&str>) -> Result<(), ErrorCode> {
+        match instance_id {
+            Some(instance) => match self.static_member(instance) {
+                None => Err(ErrorCode::UnknownMemberId),
+                Some(holder) if holder != member_id => Err(ErrorCode::FencedInstanceId),
+                Some(_) => Ok(()),
+            },
+            None if self.members.contains_key(member_id) => Ok(()),
+            None => Err(ErrorCode::UnknownMemberId),
+        }
+    }
+
+    /// Whether the group has no members and no rebalance going (Kafka's
+    /// `ClassicGroup.isEmpty`, state Empty): such a group may become a consumer group.
+    pub(super) fn is_empty(&self) -> bool {
+        self.state == GroupState::Empty && self.members.is_empty()
+    }
+
     fn new() -> Self {
         Self {
             state: GroupState::Empty,
@@ -235,6 +280,7 @@ impl Group {
                     assignment: m.assignment,
                     client_id: m.client_id,
                     client_host: m.client_host,
+                    instance_id: m.group_instance_id,
                 };
                 (m.member_id, member)
             })
@@ -274,7 +320,7 @@ impl Group {
                 .iter()
                 .map(|(id, m)| MemberMetadata {
                     member_id: id.clone(),
-                    group_instance_id: None,
+                    group_instance_id: m.instance_id.clone(),
                     client_id: m.client_id.clone(),
                     client_host: m.client_host.clone(),
                     rebalance_timeout_ms: m.rebalance_timeout_ms.min(i32::MAX as u64) as i32,
@@ -317,6 +363,17 @@ pub enum PendingAppend {
     },
     /// A group's metadata nobody waits on (the group went Empty).
     GroupMetadata,
+    /// A restarted static member took its old place (KIP-345): its JoinGroup is answered
+    /// once the group is stored.
+    JoinAnswer {
+        reply: ClientToken,
+        response: Box<JoinGroupResponse>,
+    },
+    /// A consumer group changed by a heartbeat: the heartbeat is answered once stored.
+    ConsumerHeartbeat {
+        reply: ClientToken,
+        response: Box<ConsumerGroupHeartbeatResponse>,
+    },
 }
 
 /// Records the coordinator wants appended to `__consumer_offsets`, with acks=all.
@@ -341,15 +398,30 @@ fn append_error_to_response_error(error: ErrorCode) -> ErrorCode {
     }
 }
 
+/// One partition's committed offset as OffsetFetch answers it: (partition, offset, leader
+/// epoch, metadata).
+type CommittedPartition = (i32, i64, i32, String);
+
+/// A group as the log last wrote it, while a partition loads.
+enum Loaded {
+    Classic(GroupMetadata),
+    Consumer(Box<ConsumerGroup>),
+}
+
 /// Every group this broker coordinates.
 #[derive(Debug)]
 pub struct GroupCoordinator {
-    groups: BTreeMap<String, Group>,
+    /// The classic groups.
+    pub(super) groups: BTreeMap<String, Group>,
+    /// The KIP-848 consumer groups; a group id is in one map or the other.
+    pub(super) consumer_groups: BTreeMap<String, ConsumerGroup>,
+    /// The topics, as a heartbeat needs them (names, ids, partition counts).
+    pub(super) topics: TopicsView,
     offsets: BTreeMap<String, BTreeMap<(String, i32), CommittedOffset>>,
     num_partitions: i32,
-    next_member: u64,
-    out: Vec<(ClientToken, GroupResponse)>,
-    appends: Vec<OffsetsAppend>,
+    pub(super) next_member: u64,
+    pub(super) out: Vec<(ClientToken, GroupResponse)>,
+    pub(super) appends: Vec<OffsetsAppend>,
 }
 
 fn s(x: &str) -> StrBytes {
@@ -360,6 +432,8 @@ impl GroupCoordinator {
     pub fn new(num_partitions: i32) -> Self {
         Self {
             groups: BTreeMap::new(),
+            consumer_groups: BTreeMap::new(),
+            topics: TopicsView::new(),
             offsets: BTreeMap::new(),
             num_partitions,
             next_member: 0,
@@ -391,22 +465,52 @@ impl GroupCoordinator {
     /// newer than its log and is kept (a new leader epoch while already leading is not a
     /// reload, as in Kafka's `CoordinatorRuntime.scheduleLoadOperation`).
     pub fn load(&mut self, records: Vec<OffsetsRecord>, now_ms: u64) {
-        let in_memory: BTreeSet<String> = self.groups.keys().cloned().collect();
-        let mut loaded: BTreeMap<String, Option<GroupMetadata>> = BTreeMap::new();
+        let in_memory: BTreeSet<String> = self
+            .groups
+            .keys()
+            .chain(self.consumer_groups.keys())
+            .cloned()
+            .collect();
+        // The last record of a group id wins, whichever type wrote it: a group that changed
+        // type wrote the old type's tombstone first.
+        let mut loaded: BTreeMap<String, Loaded> = BTreeMap::new();
         for record in records {
             match record {
                 OffsetsRecord::OffsetCommit(c) => self.store_offsets(vec![c]),
-                OffsetsRecord::GroupMetadata { group, value } => {
-                    loaded.insert(group, value);
-                }
+                OffsetsRecord::GroupMetadata { group, value } => match value {
+                    Some(v) => {
+                        loaded.insert(group, Loaded::Classic(v));
+                    }
+                    None => {
+                        if matches!(loaded.get(&group), Some(Loaded::Classic(_))) {
+                            loaded.remove(&group);
+                        }
+                    }
+                },
+                OffsetsRecord::ConsumerGroup { group, value } => match value {
+                    Some(v) => {
+                        loaded.insert(group, Loaded::Consumer(Box::new(v)));
+                    }
+                    None => {
+                        if matches!(loaded.get(&group), Some(Loaded::Consumer(_))) {
+                            loaded.remove(&group);
+                        }
+                    }
+                },
             }
         }
         for (group, value) in loaded {
             if in_memory.contains(&group) {
                 continue;
             }
-            if let Some(value) = value {
-                self.groups.insert(group, Group::from_record(value, now_ms));
+            match value {
+                Loaded::Classic(v) => {
+                    self.groups.insert(group, Group::from_record(v, now_ms));
+                }
+                Loaded::Consumer(mut g) => {
+                    g.restart_sessions(now_ms);
+                    self.consumer_groups.insert(group, *g);
+                }
             }
         }
     }
@@ -436,6 +540,31 @@ impl GroupCoordinator {
         }
     }
 
+    /// Appends `group`'s metadata and answers `token`'s JoinGroup once it is stored.
+    fn store_group_then_answer(
+        &mut self,
+        group_id: &str,
+        token: ClientToken,
+        answer: JoinGroupResponse,
+        now_ms: u64,
+    ) {
+        let pending = PendingAppend::JoinAnswer {
+            reply: token,
+            response: Box::new(answer),
+        };
+        let records = self.groups.get(group_id).and_then(|g| {
+            encode_group_metadata(group_id, Some(&g.to_record(None, now_ms)), now_ms as i64)
+        });
+        match records {
+            Some(records) => self.appends.push(OffsetsAppend {
+                partition: self.partition_for(group_id),
+                records,
+                pending,
+            }),
+            None => self.append_done(pending, ErrorCode::UnknownServerError, now_ms),
+        }
+    }
+
     /// Forgets the groups of a partition this broker no longer leads; their waiting
     /// members are told NOT_COORDINATOR.
     pub fn unload(&mut self, partition: i32) {
@@ -443,10 +572,12 @@ impl GroupCoordinator {
             .groups
             .keys()
             .chain(self.offsets.keys())
+            .chain(self.consumer_groups.keys())
             .filter(|g| partition_for(g, self.num_partitions) == partition)
             .cloned()
             .collect();
         for g in gone {
+            self.consumer_groups.remove(&g);
             if let Some(group) = self.groups.remove(&g) {
                 let code = ErrorCode::NotCoordinator.code();
                 for m in group.members.values() {
@@ -487,8 +618,11 @@ impl GroupCoordinator {
                 ));
             }
             GroupRequest::LeaveGroup(r) => self.leave(token, r, now_ms),
-            GroupRequest::OffsetCommit(r) => self.commit(token, r, now_ms),
+            GroupRequest::OffsetCommit(r) => self.commit(token, version, r, now_ms),
             GroupRequest::OffsetFetch(r) => self.fetch_offsets(token, r),
+            GroupRequest::ConsumerGroupHeartbeat(r, client) => {
+                self.consumer_group_heartbeat(token, r, client, now_ms)
+            }
         }
     }
 
@@ -520,6 +654,13 @@ impl GroupCoordinator {
             ));
             return;
         }
+        if !self.classic_join_allowed(&group_id, now_ms) {
+            self.out.push((
+                token,
+                error(ErrorCode::InconsistentGroupProtocol, r.member_id.as_str()),
+            ));
+            return;
+        }
         let protocol_type = r.protocol_type.as_str().to_string();
         let group = self.groups.entry(group_id).or_insert_with(Group::new);
         let inconsistent = r.protocols.is_empty()
@@ -540,6 +681,16 @@ impl GroupCoordinator {
             return;
         }
         let mut member_id = r.member_id.as_str().to_string();
+        // KIP-345: `group.instance.id` (JoinGroup v5+) makes the member static.
+        let instance_id = r
+            .group_instance_id
+            .as_ref()
+            .filter(|_| version >= 5)
+            .map(|i| i.as_str().to_string());
+        let holder = instance_id
+            .as_deref()
+            .and_then(|i| group.static_member(i))
+            .map(str::to_string);
         if member_id.is_empty() {
             // Skip ids a loaded group already has (another coordinator drew them).
             loop {
@@ -552,13 +703,27 @@ impl GroupCoordinator {
                     break;
                 }
             }
-            if version >= 4 {
-                // KIP-394: the member must come back with the id it is given.
+            if let Some(old) = holder {
+                if let Some(answer) =
+                    replace_static_member(group, &old, &member_id, &r, now_ms, &mut self.out)
+                {
+                    // Stable, same protocol: the restarted member takes the old one's
+                    // place without a rebalance, once the group is stored.
+                    self.store_group_then_answer(r.group_id.0.as_str(), token, answer, now_ms);
+                    return;
+                }
+            } else if version >= 4 && instance_id.is_none() {
+                // KIP-394: the member must come back with the id it is given (static
+                // members are known by their instance id and skip this).
                 group.pending_members.insert(member_id.clone());
                 self.out
                     .push((token, error(ErrorCode::MemberIdRequired, &member_id)));
                 return;
             }
+        } else if holder.as_ref().is_some_and(|h| *h != member_id) {
+            self.out
+                .push((token, error(ErrorCode::FencedInstanceId, &member_id)));
+            return;
         } else if !group.members.contains_key(&member_id)
             && !group.pending_members.remove(&member_id)
         {
@@ -593,6 +758,7 @@ impl GroupCoordinator {
                 assignment: Bytes::new(),
                 client_id: client.client_id.clone(),
                 client_host: client.client_host.clone(),
+                instance_id: instance_id.clone(),
             });
         member.session_timeout_ms = r.session_timeout_ms as u64;
         member.rebalance_timeout_ms = rebalance_timeout_ms as u64;
@@ -684,8 +850,8 @@ impl GroupCoordinator {
             return;
         };
         let member_id = r.member_id.as_str().to_string();
-        if !group.members.contains_key(&member_id) {
-            self.out.push((token, error(ErrorCode::UnknownMemberId)));
+        if let Err(code) = group.validate_member(&member_id, r.group_instance_id.as_deref()) {
+            self.out.push((token, error(code)));
             return;
         }
         if r.generation_id != group.generation {
@@ -807,7 +973,11 @@ impl GroupCoordinator {
             return ErrorCode::UnknownMemberId;
         };
         let generation = group.generation;
-        let Some(m) = group.members.get_mut(r.member_id.as_str()) else {
+        let member_id = r.member_id.as_str();
+        if let Err(code) = group.validate_member(member_id, r.group_instance_id.as_deref()) {
+            return code;
+        }
+        let Some(m) = group.members.get_mut(member_id) else {
             return ErrorCode::UnknownMemberId;
         };
         if r.generation_id != generation {
@@ -822,13 +992,17 @@ impl GroupCoordinator {
     }
 
     fn leave(&mut self, token: ClientToken, r: LeaveGroupRequest, now_ms: u64) {
-        let mut ids: Vec<String> = r
+        // (member id, group.instance.id): v3+ names members, each possibly static.
+        let mut ids: Vec<(String, Option<String>)> = r
             .members
             .iter()
-            .map(|m| m.member_id.as_str().to_string())
+            .map(|m| {
+                let instance = m.group_instance_id.as_ref().map(|i| i.as_str().to_string());
+                (m.member_id.as_str().to_string(), instance)
+            })
             .collect();
         if !r.member_id.is_empty() {
-            ids.push(r.member_id.as_str().to_string());
+            ids.push((r.member_id.as_str().to_string(), None));
         }
         let Some(group) = self.groups.get_mut(r.group_id.0.as_str()) else {
             self.out.push((
@@ -842,17 +1016,27 @@ impl GroupCoordinator {
         };
         let mut results = Vec::new();
         let mut any = false;
-        for id in &ids {
-            let found = group.members.remove(id).is_some();
-            any |= found;
+        for (id, instance) in &ids {
+            // Kafka's `classicGroupLeave`: a static member may leave by its instance id
+            // alone; a member id that is not the instance's holder is fenced.
+            let code = match instance.as_deref() {
+                Some(i) => match group.static_member(i).map(str::to_string) {
+                    None => ErrorCode::UnknownMemberId,
+                    Some(h) if !id.is_empty() && h != *id => ErrorCode::FencedInstanceId,
+                    Some(h) => {
+                        group.members.remove(&h);
+                        ErrorCode::None
+                    }
+                },
+                None if group.members.remove(id).is_some() => ErrorCode::None,
+                None => ErrorCode::UnknownMemberId,
+            };
+            any |= code == ErrorCode::None;
             results.push(
                 MemberResponse::default()
                     .with_member_id(s(id))
-                    .with_error_code(if found {
-                        0
-                    } else {
-                        ErrorCode::UnknownMemberId.code()
-                    }),
+                    .with_group_instance_id(instance.as_deref().map(s))
+                    .with_error_code(code.code()),
             );
         }
         let top = if any || ids.is_empty() {
@@ -902,7 +1086,7 @@ impl GroupCoordinator {
         self.maybe_complete_join(group_id, now_ms);
     }
 
-    fn commit(&mut self, token: ClientToken, r: OffsetCommitRequest, now_ms: u64) {
+    fn commit(&mut self, token: ClientToken, version: i16, r: OffsetCommitRequest, now_ms: u64) {
         let group_id = r.group_id.0.as_str().to_string();
         let member_id = r.member_id.as_str();
         // A group known only by its offsets is, to Kafka, a loaded group that is Empty.
@@ -912,7 +1096,16 @@ impl GroupCoordinator {
                 .contains_key(&group_id)
                 .then_some(&offsets_only)
         });
-        let checked = validate_offset_commit(group, member_id, r.generation_id_or_member_epoch);
+        let epoch = r.generation_id_or_member_epoch;
+        let checked = match self.consumer_groups.get(&group_id) {
+            Some(consumer) => consumer.validate_offset_commit(member_id, epoch, Some(version)),
+            // OffsetMetadataManager.validateOffsetCommit: from v9 an unknown group is
+            // GROUP_ID_NOT_FOUND for a member's commit, ILLEGAL_GENERATION before.
+            None if group.is_none() && epoch >= 0 && version >= 9 => {
+                Err(ErrorCode::GroupIdNotFound)
+            }
+            None => validate_offset_commit(group, member_id, r.group_instance_id.as_deref(), epoch),
+        };
         if let Err(code) = checked {
             self.out.push((
                 token,
@@ -982,6 +1175,27 @@ impl GroupCoordinator {
                 assignments,
             } => self.assignment_stored(&group, generation, assignments, error, now_ms),
             PendingAppend::GroupMetadata => {}
+            PendingAppend::JoinAnswer { reply, response } => {
+                let code = append_error_to_response_error(error);
+                let response = if code == ErrorCode::None {
+                    *response
+                } else {
+                    JoinGroupResponse::default()
+                        .with_error_code(code.code())
+                        .with_generation_id(-1)
+                };
+                self.out.push((reply, GroupResponse::JoinGroup(response)));
+            }
+            PendingAppend::ConsumerHeartbeat { reply, response } => {
+                let code = append_error_to_response_error(error);
+                let response = if code == ErrorCode::None {
+                    *response
+                } else {
+                    ConsumerGroupHeartbeatResponse::default().with_error_code(code.code())
+                };
+                self.out
+                    .push((reply, GroupResponse::ConsumerGroupHeartbeat(response)));
+            }
         }
     }
 
@@ -999,66 +1213,152 @@ impl GroupCoordinator {
         ));
     }
 
-    fn fetch_offsets(&mut self, token: ClientToken, r: OffsetFetchRequest) {
-        let group_id = r.group_id.0.as_str();
-        let stored = self.offsets.get(group_id);
-        let partition = |topic: &str, p: i32| {
+    /// The stored offsets of `group` for `topics` (every partition it has committed when
+    /// `None`): (topic, [(partition, offset, leader epoch, metadata)]), -1 where nothing
+    /// is committed.
+    fn committed(
+        &self,
+        group: &str,
+        topics: Option<Vec<(String, Vec<i32>)>>,
+    ) -> Vec<(String, Vec<CommittedPartition>)> {
+        let stored = self.offsets.get(group);
+        let one = |topic: &str, p: i32| {
             let c = stored.and_then(|o| o.get(&(topic.to_string(), p)));
-            OffsetFetchResponsePartition::default()
-                .with_partition_index(p)
-                .with_committed_offset(c.map_or(-1, |c| c.offset))
-                .with_committed_leader_epoch(c.map_or(-1, |c| c.leader_epoch))
-                .with_metadata(Some(s(c.map_or("", |c| c.metadata.as_str()))))
+            (
+                p,
+                c.map_or(-1, |c| c.offset),
+                c.map_or(-1, |c| c.leader_epoch),
+                c.map_or(String::new(), |c| c.metadata.clone()),
+            )
         };
-        let topics: Vec<OffsetFetchResponseTopic> = match &r.topics {
-            Some(topics) => topics
-                .iter()
-                .map(|t| {
-                    OffsetFetchResponseTopic::default()
-                        .with_name(t.name.clone())
-                        .with_partitions(
-                            t.partition_indexes
-                                .iter()
-                                .map(|p| partition(t.name.0.as_str(), *p))
-                                .collect(),
-                        )
-                })
-                .collect(),
-            None => {
-                let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-                for (topic, p) in stored.into_iter().flat_map(|o| o.keys()) {
-                    by_topic.entry(topic.clone()).or_default().push(*p);
-                }
-                by_topic
-                    .into_iter()
-                    .map(|(topic, ps)| {
-                        OffsetFetchResponseTopic::default()
-                            .with_name(TopicName(s(&topic)))
-                            .with_partitions(ps.into_iter().map(|p| partition(&topic, p)).collect())
-                    })
-                    .collect()
+        let wanted = topics.unwrap_or_else(|| {
+            let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+            for (topic, p) in stored.into_iter().flat_map(|o| o.keys()) {
+                by_topic.entry(topic.clone()).or_default().push(*p);
             }
-        };
+            by_topic.into_iter().collect()
+        });
+        wanted
+            .into_iter()
+            .map(|(topic, ps)| {
+                let parts = ps.iter().map(|p| one(&topic, *p)).collect();
+                (topic, parts)
+            })
+            .collect()
+    }
+
+    /// OffsetFetch. Up to v7 one group; from v8 a list of groups, and from v9 a KIP-848
+    /// member's id and epoch, checked as Kafka's `ConsumerGroup.validateOffsetFetch` checks
+    /// them (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH); a request without them (an admin
+    /// client) reads any group.
+    fn fetch_offsets(&mut self, token: ClientToken, r: OffsetFetchRequest) {
+        if !r.groups.is_empty() {
+            let groups = r.groups.iter().map(|g| self.fetch_group(g)).collect();
+            self.out.push((
+                token,
+                GroupResponse::OffsetFetch(OffsetFetchResponse::default().with_groups(groups)),
+            ));
+            return;
+        }
+        let wanted = r.topics.as_ref().map(|ts| {
+            ts.iter()
+                .map(|t| (t.name.0.as_str().to_string(), t.partition_indexes.clone()))
+                .collect()
+        });
+        let topics = self
+            .committed(r.group_id.0.as_str(), wanted)
+            .into_iter()
+            .map(|(topic, parts)| {
+                OffsetFetchResponseTopic::default()
+                    .with_name(TopicName(s(&topic)))
+                    .with_partitions(
+                        parts
+                            .into_iter()
+                            .map(|(p, offset, epoch, metadata)| {
+                                OffsetFetchResponsePartition::default()
+                                    .with_partition_index(p)
+                                    .with_committed_offset(offset)
+                                    .with_committed_leader_epoch(epoch)
+                                    .with_metadata(Some(s(&metadata)))
+                            })
+                            .collect(),
+                    )
+            })
+            .collect();
         self.out.push((
             token,
             GroupResponse::OffsetFetch(OffsetFetchResponse::default().with_topics(topics)),
         ));
     }
 
-    /// ListGroups: the groups this coordinator has, optionally only those in `states`.
-    pub fn list_groups(&self, states: &[String]) -> ListGroupsResponse {
-        let groups = self
-            .groups
-            .iter()
-            .filter(|(_, g)| states.is_empty() || states.iter().any(|s| s == g.state.name()))
-            .map(|(id, g)| {
-                ListedGroup::default()
-                    .with_group_id(GroupId(s(id)))
-                    .with_protocol_type(s(g.protocol_type.as_deref().unwrap_or("")))
-                    .with_group_state(s(g.state.name()))
+    fn fetch_group(&self, g: &OffsetFetchRequestGroup) -> OffsetFetchResponseGroup {
+        let group_id = g.group_id.0.as_str();
+        let answer = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
+        if let Some(consumer) = self.consumer_groups.get(group_id) {
+            let member = g.member_id.as_ref().map(|m| m.as_str());
+            if let Err(code) = consumer.validate_offset_fetch(member, g.member_epoch) {
+                return answer.with_error_code(code.code());
+            }
+        }
+        let wanted = g.topics.as_ref().map(|ts| {
+            ts.iter()
+                .map(|t| (t.name.0.as_str().to_string(), t.partition_indexes.clone()))
+                .collect()
+        });
+        let topics = self
+            .committed(group_id, wanted)
+            .into_iter()
+            .map(|(topic, parts)| {
+                OffsetFetchResponseTopics::default()
+                    .with_name(TopicName(s(&topic)))
+                    .with_partitions(
+                        parts
+                            .into_iter()
+                            .map(|(p, offset, epoch, metadata)| {
+                                OffsetFetchResponsePartitions::default()
+                                    .with_partition_index(p)
+                                    .with_committed_offset(offset)
+                                    .with_committed_leader_epoch(epoch)
+                                    .with_metadata(Some(s(&metadata)))
+                            })
+                            .collect(),
+                    )
             })
             .collect();
-        ListGroupsResponse::default().with_groups(groups)
+        answer.with_topics(topics)
+    }
+
+    /// ListGroups: the groups this coordinator has, only those in `states` and of `types`
+    /// when they are given (both compared ignoring case, as Kafka's
+    /// `GroupMetadataManager.listGroups` does). Each carries its type (v5, KIP-848):
+    /// "classic" or "consumer".
+    pub fn list_groups(&self, states: &[String], types: &[String]) -> ListGroupsResponse {
+        let wanted = |state: &str, kind: &str| {
+            (states.is_empty() || states.iter().any(|s| s.eq_ignore_ascii_case(state)))
+                && (types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(kind)))
+        };
+        let listed = |id: &str, protocol_type: &str, state: &str, kind: &str| {
+            ListedGroup::default()
+                .with_group_id(GroupId(s(id)))
+                .with_protocol_type(s(protocol_type))
+                .with_group_state(s(state))
+                .with_group_type(s(kind))
+        };
+        let classic = self
+            .groups
+            .iter()
+            .filter(|(_, g)| wanted(g.state.name(), "classic"))
+            .map(|(id, g)| {
+                let protocol_type = g.protocol_type.as_deref().unwrap_or("");
+                (id, listed(id, protocol_type, g.state.name(), "classic"))
+            });
+        let consumer = self
+            .consumer_groups
+            .iter()
+            .filter(|(_, g)| wanted(g.state_name(), "consumer"))
+            .map(|(id, g)| (id, listed(id, "consumer", g.state_name(), "consumer")));
+        let by_id: BTreeMap<&String, ListedGroup> = classic.chain(consumer).collect();
+        ListGroupsResponse::default().with_groups(by_id.into_values().collect())
     }
 
     /// DescribeGroups for one group this coordinator owns (`Dead` if it has never seen it),
@@ -1087,7 +1387,8 @@ impl GroupCoordinator {
                     .with_member_id(s(id))
                     .with_client_id(s(&m.client_id))
                     .with_client_host(s(&m.client_host))
-                    .with_member_assignment(m.assignment.clone());
+                    .with_member_assignment(m.assignment.clone())
+                    .with_group_instance_id(m.instance_id.as_deref().map(s));
                 if !stable {
                     return member;
                 }
@@ -1110,6 +1411,7 @@ impl GroupCoordinator {
 
     /// Expires silent members and finishes rebalances whose time is up.
     pub fn tick(&mut self, now_ms: u64) {
+        self.expire_consumer_members(now_ms);
         let ids: Vec<String> = self.groups.keys().cloned().collect();
         for id in ids {
             let Some(group) = self.groups.get_mut(&id) else {
@@ -1133,6 +1435,68 @@ impl GroupCoordinator {
             }
         }
     }
+}
+
+/// A restarted static member (KIP-345) joins with no member id and its old instance id:
+/// the old member is replaced by `new_id` with its assignment (Kafka's
+/// `ClassicGroup.replaceStaticMember`; the old member's waiting requests are told
+/// FENCED_INSTANCE_ID). In a Stable group whose protocol the member still supports, the
+/// answer is the current generation, no rebalance (`updateStaticMemberThenRebalanceOr
+/// CompleteJoin`), with the leader as it was before the replacement, so a restarted
+/// leader takes the follower's path (JoinGroup below v9 cannot say "skip assignment")
+/// and gets its assignment from SyncGroup. Otherwise `None`: the member, now under its
+/// new id, rejoins as any member does and the group rebalances.
+fn replace_static_member(
+    group: &mut Group,
+    old_id: &str,
+    new_id: &str,
+    r: &JoinGroupRequest,
+    now_ms: u64,
+    out: &mut Vec<(ClientToken, GroupResponse)>,
+) -> Option<JoinGroupResponse> {
+    let mut member = group.members.remove(old_id)?;
+    let fenced = ErrorCode::FencedInstanceId.code();
+    if let Some(t) = member.awaiting_join.take() {
+        let answer = JoinGroupResponse::default()
+            .with_error_code(fenced)
+            .with_generation_id(-1)
+            .with_member_id(s(old_id));
+        out.push((t, GroupResponse::JoinGroup(answer)));
+    }
+    if let Some(t) = member.awaiting_sync.take() {
+        let answer = SyncGroupResponse::default().with_error_code(fenced);
+        out.push((t, GroupResponse::SyncGroup(answer)));
+    }
+    member.last_heartbeat_ms = now_ms;
+    let previous_leader = group.leader.clone();
+    if group.leader.as_deref() == Some(old_id) {
+        group.leader = Some(new_id.to_string());
+    }
+    let protocol = group.protocol.clone().unwrap_or_default();
+    let supports_current = r.protocols.iter().any(|p| p.name.as_str() == protocol);
+    if group.state != GroupState::Stable || !supports_current {
+        group.members.insert(new_id.to_string(), member);
+        return None;
+    }
+    member.protocols = r
+        .protocols
+        .iter()
+        .map(|p| (p.name.as_str().to_string(), p.metadata.clone()))
+        .collect();
+    member.session_timeout_ms = r.session_timeout_ms.max(0) as u64;
+    if r.rebalance_timeout_ms > 0 {
+        member.rebalance_timeout_ms = r.rebalance_timeout_ms as u64;
+    }
+    group.members.insert(new_id.to_string(), member);
+    Some(
+        JoinGroupResponse::default()
+            .with_error_code(0)
+            .with_generation_id(group.generation)
+            .with_protocol_type(group.protocol_type.as_deref().map(s))
+            .with_protocol_name(Some(s(&protocol)))
+            .with_leader(s(previous_leader.as_deref().unwrap_or_default()))
+            .with_member_id(s(new_id)),
+    )
 }
 
 /// Kafka's `GroupMetadataManager.classicGroupJoinExistingMember`: a member that joins
@@ -1209,6 +1573,7 @@ fn join_answer(group: &Group, member_id: &str, with_members: bool) -> JoinGroupR
 fn validate_offset_commit(
     group: Option<&Group>,
     member_id: &str,
+    instance_id: Option<&str>,
     generation: i32,
 ) -> Result<(), ErrorCode> {
     let Some(group) = group else {
@@ -1221,10 +1586,8 @@ fn validate_offset_commit(
     if generation < 0 && group.state == GroupState::Empty {
         return Ok(());
     }
-    if generation >= 0 || !member_id.is_empty() {
-        if !group.members.contains_key(member_id) {
-            return Err(ErrorCode::UnknownMemberId);
-        }
+    if generation >= 0 || !member_id.is_empty() || instance_id.is_some() {
+        group.validate_member(member_id, instance_id)?;
         if generation != group.generation {
             return Err(ErrorCode::IllegalGeneration);
         }

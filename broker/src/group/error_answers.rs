@@ -6,9 +6,10 @@
 //!   for the whole answer (JoinGroup with generation -1 and empty member ids, Kafka's
 //!   `UNKNOWN_GENERATION_ID` and `UNKNOWN_MEMBER_ID`; LeaveGroup v3+ with no members);
 //! - OffsetCommit answers every partition it was asked to commit with the error;
-//! - OffsetFetch v2+ answers one top-level `error_code` and no partitions, while v0 and
-//!   v1, which have no top-level error, answer each requested partition with it
-//!   (`OffsetFetchRequest.getErrorResponse`);
+//! - ConsumerGroupHeartbeat (KIP-848) carries one `error_code`;
+//! - OffsetFetch v8+ answers each named group with it (KIP-709); v2 to v7 answer one
+//!   top-level `error_code` and no partitions, while v0 and v1, which have no top-level
+//!   error, answer each requested partition with it (`OffsetFetchRequest.getErrorResponse`);
 //! - DescribeGroups answers each group with it (`DescribeGroupsResponse.groupError`).
 //!
 //! Two callers: the broker's routing (NOT_COORDINATOR when it does not lead the group's
@@ -21,11 +22,12 @@ use super::{GroupRequest, GroupResponse};
 use controller::ErrorCode;
 use kafka_protocol::messages::describe_groups_response::DescribedGroup;
 use kafka_protocol::messages::offset_fetch_response::{
-    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
 use kafka_protocol::messages::{
-    DescribeGroupsResponse, GroupId, HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse,
-    ListGroupsResponse, OffsetFetchRequest, OffsetFetchResponse, SyncGroupResponse,
+    ConsumerGroupHeartbeatResponse, DescribeGroupsResponse, GroupId, HeartbeatResponse,
+    JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, OffsetFetchRequest,
+    OffsetFetchResponse, SyncGroupResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -58,17 +60,32 @@ impl GroupRequest {
             GroupRequest::OffsetFetch(r) => {
                 GroupResponse::OffsetFetch(offset_fetch_error(r, version, error))
             }
+            GroupRequest::ConsumerGroupHeartbeat(..) => GroupResponse::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatResponse::default().with_error_code(code),
+            ),
         }
     }
 }
 
-/// OffsetFetch's error: top-level from v2; on each requested partition before, where the
-/// answer has no top-level error.
+/// OffsetFetch's error: on each named group from v8 (KIP-709), top-level from v2; on each
+/// requested partition before, where the answer has no top-level error.
 fn offset_fetch_error(
     r: &OffsetFetchRequest,
     version: i16,
     error: ErrorCode,
 ) -> OffsetFetchResponse {
+    if version >= 8 {
+        let groups = r
+            .groups
+            .iter()
+            .map(|g| {
+                OffsetFetchResponseGroup::default()
+                    .with_group_id(g.group_id.clone())
+                    .with_error_code(error.code())
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
     let answer = OffsetFetchResponse::default().with_error_code(error.code());
     if version >= 2 {
         return answer;
@@ -145,5 +162,9 @@ pub fn answer_errors(response: &GroupResponse) -> Vec<ErrorCode> {
             )
             .collect(),
         GroupResponse::DescribeGroups(r) => r.groups.iter().map(|g| named(g.error_code)).collect(),
+        GroupResponse::ConsumerGroupHeartbeat(r) => vec![named(r.error_code)],
+        GroupResponse::ConsumerGroupDescribe(r) => {
+            r.groups.iter().map(|g| named(g.error_code)).collect()
+        }
     }
 }

@@ -21,10 +21,19 @@
 //! after a coordinator failover the members of a Stable group carry on with their
 //! generation: heartbeats and commits are accepted and nobody rebalances.
 //!
-//! Simplifications, visible on purpose: static membership (`group.instance.id`), group
-//! deletion (DeleteGroups; a tombstone is understood on load but never written), offset
-//! expiry and the KIP-848 protocol are not modelled.
+//! Beside the classic groups, the coordinator runs KIP-848's consumer groups
+//! ([`consumer`]): no join barrier, the assignment computed by the coordinator, each
+//! member reconciled on its own heartbeats.
+//!
+//! Static members (`group.instance.id`, KIP-345) keep their place across a restart: a
+//! JoinGroup with no member id and a known instance id replaces the old member, keeps its
+//! assignment and, in a Stable group, answers the current generation without a
+//! rebalance; the old instance is fenced (FENCED_INSTANCE_ID).
+//!
+//! Simplifications, visible on purpose: group deletion (DeleteGroups; a tombstone is
+//! written only when an empty group changes type) and offset expiry are not modelled.
 
+pub mod consumer;
 pub mod coordinator;
 pub mod error_answers;
 pub mod offsets_topic;

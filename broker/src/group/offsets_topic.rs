@@ -15,10 +15,14 @@
 //!   and every member with its timeouts, subscription and assignment), the version
 //!   Kafka 4.x writes (`MetadataVersion.groupMetadataValueVersion`, the highest
 //!   non-flexible one). A record without a value is a tombstone: the group was deleted.
+//! - **a KIP-848 consumer group**: kraftsim's own key version
+//!   ([`consumer::records::CONSUMER_GROUP_KEY_VERSION`]), the whole group in one record
+//!   where Kafka writes six record types (a listed simplification).
 //!
 //! A new coordinator replays the partition's log in order ([`decode_records`]): the last
 //! record of a key wins, as it would after log compaction (`cleanup.policy=compact`).
 
+use super::consumer;
 use crate::log::batch::{build_batch, ProducerFields};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::records::RecordBatchDecoder;
@@ -65,7 +69,7 @@ pub struct CommittedOffset {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberMetadata {
     pub member_id: String,
-    /// `group.instance.id` (KIP-345); kraftsim has no static members and writes none.
+    /// `group.instance.id` (KIP-345): set for a static member.
     pub group_instance_id: Option<String>,
     pub client_id: String,
     pub client_host: String,
@@ -100,6 +104,12 @@ pub enum OffsetsRecord {
         group: String,
         value: Option<GroupMetadata>,
     },
+    /// A KIP-848 consumer group (kraftsim's one-record form, [`super::consumer::records`]),
+    /// or `None`: its tombstone.
+    ConsumerGroup {
+        group: String,
+        value: Option<super::consumer::ConsumerGroup>,
+    },
 }
 
 /// Why a record of `__consumer_offsets` could not be read. The loader skips such records,
@@ -124,14 +134,14 @@ impl OffsetsRecordError {
     }
 }
 
-type Decoded<T> = Result<T, OffsetsRecordError>;
+pub(crate) type Decoded<T> = Result<T, OffsetsRecordError>;
 
-fn put_string(b: &mut BytesMut, s: &str) {
+pub(crate) fn put_string(b: &mut BytesMut, s: &str) {
     b.put_i16(s.len().min(i16::MAX as usize) as i16);
     b.put_slice(&s.as_bytes()[..s.len().min(i16::MAX as usize)]);
 }
 
-fn put_nullable_string(b: &mut BytesMut, s: Option<&str>) {
+pub(crate) fn put_nullable_string(b: &mut BytesMut, s: Option<&str>) {
     match s {
         Some(s) => put_string(b, s),
         None => b.put_i16(-1),
@@ -143,28 +153,28 @@ fn put_bytes(b: &mut BytesMut, bytes: &[u8]) {
     b.put_slice(&bytes[..bytes.len().min(i32::MAX as usize)]);
 }
 
-fn get_i16(b: &mut Bytes, field: &'static str) -> Decoded<i16> {
+pub(crate) fn get_i16(b: &mut Bytes, field: &'static str) -> Decoded<i16> {
     if b.remaining() < 2 {
         return Err(OffsetsRecordError::Truncated(field));
     }
     Ok(b.get_i16())
 }
 
-fn get_i32(b: &mut Bytes, field: &'static str) -> Decoded<i32> {
+pub(crate) fn get_i32(b: &mut Bytes, field: &'static str) -> Decoded<i32> {
     if b.remaining() < 4 {
         return Err(OffsetsRecordError::Truncated(field));
     }
     Ok(b.get_i32())
 }
 
-fn get_i64(b: &mut Bytes, field: &'static str) -> Decoded<i64> {
+pub(crate) fn get_i64(b: &mut Bytes, field: &'static str) -> Decoded<i64> {
     if b.remaining() < 8 {
         return Err(OffsetsRecordError::Truncated(field));
     }
     Ok(b.get_i64())
 }
 
-fn get_nullable_string(b: &mut Bytes, field: &'static str) -> Decoded<Option<String>> {
+pub(crate) fn get_nullable_string(b: &mut Bytes, field: &'static str) -> Decoded<Option<String>> {
     let n = get_i16(b, field)?;
     if n < 0 {
         return Ok(None);
@@ -177,7 +187,7 @@ fn get_nullable_string(b: &mut Bytes, field: &'static str) -> Decoded<Option<Str
         .map_err(|_| OffsetsRecordError::InvalidString(field))
 }
 
-fn get_string(b: &mut Bytes, field: &'static str) -> Decoded<String> {
+pub(crate) fn get_string(b: &mut Bytes, field: &'static str) -> Decoded<String> {
     Ok(get_nullable_string(b, field)?.unwrap_or_default())
 }
 
@@ -356,12 +366,33 @@ pub fn decode_record(key: Bytes, value: Option<Bytes>) -> Decoded<Option<Offsets
             let value = value.map(decode_group_value).transpose()?;
             Ok(Some(OffsetsRecord::GroupMetadata { group, value }))
         }
+        consumer::records::CONSUMER_GROUP_KEY_VERSION => {
+            let group = get_string(&mut key, "group")?;
+            let value = value.map(consumer::records::decode_value).transpose()?;
+            Ok(Some(OffsetsRecord::ConsumerGroup { group, value }))
+        }
         other => Err(OffsetsRecordError::UnknownKeyVersion(other)),
     }
 }
 
+/// A batch of one consumer group's record, or its tombstone when `value` is `None`.
+pub fn encode_consumer_group(
+    group: &str,
+    value: Option<&consumer::ConsumerGroup>,
+    now_ms: i64,
+) -> Option<Bytes> {
+    let mut key = BytesMut::new();
+    key.put_i16(consumer::records::CONSUMER_GROUP_KEY_VERSION);
+    put_string(&mut key, group);
+    let record = (
+        Some(key.freeze()),
+        value.map(consumer::records::encode_value),
+    );
+    build_batch(std::iter::once(record), now_ms, ProducerFields::NONE).ok()
+}
+
 /// Every record in `batches` that this coordinator understands, in log order. Records it
-/// cannot read (a newer version, KIP-848's consumer-group records) are skipped.
+/// cannot read (a newer version, Kafka's own KIP-848 record types) are skipped.
 pub fn decode_records(batches: &[Bytes]) -> Vec<OffsetsRecord> {
     let mut out = Vec::new();
     for batch in batches {

@@ -12,9 +12,10 @@
 //!   acks=all and waits in the produce purgatory (at most `offsets.commit.timeout.ms`);
 //!   its answer goes back to the coordinator, whose answers go out to the clients.
 
+use super::consumer::{TopicMetadata, TopicsView};
 use super::coordinator::OffsetsAppend;
 use super::offsets_topic::{self, OFFSETS_TOPIC};
-use super::{GroupRequest, GroupResponse};
+use super::{GroupCoordinator, GroupRequest, GroupResponse};
 use crate::controller_channel::Purpose;
 use crate::messages::{ClientResponse, ClientToken, ProducePartitionResponse};
 use crate::purgatory::{DelayedProduce, ProduceOrigin};
@@ -28,6 +29,21 @@ const OFFSET_COMMIT_TIMEOUT_MS: u64 = 5000;
 /// Rounds of passing answers between the group coordinator and `__consumer_offsets`
 /// appends in one settle; a commit needs two (append, answer).
 const MAX_GROUP_ROUTING_ROUNDS: usize = 8;
+
+/// The topics of the metadata image as the group coordinator sees them.
+fn topics_view(image: &MetadataImage) -> TopicsView {
+    image
+        .topics
+        .values()
+        .map(|t| {
+            let meta = TopicMetadata {
+                id: uuid::Uuid::from_bytes(t.topic_id.0),
+                partitions: t.partitions.len() as i32,
+            };
+            (t.name.clone(), meta)
+        })
+        .collect()
+}
 
 impl ReplicaManager {
     /// Answers of the coordinator's internal appends (commits, group metadata) go to the
@@ -167,15 +183,29 @@ impl ReplicaManager {
             self.out.client.push((token, ClientResponse::Group(answer)));
             return;
         };
-        let p = offsets_topic::partition_for(request.group_id(), topic.partitions.len() as i32);
-        let leads = self
-            .partitions
-            .get(&(topic.topic_id, p))
-            .is_some_and(|part| part.is_leader());
+        let count = topic.partitions.len() as i32;
+        let led = |group: &str| {
+            let p = offsets_topic::partition_for(group, count);
+            self.partitions
+                .get(&(topic.topic_id, p))
+                .is_some_and(|part| part.is_leader())
+        };
+        // OffsetFetch v8+ may name several groups; a client sends each coordinator its own
+        // (kraftsim answers NOT_COORDINATOR for all of them if one is coordinated elsewhere).
+        let leads = match &request {
+            GroupRequest::OffsetFetch(r) if !r.groups.is_empty() => {
+                r.groups.iter().all(|g| led(g.group_id.0.as_str()))
+            }
+            _ => led(request.group_id()),
+        };
         if !leads {
             let answer = request.error_response(version, ErrorCode::NotCoordinator);
             self.out.client.push((token, ClientResponse::Group(answer)));
             return;
+        }
+        if matches!(request, GroupRequest::ConsumerGroupHeartbeat(..)) {
+            // A heartbeat names topics by id and depends on their partition counts.
+            self.groups.set_topics(topics_view(image));
         }
         self.groups.handle(token, version, request, self.now_ms);
     }
@@ -200,13 +230,48 @@ impl ReplicaManager {
             .push((token, ClientResponse::FindCoordinator(answers)));
     }
     /// ListGroups: the groups this broker coordinates, in the asked states.
-    pub(crate) fn handle_list_groups(&mut self, token: ClientToken, states: &[String]) {
-        let answer = self.groups.list_groups(states);
+    pub(crate) fn handle_list_groups(
+        &mut self,
+        token: ClientToken,
+        states: &[String],
+        types: &[String],
+    ) {
+        let answer = self.groups.list_groups(states, types);
         self.out.client.push((
             token,
             ClientResponse::Group(GroupResponse::ListGroups(answer)),
         ));
     }
+    /// ConsumerGroupDescribe (KIP-848): each group this broker coordinates,
+    /// NOT_COORDINATOR for the others.
+    pub(crate) fn handle_consumer_group_describe(
+        &mut self,
+        token: ClientToken,
+        ids: &[String],
+        image: &MetadataImage,
+    ) {
+        self.groups.set_topics(topics_view(image));
+        let described = ids
+            .iter()
+            .map(|id| {
+                if self.coordinates(id, image) {
+                    self.groups.consumer_group_describe(id)
+                } else {
+                    kafka_protocol::messages::consumer_group_describe_response::DescribedGroup::default()
+                        .with_group_id(kafka_protocol::messages::GroupId(
+                            kafka_protocol::protocol::StrBytes::from_string(id.clone()),
+                        ))
+                        .with_error_code(ErrorCode::NotCoordinator.code())
+                }
+            })
+            .collect();
+        let answer = GroupCoordinator::consumer_group_describe_response(described);
+        self.out.client.push((
+            token,
+            ClientResponse::Group(GroupResponse::ConsumerGroupDescribe(answer)),
+        ));
+    }
+
     /// DescribeGroups: each group this broker coordinates, NOT_COORDINATOR for the others.
     pub(crate) fn handle_describe_groups(
         &mut self,

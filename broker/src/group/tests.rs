@@ -914,3 +914,193 @@ fn a_tombstone_removes_the_group_on_load() {
     new.load(decode_records(&log), 5);
     assert_eq!(new.describe_group("g").group_state.as_str(), "Dead");
 }
+
+// ----- Static membership (KIP-345) --------------------------------------------------------
+
+fn static_join(member: &str, instance: &str) -> GroupRequest {
+    let GroupRequest::JoinGroup(r, client) = join(member) else {
+        unreachable!("join builds a JoinGroup")
+    };
+    GroupRequest::JoinGroup(r.with_group_instance_id(Some(s(instance))), client)
+}
+
+/// Two static members (instance ids "i-a", "i-b") join and sync; returns (generation,
+/// leader id, follower id), the leader being the first member by id.
+fn static_pair(c: &mut GroupCoordinator) -> (i32, String, String) {
+    c.handle(token(1), 5, static_join("", "i-a"), 0);
+    c.handle(token(2), 5, static_join("", "i-b"), 0);
+    assert!(
+        c.take_responses().is_empty(),
+        "no MEMBER_ID_REQUIRED for static members"
+    );
+    c.tick(INITIAL_REBALANCE_DELAY_MS);
+    let out = c.take_responses();
+    let (a, b) = (joined(&out, token(1)), joined(&out, token(2)));
+    assert_eq!((a.error_code, b.error_code), (0, 0));
+    let leader = a.leader.to_string();
+    let (a_id, b_id) = (a.member_id.to_string(), b.member_id.to_string());
+    let follower = if leader == a_id {
+        b_id.clone()
+    } else {
+        a_id.clone()
+    };
+    let assignments: [(&str, &'static [u8]); 2] = [(&a_id, b"for-a"), (&b_id, b"for-b")];
+    c.handle(
+        token(3),
+        5,
+        sync_request(a.generation_id, &leader, &assignments),
+        0,
+    );
+    c.handle(
+        token(4),
+        5,
+        sync_request(a.generation_id, &follower, &[]),
+        0,
+    );
+    replicate(c, 0);
+    c.take_responses();
+    (a.generation_id, leader, follower)
+}
+
+fn static_heartbeat(
+    c: &mut GroupCoordinator,
+    member: &str,
+    instance: &str,
+    generation: i32,
+) -> i16 {
+    let r = HeartbeatRequest::default()
+        .with_group_id(GroupId(s("g")))
+        .with_member_id(s(member))
+        .with_generation_id(generation)
+        .with_group_instance_id(Some(s(instance)));
+    c.handle(token(50), 4, GroupRequest::Heartbeat(r), 10);
+    match c.take_responses().pop() {
+        Some((_, GroupResponse::Heartbeat(h))) => h.error_code,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_restarted_static_member_takes_its_place_back_without_a_rebalance() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, leader, follower) = static_pair(&mut c);
+    let instance_of_leader = if describe_member_instance(&c, &leader) == "i-a" {
+        "i-a"
+    } else {
+        "i-b"
+    };
+    // The leader's process restarts: it joins with no member id and its instance id.
+    c.handle(token(10), 5, static_join("", instance_of_leader), 20);
+    assert!(
+        c.take_responses().is_empty(),
+        "answered once the group is stored"
+    );
+    let log = replicate(&mut c, 20);
+    assert_eq!(log.len(), 1, "the group with the new member id is stored");
+    let out = c.take_responses();
+    let answer = joined(&out, token(10));
+    assert_eq!(answer.error_code, 0);
+    assert_eq!(
+        answer.generation_id, generation,
+        "the same generation: no rebalance"
+    );
+    assert_eq!(
+        answer.leader.as_str(),
+        leader,
+        "the old leader's id: the new one syncs as a follower"
+    );
+    let new_id = answer.member_id.to_string();
+    assert_ne!(new_id, leader);
+    // It gets its old assignment from SyncGroup; the follower never noticed.
+    c.handle(token(11), 5, sync_request(generation, &new_id, &[]), 21);
+    let out = c.take_responses();
+    let Some((_, GroupResponse::SyncGroup(sync))) = out.first() else {
+        panic!("{out:?}");
+    };
+    assert_eq!(sync.error_code, 0);
+    assert!(!sync.assignment.is_empty());
+    let follower_instance = if instance_of_leader == "i-a" {
+        "i-b"
+    } else {
+        "i-a"
+    };
+    assert_eq!(
+        static_heartbeat(&mut c, &follower, follower_instance, generation),
+        0
+    );
+    // The old instance, still running somewhere, is fenced.
+    assert_eq!(
+        static_heartbeat(&mut c, &leader, instance_of_leader, generation),
+        ErrorCode::FencedInstanceId.code()
+    );
+    assert_eq!(
+        static_heartbeat(&mut c, &new_id, "i-unknown", generation),
+        ErrorCode::UnknownMemberId.code()
+    );
+    // The stored group carries the instance ids, so a new coordinator knows them.
+    let mut next = GroupCoordinator::new(50);
+    next.load(decode_records(&log), 30);
+    assert_eq!(
+        static_heartbeat(&mut next, &new_id, instance_of_leader, generation),
+        0
+    );
+    assert_eq!(
+        static_heartbeat(&mut next, &leader, instance_of_leader, generation),
+        ErrorCode::FencedInstanceId.code()
+    );
+}
+
+/// A member's `group.instance.id`, as DescribeGroups (v4+) shows it.
+fn describe_member_instance(c: &GroupCoordinator, member: &str) -> String {
+    c.describe_group("g")
+        .members
+        .iter()
+        .find(|m| m.member_id.as_str() == member)
+        .and_then(|m| m.group_instance_id.as_ref().map(|i| i.to_string()))
+        .expect("a static member")
+}
+
+#[test]
+fn a_static_member_with_a_stale_member_id_is_fenced_everywhere() {
+    let mut c = GroupCoordinator::new(50);
+    let (generation, leader, _) = static_pair(&mut c);
+    let instance = describe_member_instance(&c, &leader);
+    // JoinGroup with the instance and a member id that is not its holder's.
+    c.handle(token(20), 5, static_join("someone-else", &instance), 5);
+    let answer = joined(&c.take_responses(), token(20));
+    assert_eq!(answer.error_code, ErrorCode::FencedInstanceId.code());
+    // OffsetCommit v7+ carries the instance id too.
+    let GroupRequest::OffsetCommit(r) = commit("someone-else", generation) else {
+        unreachable!()
+    };
+    c.handle(
+        token(21),
+        7,
+        GroupRequest::OffsetCommit(r.with_group_instance_id(Some(s(&instance)))),
+        5,
+    );
+    match c.take_responses().pop() {
+        Some((_, GroupResponse::OffsetCommit(o))) => assert_eq!(
+            o.topics[0].partitions[0].error_code,
+            ErrorCode::FencedInstanceId.code()
+        ),
+        other => panic!("{other:?}"),
+    }
+    // LeaveGroup by instance id alone removes the holder, and the group rebalances.
+    let leave = LeaveGroupRequest::default()
+        .with_group_id(GroupId(s("g")))
+        .with_members(vec![leave_group_request::MemberIdentity::default()
+            .with_group_instance_id(Some(s(&instance)))]);
+    c.handle(token(22), 4, GroupRequest::LeaveGroup(leave), 6);
+    match c.take_responses().pop() {
+        Some((_, GroupResponse::LeaveGroup(l))) => {
+            assert_eq!((l.error_code, l.members[0].error_code), (0, 0))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.describe_group("g").members.len(), 1);
+    assert_eq!(
+        c.describe_group("g").group_state.as_str(),
+        "PreparingRebalance"
+    );
+}

@@ -156,7 +156,7 @@ pub fn apply_to_request(request: &mut ClientRequest, injection: &ErrorInjection)
         ClientRequest::DescribeGroups(ids) => Injected::Answer(ClientResponse::Group(
             error_answers::describe_groups_error(ids, injection.error),
         )),
-        ClientRequest::ListGroups(_) => Injected::Answer(ClientResponse::Group(
+        ClientRequest::ListGroups(..) => Injected::Answer(ClientResponse::Group(
             error_answers::list_groups_error(injection.error),
         )),
         // Reads: served as usual, the matched partitions' answers replaced.

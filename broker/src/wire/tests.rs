@@ -469,6 +469,21 @@ fn the_bounds_check_accepts_every_well_formed_request() {
                         .expect("encodes")
                 }),
                 ApiKey::OffsetFetch => check(key, v, &|b, v| {
+                    if v >= 8 {
+                        let topic = offset_fetch_request::OffsetFetchRequestTopics::default()
+                            .with_name(name())
+                            .with_partition_indexes(vec![0, 1, 2]);
+                        let mut group = offset_fetch_request::OffsetFetchRequestGroup::default()
+                            .with_group_id(GroupId(s("group")))
+                            .with_topics(Some(vec![topic.clone(), topic]));
+                        if v >= 9 {
+                            group = group.with_member_id(Some(s("member"))).with_member_epoch(3);
+                        }
+                        return OffsetFetchRequest::default()
+                            .with_groups(vec![group.clone(), group])
+                            .encode(b, v)
+                            .expect("encodes");
+                    }
                     let topic = offset_fetch_request::OffsetFetchRequestTopic::default()
                         .with_name(name())
                         .with_partition_indexes(vec![0, 1, 2]);
@@ -483,7 +498,39 @@ fn the_bounds_check_accepts_every_well_formed_request() {
                     if v >= 4 {
                         req = req.with_states_filter(vec![s("Stable"), s("Empty")]);
                     }
+                    if v >= 5 {
+                        req = req.with_types_filter(vec![s("consumer"), s("classic")]);
+                    }
                     req.encode(b, v).expect("encodes")
+                }),
+                ApiKey::ConsumerGroupHeartbeat => {
+                    for null in [true, false] {
+                        check(key, v, &|b, v| {
+                            let tp = consumer_group_heartbeat_request::TopicPartitions::default()
+                                .with_partitions(vec![0, 1, 2]);
+                            let mut req = ConsumerGroupHeartbeatRequest::default()
+                                .with_group_id(GroupId(s("group")))
+                                .with_member_id(s("member-1"));
+                            if !null {
+                                req = req
+                                    .with_instance_id(Some(s("instance")))
+                                    .with_rack_id(Some(s("rack")))
+                                    .with_subscribed_topic_names(Some(vec![name(), name()]))
+                                    .with_server_assignor(Some(s("uniform")))
+                                    .with_topic_partitions(Some(vec![tp.clone(), tp]));
+                                if v >= 1 {
+                                    req = req.with_subscribed_topic_regex(Some(s("t.*")));
+                                }
+                            }
+                            req.encode(b, v).expect("encodes")
+                        })
+                    }
+                }
+                ApiKey::ConsumerGroupDescribe => check(key, v, &|b, v| {
+                    ConsumerGroupDescribeRequest::default()
+                        .with_group_ids(vec![GroupId(s("a")), GroupId(s("b"))])
+                        .encode(b, v)
+                        .expect("encodes")
                 }),
                 ApiKey::DescribeGroups => check(key, v, &|b, v| {
                     DescribeGroupsRequest::default()

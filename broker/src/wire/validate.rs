@@ -185,17 +185,40 @@ const OFFSET_COMMIT: &[F] = &[
     all(T::Array(COMMIT_TOPIC)),
 ];
 
-// OffsetFetch up to v7 (flexible from v6).
+// OffsetFetch (flexible from v6; from v8 a list of groups, from v9 with member id and epoch).
 const FETCH_OFFSETS_TOPIC: &[F] = &[all(T::Str), all(T::ArrayI32)];
+const FETCH_OFFSETS_GROUP: &[F] = &[
+    all(T::Str),
+    since(9, T::Str),
+    since(9, T::I32),
+    all(T::Array(FETCH_OFFSETS_TOPIC)),
+];
 const OFFSET_FETCH: &[F] = &[
     until(7, T::Str),
     until(7, T::Array(FETCH_OFFSETS_TOPIC)),
+    since(8, T::Array(FETCH_OFFSETS_GROUP)),
     since(7, T::I8),
 ];
 
 // ListGroups (flexible from v3), DescribeGroups (flexible from v5).
-const LIST_GROUPS: &[F] = &[since(4, T::ArrayStr)];
+const LIST_GROUPS: &[F] = &[since(4, T::ArrayStr), since(5, T::ArrayStr)];
 const DESCRIBE_GROUPS: &[F] = &[all(T::ArrayStr), since(3, T::I8)];
+
+// ConsumerGroupHeartbeat and ConsumerGroupDescribe (flexible from v0, KIP-848).
+const HEARTBEAT_TOPIC_PARTITIONS: &[F] = &[all(T::Uuid), all(T::ArrayI32)];
+const CONSUMER_GROUP_HEARTBEAT: &[F] = &[
+    all(T::Str),
+    all(T::Str),
+    all(T::I32),
+    all(T::Str),
+    all(T::Str),
+    all(T::I32),
+    all(T::ArrayStr),
+    since(1, T::Str),
+    all(T::Str),
+    all(T::Array(HEARTBEAT_TOPIC_PARTITIONS)),
+];
+const CONSUMER_GROUP_DESCRIBE: &[F] = &[all(T::ArrayStr), all(T::I8)];
 
 // CreatePartitions (flexible from v2).
 const PARTITION_ASSIGNMENT: &[F] = &[all(T::ArrayI32)];
@@ -248,6 +271,8 @@ fn schema(api_key: i16) -> Option<(&'static [F], i16)> {
         14 => (SYNC_GROUP, 4),
         15 => (DESCRIBE_GROUPS, 5),
         16 => (LIST_GROUPS, 3),
+        68 => (CONSUMER_GROUP_HEARTBEAT, 0),
+        69 => (CONSUMER_GROUP_DESCRIBE, 0),
         37 => (CREATE_PARTITIONS, 2),
         32 => (DESCRIBE_CONFIGS, 4),
         44 => (INCREMENTAL_ALTER_CONFIGS, 1),

@@ -1,6 +1,7 @@
-//! Consumer groups (KIP-848's predecessor, the classic protocol): FindCoordinator
-//! (api 10), JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
-//! DescribeGroups and ListGroups.
+//! Consumer groups: FindCoordinator (api 10); the classic protocol's JoinGroup, SyncGroup,
+//! Heartbeat and LeaveGroup; KIP-848's ConsumerGroupHeartbeat (68) and
+//! ConsumerGroupDescribe (69); OffsetCommit, OffsetFetch, DescribeGroups and ListGroups
+//! for both.
 //!
 //! The group coordinator (`crate::group`) speaks kafka-protocol's message types itself, so
 //! most of these pass through: the request goes to the coordinator with its version, and
@@ -16,11 +17,24 @@ use controller::{BrokerId, ErrorCode};
 use kafka_protocol::messages as km;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{
-    ApiKey, DescribeGroupsRequest, FindCoordinatorRequest, FindCoordinatorResponse,
-    HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest,
-    OffsetFetchRequest, SyncGroupRequest,
+    ApiKey, ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest, DescribeGroupsRequest,
+    FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, JoinGroupRequest,
+    LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest, OffsetFetchRequest,
+    SyncGroupRequest,
 };
 use kafka_protocol::protocol::StrBytes;
+
+/// The request header's client id and the connection's address.
+fn client_identity(ctx: &RequestContext<'_>) -> ClientIdentity {
+    ClientIdentity {
+        client_id: ctx
+            .header
+            .client_id
+            .as_ref()
+            .map_or(String::new(), |c| c.as_str().to_string()),
+        client_host: ctx.client_host.to_string(),
+    }
+}
 
 /// The requests the coordinator takes as they are: JoinGroup, SyncGroup, Heartbeat,
 /// LeaveGroup, OffsetCommit and OffsetFetch.
@@ -28,15 +42,7 @@ pub fn decode(ctx: &mut RequestContext<'_>, mut body: Bytes) -> Result<Handled, 
     let request = match ctx.response_to.api_key {
         ApiKey::JoinGroup => {
             let req: JoinGroupRequest = ctx.decode(&mut body)?;
-            let client = ClientIdentity {
-                client_id: ctx
-                    .header
-                    .client_id
-                    .as_ref()
-                    .map_or(String::new(), |c| c.as_str().to_string()),
-                client_host: ctx.client_host.to_string(),
-            };
-            GroupRequest::JoinGroup(req, client)
+            GroupRequest::JoinGroup(req, client_identity(ctx))
         }
         ApiKey::SyncGroup => GroupRequest::SyncGroup(ctx.decode::<SyncGroupRequest>(&mut body)?),
         ApiKey::Heartbeat => GroupRequest::Heartbeat(ctx.decode::<HeartbeatRequest>(&mut body)?),
@@ -46,6 +52,10 @@ pub fn decode(ctx: &mut RequestContext<'_>, mut body: Bytes) -> Result<Handled, 
         }
         ApiKey::OffsetFetch => {
             GroupRequest::OffsetFetch(ctx.decode::<OffsetFetchRequest>(&mut body)?)
+        }
+        ApiKey::ConsumerGroupHeartbeat => {
+            let req: ConsumerGroupHeartbeatRequest = ctx.decode(&mut body)?;
+            GroupRequest::ConsumerGroupHeartbeat(req, client_identity(ctx))
         }
         other => return Err(format!("{other:?} is not a group request")),
     };
@@ -60,12 +70,24 @@ pub fn decode_list_groups(
     mut body: Bytes,
 ) -> Result<Handled, String> {
     let req: ListGroupsRequest = ctx.decode(&mut body)?;
-    let states = req
-        .states_filter
+    let strings = |v: &[StrBytes]| v.iter().map(|s| s.as_str().to_string()).collect();
+    Ok(Handled::Dispatch(ClientRequest::ListGroups(
+        strings(&req.states_filter),
+        strings(&req.types_filter),
+    )))
+}
+
+pub fn decode_consumer_group_describe(
+    ctx: &mut RequestContext<'_>,
+    mut body: Bytes,
+) -> Result<Handled, String> {
+    let req: ConsumerGroupDescribeRequest = ctx.decode(&mut body)?;
+    let ids = req
+        .group_ids
         .iter()
-        .map(|s| s.as_str().to_string())
+        .map(|g| g.0.as_str().to_string())
         .collect();
-    Ok(Handled::Dispatch(ClientRequest::ListGroups(states)))
+    Ok(Handled::Dispatch(ClientRequest::ConsumerGroupDescribe(ids)))
 }
 
 pub fn decode_describe_groups(
@@ -111,14 +133,33 @@ pub fn answer(ctx: &AnswerContext<'_>, response: ClientResponse) -> Result<Bytes
         }
         GroupResponse::OffsetCommit(r) => ctx.encode(&r),
         GroupResponse::ListGroups(mut r) => {
-            if v < 4 {
-                for g in r.groups.iter_mut() {
+            for g in r.groups.iter_mut() {
+                if v < 4 {
                     g.group_state = StrBytes::default();
+                }
+                if v < 5 {
+                    g.group_type = StrBytes::default();
                 }
             }
             ctx.encode(&r)
         }
-        GroupResponse::DescribeGroups(r) => ctx.encode(&r),
+        GroupResponse::ConsumerGroupHeartbeat(r) => ctx.encode(&r),
+        GroupResponse::ConsumerGroupDescribe(mut r) => {
+            if v < 1 {
+                for m in r.groups.iter_mut().flat_map(|g| g.members.iter_mut()) {
+                    m.member_type = -1;
+                }
+            }
+            ctx.encode(&r)
+        }
+        GroupResponse::DescribeGroups(mut r) => {
+            if v < 4 {
+                for m in r.groups.iter_mut().flat_map(|g| g.members.iter_mut()) {
+                    m.group_instance_id = None;
+                }
+            }
+            ctx.encode(&r)
+        }
         GroupResponse::OffsetFetch(mut r) => {
             for t in r.topics.iter_mut() {
                 for part in t.partitions.iter_mut() {
@@ -127,8 +168,14 @@ pub fn answer(ctx: &AnswerContext<'_>, response: ClientResponse) -> Result<Bytes
                     }
                 }
             }
-            if v < 2 {
+            // The top-level error exists in v2-v7 only.
+            if !(2..8).contains(&v) {
                 r.error_code = 0;
+            }
+            if v >= 8 {
+                // From v8 only the per-group answers exist (a v8 request naming no group
+                // gets none).
+                r.topics.clear();
             }
             ctx.encode(&r)
         }

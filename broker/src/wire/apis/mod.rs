@@ -236,7 +236,9 @@ const fn handler(
 /// without them (KAFKA-18659); a request at those versions (message format v0/v1) is
 /// refused. DescribeQuorum and DescribeTopicPartitions came later than 3.7 and are
 /// advertised at Kafka 4.4's ranges: the Admin client needs them for
-/// `kafka-metadata-quorum` and `kafka-topics --describe`.
+/// `kafka-metadata-quorum` and `kafka-topics --describe`. KIP-848's ConsumerGroupHeartbeat
+/// and ConsumerGroupDescribe, OffsetCommit v9 (the first a KIP-848 member may use) and
+/// ListGroups v5 (group types) are at Kafka 4.0's ranges.
 pub const HANDLERS: &[ApiHandler] = &[
     ApiHandler {
         min_decodable_version: 3,
@@ -296,8 +298,8 @@ pub const HANDLERS: &[ApiHandler] = &[
     handler(ApiKey::SyncGroup, 0, 5, groups::decode, groups::answer),
     handler(ApiKey::Heartbeat, 0, 4, groups::decode, groups::answer),
     handler(ApiKey::LeaveGroup, 0, 4, groups::decode, groups::answer),
-    handler(ApiKey::OffsetCommit, 2, 8, groups::decode, groups::answer),
-    handler(ApiKey::OffsetFetch, 1, 7, groups::decode, groups::answer),
+    handler(ApiKey::OffsetCommit, 2, 9, groups::decode, groups::answer),
+    handler(ApiKey::OffsetFetch, 1, 9, groups::decode, groups::answer),
     handler(
         ApiKey::DescribeGroups,
         0,
@@ -308,8 +310,22 @@ pub const HANDLERS: &[ApiHandler] = &[
     handler(
         ApiKey::ListGroups,
         0,
-        4,
+        5,
         groups::decode_list_groups,
+        groups::answer,
+    ),
+    handler(
+        ApiKey::ConsumerGroupHeartbeat,
+        0,
+        1,
+        groups::decode,
+        groups::answer,
+    ),
+    handler(
+        ApiKey::ConsumerGroupDescribe,
+        0,
+        1,
+        groups::decode_consumer_group_describe,
         groups::answer,
     ),
     handler(

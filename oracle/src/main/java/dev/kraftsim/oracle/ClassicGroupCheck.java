@@ -151,19 +151,19 @@ final class ClassicGroupCheck {
         }
     }
 
-    private static boolean split(Set<TopicPartition> a, Set<TopicPartition> b, Set<TopicPartition> all) {
+    static boolean split(Set<TopicPartition> a, Set<TopicPartition> b, Set<TopicPartition> all) {
         Set<TopicPartition> union = new HashSet<>(a);
         union.addAll(b);
         return !a.isEmpty() && !b.isEmpty() && a.size() + b.size() == all.size() && union.equals(all);
     }
 
-    private static void drain(KafkaConsumer<String, String> c, Map<TopicPartition, Long> positions) {
+    static void drain(KafkaConsumer<String, String> c, Map<TopicPartition, Long> positions) {
         for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(100))) {
             positions.merge(new TopicPartition(r.topic(), r.partition()), r.offset() + 1, Math::max);
         }
     }
 
-    private static Map<TopicPartition, Long> positionsOf(KafkaConsumer<String, String> c) {
+    static Map<TopicPartition, Long> positionsOf(KafkaConsumer<String, String> c) {
         Map<TopicPartition, Long> out = new HashMap<>();
         for (TopicPartition tp : c.assignment()) {
             out.put(tp, c.position(tp, Duration.ofSeconds(5)));

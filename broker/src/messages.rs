@@ -26,6 +26,10 @@ pub enum PeerMessage {
     },
     Fetch(ReplicaFetchRequest),
     FetchResponse(ReplicaFetchResponse),
+    /// A transaction coordinator asks a partition leader to append markers.
+    WriteTxnMarkers(crate::transaction::markers::WriteTxnMarkers),
+    /// The leader's answer, once the markers are replicated.
+    WriteTxnMarkersResponse(crate::transaction::markers::WriteTxnMarkersResult),
 }
 
 impl PeerMessage {
@@ -42,6 +46,8 @@ impl PeerMessage {
                     .map(|p| 40 + p.batches.iter().map(StoredBatch::size_bytes).sum::<usize>())
                     .sum::<usize>()
             }
+            PeerMessage::WriteTxnMarkers(m) => 64 + 40 * m.partitions.len(),
+            PeerMessage::WriteTxnMarkersResponse(r) => 64 + 40 * r.results.len(),
         }
     }
 
@@ -53,13 +59,16 @@ impl PeerMessage {
             PeerMessage::ControllerResponse { .. } => PeerMessageKind::ControllerResponse,
             PeerMessage::Fetch(_) => PeerMessageKind::Fetch,
             PeerMessage::FetchResponse(_) => PeerMessageKind::FetchResponse,
+            PeerMessage::WriteTxnMarkers(_) => PeerMessageKind::WriteTxnMarkers,
+            PeerMessage::WriteTxnMarkersResponse(_) => PeerMessageKind::WriteTxnMarkersResponse,
         }
     }
 }
 
 /// The kinds of [`PeerMessage`]. Each travels on its own connection in Kafka: KRaft's
 /// traffic between controllers, the broker-to-controller channel
-/// (`NodeToControllerChannelManager`), and one replica fetcher per leader.
+/// (`NodeToControllerChannelManager`), one replica fetcher per leader, and the
+/// transaction coordinator's marker channel (`TransactionMarkerChannelManager`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PeerMessageKind {
     Raft,
@@ -67,15 +76,19 @@ pub enum PeerMessageKind {
     ControllerResponse,
     Fetch,
     FetchResponse,
+    WriteTxnMarkers,
+    WriteTxnMarkersResponse,
 }
 
 impl PeerMessageKind {
-    pub const ALL: [PeerMessageKind; 5] = [
+    pub const ALL: [PeerMessageKind; 7] = [
         PeerMessageKind::Raft,
         PeerMessageKind::ControllerRequest,
         PeerMessageKind::ControllerResponse,
         PeerMessageKind::Fetch,
         PeerMessageKind::FetchResponse,
+        PeerMessageKind::WriteTxnMarkers,
+        PeerMessageKind::WriteTxnMarkersResponse,
     ];
 
     /// A short name for traces.
@@ -86,17 +99,22 @@ impl PeerMessageKind {
             PeerMessageKind::ControllerResponse => "controller-response",
             PeerMessageKind::Fetch => "fetch",
             PeerMessageKind::FetchResponse => "fetch-response",
+            PeerMessageKind::WriteTxnMarkers => "write-txn-markers",
+            PeerMessageKind::WriteTxnMarkersResponse => "write-txn-markers-response",
         }
     }
 
     /// Whether the sender sends this again when no answer comes, so that the receiver may
     /// see it twice: raft re-sends its messages, the controller channel re-sends a request
-    /// after `request.timeout.ms`, a replica fetcher fetches again. Answers are never
-    /// re-sent.
+    /// after `request.timeout.ms`, a replica fetcher fetches again, a transaction
+    /// coordinator sends unanswered markers again. Answers are never re-sent.
     pub fn is_retried(self) -> bool {
         matches!(
             self,
-            PeerMessageKind::Raft | PeerMessageKind::ControllerRequest | PeerMessageKind::Fetch
+            PeerMessageKind::Raft
+                | PeerMessageKind::ControllerRequest
+                | PeerMessageKind::Fetch
+                | PeerMessageKind::WriteTxnMarkers
         )
     }
 }
@@ -176,9 +194,11 @@ pub enum ClientRequest {
     DeleteTopics(Vec<String>),
     ListOffsets(Vec<ListOffsetsQuery>),
     OffsetForLeaderEpoch(Vec<LeaderEpochQuery>),
-    /// An idempotent producer asks for its id (no transactional id: kraftsim has no
-    /// transactions).
+    /// An idempotent producer asks for its id (no transactional id).
     InitProducerId,
+    /// A transactional producer's request for its transaction coordinator: InitProducerId
+    /// with a transactional id, AddPartitionsToTxn, EndTxn.
+    Transaction(Box<crate::transaction::TxnRequest>),
     /// Who coordinates these groups?
     FindCoordinator {
         keys: Vec<String>,
@@ -312,6 +332,9 @@ pub enum ClientResponse {
     Group(crate::group::GroupResponse),
     /// The metadata quorum as its leader sees it.
     DescribeQuorum(controller::QuorumStatus),
+    /// The transaction coordinator's answer (InitProducerId answers as
+    /// [`ClientResponse::InitProducerId`]).
+    Transaction(crate::transaction::TxnResponse),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -60,6 +60,20 @@ pub enum ErrorCode {
     /// A log's storage failed (an I/O error on its segment files): Kafka's
     /// `KafkaStorageException`, retriable (the partition moves to a healthy log dir).
     KafkaStorageError = 56,
+    /// A transactional request that the transaction's state does not allow (EndTxn commit
+    /// with nothing begun, a transactional batch to a partition not in the transaction).
+    InvalidTxnState = 48,
+    /// The producer id is not the one the coordinator holds for the transactional id.
+    InvalidProducerIdMapping = 49,
+    /// `transaction.timeout.ms` above `transaction.max.timeout.ms` (or not positive).
+    InvalidTransactionTimeout = 50,
+    /// The transaction's previous step (a state write, its markers) is still in flight:
+    /// Kafka's `ConcurrentTransactionsException`, retriable.
+    ConcurrentTransactions = 51,
+    /// A marker from a coordinator older than the partition has seen.
+    TransactionCoordinatorFenced = 52,
+    /// A newer instance with the same `transactional.id` took over (KIP-588's code).
+    ProducerFenced = 90,
 }
 
 impl ErrorCode {
@@ -69,7 +83,7 @@ impl ErrorCode {
     }
 
     /// Every code kraftsim knows, for reading one off the wire.
-    pub const ALL: [ErrorCode; 44] = {
+    pub const ALL: [ErrorCode; 50] = {
         use ErrorCode::*;
         [
             None,
@@ -116,6 +130,12 @@ impl ErrorCode {
             MemberIdRequired,
             InvalidConfig,
             KafkaStorageError,
+            InvalidTxnState,
+            InvalidProducerIdMapping,
+            InvalidTransactionTimeout,
+            ConcurrentTransactions,
+            TransactionCoordinatorFenced,
+            ProducerFenced,
         ]
     };
 
@@ -172,6 +192,12 @@ impl ErrorCode {
             MemberIdRequired => "MEMBER_ID_REQUIRED",
             InvalidConfig => "INVALID_CONFIG",
             KafkaStorageError => "KAFKA_STORAGE_ERROR",
+            InvalidTxnState => "INVALID_TXN_STATE",
+            InvalidProducerIdMapping => "INVALID_PRODUCER_ID_MAPPING",
+            InvalidTransactionTimeout => "INVALID_TRANSACTION_TIMEOUT",
+            ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
+            TransactionCoordinatorFenced => "TRANSACTION_COORDINATOR_FENCED",
+            ProducerFenced => "PRODUCER_FENCED",
         }
     }
 
@@ -195,6 +221,7 @@ impl ErrorCode {
                 | CoordinatorNotAvailable
                 | NotCoordinator
                 | KafkaStorageError
+                | ConcurrentTransactions
         )
     }
 }

@@ -147,6 +147,9 @@ pub struct StoredBatch {
     pub producer_id: i64,
     pub producer_epoch: i16,
     pub base_sequence: i32,
+    /// The batch's attributes: compression, timestamp type, and the transactional
+    /// (bit 4) and control (bit 5) bits of KIP-98.
+    pub attributes: i16,
     pub bytes: Bytes,
 }
 
@@ -161,8 +164,19 @@ impl StoredBatch {
             producer_id: h.producer_id,
             producer_epoch: h.producer_epoch,
             base_sequence: h.base_sequence,
+            attributes: h.attributes,
             bytes,
         }
+    }
+
+    /// Whether a transactional producer wrote it (attributes bit 4).
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & 0x10 != 0
+    }
+
+    /// Whether it holds a control record, a transaction marker (attributes bit 5).
+    pub fn is_control(&self) -> bool {
+        self.attributes & 0x20 != 0
     }
 
     /// Size on the wire, in bytes.

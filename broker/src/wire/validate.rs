@@ -231,10 +231,21 @@ const DESCRIBE_TOPIC_PARTITIONS: &[F] = &[
     all(T::NullableStruct(DTP_CURSOR)),
 ];
 
+// AddPartitionsToTxn v0-v3 (flexible from v3): the client's layout (v4+ batch several
+// transactional ids and are brokers' only; kraftsim does not accept them).
+const ADD_PARTITIONS_TO_TXN_TOPIC: &[F] = &[all(T::Str), all(T::ArrayI32)];
+const ADD_PARTITIONS_TO_TXN: &[F] = &[
+    until(3, T::Str),
+    until(3, T::I64),
+    until(3, T::I16),
+    until(3, T::Array(ADD_PARTITIONS_TO_TXN_TOPIC)),
+];
+
 /// The body schema and first flexible version of an API kraftsim decodes.
 fn schema(api_key: i16) -> Option<(&'static [F], i16)> {
     Some(match api_key {
         0 => (PRODUCE, 9),
+        24 => (ADD_PARTITIONS_TO_TXN, 3),
         1 => (FETCH, 12),
         2 => (LIST_OFFSETS, 6),
         3 => (METADATA, 9),

@@ -248,6 +248,8 @@ pub struct ListOffsetsQuery {
     pub partition: i32,
     pub timestamp: i64,
     pub current_leader_epoch: Option<i32>,
+    /// `read_committed` (isolation level 1): the latest offset is the last stable one.
+    pub read_committed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -298,6 +300,9 @@ pub struct FetchRequest {
     pub max_wait_ms: u64,
     pub min_bytes: usize,
     pub max_bytes: usize,
+    /// `isolation.level=read_committed` (1): records below the last stable offset only,
+    /// with the aborted transactions they overlap.
+    pub read_committed: bool,
     pub partitions: Vec<ConsumerFetchPartition>,
 }
 
@@ -353,6 +358,10 @@ pub struct FetchPartitionResponse {
     pub partition: i32,
     pub error: controller::ErrorCode,
     pub high_watermark: i64,
+    /// The last stable offset (KIP-98): below it every transaction is decided.
+    pub last_stable_offset: i64,
     pub log_start_offset: i64,
+    /// For a `read_committed` fetch: the aborted transactions the batches overlap.
+    pub aborted: Option<Vec<crate::log::AbortedTxn>>,
     pub batches: Vec<StoredBatch>,
 }

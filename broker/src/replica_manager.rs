@@ -857,7 +857,7 @@ impl ReplicaManager {
                 .get(&key)
                 .ok_or(ErrorCode::NotLeaderOrFollower)?;
             let (ts, offset) = p
-                .list_offset(q.timestamp, q.current_leader_epoch)
+                .list_offset(q.timestamp, q.current_leader_epoch, q.read_committed)
                 .map_err(|e| e.error_code())?;
             Ok((ts, offset, p.leader_epoch()))
         });
@@ -944,7 +944,9 @@ impl ReplicaManager {
                 partition: fp.partition,
                 error: ErrorCode::None,
                 high_watermark: -1,
+                last_stable_offset: -1,
                 log_start_offset: -1,
+                aborted: None,
                 batches: Vec::new(),
             };
             let budget = fp
@@ -957,14 +959,35 @@ impl ReplicaManager {
                     .get(&key)
                     .ok_or(ErrorCode::NotLeaderOrFollower)?;
                 let batches = p
-                    .read_for_consumer(fp.fetch_offset, budget, fp.current_leader_epoch)
+                    .read_for_consumer(
+                        fp.fetch_offset,
+                        budget,
+                        fp.current_leader_epoch,
+                        req.read_committed,
+                    )
                     .map_err(|e| e.error_code())?;
-                Ok((p.high_watermark(), p.log().log_start_offset(), batches))
+                // At read_committed, the aborted transactions the returned batches overlap
+                // (`UnifiedLog.collectAbortedTransactions`), for the consumer to drop.
+                let aborted = req.read_committed.then(|| {
+                    let end = batches
+                        .last()
+                        .map_or(fp.fetch_offset, |b| b.last_offset + 1);
+                    p.log().txn_index().aborted_between(fp.fetch_offset, end)
+                });
+                Ok((
+                    p.high_watermark(),
+                    p.last_stable_offset(),
+                    p.log().log_start_offset(),
+                    aborted,
+                    batches,
+                ))
             }) {
-                Ok((hw, log_start_offset, batches)) => {
+                Ok((hw, lso, log_start_offset, aborted, batches)) => {
                     total += batches.iter().map(StoredBatch::size_bytes).sum::<usize>();
                     resp.high_watermark = hw;
+                    resp.last_stable_offset = lso;
                     resp.log_start_offset = log_start_offset;
+                    resp.aborted = aborted;
                     resp.batches = batches;
                 }
                 Err(code) => {

@@ -269,6 +269,8 @@ pub struct Log {
     size_bytes: usize,
     epochs: LeaderEpochCache,
     producers: ProducerStateTable,
+    /// Open and aborted transactions (KIP-98), kept beside the producer state.
+    txns: super::txn_index::TransactionIndex,
     /// Offsets below it are on disk (Kafka's `recoveryPoint`).
     recovery_point: i64,
     /// Since when something past the recovery point has waited for a flush.
@@ -532,6 +534,7 @@ impl Log {
         if self.log_start_offset > before {
             self.epochs.truncate_from_start(self.log_start_offset);
             self.recovery_point = self.recovery_point.max(self.log_start_offset);
+            self.txns.trim_below(self.log_start_offset);
             Some(self.log_start_offset)
         } else {
             None
@@ -554,6 +557,7 @@ impl Log {
         self.dirty_since_ms = None;
         self.epochs = LeaderEpochCache::default();
         self.producers.clear();
+        self.txns.clear();
     }
 
     fn segment_bytes_or_default(&self) -> usize {
@@ -592,6 +596,7 @@ impl Log {
                 batch.sequence_metadata(),
             );
         }
+        self.txns.on_append(&batch);
         self.log_end_offset = batch.last_offset + 1;
         self.size_bytes += size;
         self.unwritten_bytes += size;
@@ -923,7 +928,13 @@ impl Log {
                     .update(b.producer_id, b.producer_epoch, b.sequence_metadata());
             }
         }
+        self.txns.truncate_to(self.log_end_offset);
         self.log_end_offset
+    }
+
+    /// Open and aborted transactions of this log.
+    pub fn txn_index(&self) -> &super::txn_index::TransactionIndex {
+        &self.txns
     }
 
     /// Offsets below this are on disk.

@@ -199,6 +199,14 @@ pub enum ClientRequest {
     /// A transactional producer's request for its transaction coordinator: InitProducerId
     /// with a transactional id, AddPartitionsToTxn, EndTxn.
     Transaction(Box<crate::transaction::TxnRequest>),
+    /// DescribeTransactions: these transactional ids, from their coordinator.
+    DescribeTransactions(Vec<String>),
+    /// ListTransactions: state names, producer ids, minimum duration (-1: any).
+    ListTransactions {
+        states: Vec<String>,
+        producer_ids: Vec<i64>,
+        min_duration_ms: i64,
+    },
     /// Who coordinates these groups?
     FindCoordinator {
         keys: Vec<String>,

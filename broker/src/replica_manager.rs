@@ -702,6 +702,33 @@ impl ReplicaManager {
                 self.now_ms,
             ),
             ClientRequest::InitProducerId => self.init_producer_id(token),
+            ClientRequest::DescribeTransactions(ids) => {
+                let described = ids
+                    .iter()
+                    .map(|id| self.transactions.coordinator.describe(id))
+                    .collect();
+                self.out.client.push((
+                    token,
+                    ClientResponse::Transaction(crate::transaction::TxnResponse::Describe(
+                        described,
+                    )),
+                ));
+            }
+            ClientRequest::ListTransactions {
+                states,
+                producer_ids,
+                min_duration_ms,
+            } => {
+                let listed = self.transactions.coordinator.list(
+                    &states,
+                    &producer_ids,
+                    min_duration_ms,
+                    self.now_ms,
+                );
+                self.out
+                    .client
+                    .push((token, ClientResponse::Transaction(listed)));
+            }
             ClientRequest::Transaction(request) => self.transaction_request(token, *request, image),
             ClientRequest::FindCoordinator { keys, key_type } => {
                 self.handle_find_coordinator(token, keys, key_type, image)

@@ -74,6 +74,8 @@ pub enum ErrorCode {
     TransactionCoordinatorFenced = 52,
     /// A newer instance with the same `transactional.id` took over (KIP-588's code).
     ProducerFenced = 90,
+    /// DescribeTransactions for an id the coordinator does not know.
+    TransactionalIdNotFound = 105,
 }
 
 impl ErrorCode {
@@ -83,7 +85,7 @@ impl ErrorCode {
     }
 
     /// Every code kraftsim knows, for reading one off the wire.
-    pub const ALL: [ErrorCode; 50] = {
+    pub const ALL: [ErrorCode; 51] = {
         use ErrorCode::*;
         [
             None,
@@ -136,6 +138,7 @@ impl ErrorCode {
             ConcurrentTransactions,
             TransactionCoordinatorFenced,
             ProducerFenced,
+            TransactionalIdNotFound,
         ]
     };
 
@@ -198,6 +201,7 @@ impl ErrorCode {
             ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
             TransactionCoordinatorFenced => "TRANSACTION_COORDINATOR_FENCED",
             ProducerFenced => "PRODUCER_FENCED",
+            TransactionalIdNotFound => "TRANSACTIONAL_ID_NOT_FOUND",
         }
     }
 

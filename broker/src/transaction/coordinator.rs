@@ -114,6 +114,28 @@ pub enum TxnResponse {
     /// Each partition's error.
     AddPartitions(Vec<((String, i32), ErrorCode)>),
     EndTxn(ErrorCode),
+    /// DescribeTransactions: each asked id.
+    Describe(Vec<TxnDescription>),
+    /// ListTransactions: the state filters Kafka does not know, and each listed
+    /// transaction (id, producer id, state name).
+    List {
+        unknown_states: Vec<String>,
+        transactions: Vec<(String, i64, &'static str)>,
+    },
+}
+
+/// One transactional id as DescribeTransactions reports it
+/// (`TransactionCoordinator.handleDescribeTransactions`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnDescription {
+    pub transactional_id: String,
+    pub error: ErrorCode,
+    pub state: &'static str,
+    pub timeout_ms: i32,
+    pub start_ms: i64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub partitions: Vec<(String, i32)>,
 }
 
 /// What to do once a state record is replicated.
@@ -234,6 +256,77 @@ impl TransactionCoordinator {
     /// Every transactional id this broker coordinates, in id order.
     pub fn transactions(&self) -> impl Iterator<Item = &TransactionMetadata> {
         self.txns.values()
+    }
+
+    /// DescribeTransactions for one id: NOT_COORDINATOR for an id of a partition this
+    /// broker does not lead, TRANSACTIONAL_ID_NOT_FOUND for an unknown one.
+    pub fn describe(&self, transactional_id: &str) -> TxnDescription {
+        let mut d = TxnDescription {
+            transactional_id: transactional_id.to_string(),
+            error: ErrorCode::None,
+            state: "",
+            timeout_ms: 0,
+            start_ms: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            partitions: Vec::new(),
+        };
+        if !self
+            .owned
+            .contains_key(&self.partition_for(transactional_id))
+        {
+            d.error = ErrorCode::NotCoordinator;
+            return d;
+        }
+        match self.txns.get(transactional_id) {
+            // A new id still pending its first write is not known yet.
+            Some(m) if m.producer_epoch >= 0 => {
+                d.state = m.state.name();
+                d.timeout_ms = m.timeout_ms;
+                d.start_ms = m.start_ms;
+                d.producer_id = m.producer_id;
+                d.producer_epoch = m.producer_epoch;
+                d.partitions = m.partitions.iter().cloned().collect();
+            }
+            _ => d.error = ErrorCode::TransactionalIdNotFound,
+        }
+        d
+    }
+
+    /// ListTransactions (KIP-664): the ids this broker coordinates, filtered by state name,
+    /// producer id and (v1, KIP-994) running for at least `min_duration_ms`.
+    pub fn list(
+        &self,
+        states: &[String],
+        producer_ids: &[i64],
+        min_duration_ms: i64,
+        now_ms: u64,
+    ) -> TxnResponse {
+        let known: Vec<&'static str> = (0..8)
+            .filter_map(TxnState::from_id)
+            .map(TxnState::name)
+            .collect();
+        let unknown_states = states
+            .iter()
+            .filter(|s| !known.contains(&s.as_str()))
+            .cloned()
+            .collect();
+        let transactions = self
+            .txns
+            .values()
+            .filter(|m| m.producer_epoch >= 0)
+            .filter(|m| states.is_empty() || states.iter().any(|s| s == m.state.name()))
+            .filter(|m| producer_ids.is_empty() || producer_ids.contains(&m.producer_id))
+            .filter(|m| {
+                min_duration_ms < 0
+                    || (m.start_ms >= 0 && now_ms as i64 - m.start_ms >= min_duration_ms)
+            })
+            .map(|m| (m.transactional_id.clone(), m.producer_id, m.state.name()))
+            .collect();
+        TxnResponse::List {
+            unknown_states,
+            transactions,
+        }
     }
 
     /// Whether markers are still owed for this transactional id.

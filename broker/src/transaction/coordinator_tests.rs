@@ -416,3 +416,41 @@ fn a_timeout_above_the_maximum_is_refused() {
         }
     ));
 }
+
+#[test]
+fn describe_and_list_report_what_the_coordinator_holds() {
+    let mut c = coordinator();
+    let mut ids = ids();
+    assert_eq!(c.describe(TXN).error, ErrorCode::TransactionalIdNotFound);
+    init(&mut c, &mut ids, 1, 0);
+    add(&mut c, 1000, 0, 7);
+    let d = c.describe(TXN);
+    assert_eq!(
+        (d.error, d.state, d.producer_id, d.start_ms),
+        (ErrorCode::None, "Ongoing", 1000, 7)
+    );
+    assert_eq!(
+        d.partitions,
+        vec![("a".to_string(), 0), ("b".to_string(), 1)]
+    );
+    let other = (0..100)
+        .map(|i| format!("other-{i}"))
+        .find(|id| c.partition_for(id) != c.partition_for(TXN))
+        .expect("some id hashes elsewhere");
+    assert_eq!(c.describe(&other).error, ErrorCode::NotCoordinator);
+    assert_eq!(
+        c.list(&["Ongoing".into(), "Bogus".into()], &[], -1, 10),
+        TxnResponse::List {
+            unknown_states: vec!["Bogus".into()],
+            transactions: vec![(TXN.into(), 1000, "Ongoing")]
+        }
+    );
+    let TxnResponse::List { transactions, .. } = c.list(&["Empty".into()], &[], -1, 10) else {
+        panic!("a list");
+    };
+    assert!(transactions.is_empty());
+    let TxnResponse::List { transactions, .. } = c.list(&[], &[1000], 100, 10) else {
+        panic!("a list");
+    };
+    assert!(transactions.is_empty(), "running 3 ms, not 100");
+}

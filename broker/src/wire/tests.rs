@@ -420,6 +420,25 @@ fn the_bounds_check_accepts_every_well_formed_request() {
                         .encode(b, v)
                         .expect("encodes")
                 }),
+                ApiKey::DescribeTransactions => check(key, v, &|b, v| {
+                    kafka_protocol::messages::DescribeTransactionsRequest::default()
+                        .with_transactional_ids(vec![
+                            TransactionalId(s("tx")),
+                            TransactionalId(s("ty")),
+                        ])
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
+                ApiKey::ListTransactions => check(key, v, &|b, v| {
+                    kafka_protocol::messages::ListTransactionsRequest::default()
+                        .with_state_filters(vec![s("Ongoing"), s("Empty")])
+                        .with_producer_id_filters(vec![
+                            kafka_protocol::messages::ProducerId(1),
+                            kafka_protocol::messages::ProducerId(2),
+                        ])
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
                 ApiKey::FindCoordinator => check(key, v, &|b, v| {
                     FindCoordinatorRequest::default()
                         .with_key(s("group"))

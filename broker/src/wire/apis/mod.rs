@@ -301,6 +301,20 @@ pub const HANDLERS: &[ApiHandler] = &[
         transactions::answer_end_txn,
     ),
     handler(
+        ApiKey::DescribeTransactions,
+        0,
+        0,
+        transactions::decode_describe_transactions,
+        transactions::answer_describe_transactions,
+    ),
+    handler(
+        ApiKey::ListTransactions,
+        0,
+        1,
+        transactions::decode_list_transactions,
+        transactions::answer_list_transactions,
+    ),
+    handler(
         ApiKey::FindCoordinator,
         0,
         3,

@@ -6,7 +6,8 @@
  * committed records (the aborted ones are filtered with the aborted-transactions list of
  * its Fetch answers, the undecided ones held back by the last stable offset). Finally a
  * second instance with the same transactional.id fences the first: the first's next
- * commit fails with ProducerFencedException.
+ * commit fails with ProducerFencedException. The Admin lists the id (ListTransactions) and
+ * describes it as CompleteCommit (DescribeTransactions).
  *
  * Prints one OUTCOME line: "works: ..." with what was checked, or "refused" with the
  * exact exception. A TimeoutException is a failure of the check.
@@ -96,6 +97,18 @@ final class TransactionsCheck {
         got = readCommitted(bootstrap, topic, 5);
         Check.expect(got.size() == 5 && got.get(4).equals("committed-4") && !got.contains("zombie"),
             "after fencing, read_committed read %s", got);
+        // The admin's view (KIP-664): the id is listed and described as committed.
+        try (org.apache.kafka.clients.admin.Admin admin =
+                 org.apache.kafka.clients.admin.Admin.create(Check.clientProps(bootstrap))) {
+            boolean listed = admin.listTransactions().all().get().stream()
+                .anyMatch(t -> t.transactionalId().equals(transactionalId));
+            Check.expect(listed, "listTransactions names %s", transactionalId);
+            org.apache.kafka.clients.admin.TransactionDescription d =
+                admin.describeTransactions(List.of(transactionalId)).description(transactionalId).get();
+            Check.expect(d.state() == org.apache.kafka.clients.admin.TransactionState.COMPLETE_COMMIT
+                    && d.topicPartitions().isEmpty(),
+                "describeTransactions: %s", d);
+        }
         System.out.println("OUTCOME transactions: works: committed 4 records and aborted 2, "
             + "read_committed read exactly the committed ones, a second instance fenced the first");
     }

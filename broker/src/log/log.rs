@@ -596,6 +596,10 @@ impl Log {
                 batch.sequence_metadata(),
             );
         }
+        if batch.is_control() && batch.producer_id >= 0 {
+            self.producers
+                .marker_appended(batch.producer_id, batch.producer_epoch);
+        }
         self.txns.on_append(&batch);
         self.log_end_offset = batch.last_offset + 1;
         self.size_bytes += size;
@@ -926,6 +930,10 @@ impl Log {
             if b.is_idempotent() {
                 self.producers
                     .update(b.producer_id, b.producer_epoch, b.sequence_metadata());
+            }
+            if b.is_control() && b.producer_id >= 0 {
+                self.producers
+                    .marker_appended(b.producer_id, b.producer_epoch);
             }
         }
         self.txns.truncate_to(self.log_end_offset);

@@ -6,7 +6,8 @@
 //! record and sends the markers itself (Kafka's `TransactionCoordinator.onElection`), so
 //! the commit the producer was told about happens. A transaction left open past
 //! `transaction.timeout.ms` is aborted by the coordinator's timer, with the producer's
-//! epoch bumped so that the late producer is fenced.
+//! epoch bumped so that the late producer is fenced, at the coordinator and, through the
+//! marker's epoch, at the partition.
 
 use crate::common::*;
 use broker::transaction::metadata::TxnState;
@@ -175,7 +176,8 @@ fn transactional_batch((pid, epoch): (i64, i16), n: usize) -> Bytes {
     buf.freeze()
 }
 
-fn produce_transactional(sim: &mut SimCluster, partition: i32, producer: (i64, i16)) {
+/// A transactional produce to the partition's leader; its error code.
+fn produce_transactional(sim: &mut SimCluster, partition: i32, producer: (i64, i16)) -> i16 {
     let leader = sim
         .partition_state(TOPIC, partition)
         .expect("exists")
@@ -190,7 +192,7 @@ fn produce_transactional(sim: &mut SimCluster, partition: i32, producer: (i64, i
                 .with_index(partition)
                 .with_records(Some(transactional_batch(producer, 3)))])]);
     let r: ProduceResponse = call(sim, leader, ApiKey::Produce, 9, &request);
-    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+    r.responses[0].partition_responses[0].error_code
 }
 
 /// Each control batch of the partition's log at its leader: (offset, commit?).
@@ -244,7 +246,7 @@ fn a_coordinator_failover_between_the_commit_decision_and_its_markers_still_comm
     let partition = partition_led_by_neither(&sim, old);
     let producer = init_producer_id(&mut sim, old, 60_000);
     assert_eq!(add_partition(&mut sim, old, producer, partition), 0);
-    produce_transactional(&mut sim, partition, producer);
+    assert_eq!(produce_transactional(&mut sim, partition, producer), 0);
 
     // The decision is written and the producer told, but no marker gets through.
     sim.network_mut()
@@ -286,7 +288,7 @@ fn a_transaction_left_open_past_its_timeout_is_aborted_and_its_producer_fenced()
     let partition = 0;
     let producer = init_producer_id(&mut sim, coordinator, 2_000);
     assert_eq!(add_partition(&mut sim, coordinator, producer, partition), 0);
-    produce_transactional(&mut sim, partition, producer);
+    assert_eq!(produce_transactional(&mut sim, partition, producer), 0);
     assert!(
         sim.run_until(10_000, |s| state_at(s, coordinator)
             == Some(TxnState::CompleteAbort)),
@@ -300,6 +302,11 @@ fn a_transaction_left_open_past_its_timeout_is_aborted_and_its_producer_fenced()
     assert_eq!(
         end_txn(&mut sim, coordinator, producer, true),
         ErrorCode::ProducerFenced.code()
+    );
+    // The abort marker carried the bumped epoch: the partition fences the late producer too.
+    assert_eq!(
+        produce_transactional(&mut sim, partition, producer),
+        ErrorCode::InvalidProducerEpoch.code()
     );
     // A new instance starts past the fenced epoch.
     let (pid, epoch) = init_producer_id(&mut sim, coordinator, 2_000);

@@ -84,12 +84,16 @@ explore() {
 # The test fixtures for other languages, on the release sim just built: the Python wheel
 # (built around the binary, installed into a virtualenv under target/ that sees the
 # system's pytest and Kafka clients) and the npm package (packed, installed from the
-# tarball beside kafkajs, which npm ci takes from its cache). Both start clusters on free
-# ports and leave none running.
+# tarball beside kafkajs, which npm ci takes from its cache) and the JUnit 5 helper
+# (installed into ~/.m2, then tested with Kafka 4.4.0's Java client in one JVM; Maven
+# offline when its cache holds everything, from Maven Central otherwise). All start
+# clusters on free ports and leave none running.
 echo "== fixtures/python (wheel, venv, pytest)"
 bash fixtures/python/run_tests.sh target/release/sim
 echo "== fixtures/node (npm pack, npm ci, node --test)"
 bash fixtures/node/run_tests.sh target/release/sim
+echo "== fixtures/java (mvn install kraftsim-junit, mvn test with kafka-clients 4.4.0)"
+bash fixtures/java/run_tests.sh target/release/sim
 
 echo "== sim explore --seeds 1000 --brokers 3"
 explore target/explore/three-brokers.log --seeds 1000 --brokers 3

@@ -132,8 +132,13 @@ impl Target {
     /// plan is checked against before a cluster starts; each target's action methods
     /// refuse with the same words when called anyway.
     pub fn refusal(self, action: &Action) -> Option<ControlError> {
+        /// The scenario's consumer is driven by the deterministic experiment; the
+        /// real-time runs have their own consumer group beside the load
+        /// (`conformance/*.scenario`'s `# conform: member` lines).
+        const REAL_TIME_NO_CONSUMER: &str = "the scenario's consumer (restart consumer, coordinator) runs only in the deterministic simulator; a real-time run's consumer group is given by '# conform: member' lines";
         let why = match (self, action) {
             (Target::Sim, _) => return None,
+            (_, action) if action.needs_consumer() => REAL_TIME_NO_CONSUMER,
             (Target::Live, Action::Crash(_)) => LIVE_NO_CRASH,
             (Target::Live, Action::Cut { .. } | Action::Delay { .. } | Action::Drop { .. }) => {
                 LIVE_NO_LINK_FAULTS

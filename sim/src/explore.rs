@@ -109,6 +109,7 @@ impl ExploreConfig {
             settings,
             configs,
             producer_props,
+            consumer: None,
             steps,
         }
     }

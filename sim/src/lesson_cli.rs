@@ -28,6 +28,10 @@ pub struct LessonArgs {
     /// --producer-props enable.idempotence=true.
     #[arg(long = "producer-props", num_args = 1..)]
     producer_props: Vec<String>,
+    /// The lesson's consumer group member, by the `consumer` line's keys, e.g.
+    /// --consumer-props commit=every-1-records (lessons with a consumer only).
+    #[arg(long = "consumer-props", num_args = 1..)]
+    consumer_props: Vec<String>,
     /// Print the lesson's run as one JSON document: its claims, checked, and the run's
     /// report in `sim run --json`'s schema.
     #[arg(long)]
@@ -51,6 +55,7 @@ pub fn lesson(args: LessonArgs) -> Result<()> {
             || args.records.is_some()
             || !args.configs.is_empty()
             || !args.producer_props.is_empty()
+            || !args.consumer_props.is_empty()
             || args.json
             || args.html.is_some()
             || args.svg.is_some()
@@ -70,6 +75,7 @@ pub fn lesson(args: LessonArgs) -> Result<()> {
         records: args.records,
         configs: args.configs.clone(),
         producer_props: args.producer_props.clone(),
+        consumer_props: args.consumer_props.clone(),
     };
     let run = lessons::run(lesson, &overrides)?;
     if args.json {

@@ -275,3 +275,78 @@ fn with_quit_on_eof_the_cluster_goes_when_its_parent_closes_stdin() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The fault commands answer structured JSON (docs/control-protocol.md): a fault with its
+/// fields and fired count, the list of faults, and the request log's entries.
+#[test]
+fn the_fault_commands_and_the_request_log_answer_structured_json() {
+    let serve = serve("t:1:3");
+    let mut client = Client::connect(&serve);
+    let added = client.ok("fault error Produce NOT_LEADER_OR_FOLLOWER node=1 topic=t count=2");
+    assert_eq!(
+        added,
+        json!({
+            "id": 1, "kind": "error", "api": "Produce", "error": "NOT_LEADER_OR_FOLLOWER",
+            "node": 1, "topic": "t", "partition": null, "count": 2, "probability": null,
+            "delay_ms": null, "when": null, "duration_ms": null, "leader": null,
+            "fired": 0, "active": true, "held": 0,
+            "text": "f1 error Produce NOT_LEADER_OR_FOLLOWER node=1 topic=t count=2 fired=0 active"
+        })
+    );
+    let commit = client.ok("fault error OffsetCommit NOT_COORDINATOR count=1");
+    assert_eq!(
+        (&commit["id"], &commit["api"], &commit["error"]),
+        (&json!(2), &json!("OffsetCommit"), &json!("NOT_COORDINATOR"))
+    );
+    let filtered = client.send("fault error OffsetCommit NOT_COORDINATOR topic=t");
+    assert!(
+        filtered["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("takes no topic=")),
+        "{filtered}"
+    );
+    let hold = client.ok("fault hold Fetch node=3");
+    assert_eq!(
+        (&hold["kind"], &hold["api"]),
+        (&json!("hold"), &json!("Fetch"))
+    );
+    let released = client.ok("fault release f3");
+    assert_eq!(
+        (&released["id"], &released["active"]),
+        (&json!(3), &json!(false))
+    );
+    let faults = client.ok("faults");
+    let ids: Vec<i64> = faults
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|f| f["id"].as_i64())
+        .collect();
+    assert_eq!(ids, vec![1, 2, 3], "{faults}");
+    assert_eq!(
+        client.ok("fault remove 2"),
+        json!({"id": 2, "removed": true})
+    );
+
+    // create-topic is a CreateTopics request from a client, so it is in the log (the
+    // last one: --topic made the first).
+    client.ok("create-topic logged 1 3");
+    let log = client.ok("requests 500");
+    let entries = log.as_array().expect("a list");
+    let created = entries
+        .iter()
+        .rfind(|e| e["api"] == json!("CreateTopics"))
+        .unwrap_or_else(|| panic!("CreateTopics in the log: {log}"));
+    assert_eq!(created["outcome"], json!("answered"), "{created}");
+    assert_eq!(created["errors"], json!(["NONE"]), "{created}");
+    assert_eq!(
+        created["partitions"],
+        json!([{"topic": "logged", "partition": null}])
+    );
+    for key in ["time_ms", "node", "connection", "version", "correlation_id"] {
+        assert!(created[key].is_i64(), "{key} in {created}");
+    }
+    assert!(created["client_id"].is_string(), "{created}");
+    assert_eq!(created["fault"], json!(null));
+    assert_eq!(client.ok("requests 1").as_array().map(Vec::len), Some(1));
+}

@@ -267,7 +267,7 @@ fn the_replay_page_shows_the_runs_state_at_the_sliders_moment() {
         &view["partitions"], table,
         "the page and --json at {end_ms} ms"
     );
-    // The moment: the last view with a node down (the kill), where leaders have moved
+    // The moment: the last view with a node killed (the replay tells a kill from a stop), where leaders have moved
     // and the load has filled the logs.
     let moment = frames
         .iter()
@@ -275,7 +275,7 @@ fn the_replay_page_shows_the_runs_state_at_the_sliders_moment() {
         .find(|f| {
             f["nodes"]
                 .as_array()
-                .is_some_and(|n| n.iter().any(|n| n["state"] == "down"))
+                .is_some_and(|n| n.iter().any(|n| n["state"] == "killed"))
         })
         .expect("a view with node 1 down");
     let at_ms = moment["at_ms"].as_u64().expect("at_ms");

@@ -118,6 +118,7 @@ lesson_tests! {
     lesson_11_restart_catch_up => "restart-catch-up",
     lesson_12_network_partition => "network-partition",
     lesson_13_idempotence => "idempotence",
+    lesson_14_consumer_offsets => "consumer-offsets",
 }
 
 #[test]
@@ -307,4 +308,44 @@ fn trace_tells_every_event_of_each_phase_where_the_story_picks_the_lessons_focus
         .sum();
     assert_eq!(told(&everything), events_from_the_load);
     assert!(told(&focused) < told(&everything));
+}
+
+/// Lesson 14's "try next" lines do what they say: committing every second reads fewer
+/// records twice than every five seconds, committing after every record processed reads
+/// none twice here, and a lesson without a consumer refuses `--consumer-props`.
+#[test]
+fn committing_more_often_reads_fewer_records_twice_after_the_crash() {
+    let lesson = lessons::find("consumer-offsets").expect("exists");
+    let read_twice = |props: &[&str]| {
+        let overrides = Overrides {
+            consumer_props: props.iter().map(|p| p.to_string()).collect(),
+            ..Overrides::default()
+        };
+        let run = lessons::run(lesson, &overrides).expect("runs");
+        let consumer = run.report.consumer.expect("the lesson runs a consumer");
+        assert!(consumer.caught_up, "{consumer:?}");
+        assert_eq!(consumer.restarts.len(), 1);
+        let restart = &consumer.restarts[0];
+        assert_eq!(
+            restart.read_twice, restart.uncommitted,
+            "what was read twice is what was consumed and not committed: {restart:?}"
+        );
+        (consumer.read_twice, consumer.commits_ok)
+    };
+    let (every_5s, commits_5s) = read_twice(&[]);
+    let (every_1s, commits_1s) = read_twice(&["auto.commit.interval.ms=1000"]);
+    let (every_record, commits_each) = read_twice(&["commit=every-1-records"]);
+    assert!(every_5s > 0, "the lesson's crash reads records twice");
+    assert!(every_1s < every_5s, "{every_1s} < {every_5s}");
+    assert!(every_record <= every_1s, "{every_record} <= {every_1s}");
+    assert!(commits_1s > commits_5s && commits_each > commits_1s);
+    let no_consumer = Overrides {
+        consumer_props: vec!["commit=auto".into()],
+        ..Overrides::default()
+    };
+    let e = lessons::run(lessons::find("acks").expect("exists"), &no_consumer)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("runs no consumer group"), "{e}");
 }

@@ -241,3 +241,53 @@ fn a_scenario_fault_step_is_met_by_the_producer_and_the_run_stays_deterministic(
         "the producer retried the injected errors: {text}"
     );
 }
+
+/// A scenario's consumer group member is the deterministic run's: a bad `consumer` line
+/// names its file and line, a `restart consumer` without one names its line, and a
+/// real-time target refuses the line before it starts a cluster.
+#[test]
+fn a_consumer_line_is_checked_at_its_line_and_refused_by_a_real_time_target() {
+    let write = |name: &str, text: &str| {
+        let path =
+            std::env::temp_dir().join(format!("kraftsim-{name}-{}.scenario", std::process::id()));
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    let bad = write(
+        "bad-consumer",
+        "set records 100\nconsumer group=g commit=sometimes\n",
+    );
+    let lonely = write(
+        "lonely-restart",
+        "set records 100\nafter 1s restart consumer\n",
+    );
+    let live = write("live-consumer", "set records 100\nconsumer group=g\n");
+    let run = |args: &[&str]| {
+        let out = sim(args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = run(&["run", "--scenario", &bad.to_string_lossy()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(".scenario:2: consumer commit=sometimes: expected auto or every-N-records"),
+        "{err}"
+    );
+    let (code, err) = run(&["run", "--scenario", &lonely.to_string_lossy()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(":2: 'restart consumer' needs a consumer group"),
+        "{err}"
+    );
+    let (code, err) = run(&["run", "--live", "--scenario", &live.to_string_lossy()]);
+    assert_ne!(code, Some(0), "{err}");
+    assert!(
+        err.contains("the live target cannot run the scenario's consumer"),
+        "{err}"
+    );
+    for p in [bad, lonely, live] {
+        let _ = std::fs::remove_file(p);
+    }
+}

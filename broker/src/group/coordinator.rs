@@ -79,29 +79,6 @@ impl GroupRequest {
             GroupRequest::OffsetFetch(r) => r.group_id.0.as_str(),
         }
     }
-
-    /// The answer when this broker cannot serve the group at all.
-    pub fn error_response(&self, error: ErrorCode) -> GroupResponse {
-        let code = error.code();
-        match self {
-            GroupRequest::JoinGroup(..) => {
-                GroupResponse::JoinGroup(JoinGroupResponse::default().with_error_code(code))
-            }
-            GroupRequest::SyncGroup(_) => {
-                GroupResponse::SyncGroup(SyncGroupResponse::default().with_error_code(code))
-            }
-            GroupRequest::Heartbeat(_) => {
-                GroupResponse::Heartbeat(HeartbeatResponse::default().with_error_code(code))
-            }
-            GroupRequest::LeaveGroup(_) => {
-                GroupResponse::LeaveGroup(LeaveGroupResponse::default().with_error_code(code))
-            }
-            GroupRequest::OffsetCommit(r) => GroupResponse::OffsetCommit(commit_response(r, error)),
-            GroupRequest::OffsetFetch(_) => {
-                GroupResponse::OffsetFetch(OffsetFetchResponse::default().with_error_code(code))
-            }
-        }
-    }
 }
 
 /// A group answer, to encode.
@@ -117,7 +94,7 @@ pub enum GroupResponse {
     DescribeGroups(DescribeGroupsResponse),
 }
 
-fn commit_response(r: &OffsetCommitRequest, error: ErrorCode) -> OffsetCommitResponse {
+pub(super) fn commit_response(r: &OffsetCommitRequest, error: ErrorCode) -> OffsetCommitResponse {
     OffsetCommitResponse::default().with_topics(
         r.topics
             .iter()

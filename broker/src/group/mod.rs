@@ -26,6 +26,7 @@
 //! expiry and the KIP-848 protocol are not modelled.
 
 pub mod coordinator;
+pub mod error_answers;
 pub mod offsets_topic;
 pub mod routing;
 

@@ -166,7 +166,7 @@ impl ReplicaManager {
         image: &MetadataImage,
     ) {
         let Some(topic) = image.topic_by_name(OFFSETS_TOPIC) else {
-            let answer = request.error_response(ErrorCode::CoordinatorNotAvailable);
+            let answer = request.error_response(version, ErrorCode::CoordinatorNotAvailable);
             self.out.client.push((token, ClientResponse::Group(answer)));
             return;
         };
@@ -176,7 +176,7 @@ impl ReplicaManager {
             .get(&(topic.topic_id, p))
             .is_some_and(|part| part.is_leader());
         if !leads {
-            let answer = request.error_response(ErrorCode::NotCoordinator);
+            let answer = request.error_response(version, ErrorCode::NotCoordinator);
             self.out.client.push((token, ClientResponse::Group(answer)));
             return;
         }

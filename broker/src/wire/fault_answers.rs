@@ -2,8 +2,10 @@
 //!
 //! An error fault ([`super::request_faults`]) makes a node answer a request with a Kafka
 //! error. Kafka's responses carry errors per partition (Produce, Fetch, ListOffsets,
-//! OffsetForLeaderEpoch), per topic (Metadata) or once (InitProducerId,
-//! FindCoordinator per key), so the injected error goes where Kafka would put it, and the
+//! OffsetForLeaderEpoch, OffsetCommit), per topic (Metadata), per group (DescribeGroups),
+//! per key (FindCoordinator v4+, KIP-699) or once (InitProducerId, JoinGroup, SyncGroup,
+//! Heartbeat, LeaveGroup, ListGroups, OffsetFetch v2+; the group APIs' shapes are
+//! [`crate::group::error_answers`]), so the injected error goes where Kafka would put it, and the
 //! partitions the fault does not match are answered as usual (a partial error, as
 //! `KafkaApis.handleProduceRequest` answers one partition `NOT_LEADER_OR_FOLLOWER` and
 //! appends the others).
@@ -17,6 +19,7 @@
 
 use super::apis::encode_response;
 use super::request_faults::{ErrorInjection, StaleMetadata};
+use crate::group::{error_answers, GroupRequest};
 use crate::messages::{ClientRequest, ClientResponse, ProducePartitionResponse};
 use bytes::Bytes;
 use controller::ErrorCode;
@@ -42,8 +45,37 @@ pub fn request_partitions(request: &ClientRequest) -> Vec<(String, i32)> {
         ClientRequest::OffsetForLeaderEpoch(q) => {
             q.iter().map(|p| (p.topic.clone(), p.partition)).collect()
         }
+        ClientRequest::CreateTopics(t) => t.iter().map(|t| (t.name.clone(), -1)).collect(),
         ClientRequest::DeleteTopics(names) => names.iter().map(|t| (t.clone(), -1)).collect(),
         ClientRequest::CreatePartitions(t) => t.iter().map(|(t, _)| (t.clone(), -1)).collect(),
+        ClientRequest::Group(_, group) => group_partitions(group),
+        _ => Vec::new(),
+    }
+}
+
+/// The partitions a group request names: what an OffsetCommit commits and an OffsetFetch
+/// asks for (none for the membership APIs, or for an OffsetFetch of every partition).
+fn group_partitions(group: &GroupRequest) -> Vec<(String, i32)> {
+    match group {
+        GroupRequest::OffsetCommit(r) => r
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| (t.name.0.as_str().to_string(), p.partition_index))
+            })
+            .collect(),
+        GroupRequest::OffsetFetch(r) => r
+            .topics
+            .iter()
+            .flatten()
+            .flat_map(|t| {
+                t.partition_indexes
+                    .iter()
+                    .map(|&p| (t.name.0.as_str().to_string(), p))
+            })
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -116,6 +148,17 @@ pub fn apply_to_request(request: &mut ClientRequest, injection: &ErrorInjection)
                     .collect(),
             ))
         }
+        // The group APIs: the coordinator never sees the request (a commit is not
+        // stored), as when a broker that is not the coordinator answers it.
+        ClientRequest::Group(version, group) => Injected::Answer(ClientResponse::Group(
+            group.error_response(*version, injection.error),
+        )),
+        ClientRequest::DescribeGroups(ids) => Injected::Answer(ClientResponse::Group(
+            error_answers::describe_groups_error(ids, injection.error),
+        )),
+        ClientRequest::ListGroups(_) => Injected::Answer(ClientResponse::Group(
+            error_answers::list_groups_error(injection.error),
+        )),
         // Reads: served as usual, the matched partitions' answers replaced.
         _ => Injected::Serve(Vec::new()),
     }
@@ -183,6 +226,7 @@ pub fn answer_errors(response: &ClientResponse) -> Vec<ErrorCode> {
         ClientResponse::OffsetForLeaderEpoch(p) => p.iter().map(|p| p.error).collect(),
         ClientResponse::InitProducerId { error, .. } => vec![*error],
         ClientResponse::FindCoordinator(k) => k.iter().map(|(_, e, _)| *e).collect(),
+        ClientResponse::Group(g) => error_answers::answer_errors(g),
         ClientResponse::CreateTopics(t)
         | ClientResponse::DeleteTopics(t)
         | ClientResponse::CreatePartitions(t)

@@ -14,10 +14,18 @@ use bytes::{Bytes, BytesMut};
 use controller::{ControllerConfig, ErrorCode};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, MetadataRequest, MetadataResponse, ProduceRequest,
-    ProduceResponse, RequestHeader, ResponseHeader, TopicName,
+    ApiKey, CreateTopicsRequest, DescribeGroupsRequest, DescribeGroupsResponse,
+    FindCoordinatorRequest, FindCoordinatorResponse, GroupId, HeartbeatRequest, HeartbeatResponse,
+    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsRequest,
+    ListGroupsResponse, MetadataRequest, MetadataResponse, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, ProduceRequest, ProduceResponse,
+    RequestHeader, ResponseHeader, SyncGroupRequest, SyncGroupResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use std::collections::BTreeMap;
@@ -458,19 +466,33 @@ fn names_are_kafkas_and_bad_ones_are_refused() {
         error_by_name("NONE"),
         Err(FaultError::UnknownError(_))
     ));
-    let join = RequestFault {
+    let create = RequestFault {
         node: None,
         kind: error(
-            ApiKey::JoinGroup,
-            ErrorCode::NotCoordinator,
+            ApiKey::CreateTopics,
+            ErrorCode::NotController,
             None,
             Trigger::Always,
         ),
     };
     assert!(matches!(
-        join.validate(),
+        create.validate(),
         Err(FaultError::ErrorNotSupported(_))
     ));
+    // A group API's answer is the error alone: a topic filter could not be honoured.
+    let commit_of_topic = RequestFault {
+        node: None,
+        kind: error(
+            ApiKey::OffsetCommit,
+            ErrorCode::NotCoordinator,
+            None,
+            Trigger::Always,
+        ),
+    };
+    assert_eq!(
+        commit_of_topic.validate(),
+        Err(FaultError::NoPartitionFilter(ApiKey::OffsetCommit))
+    );
     let bad_p = RequestFault {
         node: None,
         kind: error(
@@ -484,4 +506,206 @@ fn names_are_kafkas_and_bad_ones_are_refused() {
         bad_p.validate(),
         Err(FaultError::BadProbability(_))
     ));
+}
+
+/// An error fault on a group API, with no topic filter (the whole answer is the error).
+fn group_error(api: ApiKey, error: ErrorCode) -> FaultKind {
+    FaultKind::Error {
+        api,
+        error,
+        topic: None,
+        partition: None,
+        trigger: Trigger::Count(1),
+    }
+}
+
+fn group_id() -> GroupId {
+    GroupId(StrBytes::from_static_str("g"))
+}
+
+#[test]
+fn an_injected_offset_commit_error_answers_every_partition_and_the_log_names_them() {
+    let mut c = OneNode::start();
+    c.inject(
+        1,
+        group_error(ApiKey::OffsetCommit, ErrorCode::NotCoordinator),
+        0,
+    );
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(group_id())
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
+            .with_partitions(
+                [0, 1]
+                    .map(|p| {
+                        OffsetCommitRequestPartition::default()
+                            .with_partition_index(p)
+                            .with_committed_offset(5)
+                    })
+                    .to_vec(),
+            )]);
+    c.send(CONN, ApiKey::OffsetCommit, 8, &commit);
+    let answers = c.take_answers();
+    let r: OffsetCommitResponse = body(&answers[0].1, ApiKey::OffsetCommit, 8);
+    let codes: Vec<(i32, i16)> = r.topics[0]
+        .partitions
+        .iter()
+        .map(|p| (p.partition_index, p.error_code))
+        .collect();
+    let not_coordinator = ErrorCode::NotCoordinator.code();
+    assert_eq!(codes, vec![(0, not_coordinator), (1, not_coordinator)]);
+    assert_eq!(c.fired(1), 1);
+    let last = c.node.request_log().last().cloned().expect("logged");
+    assert_eq!(last.partitions, vec![(TOPIC.into(), 0), (TOPIC.into(), 1)]);
+    assert_eq!(
+        last.outcome,
+        RequestOutcome::Answered {
+            errors: vec!["NOT_COORDINATOR".into(), "NOT_COORDINATOR".into()]
+        }
+    );
+    assert_eq!(last.fault, Some(1));
+}
+
+/// kraftsim serves FindCoordinator v0 to v3, one key each; v4's per-key answers
+/// (KIP-699) are built by the same handler from the same per-key list.
+#[test]
+fn an_injected_find_coordinator_error_answers_the_key_with_no_coordinator() {
+    let mut c = OneNode::start();
+    let request = FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g"));
+    for (id, version) in [(1, 3), (2, 0)] {
+        c.inject(
+            id,
+            group_error(ApiKey::FindCoordinator, ErrorCode::NotCoordinator),
+            0,
+        );
+        c.send(CONN, ApiKey::FindCoordinator, version, &request);
+        let r: FindCoordinatorResponse =
+            body(&c.take_answers()[0].1, ApiKey::FindCoordinator, version);
+        assert_eq!(
+            (r.error_code, r.node_id.0),
+            (ErrorCode::NotCoordinator.code(), -1)
+        );
+        assert_eq!(c.fired(id), 1);
+    }
+}
+
+#[test]
+fn an_injected_offset_fetch_error_is_top_level_from_v2_and_per_partition_in_v1() {
+    let mut c = OneNode::start();
+    let fetch = OffsetFetchRequest::default()
+        .with_group_id(group_id())
+        .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
+            .with_partition_indexes(vec![0, 1])]));
+    let loading = ErrorCode::CoordinatorLoadInProgress.code();
+    c.inject(
+        1,
+        group_error(ApiKey::OffsetFetch, ErrorCode::CoordinatorLoadInProgress),
+        0,
+    );
+    c.send(CONN, ApiKey::OffsetFetch, 7, &fetch);
+    let r: OffsetFetchResponse = body(&c.take_answers()[0].1, ApiKey::OffsetFetch, 7);
+    assert_eq!(r.error_code, loading);
+    assert!(
+        r.topics.is_empty(),
+        "v2+ answers no partitions with the error"
+    );
+    c.inject(
+        2,
+        group_error(ApiKey::OffsetFetch, ErrorCode::CoordinatorLoadInProgress),
+        0,
+    );
+    c.send(CONN, ApiKey::OffsetFetch, 1, &fetch);
+    let r: OffsetFetchResponse = body(&c.take_answers()[0].1, ApiKey::OffsetFetch, 1);
+    let codes: Vec<(i32, i16, i64)> = r.topics[0]
+        .partitions
+        .iter()
+        .map(|p| (p.partition_index, p.error_code, p.committed_offset))
+        .collect();
+    assert_eq!(codes, vec![(0, loading, -1), (1, loading, -1)]);
+}
+
+#[test]
+fn injected_membership_errors_answer_join_sync_heartbeat_and_leave_whole() {
+    let mut c = OneNode::start();
+    let rebalancing = ErrorCode::RebalanceInProgress;
+    for (id, api) in [
+        ApiKey::JoinGroup,
+        ApiKey::SyncGroup,
+        ApiKey::Heartbeat,
+        ApiKey::LeaveGroup,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        c.inject(id as u64 + 1, group_error(api, rebalancing), 0);
+    }
+    let join = JoinGroupRequest::default()
+        .with_group_id(group_id())
+        .with_session_timeout_ms(10_000)
+        .with_rebalance_timeout_ms(10_000)
+        .with_protocol_type(StrBytes::from_static_str("consumer"));
+    c.send(CONN, ApiKey::JoinGroup, 7, &join);
+    let r: JoinGroupResponse = body(&c.take_answers()[0].1, ApiKey::JoinGroup, 7);
+    assert_eq!((r.error_code, r.generation_id), (rebalancing.code(), -1));
+    c.send(CONN, ApiKey::JoinGroup, 5, &join);
+    let r: JoinGroupResponse = body(&c.take_answers()[0].1, ApiKey::JoinGroup, 5);
+    assert_eq!(
+        r.error_code,
+        ErrorCode::CoordinatorNotAvailable.code(),
+        "a count=1 fault fired once: the next join reaches the broker, which has no \
+         __consumer_offsets yet"
+    );
+    let sync = SyncGroupRequest::default().with_group_id(group_id());
+    c.send(CONN, ApiKey::SyncGroup, 5, &sync);
+    let r: SyncGroupResponse = body(&c.take_answers()[0].1, ApiKey::SyncGroup, 5);
+    assert_eq!(r.error_code, rebalancing.code());
+    let heartbeat = HeartbeatRequest::default().with_group_id(group_id());
+    c.send(CONN, ApiKey::Heartbeat, 4, &heartbeat);
+    let r: HeartbeatResponse = body(&c.take_answers()[0].1, ApiKey::Heartbeat, 4);
+    assert_eq!(r.error_code, rebalancing.code());
+    let leave = LeaveGroupRequest::default().with_group_id(group_id());
+    c.send(CONN, ApiKey::LeaveGroup, 4, &leave);
+    let r: LeaveGroupResponse = body(&c.take_answers()[0].1, ApiKey::LeaveGroup, 4);
+    assert_eq!((r.error_code, r.members.len()), (rebalancing.code(), 0));
+    assert_eq!(
+        (1..=4).map(|id| c.fired(id)).collect::<Vec<_>>(),
+        vec![1; 4]
+    );
+}
+
+#[test]
+fn injected_errors_answer_describe_groups_per_group_and_list_groups_once() {
+    let mut c = OneNode::start();
+    c.inject(
+        1,
+        group_error(ApiKey::DescribeGroups, ErrorCode::NotCoordinator),
+        0,
+    );
+    c.inject(
+        2,
+        group_error(ApiKey::ListGroups, ErrorCode::CoordinatorNotAvailable),
+        0,
+    );
+    let describe = DescribeGroupsRequest::default()
+        .with_groups(vec![group_id(), GroupId(StrBytes::from_static_str("h"))]);
+    c.send(CONN, ApiKey::DescribeGroups, 5, &describe);
+    let r: DescribeGroupsResponse = body(&c.take_answers()[0].1, ApiKey::DescribeGroups, 5);
+    assert_eq!(
+        r.groups
+            .iter()
+            .map(|g| (g.group_id.0.as_str().to_string(), g.error_code))
+            .collect::<Vec<_>>(),
+        vec![
+            ("g".into(), ErrorCode::NotCoordinator.code()),
+            ("h".into(), ErrorCode::NotCoordinator.code())
+        ]
+    );
+    c.send(CONN, ApiKey::ListGroups, 4, &ListGroupsRequest::default());
+    let r: ListGroupsResponse = body(&c.take_answers()[0].1, ApiKey::ListGroups, 4);
+    assert_eq!(
+        (r.error_code, r.groups.len()),
+        (ErrorCode::CoordinatorNotAvailable.code(), 0)
+    );
 }

@@ -42,7 +42,7 @@ pub const MAX_REQUEST_FAULTS: usize = 256;
 
 /// The APIs an error fault can answer for: those whose responses kraftsim can rewrite with
 /// an error at any version it serves.
-pub const ERROR_FAULT_APIS: [ApiKey; 7] = [
+pub const ERROR_FAULT_APIS: [ApiKey; 15] = [
     ApiKey::Produce,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
@@ -50,6 +50,31 @@ pub const ERROR_FAULT_APIS: [ApiKey; 7] = [
     ApiKey::OffsetForLeaderEpoch,
     ApiKey::FindCoordinator,
     ApiKey::InitProducerId,
+    ApiKey::JoinGroup,
+    ApiKey::SyncGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::DescribeGroups,
+    ApiKey::ListGroups,
+];
+
+/// The APIs whose answer an error fault makes whole: the request is answered with the
+/// error alone, so a fault on them takes no `topic=` or `partition=` (it could not spare
+/// the partitions it does not match). Produce, Fetch, ListOffsets,
+/// OffsetForLeaderEpoch and Metadata answer the matched partitions only.
+pub const WHOLE_ANSWER_ERROR_APIS: [ApiKey; 10] = [
+    ApiKey::FindCoordinator,
+    ApiKey::InitProducerId,
+    ApiKey::JoinGroup,
+    ApiKey::SyncGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::DescribeGroups,
+    ApiKey::ListGroups,
 ];
 
 /// When an error fault fires among the requests it matches.
@@ -160,6 +185,8 @@ pub enum FaultError {
     UnknownError(String),
     #[error("an error fault cannot answer {0:?}: it can for {list}", list = error_fault_api_list())]
     ErrorNotSupported(ApiKey),
+    #[error("an error fault on {0:?} answers the whole request: it takes no topic= or partition=")]
+    NoPartitionFilter(ApiKey),
     #[error("probability {0} is not within 0..=1")]
     BadProbability(f64),
     #[error("the node already holds {MAX_REQUEST_FAULTS} faults")]
@@ -197,9 +224,19 @@ impl RequestFault {
     /// Checks what the node cannot do before it is installed anywhere.
     pub fn validate(&self) -> Result<(), FaultError> {
         match &self.kind {
-            FaultKind::Error { api, trigger, .. } => {
+            FaultKind::Error {
+                api,
+                trigger,
+                topic,
+                partition,
+                ..
+            } => {
                 if !ERROR_FAULT_APIS.contains(api) {
                     return Err(FaultError::ErrorNotSupported(*api));
+                }
+                if WHOLE_ANSWER_ERROR_APIS.contains(api) && (topic.is_some() || partition.is_some())
+                {
+                    return Err(FaultError::NoPartitionFilter(*api));
                 }
                 if let Trigger::Probability(p) = trigger {
                     if !(0.0..=1.0).contains(p) {

@@ -11,8 +11,11 @@
 //!
 //! This is the Java `KafkaConsumer` with `assign()`, sans-IO: the deterministic simulator
 //! drives it for `sim run`'s verdict, the tokio front end for `loadgen consumer`.
-//! Simplified: no consumer groups or offset commits here, uncompressed batches only,
-//! `isolation.level=read_uncommitted`.
+//! A consumer that *subscribes* ([`Consumer::subscribe`]) is a member of a group instead:
+//! the group's coordinator gives it its partitions and keeps its committed offsets
+//! ([`group`]). Simplified: uncompressed batches only, `isolation.level=read_uncommitted`.
+
+pub mod group;
 
 use crate::error::{error_name, invalidates_metadata, ClientError};
 use crate::metadata::ClusterMetadata;
@@ -91,7 +94,7 @@ pub struct ConsumedRecord {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct PartitionState {
+pub(crate) struct PartitionState {
     /// The next offset to read; `None` until ListOffsets answers.
     position: Option<i64>,
     /// The high watermark the last Fetch reported (-1: unknown yet).
@@ -122,6 +125,8 @@ pub struct Consumer {
     pub errors: BTreeMap<String, u64>,
     pub bytes_read: u64,
     pub fetches: u64,
+    /// The group this consumer is a member of, if it subscribed.
+    group: Option<group::Membership>,
 }
 
 crate::network::client_core!(Consumer);
@@ -144,7 +149,57 @@ impl Consumer {
             errors: BTreeMap::new(),
             bytes_read: 0,
             fetches: 0,
+            group: None,
         }
+    }
+
+    /// A member of `group.group_id` subscribed to `topic` (the Java consumer's
+    /// `subscribe()`): its partitions come from the group's assignment and it starts each
+    /// at the group's committed offset, else by `auto.offset.reset`.
+    pub fn subscribe(config: ConsumerConfig, topic: &str, group: group::GroupConfig) -> Self {
+        let mut consumer = Self::assign_all(config, topic);
+        consumer.group = Some(group::Membership::new(group));
+        consumer
+    }
+
+    /// The group's state, for a subscribed consumer.
+    pub fn member_state(&self) -> Option<group::MemberState> {
+        self.group.as_ref().map(|g| g.state)
+    }
+
+    /// What the coordinator last acknowledged committing, per partition.
+    pub fn committed(&self) -> BTreeMap<i32, i64> {
+        self.group
+            .as_ref()
+            .map(|g| g.committed.clone())
+            .unwrap_or_default()
+    }
+
+    /// Where the member started each partition of its current generation (`None`: by
+    /// `auto.offset.reset`, nothing committed).
+    pub fn started_at(&self) -> BTreeMap<i32, Option<i64>> {
+        self.group
+            .as_ref()
+            .map(|g| g.started_at.clone())
+            .unwrap_or_default()
+    }
+
+    /// The group's commit counts, coordinators and generations.
+    pub fn group_stats(&self) -> Option<&group::GroupStats> {
+        self.group.as_ref().map(|g| &g.stats)
+    }
+
+    /// What the member did since the last call, oldest first.
+    pub fn take_group_events(&mut self) -> Vec<group::GroupEvent> {
+        self.group
+            .as_mut()
+            .map(|g| std::mem::take(&mut g.events))
+            .unwrap_or_default()
+    }
+
+    /// The offsets consumed so far (what a commit now would send), per partition.
+    pub fn consumed(&self) -> BTreeMap<i32, i64> {
+        self.consumed_offsets()
     }
 
     /// Starts a partition at `offset` instead of `auto.offset.reset`.
@@ -154,6 +209,9 @@ impl Consumer {
 
     /// Records read so far, oldest first.
     pub fn take_records(&mut self) -> impl Iterator<Item = ConsumedRecord> + '_ {
+        if let Some(g) = self.group.as_mut() {
+            g.records_since_commit += self.records.len() as u64;
+        }
         self.records.drain(..)
     }
 
@@ -190,7 +248,12 @@ impl Consumer {
 
     pub fn on_disconnected(&mut self, node: NodeId, now_ms: u64) {
         for r in self.net.on_disconnected(node, now_ms) {
-            self.request_failed(node, r.tag);
+            self.request_failed(node, r.tag, now_ms);
+        }
+        if let Some(g) = self.group.as_mut() {
+            if g.coordinator.map(group::coordinator_node) == Some(node) {
+                g.coordinator_unknown(now_ms, "its connection closed");
+            }
         }
         self.metadata.request_update();
     }
@@ -207,9 +270,10 @@ impl Consumer {
         }
     }
 
-    fn request_failed(&mut self, node: NodeId, tag: u64) {
+    fn request_failed(&mut self, node: NodeId, tag: u64, now_ms: u64) {
         match tag {
             TAG_METADATA => self.metadata_in_flight = false,
+            t if group::is_group_tag(t) => self.group_request_failed(node, t, now_ms),
             _ => {
                 self.busy.remove(&node);
                 for p in self.partitions.values_mut() {
@@ -232,11 +296,25 @@ impl Consumer {
             request,
             body,
         } = r;
+        if group::is_group_tag(request.tag) {
+            return self.on_group_response(
+                Response {
+                    node,
+                    request,
+                    body,
+                },
+                now_ms,
+            );
+        }
         match request.tag {
             TAG_METADATA => {
                 self.metadata_in_flight = false;
                 let m: MetadataResponse = decode_body(body, request.version, "Metadata")?;
                 self.metadata.update(&m, now_ms);
+                // A group member reads only what the group assigns it.
+                if self.group.is_some() {
+                    return Ok(());
+                }
                 if let Some(n) = self.metadata.partition_count(&self.topic) {
                     for p in 0..n as i32 {
                         self.partitions.entry(p).or_insert(PartitionState {
@@ -348,10 +426,11 @@ impl Consumer {
     /// Sends what is due: metadata, offset lookups, fetches.
     pub fn poll(&mut self, now_ms: u64) {
         for (node, r) in self.net.expire(now_ms, self.config.request_timeout_ms) {
-            self.request_failed(node, r.tag);
+            self.request_failed(node, r.tag, now_ms);
             self.metadata.request_update();
         }
         self.maybe_update_metadata(now_ms);
+        self.poll_group(now_ms);
         if self.records.len() >= self.config.max_buffered_records {
             return;
         }
@@ -383,14 +462,9 @@ impl Consumer {
         }
     }
 
-    fn maybe_update_metadata(&mut self, now_ms: u64) {
-        if self.metadata_in_flight
-            || !self
-                .metadata
-                .needs_update(now_ms, self.config.metadata_max_age_ms)
-        {
-            return;
-        }
+    /// A node to ask about the cluster (Metadata, FindCoordinator): the first ready one,
+    /// else the first that may start connecting.
+    pub(crate) fn least_loaded_node(&mut self, now_ms: u64) -> Option<NodeId> {
         let mut candidates: Vec<NodeId> = self.metadata.brokers.keys().copied().collect();
         if candidates.is_empty() {
             candidates = (1..=self.config.bootstrap_servers.len() as i32)
@@ -398,7 +472,7 @@ impl Consumer {
                 .collect();
         }
         // The first ready node, else start connecting to the first that may.
-        let node = candidates
+        candidates
             .iter()
             .copied()
             .find(|n| self.net.is_ready(*n))
@@ -407,8 +481,18 @@ impl Consumer {
                     .iter()
                     .copied()
                     .find(|n| !self.net.is_connecting_or_ready(*n) && self.net.ready(*n, now_ms))
-            });
-        let Some(node) = node else {
+            })
+    }
+
+    fn maybe_update_metadata(&mut self, now_ms: u64) {
+        if self.metadata_in_flight
+            || !self
+                .metadata
+                .needs_update(now_ms, self.config.metadata_max_age_ms)
+        {
+            return;
+        }
+        let Some(node) = self.least_loaded_node(now_ms) else {
             return;
         };
         let Some(version) = self.net.version(node, ApiKey::Metadata) else {
@@ -537,6 +621,9 @@ impl Consumer {
             }
         }
         for x in [
+            self.group
+                .as_ref()
+                .and_then(group::Membership::next_wakeup_ms),
             self.net.next_timer_ms(self.config.request_timeout_ms),
             self.metadata
                 .next_refresh_ms(self.config.metadata_max_age_ms),
@@ -552,6 +639,6 @@ impl Consumer {
     /// The address of a node: a bootstrap server, or a broker from metadata.
     pub fn address(&self, node: NodeId) -> Option<(String, u16)> {
         self.metadata
-            .node_address(node, &self.config.bootstrap_servers)
+            .node_address(group::broker_of(node), &self.config.bootstrap_servers)
     }
 }

@@ -24,6 +24,8 @@ pub struct SimConnections {
 
 impl SimConnections {
     fn broker(node: NodeId) -> BrokerId {
+        // A consumer's coordinator connection is a second connection to its broker.
+        let node = loadgen::consumer::group::broker_of(node);
         if node < 0 {
             -node
         } else {
@@ -62,9 +64,35 @@ impl SimConnections {
     /// Hands what arrived to the core. Returns whether anything did.
     pub fn deliver(&mut self, sim: &mut SimCluster, core: &mut impl ClientCore) -> bool {
         let inbox = sim.take_client_inbox();
-        let any = !inbox.is_empty();
+        self.deliver_from(sim, core, inbox)
+    }
+
+    /// Whether a delivery is on one of this client's connections: the harness has one
+    /// inbox for every simulated client, so a run with two clients (the producer and a
+    /// consumer) splits it by connection.
+    pub fn owns(&self, delivery: &ClientDelivery) -> bool {
+        self.by_connection.contains_key(&delivery.connection_id())
+    }
+
+    /// Closes every connection of this client (the process died).
+    pub fn close_all(&mut self, sim: &mut SimCluster) {
+        for (_, c) in std::mem::take(&mut self.by_node) {
+            sim.close(c);
+        }
+        self.by_connection.clear();
+    }
+
+    /// Hands `inbox` (taken from the harness) to the core. Returns whether anything came.
+    pub fn deliver_from(
+        &mut self,
+        sim: &mut SimCluster,
+        core: &mut impl ClientCore,
+        inbox: impl IntoIterator<Item = ClientDelivery>,
+    ) -> bool {
+        let mut any = false;
         let now_ms = sim.now_ms();
         for d in inbox {
+            any = true;
             match d {
                 ClientDelivery::Connected { connection_id, .. } => {
                     if let Some(node) = self.by_connection.get(&connection_id) {

@@ -12,6 +12,7 @@
 //! what the seed measured.
 
 pub mod client;
+pub mod group_consumer;
 pub mod html;
 pub mod observations;
 pub mod phases;
@@ -69,6 +70,8 @@ pub struct ExperimentConfig {
     pub converge_timeout_ms: u64,
     /// The plan's node ids are roles (`set node-ids roles`, [`plan::roles`]).
     pub node_roles: bool,
+    /// A consumer group member reading beside the load (`consumer group=G ...`).
+    pub consumer: Option<crate::scenario::ConsumerSpec>,
 }
 
 impl ExperimentConfig {
@@ -111,6 +114,7 @@ impl ExperimentConfig {
             max_load_ms: 3_600_000,
             converge_timeout_ms: 300_000,
             node_roles: false,
+            consumer: None,
         }
     }
 
@@ -242,6 +246,10 @@ fn run_with(
     let mut metrics = RunMetrics::start(&sim, producer_sample(&producer, &perf));
     let mut stalls = stalls::StallWatch::default();
     let mut connections = SimConnections::default();
+    let mut group = config
+        .consumer
+        .as_ref()
+        .map(|c| group_consumer::GroupReader::new(c, config.brokers, &config.topic));
     let steps = if config.node_roles {
         let roles = plan::roles(sim.active_controller(), sim.ids());
         if let Some(o) = observer.as_mut() {
@@ -269,7 +277,18 @@ fn run_with(
     let mut load_finished = true;
     loop {
         let now = sim.now_ms();
-        connections.deliver(&mut sim, &mut producer);
+        match group.as_mut() {
+            None => {
+                connections.deliver(&mut sim, &mut producer);
+            }
+            Some(g) => {
+                // One inbox for both clients: each takes what came on its connections.
+                let (theirs, mine): (Vec<_>, Vec<_>) =
+                    sim.take_client_inbox().into_iter().partition(|d| g.owns(d));
+                connections.deliver_from(&mut sim, &mut producer, mine);
+                g.turn(&mut sim, theirs);
+            }
+        }
         for c in producer.take_completions() {
             perf.on_completion(&c);
             timeline.completion(&c, config.record_size as u64);
@@ -319,6 +338,7 @@ fn run_with(
             (&mut metrics, producer_sample(&producer, &perf)),
             &producer.metrics.errors,
             &mut observer,
+            &mut group,
         );
         replay.sample(&sim, Some(&metrics));
         if load_over {
@@ -334,6 +354,7 @@ fn run_with(
                 producer.next_wakeup_ms(),
                 perf.next_wakeup_ms(&producer),
                 plan.next_time_ms(load_start),
+                group.as_ref().and_then(|g| g.next_wakeup_ms()),
             ],
         );
     }
@@ -379,10 +400,23 @@ fn run_with(
             (&mut metrics, producer_sample(&producer, &perf)),
             &producer.metrics.errors,
             &mut observer,
+            &mut group,
         );
         // A step that fired is seen at its own instant, before time moves on.
         replay.sample(&sim, Some(&metrics));
-        sim.step();
+        match group.as_mut() {
+            None => sim.step(),
+            Some(g) => {
+                // The producer is done: only the consumer reads what arrives.
+                let theirs: Vec<_> = sim
+                    .take_client_inbox()
+                    .into_iter()
+                    .filter(|d| g.owns(d))
+                    .collect();
+                g.turn(&mut sim, theirs);
+                advance(&mut sim, [g.next_wakeup_ms()]);
+            }
+        }
         replay.sample(&sim, Some(&metrics));
     }
     let unfired: Vec<String> = plan
@@ -401,6 +435,29 @@ fn run_with(
     let observations = observer.map(|o| {
         let now = sim.now_ms();
         o.finish(&mut SimTarget(&mut sim), now)
+    });
+    let consumer = group.map(|g| {
+        metrics.phase_ends(&sim, producer_totals);
+        phases.next_in(
+            &sim,
+            &format!("consumer group {} catches up", g.group()),
+            &producer.metrics.errors,
+        );
+        let end_offsets = sim
+            .partition_table(&config.topic, config.partitions)
+            .iter()
+            .enumerate()
+            .map(|(p, row)| {
+                let hw = row
+                    .replicas
+                    .iter()
+                    .find(|r| r.node == row.leader)
+                    .and_then(|r| r.high_watermark)
+                    .unwrap_or(0);
+                (p as i32, hw)
+            })
+            .collect();
+        g.finish(&mut sim, end_offsets)
     });
     metrics.phase_ends(&sim, producer_totals);
     phases.next_in(&sim, "read back for the verdict", &producer.metrics.errors);
@@ -462,6 +519,7 @@ fn run_with(
             })
             .collect(),
         replay: replay.finish(),
+        consumer,
     };
     Ok((report, observations))
 }
@@ -489,17 +547,31 @@ fn fire_due_steps(
     (metrics, producer): (&mut RunMetrics, crate::metrics::ProducerSample),
     retried: &BTreeMap<String, u64>,
     observer: &mut Option<Observer>,
+    group: &mut Option<group_consumer::GroupReader>,
 ) {
     let leader_of = |sim: &SimCluster, p: i32| sim.partition_state(topic, p).map(|r| r.leader);
     loop {
         // Asked again after each step fires: the next step waits for *its* predecessor.
         progress.failover_done =
             plan.waits_for_failover() && plan.failover().done(|p| leader_of(sim, p));
-        let Some(step) = plan.due(sim.now_ms(), &progress, sim.events(), |e, ev| {
+        let Some(mut step) = plan.due(sim.now_ms(), &progress, sim.events(), |e, ev| {
             matches_event(e, &ev.kind)
         }) else {
             return;
         };
+        // `coordinator` is the group's coordinator now, as FindCoordinator would answer.
+        let coordinator_of = group
+            .as_ref()
+            .and_then(|g| group_consumer::coordinator(sim, g.group()).map(|c| (c, g.group())));
+        let mut named_coordinator = None;
+        if let Some(node) = step.action.node_mut() {
+            if *node == NodeRef::Coordinator {
+                if let Some((c, g)) = &coordinator_of {
+                    *node = NodeRef::Id(*c);
+                    named_coordinator = Some(format!(" (the coordinator of group {g})"));
+                }
+            }
+        }
         let now = sim.now_ms();
         let controller = sim.active_controller();
         let struck = plan::struck(&step.action, controller, sim.ids());
@@ -507,7 +579,8 @@ fn fire_due_steps(
             .filter(|p| leader_of(sim, *p).is_some_and(|l| struck.contains(&l)))
             .collect();
         let failover = plan::Failover::new(struck, led);
-        let name = plan::describe(controller, &step.action);
+        let name =
+            plan::describe(controller, &step.action) + named_coordinator.as_deref().unwrap_or("");
         timeline.fault(now, &name);
         metrics.phase_ends(sim, producer);
         phases.next_in(sim, &name, retried);
@@ -522,9 +595,15 @@ fn fire_due_steps(
         });
         // A step the cluster refuses (a CreateTopics error) is an outcome to report, not
         // the end of the run.
-        let outcome = plan::apply(&mut SimTarget(sim), &step.action).map_err(|e| e.to_string());
+        let outcome = match (&step.action, group.as_mut()) {
+            (Action::RestartConsumer, Some(g)) => Ok(g.restart(sim)),
+            _ => plan::apply(&mut SimTarget(sim), &step.action).map_err(|e| e.to_string()),
+        };
         match &outcome {
-            Ok(text) => sim.note_fault(text),
+            Ok(text) => sim.note_fault(&format!(
+                "{text}{}",
+                named_coordinator.as_deref().unwrap_or("")
+            )),
             Err(why) => sim.note_fault(&format!("'{step}' failed: {why}")),
         }
         plan.fired(sim.now_ms(), sim.events().len(), failover);

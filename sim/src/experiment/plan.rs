@@ -213,6 +213,7 @@ pub fn describe(controller: Option<BrokerId>, action: &Action) -> String {
         NodeRef::Id(id) if Some(*id) == controller => format!("{id} (the active controller)"),
         NodeRef::Id(id) => id.to_string(),
         NodeRef::All => "all".into(),
+        NodeRef::Coordinator => "coordinator".into(),
         NodeRef::Controller => match controller {
             Some(c) => format!("{c} (the active controller)"),
             None => "controller (none active)".into(),
@@ -295,6 +296,7 @@ pub fn relabel(steps: &[Step], roles: &BTreeMap<BrokerId, BrokerId>) -> Vec<Step
                     Action::Fault(fault)
                 }
                 other @ (Action::Heal
+                | Action::RestartConsumer
                 | Action::CreateTopic { .. }
                 | Action::ReleaseFault(_)
                 | Action::RemoveFault(_)) => other.clone(),
@@ -335,6 +337,9 @@ pub fn resolve(
         NodeRef::Controller => controller
             .map(|c| vec![c])
             .ok_or_else(|| "no active controller now (the metadata quorum has no leader)".into()),
+        // The experiment names the coordinator before it applies a step (it knows the
+        // group); here it is unknown.
+        NodeRef::Coordinator => Err("no group coordinator is known here".into()),
     }
 }
 
@@ -412,6 +417,11 @@ pub fn apply(cluster: &mut dyn ClusterControl, action: &Action) -> Result<String
         Action::RemoveFault(id) => {
             cluster.remove_fault(*id)?;
             return Ok(format!("fault remove f{id}"));
+        }
+        Action::RestartConsumer => {
+            return Err(ControlError::Failed(
+                "restart consumer: the run has no consumer to restart".into(),
+            ))
         }
     };
     let controller = cluster.active_controller()?;

@@ -193,6 +193,22 @@ fn runtime() -> Result<tokio::runtime::Runtime, RealTimeError> {
         .map_err(|e| RealTimeError::Setup(format!("tokio runtime: {e}")))
 }
 
+/// A scenario's `consumer` line is driven by the deterministic experiment only; a
+/// real-time run says so before it starts rather than run without it.
+fn refuse_scenario_consumer(
+    target: Target,
+    config: &ExperimentConfig,
+) -> Result<(), RealTimeError> {
+    match &config.consumer {
+        Some(spec) => Err(RealTimeError::Refused(ControlError::Unsupported {
+            target: target.name(),
+            action: format!("run the scenario's consumer ('{spec}')"),
+            why: "it runs only in the deterministic simulator; a real-time run's consumer group is given by '# conform: member' lines (sim conform)".into(),
+        })),
+        None => Ok(()),
+    }
+}
+
 /// Starts a real-time target's cluster for `config`: kraftsim's live cluster (seeded) or
 /// Apache Kafka (from `kafka_home`, or the oracle's classpath). The plan is checked first,
 /// so a refused plan starts nothing. Returns the cluster and how long it took to start.
@@ -202,6 +218,7 @@ pub fn start_cluster(
     kafka_home: Option<&PathBuf>,
 ) -> Result<(Box<dyn ClusterControl>, Duration), RealTimeError> {
     plan::check(target, &config.plan).map_err(RealTimeError::Refused)?;
+    refuse_scenario_consumer(target, config)?;
     let began = Instant::now();
     let cluster: Box<dyn ClusterControl> = match target {
         Target::Sim => {
@@ -251,6 +268,7 @@ pub fn run_real_time(
     let target = Target::from_name(cluster.target())
         .ok_or_else(|| RealTimeError::Setup(format!("unknown target {}", cluster.target())))?;
     plan::check(target, &config.plan).map_err(RealTimeError::Refused)?;
+    refuse_scenario_consumer(target, config)?;
     let bootstrap = cluster.bootstrap_servers().ok_or_else(|| {
         RealTimeError::Setup(format!("the {target} target has no client listeners"))
     })?;
@@ -492,6 +510,8 @@ pub fn run_real_time(
         // A real cluster's metrics are not scraped yet: its brokers' JMX (Kafka) or
         // nodes (live) would fill the same recorder.
         metrics: None,
+        // The real-time runs' consumer group is a companion, reported in its own lines.
+        consumer: None,
         trace,
         replay: Vec::new(),
     };

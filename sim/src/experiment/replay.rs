@@ -103,6 +103,12 @@ pub fn view_of(sim: &SimCluster, topic: &str, partitions: i32) -> ClusterView {
                 Some(NodeProcess::Running(_)) if sim.is_isolated(id) => NodeState::Isolated,
                 Some(NodeProcess::Running(_)) => NodeState::Up,
                 Some(NodeProcess::Paused(..)) => NodeState::Paused,
+                // The clean-shutdown file tells a SIGTERM's end from a SIGKILL or a crash,
+                // as a restarted Kafka broker tells them.
+                Some(NodeProcess::Down(store)) if store.clean_shutdown_broker_epoch.is_some() => {
+                    NodeState::Stopped
+                }
+                Some(NodeProcess::Down(_)) => NodeState::Killed,
                 _ => NodeState::Down,
             };
             NodeView {
@@ -142,6 +148,36 @@ mod tests {
         assert!(frames.len() <= MAX_REPLAY_FRAMES);
         assert!(frames.windows(2).all(|w| w[0].at_ms < w[1].at_ms));
         assert!(frames.iter().any(|f| f.active_controller.is_some()));
+    }
+
+    /// The replay told a SIGTERM'd node from a SIGKILL'd one as "down" both; it now says
+    /// which, from the clean-shutdown file a graceful stop leaves.
+    #[test]
+    fn a_stopped_node_and_a_killed_node_show_as_stopped_and_killed() {
+        let Ok(mut sim) = SimCluster::new(SimConfig::new(3, 7)) else {
+            panic!("a three-node cluster starts");
+        };
+        assert!(
+            sim.run_until(120_000, SimCluster::is_ready),
+            "the cluster is up"
+        );
+        let state = |sim: &SimCluster, id: controller::BrokerId| {
+            view_of(sim, "t", 0)
+                .nodes
+                .iter()
+                .find(|n| n.id == id)
+                .map(|n| n.state)
+        };
+        assert_eq!(state(&sim, 3), Some(NodeState::Up));
+        assert!(sim.kill(3).is_ok());
+        assert_eq!(state(&sim, 3), Some(NodeState::Killed));
+        assert!(sim.stop(2).is_ok());
+        assert!(
+            sim.run_until(60_000, |s| !s.is_running(2)),
+            "the controlled shutdown ends"
+        );
+        assert_eq!(state(&sim, 2), Some(NodeState::Stopped));
+        assert_eq!(state(&sim, 1), Some(NodeState::Up));
     }
 
     #[test]

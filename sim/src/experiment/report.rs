@@ -101,6 +101,10 @@ pub struct RunReport {
     /// them.
     #[serde(skip)]
     pub replay: Vec<crate::dashboard::ClusterView>,
+    /// The scenario's consumer group member (`consumer group=G`): what it read and
+    /// committed, its restarts and what it read twice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<super::group_consumer::ConsumerReport>,
 }
 
 struct BucketAcc {
@@ -488,6 +492,12 @@ impl RunReport {
             }
         }
         let v = &self.verdict;
+        if let Some(c) = &self.consumer {
+            let _ = writeln!(out, "\n== consumer group");
+            for l in c.lines() {
+                let _ = writeln!(out, "{l}");
+            }
+        }
         let _ = writeln!(out, "\n== verdict");
         let _ = writeln!(out, "acknowledged: {}", counts(&v.acked));
         let _ = writeln!(out, "lost:         {}", counts(&v.lost));

@@ -38,7 +38,7 @@ pub enum ClientDelivery {
 }
 
 impl ClientDelivery {
-    pub(super) fn connection_id(&self) -> ConnectionId {
+    pub fn connection_id(&self) -> ConnectionId {
         match self {
             ClientDelivery::Connected { connection_id, .. }
             | ClientDelivery::Refused { connection_id, .. }

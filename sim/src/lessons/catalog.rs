@@ -359,4 +359,43 @@ pub const LESSONS: &[Lesson] = &[
         ],
         leaves_out: None,
     },
+    Lesson {
+        number: 14,
+        name: "consumer-offsets",
+        teaches: "consumer offsets across a failover: the coordinator moves, the commits survive, and a crash reads records twice (at-least-once)",
+        file: "lessons/14-consumer-offsets.scenario",
+        scenario: include_str!("../../../lessons/14-consumer-offsets.scenario"),
+        watch: "A consumer group (group.id) remembers how far it read by committing offsets to the internal topic __consumer_offsets. The group's coordinator is the broker leading the group's partition of that topic (abs(hash(group.id)) % offsets.topic.num.partitions, 50 by default); members find it with FindCoordinator, join it (JoinGroup, SyncGroup: one member assigns the partitions), heartbeat to it every heartbeat.interval.ms, and commit to it. A commit is appended to __consumer_offsets and answered only once the ISR has it (offsets.commit.required.acks, replicated to offsets.topic.replication.factor = 3 nodes), so it survives its coordinator: when the coordinator dies, the partition's next leader replays the log and becomes the coordinator, with the same offsets.\n\nWhat does not survive is anything not yet committed. With enable.auto.commit (the Java default) the consumer commits what poll() returned every auto.commit.interval.ms (5 s). Here group billing reads while the producer writes; its coordinator's node is killed (watch the member lose it, ask FindCoordinator again and find the new leader once the dead node is fenced); then the member crashes a few seconds after a commit, before the next, and a new member takes over at the committed offsets: everything the dead member read after its last commit is read twice. The new member waits for the dead one's session.timeout.ms (10 s here) before the group can rebalance, and when the killed node returns and takes its leadership back, the coordinator moves again: the member is told NOT_COORDINATOR.",
+        focus: &["consumer billing", "__consumer_offsets-39:", "controller: broker"],
+        describe_topic: false,
+        claims: &[
+            Claim::Says {
+                text: "lost (its connection closed)",
+                meaning: "the coordinator's node is killed: the member loses its coordinator and asks FindCoordinator again",
+            },
+            Claim::Says {
+                text: "the coordinator of group billing is node 2",
+                meaning: "the new leader of the group's __consumer_offsets partition becomes the coordinator",
+            },
+            Claim::Says {
+                text: "NOT_COORDINATOR",
+                meaning: "when the leadership moves back, the old coordinator answers NOT_COORDINATOR and the member finds the new one",
+            },
+            Claim::ResumedAtCommittedOffsets,
+            Claim::ReadTwiceAtLeast(1),
+            Claim::ConsumerCaughtUp,
+            Claim::NothingLost,
+        ],
+        try_next: &[
+            TryNext {
+                flags: "--consumer-props auto.commit.interval.ms=1000",
+                differs: "commits every second: the crash finds at most about a second of records uncommitted, so far fewer are read twice, for several times as many commits written to __consumer_offsets.",
+            },
+            TryNext {
+                flags: "--consumer-props commit=every-1-records",
+                differs: "enable.auto.commit=false and a commit after every record processed (each batch taken): only records processed but not yet acknowledged as committed can be read twice, a window of one commit's round trip (in this run the crash falls outside it and the claim above no longer holds), at the price of a commit per batch, thousands of them. The window shrinks but never closes: idempotent processing, or transactions (KIP-98, with the offsets committed in the producer's transaction, KIP-447), is what removes the duplicates.",
+            },
+        ],
+        leaves_out: Some("The consumer crashes rather than closing: a clean close() would commit and send LeaveGroup, and the next member would start at once with nothing read twice. Transactions (read_committed, sendOffsetsToTransaction) and the KIP-848 consumer protocol are not modelled. The member does not commit before a rebalance (the Java client's onJoinPrepare does)."),
+    },
 ];

@@ -60,6 +60,13 @@ pub enum Claim {
     /// At the end of the run every partition's ISR holds all of its replicas, and every
     /// replica has the same log end offset and high watermark.
     EveryReplicaInSync,
+    /// The scenario's consumer, restarted, resumed at exactly the offsets its group had
+    /// committed when it crashed: the commits survived (whichever broker coordinates now).
+    ResumedAtCommittedOffsets,
+    /// The scenario's consumer read at least this many records twice.
+    ReadTwiceAtLeast(u64),
+    /// The scenario's consumer read and committed every partition to its end.
+    ConsumerCaughtUp,
 }
 
 /// A claim checked against one run.
@@ -112,6 +119,15 @@ impl Claim {
             Claim::EveryReplicaInSync => {
                 "at the end every replica is in the ISR, with the same LEO and HW as its leader"
                     .into()
+            }
+            Claim::ResumedAtCommittedOffsets => {
+                "the restarted consumer resumes exactly at the offsets committed before the crash"
+                    .into()
+            }
+            Claim::ReadTwiceAtLeast(1) => "the consumer reads at least one record twice".into(),
+            Claim::ReadTwiceAtLeast(n) => format!("the consumer reads at least {n} records twice"),
+            Claim::ConsumerCaughtUp => {
+                "in the end the group has read and committed every partition to its end".into()
             }
         }
     }
@@ -197,6 +213,24 @@ impl Claim {
             Claim::ThroughputDip => throughput_dip(report),
             Claim::LeadersOnEveryNode => leaders_on_every_node(report),
             Claim::EveryReplicaInSync => every_replica_in_sync(report),
+            Claim::ResumedAtCommittedOffsets => resumed_at_committed(report),
+            Claim::ReadTwiceAtLeast(n) => match &report.consumer {
+                Some(c) => (
+                    c.read_twice >= *n,
+                    format!("read {} records, {} twice", c.records_read, c.read_twice),
+                ),
+                None => (false, "the run has no consumer".into()),
+            },
+            Claim::ConsumerCaughtUp => match &report.consumer {
+                Some(c) => (
+                    c.caught_up,
+                    format!(
+                        "committed {:?}, end offsets {:?}",
+                        c.committed_at_end, c.end_offsets
+                    ),
+                ),
+                None => (false, "the run has no consumer".into()),
+            },
             Claim::ConvergedClean => (
                 v.converged && v.violations.is_empty(),
                 if v.violations.is_empty() {
@@ -207,6 +241,32 @@ impl Claim {
             ),
         }
     }
+}
+
+/// Each restart of the consumer resumed, partition by partition, at what was committed
+/// when it crashed.
+fn resumed_at_committed(report: &RunReport) -> (bool, String) {
+    let Some(c) = &report.consumer else {
+        return (false, "the run has no consumer".into());
+    };
+    let Some(r) = c.restarts.first() else {
+        return (false, "the consumer was never restarted".into());
+    };
+    let same = r.resumed_ms.is_some()
+        && r.committed
+            .iter()
+            .all(|(p, o)| r.resumed_at.get(p) == Some(&Some(*o)));
+    (
+        same,
+        format!(
+            "committed at the crash {:?}; resumed at {:?}",
+            r.committed,
+            r.resumed_at
+                .iter()
+                .map(|(p, o)| (*p, o.unwrap_or(-1)))
+                .collect::<std::collections::BTreeMap<i32, i64>>()
+        ),
+    )
 }
 
 /// The run's events from the load's start on: the cluster's start-up (first elections,

@@ -123,6 +123,8 @@ pub struct Overrides {
     pub configs: Vec<String>,
     /// `key=value` producer properties.
     pub producer_props: Vec<String>,
+    /// `key=value` settings of the lesson's consumer (`consumer` line keys).
+    pub consumer_props: Vec<String>,
 }
 
 impl Overrides {
@@ -149,6 +151,12 @@ impl Overrides {
         if !self.producer_props.is_empty() {
             out.push_str(" --producer-props");
             for p in &self.producer_props {
+                out.push_str(&format!(" {p}"));
+            }
+        }
+        if !self.consumer_props.is_empty() {
+            out.push_str(" --consumer-props");
+            for p in &self.consumer_props {
                 out.push_str(&format!(" {p}"));
             }
         }
@@ -185,7 +193,18 @@ pub fn scenario(lesson: &Lesson) -> Result<crate::scenario::Scenario, LessonErro
 
 /// Runs a lesson on the deterministic simulator and checks its claims.
 pub fn run(lesson: &'static Lesson, overrides: &Overrides) -> Result<LessonRun, LessonError> {
-    let scenario = scenario(lesson)?;
+    let mut scenario = scenario(lesson)?;
+    if !overrides.consumer_props.is_empty() {
+        let Some(spec) = &scenario.consumer else {
+            return Err(LessonError::Settings(format!(
+                "--consumer-props: lesson {} runs no consumer group",
+                lesson.name
+            )));
+        };
+        let spec = crate::scenario::consumer::with_overrides(spec, &overrides.consumer_props)
+            .map_err(|e| LessonError::Settings(format!("--consumer-props: {e}")))?;
+        scenario.consumer = Some(spec);
+    }
     let options = RunOptions {
         seed: overrides.seed,
         acks: overrides.acks.clone(),
@@ -260,6 +279,7 @@ mod tests {
             records: None,
             configs: vec!["unclean.leader.election.enable=true".into()],
             producer_props: vec!["enable.idempotence=false".into(), "retries=0".into()],
+            consumer_props: Vec::new(),
         };
         assert_eq!(
             o.flags(),

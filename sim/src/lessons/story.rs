@@ -127,6 +127,13 @@ impl LessonRun {
             );
         }
 
+        if let Some(c) = &report.consumer {
+            let _ = writeln!(out, "\n== What the consumer group saw");
+            for l in c.lines() {
+                let _ = writeln!(out, "{}", wrap(&l, "  "));
+            }
+        }
+
         let v = &report.verdict;
         let _ = writeln!(
             out,

@@ -212,14 +212,11 @@ impl NodeRef {
 
 /// Carries out one typed or sent line: a request-fault command, or a [`Command`].
 /// `Ok(None)` is `quit`, for the caller to act on; `Err(CommandError::Empty)` an empty
-/// line. The fault commands answer text only, so their JSON is that text
-/// ([`Reply`]'s `From<String>`).
+/// line.
 pub fn run_line(cluster: &Cluster, line: &str) -> Result<Option<Reply>, CommandError> {
     let words: Vec<&str> = line.split_whitespace().collect();
     if let Some(result) = super::fault_commands::fault_command(cluster, &words) {
-        return result
-            .map(|text| Some(Reply::from(text)))
-            .map_err(CommandError::Fault);
+        return result.map(Some).map_err(CommandError::Fault);
     }
     let command = Command::parse(line)?;
     if command == Command::Quit {

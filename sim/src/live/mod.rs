@@ -20,6 +20,7 @@ pub mod connection;
 pub mod control;
 pub mod control_channel;
 pub mod fault_commands;
+pub mod fault_reply;
 pub mod node_task;
 pub mod reply;
 pub mod request_faults;

@@ -37,15 +37,6 @@ impl Reply {
     }
 }
 
-/// A command whose answer has no structured form yet answers its text, as a JSON string:
-/// a new command works over the control channel from its first line of code.
-impl From<String> for Reply {
-    fn from(text: String) -> Reply {
-        let data = serde_json::Value::String(text.clone());
-        Reply { text, data }
-    }
-}
-
 /// One node in `status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NodeReply {
@@ -195,12 +186,5 @@ mod tests {
                 "isr": [2], "replicas": [{"node": 2, "log_end_offset": null, "high_watermark": null}]
             }))
         );
-    }
-
-    #[test]
-    fn a_text_only_answer_is_its_text_as_json() {
-        let reply = Reply::from("fault 3 added".to_string());
-        assert_eq!(reply.data, serde_json::json!("fault 3 added"));
-        assert_eq!(reply.text, "fault 3 added");
     }
 }

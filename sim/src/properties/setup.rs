@@ -203,6 +203,7 @@ impl Setup {
             settings,
             configs: self.configs.clone(),
             producer_props: self.producer_props.clone(),
+            consumer: None,
             steps,
         }
     }

@@ -38,9 +38,12 @@
 //! The parser lives in [`parse`](fn@parse); the user-facing description of the format is
 //! `docs/scenarios.md`.
 
+pub mod consumer;
 mod parse;
 #[cfg(test)]
 mod tests;
+
+pub use self::consumer::ConsumerSpec;
 
 pub use self::parse::parse;
 pub use controller::BrokerId;
@@ -58,6 +61,9 @@ pub enum NodeRef {
     Controller,
     /// Every node (only for `restart` and `resume`).
     All,
+    /// The group coordinator of the scenario's consumer group when the step fires: the
+    /// leader of the group's `__consumer_offsets` partition (the deterministic run only).
+    Coordinator,
 }
 
 /// A cluster event an `on` trigger waits for.
@@ -138,6 +144,10 @@ pub enum Action {
     ReleaseFault(crate::request_faults::FaultId),
     /// `fault remove f1`: remove a fault.
     RemoveFault(crate::request_faults::FaultId),
+    /// `restart consumer`: the scenario's consumer crashes (it neither commits nor leaves
+    /// the group) and starts again at once as a new member, which resumes at the group's
+    /// committed offsets.
+    RestartConsumer,
 }
 
 /// The longest topic name Kafka accepts (`Topic.MAX_NAME_LENGTH`).
@@ -181,6 +191,8 @@ pub struct Scenario {
     pub configs: Vec<(String, String)>,
     /// `producer KEY=VALUE`: producer properties by the Java client's names.
     pub producer_props: Vec<(String, String)>,
+    /// `consumer group=G ...`: a consumer group member beside the load.
+    pub consumer: Option<ConsumerSpec>,
     pub steps: Vec<Step>,
 }
 
@@ -278,6 +290,15 @@ impl Scenario {
     pub fn validate(&self, brokers: usize) -> Result<(), ScenarioError> {
         for step in &self.steps {
             check_step(step, brokers).map_err(|reason| ScenarioError::new(step.line, reason))?;
+            if self.consumer.is_none() && step.action.needs_consumer() {
+                return Err(ScenarioError::new(
+                    step.line,
+                    format!(
+                        "'{}' needs a consumer group: add a line like 'consumer group=orders commit=auto'",
+                        step.action
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -338,7 +359,7 @@ fn check_step(step: &Step, brokers: usize) -> Result<(), String> {
             }
             fault.validate().map_err(|e| e.to_string())?;
         }
-        Action::ReleaseFault(_) | Action::RemoveFault(_) => {}
+        Action::ReleaseFault(_) | Action::RemoveFault(_) | Action::RestartConsumer => {}
         Action::CreateTopic {
             name,
             partitions,
@@ -366,6 +387,10 @@ fn check_step(step: &Step, brokers: usize) -> Result<(), String> {
 pub(crate) fn check_target(keyword: &str, node: &NodeRef) -> Result<(), String> {
     let brings_back = matches!(keyword, "restart" | "resume");
     match node {
+        NodeRef::Coordinator if brings_back => Err(format!(
+            "'coordinator' cannot be {}; name a node id or all",
+            past_tense(keyword)
+        )),
         NodeRef::Controller if brings_back => Err(format!(
             "'controller' cannot be {}; name a node id or all",
             past_tense(keyword)
@@ -429,6 +454,34 @@ impl Action {
             Action::Drop { .. } => "drop",
             Action::CreateTopic { .. } => "create-topic",
             Action::Fault(_) | Action::ReleaseFault(_) | Action::RemoveFault(_) => "fault",
+            Action::RestartConsumer => "restart",
+        }
+    }
+
+    /// The node the action strikes or brings back, to resolve a role in place.
+    pub fn node_mut(&mut self) -> Option<&mut NodeRef> {
+        match self {
+            Action::Stop(n)
+            | Action::Kill(n)
+            | Action::Crash(n)
+            | Action::Restart(n)
+            | Action::Pause(n)
+            | Action::Resume(n)
+            | Action::Isolate(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Whether the action only makes sense with a `consumer` line.
+    pub fn needs_consumer(&self) -> bool {
+        match self {
+            Action::RestartConsumer => true,
+            Action::Stop(n)
+            | Action::Kill(n)
+            | Action::Crash(n)
+            | Action::Pause(n)
+            | Action::Isolate(n) => *n == NodeRef::Coordinator,
+            _ => false,
         }
     }
 }
@@ -465,6 +518,7 @@ impl fmt::Display for NodeRef {
             NodeRef::Id(id) => write!(f, "{id}"),
             NodeRef::Controller => f.write_str("controller"),
             NodeRef::All => f.write_str("all"),
+            NodeRef::Coordinator => f.write_str("coordinator"),
         }
     }
 }
@@ -555,6 +609,7 @@ impl fmt::Display for Action {
             Action::Fault(fault) => write!(f, "fault {fault}"),
             Action::ReleaseFault(id) => write!(f, "fault release f{id}"),
             Action::RemoveFault(id) => write!(f, "fault remove f{id}"),
+            Action::RestartConsumer => f.write_str("restart consumer"),
         }
     }
 }
@@ -579,6 +634,9 @@ impl fmt::Display for Scenario {
         }
         for (k, v) in &self.producer_props {
             writeln!(f, "producer {k}={v}")?;
+        }
+        if let Some(c) = &self.consumer {
+            writeln!(f, "{c}")?;
         }
         for step in &self.steps {
             writeln!(f, "{step}")?;

@@ -17,7 +17,7 @@ use super::{
 };
 
 /// Statements that may start a line, for the "unknown statement" message.
-const STATEMENTS: [&str; 6] = ["set", "config", "producer", "at", "after", "on"];
+const STATEMENTS: [&str; 7] = ["set", "config", "producer", "consumer", "at", "after", "on"];
 
 /// Parses a whole scenario, stopping at the first error.
 pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
@@ -65,6 +65,18 @@ fn statement(w: &mut Words<'_>, line: usize, scenario: &mut Scenario) -> Result<
         "producer" => {
             let pair = pair(w, "producer", "linger.ms=5")?;
             scenario.producer_props.push(pair);
+        }
+        "consumer" => {
+            if scenario.consumer.is_some() {
+                return Err(
+                    "a scenario runs one consumer: this is a second 'consumer' line".into(),
+                );
+            }
+            let mut rest = Vec::new();
+            while let Some(word) = w.next() {
+                rest.push(word);
+            }
+            scenario.consumer = Some(super::consumer::parse(&rest)?);
         }
         "at" | "after" | "on" => {
             if scenario.steps.len() >= MAX_STEPS {
@@ -317,6 +329,10 @@ fn action(w: &mut Words<'_>) -> Result<Action, String> {
         "stop" => Action::Stop(node(w, keyword)?),
         "kill" => Action::Kill(node(w, keyword)?),
         "crash" => Action::Crash(node(w, keyword)?),
+        "restart" if w.peek() == Some("consumer") => {
+            w.next();
+            Action::RestartConsumer
+        }
         "restart" => Action::Restart(node(w, keyword)?),
         "pause" => Action::Pause(node(w, keyword)?),
         "resume" => Action::Resume(node(w, keyword)?),
@@ -407,14 +423,16 @@ fn create_topic(w: &mut Words<'_>) -> Result<Action, String> {
 /// The node an action names: an id, `controller` or `all`, where the action allows it.
 fn node(w: &mut Words<'_>, keyword: &str) -> Result<NodeRef, String> {
     let choices = match keyword {
-        "restart" | "resume" => "a node id like 1, or all",
-        _ => "a node id like 1, or controller",
+        "restart" => "a node id like 1, all, or consumer",
+        "resume" => "a node id like 1, or all",
+        _ => "a node id like 1, controller or coordinator",
     };
     let Some(word) = w.next() else {
         return Err(format!("'{keyword}' needs a node: {choices}"));
     };
     let node = match word {
         "controller" => NodeRef::Controller,
+        "coordinator" => NodeRef::Coordinator,
         "all" => NodeRef::All,
         _ => NodeRef::Id(node_id(word).map_err(|e| {
             if e.is_empty() {

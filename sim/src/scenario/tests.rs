@@ -489,19 +489,19 @@ fn errors_name_the_line_and_what_was_expected() {
         ),
         (
             "wait 10s",
-            "line 1: unknown statement 'wait' (expected set, config, producer, at, after, on)",
+            "line 1: unknown statement 'wait' (expected set, config, producer, consumer, at, after, on)",
         ),
         (
             "after 1s kill",
-            "line 1: 'kill' needs a node: a node id like 1, or controller",
+            "line 1: 'kill' needs a node: a node id like 1, controller or coordinator",
         ),
         (
             "after 1s restart",
-            "line 1: 'restart' needs a node: a node id like 1, or all",
+            "line 1: 'restart' needs a node: a node id like 1, all, or consumer",
         ),
         (
             "after 1s kill leader",
-            "line 1: 'leader' is not a node (expected a node id like 1, or controller)",
+            "line 1: 'leader' is not a node (expected a node id like 1, controller or coordinator)",
         ),
         ("after 1s kill 0", "line 1: node ids start at 1, not 0"),
         (
@@ -580,7 +580,7 @@ fn errors_name_the_line_and_what_was_expected() {
 fn the_first_error_stops_the_parse() {
     assert_eq!(
         err("after 1s kill 1\nbogus\nset x 1"),
-        "line 2: unknown statement 'bogus' (expected set, config, producer, at, after, on)"
+        "line 2: unknown statement 'bogus' (expected set, config, producer, consumer, at, after, on)"
     );
 }
 
@@ -896,6 +896,8 @@ fn action() -> impl Strategy<Value = Action> {
         brings_back().prop_map(Action::Resume),
         strikes().prop_map(Action::Isolate),
         Just(Action::Heal),
+        Just(Action::RestartConsumer),
+        Just(Action::Kill(NodeRef::Coordinator)),
         (node_id(), node_id()).prop_map(|(from, to)| Action::Cut { from, to }),
         (node_id(), node_id(), duration_ms()).prop_map(|(from, to, delay_ms)| Action::Delay {
             from,
@@ -963,26 +965,53 @@ fn cluster_config() -> impl Strategy<Value = (String, String)> {
     ]
 }
 
+/// A `consumer` line's settings, as the parser builds them.
+fn consumer_spec() -> impl Strategy<Value = super::ConsumerSpec> {
+    (
+        "[a-z][a-z0-9-]{0,8}",
+        prop::option::of(1u64..100_000),
+        prop::option::of(1u64..10_000),
+        6000u64..60_000,
+    )
+        .prop_map(|(group, every, interval, session)| {
+            let mut words = vec![
+                format!("group={group}"),
+                format!("session.timeout.ms={session}"),
+            ];
+            match (every, interval) {
+                (Some(n), _) => words.push(format!("commit=every-{n}-records")),
+                (None, Some(ms)) => words.push(format!("auto.commit.interval.ms={ms}")),
+                (None, None) => words.push("commit=auto".into()),
+            }
+            let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+            super::consumer::parse(&refs).expect("a generated consumer line parses")
+        })
+}
+
 fn scenario() -> impl Strategy<Value = Scenario> {
     (
         prop::collection::vec(setting(), 0..5),
         prop::collection::vec(cluster_config(), 0..5),
         prop::collection::vec(kv(), 0..5),
         prop::collection::vec((trigger(), action()), 0..30),
+        prop::option::of(consumer_spec()),
     )
-        .prop_map(|(settings, configs, producer_props, steps)| Scenario {
-            settings,
-            configs,
-            producer_props,
-            steps: steps
-                .into_iter()
-                .map(|(trigger, action)| Step {
-                    line: 0,
-                    trigger,
-                    action,
-                })
-                .collect(),
-        })
+        .prop_map(
+            |(settings, configs, producer_props, steps, consumer)| Scenario {
+                settings,
+                configs,
+                producer_props,
+                consumer,
+                steps: steps
+                    .into_iter()
+                    .map(|(trigger, action)| Step {
+                        line: 0,
+                        trigger,
+                        action,
+                    })
+                    .collect(),
+            },
+        )
 }
 
 proptest! {
@@ -1007,8 +1036,13 @@ proptest! {
         prop_assert!(parsed.is_ok(), "{text}: {parsed:?}");
         if let Ok(parsed) = parsed {
             prop_assert_eq!(without_lines(&parsed), s.clone());
-            // Lines count from 1 after the settings, configs and producer properties.
-            let first = s.settings.len() + s.configs.len() + s.producer_props.len() + 1;
+            // Lines count from 1 after the settings, configs, producer properties and the
+            // consumer line.
+            let first = s.settings.len()
+                + s.configs.len()
+                + s.producer_props.len()
+                + usize::from(s.consumer.is_some())
+                + 1;
             for (i, step) in parsed.steps.iter().enumerate() {
                 prop_assert_eq!(step.line, first + i);
             }
@@ -1108,8 +1142,11 @@ fn bad_request_faults_say_what_is_wrong() {
     assert!(e.contains("count: \"x\" is not a whole number"), "{e}");
     let e = err("at 1s fault error Produce NOT_LEADER_OR_FOLLOWER count=1 probability=0.5");
     assert!(e.contains("not both"), "{e}");
-    let e = err("at 1s fault error JoinGroup NOT_COORDINATOR");
-    assert!(e.contains("cannot answer JoinGroup"), "{e}");
+    let e = err("at 1s fault error CreateTopics NOT_CONTROLLER");
+    assert!(e.contains("cannot answer CreateTopics"), "{e}");
+    let e = err("at 1s fault error OffsetCommit NOT_COORDINATOR topic=t");
+    assert!(e.contains("takes no topic= or partition="), "{e}");
+    assert!(parse("at 1s fault error JoinGroup NOT_COORDINATOR count=1").is_ok());
     let e = err("at 1s fault close Produce during");
     assert!(e.contains("neither before nor after"), "{e}");
     let s = parse("at 1s fault delay Produce 100 node=9").unwrap();
@@ -1125,4 +1162,33 @@ fn bad_request_faults_say_what_is_wrong() {
     assert!(e.contains("not a fault id"), "{e}");
     let e = err("at 1s fault");
     assert!(e.contains("fault needs a kind"), "{e}");
+}
+
+#[test]
+fn a_consumer_line_and_its_steps_parse_and_a_step_without_the_line_names_its_line() {
+    let s = parse(
+        "consumer group=billing commit=auto session.timeout.ms=10000\nat 25% records kill coordinator\nafter 17s restart consumer\n",
+    )
+    .expect("parses");
+    assert_eq!(
+        s.consumer.as_ref().map(|c| c.group.group_id.as_str()),
+        Some("billing")
+    );
+    assert_eq!(s.steps[0].action, Action::Kill(NodeRef::Coordinator));
+    assert_eq!(s.steps[1].action, Action::RestartConsumer);
+    assert!(s.validate(3).is_ok());
+    let without = parse("set records 10\n\nafter 1s restart consumer\n").expect("parses");
+    let e = without
+        .validate(3)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        e,
+        "line 3: 'restart consumer' needs a consumer group: add a line like 'consumer group=orders commit=auto'"
+    );
+    assert!(err("consumer commit=auto").contains("line 1: 'consumer' needs group=NAME"));
+    assert!(err("consumer group=a\nconsumer group=b")
+        .starts_with("line 2: a scenario runs one consumer"));
+    assert!(err("at 1s restart coordinator").contains("'coordinator' cannot be restarted"));
 }

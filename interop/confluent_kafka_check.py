@@ -2,7 +2,9 @@
 
 AdminClient creates a topic with 8 partitions and RF 3, an idempotent acks=all producer
 writes numbered records, a consumer group reads every one back exactly once and commits,
-and a second consumer of the same group then finds nothing left to read.
+and a second consumer of the same group then finds nothing left to read. A transactional
+producer commits one transaction and aborts another; a read_committed consumer reads exactly
+the committed records; a second producer with the same transactional.id fences the first.
 
 Usage: python3 confluent_kafka_check.py BOOTSTRAP_SERVERS
 """
@@ -99,7 +101,77 @@ def main(bootstrap):
     for r, f in described.items():
         configs = f.result(timeout=30)
         assert configs["min.insync.replicas"].value == "3", configs
-    print(f"confluent-kafka: {RECORDS} records produced (idempotent, acks=all), consumed exactly once by a group, offsets committed")
+    transactions(admin, bootstrap)
+    print(f"confluent-kafka: {RECORDS} records produced (idempotent, acks=all), consumed exactly once by a group, offsets committed; transactions committed, aborted and fenced")
+
+
+def read_committed(bootstrap, topic, want):
+    """Partition 0 of `topic` from the start at read_committed, until `want` records came
+    (and a little longer: nothing undecided or aborted may follow)."""
+    from confluent_kafka import TopicPartition
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": "py-confluent-txn-reader",
+        "isolation.level": "read_committed",
+        "enable.auto.commit": False,
+    })
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    got = []
+    deadline = time.time() + 30
+    extra_until = None
+    while time.time() < deadline:
+        msg = consumer.poll(0.2)
+        if msg is not None:
+            if msg.error():
+                raise RuntimeError(msg.error())
+            got.append(msg.value().decode())
+        if len(got) >= want and extra_until is None:
+            extra_until = time.time() + 1
+        if extra_until is not None and time.time() > extra_until:
+            break
+    consumer.close()
+    return got
+
+
+def transactions(admin, bootstrap):
+    from confluent_kafka import KafkaException
+    topic = "py-confluent-txn"
+    for _, f in admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=3)]).items():
+        f.result(timeout=30)
+    config = {"bootstrap.servers": bootstrap, "transactional.id": "py-confluent-txn"}
+    first = Producer(config)
+    first.init_transactions(30)
+    first.begin_transaction()
+    for i in range(3):
+        first.produce(topic, value=f"committed-{i}".encode(), partition=0)
+    first.commit_transaction(30)
+    first.begin_transaction()
+    for i in range(2):
+        first.produce(topic, value=f"aborted-{i}".encode(), partition=0)
+    first.flush(30)
+    first.abort_transaction(30)
+    first.begin_transaction()
+    first.produce(topic, value=b"committed-3", partition=0)
+    first.commit_transaction(30)
+    got = read_committed(bootstrap, topic, 4)
+    assert got == [f"committed-{i}" for i in range(4)], got
+
+    # A second instance fences the first: its next commit fails as fenced.
+    second = Producer(config)
+    second.init_transactions(30)
+    fenced = False
+    try:
+        first.begin_transaction()
+        first.produce(topic, value=b"zombie", partition=0)
+        first.commit_transaction(30)
+    except KafkaException as e:
+        fenced = e.args[0].fatal() or "fenced" in str(e).lower()
+    assert fenced, "the old instance was fenced"
+    second.begin_transaction()
+    second.produce(topic, value=b"committed-4", partition=0)
+    second.commit_transaction(30)
+    got = read_committed(bootstrap, topic, 5)
+    assert got == [f"committed-{i}" for i in range(5)], got
 
 
 if __name__ == "__main__":

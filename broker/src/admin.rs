@@ -120,6 +120,13 @@ impl ReplicaManager {
                 producer_epoch: if producer_id.is_some() { 0 } else { -1 },
             },
         ));
+        self.maybe_request_producer_ids();
+    }
+
+    /// Asks the controller for the next block of producer ids when the broker wants one
+    /// and has not asked yet (idempotent producers and the transaction coordinator draw
+    /// from the same blocks, as Kafka's `ProducerIdManager` serves both).
+    pub(crate) fn maybe_request_producer_ids(&mut self) {
         if self.producer_ids.wants_block() && !self.channel.has_outstanding(Purpose::ProducerIds) {
             self.channel.send(
                 ControllerRequest::AllocateProducerIds {

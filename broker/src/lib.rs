@@ -13,6 +13,7 @@
 //! - [`replica_manager`]: all of the above for every partition of one broker;
 //! - [`group`] (and [`group::routing`], how group traffic reaches it) and [`admin`]: the
 //!   requests a broker answers besides produce and fetch;
+//! - [`transaction`]: the transaction coordinator and its markers (KIP-98);
 //! - [`node`]: broker plus controller, driven by time and messages.
 
 pub mod admin;
@@ -29,6 +30,7 @@ pub mod producer_ids;
 pub mod purgatory;
 pub mod replica_fetcher;
 pub mod replica_manager;
+pub mod transaction;
 pub mod wire;
 
 pub use config::BrokerConfig;

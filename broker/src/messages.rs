@@ -26,6 +26,10 @@ pub enum PeerMessage {
     },
     Fetch(ReplicaFetchRequest),
     FetchResponse(ReplicaFetchResponse),
+    /// A transaction coordinator asks a partition leader to append markers.
+    WriteTxnMarkers(crate::transaction::markers::WriteTxnMarkers),
+    /// The leader's answer, once the markers are replicated.
+    WriteTxnMarkersResponse(crate::transaction::markers::WriteTxnMarkersResult),
 }
 
 impl PeerMessage {
@@ -42,6 +46,8 @@ impl PeerMessage {
                     .map(|p| 40 + p.batches.iter().map(StoredBatch::size_bytes).sum::<usize>())
                     .sum::<usize>()
             }
+            PeerMessage::WriteTxnMarkers(m) => 64 + 40 * m.partitions.len(),
+            PeerMessage::WriteTxnMarkersResponse(r) => 64 + 40 * r.results.len(),
         }
     }
 
@@ -53,13 +59,16 @@ impl PeerMessage {
             PeerMessage::ControllerResponse { .. } => PeerMessageKind::ControllerResponse,
             PeerMessage::Fetch(_) => PeerMessageKind::Fetch,
             PeerMessage::FetchResponse(_) => PeerMessageKind::FetchResponse,
+            PeerMessage::WriteTxnMarkers(_) => PeerMessageKind::WriteTxnMarkers,
+            PeerMessage::WriteTxnMarkersResponse(_) => PeerMessageKind::WriteTxnMarkersResponse,
         }
     }
 }
 
 /// The kinds of [`PeerMessage`]. Each travels on its own connection in Kafka: KRaft's
 /// traffic between controllers, the broker-to-controller channel
-/// (`NodeToControllerChannelManager`), and one replica fetcher per leader.
+/// (`NodeToControllerChannelManager`), one replica fetcher per leader, and the
+/// transaction coordinator's marker channel (`TransactionMarkerChannelManager`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PeerMessageKind {
     Raft,
@@ -67,15 +76,19 @@ pub enum PeerMessageKind {
     ControllerResponse,
     Fetch,
     FetchResponse,
+    WriteTxnMarkers,
+    WriteTxnMarkersResponse,
 }
 
 impl PeerMessageKind {
-    pub const ALL: [PeerMessageKind; 5] = [
+    pub const ALL: [PeerMessageKind; 7] = [
         PeerMessageKind::Raft,
         PeerMessageKind::ControllerRequest,
         PeerMessageKind::ControllerResponse,
         PeerMessageKind::Fetch,
         PeerMessageKind::FetchResponse,
+        PeerMessageKind::WriteTxnMarkers,
+        PeerMessageKind::WriteTxnMarkersResponse,
     ];
 
     /// A short name for traces.
@@ -86,17 +99,22 @@ impl PeerMessageKind {
             PeerMessageKind::ControllerResponse => "controller-response",
             PeerMessageKind::Fetch => "fetch",
             PeerMessageKind::FetchResponse => "fetch-response",
+            PeerMessageKind::WriteTxnMarkers => "write-txn-markers",
+            PeerMessageKind::WriteTxnMarkersResponse => "write-txn-markers-response",
         }
     }
 
     /// Whether the sender sends this again when no answer comes, so that the receiver may
     /// see it twice: raft re-sends its messages, the controller channel re-sends a request
-    /// after `request.timeout.ms`, a replica fetcher fetches again. Answers are never
-    /// re-sent.
+    /// after `request.timeout.ms`, a replica fetcher fetches again, a transaction
+    /// coordinator sends unanswered markers again. Answers are never re-sent.
     pub fn is_retried(self) -> bool {
         matches!(
             self,
-            PeerMessageKind::Raft | PeerMessageKind::ControllerRequest | PeerMessageKind::Fetch
+            PeerMessageKind::Raft
+                | PeerMessageKind::ControllerRequest
+                | PeerMessageKind::Fetch
+                | PeerMessageKind::WriteTxnMarkers
         )
     }
 }
@@ -176,9 +194,19 @@ pub enum ClientRequest {
     DeleteTopics(Vec<String>),
     ListOffsets(Vec<ListOffsetsQuery>),
     OffsetForLeaderEpoch(Vec<LeaderEpochQuery>),
-    /// An idempotent producer asks for its id (no transactional id: kraftsim has no
-    /// transactions).
+    /// An idempotent producer asks for its id (no transactional id).
     InitProducerId,
+    /// A transactional producer's request for its transaction coordinator: InitProducerId
+    /// with a transactional id, AddPartitionsToTxn, EndTxn.
+    Transaction(Box<crate::transaction::TxnRequest>),
+    /// DescribeTransactions: these transactional ids, from their coordinator.
+    DescribeTransactions(Vec<String>),
+    /// ListTransactions: state names, producer ids, minimum duration (-1: any).
+    ListTransactions {
+        states: Vec<String>,
+        producer_ids: Vec<i64>,
+        min_duration_ms: i64,
+    },
     /// Who coordinates these groups?
     FindCoordinator {
         keys: Vec<String>,
@@ -230,6 +258,8 @@ pub struct ListOffsetsQuery {
     pub partition: i32,
     pub timestamp: i64,
     pub current_leader_epoch: Option<i32>,
+    /// `read_committed` (isolation level 1): the latest offset is the last stable one.
+    pub read_committed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -280,6 +310,9 @@ pub struct FetchRequest {
     pub max_wait_ms: u64,
     pub min_bytes: usize,
     pub max_bytes: usize,
+    /// `isolation.level=read_committed` (1): records below the last stable offset only,
+    /// with the aborted transactions they overlap.
+    pub read_committed: bool,
     pub partitions: Vec<ConsumerFetchPartition>,
 }
 
@@ -314,6 +347,9 @@ pub enum ClientResponse {
     Group(crate::group::GroupResponse),
     /// The metadata quorum as its leader sees it.
     DescribeQuorum(controller::QuorumStatus),
+    /// The transaction coordinator's answer (InitProducerId answers as
+    /// [`ClientResponse::InitProducerId`]).
+    Transaction(crate::transaction::TxnResponse),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -332,6 +368,10 @@ pub struct FetchPartitionResponse {
     pub partition: i32,
     pub error: controller::ErrorCode,
     pub high_watermark: i64,
+    /// The last stable offset (KIP-98): below it every transaction is decided.
+    pub last_stable_offset: i64,
     pub log_start_offset: i64,
+    /// For a `read_committed` fetch: the aborted transactions the batches overlap.
+    pub aborted: Option<Vec<crate::log::AbortedTxn>>,
     pub batches: Vec<StoredBatch>,
 }

@@ -820,6 +820,8 @@ impl Node {
             }
             self.replica_manager
                 .run_fetch_purgatory(self.controller.image());
+            self.replica_manager
+                .route_transactions(self.controller.image());
             let out = self.replica_manager.take_output();
             for (to, msg) in out.peer {
                 match msg {

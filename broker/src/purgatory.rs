@@ -38,6 +38,12 @@ pub enum ProduceOrigin {
     /// `ReplicaManager.appendRecords`, waiting at most `offsets.commit.timeout.ms`), by the
     /// broker's own append id.
     GroupCoordinator(u64),
+    /// The transaction coordinator's append to `__transaction_state` with acks=all
+    /// (`TransactionStateManager.appendTransactionToLog`), by append id.
+    TransactionState(u64),
+    /// Transaction markers this broker appended as a partition's leader for a
+    /// coordinator's WriteTxnMarkers, by append id.
+    TxnMarkers(u64),
 }
 
 /// An acks=all produce waiting for the high watermark.
@@ -243,8 +249,9 @@ impl ReplicaManager {
         }
     }
 
-    /// Kafka's produce response callback: to the client, or to the group coordinator that
-    /// appended to `__consumer_offsets`.
+    /// Kafka's produce response callback: to the client, to the group coordinator that
+    /// appended to `__consumer_offsets`, or to the transaction coordinator's routing (its
+    /// state records, the markers it asked this broker to write).
     fn respond_produce(&mut self, d: DelayedProduce) {
         let (origin, answers) = d.into_answers();
         match origin {
@@ -257,6 +264,15 @@ impl ReplicaManager {
                     .first()
                     .map_or(ErrorCode::UnknownServerError, |p| p.error);
                 self.appended.push((append_id, error));
+            }
+            ProduceOrigin::TransactionState(append_id) => {
+                let error = answers
+                    .first()
+                    .map_or(ErrorCode::UnknownServerError, |p| p.error);
+                self.transactions.written.push((append_id, error));
+            }
+            ProduceOrigin::TxnMarkers(append_id) => {
+                self.transactions.markers_written.push((append_id, answers));
             }
         }
     }

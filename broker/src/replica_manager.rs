@@ -28,6 +28,8 @@ use crate::purgatory::{
     DelayedFetch, DelayedProduce, FetchPurgatory, ProduceOrigin, ProducePurgatory,
 };
 use crate::replica_fetcher::ReplicaFetcherManager;
+use crate::transaction::routing::TransactionRouting;
+use crate::transaction::state_topic::{self, TRANSACTION_STATE_TOPIC};
 use controller::{
     AlterPartitionRequest, BrokerId, ControllerRequest, ControllerResponse, ErrorCode, ImageChange,
     MetadataImage, PartitionKey, NO_LEADER,
@@ -113,6 +115,8 @@ pub struct ReplicaManager {
     /// Appends that were answered, for the coordinator: (append id, error).
     pub(crate) appended: Vec<(u64, ErrorCode)>,
     pub(crate) offsets_topic_requested: bool,
+    /// The transaction coordinator and its appends and markers in flight.
+    pub(crate) transactions: TransactionRouting,
     /// Topics being auto-created, so repeated Metadata requests ask only once.
     pub(crate) auto_creating: BTreeSet<String>,
     last_isr_check_ms: u64,
@@ -181,6 +185,7 @@ impl ReplicaManager {
             next_append_id: 0,
             appended: Vec::new(),
             offsets_topic_requested: false,
+            transactions: TransactionRouting::default(),
             auto_creating: BTreeSet::new(),
             last_isr_check_ms: 0,
             now_ms: 0,
@@ -212,6 +217,12 @@ impl ReplicaManager {
 
     pub fn partition(&self, key: PartitionKey) -> Option<&Partition> {
         self.partitions.get(&key)
+    }
+
+    /// The transaction coordinator of this broker (the transactional ids of the
+    /// `__transaction_state` partitions it leads).
+    pub fn transaction_coordinator(&self) -> &crate::transaction::TransactionCoordinator {
+        &self.transactions.coordinator
     }
 
     /// Partition appends that failed since this broker started (the count behind Kafka's
@@ -287,6 +298,7 @@ impl ReplicaManager {
         self.send_fetches();
         self.expire_purgatories();
         self.groups.tick(now);
+        self.transactions.coordinator.tick(now);
         let flush_ms = self
             .config
             .log_flush_interval_ms
@@ -436,6 +448,12 @@ impl ReplicaManager {
                 _ => {}
             }
         }
+        if partition.topic == TRANSACTION_STATE_TOPIC {
+            let count = topic.map_or(state_topic::DEFAULT_NUM_PARTITIONS, |t| {
+                t.partitions.len() as i32
+            });
+            self.on_transaction_state_role(key, change, count);
+        }
         match change {
             RoleChange::BecameLeader => {
                 self.channel.cancel(Purpose::AlterPartition(key));
@@ -515,10 +533,15 @@ impl ReplicaManager {
                 // Created, or already there: either way FindCoordinator will see it. On
                 // failure the next FindCoordinator asks again.
                 if let ControllerResponse::CreateTopics(results) = &response {
-                    if results.iter().any(|r| {
-                        !matches!(r.error, ErrorCode::None | ErrorCode::TopicAlreadyExists)
-                    }) {
-                        self.offsets_topic_requested = false;
+                    for r in results {
+                        if matches!(r.error, ErrorCode::None | ErrorCode::TopicAlreadyExists) {
+                            continue;
+                        }
+                        if r.name == TRANSACTION_STATE_TOPIC {
+                            self.transactions.topic_creation_failed();
+                        } else {
+                            self.offsets_topic_requested = false;
+                        }
                     }
                 }
             }
@@ -646,7 +669,7 @@ impl ReplicaManager {
 // ----- clients and peers ---------------------------------------------------------------------
 
 impl ReplicaManager {
-    fn key_of(
+    pub(crate) fn key_of(
         image: &MetadataImage,
         topic: &str,
         partition: i32,
@@ -679,6 +702,34 @@ impl ReplicaManager {
                 self.now_ms,
             ),
             ClientRequest::InitProducerId => self.init_producer_id(token),
+            ClientRequest::DescribeTransactions(ids) => {
+                let described = ids
+                    .iter()
+                    .map(|id| self.transactions.coordinator.describe(id))
+                    .collect();
+                self.out.client.push((
+                    token,
+                    ClientResponse::Transaction(crate::transaction::TxnResponse::Describe(
+                        described,
+                    )),
+                ));
+            }
+            ClientRequest::ListTransactions {
+                states,
+                producer_ids,
+                min_duration_ms,
+            } => {
+                let listed = self.transactions.coordinator.list(
+                    &states,
+                    &producer_ids,
+                    min_duration_ms,
+                    self.now_ms,
+                );
+                self.out
+                    .client
+                    .push((token, ClientResponse::Transaction(listed)));
+            }
+            ClientRequest::Transaction(request) => self.transaction_request(token, *request, image),
             ClientRequest::FindCoordinator { keys, key_type } => {
                 self.handle_find_coordinator(token, keys, key_type, image)
             }
@@ -838,7 +889,7 @@ impl ReplicaManager {
                 .get(&key)
                 .ok_or(ErrorCode::NotLeaderOrFollower)?;
             let (ts, offset) = p
-                .list_offset(q.timestamp, q.current_leader_epoch)
+                .list_offset(q.timestamp, q.current_leader_epoch, q.read_committed)
                 .map_err(|e| e.error_code())?;
             Ok((ts, offset, p.leader_epoch()))
         });
@@ -925,7 +976,9 @@ impl ReplicaManager {
                 partition: fp.partition,
                 error: ErrorCode::None,
                 high_watermark: -1,
+                last_stable_offset: -1,
                 log_start_offset: -1,
+                aborted: None,
                 batches: Vec::new(),
             };
             let budget = fp
@@ -938,14 +991,35 @@ impl ReplicaManager {
                     .get(&key)
                     .ok_or(ErrorCode::NotLeaderOrFollower)?;
                 let batches = p
-                    .read_for_consumer(fp.fetch_offset, budget, fp.current_leader_epoch)
+                    .read_for_consumer(
+                        fp.fetch_offset,
+                        budget,
+                        fp.current_leader_epoch,
+                        req.read_committed,
+                    )
                     .map_err(|e| e.error_code())?;
-                Ok((p.high_watermark(), p.log().log_start_offset(), batches))
+                // At read_committed, the aborted transactions the returned batches overlap
+                // (`UnifiedLog.collectAbortedTransactions`), for the consumer to drop.
+                let aborted = req.read_committed.then(|| {
+                    let end = batches
+                        .last()
+                        .map_or(fp.fetch_offset, |b| b.last_offset + 1);
+                    p.log().txn_index().aborted_between(fp.fetch_offset, end)
+                });
+                Ok((
+                    p.high_watermark(),
+                    p.last_stable_offset(),
+                    p.log().log_start_offset(),
+                    aborted,
+                    batches,
+                ))
             }) {
-                Ok((hw, log_start_offset, batches)) => {
+                Ok((hw, lso, log_start_offset, aborted, batches)) => {
                     total += batches.iter().map(StoredBatch::size_bytes).sum::<usize>();
                     resp.high_watermark = hw;
+                    resp.last_stable_offset = lso;
                     resp.log_start_offset = log_start_offset;
+                    resp.aborted = aborted;
                     resp.batches = batches;
                 }
                 Err(code) => {
@@ -970,6 +1044,8 @@ impl ReplicaManager {
         match msg {
             PeerMessage::Fetch(req) => self.follower_fetch(from, req, image),
             PeerMessage::FetchResponse(resp) => self.on_fetch_response(from, resp),
+            PeerMessage::WriteTxnMarkers(req) => self.write_txn_markers(from, req, image),
+            PeerMessage::WriteTxnMarkersResponse(result) => self.on_markers_written(result),
             PeerMessage::ControllerResponse {
                 request_id,
                 response,

@@ -67,6 +67,22 @@ pub enum ErrorCode {
     UnreleasedInstanceId = 111,
     UnsupportedAssignor = 112,
     StaleMemberEpoch = 113,
+    /// A transactional request that the transaction's state does not allow (EndTxn commit
+    /// with nothing begun, a transactional batch to a partition not in the transaction).
+    InvalidTxnState = 48,
+    /// The producer id is not the one the coordinator holds for the transactional id.
+    InvalidProducerIdMapping = 49,
+    /// `transaction.timeout.ms` above `transaction.max.timeout.ms` (or not positive).
+    InvalidTransactionTimeout = 50,
+    /// The transaction's previous step (a state write, its markers) is still in flight:
+    /// Kafka's `ConcurrentTransactionsException`, retriable.
+    ConcurrentTransactions = 51,
+    /// A marker from a coordinator older than the partition has seen.
+    TransactionCoordinatorFenced = 52,
+    /// A newer instance with the same `transactional.id` took over (KIP-588's code).
+    ProducerFenced = 90,
+    /// DescribeTransactions for an id the coordinator does not know.
+    TransactionalIdNotFound = 105,
 }
 
 impl ErrorCode {
@@ -76,7 +92,7 @@ impl ErrorCode {
     }
 
     /// Every code kraftsim knows, for reading one off the wire.
-    pub const ALL: [ErrorCode; 51] = {
+    pub const ALL: [ErrorCode; 58] = {
         use ErrorCode::*;
         [
             None,
@@ -130,6 +146,13 @@ impl ErrorCode {
             UnreleasedInstanceId,
             UnsupportedAssignor,
             StaleMemberEpoch,
+            InvalidTxnState,
+            InvalidProducerIdMapping,
+            InvalidTransactionTimeout,
+            ConcurrentTransactions,
+            TransactionCoordinatorFenced,
+            ProducerFenced,
+            TransactionalIdNotFound,
         ]
     };
 
@@ -193,6 +216,13 @@ impl ErrorCode {
             UnreleasedInstanceId => "UNRELEASED_INSTANCE_ID",
             UnsupportedAssignor => "UNSUPPORTED_ASSIGNOR",
             StaleMemberEpoch => "STALE_MEMBER_EPOCH",
+            InvalidTxnState => "INVALID_TXN_STATE",
+            InvalidProducerIdMapping => "INVALID_PRODUCER_ID_MAPPING",
+            InvalidTransactionTimeout => "INVALID_TRANSACTION_TIMEOUT",
+            ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
+            TransactionCoordinatorFenced => "TRANSACTION_COORDINATOR_FENCED",
+            ProducerFenced => "PRODUCER_FENCED",
+            TransactionalIdNotFound => "TRANSACTIONAL_ID_NOT_FOUND",
         }
     }
 
@@ -216,6 +246,7 @@ impl ErrorCode {
                 | CoordinatorNotAvailable
                 | NotCoordinator
                 | KafkaStorageError
+                | ConcurrentTransactions
         )
     }
 }

@@ -32,6 +32,8 @@ mod request_faults;
 mod restart;
 #[path = "scenarios/retention.rs"]
 mod retention;
+#[path = "scenarios/transactions.rs"]
+mod transactions;
 #[path = "scenarios/truncation.rs"]
 mod truncation;
 #[path = "scenarios/unclean_election.rs"]

@@ -132,6 +132,9 @@ impl ReplicaManager {
         key_type: i8,
         image: &MetadataImage,
     ) -> (ErrorCode, BrokerId) {
+        if key_type == 1 {
+            return self.find_transaction_coordinator(key, image);
+        }
         if key_type != 0 {
             return (ErrorCode::CoordinatorNotAvailable, -1);
         }

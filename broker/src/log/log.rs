@@ -147,6 +147,9 @@ pub struct StoredBatch {
     pub producer_id: i64,
     pub producer_epoch: i16,
     pub base_sequence: i32,
+    /// The batch's attributes: compression, timestamp type, and the transactional
+    /// (bit 4) and control (bit 5) bits of KIP-98.
+    pub attributes: i16,
     pub bytes: Bytes,
 }
 
@@ -161,8 +164,19 @@ impl StoredBatch {
             producer_id: h.producer_id,
             producer_epoch: h.producer_epoch,
             base_sequence: h.base_sequence,
+            attributes: h.attributes,
             bytes,
         }
+    }
+
+    /// Whether a transactional producer wrote it (attributes bit 4).
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & 0x10 != 0
+    }
+
+    /// Whether it holds a control record, a transaction marker (attributes bit 5).
+    pub fn is_control(&self) -> bool {
+        self.attributes & 0x20 != 0
     }
 
     /// Size on the wire, in bytes.
@@ -255,6 +269,8 @@ pub struct Log {
     size_bytes: usize,
     epochs: LeaderEpochCache,
     producers: ProducerStateTable,
+    /// Open and aborted transactions (KIP-98), kept beside the producer state.
+    txns: super::txn_index::TransactionIndex,
     /// Offsets below it are on disk (Kafka's `recoveryPoint`).
     recovery_point: i64,
     /// Since when something past the recovery point has waited for a flush.
@@ -518,6 +534,7 @@ impl Log {
         if self.log_start_offset > before {
             self.epochs.truncate_from_start(self.log_start_offset);
             self.recovery_point = self.recovery_point.max(self.log_start_offset);
+            self.txns.trim_below(self.log_start_offset);
             Some(self.log_start_offset)
         } else {
             None
@@ -540,6 +557,7 @@ impl Log {
         self.dirty_since_ms = None;
         self.epochs = LeaderEpochCache::default();
         self.producers.clear();
+        self.txns.clear();
     }
 
     fn segment_bytes_or_default(&self) -> usize {
@@ -578,6 +596,11 @@ impl Log {
                 batch.sequence_metadata(),
             );
         }
+        if batch.is_control() && batch.producer_id >= 0 {
+            self.producers
+                .marker_appended(batch.producer_id, batch.producer_epoch);
+        }
+        self.txns.on_append(&batch);
         self.log_end_offset = batch.last_offset + 1;
         self.size_bytes += size;
         self.unwritten_bytes += size;
@@ -908,8 +931,18 @@ impl Log {
                 self.producers
                     .update(b.producer_id, b.producer_epoch, b.sequence_metadata());
             }
+            if b.is_control() && b.producer_id >= 0 {
+                self.producers
+                    .marker_appended(b.producer_id, b.producer_epoch);
+            }
         }
+        self.txns.truncate_to(self.log_end_offset);
         self.log_end_offset
+    }
+
+    /// Open and aborted transactions of this log.
+    pub fn txn_index(&self) -> &super::txn_index::TransactionIndex {
+        &self.txns
     }
 
     /// Offsets below this are on disk.

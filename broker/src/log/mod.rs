@@ -15,6 +15,9 @@
 //! A live broker's logs rest in segment files under `log.dirs` ([`segment_file`]), the
 //! simulator's in memory; the log's rules are the same for both.
 //!
+//! Transactions (KIP-98) leave their trace in the log too ([`txn_index`]): which
+//! transactions are open (they hold back the last stable offset) and which were aborted.
+//!
 //! Truncation cuts at batch boundaries, as Kafka's `LogSegment.truncateTo` does: the
 //! batch containing the truncation offset goes with everything after it.
 
@@ -24,6 +27,7 @@ pub mod epoch_cache;
 mod log;
 pub mod producer_state;
 pub mod segment_file;
+pub mod txn_index;
 
 pub use batch::{BatchError, BatchHeader};
 pub use epoch_cache::LeaderEpochCache;
@@ -32,3 +36,4 @@ pub use log::{
     WRITE_BEHIND_BYTES,
 };
 pub use segment_file::StorageError;
+pub use txn_index::{AbortedTxn, TransactionIndex};

@@ -128,6 +128,18 @@ impl ProducerStateTable {
         }
     }
 
+    /// A transaction marker of `epoch` was appended (Kafka's
+    /// `ProducerAppendInfo.appendEndTxnMarker`): the producer's epoch becomes at least the
+    /// marker's, so a zombie fenced by the coordinator's bump (a timeout's abort, a new
+    /// instance) is refused here with INVALID_PRODUCER_EPOCH.
+    pub fn marker_appended(&mut self, producer_id: i64, epoch: i16) {
+        let entry = self.producers.entry(producer_id).or_default();
+        if epoch > entry.epoch {
+            entry.epoch = epoch;
+            entry.batches.clear();
+        }
+    }
+
     pub fn clear(&mut self) {
         self.producers.clear();
     }
@@ -179,6 +191,23 @@ mod tests {
             t.check(7, 2, 3, 3),
             Err(SequenceError::OutOfOrder { .. })
         ));
+    }
+
+    #[test]
+    fn a_marker_with_a_bumped_epoch_fences_the_older_epoch() {
+        let mut t = ProducerStateTable::default();
+        t.update(7, 0, meta(0, 4, 0));
+        t.marker_appended(7, 1);
+        assert!(matches!(
+            t.check(7, 0, 5, 5),
+            Err(SequenceError::InvalidProducerEpoch { current: 1, .. })
+        ));
+        assert_eq!(t.check(7, 1, 0, 0), Ok(SequenceCheck::Append));
+        t.marker_appended(7, 0);
+        assert!(
+            t.check(7, 0, 0, 0).is_err(),
+            "an older marker does not lower it"
+        );
     }
 
     #[test]

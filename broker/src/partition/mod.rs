@@ -363,6 +363,7 @@ impl Partition {
         fetch_offset: i64,
         max_bytes: usize,
         current_leader_epoch: Option<i32>,
+        read_committed: bool,
     ) -> Result<Vec<StoredBatch>, PartitionError> {
         if !self.is_leader() {
             return Err(PartitionError::NotLeaderOrFollower {
@@ -370,9 +371,25 @@ impl Partition {
             });
         }
         self.check_leader_epoch(current_leader_epoch)?;
-        Ok(self
+        let upper = if read_committed {
+            self.last_stable_offset()
+        } else {
+            self.high_watermark
+        };
+        Ok(self.log.read_up_to(fetch_offset, max_bytes, upper)?)
+    }
+
+    /// The last stable offset (KIP-98, `UnifiedLog.lastStableOffset`): the high watermark,
+    /// or the first offset of the earliest transaction still open below it, whichever is
+    /// lower. A `read_committed` consumer reads below it only.
+    pub fn last_stable_offset(&self) -> i64 {
+        let lso = self
             .log
-            .read_up_to(fetch_offset, max_bytes, self.high_watermark)?)
+            .txn_index()
+            .first_unstable_offset()
+            .map_or(self.high_watermark, |first| first.min(self.high_watermark));
+        debug_assert!(lso <= self.high_watermark);
+        lso
     }
 
     /// ListOffsets on the leader: -2 the log start, -1 the HW (what a consumer may read up
@@ -383,6 +400,7 @@ impl Partition {
         &self,
         timestamp: i64,
         current_leader_epoch: Option<i32>,
+        read_committed: bool,
     ) -> Result<(i64, i64), PartitionError> {
         if !self.is_leader() {
             return Err(PartitionError::NotLeaderOrFollower {
@@ -392,6 +410,8 @@ impl Partition {
         self.check_leader_epoch(current_leader_epoch)?;
         Ok(match timestamp {
             -2 => (-1, self.log.log_start_offset()),
+            // At read_committed the latest offset is the LSO (`fetchOffsetByTimestamp`).
+            -1 if read_committed => (-1, self.last_stable_offset()),
             -1 => (-1, self.high_watermark),
             -3 => self
                 .log

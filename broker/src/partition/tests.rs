@@ -211,14 +211,16 @@ fn consumers_read_and_list_only_below_the_hw() {
     append(&mut p, 2);
     fetch_at(&mut p, 2, 3, 1);
     assert_eq!(p.high_watermark(), 3);
-    let read = p.read_for_consumer(0, usize::MAX, Some(0)).expect("read");
+    let read = p
+        .read_for_consumer(0, usize::MAX, Some(0), false)
+        .expect("read");
     assert_eq!(read.len(), 1, "the batch at 3..=4 is not committed yet");
     assert!(p
-        .read_for_consumer(3, usize::MAX, None)
+        .read_for_consumer(3, usize::MAX, None, false)
         .expect("read")
         .is_empty());
-    assert_eq!(p.list_offset(-1, None).expect("list"), (-1, 3));
-    assert_eq!(p.list_offset(-2, None).expect("list"), (-1, 0));
+    assert_eq!(p.list_offset(-1, None, false).expect("list"), (-1, 3));
+    assert_eq!(p.list_offset(-2, None, false).expect("list"), (-1, 0));
 }
 
 // ----- rule 20: the maximal ISR (KIP-497) --------------------------------------------------
@@ -1075,8 +1077,8 @@ fn apply_registration_becoming_follower_after_leading() {
     );
     assert_eq!(p.follower_state(2), None);
     assert!(p.fetch_from_follower(3, 0, 0, None, None, 1, 1).is_err());
-    assert!(p.read_for_consumer(0, 1, None).is_err());
-    assert!(p.list_offset(-1, None).is_err());
+    assert!(p.read_for_consumer(0, 1, None, false).is_err());
+    assert!(p.list_offset(-1, None, false).is_err());
     assert!(!p.maybe_increment_high_watermark());
     assert_eq!(p.isr_change_to_resend(100 * LAG_MS, RESEND_MS), None);
     assert!(!p.on_alter_partition_response(&accepted(&[1], 3)));
@@ -1734,6 +1736,135 @@ proptest! {
         let all = summary(&c.parts[li]);
         for p in &c.parts {
             prop_assert_eq!(&summary(p), &all, "replica {} differs", p.local_id);
+        }
+    }
+}
+
+// ----- transactions (KIP-98): the last stable offset and read_committed ------------------
+
+use crate::log::txn_index::test_batches::{marker, txn_batch};
+
+#[test]
+fn read_committed_reads_below_the_lso_until_the_marker_decides() {
+    let mut p = leader(&[1], 1);
+    append(&mut p, 2);
+    p.append_as_leader(txn_batch(7, 0, 3), 1).expect("txn");
+    append(&mut p, 1);
+    assert_eq!(
+        p.high_watermark(),
+        6,
+        "a lone in-sync leader commits at once"
+    );
+    assert_eq!(p.last_stable_offset(), 2, "held at the open transaction");
+    let committed = p
+        .read_for_consumer(0, usize::MAX, None, true)
+        .expect("read");
+    assert_eq!(committed.len(), 1, "only the batch below the LSO");
+    assert_eq!(p.list_offset(-1, None, true).expect("list"), (-1, 2));
+    assert_eq!(p.list_offset(-1, None, false).expect("list"), (-1, 6));
+    assert_eq!(
+        p.read_for_consumer(0, usize::MAX, None, false)
+            .expect("read")
+            .len(),
+        3,
+        "read_uncommitted reads up to the HW"
+    );
+    p.append_as_leader(marker(7, false), 1).expect("abort");
+    assert_eq!(p.last_stable_offset(), 7);
+    assert_eq!(
+        p.log().txn_index().aborted_between(0, 7),
+        vec![crate::log::AbortedTxn {
+            producer_id: 7,
+            first_offset: 2,
+            last_offset: 6
+        }]
+    );
+}
+
+/// What a `read_committed` consumer keeps of a fetch (the Java client's
+/// `CompletedFetch.nextFetchedRecord`): a transactional batch of a producer whose aborted
+/// transaction has begun is skipped until that producer's ABORT marker; control batches
+/// are never returned. Returns the offsets of the records kept.
+fn consume_read_committed(batches: &[StoredBatch], aborted: &[crate::log::AbortedTxn]) -> Vec<i64> {
+    let mut pending: Vec<_> = aborted.to_vec();
+    pending.sort_by_key(|a| a.first_offset);
+    let mut pending = std::collections::VecDeque::from(pending);
+    let mut aborting = std::collections::BTreeSet::new();
+    let mut kept = Vec::new();
+    for b in batches {
+        while pending
+            .front()
+            .is_some_and(|a| a.first_offset <= b.last_offset)
+        {
+            if let Some(a) = pending.pop_front() {
+                aborting.insert(a.producer_id);
+            }
+        }
+        if b.is_control() {
+            if crate::log::txn_index::marker_outcome(b) == Some(false) {
+                aborting.remove(&b.producer_id);
+            }
+            continue;
+        }
+        if b.is_transactional() && aborting.contains(&b.producer_id) {
+            continue;
+        }
+        kept.extend(b.base_offset..=b.last_offset);
+    }
+    kept
+}
+
+proptest! {
+    /// The LSO never passes the first offset of an open transaction, and a read_committed
+    /// consumer, given what the leader answers, keeps exactly the records that are not
+    /// transactional or whose transaction committed, below the LSO: never an aborted one.
+    #[test]
+    fn read_committed_never_returns_an_aborted_or_undecided_record(
+        steps in proptest::collection::vec((0i64..3, 0u8..5), 1..50)
+    ) {
+        let mut p = leader(&[1], 1);
+        // Each record's offset and its fate: Some(true) committed or plain, Some(false)
+        // aborted, None undecided; open transactions' record offsets by producer.
+        let mut fate: Vec<(i64, Option<bool>)> = Vec::new();
+        let mut open: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+        for (pid, action) in steps {
+            let at = p.log().log_end_offset();
+            match action {
+                0 => {
+                    append(&mut p, 1);
+                    fate.push((at, Some(true)));
+                }
+                1 | 2 => {
+                    p.append_as_leader(txn_batch(pid, -1, 2), 1).expect("txn");
+                    for o in at..at + 2 {
+                        open.entry(pid).or_default().push(fate.len());
+                        fate.push((o, None));
+                    }
+                }
+                _ => {
+                    let commit = action == 3;
+                    p.append_as_leader(marker(pid, commit), 1).expect("marker");
+                    for i in open.remove(&pid).unwrap_or_default() {
+                        fate[i].1 = Some(commit);
+                    }
+                }
+            }
+            let first_open = open.values().flatten().map(|i| fate[*i].0).min();
+            let lso = p.last_stable_offset();
+            prop_assert!(lso <= p.high_watermark());
+            if let Some(first) = first_open {
+                prop_assert!(lso <= first, "LSO {} passed the open transaction at {}", lso, first);
+            }
+            let batches = p.read_for_consumer(0, usize::MAX, None, true).expect("read");
+            let end = batches.last().map_or(0, |b| b.last_offset + 1);
+            let aborted = p.log().txn_index().aborted_between(0, end);
+            let kept = consume_read_committed(&batches, &aborted);
+            let want: Vec<i64> = fate
+                .iter()
+                .filter(|(o, f)| *o < lso && *f == Some(true))
+                .map(|(o, _)| *o)
+                .collect();
+            prop_assert_eq!(kept, want);
         }
     }
 }

@@ -402,6 +402,43 @@ fn the_bounds_check_accepts_every_well_formed_request() {
                         .encode(b, v)
                         .expect("encodes")
                 }),
+                ApiKey::AddPartitionsToTxn => check(key, v, &|b, v| {
+                    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+                    let topic = AddPartitionsToTxnTopic::default()
+                        .with_name(name())
+                        .with_partitions(vec![0, 1, 2]);
+                    kafka_protocol::messages::AddPartitionsToTxnRequest::default()
+                        .with_v3_and_below_transactional_id(TransactionalId(s("tx")))
+                        .with_v3_and_below_topics(vec![topic.clone(), topic])
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
+                ApiKey::EndTxn => check(key, v, &|b, v| {
+                    kafka_protocol::messages::EndTxnRequest::default()
+                        .with_transactional_id(TransactionalId(s("tx")))
+                        .with_committed(true)
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
+                ApiKey::DescribeTransactions => check(key, v, &|b, v| {
+                    kafka_protocol::messages::DescribeTransactionsRequest::default()
+                        .with_transactional_ids(vec![
+                            TransactionalId(s("tx")),
+                            TransactionalId(s("ty")),
+                        ])
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
+                ApiKey::ListTransactions => check(key, v, &|b, v| {
+                    kafka_protocol::messages::ListTransactionsRequest::default()
+                        .with_state_filters(vec![s("Ongoing"), s("Empty")])
+                        .with_producer_id_filters(vec![
+                            kafka_protocol::messages::ProducerId(1),
+                            kafka_protocol::messages::ProducerId(2),
+                        ])
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
                 ApiKey::FindCoordinator => check(key, v, &|b, v| {
                     FindCoordinatorRequest::default()
                         .with_key(s("group"))
@@ -822,22 +859,28 @@ fn describe_topic_partitions_pages_with_a_cursor_as_kafka_does() {
     );
 }
 
-/// The Java producer's initTransactions() retried COORDINATOR_NOT_AVAILABLE until
-/// max.block.ms (TransactionsCheck); a non-retriable error with a message fails it at once.
+/// A transactional id's coordinator (key type 1) is the broker's to find; a share group's
+/// (key type 2, KIP-932), which kraftsim lacks, is refused at once with a reason, so a
+/// client fails instead of retrying COORDINATOR_NOT_AVAILABLE until `max.block.ms`.
 #[test]
-fn find_coordinator_for_transactions_is_refused_with_a_reason() {
+fn find_coordinator_finds_transaction_coordinators_and_refuses_share_coordinators() {
     use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
-    for version in 0..=3 {
+    for version in 1..=3 {
         let req = FindCoordinatorRequest::default()
             .with_key(StrBytes::from_static_str("my-transactional-id"))
-            .with_key_type(if version == 0 { 0 } else { 1 });
+            .with_key_type(1);
         let frame = request(ApiKey::FindCoordinator, version, &req);
         let action = front_end().on_frame(ConnectionId(1), frame, &image(), Some(1));
-        if version == 0 {
-            // v0 has no key type: it is a group lookup, for the broker.
-            assert!(matches!(action, FrontEndAction::Dispatch(..)), "{action:?}");
-            continue;
-        }
+        assert!(
+            matches!(
+                &action,
+                FrontEndAction::Dispatch(_, ClientRequest::FindCoordinator { key_type: 1, .. })
+            ),
+            "{action:?}"
+        );
+        let req = req.with_key_type(2);
+        let frame = request(ApiKey::FindCoordinator, version, &req);
+        let action = front_end().on_frame(ConnectionId(1), frame, &image(), Some(1));
         let FrontEndAction::Respond(out) = action else {
             panic!("refused at once, got {action:?}")
         };
@@ -852,10 +895,7 @@ fn find_coordinator_for_transactions_is_refused_with_a_reason() {
             .error_message
             .map(|m| m.as_str().to_string())
             .unwrap_or_default();
-        assert!(
-            message.contains("transactions (KIP-98) are not supported"),
-            "{message}"
-        );
+        assert!(message.contains("share groups (KIP-932)"), "{message}");
     }
 }
 

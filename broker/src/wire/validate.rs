@@ -27,6 +27,7 @@ enum T {
     /// A nullable struct: an int8 marker (-1 null), then the fields.
     NullableStruct(&'static [F]),
     ArrayI32,
+    ArrayI64,
     ArrayStr,
 }
 
@@ -254,10 +255,28 @@ const DESCRIBE_TOPIC_PARTITIONS: &[F] = &[
     all(T::NullableStruct(DTP_CURSOR)),
 ];
 
+// AddPartitionsToTxn v0-v3 (flexible from v3): the client's layout (v4+ batch several
+// transactional ids and are brokers' only; kraftsim does not accept them).
+const ADD_PARTITIONS_TO_TXN_TOPIC: &[F] = &[all(T::Str), all(T::ArrayI32)];
+const ADD_PARTITIONS_TO_TXN: &[F] = &[
+    until(3, T::Str),
+    until(3, T::I64),
+    until(3, T::I16),
+    until(3, T::Array(ADD_PARTITIONS_TO_TXN_TOPIC)),
+];
+
+// DescribeTransactions (flexible from v0).
+const DESCRIBE_TRANSACTIONS: &[F] = &[all(T::ArrayStr)];
+// ListTransactions (flexible from v0).
+const LIST_TRANSACTIONS: &[F] = &[all(T::ArrayStr), all(T::ArrayI64), since(1, T::I64)];
+
 /// The body schema and first flexible version of an API kraftsim decodes.
 fn schema(api_key: i16) -> Option<(&'static [F], i16)> {
     Some(match api_key {
         0 => (PRODUCE, 9),
+        24 => (ADD_PARTITIONS_TO_TXN, 3),
+        65 => (DESCRIBE_TRANSACTIONS, 0),
+        66 => (LIST_TRANSACTIONS, 0),
         1 => (FETCH, 12),
         2 => (LIST_OFFSETS, 6),
         3 => (METADATA, 9),
@@ -389,6 +408,10 @@ impl Walker<'_> {
             T::ArrayI32 => {
                 let n = self.count()?;
                 self.skip(n as usize * 4, "int32 array")
+            }
+            T::ArrayI64 => {
+                let n = self.count()?;
+                self.skip(n as usize * 8, "int64 array")
             }
             T::ArrayStr => {
                 for _ in 0..self.count()? {

@@ -35,6 +35,9 @@ pub enum Channel {
     Controller,
     /// A replica fetcher and the leader's answers.
     Replication,
+    /// A transaction coordinator's markers to a partition leader, and the answers
+    /// (Kafka's `TransactionMarkerChannelManager` keeps its own connection per broker).
+    TxnMarkers,
     /// One client connection, by its id.
     Client(ConnectionId),
 }
@@ -48,6 +51,9 @@ impl Channel {
                 Channel::Controller
             }
             PeerMessageKind::Fetch | PeerMessageKind::FetchResponse => Channel::Replication,
+            PeerMessageKind::WriteTxnMarkers | PeerMessageKind::WriteTxnMarkersResponse => {
+                Channel::TxnMarkers
+            }
         }
     }
 }

@@ -1,4 +1,6 @@
-//! Fetch (api 1) from consumers: records from partition leaders, up to the high watermark.
+//! Fetch (api 1) from consumers: records from partition leaders, up to the high watermark,
+//! or at `read_committed` (v4+, KIP-98) up to the last stable offset with the aborted
+//! transactions the records overlap.
 //!
 //! Only consumers fetch over the wire: replicas fetch through kraftsim's internal
 //! replication, so a fetch with a replica id is refused. The answer concatenates each
@@ -10,7 +12,9 @@ use crate::log::StoredBatch;
 use crate::messages::{ClientRequest, ClientResponse, ConsumerFetchPartition, FetchRequest};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages as km;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::FetchResponse;
 
 /// Kafka's default `fetch.max.bytes`, for requests that name none.
@@ -29,6 +33,7 @@ pub fn decode(ctx: &mut RequestContext<'_>, mut body: Bytes) -> Result<Handled, 
         } else {
             req.max_bytes as usize
         },
+        read_committed: req.isolation_level == 1,
         partitions: req
             .topics
             .iter()
@@ -68,13 +73,23 @@ pub fn answer(ctx: &AnswerContext<'_>, response: ClientResponse) -> Result<Bytes
             .with_partition_index(r.partition)
             .with_error_code(r.error.code())
             .with_high_watermark(r.high_watermark)
-            .with_last_stable_offset(r.high_watermark)
+            .with_last_stable_offset(r.last_stable_offset)
             .with_log_start_offset(if ctx.version() >= 5 {
                 r.log_start_offset
             } else {
                 -1
             })
-            .with_aborted_transactions(Some(Vec::new()))
+            .with_aborted_transactions(Some(
+                r.aborted
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|a| {
+                        AbortedTransaction::default()
+                            .with_producer_id(km::ProducerId(a.producer_id))
+                            .with_first_offset(a.first_offset)
+                    })
+                    .collect(),
+            ))
             .with_preferred_read_replica(km::BrokerId(-1))
             .with_records(records);
         match topics.last_mut() {

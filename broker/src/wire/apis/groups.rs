@@ -6,8 +6,8 @@
 //! The group coordinator (`crate::group`) speaks kafka-protocol's message types itself, so
 //! most of these pass through: the request goes to the coordinator with its version, and
 //! its answer is encoded with the fields its version lacks left unset. FindCoordinator is
-//! answered with the coordinator's listener; coordinators kraftsim lacks (transactions,
-//! share groups) are refused with a reason.
+//! answered with the coordinator's listener, for groups and transactional ids alike; the
+//! share coordinator, which kraftsim lacks, is refused with a reason.
 
 use super::{str_bytes, AnswerContext, Handled, RequestContext};
 use crate::group::{ClientIdentity, GroupRequest, GroupResponse};
@@ -188,7 +188,8 @@ pub fn decode_find_coordinator(
 ) -> Result<Handled, String> {
     let req: FindCoordinatorRequest = ctx.decode(&mut body)?;
     let version = ctx.version();
-    if req.key_type != 0 {
+    // 0: a group, 1: a transactional id (KIP-98); share groups (2) are refused.
+    if !matches!(req.key_type, 0 | 1) {
         return ctx.answer(&refuse_coordinator_type(&req, version));
     }
     let keys = if version >= 4 {
@@ -247,17 +248,13 @@ pub fn answer_find_coordinator(
     ctx.encode(&body)
 }
 
-/// FindCoordinator for a coordinator kraftsim does not have: transactions (key type 1,
-/// KIP-98) and share groups (2, KIP-932). Kafka answers INVALID_REQUEST for a coordinator
+/// FindCoordinator for a coordinator kraftsim does not have: share groups (key type 2,
+/// KIP-932). Kafka answers INVALID_REQUEST for a coordinator
 /// it lacks (`getCoordinator` for a share group without a share coordinator); a
 /// non-retriable error makes the Java producer's `initTransactions()` fail at once with
 /// this message, where COORDINATOR_NOT_AVAILABLE made it retry until `max.block.ms`.
 fn refuse_coordinator_type(req: &FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
     let message = match req.key_type {
-        1 => {
-            "kraftsim has no transaction coordinator: transactions (KIP-98) are not supported; \
-              use an idempotent producer (enable.idempotence=true) without transactional.id"
-        }
         2 => "kraftsim has no share coordinator: share groups (KIP-932) are not supported",
         _ => "unknown coordinator key type",
     };

@@ -1,27 +1,30 @@
-//! InitProducerId (api 22, KIP-98): a producer id and epoch for an idempotent producer.
+//! InitProducerId (api 22, KIP-98): a producer id and epoch.
 //!
-//! kraftsim has no transactions, so only idempotent producers (no `transactional.id`) get
-//! an id; a transactional request is refused with INVALID_REQUEST at once.
+//! Without a `transactional.id` (an idempotent producer) any broker answers from its block
+//! of ids; with one, the request goes to the id's transaction coordinator
+//! ([`crate::transaction`]), which bumps the epoch of a known id and fences its previous
+//! instance. From v3 the producer may send the id and epoch it has (KIP-360).
 
 use super::{AnswerContext, Handled, RequestContext};
 use crate::messages::{ClientRequest, ClientResponse};
+use crate::transaction::TxnRequest;
 use bytes::Bytes;
-use controller::ErrorCode;
 use kafka_protocol::messages as km;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse};
 
 pub fn decode(ctx: &mut RequestContext<'_>, mut body: Bytes) -> Result<Handled, String> {
     let req: InitProducerIdRequest = ctx.decode(&mut body)?;
-    if req.transactional_id.is_some() {
-        // No transactions in kraftsim: only idempotent producers get an id.
-        return ctx.answer(
-            &InitProducerIdResponse::default()
-                .with_error_code(ErrorCode::InvalidRequest.code())
-                .with_producer_id(km::ProducerId(-1))
-                .with_producer_epoch(-1),
-        );
-    }
-    Ok(Handled::Dispatch(ClientRequest::InitProducerId))
+    let Some(transactional_id) = req.transactional_id else {
+        return Ok(Handled::Dispatch(ClientRequest::InitProducerId));
+    };
+    Ok(Handled::Dispatch(ClientRequest::Transaction(Box::new(
+        TxnRequest::InitProducerId {
+            transactional_id: transactional_id.as_str().to_string(),
+            timeout_ms: req.transaction_timeout_ms,
+            producer_id: req.producer_id.0,
+            producer_epoch: req.producer_epoch,
+        },
+    ))))
 }
 
 pub fn answer(ctx: &AnswerContext<'_>, response: ClientResponse) -> Result<Bytes, String> {

@@ -26,6 +26,7 @@ pub mod metadata;
 pub mod offsets;
 pub mod produce;
 pub mod topics;
+pub mod transactions;
 
 use crate::messages::{ClientRequest, ClientResponse};
 use bytes::{Bytes, BytesMut};
@@ -288,6 +289,34 @@ pub const HANDLERS: &[ApiHandler] = &[
         init_producer_id::answer,
     ),
     handler(
+        ApiKey::AddPartitionsToTxn,
+        0,
+        3,
+        transactions::decode_add_partitions_to_txn,
+        transactions::answer_add_partitions_to_txn,
+    ),
+    handler(
+        ApiKey::EndTxn,
+        0,
+        4,
+        transactions::decode_end_txn,
+        transactions::answer_end_txn,
+    ),
+    handler(
+        ApiKey::DescribeTransactions,
+        0,
+        0,
+        transactions::decode_describe_transactions,
+        transactions::answer_describe_transactions,
+    ),
+    handler(
+        ApiKey::ListTransactions,
+        0,
+        1,
+        transactions::decode_list_transactions,
+        transactions::answer_list_transactions,
+    ),
+    handler(
         ApiKey::FindCoordinator,
         0,
         3,
@@ -409,6 +438,7 @@ fn answer_kind(response: &ClientResponse) -> &'static str {
         ClientResponse::AlterTopicConfigs(_) => "AlterTopicConfigs",
         ClientResponse::Group(_) => "Group",
         ClientResponse::DescribeQuorum(_) => "DescribeQuorum",
+        ClientResponse::Transaction(_) => "Transaction",
     }
 }
 

@@ -22,6 +22,7 @@ pub fn decode_list_offsets(
     mut body: Bytes,
 ) -> Result<Handled, String> {
     let req: ListOffsetsRequest = ctx.decode(&mut body)?;
+    let read_committed = req.isolation_level == 1;
     let queries = req
         .topics
         .iter()
@@ -32,6 +33,7 @@ pub fn decode_list_offsets(
                 timestamp: p.timestamp,
                 current_leader_epoch: (p.current_leader_epoch >= 0)
                     .then_some(p.current_leader_epoch),
+                read_committed,
             })
         })
         .collect();

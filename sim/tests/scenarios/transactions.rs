@@ -1,0 +1,318 @@
+//! A transaction outlives its coordinator, and one left open is aborted (KIP-98).
+//!
+//! The transaction coordinator writes every decision to its `__transaction_state`
+//! partition before acting on it. When it dies after deciding to commit but before its
+//! markers reached the partitions, the partition's new leader loads the PrepareCommit
+//! record and sends the markers itself (Kafka's `TransactionCoordinator.onElection`), so
+//! the commit the producer was told about happens. A transaction left open past
+//! `transaction.timeout.ms` is aborted by the coordinator's timer, with the producer's
+//! epoch bumped so that the late producer is fenced, at the coordinator and, through the
+//! marker's epoch, at the partition.
+
+use crate::common::*;
+use broker::transaction::metadata::TxnState;
+use broker::ClientToken;
+use bytes::{Bytes, BytesMut};
+use controller::{BrokerId, ErrorCode};
+use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, EndTxnRequest, EndTxnResponse,
+    FindCoordinatorRequest, FindCoordinatorResponse, InitProducerIdRequest, InitProducerIdResponse,
+    ProduceRequest, ProduceResponse, ProducerId, TopicName, TransactionalId,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use kraftsim::SimCluster;
+
+const TXN: &str = "lesson-txn";
+
+fn s(x: &str) -> StrBytes {
+    StrBytes::from_string(x.to_string())
+}
+
+/// Sends a request and runs until it is answered.
+fn call<R: Encodable, A: Decodable>(
+    sim: &mut SimCluster,
+    to: BrokerId,
+    api: ApiKey,
+    version: i16,
+    request: &R,
+) -> A {
+    let token = sim.kafka_request(to, api, version, request);
+    wait(sim, token).unwrap_or_else(|reason| panic!("{api:?}: {reason}\n{}", trace_text(sim)))
+}
+
+fn wait<A: Decodable>(sim: &mut SimCluster, token: ClientToken) -> Result<A, String> {
+    assert!(
+        sim.run_until(30_000, |s| s.response(token).is_some()
+            || s.request_failure(token).is_some()),
+        "answered within 30 s\n{}",
+        trace_text(sim)
+    );
+    let answer = match sim.decode_response::<A>(token) {
+        Some(answer) => answer,
+        None => Err(sim
+            .request_failure(token)
+            .unwrap_or("no answer")
+            .to_string()),
+    };
+    sim.forget(token);
+    answer
+}
+
+/// The transactional id's coordinator as a client finds it (FindCoordinator key type 1),
+/// retried while `__transaction_state` is created or its leader elected.
+fn find_coordinator(sim: &mut SimCluster, not: Option<BrokerId>) -> BrokerId {
+    for _ in 0..60 {
+        let to = *sim
+            .ids()
+            .iter()
+            .find(|&&b| sim.is_running(b))
+            .expect("a running node");
+        let request = FindCoordinatorRequest::default()
+            .with_key(s(TXN))
+            .with_key_type(1);
+        let token = sim.kafka_request(to, ApiKey::FindCoordinator, 3, &request);
+        if let Ok(answer) = wait::<FindCoordinatorResponse>(sim, token) {
+            let node = answer.node_id.0;
+            if answer.error_code == ErrorCode::None.code()
+                && Some(node) != not
+                && sim.is_running(node)
+            {
+                return node;
+            }
+        }
+        sim.run_for(500);
+    }
+    panic!("no coordinator for {TXN} in 30 s\n{}", trace_text(sim));
+}
+
+/// InitProducerId, retried while the coordinator answers a retriable error (its producer
+/// id block on the way, an abort completing).
+fn init_producer_id(sim: &mut SimCluster, to: BrokerId, timeout_ms: i32) -> (i64, i16) {
+    for _ in 0..50 {
+        let request = InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(s(TXN))))
+            .with_transaction_timeout_ms(timeout_ms)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+        let r: InitProducerIdResponse = call(sim, to, ApiKey::InitProducerId, 4, &request);
+        if r.error_code == ErrorCode::None.code() {
+            return (r.producer_id.0, r.producer_epoch);
+        }
+        assert!(
+            [
+                ErrorCode::CoordinatorLoadInProgress.code(),
+                ErrorCode::ConcurrentTransactions.code()
+            ]
+            .contains(&r.error_code),
+            "InitProducerId: {}",
+            r.error_code
+        );
+        sim.run_for(100);
+    }
+    panic!("InitProducerId never succeeded\n{}", trace_text(sim));
+}
+
+fn add_partition(
+    sim: &mut SimCluster,
+    to: BrokerId,
+    (pid, epoch): (i64, i16),
+    partition: i32,
+) -> i16 {
+    let request = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(TransactionalId(s(TXN)))
+        .with_v3_and_below_producer_id(ProducerId(pid))
+        .with_v3_and_below_producer_epoch(epoch)
+        .with_v3_and_below_topics(vec![AddPartitionsToTxnTopic::default()
+            .with_name(TopicName(s(TOPIC)))
+            .with_partitions(vec![partition])]);
+    let r: AddPartitionsToTxnResponse = call(sim, to, ApiKey::AddPartitionsToTxn, 3, &request);
+    r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code
+}
+
+fn end_txn(sim: &mut SimCluster, to: BrokerId, (pid, epoch): (i64, i16), commit: bool) -> i16 {
+    let request = EndTxnRequest::default()
+        .with_transactional_id(TransactionalId(s(TXN)))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_committed(commit);
+    let r: EndTxnResponse = call(sim, to, ApiKey::EndTxn, 3, &request);
+    r.error_code
+}
+
+/// A transactional batch of `n` records, as the producer sends it.
+fn transactional_batch((pid, epoch): (i64, i16), n: usize) -> Bytes {
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional: true,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: i as i32,
+            timestamp: 0,
+            key: None,
+            value: Some(Bytes::from(format!("txn-{i}"))),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encodes");
+    buf.freeze()
+}
+
+/// A transactional produce to the partition's leader; its error code.
+fn produce_transactional(sim: &mut SimCluster, partition: i32, producer: (i64, i16)) -> i16 {
+    let leader = sim
+        .partition_state(TOPIC, partition)
+        .expect("exists")
+        .leader;
+    let request = ProduceRequest::default()
+        .with_transactional_id(Some(TransactionalId(s(TXN))))
+        .with_acks(-1)
+        .with_timeout_ms(30_000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(s(TOPIC)))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(partition)
+                .with_records(Some(transactional_batch(producer, 3)))])]);
+    let r: ProduceResponse = call(sim, leader, ApiKey::Produce, 9, &request);
+    r.responses[0].partition_responses[0].error_code
+}
+
+/// Each control batch of the partition's log at its leader: (offset, commit?).
+fn markers(sim: &SimCluster, partition: i32) -> Vec<(i64, bool)> {
+    let reg = sim.partition_state(TOPIC, partition).expect("exists");
+    let node = sim.node(reg.leader).expect("the leader runs");
+    let rm = node.replica_manager();
+    let Some(p) = rm
+        .partitions()
+        .iter()
+        .find(|(k, p)| p.topic == TOPIC && k.1 == partition)
+        .map(|(_, p)| p)
+    else {
+        return Vec::new();
+    };
+    p.log()
+        .batches()
+        .filter(|b| b.is_control())
+        .map(|b| {
+            let mut buf = b.wire_bytes();
+            let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf)
+                .expect("a marker decodes");
+            let key = set.records[0].key.clone().unwrap_or_default();
+            (b.base_offset, key.get(3) == Some(&1))
+        })
+        .collect()
+}
+
+fn state_at(sim: &SimCluster, coordinator: BrokerId) -> Option<TxnState> {
+    sim.node(coordinator)?
+        .replica_manager()
+        .transaction_coordinator()
+        .transaction(TXN)
+        .map(|m| m.state)
+}
+
+/// A partition of the topic led by neither `a` nor `b` (so its markers cross the network).
+fn partition_led_by_neither(sim: &SimCluster, a: BrokerId) -> i32 {
+    (0..8)
+        .find(|p| {
+            sim.partition_state(TOPIC, *p)
+                .is_some_and(|r| r.leader != a)
+        })
+        .expect("with 8 partitions over 3 nodes some partition is led elsewhere")
+}
+
+#[test]
+fn a_coordinator_failover_between_the_commit_decision_and_its_markers_still_commits() {
+    let mut sim = cluster(11, &[], &[]);
+    let old = find_coordinator(&mut sim, None);
+    let partition = partition_led_by_neither(&sim, old);
+    let producer = init_producer_id(&mut sim, old, 60_000);
+    assert_eq!(add_partition(&mut sim, old, producer, partition), 0);
+    assert_eq!(produce_transactional(&mut sim, partition, producer), 0);
+
+    // The decision is written and the producer told, but no marker gets through.
+    sim.network_mut()
+        .drop_kind(broker::PeerMessageKind::WriteTxnMarkers);
+    assert_eq!(end_txn(&mut sim, old, producer, true), 0);
+    sim.run_for(1_000);
+    assert!(
+        markers(&sim, partition).is_empty(),
+        "no marker reached the partition"
+    );
+    assert_eq!(state_at(&sim, old), Some(TxnState::PrepareCommit));
+
+    // The coordinator dies; the partition's new leader loads PrepareCommit and finishes.
+    sim.kill(old).expect("kill");
+    sim.network_mut().heal();
+    let new = find_coordinator(&mut sim, Some(old));
+    assert!(
+        sim.run_until(30_000, |s| state_at(s, new)
+            == Some(TxnState::CompleteCommit)),
+        "the new coordinator completes the commit\n{}",
+        trace_text(&sim)
+    );
+    let written = markers(&sim, partition);
+    assert_eq!(written.len(), 1, "one marker: {written:?}");
+    assert!(written[0].1, "a COMMIT marker");
+    assert_eq!(written[0].0, 3, "after the three transactional records");
+    // The producer's retry of EndTxn, at the new coordinator, gets the same answer.
+    assert_eq!(end_txn(&mut sim, new, producer, true), 0);
+    assert_no_violations(
+        &sim,
+        "a_coordinator_failover_between_the_commit_decision_and_its_markers_still_commits",
+    );
+}
+
+#[test]
+fn a_transaction_left_open_past_its_timeout_is_aborted_and_its_producer_fenced() {
+    let mut sim = cluster(12, &[], &[]);
+    let coordinator = find_coordinator(&mut sim, None);
+    let partition = 0;
+    let producer = init_producer_id(&mut sim, coordinator, 2_000);
+    assert_eq!(add_partition(&mut sim, coordinator, producer, partition), 0);
+    assert_eq!(produce_transactional(&mut sim, partition, producer), 0);
+    assert!(
+        sim.run_until(10_000, |s| state_at(s, coordinator)
+            == Some(TxnState::CompleteAbort)),
+        "the coordinator's timer aborts it\n{}",
+        trace_text(&sim)
+    );
+    let written = markers(&sim, partition);
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert!(!written[0].1, "an ABORT marker");
+    // The late producer commits with the epoch it had: fenced.
+    assert_eq!(
+        end_txn(&mut sim, coordinator, producer, true),
+        ErrorCode::ProducerFenced.code()
+    );
+    // The abort marker carried the bumped epoch: the partition fences the late producer too.
+    assert_eq!(
+        produce_transactional(&mut sim, partition, producer),
+        ErrorCode::InvalidProducerEpoch.code()
+    );
+    // A new instance starts past the fenced epoch.
+    let (pid, epoch) = init_producer_id(&mut sim, coordinator, 2_000);
+    assert_eq!((pid, epoch), (producer.0, producer.1 + 2));
+    assert_no_violations(
+        &sim,
+        "a_transaction_left_open_past_its_timeout_is_aborted_and_its_producer_fenced",
+    );
+}

@@ -16,6 +16,8 @@ mod graceful_stop;
 mod group_coordinator_failover;
 #[path = "scenarios/isr_shrink_expand.rs"]
 mod isr_shrink_expand;
+#[path = "scenarios/kafka_client.rs"]
+mod kafka_client;
 #[path = "scenarios/leader_failover.rs"]
 mod leader_failover;
 #[path = "scenarios/min_insync.rs"]

@@ -8,6 +8,7 @@
 //! and `CurrentAssignmentBuilder`.)
 
 use crate::common::*;
+use crate::kafka_client::*;
 use controller::{BrokerId, ErrorCode};
 use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
 use kafka_protocol::messages::consumer_group_heartbeat_response::TopicPartitions as Assigned;
@@ -16,68 +17,15 @@ use kafka_protocol::messages::offset_commit_request::{
 };
 use kafka_protocol::messages::{
     ApiKey, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse,
-    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, FindCoordinatorRequest,
-    FindCoordinatorResponse, GroupId, OffsetCommitRequest, OffsetCommitResponse, TopicName,
+    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, GroupId, OffsetCommitRequest,
+    OffsetCommitResponse, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kraftsim::SimCluster;
 use std::collections::BTreeSet;
 
 const GROUP: &str = "kip848-group";
 /// `TOPIC`'s partitions (common.rs).
 const PARTITIONS: i32 = 8;
-
-fn s(x: &str) -> StrBytes {
-    StrBytes::from_string(x.to_string())
-}
-
-fn call<R: Encodable, A: Decodable>(
-    sim: &mut SimCluster,
-    to: BrokerId,
-    api: ApiKey,
-    version: i16,
-    request: &R,
-) -> Result<A, String> {
-    let token = sim.kafka_request(to, api, version, request);
-    assert!(
-        sim.run_until(30_000, |s| s.response(token).is_some()
-            || s.request_failure(token).is_some()),
-        "{api:?} answered within 30 s\n{}",
-        trace_text(sim)
-    );
-    let answer = match sim.decode_response::<A>(token) {
-        Some(a) => a,
-        None => Err(sim
-            .request_failure(token)
-            .unwrap_or("no answer")
-            .to_string()),
-    };
-    sim.forget(token);
-    answer
-}
-
-fn find_coordinator(sim: &mut SimCluster, not: Option<BrokerId>) -> BrokerId {
-    for _ in 0..60 {
-        let to = *sim
-            .ids()
-            .iter()
-            .find(|&&b| sim.is_running(b))
-            .expect("a running node");
-        let request = FindCoordinatorRequest::default()
-            .with_key(s(GROUP))
-            .with_key_type(0);
-        if let Ok(a) =
-            call::<_, FindCoordinatorResponse>(sim, to, ApiKey::FindCoordinator, 3, &request)
-        {
-            let node = a.node_id.0;
-            if a.error_code == 0 && Some(node) != not && sim.is_running(node) {
-                return node;
-            }
-        }
-        sim.run_for(500);
-    }
-    panic!("no coordinator for {GROUP} in 30 s\n{}", trace_text(sim));
-}
 
 /// A well-behaved KIP-848 member, as the Java client's membership manager is: it owns
 /// what the last answer assigned it, and says so in every heartbeat.
@@ -122,7 +70,7 @@ impl Member {
     /// One heartbeat; the error code of its answer.
     fn beat(&mut self, sim: &mut SimCluster, to: BrokerId) -> i16 {
         let r: ConsumerGroupHeartbeatResponse =
-            call(sim, to, ApiKey::ConsumerGroupHeartbeat, 1, &self.request())
+            try_call(sim, to, ApiKey::ConsumerGroupHeartbeat, 1, &self.request())
                 .unwrap_or_else(|e| panic!("{e}\n{}", trace_text(sim)));
         if r.error_code != 0 {
             return r.error_code;
@@ -195,14 +143,14 @@ fn commit(sim: &mut SimCluster, to: BrokerId, m: &Member, epoch: i32, offset: i6
                 .with_partition_index(0)
                 .with_committed_offset(offset)])]);
     let r: OffsetCommitResponse =
-        call(sim, to, ApiKey::OffsetCommit, 9, &request).expect("answered");
+        try_call(sim, to, ApiKey::OffsetCommit, 9, &request).expect("answered");
     r.topics[0].partitions[0].error_code
 }
 
 fn describe(sim: &mut SimCluster, to: BrokerId) -> (String, i32, usize) {
     let request = ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s(GROUP))]);
     let r: ConsumerGroupDescribeResponse =
-        call(sim, to, ApiKey::ConsumerGroupDescribe, 0, &request).expect("answered");
+        try_call(sim, to, ApiKey::ConsumerGroupDescribe, 0, &request).expect("answered");
     let g = &r.groups[0];
     assert_eq!(g.error_code, 0, "{g:?}");
     (g.group_state.to_string(), g.group_epoch, g.members.len())
@@ -211,7 +159,7 @@ fn describe(sim: &mut SimCluster, to: BrokerId) -> (String, i32, usize) {
 #[test]
 fn a_consumer_group_rebalances_by_heartbeats_and_outlives_its_coordinator() {
     let mut sim = cluster(11, &[], &[]);
-    let old = find_coordinator(&mut sim, None);
+    let old = find_coordinator(&mut sim, GROUP, CoordinatorType::Group, None);
     let (mut a, mut b, mut c) = (
         Member::new("member-a"),
         Member::new("member-b"),
@@ -233,7 +181,7 @@ fn a_consumer_group_rebalances_by_heartbeats_and_outlives_its_coordinator() {
 
     // The coordinator dies; the next leader of the group's partition loads the group.
     sim.kill(old).expect("kill");
-    let new = find_coordinator(&mut sim, Some(old));
+    let new = find_coordinator(&mut sim, GROUP, CoordinatorType::Group, Some(old));
     let (state, epoch_after, _) = describe(&mut sim, new);
     assert_eq!(
         (state.as_str(), epoch_after),

@@ -7,6 +7,7 @@
 //! `GroupMetadataKey`/`GroupMetadataValue` records, loaded by `CoordinatorLoaderImpl`.)
 
 use crate::common::*;
+use crate::kafka_client::*;
 use broker::ClientToken;
 use bytes::Bytes;
 use controller::{BrokerId, ErrorCode};
@@ -17,12 +18,11 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
-    ApiKey, DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest,
-    FindCoordinatorResponse, GroupId, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
-    JoinGroupResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
+    ApiKey, DescribeGroupsRequest, DescribeGroupsResponse, GroupId, HeartbeatRequest,
+    HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest,
+    SyncGroupResponse, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kraftsim::SimCluster;
 
 const GROUP: &str = "lesson-group";
@@ -30,69 +30,6 @@ const NONE: i16 = 0;
 /// Short enough that a failover without a fresh session at load would expel the members
 /// (the dead node is fenced after `broker.session.timeout.ms`, 9 s, then a new leader).
 const SESSION_TIMEOUT_MS: i32 = 10_000;
-
-fn s(x: &str) -> StrBytes {
-    StrBytes::from_string(x.to_string())
-}
-
-/// Sends a request, as a Kafka client does, and runs until it is answered.
-fn call<R: Encodable, A: Decodable>(
-    sim: &mut SimCluster,
-    to: BrokerId,
-    api: ApiKey,
-    version: i16,
-    request: &R,
-) -> A {
-    let token = sim.kafka_request(to, api, version, request);
-    wait(sim, token).unwrap_or_else(|reason| panic!("{api:?}: {reason}\n{}", trace_text(sim)))
-}
-
-/// The answer to a request, or why none came.
-fn wait<A: Decodable>(sim: &mut SimCluster, token: ClientToken) -> Result<A, String> {
-    assert!(
-        sim.run_until(30_000, |s| s.response(token).is_some()
-            || s.request_failure(token).is_some()),
-        "answered within 30 s\n{}",
-        trace_text(sim)
-    );
-    let answer = match sim.decode_response::<A>(token) {
-        Some(answer) => answer,
-        None => Err(sim
-            .request_failure(token)
-            .unwrap_or("no answer")
-            .to_string()),
-    };
-    sim.forget(token);
-    answer
-}
-
-/// The group's coordinator as a client finds it: FindCoordinator at any running node,
-/// retried while there is none (the offsets topic being created, its leader being elected)
-/// or while it still names `not`.
-fn find_coordinator(sim: &mut SimCluster, not: Option<BrokerId>) -> BrokerId {
-    for _ in 0..60 {
-        let to = *sim
-            .ids()
-            .iter()
-            .find(|&&b| sim.is_running(b))
-            .expect("a running node");
-        let request = FindCoordinatorRequest::default()
-            .with_key(s(GROUP))
-            .with_key_type(0);
-        let token = sim.kafka_request(to, ApiKey::FindCoordinator, 3, &request);
-        if let Ok(answer) = wait::<FindCoordinatorResponse>(sim, token) {
-            let node = answer.node_id.0;
-            if answer.error_code == ErrorCode::None.code()
-                && Some(node) != not
-                && sim.is_running(node)
-            {
-                return node;
-            }
-        }
-        sim.run_for(500);
-    }
-    panic!("no coordinator for {GROUP} in 30 s\n{}", trace_text(sim));
-}
 
 fn join(member: &str) -> JoinGroupRequest {
     JoinGroupRequest::default()
@@ -154,7 +91,7 @@ fn stable_group_of_two(sim: &mut SimCluster, coordinator: BrokerId) -> (i32, Str
         .collect();
     let answers: Vec<JoinGroupResponse> = tokens
         .into_iter()
-        .map(|t| wait(sim, t).expect("a JoinGroup answer"))
+        .map(|t| answer(sim, t).expect("a JoinGroup answer"))
         .collect();
     assert!(answers.iter().all(|r| r.error_code == 0), "{answers:?}");
     let generation = answers[0].generation_id;
@@ -188,7 +125,7 @@ fn stable_group_of_two(sim: &mut SimCluster, coordinator: BrokerId) -> (i32, Str
         ),
     );
     for (token, want) in [(follower_sync, &b"p4-7"[..]), (leader_sync, &b"p0-3"[..])] {
-        let r: SyncGroupResponse = wait(sim, token).expect("a SyncGroup answer");
+        let r: SyncGroupResponse = answer(sim, token).expect("a SyncGroup answer");
         assert_eq!((r.error_code, &r.assignment[..]), (0, want));
     }
     (generation, leader, follower)
@@ -197,7 +134,7 @@ fn stable_group_of_two(sim: &mut SimCluster, coordinator: BrokerId) -> (i32, Str
 #[test]
 fn a_coordinator_failover_keeps_a_stable_group_and_its_generation() {
     let mut sim = cluster(7, &[], &[]);
-    let old = find_coordinator(&mut sim, None);
+    let old = find_coordinator(&mut sim, GROUP, CoordinatorType::Group, None);
     let (generation, leader, follower) = stable_group_of_two(&mut sim, old);
     for member in [&leader, &follower] {
         assert_eq!(heartbeat(&mut sim, old, member, generation), NONE);
@@ -207,7 +144,7 @@ fn a_coordinator_failover_keeps_a_stable_group_and_its_generation() {
     // The coordinator's node dies; its __consumer_offsets partition gets a new leader once
     // the controller fences it, and that leader loads the group from its replica.
     sim.kill(old).expect("kill");
-    let new = find_coordinator(&mut sim, Some(old));
+    let new = find_coordinator(&mut sim, GROUP, CoordinatorType::Group, Some(old));
     assert_ne!(new, old);
 
     // The members go on at the new coordinator with the generation they had: no

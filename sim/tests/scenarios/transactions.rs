@@ -10,85 +10,23 @@
 //! marker's epoch, at the partition.
 
 use crate::common::*;
+use crate::kafka_client::*;
 use broker::transaction::metadata::TxnState;
-use broker::ClientToken;
 use bytes::{Bytes, BytesMut};
 use controller::{BrokerId, ErrorCode};
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, EndTxnRequest, EndTxnResponse,
-    FindCoordinatorRequest, FindCoordinatorResponse, InitProducerIdRequest, InitProducerIdResponse,
-    ProduceRequest, ProduceResponse, ProducerId, TopicName, TransactionalId,
+    InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, ProducerId,
+    TopicName, TransactionalId,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use kraftsim::SimCluster;
 
 const TXN: &str = "lesson-txn";
-
-fn s(x: &str) -> StrBytes {
-    StrBytes::from_string(x.to_string())
-}
-
-/// Sends a request and runs until it is answered.
-fn call<R: Encodable, A: Decodable>(
-    sim: &mut SimCluster,
-    to: BrokerId,
-    api: ApiKey,
-    version: i16,
-    request: &R,
-) -> A {
-    let token = sim.kafka_request(to, api, version, request);
-    wait(sim, token).unwrap_or_else(|reason| panic!("{api:?}: {reason}\n{}", trace_text(sim)))
-}
-
-fn wait<A: Decodable>(sim: &mut SimCluster, token: ClientToken) -> Result<A, String> {
-    assert!(
-        sim.run_until(30_000, |s| s.response(token).is_some()
-            || s.request_failure(token).is_some()),
-        "answered within 30 s\n{}",
-        trace_text(sim)
-    );
-    let answer = match sim.decode_response::<A>(token) {
-        Some(answer) => answer,
-        None => Err(sim
-            .request_failure(token)
-            .unwrap_or("no answer")
-            .to_string()),
-    };
-    sim.forget(token);
-    answer
-}
-
-/// The transactional id's coordinator as a client finds it (FindCoordinator key type 1),
-/// retried while `__transaction_state` is created or its leader elected.
-fn find_coordinator(sim: &mut SimCluster, not: Option<BrokerId>) -> BrokerId {
-    for _ in 0..60 {
-        let to = *sim
-            .ids()
-            .iter()
-            .find(|&&b| sim.is_running(b))
-            .expect("a running node");
-        let request = FindCoordinatorRequest::default()
-            .with_key(s(TXN))
-            .with_key_type(1);
-        let token = sim.kafka_request(to, ApiKey::FindCoordinator, 3, &request);
-        if let Ok(answer) = wait::<FindCoordinatorResponse>(sim, token) {
-            let node = answer.node_id.0;
-            if answer.error_code == ErrorCode::None.code()
-                && Some(node) != not
-                && sim.is_running(node)
-            {
-                return node;
-            }
-        }
-        sim.run_for(500);
-    }
-    panic!("no coordinator for {TXN} in 30 s\n{}", trace_text(sim));
-}
 
 /// InitProducerId, retried while the coordinator answers a retriable error (its producer
 /// id block on the way, an abort completing).
@@ -242,7 +180,7 @@ fn partition_led_by_neither(sim: &SimCluster, a: BrokerId) -> i32 {
 #[test]
 fn a_coordinator_failover_between_the_commit_decision_and_its_markers_still_commits() {
     let mut sim = cluster(11, &[], &[]);
-    let old = find_coordinator(&mut sim, None);
+    let old = find_coordinator(&mut sim, TXN, CoordinatorType::Transaction, None);
     let partition = partition_led_by_neither(&sim, old);
     let producer = init_producer_id(&mut sim, old, 60_000);
     assert_eq!(add_partition(&mut sim, old, producer, partition), 0);
@@ -262,7 +200,7 @@ fn a_coordinator_failover_between_the_commit_decision_and_its_markers_still_comm
     // The coordinator dies; the partition's new leader loads PrepareCommit and finishes.
     sim.kill(old).expect("kill");
     sim.network_mut().heal();
-    let new = find_coordinator(&mut sim, Some(old));
+    let new = find_coordinator(&mut sim, TXN, CoordinatorType::Transaction, Some(old));
     assert!(
         sim.run_until(30_000, |s| state_at(s, new)
             == Some(TxnState::CompleteCommit)),
@@ -284,7 +222,7 @@ fn a_coordinator_failover_between_the_commit_decision_and_its_markers_still_comm
 #[test]
 fn a_transaction_left_open_past_its_timeout_is_aborted_and_its_producer_fenced() {
     let mut sim = cluster(12, &[], &[]);
-    let coordinator = find_coordinator(&mut sim, None);
+    let coordinator = find_coordinator(&mut sim, TXN, CoordinatorType::Transaction, None);
     let partition = 0;
     let producer = init_producer_id(&mut sim, coordinator, 2_000);
     assert_eq!(add_partition(&mut sim, coordinator, producer, partition), 0);

@@ -220,42 +220,51 @@ impl ConsumerGroup {
                 }
                 Ok(false)
             }
-            Some(instance) => {
-                let Some(holder) = self.static_member(instance) else {
-                    return Err(HeartbeatError::new(
-                        ErrorCode::UnknownMemberId,
-                        format!("Instance id {instance} is unknown."),
-                    ));
-                };
-                if holder != hb.member_id {
-                    return Err(HeartbeatError::new(
-                        ErrorCode::FencedInstanceId,
-                        format!(
-                            "Static member {} with instance id {instance} was fenced by member {holder}.",
-                            hb.member_id
-                        ),
-                    ));
-                }
-                self.check_epoch(hb)?;
-                Ok(false)
-            }
             None if joining && !self.members.contains_key(&hb.member_id) => {
                 Ok(self.add_member(&hb.member_id, now_ms))
             }
-            None => {
-                if !self.members.contains_key(&hb.member_id) {
-                    return Err(HeartbeatError::new(
-                        ErrorCode::UnknownMemberId,
-                        format!(
-                            "Member {} is not a member of group {group_id}.",
-                            hb.member_id
-                        ),
-                    ));
-                }
+            _ => {
+                self.known_member(group_id, hb)?;
                 self.check_epoch(hb)?;
                 Ok(false)
             }
         }
+    }
+
+    /// The id of the member a heartbeat of a known member speaks for: a dynamic member's
+    /// own, or the one holding a static member's instance id, which must be this member
+    /// (UNKNOWN_MEMBER_ID for an unknown member or instance id, FENCED_INSTANCE_ID when
+    /// another member took the instance id over; Kafka's
+    /// `throwIfStaticMemberIsUnknown` and `throwIfInstanceIdIsFenced`).
+    fn known_member(&self, group_id: &str, hb: &Heartbeat) -> Result<String, HeartbeatError> {
+        let Some(instance) = hb.instance_id.as_deref() else {
+            if !self.members.contains_key(&hb.member_id) {
+                return Err(HeartbeatError::new(
+                    ErrorCode::UnknownMemberId,
+                    format!(
+                        "Member {} is not a member of group {group_id}.",
+                        hb.member_id
+                    ),
+                ));
+            }
+            return Ok(hb.member_id.clone());
+        };
+        let Some(holder) = self.static_member(instance) else {
+            return Err(HeartbeatError::new(
+                ErrorCode::UnknownMemberId,
+                format!("Instance id {instance} is unknown."),
+            ));
+        };
+        if holder != hb.member_id {
+            return Err(HeartbeatError::new(
+                ErrorCode::FencedInstanceId,
+                format!(
+                    "Static member {} with instance id {instance} was fenced by member {holder}.",
+                    hb.member_id
+                ),
+            ));
+        }
+        Ok(holder.to_string())
     }
 
     fn add_member(&mut self, member_id: &str, now_ms: u64) -> bool {
@@ -437,38 +446,7 @@ impl ConsumerGroup {
     /// The member leaves (epoch -1), or a static member leaves for now (epoch -2)
     /// (Kafka's `consumerGroupLeave`). Returns the epoch to answer.
     pub fn leave(&mut self, group_id: &str, hb: &Heartbeat) -> Result<i32, HeartbeatError> {
-        let member_id = match hb.instance_id.as_deref() {
-            None => {
-                if !self.members.contains_key(&hb.member_id) {
-                    return Err(HeartbeatError::new(
-                        ErrorCode::UnknownMemberId,
-                        format!(
-                            "Member {} is not a member of group {group_id}.",
-                            hb.member_id
-                        ),
-                    ));
-                }
-                hb.member_id.clone()
-            }
-            Some(instance) => {
-                let Some(holder) = self.static_member(instance) else {
-                    return Err(HeartbeatError::new(
-                        ErrorCode::UnknownMemberId,
-                        format!("Instance id {instance} is unknown."),
-                    ));
-                };
-                if holder != hb.member_id {
-                    return Err(HeartbeatError::new(
-                        ErrorCode::FencedInstanceId,
-                        format!(
-                            "Static member {} with instance id {instance} was fenced by member {holder}.",
-                            hb.member_id
-                        ),
-                    ));
-                }
-                holder.to_string()
-            }
-        };
+        let member_id = self.known_member(group_id, hb)?;
         if hb.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH {
             // It keeps its partitions: they wait for it (no rebalance) until its session
             // times out.

@@ -237,6 +237,8 @@ pub struct ProducerFields {
     pub producer_id: i64,
     pub producer_epoch: i16,
     pub base_sequence: i32,
+    /// The batch belongs to a transaction (the attributes' transactional bit, KIP-98).
+    pub transactional: bool,
 }
 
 impl ProducerFields {
@@ -245,6 +247,7 @@ impl ProducerFields {
         producer_id: -1,
         producer_epoch: -1,
         base_sequence: -1,
+        transactional: false,
     };
 }
 
@@ -262,7 +265,7 @@ pub fn build_batch(
         .into_iter()
         .enumerate()
         .map(|(i, (key, value))| Record {
-            transactional: false,
+            transactional: producer.transactional,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
@@ -323,6 +326,7 @@ pub(crate) mod test_batches {
                 producer_id,
                 producer_epoch,
                 base_sequence,
+                transactional: false,
             },
         )
         .expect("encodes")

@@ -129,42 +129,20 @@ impl TransactionIndex {
 /// Transactional batches and markers as producers and coordinators send them, for tests.
 #[cfg(test)]
 pub(crate) mod test_batches {
+    use crate::log::batch::{build_batch, ProducerFields};
     use crate::transaction::markers::marker_batch;
-    use bytes::{Bytes, BytesMut};
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
+    use bytes::Bytes;
 
     /// `n` records of a transactional producer (epoch 0) from sequence `seq` (-1: none).
     pub(crate) fn txn_batch(producer_id: i64, seq: i32, n: usize) -> Bytes {
-        let records: Vec<Record> = (0..n)
-            .map(|i| Record {
-                transactional: true,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
-                producer_id,
-                producer_epoch: 0,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: seq + i as i32,
-                timestamp: 0,
-                key: None,
-                value: Some(Bytes::from_static(b"v")),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &records,
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )
-        .expect("encodes");
-        buf.freeze()
+        let producer = ProducerFields {
+            producer_id,
+            producer_epoch: 0,
+            base_sequence: seq,
+            transactional: true,
+        };
+        let values = (0..n).map(|_| (None, Some(Bytes::from_static(b"v"))));
+        build_batch(values, 0, producer).expect("encodes")
     }
 
     /// The producer's COMMIT or ABORT marker.

@@ -11,8 +11,9 @@
 
 use crate::common::*;
 use crate::kafka_client::*;
+use broker::log::batch::{build_batch, ProducerFields};
 use broker::transaction::metadata::TxnState;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use controller::{BrokerId, ErrorCode};
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -20,9 +21,6 @@ use kafka_protocol::messages::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, EndTxnRequest, EndTxnResponse,
     InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, ProducerId,
     TopicName, TransactionalId,
-};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use kraftsim::SimCluster;
 
@@ -84,34 +82,14 @@ fn end_txn(sim: &mut SimCluster, to: BrokerId, (pid, epoch): (i64, i16), commit:
 
 /// A transactional batch of `n` records, as the producer sends it.
 fn transactional_batch((pid, epoch): (i64, i16), n: usize) -> Bytes {
-    let records: Vec<Record> = (0..n)
-        .map(|i| Record {
-            transactional: true,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: pid,
-            producer_epoch: epoch,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: i as i32,
-            timestamp: 0,
-            key: None,
-            value: Some(Bytes::from(format!("txn-{i}"))),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .expect("encodes");
-    buf.freeze()
+    let producer = ProducerFields {
+        producer_id: pid,
+        producer_epoch: epoch,
+        base_sequence: 0,
+        transactional: true,
+    };
+    let values = (0..n).map(|i| (None, Some(Bytes::from(format!("txn-{i}")))));
+    build_batch(values, 0, producer).expect("encodes")
 }
 
 /// A transactional produce to the partition's leader; its error code.

@@ -181,9 +181,10 @@ final class TransactionsCheck {
 
     /**
      * The group's committed offset of {@code tp} as the Admin lists it with requireStable
-     * (KIP-447), -1 when none. commitTransaction and abortTransaction return once the
-     * decision is written, before the markers: while the group coordinator still holds the
-     * transaction's offsets pending it answers UNSTABLE_OFFSET_COMMIT, and this asks again.
+     * (KIP-447), -1 when none came by the deadline. commitTransaction and abortTransaction
+     * return once the decision is written, before the markers: while the group coordinator
+     * still holds the transaction's offsets pending it answers UNSTABLE_OFFSET_COMMIT, and
+     * this asks again. (Against Apache Kafka the same race holds.)
      */
     private static long committedOffset(
             org.apache.kafka.clients.admin.Admin admin, String group, TopicPartition tp) throws Exception {
@@ -192,9 +193,25 @@ final class TransactionsCheck {
         long deadline = System.nanoTime() + Check.TIMEOUT.toNanos();
         while (true) {
             try {
-                org.apache.kafka.clients.consumer.OffsetAndMetadata o =
-                    admin.listConsumerGroupOffsets(group, stable).partitionsToOffsetAndMetadata().get().get(tp);
-                return o == null ? -1 : o.offset();
+                // The partition named, not all of the group's: Kafka's fetchAllOffsets flags
+                // only partitions that already have a committed offset as unstable, so a
+                // first transactional commit whose marker has not landed yet would read as
+                // no offset at all (OffsetMetadataManager.fetchAllOffsets).
+                org.apache.kafka.clients.admin.ListConsumerGroupOffsetsSpec spec =
+                    new org.apache.kafka.clients.admin.ListConsumerGroupOffsetsSpec().topicPartitions(List.of(tp));
+                org.apache.kafka.clients.consumer.OffsetAndMetadata o = admin
+                    .listConsumerGroupOffsets(java.util.Map.of(group, spec), stable)
+                    .partitionsToOffsetAndMetadata(group).get().get(tp);
+                // The Admin leaves out a partition answered UNSTABLE_OFFSET_COMMIT (its
+                // ListConsumerGroupOffsetsHandler logs "Skipping return offset"), so a
+                // missing partition is asked again until the deadline.
+                if (o != null) {
+                    return o.offset();
+                }
+                if (System.nanoTime() > deadline) {
+                    return -1;
+                }
+                Thread.sleep(100);
             } catch (java.util.concurrent.ExecutionException e) {
                 if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnstableOffsetCommitException)
                         || System.nanoTime() > deadline) {

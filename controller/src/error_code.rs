@@ -35,6 +35,9 @@ pub enum ErrorCode {
     OutOfOrderSequenceNumber = 45,
     DuplicateSequenceNumber = 46,
     InvalidProducerEpoch = 47,
+    /// An OffsetFetch with `require_stable` (KIP-447) for a partition whose group has a
+    /// transactional commit not yet completed by its marker.
+    UnstableOffsetCommit = 88,
     FencedLeaderEpoch = 74,
     UnknownLeaderEpoch = 75,
     UnknownServerError = -1,
@@ -92,7 +95,7 @@ impl ErrorCode {
     }
 
     /// Every code kraftsim knows, for reading one off the wire.
-    pub const ALL: [ErrorCode; 58] = {
+    pub const ALL: [ErrorCode; 59] = {
         use ErrorCode::*;
         [
             None,
@@ -116,6 +119,7 @@ impl ErrorCode {
             OutOfOrderSequenceNumber,
             DuplicateSequenceNumber,
             InvalidProducerEpoch,
+            UnstableOffsetCommit,
             FencedLeaderEpoch,
             UnknownLeaderEpoch,
             UnknownServerError,
@@ -186,6 +190,7 @@ impl ErrorCode {
             OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
             DuplicateSequenceNumber => "DUPLICATE_SEQUENCE_NUMBER",
             InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
+            UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
             FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
             UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
             UnknownServerError => "UNKNOWN_SERVER_ERROR",

@@ -296,7 +296,7 @@ fn java_transactional_producer_commits_aborts_and_is_fenced() {
     let got = outcome(&run, "transactions");
     assert_eq!(
         got,
-        "works: committed 4 records and aborted 2, read_committed read exactly the committed ones, a second instance fenced the first",
+        "works: committed 4 records and aborted 2, read_committed read exactly the committed ones, a second instance fenced the first, sendOffsetsToTransaction moved the group's offset at the commit and not at the abort",
         "{}",
         run.show()
     );

@@ -18,6 +18,7 @@ use super::offsets_topic::{
     encode_commits, encode_group_metadata, partition_for, CommittedOffset, GroupMetadata,
     MemberMetadata, OffsetsRecord,
 };
+use super::txn_offsets::{PendingTxnCommit, PendingTxnOffsets};
 use crate::messages::ClientToken;
 use bytes::Bytes;
 use controller::ErrorCode;
@@ -38,7 +39,8 @@ use kafka_protocol::messages::{
     DescribeGroupsResponse, GroupId, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
     JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsResponse,
     OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
-    SyncGroupRequest, SyncGroupResponse, TopicName,
+    SyncGroupRequest, SyncGroupResponse, TopicName, TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, BTreeSet};
@@ -72,6 +74,8 @@ pub enum GroupRequest {
     OffsetFetch(OffsetFetchRequest),
     /// KIP-848's heartbeat ([`super::consumer`]).
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest, ClientIdentity),
+    /// A transactional producer's offsets (KIP-98, [`super::txn_offsets`]).
+    TxnOffsetCommit(TxnOffsetCommitRequest),
 }
 
 impl GroupRequest {
@@ -88,6 +92,7 @@ impl GroupRequest {
                 .first()
                 .map_or(r.group_id.0.as_str(), |g| g.group_id.0.as_str()),
             GroupRequest::ConsumerGroupHeartbeat(r, _) => r.group_id.0.as_str(),
+            GroupRequest::TxnOffsetCommit(r) => r.group_id.0.as_str(),
         }
     }
 }
@@ -105,6 +110,7 @@ pub enum GroupResponse {
     DescribeGroups(DescribeGroupsResponse),
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse),
     ConsumerGroupDescribe(ConsumerGroupDescribeResponse),
+    TxnOffsetCommit(TxnOffsetCommitResponse),
 }
 
 pub(super) fn commit_response(r: &OffsetCommitRequest, error: ErrorCode) -> OffsetCommitResponse {
@@ -240,7 +246,7 @@ impl Group {
         self.state == GroupState::Empty && self.members.is_empty()
     }
 
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             state: GroupState::Empty,
             generation: 0,
@@ -374,6 +380,8 @@ pub enum PendingAppend {
         reply: ClientToken,
         response: Box<ConsumerGroupHeartbeatResponse>,
     },
+    /// A TxnOffsetCommit: its offsets are pending their transaction's marker once stored.
+    TxnCommit(PendingTxnCommit),
 }
 
 /// Records the coordinator wants appended to `__consumer_offsets`, with acks=all.
@@ -387,7 +395,7 @@ pub struct OffsetsAppend {
 /// Kafka's `CoordinatorRuntime` / `GroupMetadataManager.appendGroupMetadataErrorToResponseError`:
 /// an append to `__consumer_offsets` that failed becomes an error the client acts on
 /// (find the coordinator again, or retry).
-fn append_error_to_response_error(error: ErrorCode) -> ErrorCode {
+pub(super) fn append_error_to_response_error(error: ErrorCode) -> ErrorCode {
     match error {
         ErrorCode::NotLeaderOrFollower => ErrorCode::NotCoordinator,
         ErrorCode::UnknownTopicOrPartition
@@ -399,8 +407,8 @@ fn append_error_to_response_error(error: ErrorCode) -> ErrorCode {
 }
 
 /// One partition's committed offset as OffsetFetch answers it: (partition, offset, leader
-/// epoch, metadata).
-type CommittedPartition = (i32, i64, i32, String);
+/// epoch, metadata, error).
+type CommittedPartition = (i32, i64, i32, String, ErrorCode);
 
 /// A group as the log last wrote it, while a partition loads.
 enum Loaded {
@@ -418,6 +426,8 @@ pub struct GroupCoordinator {
     /// The topics, as a heartbeat needs them (names, ids, partition counts).
     pub(super) topics: TopicsView,
     offsets: BTreeMap<String, BTreeMap<(String, i32), CommittedOffset>>,
+    /// Transactional offsets waiting for their transaction's marker.
+    pub(super) pending_txn: PendingTxnOffsets,
     num_partitions: i32,
     pub(super) next_member: u64,
     pub(super) out: Vec<(ClientToken, GroupResponse)>,
@@ -435,6 +445,7 @@ impl GroupCoordinator {
             consumer_groups: BTreeMap::new(),
             topics: TopicsView::new(),
             offsets: BTreeMap::new(),
+            pending_txn: PendingTxnOffsets::default(),
             num_partitions,
             next_member: 0,
             out: Vec::new(),
@@ -448,6 +459,15 @@ impl GroupCoordinator {
 
     pub fn partition_for(&self, group: &str) -> i32 {
         partition_for(group, self.num_partitions)
+    }
+
+    pub(super) fn num_partitions(&self) -> i32 {
+        self.num_partitions
+    }
+
+    /// Whether `group` has committed offsets (Kafka loads such a group as an Empty one).
+    pub(super) fn has_offsets(&self, group: &str) -> bool {
+        self.offsets.contains_key(group)
     }
 
     pub fn take_responses(&mut self) -> Vec<(ClientToken, GroupResponse)> {
@@ -474,9 +494,31 @@ impl GroupCoordinator {
         // The last record of a group id wins, whichever type wrote it: a group that changed
         // type wrote the old type's tombstone first.
         let mut loaded: BTreeMap<String, Loaded> = BTreeMap::new();
+        // This partition's transactional offsets, replayed with their markers; those
+        // still pending at the end of the log wait for a marker to come.
+        let mut txn = PendingTxnOffsets::default();
         for record in records {
             match record {
                 OffsetsRecord::OffsetCommit(c) => self.store_offsets(vec![c]),
+                OffsetsRecord::TxnOffsetCommit {
+                    producer_id,
+                    producer_epoch,
+                    commit,
+                } => {
+                    self.pending_txn.saw_epoch(producer_id, producer_epoch);
+                    txn.add(producer_id, vec![commit]);
+                }
+                OffsetsRecord::TxnMarker {
+                    producer_id,
+                    producer_epoch,
+                    commit,
+                } => {
+                    self.pending_txn.saw_epoch(producer_id, producer_epoch);
+                    let offsets = txn.take(producer_id, |_| true);
+                    if commit {
+                        self.store_offsets(offsets);
+                    }
+                }
                 OffsetsRecord::GroupMetadata { group, value } => match value {
                     Some(v) => {
                         loaded.insert(group, Loaded::Classic(v));
@@ -499,6 +541,7 @@ impl GroupCoordinator {
                 },
             }
         }
+        self.pending_txn.absorb(txn);
         for (group, value) in loaded {
             if in_memory.contains(&group) {
                 continue;
@@ -515,7 +558,7 @@ impl GroupCoordinator {
         }
     }
 
-    fn store_offsets(&mut self, commits: Vec<CommittedOffset>) {
+    pub(super) fn store_offsets(&mut self, commits: Vec<CommittedOffset>) {
         for c in commits {
             self.offsets
                 .entry(c.group.clone())
@@ -601,6 +644,9 @@ impl GroupCoordinator {
             }
             self.offsets.remove(&g);
         }
+        let num_partitions = self.num_partitions;
+        self.pending_txn
+            .forget(|g| partition_for(g, num_partitions) == partition);
     }
 
     /// A group request for a group this broker coordinates.
@@ -623,6 +669,7 @@ impl GroupCoordinator {
             GroupRequest::ConsumerGroupHeartbeat(r, client) => {
                 self.consumer_group_heartbeat(token, r, client, now_ms)
             }
+            GroupRequest::TxnOffsetCommit(r) => self.txn_commit(token, r, now_ms),
         }
     }
 
@@ -1104,7 +1151,13 @@ impl GroupCoordinator {
             None if group.is_none() && epoch >= 0 && version >= 9 => {
                 Err(ErrorCode::GroupIdNotFound)
             }
-            None => validate_offset_commit(group, member_id, r.group_instance_id.as_deref(), epoch),
+            None => validate_offset_commit(
+                group,
+                member_id,
+                r.group_instance_id.as_deref(),
+                epoch,
+                false,
+            ),
         };
         if let Err(code) = checked {
             self.out.push((
@@ -1169,6 +1222,7 @@ impl GroupCoordinator {
     pub fn append_done(&mut self, pending: PendingAppend, error: ErrorCode, now_ms: u64) {
         match pending {
             PendingAppend::Commit(commit) => self.commit_done(commit, error),
+            PendingAppend::TxnCommit(commit) => self.txn_commit_done(commit, error),
             PendingAppend::Assignment {
                 group,
                 generation,
@@ -1216,19 +1270,29 @@ impl GroupCoordinator {
     /// The stored offsets of `group` for `topics` (every partition it has committed when
     /// `None`): (topic, [(partition, offset, leader epoch, metadata)]), -1 where nothing
     /// is committed.
+    ///
+    /// With `require_stable` (OffsetFetch v7+, KIP-447), a partition with a transactional
+    /// commit still pending answers UNSTABLE_OFFSET_COMMIT and no offset
+    /// (`OffsetMetadataManager.fetchOffsets`), so the consumer retries rather than start
+    /// from an offset its producer's transaction is about to move.
     fn committed(
         &self,
         group: &str,
         topics: Option<Vec<(String, Vec<i32>)>>,
+        require_stable: bool,
     ) -> Vec<(String, Vec<CommittedPartition>)> {
         let stored = self.offsets.get(group);
         let one = |topic: &str, p: i32| {
+            if require_stable && self.pending_txn.has_pending(group, topic, p) {
+                return (p, -1, -1, String::new(), ErrorCode::UnstableOffsetCommit);
+            }
             let c = stored.and_then(|o| o.get(&(topic.to_string(), p)));
             (
                 p,
                 c.map_or(-1, |c| c.offset),
                 c.map_or(-1, |c| c.leader_epoch),
                 c.map_or(String::new(), |c| c.metadata.clone()),
+                ErrorCode::None,
             )
         };
         let wanted = topics.unwrap_or_else(|| {
@@ -1253,7 +1317,11 @@ impl GroupCoordinator {
     /// client) reads any group.
     fn fetch_offsets(&mut self, token: ClientToken, r: OffsetFetchRequest) {
         if !r.groups.is_empty() {
-            let groups = r.groups.iter().map(|g| self.fetch_group(g)).collect();
+            let groups = r
+                .groups
+                .iter()
+                .map(|g| self.fetch_group(g, r.require_stable))
+                .collect();
             self.out.push((
                 token,
                 GroupResponse::OffsetFetch(OffsetFetchResponse::default().with_groups(groups)),
@@ -1266,7 +1334,7 @@ impl GroupCoordinator {
                 .collect()
         });
         let topics = self
-            .committed(r.group_id.0.as_str(), wanted)
+            .committed(r.group_id.0.as_str(), wanted, r.require_stable)
             .into_iter()
             .map(|(topic, parts)| {
                 OffsetFetchResponseTopic::default()
@@ -1274,9 +1342,10 @@ impl GroupCoordinator {
                     .with_partitions(
                         parts
                             .into_iter()
-                            .map(|(p, offset, epoch, metadata)| {
+                            .map(|(p, offset, epoch, metadata, error)| {
                                 OffsetFetchResponsePartition::default()
                                     .with_partition_index(p)
+                                    .with_error_code(error.code())
                                     .with_committed_offset(offset)
                                     .with_committed_leader_epoch(epoch)
                                     .with_metadata(Some(s(&metadata)))
@@ -1291,7 +1360,11 @@ impl GroupCoordinator {
         ));
     }
 
-    fn fetch_group(&self, g: &OffsetFetchRequestGroup) -> OffsetFetchResponseGroup {
+    fn fetch_group(
+        &self,
+        g: &OffsetFetchRequestGroup,
+        require_stable: bool,
+    ) -> OffsetFetchResponseGroup {
         let group_id = g.group_id.0.as_str();
         let answer = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
         if let Some(consumer) = self.consumer_groups.get(group_id) {
@@ -1306,7 +1379,7 @@ impl GroupCoordinator {
                 .collect()
         });
         let topics = self
-            .committed(group_id, wanted)
+            .committed(group_id, wanted, require_stable)
             .into_iter()
             .map(|(topic, parts)| {
                 OffsetFetchResponseTopics::default()
@@ -1314,9 +1387,10 @@ impl GroupCoordinator {
                     .with_partitions(
                         parts
                             .into_iter()
-                            .map(|(p, offset, epoch, metadata)| {
+                            .map(|(p, offset, epoch, metadata, error)| {
                                 OffsetFetchResponsePartitions::default()
                                     .with_partition_index(p)
+                                    .with_error_code(error.code())
                                     .with_committed_offset(offset)
                                     .with_committed_leader_epoch(epoch)
                                     .with_metadata(Some(s(&metadata)))
@@ -1570,11 +1644,12 @@ fn join_answer(group: &Group, member_id: &str, with_members: bool) -> JoinGroupR
 ///   it has read before it rejoins, so the next owner of its partitions starts there
 ///   (sarama and the Java consumer do exactly this). CompletingRebalance refuses with
 ///   REBALANCE_IN_PROGRESS: the member has its new generation but not its assignment.
-fn validate_offset_commit(
+pub(super) fn validate_offset_commit(
     group: Option<&Group>,
     member_id: &str,
     instance_id: Option<&str>,
     generation: i32,
+    transactional: bool,
 ) -> Result<(), ErrorCode> {
     let Some(group) = group else {
         return if generation < 0 {
@@ -1591,10 +1666,12 @@ fn validate_offset_commit(
         if generation != group.generation {
             return Err(ErrorCode::IllegalGeneration);
         }
-    } else if group.state != GroupState::Empty {
+    } else if !transactional && group.state != GroupState::Empty {
+        // TxnOffsetCommit before v3 carries no member: Kafka accepts it in any state.
         return Err(ErrorCode::UnknownMemberId);
     }
-    if group.state == GroupState::CompletingRebalance {
+    // A transactional commit does not enforce the group's state (`ClassicGroup.validateOffsetCommit`).
+    if !transactional && group.state == GroupState::CompletingRebalance {
         return Err(ErrorCode::RebalanceInProgress);
     }
     Ok(())

@@ -5,7 +5,8 @@
 //! - JoinGroup, SyncGroup, Heartbeat, LeaveGroup and ListGroups carry one `error_code`
 //!   for the whole answer (JoinGroup with generation -1 and empty member ids, Kafka's
 //!   `UNKNOWN_GENERATION_ID` and `UNKNOWN_MEMBER_ID`; LeaveGroup v3+ with no members);
-//! - OffsetCommit answers every partition it was asked to commit with the error;
+//! - OffsetCommit and TxnOffsetCommit answer every partition they were asked to commit
+//!   with the error;
 //! - ConsumerGroupHeartbeat (KIP-848) carries one `error_code`;
 //! - OffsetFetch v8+ answers each named group with it (KIP-709); v2 to v7 answer one
 //!   top-level `error_code` and no partitions, while v0 and v1, which have no top-level
@@ -18,6 +19,7 @@
 //! goes per key from v4 (KIP-699), is answered by its own handler.
 
 use super::coordinator::commit_response;
+use super::txn_offsets::txn_commit_response;
 use super::{GroupRequest, GroupResponse};
 use controller::ErrorCode;
 use kafka_protocol::messages::describe_groups_response::DescribedGroup;
@@ -57,6 +59,9 @@ impl GroupRequest {
                 GroupResponse::LeaveGroup(LeaveGroupResponse::default().with_error_code(code))
             }
             GroupRequest::OffsetCommit(r) => GroupResponse::OffsetCommit(commit_response(r, error)),
+            GroupRequest::TxnOffsetCommit(r) => {
+                GroupResponse::TxnOffsetCommit(txn_commit_response(r, error))
+            }
             GroupRequest::OffsetFetch(r) => {
                 GroupResponse::OffsetFetch(offset_fetch_error(r, version, error))
             }
@@ -148,6 +153,11 @@ pub fn answer_errors(response: &GroupResponse) -> Vec<ErrorCode> {
         GroupResponse::LeaveGroup(r) => vec![named(r.error_code)],
         GroupResponse::ListGroups(r) => vec![named(r.error_code)],
         GroupResponse::OffsetCommit(r) => r
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| named(p.error_code)))
+            .collect(),
+        GroupResponse::TxnOffsetCommit(r) => r
             .topics
             .iter()
             .flat_map(|t| t.partitions.iter().map(|p| named(p.error_code)))

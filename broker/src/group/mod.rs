@@ -38,6 +38,7 @@ pub mod coordinator;
 pub mod error_answers;
 pub mod offsets_topic;
 pub mod routing;
+pub mod txn_offsets;
 
 pub use coordinator::{ClientIdentity, GroupCoordinator, GroupRequest, GroupResponse};
 

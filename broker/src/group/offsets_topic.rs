@@ -110,6 +110,21 @@ pub enum OffsetsRecord {
         group: String,
         value: Option<super::consumer::ConsumerGroup>,
     },
+    /// An offset commit written inside producer `producer_id`'s transaction
+    /// (TxnOffsetCommit, KIP-98): pending until that producer's marker reaches the
+    /// partition.
+    TxnOffsetCommit {
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: CommittedOffset,
+    },
+    /// A transaction marker (a control batch): producer `producer_id`'s pending offsets in
+    /// this partition apply (`commit`) or are dropped.
+    TxnMarker {
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    },
 }
 
 /// Why a record of `__consumer_offsets` could not be read. The loader skips such records,
@@ -204,6 +219,33 @@ fn get_bytes(b: &mut Bytes, field: &'static str) -> Decoded<Bytes> {
 
 /// A batch of commit records, as the coordinator appends them.
 pub fn encode_commits(commits: &[CommittedOffset], now_ms: i64) -> Option<Bytes> {
+    encode_commits_as(commits, now_ms, ProducerFields::NONE)
+}
+
+/// A batch of commit records in producer `producer_id`'s transaction (the attributes'
+/// transactional bit with the producer's id and epoch, no sequence), as Kafka's
+/// `CoordinatorRuntime` writes a TxnOffsetCommit's records
+/// (`MemoryRecords.withTransactionalRecords`).
+pub fn encode_txn_commits(
+    commits: &[CommittedOffset],
+    producer_id: i64,
+    producer_epoch: i16,
+    now_ms: i64,
+) -> Option<Bytes> {
+    let producer = ProducerFields {
+        producer_id,
+        producer_epoch,
+        base_sequence: -1,
+        transactional: true,
+    };
+    encode_commits_as(commits, now_ms, producer)
+}
+
+fn encode_commits_as(
+    commits: &[CommittedOffset],
+    now_ms: i64,
+    producer: ProducerFields,
+) -> Option<Bytes> {
     let records = commits.iter().map(|c| {
         let mut key = BytesMut::new();
         key.put_i16(OFFSET_COMMIT_KEY_VERSION);
@@ -218,7 +260,7 @@ pub fn encode_commits(commits: &[CommittedOffset], now_ms: i64) -> Option<Bytes>
         value.put_i64(now_ms);
         (Some(key.freeze()), Some(value.freeze()))
     });
-    build_batch(records, now_ms, ProducerFields::NONE).ok()
+    build_batch(records, now_ms, producer).ok()
 }
 
 /// `GroupMetadataValue` v3, field by field in schema order.
@@ -404,8 +446,30 @@ pub fn decode_records(batches: &[Bytes]) -> Vec<OffsetsRecord> {
             let Some(key) = r.key else {
                 continue;
             };
-            if let Ok(Some(record)) = decode_record(key, r.value) {
-                out.push(record);
+            if r.control {
+                // A marker's key: version (0), then type (0 abort, 1 commit), Kafka's
+                // `ControlRecordType`.
+                if let Some(kind) = key.get(2..4) {
+                    let commit = i16::from_be_bytes([kind[0], kind[1]])
+                        == crate::transaction::markers::CONTROL_TYPE_COMMIT;
+                    out.push(OffsetsRecord::TxnMarker {
+                        producer_id: r.producer_id,
+                        producer_epoch: r.producer_epoch,
+                        commit,
+                    });
+                }
+                continue;
+            }
+            match decode_record(key, r.value) {
+                Ok(Some(OffsetsRecord::OffsetCommit(commit))) if r.transactional => {
+                    out.push(OffsetsRecord::TxnOffsetCommit {
+                        producer_id: r.producer_id,
+                        producer_epoch: r.producer_epoch,
+                        commit,
+                    })
+                }
+                Ok(Some(record)) => out.push(record),
+                Ok(None) | Err(_) => {}
             }
         }
     }
@@ -443,6 +507,41 @@ mod tests {
             vec![
                 OffsetsRecord::OffsetCommit(c.clone()),
                 OffsetsRecord::OffsetCommit(c)
+            ]
+        );
+    }
+
+    #[test]
+    fn transactional_commits_and_markers_replay_as_such() {
+        let c = CommittedOffset {
+            group: "g".into(),
+            topic: "t".into(),
+            partition: 0,
+            offset: 7,
+            leader_epoch: -1,
+            metadata: String::new(),
+        };
+        let commit = encode_txn_commits(std::slice::from_ref(&c), 42, 3, 5).expect("encodes");
+        let marker = crate::transaction::markers::marker_batch(42, 3, true, 0, 6).expect("encodes");
+        let abort = crate::transaction::markers::marker_batch(42, 3, false, 0, 6).expect("encodes");
+        assert_eq!(
+            decode_records(&[commit, marker, abort]),
+            vec![
+                OffsetsRecord::TxnOffsetCommit {
+                    producer_id: 42,
+                    producer_epoch: 3,
+                    commit: c
+                },
+                OffsetsRecord::TxnMarker {
+                    producer_id: 42,
+                    producer_epoch: 3,
+                    commit: true
+                },
+                OffsetsRecord::TxnMarker {
+                    producer_id: 42,
+                    producer_epoch: 3,
+                    commit: false
+                },
             ]
         );
     }

@@ -14,6 +14,10 @@
 //!   CONCURRENT_TRANSACTIONS until the abort completes); a retry with the id and epoch
 //!   the producer had before the last bump gets the current ones (KIP-360).
 //! - **AddPartitionsToTxn**: the partitions join the transaction, which becomes Ongoing.
+//! - **AddOffsetsToTxn**: the group's `__consumer_offsets` partition joins it, by the same
+//!   rules (`KafkaApis.handleAddOffsetsToTxnRequest` calls
+//!   `handleAddPartitionsToTransaction` with that one partition), so its marker reaches
+//!   the group coordinator like any partition's ([`crate::group::txn_offsets`]).
 //! - **EndTxn**: PrepareCommit or PrepareAbort is written and the client answered once it
 //!   is replicated (the decision is then durable); the markers go to every partition's
 //!   leader, and when all have written theirs, CompleteCommit or CompleteAbort is
@@ -27,6 +31,7 @@
 
 use super::metadata::{TransactionMetadata, TxnState};
 use super::state_topic::{self, TxnRecord};
+use crate::group::offsets_topic::{self, OFFSETS_TOPIC};
 use crate::messages::ClientToken;
 use crate::producer_ids::ProducerIdManager;
 use bytes::Bytes;
@@ -64,6 +69,13 @@ pub enum TxnRequest {
         producer_epoch: i16,
         partitions: Vec<(String, i32)>,
     },
+    /// AddOffsetsToTxn: the group's offsets partition joins the transaction.
+    AddOffsets {
+        transactional_id: String,
+        producer_id: i64,
+        producer_epoch: i16,
+        group_id: String,
+    },
     EndTxn {
         transactional_id: String,
         producer_id: i64,
@@ -79,6 +91,9 @@ impl TxnRequest {
                 transactional_id, ..
             }
             | TxnRequest::AddPartitions {
+                transactional_id, ..
+            }
+            | TxnRequest::AddOffsets {
                 transactional_id, ..
             }
             | TxnRequest::EndTxn {
@@ -98,6 +113,7 @@ impl TxnRequest {
             TxnRequest::AddPartitions { partitions, .. } => {
                 TxnResponse::AddPartitions(partitions.iter().map(|p| (p.clone(), error)).collect())
             }
+            TxnRequest::AddOffsets { .. } => TxnResponse::AddOffsets(error),
             TxnRequest::EndTxn { .. } => TxnResponse::EndTxn(error),
         }
     }
@@ -113,6 +129,7 @@ pub enum TxnResponse {
     },
     /// Each partition's error.
     AddPartitions(Vec<((String, i32), ErrorCode)>),
+    AddOffsets(ErrorCode),
     EndTxn(ErrorCode),
     /// DescribeTransactions: each asked id.
     Describe(Vec<TxnDescription>),
@@ -143,6 +160,7 @@ pub struct TxnDescription {
 pub enum AfterWrite {
     AnswerInit(ClientToken),
     AnswerAdd(ClientToken, Vec<(String, i32)>),
+    AnswerAddOffsets(ClientToken),
     AnswerEnd(ClientToken),
     /// A transition of the coordinator's own: a timeout's or a fence's abort, a Complete.
     Nothing,
@@ -204,6 +222,9 @@ pub struct TransactionCoordinator {
     markers: BTreeMap<String, PendingMarkers>,
     responses: Vec<(ClientToken, TxnResponse)>,
     appends: Vec<TxnAppend>,
+    /// `__consumer_offsets`' partition count, which places a group for AddOffsetsToTxn
+    /// (`offsets.topic.num.partitions` until the topic exists).
+    offsets_partitions: i32,
 }
 
 /// Kafka's mapping of a failed state append to what the client sees
@@ -229,11 +250,17 @@ impl TransactionCoordinator {
             markers: BTreeMap::new(),
             responses: Vec::new(),
             appends: Vec::new(),
+            offsets_partitions: offsets_topic::DEFAULT_NUM_PARTITIONS,
         }
     }
 
     pub fn set_num_partitions(&mut self, n: i32) {
         self.num_partitions = n.max(1);
+    }
+
+    /// `__consumer_offsets` has `n` partitions (AddOffsetsToTxn places a group with it).
+    pub fn set_offsets_partitions(&mut self, n: i32) {
+        self.offsets_partitions = n.max(1);
     }
 
     pub fn partition_for(&self, transactional_id: &str) -> i32 {
@@ -424,12 +451,30 @@ impl TransactionCoordinator {
                 producer_epoch,
                 partitions,
             } => self.add_partitions(
-                token,
                 transactional_id,
                 (*producer_id, *producer_epoch),
                 partitions,
+                AfterWrite::AnswerAdd(token, partitions.clone()),
                 now_ms,
             ),
+            TxnRequest::AddOffsets {
+                transactional_id,
+                producer_id,
+                producer_epoch,
+                group_id,
+            } => {
+                let offsets_partition = (
+                    OFFSETS_TOPIC.to_string(),
+                    offsets_topic::partition_for(group_id, self.offsets_partitions),
+                );
+                self.add_partitions(
+                    transactional_id,
+                    (*producer_id, *producer_epoch),
+                    &[offsets_partition],
+                    AfterWrite::AnswerAddOffsets(token),
+                    now_ms,
+                )
+            }
             TxnRequest::EndTxn {
                 transactional_id,
                 producer_id,
@@ -570,12 +615,14 @@ impl TransactionCoordinator {
         Ok(m)
     }
 
+    /// AddPartitionsToTxn and AddOffsetsToTxn (`handleAddPartitionsToTransaction`):
+    /// `then` answers the client once the transaction's new partitions are stored.
     fn add_partitions(
         &mut self,
-        token: ClientToken,
         id: &str,
         producer: (i64, i16),
         partitions: &[(String, i32)],
+        then: AfterWrite,
         now_ms: u64,
     ) -> Result<Option<(TransactionMetadata, AfterWrite)>, ErrorCode> {
         let m = self.check_producer(id, producer)?;
@@ -584,15 +631,7 @@ impl TransactionCoordinator {
         }
         if m.state == TxnState::Ongoing && partitions.iter().all(|p| m.partitions.contains(p)) {
             // Nothing new: answered at once, as Kafka's `prepareAddPartitions` would.
-            self.responses.push((
-                token,
-                TxnResponse::AddPartitions(
-                    partitions
-                        .iter()
-                        .map(|p| (p.clone(), ErrorCode::None))
-                        .collect(),
-                ),
-            ));
+            self.answer_written(then, 0, -1);
             return Ok(None);
         }
         let now = now_ms as i64;
@@ -604,10 +643,7 @@ impl TransactionCoordinator {
         target.partitions.extend(partitions.iter().cloned());
         target.state = TxnState::Ongoing;
         target.last_update_ms = now;
-        Ok(Some((
-            target,
-            AfterWrite::AnswerAdd(token, partitions.to_vec()),
-        )))
+        Ok(Some((target, then)))
     }
 
     fn end_txn(
@@ -692,6 +728,7 @@ impl TransactionCoordinator {
                 *t,
                 TxnResponse::AddPartitions(partitions.iter().map(|p| (p.clone(), error)).collect()),
             )),
+            AfterWrite::AnswerAddOffsets(t) => Some((*t, TxnResponse::AddOffsets(error))),
             AfterWrite::AnswerEnd(t) => Some((*t, TxnResponse::EndTxn(error))),
             AfterWrite::Nothing => None,
         };
@@ -722,16 +759,27 @@ impl TransactionCoordinator {
         let target = pending.target;
         let state = target.state;
         self.txns.insert(id.clone(), target.clone());
-        match pending.then {
-            AfterWrite::AnswerInit(token) => self.responses.push((
+        self.answer_written(pending.then, target.producer_id, target.producer_epoch);
+        if state.awaits_markers() {
+            self.begin_markers(&id, now_ms);
+        } else if matches!(state, TxnState::CompleteCommit | TxnState::CompleteAbort) {
+            self.markers.remove(&id);
+        }
+    }
+
+    /// Answers the client whose transition is stored (an InitProducerId with the
+    /// producer's id and epoch).
+    fn answer_written(&mut self, then: AfterWrite, producer_id: i64, producer_epoch: i16) {
+        let answer = match then {
+            AfterWrite::AnswerInit(token) => (
                 token,
                 TxnResponse::InitProducerId {
                     error: ErrorCode::None,
-                    producer_id: target.producer_id,
-                    producer_epoch: target.producer_epoch,
+                    producer_id,
+                    producer_epoch,
                 },
-            )),
-            AfterWrite::AnswerAdd(token, partitions) => self.responses.push((
+            ),
+            AfterWrite::AnswerAdd(token, partitions) => (
                 token,
                 TxnResponse::AddPartitions(
                     partitions
@@ -739,17 +787,14 @@ impl TransactionCoordinator {
                         .map(|p| (p, ErrorCode::None))
                         .collect(),
                 ),
-            )),
-            AfterWrite::AnswerEnd(token) => self
-                .responses
-                .push((token, TxnResponse::EndTxn(ErrorCode::None))),
-            AfterWrite::Nothing => {}
-        }
-        if state.awaits_markers() {
-            self.begin_markers(&id, now_ms);
-        } else if matches!(state, TxnState::CompleteCommit | TxnState::CompleteAbort) {
-            self.markers.remove(&id);
-        }
+            ),
+            AfterWrite::AnswerAddOffsets(token) => {
+                (token, TxnResponse::AddOffsets(ErrorCode::None))
+            }
+            AfterWrite::AnswerEnd(token) => (token, TxnResponse::EndTxn(ErrorCode::None)),
+            AfterWrite::Nothing => return,
+        };
+        self.responses.push(answer);
     }
 
     /// Queues a decided transaction's markers for every partition in it.

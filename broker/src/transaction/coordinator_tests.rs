@@ -454,3 +454,65 @@ fn describe_and_list_report_what_the_coordinator_holds() {
     };
     assert!(transactions.is_empty(), "running 3 ms, not 100");
 }
+
+fn add_offsets(c: &mut TransactionCoordinator, pid: i64, epoch: i16, now: u64) -> TxnResponse {
+    c.handle(
+        token(4),
+        TxnRequest::AddOffsets {
+            transactional_id: TXN.into(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            group_id: "g".into(),
+        },
+        now,
+        &mut ids(),
+    );
+    replicate(c, now);
+    c.take_responses().pop().expect("answered").1
+}
+
+/// AddOffsetsToTxn adds the group's `__consumer_offsets` partition, which then gets its
+/// marker like any other, by AddPartitionsToTxn's rules (epoch, concurrent end).
+#[test]
+fn add_offsets_adds_the_groups_offsets_partition_by_add_partitions_rules() {
+    let mut c = coordinator();
+    let mut ids = ids();
+    init(&mut c, &mut ids, 1, 0);
+    assert_eq!(
+        add_offsets(&mut c, 1000, 1, 5),
+        TxnResponse::AddOffsets(ErrorCode::ProducerFenced)
+    );
+    assert_eq!(
+        add_offsets(&mut c, 1001, 0, 5),
+        TxnResponse::AddOffsets(ErrorCode::InvalidProducerIdMapping)
+    );
+    assert_eq!(
+        add_offsets(&mut c, 1000, 0, 5),
+        TxnResponse::AddOffsets(ErrorCode::None)
+    );
+    let offsets_partition = (
+        OFFSETS_TOPIC.to_string(),
+        offsets_topic::partition_for("g", offsets_topic::DEFAULT_NUM_PARTITIONS),
+    );
+    assert_eq!(
+        c.transaction(TXN)
+            .map(|m| m.partitions.contains(&offsets_partition)),
+        Some(true)
+    );
+    assert_eq!(
+        add_offsets(&mut c, 1000, 0, 6),
+        TxnResponse::AddOffsets(ErrorCode::None),
+        "again: nothing new, answered at once"
+    );
+    assert_eq!(
+        end(&mut c, 1000, 0, true, 10),
+        TxnResponse::EndTxn(ErrorCode::None)
+    );
+    assert_eq!(
+        add_offsets(&mut c, 1000, 0, 11),
+        TxnResponse::AddOffsets(ErrorCode::ConcurrentTransactions),
+        "the markers are still being written"
+    );
+    let sends = write_markers(&mut c, 12);
+    assert_eq!(sends[0].partitions, vec![offsets_partition]);
+}

@@ -40,11 +40,16 @@ pub struct WriteTxnMarkersResult {
     pub results: Vec<((String, i32), controller::ErrorCode)>,
 }
 
-/// Who waits for a marker's append: the coordinator's broker, and what it asked.
+/// Who waits for a marker's append: the coordinator's broker, and what it asked (the
+/// producer and the outcome, which a `__consumer_offsets` partition's group coordinator
+/// applies once the marker is replicated).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MarkerWait {
     pub from: BrokerId,
     pub transactional_id: String,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub commit: bool,
 }
 
 /// The control batch of a transaction marker, as a leader appends it (offsets from 0;

@@ -22,6 +22,7 @@ use super::coordinator::{
 use super::markers::{marker_batch, MarkerWait, WriteTxnMarkers, WriteTxnMarkersResult};
 use super::state_topic::{self, TRANSACTION_STATE_TOPIC};
 use crate::controller_channel::Purpose;
+use crate::group::offsets_topic::OFFSETS_TOPIC;
 use crate::log::StoredBatch;
 use crate::messages::{ClientResponse, ClientToken, PeerMessage, ProducePartitionResponse};
 use crate::partition::RoleChange;
@@ -93,6 +94,7 @@ impl ReplicaManager {
             }
             for (append_id, answers) in std::mem::take(&mut self.transactions.markers_written) {
                 if let Some(wait) = self.transactions.marker_waits.remove(&append_id) {
+                    self.complete_offsets_transactions(&wait, &answers);
                     let results = answers
                         .into_iter()
                         .map(|a| ((a.topic, a.partition), a.error))
@@ -279,6 +281,9 @@ impl ReplicaManager {
             MarkerWait {
                 from,
                 transactional_id: request.transactional_id,
+                producer_id: request.producer_id,
+                producer_epoch: request.producer_epoch,
+                commit: request.commit,
             },
         );
         self.delayed_produce.watch(DelayedProduce {
@@ -287,6 +292,27 @@ impl ReplicaManager {
             partitions: answers,
         });
         self.complete_purgatories();
+    }
+
+    /// A marker replicated in a `__consumer_offsets` partition this broker leads completes
+    /// the producer's transactional offsets there (Kafka's
+    /// `GroupCoordinator.onTransactionCompleted`, called by `handleWriteTxnMarkersRequest`
+    /// once the marker is appended).
+    fn complete_offsets_transactions(
+        &mut self,
+        wait: &MarkerWait,
+        answers: &[ProducePartitionResponse],
+    ) {
+        for answer in answers {
+            if answer.topic == OFFSETS_TOPIC && answer.error == ErrorCode::None {
+                self.groups.complete_transaction(
+                    answer.partition,
+                    wait.producer_id,
+                    wait.producer_epoch,
+                    wait.commit,
+                );
+            }
+        }
     }
 
     /// Sends a leader's marker answers to the coordinator that asked (in place when that
@@ -433,6 +459,11 @@ impl ReplicaManager {
                 self.out.client.push((token, txn_client_response(answer)));
                 return;
             }
+        }
+        if let Some(offsets) = image.topic_by_name(OFFSETS_TOPIC) {
+            self.transactions
+                .coordinator
+                .set_offsets_partitions(offsets.partitions.len() as i32);
         }
         let is_init = matches!(request, TxnRequest::InitProducerId { .. });
         self.transactions

@@ -413,6 +413,36 @@ fn the_bounds_check_accepts_every_well_formed_request() {
                         .encode(b, v)
                         .expect("encodes")
                 }),
+                ApiKey::AddOffsetsToTxn => check(key, v, &|b, v| {
+                    kafka_protocol::messages::AddOffsetsToTxnRequest::default()
+                        .with_transactional_id(TransactionalId(s("tx")))
+                        .with_group_id(GroupId(s("g")))
+                        .encode(b, v)
+                        .expect("encodes")
+                }),
+                ApiKey::TxnOffsetCommit => check(key, v, &|b, v| {
+                    use kafka_protocol::messages::txn_offset_commit_request::{
+                        TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+                    };
+                    let part = TxnOffsetCommitRequestPartition::default()
+                        .with_partition_index(1)
+                        .with_committed_offset(5)
+                        .with_committed_metadata(Some(s("m")));
+                    let topic = TxnOffsetCommitRequestTopic::default()
+                        .with_name(name())
+                        .with_partitions(vec![part.clone(), part]);
+                    let mut req = kafka_protocol::messages::TxnOffsetCommitRequest::default()
+                        .with_transactional_id(TransactionalId(s("tx")))
+                        .with_group_id(GroupId(s("g")))
+                        .with_topics(vec![topic]);
+                    if v >= 3 {
+                        req = req
+                            .with_member_id(s("m"))
+                            .with_generation_id(2)
+                            .with_group_instance_id(Some(s("i")));
+                    }
+                    req.encode(b, v).expect("encodes")
+                }),
                 ApiKey::EndTxn => check(key, v, &|b, v| {
                     kafka_protocol::messages::EndTxnRequest::default()
                         .with_transactional_id(TransactionalId(s("tx")))

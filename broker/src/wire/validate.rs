@@ -265,6 +265,23 @@ const ADD_PARTITIONS_TO_TXN: &[F] = &[
     until(3, T::Array(ADD_PARTITIONS_TO_TXN_TOPIC)),
 ];
 
+// AddOffsetsToTxn (flexible from v3).
+const ADD_OFFSETS_TO_TXN: &[F] = &[all(T::Str), all(T::I64), all(T::I16), all(T::Str)];
+
+// TxnOffsetCommit (flexible from v3; v3 adds the member, KIP-447).
+const TXN_COMMIT_PARTITION: &[F] = &[all(T::I32), all(T::I64), since(2, T::I32), all(T::Str)];
+const TXN_COMMIT_TOPIC: &[F] = &[all(T::Str), all(T::Array(TXN_COMMIT_PARTITION))];
+const TXN_OFFSET_COMMIT: &[F] = &[
+    all(T::Str),
+    all(T::Str),
+    all(T::I64),
+    all(T::I16),
+    since(3, T::I32),
+    since(3, T::Str),
+    since(3, T::Str),
+    all(T::Array(TXN_COMMIT_TOPIC)),
+];
+
 // DescribeTransactions (flexible from v0).
 const DESCRIBE_TRANSACTIONS: &[F] = &[all(T::ArrayStr)];
 // ListTransactions (flexible from v0).
@@ -275,6 +292,8 @@ fn schema(api_key: i16) -> Option<(&'static [F], i16)> {
     Some(match api_key {
         0 => (PRODUCE, 9),
         24 => (ADD_PARTITIONS_TO_TXN, 3),
+        25 => (ADD_OFFSETS_TO_TXN, 3),
+        28 => (TXN_OFFSET_COMMIT, 3),
         65 => (DESCRIBE_TRANSACTIONS, 0),
         66 => (LIST_TRANSACTIONS, 0),
         1 => (FETCH, 12),

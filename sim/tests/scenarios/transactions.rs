@@ -16,11 +16,17 @@ use broker::transaction::metadata::TxnState;
 use bytes::Bytes;
 use controller::{BrokerId, ErrorCode};
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::txn_offset_commit_request::{
+    TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+};
 use kafka_protocol::messages::{
-    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, EndTxnRequest, EndTxnResponse,
-    InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, ProducerId,
-    TopicName, TransactionalId,
+    AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
+    AddPartitionsToTxnResponse, ApiKey, EndTxnRequest, EndTxnResponse, GroupId,
+    InitProducerIdRequest, InitProducerIdResponse, OffsetFetchRequest, OffsetFetchResponse,
+    ProduceRequest, ProduceResponse, ProducerId, TopicName, TransactionalId,
+    TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 use kraftsim::SimCluster;
 
@@ -80,12 +86,13 @@ fn end_txn(sim: &mut SimCluster, to: BrokerId, (pid, epoch): (i64, i16), commit:
     r.error_code
 }
 
-/// A transactional batch of `n` records, as the producer sends it.
-fn transactional_batch((pid, epoch): (i64, i16), n: usize) -> Bytes {
+/// A transactional batch of `n` records from sequence `base_sequence`, as the producer
+/// sends it.
+fn transactional_batch((pid, epoch): (i64, i16), n: usize, base_sequence: i32) -> Bytes {
     let producer = ProducerFields {
         producer_id: pid,
         producer_epoch: epoch,
-        base_sequence: 0,
+        base_sequence,
         transactional: true,
     };
     let values = (0..n).map(|i| (None, Some(Bytes::from(format!("txn-{i}")))));
@@ -94,6 +101,16 @@ fn transactional_batch((pid, epoch): (i64, i16), n: usize) -> Bytes {
 
 /// A transactional produce to the partition's leader; its error code.
 fn produce_transactional(sim: &mut SimCluster, partition: i32, producer: (i64, i16)) -> i16 {
+    produce_transactional_from(sim, partition, producer, 0)
+}
+
+/// Three transactional records from sequence `base_sequence`; the produce's error code.
+fn produce_transactional_from(
+    sim: &mut SimCluster,
+    partition: i32,
+    producer: (i64, i16),
+    base_sequence: i32,
+) -> i16 {
     let leader = sim
         .partition_state(TOPIC, partition)
         .expect("exists")
@@ -106,7 +123,11 @@ fn produce_transactional(sim: &mut SimCluster, partition: i32, producer: (i64, i
             .with_name(TopicName(s(TOPIC)))
             .with_partition_data(vec![PartitionProduceData::default()
                 .with_index(partition)
-                .with_records(Some(transactional_batch(producer, 3)))])]);
+                .with_records(Some(transactional_batch(
+                    producer,
+                    3,
+                    base_sequence,
+                )))])]);
     let r: ProduceResponse = call(sim, leader, ApiKey::Produce, 9, &request);
     r.responses[0].partition_responses[0].error_code
 }
@@ -230,5 +251,191 @@ fn a_transaction_left_open_past_its_timeout_is_aborted_and_its_producer_fenced()
     assert_no_violations(
         &sim,
         "a_transaction_left_open_past_its_timeout_is_aborted_and_its_producer_fenced",
+    );
+}
+
+// A read-process-write step (KIP-98's `sendOffsetsToTransaction`): the consumed offsets of
+// an input partition are committed in the same transaction as the records produced from
+// them, so both appear at the commit and neither at an abort.
+
+const GROUP: &str = "lesson-rpw";
+/// The partition the step reads; it writes to [`OUTPUT_PARTITION`].
+const INPUT_PARTITION: i32 = 0;
+const OUTPUT_PARTITION: i32 = 1;
+
+fn add_offsets(sim: &mut SimCluster, to: BrokerId, (pid, epoch): (i64, i16)) -> i16 {
+    let request = AddOffsetsToTxnRequest::default()
+        .with_transactional_id(TransactionalId(s(TXN)))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_group_id(GroupId(s(GROUP)));
+    let r: AddOffsetsToTxnResponse = call(sim, to, ApiKey::AddOffsetsToTxn, 3, &request);
+    r.error_code
+}
+
+/// TxnOffsetCommit v3 of the input partition's `offset`, from outside any generation (a
+/// simple group, as a producer's `sendOffsetsToTransaction` with a group id only).
+fn txn_offset_commit(
+    sim: &mut SimCluster,
+    to: BrokerId,
+    (pid, epoch): (i64, i16),
+    offset: i64,
+) -> i16 {
+    let request = TxnOffsetCommitRequest::default()
+        .with_transactional_id(TransactionalId(s(TXN)))
+        .with_group_id(GroupId(s(GROUP)))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_generation_id(-1)
+        .with_topics(vec![TxnOffsetCommitRequestTopic::default()
+            .with_name(TopicName(s(TOPIC)))
+            .with_partitions(vec![TxnOffsetCommitRequestPartition::default()
+                .with_partition_index(INPUT_PARTITION)
+                .with_committed_offset(offset)])]);
+    let r: TxnOffsetCommitResponse = call(sim, to, ApiKey::TxnOffsetCommit, 3, &request);
+    r.topics[0].partitions[0].error_code
+}
+
+/// OffsetFetch v7 with `require_stable` (KIP-447) of the input partition: (error, offset).
+fn stable_offset(sim: &mut SimCluster, to: BrokerId) -> (i16, i64) {
+    let request = OffsetFetchRequest::default()
+        .with_group_id(GroupId(s(GROUP)))
+        .with_require_stable(true)
+        .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+            .with_name(TopicName(s(TOPIC)))
+            .with_partition_indexes(vec![INPUT_PARTITION])]));
+    match try_call::<_, OffsetFetchResponse>(sim, to, ApiKey::OffsetFetch, 7, &request) {
+        Ok(r) if r.error_code != 0 => (r.error_code, -1),
+        Ok(r) => {
+            let p = &r.topics[0].partitions[0];
+            (p.error_code, p.committed_offset)
+        }
+        Err(_) => (ErrorCode::CoordinatorNotAvailable.code(), -1),
+    }
+}
+
+/// One step's transaction, up to (not including) its end: records produced to the output
+/// partition, the input's next offset sent to the transaction.
+fn process_step(
+    sim: &mut SimCluster,
+    txn_coordinator: BrokerId,
+    group_coordinator: BrokerId,
+    producer: (i64, i16),
+    (base_sequence, next_offset): (i32, i64),
+) {
+    assert_eq!(
+        add_partition(sim, txn_coordinator, producer, OUTPUT_PARTITION),
+        0
+    );
+    assert_eq!(
+        produce_transactional_from(sim, OUTPUT_PARTITION, producer, base_sequence),
+        0
+    );
+    assert_eq!(add_offsets(sim, txn_coordinator, producer), 0);
+    assert_eq!(
+        txn_offset_commit(sim, group_coordinator, producer, next_offset),
+        0
+    );
+    assert_eq!(
+        stable_offset(sim, group_coordinator),
+        (ErrorCode::UnstableOffsetCommit.code(), -1),
+        "pending until the transaction ends"
+    );
+}
+
+#[test]
+fn a_read_process_write_steps_offsets_appear_at_its_commit_and_not_at_its_abort() {
+    let mut sim = cluster(13, &[], &[]);
+    let txn_coordinator = find_coordinator(&mut sim, TXN, CoordinatorType::Transaction, None);
+    let group_coordinator = find_coordinator(&mut sim, GROUP, CoordinatorType::Group, None);
+    let producer = init_producer_id(&mut sim, txn_coordinator, 60_000);
+
+    process_step(
+        &mut sim,
+        txn_coordinator,
+        group_coordinator,
+        producer,
+        (0, 10),
+    );
+    assert_eq!(end_txn(&mut sim, txn_coordinator, producer, true), 0);
+    assert!(
+        sim.run_until(10_000, |s| state_at(s, txn_coordinator)
+            == Some(TxnState::CompleteCommit)),
+        "the commit completes\n{}",
+        trace_text(&sim)
+    );
+    assert_eq!(
+        stable_offset(&mut sim, group_coordinator),
+        (0, 10),
+        "committed with the records"
+    );
+
+    process_step(
+        &mut sim,
+        txn_coordinator,
+        group_coordinator,
+        producer,
+        (3, 20),
+    );
+    assert_eq!(end_txn(&mut sim, txn_coordinator, producer, false), 0);
+    assert!(
+        sim.run_until(10_000, |s| state_at(s, txn_coordinator)
+            == Some(TxnState::CompleteAbort)),
+        "the abort completes\n{}",
+        trace_text(&sim)
+    );
+    assert_eq!(
+        stable_offset(&mut sim, group_coordinator),
+        (0, 10),
+        "the aborted step's offset is dropped"
+    );
+    assert_no_violations(
+        &sim,
+        "a_read_process_write_steps_offsets_appear_at_its_commit_and_not_at_its_abort",
+    );
+}
+
+#[test]
+fn offsets_committed_in_a_transaction_survive_their_group_coordinators_death() {
+    let mut sim = cluster(14, &[], &[]);
+    let txn_coordinator = find_coordinator(&mut sim, TXN, CoordinatorType::Transaction, None);
+    let group_coordinator = find_coordinator(&mut sim, GROUP, CoordinatorType::Group, None);
+    let producer = init_producer_id(&mut sim, txn_coordinator, 60_000);
+    process_step(
+        &mut sim,
+        txn_coordinator,
+        group_coordinator,
+        producer,
+        (0, 10),
+    );
+
+    // The commit is decided, then the group coordinator's node dies (with the transaction
+    // coordinator, when one node is both: the next one resumes the markers).
+    assert_eq!(end_txn(&mut sim, txn_coordinator, producer, true), 0);
+    sim.kill(group_coordinator).expect("kill");
+    let new = find_coordinator(
+        &mut sim,
+        GROUP,
+        CoordinatorType::Group,
+        Some(group_coordinator),
+    );
+    // Retried as a consumer retries UNSTABLE_OFFSET_COMMIT: until the marker arrives.
+    let mut seen = stable_offset(&mut sim, new);
+    for _ in 0..60 {
+        if seen == (0, 10) {
+            break;
+        }
+        sim.run_for(500);
+        seen = stable_offset(&mut sim, new);
+    }
+    assert_eq!(
+        seen,
+        (0, 10),
+        "the new group coordinator serves the committed offset\n{}",
+        trace_text(&sim)
+    );
+    assert_no_violations(
+        &sim,
+        "offsets_committed_in_a_transaction_survive_their_group_coordinators_death",
     );
 }

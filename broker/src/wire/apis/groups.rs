@@ -1,7 +1,7 @@
 //! Consumer groups: FindCoordinator (api 10); the classic protocol's JoinGroup, SyncGroup,
 //! Heartbeat and LeaveGroup; KIP-848's ConsumerGroupHeartbeat (68) and
 //! ConsumerGroupDescribe (69); OffsetCommit, OffsetFetch, DescribeGroups and ListGroups
-//! for both.
+//! for both; TxnOffsetCommit (28, KIP-98), a transactional producer's offsets.
 //!
 //! The group coordinator (`crate::group`) speaks kafka-protocol's message types itself, so
 //! most of these pass through: the request goes to the coordinator with its version, and
@@ -56,6 +56,11 @@ pub fn decode(ctx: &mut RequestContext<'_>, mut body: Bytes) -> Result<Handled, 
         ApiKey::ConsumerGroupHeartbeat => {
             let req: ConsumerGroupHeartbeatRequest = ctx.decode(&mut body)?;
             GroupRequest::ConsumerGroupHeartbeat(req, client_identity(ctx))
+        }
+        // v0-v2 carry no member: kafka-protocol decodes its defaults ("" and -1), which
+        // the coordinator takes as a commit from outside the group, as Kafka does.
+        ApiKey::TxnOffsetCommit => {
+            GroupRequest::TxnOffsetCommit(ctx.decode::<km::TxnOffsetCommitRequest>(&mut body)?)
         }
         other => return Err(format!("{other:?} is not a group request")),
     };
@@ -132,6 +137,7 @@ pub fn answer(ctx: &AnswerContext<'_>, response: ClientResponse) -> Result<Bytes
             ctx.encode(&r)
         }
         GroupResponse::OffsetCommit(r) => ctx.encode(&r),
+        GroupResponse::TxnOffsetCommit(r) => ctx.encode(&r),
         GroupResponse::ListGroups(mut r) => {
             for g in r.groups.iter_mut() {
                 if v < 4 {

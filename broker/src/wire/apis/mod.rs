@@ -296,6 +296,13 @@ pub const HANDLERS: &[ApiHandler] = &[
         transactions::answer_add_partitions_to_txn,
     ),
     handler(
+        ApiKey::AddOffsetsToTxn,
+        0,
+        3,
+        transactions::decode_add_offsets_to_txn,
+        transactions::answer_add_offsets_to_txn,
+    ),
+    handler(
         ApiKey::EndTxn,
         0,
         4,
@@ -329,6 +336,13 @@ pub const HANDLERS: &[ApiHandler] = &[
     handler(ApiKey::LeaveGroup, 0, 4, groups::decode, groups::answer),
     handler(ApiKey::OffsetCommit, 2, 9, groups::decode, groups::answer),
     handler(ApiKey::OffsetFetch, 1, 9, groups::decode, groups::answer),
+    handler(
+        ApiKey::TxnOffsetCommit,
+        0,
+        3,
+        groups::decode,
+        groups::answer,
+    ),
     handler(
         ApiKey::DescribeGroups,
         0,

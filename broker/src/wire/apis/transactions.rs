@@ -1,13 +1,15 @@
-//! The transactional producer's APIs (KIP-98): AddPartitionsToTxn (api 24) and EndTxn
-//! (api 26), and the admin's view of transactions (KIP-664): DescribeTransactions (65) and
+//! The transactional producer's APIs (KIP-98): AddPartitionsToTxn (api 24),
+//! AddOffsetsToTxn (api 25: the group's `__consumer_offsets` partition joins the
+//! transaction; the offsets themselves go to the group coordinator in TxnOffsetCommit,
+//! [`super::groups`]) and EndTxn (api 26), and the admin's view of transactions (KIP-664): DescribeTransactions (65) and
 //! ListTransactions (66); InitProducerId with a transactional id is decoded in
 //! [`super::init_producer_id`] into the same typed request.
 //!
 //! Versions are those a Kafka 4 client speaks to a cluster that finalizes no
 //! `transaction.version` (transaction version 1): AddPartitionsToTxn up to v3 (the
 //! client's `LAST_CLIENT_VERSION`; v4+ batch several transactional ids and are sent by
-//! brokers verifying a produce, KIP-890, which kraftsim does in-process) and EndTxn up
-//! to v4 (v5 returns the bumped epoch of transaction version 2).
+//! brokers verifying a produce, KIP-890, which kraftsim does in-process), AddOffsetsToTxn
+//! up to v3 (v4 adds TRANSACTION_ABORTABLE, KIP-890) and EndTxn up to v4 (v5 returns the bumped epoch of transaction version 2).
 
 use super::{str_bytes, topic_name, AnswerContext, Handled, RequestContext};
 use crate::messages::{ClientRequest, ClientResponse};
@@ -17,10 +19,10 @@ use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
 use kafka_protocol::messages::{
-    describe_transactions_response, list_transactions_response, AddPartitionsToTxnRequest,
-    AddPartitionsToTxnResponse, DescribeTransactionsRequest, DescribeTransactionsResponse,
-    EndTxnRequest, EndTxnResponse, ListTransactionsRequest, ListTransactionsResponse, ProducerId,
-    TransactionalId,
+    describe_transactions_response, list_transactions_response, AddOffsetsToTxnRequest,
+    AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
+    DescribeTransactionsRequest, DescribeTransactionsResponse, EndTxnRequest, EndTxnResponse,
+    ListTransactionsRequest, ListTransactionsResponse, ProducerId, TransactionalId,
 };
 use std::collections::BTreeMap;
 
@@ -71,6 +73,31 @@ pub fn answer_add_partitions_to_txn(
         })
         .collect();
     ctx.encode(&AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(topics))
+}
+
+pub fn decode_add_offsets_to_txn(
+    ctx: &mut RequestContext<'_>,
+    mut body: Bytes,
+) -> Result<Handled, String> {
+    let req: AddOffsetsToTxnRequest = ctx.decode(&mut body)?;
+    Ok(Handled::Dispatch(ClientRequest::Transaction(Box::new(
+        TxnRequest::AddOffsets {
+            transactional_id: req.transactional_id.as_str().to_string(),
+            producer_id: req.producer_id.0,
+            producer_epoch: req.producer_epoch,
+            group_id: req.group_id.0.as_str().to_string(),
+        },
+    ))))
+}
+
+pub fn answer_add_offsets_to_txn(
+    ctx: &AnswerContext<'_>,
+    response: ClientResponse,
+) -> Result<Bytes, String> {
+    let ClientResponse::Transaction(TxnResponse::AddOffsets(error)) = response else {
+        return Err(super::unexpected_answer(ctx, &response));
+    };
+    ctx.encode(&AddOffsetsToTxnResponse::default().with_error_code(error.code()))
 }
 
 pub fn decode_end_txn(ctx: &mut RequestContext<'_>, mut body: Bytes) -> Result<Handled, String> {

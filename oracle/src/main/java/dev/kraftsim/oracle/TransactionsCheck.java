@@ -9,6 +9,13 @@
  * commit fails with ProducerFencedException. The Admin lists the id (ListTransactions) and
  * describes it as CompleteCommit (DescribeTransactions).
  *
+ * Then a read-process-write step: a consumer in a group reads the committed records, a
+ * new transactional producer writes one record per record read and sends the consumer's
+ * position to the transaction (sendOffsetsToTransaction: AddOffsetsToTxn, then
+ * TxnOffsetCommit to the group coordinator) and commits; the Admin's
+ * listConsumerGroupOffsets must show the position. A second step that sends a further
+ * offset and aborts must leave the group's offset where the first step put it.
+ *
  * Prints one OUTCOME line: "works: ..." with what was checked, or "refused" with the
  * exact exception. A TimeoutException is a failure of the check.
  */
@@ -109,8 +116,110 @@ final class TransactionsCheck {
                     && d.topicPartitions().isEmpty(),
                 "describeTransactions: %s", d);
         }
+        String offsets = readProcessWrite(bootstrap, topic, p);
         System.out.println("OUTCOME transactions: works: committed 4 records and aborted 2, "
-            + "read_committed read exactly the committed ones, a second instance fenced the first");
+            + "read_committed read exactly the committed ones, a second instance fenced the first, "
+            + offsets);
+    }
+
+    /**
+     * One read-process-write step committed and one aborted; what the Admin saw of the
+     * group's offset after each.
+     */
+    private static String readProcessWrite(String bootstrap, String topic, Properties producerProps)
+            throws Exception {
+        String group = Check.unique("java-txn-group");
+        TopicPartition input = new TopicPartition(topic, 0);
+        Properties c = Check.clientProps(bootstrap);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        Properties p = new Properties();
+        p.putAll(producerProps);
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, Check.unique("java-txn-rpw"));
+        try (KafkaConsumer<String, String> consumer =
+                 new KafkaConsumer<>(c, new StringDeserializer(), new StringDeserializer());
+             KafkaProducer<String, String> producer =
+                 new KafkaProducer<>(p, new StringSerializer(), new StringSerializer());
+             org.apache.kafka.clients.admin.Admin admin =
+                 org.apache.kafka.clients.admin.Admin.create(Check.clientProps(bootstrap))) {
+            consumer.assign(List.of(input));
+            consumer.seekToBeginning(List.of(input));
+            List<String> read = new ArrayList<>();
+            long deadline = System.nanoTime() + Check.TIMEOUT.toNanos();
+            while (read.size() < 5 && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
+                    read.add(r.value());
+                }
+            }
+            long position = consumer.position(input);
+            producer.initTransactions();
+            producer.beginTransaction();
+            for (String v : read) {
+                producer.send(new ProducerRecord<>(topic, 0, null, "processed-" + v));
+            }
+            producer.sendOffsetsToTransaction(
+                java.util.Map.of(input, new org.apache.kafka.clients.consumer.OffsetAndMetadata(position)),
+                consumer.groupMetadata());
+            producer.commitTransaction();
+            long afterCommit = committedOffset(admin, group, input);
+            Check.expect(afterCommit == position,
+                "after the commit the group's offset is %d, want the position %d", afterCommit, position);
+
+            producer.beginTransaction();
+            producer.send(new ProducerRecord<>(topic, 0, null, "processed-aborted"));
+            producer.sendOffsetsToTransaction(
+                java.util.Map.of(input, new org.apache.kafka.clients.consumer.OffsetAndMetadata(position + 1)),
+                consumer.groupMetadata());
+            producer.abortTransaction();
+            long afterAbort = committedOffset(admin, group, input);
+            Check.expect(afterAbort == position,
+                "after the abort the group's offset is %d, want it still at %d", afterAbort, position);
+        }
+        return "sendOffsetsToTransaction moved the group's offset at the commit and not at the abort";
+    }
+
+    /**
+     * The group's committed offset of {@code tp} as the Admin lists it with requireStable
+     * (KIP-447), -1 when none came by the deadline. commitTransaction and abortTransaction
+     * return once the decision is written, before the markers: while the group coordinator
+     * still holds the transaction's offsets pending it answers UNSTABLE_OFFSET_COMMIT, and
+     * this asks again. (Against Apache Kafka the same race holds.)
+     */
+    private static long committedOffset(
+            org.apache.kafka.clients.admin.Admin admin, String group, TopicPartition tp) throws Exception {
+        org.apache.kafka.clients.admin.ListConsumerGroupOffsetsOptions stable =
+            new org.apache.kafka.clients.admin.ListConsumerGroupOffsetsOptions().requireStable(true);
+        long deadline = System.nanoTime() + Check.TIMEOUT.toNanos();
+        while (true) {
+            try {
+                // The partition named, not all of the group's: Kafka's fetchAllOffsets flags
+                // only partitions that already have a committed offset as unstable, so a
+                // first transactional commit whose marker has not landed yet would read as
+                // no offset at all (OffsetMetadataManager.fetchAllOffsets).
+                org.apache.kafka.clients.admin.ListConsumerGroupOffsetsSpec spec =
+                    new org.apache.kafka.clients.admin.ListConsumerGroupOffsetsSpec().topicPartitions(List.of(tp));
+                org.apache.kafka.clients.consumer.OffsetAndMetadata o = admin
+                    .listConsumerGroupOffsets(java.util.Map.of(group, spec), stable)
+                    .partitionsToOffsetAndMetadata(group).get().get(tp);
+                // The Admin leaves out a partition answered UNSTABLE_OFFSET_COMMIT (its
+                // ListConsumerGroupOffsetsHandler logs "Skipping return offset"), so a
+                // missing partition is asked again until the deadline.
+                if (o != null) {
+                    return o.offset();
+                }
+                if (System.nanoTime() > deadline) {
+                    return -1;
+                }
+                Thread.sleep(100);
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnstableOffsetCommitException)
+                        || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(100);
+            }
+        }
     }
 
     /** Reads partition 0 from the start at read_committed until {@code want} records came. */

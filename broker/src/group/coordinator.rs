@@ -1177,18 +1177,15 @@ impl GroupCoordinator {
             .topics
             .iter()
             .flat_map(|t| {
-                let group_id = group_id.clone();
-                t.partitions.iter().map(move |p| CommittedOffset {
-                    group: group_id.clone(),
-                    topic: t.name.0.as_str().to_string(),
-                    partition: p.partition_index,
-                    offset: p.committed_offset,
-                    leader_epoch: p.committed_leader_epoch,
-                    metadata: p
-                        .committed_metadata
-                        .as_ref()
-                        .map(|m| m.as_str().to_string())
-                        .unwrap_or_default(),
+                t.partitions.iter().map(|p| {
+                    CommittedOffset::from_request(
+                        &group_id,
+                        t.name.0.as_str(),
+                        p.partition_index,
+                        p.committed_offset,
+                        p.committed_leader_epoch,
+                        p.committed_metadata.as_ref().map(|m| m.as_str()),
+                    )
                 })
             })
             .collect();

@@ -65,6 +65,28 @@ pub struct CommittedOffset {
     pub metadata: String,
 }
 
+impl CommittedOffset {
+    /// A partition's commit as OffsetCommit and TxnOffsetCommit both carry it (their
+    /// generated partition types differ, their fields do not); no metadata is stored as "".
+    pub fn from_request(
+        group: &str,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        leader_epoch: i32,
+        metadata: Option<&str>,
+    ) -> Self {
+        Self {
+            group: group.to_string(),
+            topic: topic.to_string(),
+            partition,
+            offset,
+            leader_epoch,
+            metadata: metadata.unwrap_or_default().to_string(),
+        }
+    }
+}
+
 /// One member of a group as `GroupMetadataValue.MemberMetadata` stores it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberMetadata {

@@ -314,6 +314,27 @@ fn stable_offset(sim: &mut SimCluster, to: BrokerId) -> (i16, i64) {
     }
 }
 
+/// Ends the transaction (EndTxn) and runs until its coordinator completed it: its markers
+/// were written and the transaction is CompleteCommit or CompleteAbort.
+fn end_and_complete(
+    sim: &mut SimCluster,
+    coordinator: BrokerId,
+    producer: (i64, i16),
+    commit: bool,
+) {
+    assert_eq!(end_txn(sim, coordinator, producer, commit), 0);
+    let done = if commit {
+        TxnState::CompleteCommit
+    } else {
+        TxnState::CompleteAbort
+    };
+    assert!(
+        sim.run_until(10_000, |s| state_at(s, coordinator) == Some(done)),
+        "the transaction reaches {done:?}\n{}",
+        trace_text(sim)
+    );
+}
+
 /// One step's transaction, up to (not including) its end: records produced to the output
 /// partition, the input's next offset sent to the transaction.
 fn process_step(
@@ -357,13 +378,7 @@ fn a_read_process_write_steps_offsets_appear_at_its_commit_and_not_at_its_abort(
         producer,
         (0, 10),
     );
-    assert_eq!(end_txn(&mut sim, txn_coordinator, producer, true), 0);
-    assert!(
-        sim.run_until(10_000, |s| state_at(s, txn_coordinator)
-            == Some(TxnState::CompleteCommit)),
-        "the commit completes\n{}",
-        trace_text(&sim)
-    );
+    end_and_complete(&mut sim, txn_coordinator, producer, true);
     assert_eq!(
         stable_offset(&mut sim, group_coordinator),
         (0, 10),
@@ -377,13 +392,7 @@ fn a_read_process_write_steps_offsets_appear_at_its_commit_and_not_at_its_abort(
         producer,
         (3, 20),
     );
-    assert_eq!(end_txn(&mut sim, txn_coordinator, producer, false), 0);
-    assert!(
-        sim.run_until(10_000, |s| state_at(s, txn_coordinator)
-            == Some(TxnState::CompleteAbort)),
-        "the abort completes\n{}",
-        trace_text(&sim)
-    );
+    end_and_complete(&mut sim, txn_coordinator, producer, false);
     assert_eq!(
         stable_offset(&mut sim, group_coordinator),
         (0, 10),

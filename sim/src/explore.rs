@@ -110,6 +110,7 @@ impl ExploreConfig {
             configs,
             producer_props,
             consumer: None,
+            processor: None,
             steps,
         }
     }

@@ -40,10 +40,12 @@
 
 pub mod consumer;
 mod parse;
+pub mod processor;
 #[cfg(test)]
 mod tests;
 
 pub use self::consumer::ConsumerSpec;
+pub use self::processor::ProcessorSpec;
 
 pub use self::parse::parse;
 pub use controller::BrokerId;
@@ -193,6 +195,8 @@ pub struct Scenario {
     pub producer_props: Vec<(String, String)>,
     /// `consumer group=G ...`: a consumer group member beside the load.
     pub consumer: Option<ConsumerSpec>,
+    /// `processor group=G ...`: a transactional read-process-write application.
+    pub processor: Option<ProcessorSpec>,
     pub steps: Vec<Step>,
 }
 
@@ -290,7 +294,7 @@ impl Scenario {
     pub fn validate(&self, brokers: usize) -> Result<(), ScenarioError> {
         for step in &self.steps {
             check_step(step, brokers).map_err(|reason| ScenarioError::new(step.line, reason))?;
-            if self.consumer.is_none() && step.action.needs_consumer() {
+            if self.consumer.is_none() && self.processor.is_none() && step.action.needs_consumer() {
                 return Err(ScenarioError::new(
                     step.line,
                     format!(
@@ -637,6 +641,9 @@ impl fmt::Display for Scenario {
         }
         if let Some(c) = &self.consumer {
             writeln!(f, "{c}")?;
+        }
+        if let Some(p) = &self.processor {
+            writeln!(f, "{p}")?;
         }
         for step in &self.steps {
             writeln!(f, "{step}")?;

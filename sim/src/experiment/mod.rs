@@ -668,12 +668,22 @@ fn fire_due_steps(
             .map(|g| g.group())
             .or(processor.as_ref().map(|p| p.group()))
             .and_then(|g| group_consumer::coordinator(sim, g).map(|c| (c, g)));
+        let txn_coordinator_of = processor.as_ref().and_then(|p| {
+            processor_run::txn_coordinator(sim, p.transactional_id())
+                .map(|c| (c, p.transactional_id().to_string()))
+        });
         let mut named_coordinator = None;
         if let Some(node) = step.action.node_mut() {
             if *node == NodeRef::Coordinator {
                 if let Some((c, g)) = &coordinator_of {
                     *node = NodeRef::Id(*c);
                     named_coordinator = Some(format!(" (the coordinator of group {g})"));
+                }
+            } else if *node == NodeRef::TxnCoordinator {
+                if let Some((c, id)) = &txn_coordinator_of {
+                    *node = NodeRef::Id(*c);
+                    named_coordinator =
+                        Some(format!(" (the transaction coordinator of {id})"));
                 }
             }
         }

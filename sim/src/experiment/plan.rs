@@ -214,6 +214,7 @@ pub fn describe(controller: Option<BrokerId>, action: &Action) -> String {
         NodeRef::Id(id) => id.to_string(),
         NodeRef::All => "all".into(),
         NodeRef::Coordinator => "coordinator".into(),
+        NodeRef::TxnCoordinator => "txn-coordinator".into(),
         NodeRef::Controller => match controller {
             Some(c) => format!("{c} (the active controller)"),
             None => "controller (none active)".into(),
@@ -340,6 +341,7 @@ pub fn resolve(
         // The experiment names the coordinator before it applies a step (it knows the
         // group); here it is unknown.
         NodeRef::Coordinator => Err("no group coordinator is known here".into()),
+        NodeRef::TxnCoordinator => Err("no transaction coordinator is known here".into()),
     }
 }
 

@@ -25,6 +25,23 @@ use std::collections::BTreeMap;
 /// (virtual ms): enough for a session timeout, a transaction timeout and a rebalance.
 pub const CATCH_UP_TIMEOUT_MS: u64 = 300_000;
 
+/// The transaction coordinator of `transactional_id` now: the leader of its
+/// `__transaction_state` partition, as the freshest running node's metadata says (what
+/// FindCoordinator with key type 1 would answer).
+pub fn txn_coordinator(sim: &SimCluster, transactional_id: &str) -> Option<controller::BrokerId> {
+    let topic = broker::transaction::state_topic::TRANSACTION_STATE_TOPIC;
+    let partitions = (0..)
+        .take_while(|p| sim.partition_state(topic, *p).is_some())
+        .count() as i32;
+    if partitions == 0 {
+        return None;
+    }
+    let p = broker::transaction::state_topic::partition_for(transactional_id, partitions);
+    sim.partition_state(topic, p)
+        .map(|r| r.leader)
+        .filter(|l| *l >= 0)
+}
+
 /// What the processor did and what the checks found.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ProcessorReport {

@@ -66,6 +66,10 @@ pub enum NodeRef {
     /// The group coordinator of the scenario's consumer group when the step fires: the
     /// leader of the group's `__consumer_offsets` partition (the deterministic run only).
     Coordinator,
+    /// The transaction coordinator of the scenario's processor when the step fires: the
+    /// leader of its `transactional.id`'s `__transaction_state` partition (the
+    /// deterministic run only).
+    TxnCoordinator,
 }
 
 /// A cluster event an `on` trigger waits for.
@@ -294,6 +298,15 @@ impl Scenario {
     pub fn validate(&self, brokers: usize) -> Result<(), ScenarioError> {
         for step in &self.steps {
             check_step(step, brokers).map_err(|reason| ScenarioError::new(step.line, reason))?;
+            if self.processor.is_none() && step.action.needs_processor() {
+                return Err(ScenarioError::new(
+                    step.line,
+                    format!(
+                        "'{}' needs a transactional processor: add a line like 'processor group=copier'",
+                        step.action
+                    ),
+                ));
+            }
             if self.consumer.is_none() && self.processor.is_none() && step.action.needs_consumer() {
                 return Err(ScenarioError::new(
                     step.line,
@@ -395,6 +408,10 @@ pub(crate) fn check_target(keyword: &str, node: &NodeRef) -> Result<(), String> 
             "'coordinator' cannot be {}; name a node id or all",
             past_tense(keyword)
         )),
+        NodeRef::TxnCoordinator if brings_back => Err(format!(
+            "'txn-coordinator' cannot be {}; name a node id or all",
+            past_tense(keyword)
+        )),
         NodeRef::Controller if brings_back => Err(format!(
             "'controller' cannot be {}; name a node id or all",
             past_tense(keyword)
@@ -476,6 +493,18 @@ impl Action {
         }
     }
 
+    /// Whether the action names the processor's transaction coordinator.
+    pub fn needs_processor(&self) -> bool {
+        match self {
+            Action::Stop(n)
+            | Action::Kill(n)
+            | Action::Crash(n)
+            | Action::Pause(n)
+            | Action::Isolate(n) => *n == NodeRef::TxnCoordinator,
+            _ => false,
+        }
+    }
+
     /// Whether the action only makes sense with a `consumer` line.
     pub fn needs_consumer(&self) -> bool {
         match self {
@@ -523,6 +552,7 @@ impl fmt::Display for NodeRef {
             NodeRef::Controller => f.write_str("controller"),
             NodeRef::All => f.write_str("all"),
             NodeRef::Coordinator => f.write_str("coordinator"),
+            NodeRef::TxnCoordinator => f.write_str("txn-coordinator"),
         }
     }
 }

@@ -457,6 +457,7 @@ fn node(w: &mut Words<'_>, keyword: &str) -> Result<NodeRef, String> {
     let node = match word {
         "controller" => NodeRef::Controller,
         "coordinator" => NodeRef::Coordinator,
+        "txn-coordinator" => NodeRef::TxnCoordinator,
         "all" => NodeRef::All,
         _ => NodeRef::Id(node_id(word).map_err(|e| {
             if e.is_empty() {

@@ -34,8 +34,11 @@ use super::batch::{
     assign_offsets_in_place, copy_with_header, header_matches, BatchError, Batches,
 };
 use super::epoch_cache::LeaderEpochCache;
-use super::producer_state::{BatchMetadata, ProducerStateTable, SequenceCheck, SequenceError};
+use super::producer_state::{
+    BatchMetadata, MarkerError, ProducerStateTable, SequenceCheck, SequenceError,
+};
 use super::segment_file::{Outgoing, SegmentFile, StorageError};
+use super::txn_index::marker_fields;
 use super::BatchHeader;
 use crate::error::ErrorCode;
 use bytes::{Bytes, BytesMut};
@@ -60,6 +63,8 @@ pub enum LogError {
     NonContiguous { expected: i64, got: i64 },
     #[error(transparent)]
     Sequence(#[from] SequenceError),
+    #[error(transparent)]
+    Marker(#[from] MarkerError),
     /// The log's files failed; the log is offline from then on.
     #[error("log storage: {0}")]
     Storage(#[from] StorageError),
@@ -80,6 +85,12 @@ impl LogError {
             }
             LogError::Sequence(SequenceError::InvalidProducerEpoch { .. }) => {
                 ErrorCode::InvalidProducerEpoch
+            }
+            LogError::Marker(MarkerError::InvalidProducerEpoch { .. }) => {
+                ErrorCode::InvalidProducerEpoch
+            }
+            LogError::Marker(MarkerError::CoordinatorFenced { .. }) => {
+                ErrorCode::TransactionCoordinatorFenced
             }
             LogError::Storage(_) => ErrorCode::KafkaStorageError,
         }
@@ -400,7 +411,14 @@ impl Log {
         }
         // Idempotent producers: check every batch's sequence before changing anything.
         let mut scratch: Option<ProducerStateTable> = None;
-        for (i, (h, _)) in parsed.iter().enumerate() {
+        for (i, (h, bytes)) in parsed.iter().enumerate() {
+            if h.is_control() && h.producer_id >= 0 {
+                // A coordinator's marker: `ProducerAppendInfo.appendEndTxnMarker`'s checks.
+                let coordinator_epoch = marker_fields(bytes).map_or(-1, |(_, e)| e);
+                let table = scratch.as_ref().unwrap_or(&self.producers);
+                table.check_marker(h.producer_id, h.producer_epoch, coordinator_epoch)?;
+                continue;
+            }
             if h.producer_id < 0 || h.base_sequence < 0 {
                 continue;
             }
@@ -597,8 +615,12 @@ impl Log {
             );
         }
         if batch.is_control() && batch.producer_id >= 0 {
-            self.producers
-                .marker_appended(batch.producer_id, batch.producer_epoch);
+            let coordinator_epoch = marker_fields(&batch.bytes).map_or(-1, |(_, e)| e);
+            self.producers.marker_appended(
+                batch.producer_id,
+                batch.producer_epoch,
+                coordinator_epoch,
+            );
         }
         self.txns.on_append(&batch);
         self.log_end_offset = batch.last_offset + 1;
@@ -932,8 +954,11 @@ impl Log {
                     .update(b.producer_id, b.producer_epoch, b.sequence_metadata());
             }
             if b.is_control() && b.producer_id >= 0 {
+                // A file-backed log's older batches come without their bytes: their
+                // coordinator epoch reads as -1, which fences nothing.
+                let coordinator_epoch = marker_fields(&b.bytes).map_or(-1, |(_, e)| e);
                 self.producers
-                    .marker_appended(b.producer_id, b.producer_epoch);
+                    .marker_appended(b.producer_id, b.producer_epoch, coordinator_epoch);
             }
         }
         self.txns.truncate_to(self.log_end_offset);

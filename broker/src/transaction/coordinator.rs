@@ -847,25 +847,39 @@ impl TransactionCoordinator {
         out
     }
 
-    /// A partition's leader answered a marker. Written (or the partition is gone): done
-    /// with it; anything else: tried again after the backoff. When every partition is
-    /// marked, the transaction's Complete record is written.
+    /// A partition's leader answered a marker sent in `coordinator_epoch`, as Kafka's
+    /// `TransactionMarkerRequestCompletionHandler` takes it:
+    /// - an answer to a marker of another coordinator epoch is stale (the partition was
+    ///   reloaded since): ignored;
+    /// - written, or the partition is gone (UNKNOWN_TOPIC_OR_PARTITION): done with it;
+    /// - INVALID_PRODUCER_EPOCH or TRANSACTION_COORDINATOR_FENCED: the producer or the
+    ///   coordinator has moved on, so this transaction's markers are given up for good
+    ///   (`removeMarkersForTxn`); it stays in its Prepare state here, and whoever fenced
+    ///   it finishes it;
+    /// - anything else: tried again after the backoff.
+    ///
+    /// When every partition is marked, the transaction's Complete record is written.
     pub fn marker_done(
         &mut self,
         id: &str,
         partition: (String, i32),
+        coordinator_epoch: i32,
         error: ErrorCode,
         now_ms: u64,
     ) {
         let Some(m) = self.markers.get_mut(id) else {
             return;
         };
-        if !m.remaining.contains_key(&partition) {
+        if m.coordinator_epoch != coordinator_epoch || !m.remaining.contains_key(&partition) {
             return;
         }
         match error {
             ErrorCode::None | ErrorCode::UnknownTopicOrPartition => {
                 m.remaining.remove(&partition);
+            }
+            ErrorCode::InvalidProducerEpoch | ErrorCode::TransactionCoordinatorFenced => {
+                self.markers.remove(id);
+                return;
             }
             _ => {
                 m.remaining

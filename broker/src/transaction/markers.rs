@@ -33,10 +33,13 @@ pub struct WriteTxnMarkers {
     pub partitions: Vec<(String, i32)>,
 }
 
-/// A leader's answer: each partition's error (NONE once the marker is replicated).
+/// A leader's answer: each partition's error (NONE once the marker is replicated), with
+/// the coordinator epoch of the request it answers, so that a coordinator that reloaded
+/// its partition since can tell a stale answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WriteTxnMarkersResult {
     pub transactional_id: String,
+    pub coordinator_epoch: i32,
     pub results: Vec<((String, i32), controller::ErrorCode)>,
 }
 
@@ -47,6 +50,7 @@ pub struct WriteTxnMarkersResult {
 pub struct MarkerWait {
     pub from: BrokerId,
     pub transactional_id: String,
+    pub coordinator_epoch: i32,
     pub producer_id: i64,
     pub producer_epoch: i16,
     pub commit: bool,

@@ -103,6 +103,7 @@ impl ReplicaManager {
                         wait.from,
                         WriteTxnMarkersResult {
                             transactional_id: wait.transactional_id,
+                            coordinator_epoch: wait.coordinator_epoch,
                             results,
                         },
                     );
@@ -194,12 +195,14 @@ impl ReplicaManager {
                 None | Some(None) => self.transactions.coordinator.marker_done(
                     &send.transactional_id,
                     (topic, partition),
+                    send.coordinator_epoch,
                     ErrorCode::UnknownTopicOrPartition,
                     self.now_ms,
                 ),
                 Some(Some((false, _))) => self.transactions.coordinator.marker_done(
                     &send.transactional_id,
                     (topic, partition),
+                    send.coordinator_epoch,
                     ErrorCode::LeaderNotAvailable,
                     self.now_ms,
                 ),
@@ -281,6 +284,7 @@ impl ReplicaManager {
             MarkerWait {
                 from,
                 transactional_id: request.transactional_id,
+                coordinator_epoch: request.coordinator_epoch,
                 producer_id: request.producer_id,
                 producer_epoch: request.producer_epoch,
                 commit: request.commit,
@@ -333,6 +337,7 @@ impl ReplicaManager {
             self.transactions.coordinator.marker_done(
                 &result.transactional_id,
                 partition,
+                result.coordinator_epoch,
                 error,
                 self.now_ms,
             );

@@ -57,6 +57,10 @@ pub struct BrokerConfig {
     /// `auto.create.topics.enable` (true): Metadata for an unknown topic creates it with
     /// `num.partitions` and `default.replication.factor`.
     pub auto_create_topics_enable: bool,
+    /// `transaction.partition.verification.enable` (true): a leader verifies with the
+    /// transaction coordinator a transactional batch that would open a transaction at a
+    /// partition (KIP-890, `crate::transaction::verification`).
+    pub transaction_partition_verification_enable: bool,
     /// `unclean.leader.election.enable` (false), mirrored from the controller's setting
     /// so DescribeConfigs can report the default.
     pub unclean_leader_election_enable: bool,
@@ -111,6 +115,7 @@ impl BrokerConfig {
             advertised_listeners: BTreeMap::new(),
             socket_request_max_bytes: 104_857_600,
             auto_create_topics_enable: true,
+            transaction_partition_verification_enable: true,
             unclean_leader_election_enable: false,
             eligible_leader_replicas_enabled: true,
         }
@@ -138,6 +143,9 @@ impl BrokerConfig {
             def::BROKER_SESSION_TIMEOUT_MS => self.broker_session_timeout_ms = unsigned(),
             def::SOCKET_REQUEST_MAX_BYTES => self.socket_request_max_bytes = size(),
             def::AUTO_CREATE_TOPICS_ENABLE => self.auto_create_topics_enable = flag(),
+            def::TRANSACTION_PARTITION_VERIFICATION_ENABLE => {
+                self.transaction_partition_verification_enable = flag()
+            }
             def::LOG_RETENTION_BYTES => self.log_retention_bytes = number(),
             def::LOG_RETENTION_MS => self.log_retention_ms = number(),
             def::LOG_SEGMENT_BYTES => self.log_segment_bytes = size(),
@@ -167,6 +175,9 @@ impl BrokerConfig {
             def::BROKER_SESSION_TIMEOUT_MS => self.broker_session_timeout_ms.to_string(),
             def::SOCKET_REQUEST_MAX_BYTES => self.socket_request_max_bytes.to_string(),
             def::AUTO_CREATE_TOPICS_ENABLE => self.auto_create_topics_enable.to_string(),
+            def::TRANSACTION_PARTITION_VERIFICATION_ENABLE => {
+                self.transaction_partition_verification_enable.to_string()
+            }
             def::LOG_RETENTION_BYTES => self.log_retention_bytes.to_string(),
             def::LOG_RETENTION_MS => self.log_retention_ms.to_string(),
             def::LOG_SEGMENT_BYTES => self.log_segment_bytes.to_string(),

@@ -347,6 +347,8 @@ pub const BROKER_HEARTBEAT_INTERVAL_MS: &str = "broker.heartbeat.interval.ms";
 pub const BROKER_SESSION_TIMEOUT_MS: &str = "broker.session.timeout.ms";
 pub const SOCKET_REQUEST_MAX_BYTES: &str = "socket.request.max.bytes";
 pub const AUTO_CREATE_TOPICS_ENABLE: &str = "auto.create.topics.enable";
+pub const TRANSACTION_PARTITION_VERIFICATION_ENABLE: &str =
+    "transaction.partition.verification.enable";
 pub const NUM_PARTITIONS: &str = "num.partitions";
 pub const DEFAULT_REPLICATION_FACTOR: &str = "default.replication.factor";
 pub const AUTO_LEADER_REBALANCE_ENABLE: &str = "auto.leader.rebalance.enable";
@@ -583,6 +585,14 @@ pub const CONFIGS: &[ConfigKey] = &[
         Some("true"),
         Validator::Any,
         "Metadata for an unknown topic creates it with num.partitions and default.replication.factor.",
+    ),
+    kafka(
+        TRANSACTION_PARTITION_VERIFICATION_ENABLE,
+        BROKER,
+        ConfigType::Boolean,
+        Some("true"),
+        Validator::Any,
+        "A partition leader asks the transaction coordinator (AddPartitionsToTxn v4, verifyOnly) whether the partition is in the producer's ongoing transaction before a transactional batch may open one there; INVALID_TXN_STATE if not (KIP-890, TransactionLogConfig).",
     ),
     kafka(
         NUM_PARTITIONS,

@@ -401,6 +401,57 @@ fn a_marker_refused_for_an_old_producer_epoch_is_given_up() {
 }
 
 #[test]
+fn verification_finds_only_the_ongoing_transactions_partitions() {
+    let mut c = coordinator();
+    let mut ids = ids();
+    let asked = [("a".to_string(), 0), ("c".to_string(), 0)];
+    assert_eq!(
+        c.verify_partitions(TXN, 1000, 0, &asked[..1]),
+        vec![(asked[0].clone(), ErrorCode::InvalidProducerIdMapping)],
+        "an unknown id"
+    );
+    init(&mut c, &mut ids, 1, 0);
+    add(&mut c, 1000, 0, 0);
+    assert_eq!(
+        c.verify_partitions(TXN, 1000, 0, &asked),
+        vec![
+            (asked[0].clone(), ErrorCode::None),
+            (asked[1].clone(), ErrorCode::TransactionAbortable)
+        ]
+    );
+    assert_eq!(
+        c.verify_partitions(TXN, 1000, 1, &asked[..1]),
+        vec![(asked[0].clone(), ErrorCode::ProducerFenced)]
+    );
+    assert_eq!(
+        c.verify_partitions(TXN, 999, 0, &asked[..1]),
+        vec![(asked[0].clone(), ErrorCode::InvalidProducerIdMapping)]
+    );
+    end(&mut c, 1000, 0, false, 1);
+    assert_eq!(
+        c.verify_partitions(TXN, 1000, 0, &asked[..1]),
+        vec![(asked[0].clone(), ErrorCode::ConcurrentTransactions)],
+        "the abort's markers are on their way"
+    );
+    write_markers(&mut c, 2);
+    replicate(&mut c, 2);
+    assert_eq!(
+        c.transaction(TXN).map(|m| m.state),
+        Some(TxnState::CompleteAbort)
+    );
+    assert_eq!(
+        c.verify_partitions(TXN, 1000, 0, &asked[..1]),
+        vec![(asked[0].clone(), ErrorCode::TransactionAbortable)],
+        "a late batch of the aborted transaction"
+    );
+    let other = TransactionCoordinator::new(50);
+    assert_eq!(
+        other.verify_partitions(TXN, 1000, 0, &asked[..1]),
+        vec![(asked[0].clone(), ErrorCode::NotCoordinator)]
+    );
+}
+
+#[test]
 fn a_failed_state_write_leaves_the_transaction_as_it_was() {
     let mut c = coordinator();
     let mut ids = ids();

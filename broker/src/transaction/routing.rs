@@ -53,6 +53,8 @@ pub struct TransactionRouting {
     pub(crate) markers_written: Vec<(u64, Vec<ProducePartitionResponse>)>,
     next_append_id: u64,
     topic_requested: bool,
+    /// Produces parked while their coordinator verifies them (KIP-890).
+    pub(crate) verifications: super::verification::PendingVerifications,
 }
 
 impl Default for TransactionRouting {
@@ -65,6 +67,7 @@ impl Default for TransactionRouting {
             markers_written: Vec::new(),
             next_append_id: 0,
             topic_requested: false,
+            verifications: Default::default(),
         }
     }
 }

@@ -171,6 +171,8 @@ impl ReplicaManager {
             config.broker_session_timeout_ms,
         )
         .with_heartbeat_phase_ms(config.heartbeat_phase_ms);
+        let mut groups = GroupCoordinator::new(offsets_topic::DEFAULT_NUM_PARTITIONS);
+        groups.set_consumer_group_config(config.consumer_group.clone());
         Self {
             config,
             lifecycle,
@@ -181,7 +183,7 @@ impl ReplicaManager {
             delayed_produce: ProducePurgatory::default(),
             delayed_fetch: FetchPurgatory::default(),
             producer_ids: ProducerIdManager::default(),
-            groups: GroupCoordinator::new(offsets_topic::DEFAULT_NUM_PARTITIONS),
+            groups,
             pending_appends: BTreeMap::new(),
             next_append_id: 0,
             appended: Vec::new(),

@@ -432,6 +432,8 @@ pub struct GroupCoordinator {
     pub(super) next_member: u64,
     pub(super) out: Vec<(ClientToken, GroupResponse)>,
     pub(super) appends: Vec<OffsetsAppend>,
+    /// KIP-848's `group.consumer.*` settings.
+    pub(super) consumer_config: super::consumer::ConsumerGroupConfig,
 }
 
 fn s(x: &str) -> StrBytes {
@@ -450,7 +452,13 @@ impl GroupCoordinator {
             next_member: 0,
             out: Vec::new(),
             appends: Vec::new(),
+            consumer_config: Default::default(),
         }
+    }
+
+    /// The broker's `group.consumer.*` settings (`GroupCoordinatorConfig`).
+    pub fn set_consumer_group_config(&mut self, config: super::consumer::ConsumerGroupConfig) {
+        self.consumer_config = config;
     }
 
     pub fn set_num_partitions(&mut self, n: i32) {

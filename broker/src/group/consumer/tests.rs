@@ -500,3 +500,23 @@ fn the_group_consumer_settings_are_what_members_are_told_and_held_to() {
     c.tick(50_001);
     assert!(c.consumer_group_describe("g").members.is_empty(), "fenced");
 }
+
+#[test]
+fn describe_groups_finds_no_classic_group_for_a_consumer_group_or_an_unknown_id() {
+    let mut c = GroupCoordinator::new(50);
+    c.set_topics(topics(2));
+    heartbeat(&mut c, join("a"), 0, &mut Vec::new());
+    let consumer = c.describe_group("g");
+    assert_eq!(consumer.group_state.as_str(), "Dead");
+    assert_eq!(consumer.error_code, ErrorCode::GroupIdNotFound.code());
+    assert_eq!(
+        consumer.error_message.as_ref().map(|m| m.as_str()),
+        Some("Group g is not a classic group.")
+    );
+    let unknown = c.describe_group("nobody");
+    assert_eq!(unknown.error_code, ErrorCode::GroupIdNotFound.code());
+    assert_eq!(
+        unknown.error_message.as_ref().map(|m| m.as_str()),
+        Some("Group nobody not found.")
+    );
+}

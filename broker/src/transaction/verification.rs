@@ -145,22 +145,38 @@ pub fn produce_error_for(coordinator_error: ErrorCode, produce_version: i16) -> 
     }
 }
 
-/// The transactional batches of a produce: each partition's first batch's (producer id,
-/// epoch, base sequence), for partitions holding a transactional batch. A partition whose
-/// bytes do not parse is left to the append, which refuses it with its own error.
-fn transactional_partitions(request: &ProduceRequest) -> Vec<((String, i32), (i64, i16, i32))> {
+/// A partition's first transactional batch in a produce: who wrote it and from which
+/// sequence (what `handleProduceAppend` collects before verifying).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct TransactionalBatch {
+    partition: (String, i32),
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+}
+
+/// The transactional batches of a produce, one per partition holding one. A partition
+/// whose bytes do not parse is left to the append, which refuses it with its own error.
+fn transactional_partitions(request: &ProduceRequest) -> Vec<TransactionalBatch> {
     let mut out = Vec::new();
     for part in &request.partitions {
-        let mut first = None;
-        let mut transactional = None;
+        let mut first_sequence = None;
+        let mut producer = None;
         for (h, _) in Batches::new(part.records.clone()).map_while(Result::ok) {
-            first.get_or_insert(h.base_sequence);
+            first_sequence.get_or_insert(h.base_sequence);
             if h.producer_id >= 0 && h.attributes & 0x10 != 0 && !h.is_control() {
-                transactional.get_or_insert((h.producer_id, h.producer_epoch));
+                producer.get_or_insert((h.producer_id, h.producer_epoch));
             }
         }
-        if let (Some((pid, epoch)), Some(seq)) = (transactional, first) {
-            out.push(((part.topic.clone(), part.partition), (pid, epoch, seq)));
+        if let (Some((producer_id, producer_epoch)), Some(base_sequence)) =
+            (producer, first_sequence)
+        {
+            out.push(TransactionalBatch {
+                partition: (part.topic.clone(), part.partition),
+                producer_id,
+                producer_epoch,
+                base_sequence,
+            });
         }
     }
     out
@@ -181,8 +197,10 @@ impl ReplicaManager {
             ..Default::default()
         };
         let batches = transactional_partitions(&request);
-        let mut producers: Vec<(i64, i16)> =
-            batches.iter().map(|(_, (p, e, _))| (*p, *e)).collect();
+        let mut producers: Vec<(i64, i16)> = batches
+            .iter()
+            .map(|b| (b.producer_id, b.producer_epoch))
+            .collect();
         producers.sort_unstable();
         producers.dedup();
         if producers.len() > 1 {
@@ -207,12 +225,17 @@ impl ReplicaManager {
         if !verified.required {
             return self.append_produce(token, request, verified, image);
         }
-        for (partition, (_, _, sequence)) in &batches {
+        for batch in &batches {
+            let partition = &batch.partition;
             let started = Self::key_of(image, &partition.0, partition.1).and_then(|key| {
                 self.partitions
                     .get_mut(&key)
                     .ok_or(ErrorCode::NotLeaderOrFollower)?
-                    .maybe_start_transaction_verification(producer_id, *sequence, producer_epoch)
+                    .maybe_start_transaction_verification(
+                        producer_id,
+                        batch.base_sequence,
+                        producer_epoch,
+                    )
                     .map_err(|e| e.error_code())
             });
             match started {

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-fn run_check(script: &str) {
+/// Runs `script BOOTSTRAP` against a fresh 3-node cluster; it must exit 0. Its stdout.
+fn run_check(script: &str) -> String {
     let cluster = Cluster::builder()
         .brokers(3)
         .start()
@@ -29,11 +30,16 @@ fn run_check(script: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
 fn confluent_kafka_creates_produces_idempotently_and_consumes() {
-    run_check("confluent_kafka_check.py");
+    let stdout = run_check("confluent_kafka_check.py");
+    assert!(
+        stdout.contains("transactions committed, aborted and fenced; send_offsets_to_transaction moved the group's offset at the commit and not at the abort"),
+        "{stdout}"
+    );
 }
 
 #[test]

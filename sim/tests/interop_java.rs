@@ -362,6 +362,48 @@ fn java_read_process_write_keeps_exactly_once_across_leader_and_coordinator_kill
     eprintln!("{}", run.show());
 }
 
+/// The application dies mid-transaction and a new instance takes over: with the offsets in
+/// the transaction nothing is copied twice; with the offsets committed by the consumer after
+/// the transaction (at-least-once) the batch between the two is copied again, and the
+/// read-process-write check must say so: the control that shows it can fail.
+#[test]
+fn java_read_process_write_survives_an_application_crash_and_catches_at_least_once() {
+    let bs = cluster().bootstrap_servers();
+    let run_mode = |mode: &str| {
+        let (input, output) = (
+            topic(&format!("rpw-{mode}-in"), 3),
+            topic(&format!("rpw-{mode}-out"), 3),
+        );
+        java(
+            "dev.kraftsim.oracle.ClientChecks",
+            &["read-process-write", &bs, &input, &output, "1000", mode],
+            Duration::from_secs(150),
+        )
+    };
+    let run = run_mode("crash");
+    eprintln!("{}", run.show());
+    assert!(run.ok, "{}", run.show());
+    assert_eq!(
+        outcome(&run, "read-process-write"),
+        "works: every input record copied exactly once across the application's crash mid-transaction, the group's committed offsets at the input's end",
+        "{}",
+        run.show()
+    );
+    let run = run_mode("crash-at-least-once");
+    eprintln!("{}", run.show());
+    assert!(!run.ok, "at-least-once must fail the check\n{}", run.show());
+    let failure = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("FAIL read-process-write: "))
+        .unwrap_or_else(|| panic!("no FAIL line\n{}", run.show()));
+    assert!(
+        failure.starts_with("FAIL read-process-write: rpw-") && failure.contains(" duplicated: "),
+        "{}",
+        run.show()
+    );
+}
+
 // ----- Kafka's tools ----------------------------------------------------------------------
 
 /// kafka-producer-perf-test writes, kafka-consumer-perf-test reads them in a group that

@@ -25,6 +25,16 @@
  * the loop has committed COMMITS_BETWEEN_FAULTS more transactions, so every fault lands
  * while transactions are in flight and the loop is seen to recover from each.
  *
+ * With "crash", the application dies once mid-transaction (after sendOffsetsToTransaction,
+ * before commitTransaction: its producer is closed at once, the open transaction left to the
+ * coordinator, and its consumer leaves the group) and a new instance with the same
+ * transactional.id and group takes over: initTransactions aborts the dead one's transaction,
+ * the new consumer starts at the group's committed offsets, and exactly-once holds.
+ * "crash-at-least-once" is the control that shows the check can fail: the offsets are
+ * committed by the consumer (commitSync) after the transaction instead of in it, and the
+ * application dies between the two, so the new instance copies that batch again: the check
+ * must fail, naming the first duplicated record.
+ *
  * At the end a fresh read_committed consumer reads the whole output: every input record
  * exactly once, each output partition in its input partition's order; and the group's
  * committed offsets (the Admin, requireStable) equal the input's end offsets. The check
@@ -67,7 +77,7 @@ import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
-/** {@code ClientChecks read-process-write BOOTSTRAP INPUT OUTPUT RECORDS [faults]}. */
+/** {@code ClientChecks read-process-write BOOTSTRAP INPUT OUTPUT RECORDS [faults|crash|crash-at-least-once]}. */
 final class ReadProcessWriteCheck {
     private ReadProcessWriteCheck() {}
 
@@ -81,11 +91,15 @@ final class ReadProcessWriteCheck {
     static final int TRANSACTION_TIMEOUT_MS = 20_000;
 
     static void run(String bootstrap, String[] args) throws Exception {
-        Check.expect(args.length >= 3, "usage: read-process-write BOOTSTRAP INPUT OUTPUT RECORDS [faults]");
+        Check.expect(args.length >= 3 && args[2].matches("[0-9]{1,9}"),
+            "usage: read-process-write BOOTSTRAP INPUT OUTPUT RECORDS [faults|crash|crash-at-least-once]");
         String input = args[0];
         String output = args[1];
         int records = Integer.parseInt(args[2]);
-        boolean faults = args.length > 3 && args[3].equals("faults");
+        String mode = args.length > 3 ? args[3] : "";
+        Check.expect(List.of("", "faults", "crash", "crash-at-least-once").contains(mode),
+            "mode %s: want faults, crash or crash-at-least-once", mode);
+        boolean faults = mode.equals("faults");
         Check.expect(records > 0 && records <= 100_000, "RECORDS %d: want 1..100000", records);
 
         String group = Check.unique("java-rpw-group");
@@ -95,6 +109,8 @@ final class ReadProcessWriteCheck {
 
         Loop loop = new Loop(bootstrap, input, output, group, transactionalId, inputEnds,
             faults ? new FaultPlan(bootstrap, output, group, transactionalId) : null);
+        loop.crashPending = mode.startsWith("crash");
+        loop.atLeastOnce = mode.equals("crash-at-least-once");
         loop.run();
         System.out.println("STATS copied=" + loop.copied + " committed=" + loop.committed
             + " aborted=" + loop.aborted + " rebuilt=" + loop.rebuilt + " errors=" + loop.errors);
@@ -103,6 +119,7 @@ final class ReadProcessWriteCheck {
         verifyGroupOffsets(bootstrap, group, inputEnds);
         System.out.println("OUTCOME read-process-write: works: every input record copied exactly once"
             + (faults ? " across a leader kill, a transaction coordinator kill and a group coordinator kill" : "")
+            + (mode.equals("crash") ? " across the application's crash mid-transaction" : "")
             + ", the group's committed offsets at the input's end");
     }
 
@@ -153,6 +170,10 @@ final class ReadProcessWriteCheck {
         int aborted;
         int rebuilt;
         final Map<String, Integer> errors = new TreeMap<>();
+        /** The application dies once, after COMMITS_BETWEEN_FAULTS commits. */
+        boolean crashPending;
+        /** The control: offsets committed by the consumer after the transaction, not in it. */
+        boolean atLeastOnce;
 
         Loop(String bootstrap, String input, String output, String group, String transactionalId,
                 Map<TopicPartition, Long> inputEnds, FaultPlan plan) {
@@ -193,7 +214,8 @@ final class ReadProcessWriteCheck {
         void run() throws Exception {
             long deadline = System.nanoTime() + LOOP_DEADLINE.toNanos();
             KafkaProducer<String, String> producer = newProducer();
-            try (KafkaConsumer<String, String> consumer = newConsumer()) {
+            KafkaConsumer<String, String> consumer = newConsumer();
+            try {
                 consumer.subscribe(List.of(input));
                 while (!done()) {
                     if (System.nanoTime() > deadline) {
@@ -212,6 +234,16 @@ final class ReadProcessWriteCheck {
                     }
                     try {
                         transact(producer, consumer, batch);
+                    } catch (Crash e) {
+                        // A new instance: the dead producer's transaction is aborted by the
+                        // new one's initTransactions; the new consumer starts at the group's
+                        // committed offsets.
+                        Check.ok("the application crashed after %d commits; a new instance takes over", committed);
+                        producer.close(Duration.ZERO);
+                        consumer.close();
+                        producer = newProducer();
+                        consumer = newConsumer();
+                        consumer.subscribe(List.of(input));
                     } catch (ProducerFencedException | InvalidProducerEpochException e) {
                         // A zombie: only a new instance may go on (initTransactions aborts
                         // what this one left open).
@@ -234,6 +266,7 @@ final class ReadProcessWriteCheck {
                 }
             } finally {
                 producer.close(Duration.ZERO);
+                consumer.close(Duration.ZERO);
             }
             if (plan != null) {
                 plan.finish();
@@ -253,11 +286,32 @@ final class ReadProcessWriteCheck {
                 producer.send(new ProducerRecord<>(output, r.partition(), r.key(), r.value()));
                 offsets.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
             }
-            producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
-            commit(producer);
+            boolean crashNow = crashPending && committed == COMMITS_BETWEEN_FAULTS;
+            if (atLeastOnce) {
+                commit(producer);
+                if (crashNow) {
+                    crashPending = false;
+                    throw new Crash();
+                }
+                consumer.commitSync(offsets);
+            } else {
+                producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
+                if (crashNow) {
+                    crashPending = false;
+                    throw new Crash();
+                }
+                commit(producer);
+            }
             committed++;
             copied += batch.count();
             offsets.forEach((tp, o) -> committedPositions.put(tp, o.offset()));
+        }
+
+        /** The application dying: whatever it was doing stops here. */
+        static final class Crash extends RuntimeException {
+            Crash() {
+                super("the application crashed", null, false, false);
+            }
         }
 
         /**

@@ -18,8 +18,9 @@ __transaction_state's partition abs(hash(transactional.id)) % 50, Kafka's
 TransactionStateManager.partitionFor: librdkafka's Admin has no DescribeTransactions), and
 the group coordinator's node (describe_consumer_groups' coordinator). A request is one
 stdout line, "FAULT kill N <why>" or "FAULT restart N <why>"; the driver answers one stdin
-line, "done ...". Each request waits until COMMITS_BETWEEN_FAULTS more transactions
-committed, so every fault lands while transactions are in flight.
+line, "done ...". A request goes between a transaction's send_offsets_to_transaction and its
+commit_transaction, so the fault lands while that transaction is in flight; the next waits
+until COMMITS_BETWEEN_FAULTS more transactions committed.
 
 At the end a fresh read_committed consumer reads the whole output (to each partition's
 end, which for read_committed is the last stable offset): every input record exactly once,
@@ -222,7 +223,7 @@ class Loop:
             self.plan.finish()
 
     def rebuild(self, producer):
-        producer.flush(0)
+        producer.close()
         self.rebuilt += 1
         return self.new_producer()
 
@@ -235,6 +236,10 @@ class Loop:
         positions = consumer.position([TopicPartition(self.input, p) for p in sorted(read)])
         self.retrying(lambda: producer.send_offsets_to_transaction(
             positions, consumer.consumer_group_metadata(), TIMEOUT_S))
+        if self.plan is not None:
+            # A fault asked for here lands while this transaction's records may still be on
+            # their way and its EndTxn is about to go.
+            self.plan.step(self.committed)
         self.retrying(lambda: producer.commit_transaction(TIMEOUT_S))
         self.committed += 1
         self.copied += len(batch)

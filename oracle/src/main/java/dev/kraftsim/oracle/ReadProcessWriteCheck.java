@@ -21,9 +21,11 @@
  * coordinator's node (the Admin's describeTransactions names it), and the group
  * coordinator's node (describeConsumerGroups' coordinator). The request is one stdout
  * line, "FAULT kill N <why>" or "FAULT restart N <why>"; the driver answers one stdin line
- * ("done ...") once the node is dead, or back in every ISR. The next request waits until
- * the loop has committed COMMITS_BETWEEN_FAULTS more transactions, so every fault lands
- * while transactions are in flight and the loop is seen to recover from each.
+ * ("done ...") once the node is dead, or back in every ISR. A request goes between a
+ * transaction's sendOffsetsToTransaction and its commitTransaction, so the fault lands while
+ * that transaction's records may still be in flight and its EndTxn is about to go; the next
+ * waits until the loop has committed COMMITS_BETWEEN_FAULTS more transactions, so the loop
+ * is seen to recover from each.
  *
  * With "crash", the application dies once mid-transaction (after sendOffsetsToTransaction,
  * before commitTransaction: its producer is closed at once, the open transaction left to the
@@ -226,6 +228,7 @@ final class ReadProcessWriteCheck {
                             plan == null ? "none" : plan.progress(), errors));
                     }
                     if (plan != null) {
+                        // Takes the driver's answer (the requests go from transact).
                         plan.step(committed);
                     }
                     ConsumerRecords<String, String> batch = consumer.poll(Duration.ofMillis(100));
@@ -299,6 +302,11 @@ final class ReadProcessWriteCheck {
                 if (crashNow) {
                     crashPending = false;
                     throw new Crash();
+                }
+                if (plan != null) {
+                    // A fault asked for here lands while this transaction's records may
+                    // still be on their way and its EndTxn is about to go.
+                    plan.step(committed);
                 }
                 commit(producer);
             }
@@ -413,7 +421,7 @@ final class ReadProcessWriteCheck {
         }
 
         /** Sends the next request when due, or takes the driver's answer. */
-        void step(int committed) throws Exception {
+        void step(int committed) {
             if (waiting) {
                 String answer = answers.poll();
                 if (answer == null) {

@@ -243,6 +243,56 @@ mod tests {
     }
 
     #[test]
+    fn a_scenario_runs_a_kip848_group_or_a_transactional_copy_beside_its_load() {
+        let dir = std::env::temp_dir().join(format!("kraftsim-suite-c-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let path = dir.join("one.scenario");
+        let read_text = |text: &str| {
+            std::fs::write(&path, text).expect("write the scenario");
+            read(&path).map_err(|e| e.to_string())
+        };
+        let group = read_text(
+            "# A group.\n# conform: group-protocol consumer range\n# conform: member a 0s\n\
+             set records 10\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            group.group_protocol,
+            GroupProtocol::Consumer {
+                remote_assignor: Some("range".into())
+            }
+        );
+        assert!(group.has_companion() && group.copy.is_none());
+        let copy = read_text("# A copy.\n# conform: copy 2s random-aborts\nset records 10\n")
+            .expect("valid");
+        assert_eq!(
+            copy.copy,
+            Some(CopyPlan {
+                from_ms: 2000,
+                random_aborts: true
+            })
+        );
+        let lonely = read_text("# conform: group-protocol consumer\nset records 10\n");
+        assert!(
+            lonely
+                .as_ref()
+                .is_err_and(|e| e.contains("without members")),
+            "{lonely:?}"
+        );
+        let both = read_text("# conform: member a 0s\n# conform: copy 0s\nset records 10\n");
+        assert!(
+            both.as_ref().is_err_and(|e| e.contains("not both")),
+            "{both:?}"
+        );
+        let bad = read_text("# conform: copy 0s always-abort\nset records 10\n");
+        assert!(
+            bad.as_ref().is_err_and(|e| e.contains(":1: copy takes")),
+            "{bad:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn durations_read_as_in_scenarios() {
         assert_eq!(crate::scenario::duration_ms("1500ms"), Ok(1500));
         assert_eq!(crate::scenario::duration_ms("2m"), Ok(120_000));

@@ -425,9 +425,9 @@ impl Companion for TransactionalCopy {
     }
 
     fn finish(&mut self, _end_offsets: &BTreeMap<i32, i64>, now_ms: u64) -> Vec<String> {
-        let mut lines = vec![format!(
-            "copy: the load is read back; each copier's last run copies to its end"
-        )];
+        let mut lines = vec![
+            "copy: the load is read back; each copier's last run copies to its end".to_string(),
+        ];
         for c in &mut self.copiers {
             c.drain_after = Some(c.runs);
         }

@@ -62,8 +62,15 @@ pub enum NodeRef {
     /// Every node (only for `restart` and `resume`).
     All,
     /// The group coordinator of the scenario's consumer group when the step fires: the
-    /// leader of the group's `__consumer_offsets` partition (the deterministic run only).
+    /// leader of the group's `__consumer_offsets` partition. The deterministic run knows
+    /// its consumer's group; a real-time run asks FindCoordinator for the group its
+    /// companion names (`sim conform`'s `# conform: member` lines).
     Coordinator,
+    /// The transaction coordinator of the run's transactional workload when the step
+    /// fires: the leader of its transactional id's `__transaction_state` partition, as
+    /// FindCoordinator (key type 1, KIP-98) answers. Only a real-time run with a
+    /// transactional companion (`# conform: copy`) has one.
+    TxnCoordinator,
 }
 
 /// A cluster event an `on` trigger waits for.
@@ -290,7 +297,10 @@ impl Scenario {
     pub fn validate(&self, brokers: usize) -> Result<(), ScenarioError> {
         for step in &self.steps {
             check_step(step, brokers).map_err(|reason| ScenarioError::new(step.line, reason))?;
-            if self.consumer.is_none() && step.action.needs_consumer() {
+            // `coordinator` without a consumer line is for a real-time run's companion (a
+            // conformance scenario's group members); the deterministic run refuses it
+            // before it starts (`experiment::run`).
+            if self.consumer.is_none() && step.action == Action::RestartConsumer {
                 return Err(ScenarioError::new(
                     step.line,
                     format!(
@@ -387,8 +397,8 @@ fn check_step(step: &Step, brokers: usize) -> Result<(), String> {
 pub(crate) fn check_target(keyword: &str, node: &NodeRef) -> Result<(), String> {
     let brings_back = matches!(keyword, "restart" | "resume");
     match node {
-        NodeRef::Coordinator if brings_back => Err(format!(
-            "'coordinator' cannot be {}; name a node id or all",
+        NodeRef::Coordinator | NodeRef::TxnCoordinator if brings_back => Err(format!(
+            "'{node}' cannot be {}; name a node id or all",
             past_tense(keyword)
         )),
         NodeRef::Controller if brings_back => Err(format!(
@@ -458,6 +468,29 @@ impl Action {
         }
     }
 
+    /// The same action on another node.
+    pub fn with_node(&self, node: NodeRef) -> Action {
+        let mut a = self.clone();
+        if let Some(n) = a.node_mut() {
+            *n = node;
+        }
+        a
+    }
+
+    /// The node the action strikes or brings back.
+    pub fn node(&self) -> Option<&NodeRef> {
+        match self {
+            Action::Stop(n)
+            | Action::Kill(n)
+            | Action::Crash(n)
+            | Action::Restart(n)
+            | Action::Pause(n)
+            | Action::Resume(n)
+            | Action::Isolate(n) => Some(n),
+            _ => None,
+        }
+    }
+
     /// The node the action strikes or brings back, to resolve a role in place.
     pub fn node_mut(&mut self) -> Option<&mut NodeRef> {
         match self {
@@ -519,6 +552,7 @@ impl fmt::Display for NodeRef {
             NodeRef::Controller => f.write_str("controller"),
             NodeRef::All => f.write_str("all"),
             NodeRef::Coordinator => f.write_str("coordinator"),
+            NodeRef::TxnCoordinator => f.write_str("txn-coordinator"),
         }
     }
 }

@@ -4,7 +4,9 @@ AdminClient creates a topic with 8 partitions and RF 3, an idempotent acks=all p
 writes numbered records, a consumer group reads every one back exactly once and commits,
 and a second consumer of the same group then finds nothing left to read. A transactional
 producer commits one transaction and aborts another; a read_committed consumer reads exactly
-the committed records; a second producer with the same transactional.id fences the first.
+the committed records; a second producer with the same transactional.id fences the first. A read-process-write step sends
+the consumer's position to a transaction (send_offsets_to_transaction): the group's offset
+moves when it commits and not when it aborts.
 
 Usage: python3 confluent_kafka_check.py BOOTSTRAP_SERVERS
 """
@@ -102,7 +104,7 @@ def main(bootstrap):
         configs = f.result(timeout=30)
         assert configs["min.insync.replicas"].value == "3", configs
     transactions(admin, bootstrap)
-    print(f"confluent-kafka: {RECORDS} records produced (idempotent, acks=all), consumed exactly once by a group, offsets committed; transactions committed, aborted and fenced")
+    print(f"confluent-kafka: {RECORDS} records produced (idempotent, acks=all), consumed exactly once by a group, offsets committed; transactions committed, aborted and fenced; send_offsets_to_transaction moved the group's offset at the commit and not at the abort")
 
 
 def read_committed(bootstrap, topic, want):
@@ -172,6 +174,75 @@ def transactions(admin, bootstrap):
     second.commit_transaction(30)
     got = read_committed(bootstrap, topic, 5)
     assert got == [f"committed-{i}" for i in range(5)], got
+    read_process_write(admin, bootstrap, topic)
+
+
+def group_offset(admin, group, tp):
+    """The group's committed offset of `tp` (require_stable, KIP-447), None if none by the
+    deadline. commit_transaction returns once the decision is written, before the markers:
+    while the group coordinator holds the transaction's offsets pending it answers
+    UNSTABLE_OFFSET_COMMIT, and this asks again (Apache Kafka has the same race)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            result = admin.list_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(group, [tp])], require_stable=True)[group].result(timeout=30)
+            got = [p for p in result.topic_partitions if p.error is None and p.offset >= 0]
+            if got:
+                return got[0].offset
+        except KafkaException as e:
+            if e.args[0].code() != KafkaError.UNSTABLE_OFFSET_COMMIT:
+                raise
+        time.sleep(0.1)
+    return None
+
+
+def read_process_write(admin, bootstrap, topic):
+    """One read-process-write step committed, one aborted: a group consumer reads the
+    committed records, a transactional producer writes one record per record read and sends
+    the consumer's position to the transaction (send_offsets_to_transaction: AddOffsetsToTxn,
+    then TxnOffsetCommit to the group coordinator). The group's offset moves at the commit
+    and stays at the abort."""
+    from confluent_kafka import TopicPartition
+    group = "py-confluent-txn-group"
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "isolation.level": "read_committed",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+    })
+    consumer.subscribe([topic])
+    read = []
+    deadline = time.time() + 30
+    while len(read) < 5 and time.time() < deadline:
+        msg = consumer.poll(0.2)
+        if msg is not None:
+            if msg.error():
+                raise RuntimeError(msg.error())
+            read.append(msg.value().decode())
+    assert read == [f"committed-{i}" for i in range(5)], read
+    tp = TopicPartition(topic, 0)
+    position = consumer.position([tp])[0].offset
+    producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": "py-confluent-txn-rpw"})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    for v in read:
+        producer.produce(topic, value=f"processed-{v}".encode(), partition=0)
+    producer.send_offsets_to_transaction(consumer.position([tp]), consumer.consumer_group_metadata(), 30)
+    producer.commit_transaction(30)
+    after_commit = group_offset(admin, group, tp)
+    assert after_commit == position, f"after the commit the group's offset is {after_commit}, want {position}"
+
+    producer.begin_transaction()
+    producer.produce(topic, value=b"processed-aborted", partition=0)
+    producer.send_offsets_to_transaction([TopicPartition(topic, 0, position + 1)],
+                                         consumer.consumer_group_metadata(), 30)
+    producer.abort_transaction(30)
+    after_abort = group_offset(admin, group, tp)
+    assert after_abort == position, f"after the abort the group's offset is {after_abort}, want it still {position}"
+    consumer.close()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 //! default, validation and doc are defined once in [`controller::config_def`]; this is
 //! where the broker keeps the values it acts on, and reads a topic's overrides over them.
 
+use crate::group::consumer::config::{ConsumerGroupConfig, ConsumerGroupConfigError};
 use controller::config_def::{self as def, ConfigKey, ConfigSource, ConfigValue, TopicOverrides};
 use std::collections::BTreeMap;
 
@@ -57,6 +58,13 @@ pub struct BrokerConfig {
     /// `auto.create.topics.enable` (true): Metadata for an unknown topic creates it with
     /// `num.partitions` and `default.replication.factor`.
     pub auto_create_topics_enable: bool,
+    /// `transaction.partition.verification.enable` (true): a leader verifies with the
+    /// transaction coordinator a transactional batch that would open a transaction at a
+    /// partition (KIP-890, `crate::transaction::verification`).
+    pub transaction_partition_verification_enable: bool,
+    /// KIP-848's `group.consumer.*` settings, checked together by
+    /// [`validate`](Self::validate).
+    pub consumer_group: ConsumerGroupConfig,
     /// `unclean.leader.election.enable` (false), mirrored from the controller's setting
     /// so DescribeConfigs can report the default.
     pub unclean_leader_election_enable: bool,
@@ -111,6 +119,8 @@ impl BrokerConfig {
             advertised_listeners: BTreeMap::new(),
             socket_request_max_bytes: 104_857_600,
             auto_create_topics_enable: true,
+            transaction_partition_verification_enable: true,
+            consumer_group: ConsumerGroupConfig::default(),
             unclean_leader_election_enable: false,
             eligible_leader_replicas_enabled: true,
         }
@@ -123,6 +133,7 @@ impl BrokerConfig {
         let size = || value.as_usize().unwrap_or_default();
         let flag = || value.as_bool().unwrap_or_default();
         let number = || value.as_i64().unwrap_or_default();
+        let int = || value.as_i32().unwrap_or_default();
         match key.name {
             def::MIN_INSYNC_REPLICAS => self.min_insync_replicas = value.as_usize().unwrap_or(1),
             def::UNCLEAN_LEADER_ELECTION_ENABLE => self.unclean_leader_election_enable = flag(),
@@ -138,6 +149,37 @@ impl BrokerConfig {
             def::BROKER_SESSION_TIMEOUT_MS => self.broker_session_timeout_ms = unsigned(),
             def::SOCKET_REQUEST_MAX_BYTES => self.socket_request_max_bytes = size(),
             def::AUTO_CREATE_TOPICS_ENABLE => self.auto_create_topics_enable = flag(),
+            def::TRANSACTION_PARTITION_VERIFICATION_ENABLE => {
+                self.transaction_partition_verification_enable = flag()
+            }
+            def::GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS => {
+                self.consumer_group.heartbeat_interval_ms = int()
+            }
+            def::GROUP_CONSUMER_MIN_HEARTBEAT_INTERVAL_MS => {
+                self.consumer_group.min_heartbeat_interval_ms = int()
+            }
+            def::GROUP_CONSUMER_MAX_HEARTBEAT_INTERVAL_MS => {
+                self.consumer_group.max_heartbeat_interval_ms = int()
+            }
+            def::GROUP_CONSUMER_SESSION_TIMEOUT_MS => {
+                self.consumer_group.session_timeout_ms = int()
+            }
+            def::GROUP_CONSUMER_MIN_SESSION_TIMEOUT_MS => {
+                self.consumer_group.min_session_timeout_ms = int()
+            }
+            def::GROUP_CONSUMER_MAX_SESSION_TIMEOUT_MS => {
+                self.consumer_group.max_session_timeout_ms = int()
+            }
+            def::GROUP_CONSUMER_ASSIGNORS => {
+                // The registry's validator admitted only built-in names, at least one.
+                let entries = match value {
+                    ConfigValue::List(entries) => entries.as_slice(),
+                    _ => &[],
+                };
+                if self.consumer_group.set_assignors(entries).is_err() {
+                    return false;
+                }
+            }
             def::LOG_RETENTION_BYTES => self.log_retention_bytes = number(),
             def::LOG_RETENTION_MS => self.log_retention_ms = number(),
             def::LOG_SEGMENT_BYTES => self.log_segment_bytes = size(),
@@ -149,6 +191,12 @@ impl BrokerConfig {
             _ => return false,
         }
         true
+    }
+
+    /// The checks across settings, once all are set: Kafka refuses to start a broker whose
+    /// `group.consumer.*` settings do not go together (`GroupCoordinatorConfig`).
+    pub fn validate(&self) -> Result<(), ConsumerGroupConfigError> {
+        self.consumer_group.validate()
     }
 
     /// The broker's value of a broker config, as DescribeConfigs reports it; `None` for
@@ -167,6 +215,28 @@ impl BrokerConfig {
             def::BROKER_SESSION_TIMEOUT_MS => self.broker_session_timeout_ms.to_string(),
             def::SOCKET_REQUEST_MAX_BYTES => self.socket_request_max_bytes.to_string(),
             def::AUTO_CREATE_TOPICS_ENABLE => self.auto_create_topics_enable.to_string(),
+            def::TRANSACTION_PARTITION_VERIFICATION_ENABLE => {
+                self.transaction_partition_verification_enable.to_string()
+            }
+            def::GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS => {
+                self.consumer_group.heartbeat_interval_ms.to_string()
+            }
+            def::GROUP_CONSUMER_MIN_HEARTBEAT_INTERVAL_MS => {
+                self.consumer_group.min_heartbeat_interval_ms.to_string()
+            }
+            def::GROUP_CONSUMER_MAX_HEARTBEAT_INTERVAL_MS => {
+                self.consumer_group.max_heartbeat_interval_ms.to_string()
+            }
+            def::GROUP_CONSUMER_SESSION_TIMEOUT_MS => {
+                self.consumer_group.session_timeout_ms.to_string()
+            }
+            def::GROUP_CONSUMER_MIN_SESSION_TIMEOUT_MS => {
+                self.consumer_group.min_session_timeout_ms.to_string()
+            }
+            def::GROUP_CONSUMER_MAX_SESSION_TIMEOUT_MS => {
+                self.consumer_group.max_session_timeout_ms.to_string()
+            }
+            def::GROUP_CONSUMER_ASSIGNORS => self.consumer_group.assignors.join(","),
             def::LOG_RETENTION_BYTES => self.log_retention_bytes.to_string(),
             def::LOG_RETENTION_MS => self.log_retention_ms.to_string(),
             def::LOG_SEGMENT_BYTES => self.log_segment_bytes.to_string(),

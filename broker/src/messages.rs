@@ -30,6 +30,11 @@ pub enum PeerMessage {
     WriteTxnMarkers(crate::transaction::markers::WriteTxnMarkers),
     /// The leader's answer, once the markers are replicated.
     WriteTxnMarkersResponse(crate::transaction::markers::WriteTxnMarkersResult),
+    /// A partition leader asks a transaction coordinator whether partitions are in a
+    /// producer's ongoing transaction (AddPartitionsToTxn v4 with `verifyOnly`, KIP-890).
+    VerifyTxnPartitions(crate::transaction::verification::VerifyTxnPartitions),
+    /// The coordinator's answer: each partition's error.
+    VerifyTxnPartitionsResponse(crate::transaction::verification::VerifyTxnPartitionsResult),
 }
 
 impl PeerMessage {
@@ -48,6 +53,8 @@ impl PeerMessage {
             }
             PeerMessage::WriteTxnMarkers(m) => 64 + 40 * m.partitions.len(),
             PeerMessage::WriteTxnMarkersResponse(r) => 64 + 40 * r.results.len(),
+            PeerMessage::VerifyTxnPartitions(v) => 64 + 40 * v.partitions.len(),
+            PeerMessage::VerifyTxnPartitionsResponse(r) => 64 + 40 * r.results.len(),
         }
     }
 
@@ -61,14 +68,19 @@ impl PeerMessage {
             PeerMessage::FetchResponse(_) => PeerMessageKind::FetchResponse,
             PeerMessage::WriteTxnMarkers(_) => PeerMessageKind::WriteTxnMarkers,
             PeerMessage::WriteTxnMarkersResponse(_) => PeerMessageKind::WriteTxnMarkersResponse,
+            PeerMessage::VerifyTxnPartitions(_) => PeerMessageKind::VerifyTxnPartitions,
+            PeerMessage::VerifyTxnPartitionsResponse(_) => {
+                PeerMessageKind::VerifyTxnPartitionsResponse
+            }
         }
     }
 }
 
 /// The kinds of [`PeerMessage`]. Each travels on its own connection in Kafka: KRaft's
 /// traffic between controllers, the broker-to-controller channel
-/// (`NodeToControllerChannelManager`), one replica fetcher per leader, and the
-/// transaction coordinator's marker channel (`TransactionMarkerChannelManager`).
+/// (`NodeToControllerChannelManager`), one replica fetcher per leader, the
+/// transaction coordinator's marker channel (`TransactionMarkerChannelManager`) and a
+/// leader's verification channel (`AddPartitionsToTxnManager`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PeerMessageKind {
     Raft,
@@ -78,10 +90,12 @@ pub enum PeerMessageKind {
     FetchResponse,
     WriteTxnMarkers,
     WriteTxnMarkersResponse,
+    VerifyTxnPartitions,
+    VerifyTxnPartitionsResponse,
 }
 
 impl PeerMessageKind {
-    pub const ALL: [PeerMessageKind; 7] = [
+    pub const ALL: [PeerMessageKind; 9] = [
         PeerMessageKind::Raft,
         PeerMessageKind::ControllerRequest,
         PeerMessageKind::ControllerResponse,
@@ -89,6 +103,8 @@ impl PeerMessageKind {
         PeerMessageKind::FetchResponse,
         PeerMessageKind::WriteTxnMarkers,
         PeerMessageKind::WriteTxnMarkersResponse,
+        PeerMessageKind::VerifyTxnPartitions,
+        PeerMessageKind::VerifyTxnPartitionsResponse,
     ];
 
     /// A short name for traces.
@@ -101,13 +117,17 @@ impl PeerMessageKind {
             PeerMessageKind::FetchResponse => "fetch-response",
             PeerMessageKind::WriteTxnMarkers => "write-txn-markers",
             PeerMessageKind::WriteTxnMarkersResponse => "write-txn-markers-response",
+            PeerMessageKind::VerifyTxnPartitions => "verify-txn-partitions",
+            PeerMessageKind::VerifyTxnPartitionsResponse => "verify-txn-partitions-response",
         }
     }
 
     /// Whether the sender sends this again when no answer comes, so that the receiver may
     /// see it twice: raft re-sends its messages, the controller channel re-sends a request
     /// after `request.timeout.ms`, a replica fetcher fetches again, a transaction
-    /// coordinator sends unanswered markers again. Answers are never re-sent.
+    /// coordinator sends unanswered markers again. Answers are never re-sent, nor is a
+    /// verification: an unanswered one fails the produce it holds, which the client retries
+    /// (`AddPartitionsToTxnManager` reports NETWORK_EXCEPTION).
     pub fn is_retried(self) -> bool {
         matches!(
             self,
@@ -296,6 +316,12 @@ pub struct ProduceRequest {
     pub acks: i16,
     pub timeout_ms: u64,
     pub partitions: Vec<ProducePartition>,
+    /// The producer's `transactional.id` (v3+), whose coordinator a leader asks to verify
+    /// a transactional batch (KIP-890).
+    pub transactional_id: Option<String>,
+    /// The request's version: which error a failed verification answers with
+    /// (`KafkaApis.handleProduceRequest`'s `TransactionSupportedOperation`).
+    pub version: i16,
 }
 
 #[derive(Clone, Debug)]

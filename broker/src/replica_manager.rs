@@ -30,6 +30,7 @@ use crate::purgatory::{
 use crate::replica_fetcher::ReplicaFetcherManager;
 use crate::transaction::routing::TransactionRouting;
 use crate::transaction::state_topic::{self, TRANSACTION_STATE_TOPIC};
+use crate::transaction::verification::ProduceVerification;
 use controller::{
     AlterPartitionRequest, BrokerId, ControllerRequest, ControllerResponse, ErrorCode, ImageChange,
     MetadataImage, PartitionKey, NO_LEADER,
@@ -170,6 +171,8 @@ impl ReplicaManager {
             config.broker_session_timeout_ms,
         )
         .with_heartbeat_phase_ms(config.heartbeat_phase_ms);
+        let mut groups = GroupCoordinator::new(offsets_topic::DEFAULT_NUM_PARTITIONS);
+        groups.set_consumer_group_config(config.consumer_group.clone());
         Self {
             config,
             lifecycle,
@@ -180,7 +183,7 @@ impl ReplicaManager {
             delayed_produce: ProducePurgatory::default(),
             delayed_fetch: FetchPurgatory::default(),
             producer_ids: ProducerIdManager::default(),
-            groups: GroupCoordinator::new(offsets_topic::DEFAULT_NUM_PARTITIONS),
+            groups,
             pending_appends: BTreeMap::new(),
             next_append_id: 0,
             appended: Vec::new(),
@@ -297,6 +300,7 @@ impl ReplicaManager {
         self.resend_isr_changes(image);
         self.send_fetches();
         self.expire_purgatories();
+        self.expire_verifications(image);
         self.groups.tick(now);
         self.transactions.coordinator.tick(now);
         let flush_ms = self
@@ -810,6 +814,19 @@ impl ReplicaManager {
                 .push((token, ClientResponse::Produce(answers)));
             return;
         }
+        self.produce_verified(token, req, image);
+    }
+
+    /// Appends a produce's batches as each partition's leader, those its transaction
+    /// verification refused answered with their error (`ReplicaManager.appendRecords`
+    /// after `handleProduceAppend`'s verification); acks=all answers wait for the HW.
+    pub(crate) fn append_produce(
+        &mut self,
+        token: ClientToken,
+        req: ProduceRequest,
+        verified: ProduceVerification,
+        image: &MetadataImage,
+    ) {
         let mut answers = Vec::with_capacity(req.partitions.len());
         let mut waiting = false;
         let mut appended = false;
@@ -821,15 +838,21 @@ impl ReplicaManager {
                 base_offset: -1,
                 last_offset: -1,
             };
-            let result = Self::key_of(image, &part.topic, part.partition).and_then(|key| {
-                let p = self
-                    .partitions
-                    .get_mut(&key)
-                    .ok_or(ErrorCode::NotLeaderOrFollower)?;
-                p.append_as_leader(part.records, req.acks)
-                    .map(|info| (key, info))
-                    .map_err(|e| e.error_code())
-            });
+            let name = (part.topic, part.partition);
+            let refused = verified.errors.get(&name).copied();
+            let verification = verified.for_partition(&name);
+            let result = match refused {
+                Some(code) => Err(code),
+                None => Self::key_of(image, &name.0, name.1).and_then(|key| {
+                    let p = self
+                        .partitions
+                        .get_mut(&key)
+                        .ok_or(ErrorCode::NotLeaderOrFollower)?;
+                    p.append_as_leader_verified(part.records, req.acks, verification)
+                        .map(|info| (key, info))
+                        .map_err(|e| e.error_code())
+                }),
+            };
             if let Err(code) = result {
                 if marks_failed_produce(code) {
                     self.failed_produce_requests += 1;
@@ -1046,6 +1069,12 @@ impl ReplicaManager {
             PeerMessage::FetchResponse(resp) => self.on_fetch_response(from, resp),
             PeerMessage::WriteTxnMarkers(req) => self.write_txn_markers(from, req, image),
             PeerMessage::WriteTxnMarkersResponse(result) => self.on_markers_written(result),
+            PeerMessage::VerifyTxnPartitions(question) => {
+                self.verify_txn_partitions(from, question, image)
+            }
+            PeerMessage::VerifyTxnPartitionsResponse(answer) => {
+                self.on_txn_partitions_verified(answer, image)
+            }
             PeerMessage::ControllerResponse {
                 request_id,
                 response,

@@ -102,6 +102,9 @@ pub enum Validator {
     AtLeast(i64),
     Between(i64, i64),
     OneOf(&'static [&'static str]),
+    /// A LIST whose entries each name one of these, and at least one (kraftsim's check of
+    /// `group.consumer.assignors`, whose entries Kafka loads as classes).
+    ListOf(&'static [&'static str]),
 }
 
 /// Whose setting it is.
@@ -195,6 +198,22 @@ impl ConfigKey {
             (Validator::Between(_, max), ConfigValue::Number(n)) if *n > max => {
                 Err(invalid(format!("Value must be no more than {max}")))
             }
+            (Validator::ListOf(_), ConfigValue::List(entries)) if entries.is_empty() => {
+                Err(invalid("The list must name at least one entry".into()))
+            }
+            (Validator::ListOf(valid), ConfigValue::List(entries))
+                if entries.iter().any(|e| !valid.contains(&e.as_str())) =>
+            {
+                let unknown = entries
+                    .iter()
+                    .find(|e| !valid.contains(&e.as_str()))
+                    .cloned()
+                    .unwrap_or_default();
+                Err(invalid(format!(
+                    "Class {unknown} cannot be found (supported: {})",
+                    valid.join(", ")
+                )))
+            }
             (Validator::OneOf(valid), ConfigValue::String(s)) if !valid.contains(&s.as_str()) => {
                 Err(invalid(format!(
                     "String must be one of: {}",
@@ -217,7 +236,7 @@ impl ConfigKey {
             Validator::Any => String::new(),
             Validator::AtLeast(min) => format!("[{min},...]"),
             Validator::Between(min, max) => format!("[{min},...,{max}]"),
-            Validator::OneOf(valid) => format!("[{}]", valid.join(", ")),
+            Validator::OneOf(valid) | Validator::ListOf(valid) => format!("[{}]", valid.join(", ")),
         }
     }
 }
@@ -347,6 +366,24 @@ pub const BROKER_HEARTBEAT_INTERVAL_MS: &str = "broker.heartbeat.interval.ms";
 pub const BROKER_SESSION_TIMEOUT_MS: &str = "broker.session.timeout.ms";
 pub const SOCKET_REQUEST_MAX_BYTES: &str = "socket.request.max.bytes";
 pub const AUTO_CREATE_TOPICS_ENABLE: &str = "auto.create.topics.enable";
+pub const GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS: &str = "group.consumer.heartbeat.interval.ms";
+pub const GROUP_CONSUMER_MIN_HEARTBEAT_INTERVAL_MS: &str =
+    "group.consumer.min.heartbeat.interval.ms";
+pub const GROUP_CONSUMER_MAX_HEARTBEAT_INTERVAL_MS: &str =
+    "group.consumer.max.heartbeat.interval.ms";
+pub const GROUP_CONSUMER_SESSION_TIMEOUT_MS: &str = "group.consumer.session.timeout.ms";
+pub const GROUP_CONSUMER_MIN_SESSION_TIMEOUT_MS: &str = "group.consumer.min.session.timeout.ms";
+pub const GROUP_CONSUMER_MAX_SESSION_TIMEOUT_MS: &str = "group.consumer.max.session.timeout.ms";
+pub const GROUP_CONSUMER_ASSIGNORS: &str = "group.consumer.assignors";
+/// What `group.consumer.assignors` takes: Kafka 4's built-in assignors by name or class.
+pub const GROUP_CONSUMER_ASSIGNOR_NAMES: &[&str] = &[
+    "uniform",
+    "range",
+    "org.apache.kafka.coordinator.group.assignor.UniformAssignor",
+    "org.apache.kafka.coordinator.group.assignor.RangeAssignor",
+];
+pub const TRANSACTION_PARTITION_VERIFICATION_ENABLE: &str =
+    "transaction.partition.verification.enable";
 pub const NUM_PARTITIONS: &str = "num.partitions";
 pub const DEFAULT_REPLICATION_FACTOR: &str = "default.replication.factor";
 pub const AUTO_LEADER_REBALANCE_ENABLE: &str = "auto.leader.rebalance.enable";
@@ -583,6 +620,71 @@ pub const CONFIGS: &[ConfigKey] = &[
         Some("true"),
         Validator::Any,
         "Metadata for an unknown topic creates it with num.partitions and default.replication.factor.",
+    ),
+    // --- KIP-848 consumer groups (Kafka's `GroupCoordinatorConfig`) ---
+    kafka(
+        GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS,
+        BROKER,
+        ConfigType::Int,
+        Some("5000"),
+        Validator::AtLeast(1),
+        "The heartbeat interval given to the members of a consumer group (KIP-848); between group.consumer.min and max.heartbeat.interval.ms, below group.consumer.session.timeout.ms.",
+    ),
+    kafka(
+        GROUP_CONSUMER_MIN_HEARTBEAT_INTERVAL_MS,
+        BROKER,
+        ConfigType::Int,
+        Some("5000"),
+        Validator::AtLeast(1),
+        "The minimum heartbeat interval for registered consumers (KIP-848).",
+    ),
+    kafka(
+        GROUP_CONSUMER_MAX_HEARTBEAT_INTERVAL_MS,
+        BROKER,
+        ConfigType::Int,
+        Some("15000"),
+        Validator::AtLeast(1),
+        "The maximum heartbeat interval for registered consumers (KIP-848).",
+    ),
+    kafka(
+        GROUP_CONSUMER_SESSION_TIMEOUT_MS,
+        BROKER,
+        ConfigType::Int,
+        Some("45000"),
+        Validator::AtLeast(1),
+        "The timeout to detect client failures when using the consumer group protocol: a silent member is fenced and its partitions reassigned (KIP-848).",
+    ),
+    kafka(
+        GROUP_CONSUMER_MIN_SESSION_TIMEOUT_MS,
+        BROKER,
+        ConfigType::Int,
+        Some("45000"),
+        Validator::AtLeast(1),
+        "The minimum allowed session timeout for registered consumers (KIP-848).",
+    ),
+    kafka(
+        GROUP_CONSUMER_MAX_SESSION_TIMEOUT_MS,
+        BROKER,
+        ConfigType::Int,
+        Some("60000"),
+        Validator::AtLeast(1),
+        "The maximum allowed session timeout for registered consumers (KIP-848).",
+    ),
+    kafka(
+        GROUP_CONSUMER_ASSIGNORS,
+        BROKER,
+        ConfigType::List,
+        Some("uniform,range"),
+        Validator::ListOf(GROUP_CONSUMER_ASSIGNOR_NAMES),
+        "The server side assignors, by name or class; the first is the default when a member names none, another is UNSUPPORTED_ASSIGNOR (KIP-848; kraftsim has uniform and range).",
+    ),
+    kafka(
+        TRANSACTION_PARTITION_VERIFICATION_ENABLE,
+        BROKER,
+        ConfigType::Boolean,
+        Some("true"),
+        Validator::Any,
+        "A partition leader asks the transaction coordinator (AddPartitionsToTxn v4, verifyOnly) whether the partition is in the producer's ongoing transaction before a transactional batch may open one there; INVALID_TXN_STATE if not (KIP-890, TransactionLogConfig).",
     ),
     kafka(
         NUM_PARTITIONS,

@@ -86,6 +86,13 @@ pub enum ErrorCode {
     ProducerFenced = 90,
     /// DescribeTransactions for an id the coordinator does not know.
     TransactionalIdNotFound = 105,
+    /// An inter-broker request went unanswered (disconnected or timed out); a partition
+    /// leader's transaction verification maps it to NOT_ENOUGH_REPLICAS for the producer
+    /// (`AddPartitionsToTxnManager`, KIP-890).
+    NetworkException = 13,
+    /// KIP-890: the transaction cannot go on and must be aborted; a transaction
+    /// coordinator's answer to a verification of a partition not in the transaction.
+    TransactionAbortable = 120,
 }
 
 impl ErrorCode {
@@ -95,7 +102,7 @@ impl ErrorCode {
     }
 
     /// Every code kraftsim knows, for reading one off the wire.
-    pub const ALL: [ErrorCode; 59] = {
+    pub const ALL: [ErrorCode; 61] = {
         use ErrorCode::*;
         [
             None,
@@ -157,6 +164,8 @@ impl ErrorCode {
             TransactionCoordinatorFenced,
             ProducerFenced,
             TransactionalIdNotFound,
+            NetworkException,
+            TransactionAbortable,
         ]
     };
 
@@ -228,6 +237,8 @@ impl ErrorCode {
             TransactionCoordinatorFenced => "TRANSACTION_COORDINATOR_FENCED",
             ProducerFenced => "PRODUCER_FENCED",
             TransactionalIdNotFound => "TRANSACTIONAL_ID_NOT_FOUND",
+            NetworkException => "NETWORK_EXCEPTION",
+            TransactionAbortable => "TRANSACTION_ABORTABLE",
         }
     }
 
@@ -252,6 +263,7 @@ impl ErrorCode {
                 | NotCoordinator
                 | KafkaStorageError
                 | ConcurrentTransactions
+                | NetworkException
         )
     }
 }

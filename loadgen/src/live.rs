@@ -416,6 +416,24 @@ pub async fn run_perf_producer_with(
 /// right after a load the HW trails the log end by a fetch round.
 const SETTLE_MS: u64 = 1_000;
 
+/// The number the perf producer gave a record: its value in decimal when the value is all
+/// ASCII digits (`--payload-monotonic`), else the value's first 8 bytes, big-endian
+/// (`stamp_record_ids`; a shorter value reads as if padded with zeros). The two cannot be
+/// mistaken: a stamped number below 2^56 starts with a zero byte, not a digit.
+pub fn record_number(value: &[u8]) -> u64 {
+    let decimal = !value.is_empty() && value.len() <= 20 && value.iter().all(u8::is_ascii_digit);
+    if let Some(n) = decimal
+        .then(|| std::str::from_utf8(value).ok()?.parse().ok())
+        .flatten()
+    {
+        return n;
+    }
+    let mut id = [0u8; 8];
+    let n = value.len().min(8);
+    id[..n].copy_from_slice(&value[..n]);
+    u64::from_be_bytes(id)
+}
+
 /// Reads every partition of `topic` from the beginning up to its high watermark, once the
 /// high watermarks have stopped moving (a verdict's read-back): (partition, offset, first
 /// 8 bytes of the value as a number).
@@ -439,12 +457,8 @@ pub async fn read_all(
             still_since = now;
         }
         for r in consumer.take_records() {
-            let mut id = [0u8; 8];
-            if let Some(v) = &r.value {
-                let n = v.len().min(8);
-                id[..n].copy_from_slice(&v[..n]);
-            }
-            out.push((r.partition, r.offset, u64::from_be_bytes(id)));
+            let id = record_number(r.value.as_deref().unwrap_or_default());
+            out.push((r.partition, r.offset, id));
         }
         let settled = now.saturating_sub(still_since) >= SETTLE_MS;
         if (consumer.is_caught_up() && settled) || now.saturating_sub(start) > max_ms {
@@ -458,5 +472,30 @@ pub async fn read_all(
         consumer.poll(now);
         driver.pump(&mut consumer).await;
         driver.wait(&mut consumer, 100).await;
+    }
+}
+
+#[cfg(test)]
+mod record_number_tests {
+    use super::record_number;
+
+    #[test]
+    fn a_record_number_reads_from_decimal_text_or_a_binary_stamp() {
+        assert_eq!(record_number(b"4711"), 4711);
+        assert_eq!(record_number(b"0"), 0);
+        let mut stamped = vec![0u8; 16];
+        stamped[..8].copy_from_slice(&4711u64.to_be_bytes());
+        assert_eq!(record_number(&stamped), 4711);
+        assert_eq!(
+            record_number(&[0x12, 0x34]),
+            0x1234 << 48,
+            "short: zero padded"
+        );
+        assert_eq!(record_number(b""), 0);
+        assert_eq!(
+            record_number(b"99999999999999999999999"),
+            u64::from_be_bytes(*b"99999999"),
+            "too long for a number: read as a stamp"
+        );
     }
 }

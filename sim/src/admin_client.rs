@@ -25,6 +25,8 @@
 //! | brokers, leaders, ISRs | Metadata (3) | a KRaft broker lists only *unfenced* brokers |
 //! | the same plus ELR | DescribeTopicPartitions (75) | KIP-966; paged with a cursor |
 //! | the active controller | DescribeQuorum (55) | forwarded to the controller (KIP-595, KIP-919) |
+//! | a group's or a transactional id's coordinator | FindCoordinator (10) | key type 0 or 1; v4+ batches keys (KIP-699) |
+//! | a topic's committed records | Metadata, then Fetch (1) at `read_committed` | [`read_committed`] |
 //!
 //! In KRaft mode Metadata's `controller_id` is *not* the active controller: a broker names
 //! a random live broker there, so that admin requests meant for the controller reach a
@@ -63,8 +65,8 @@ use kafka_protocol::messages::{
     metadata_request::MetadataRequestTopic,
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, CreateTopicsRequest, CreateTopicsResponse,
     DescribeQuorumRequest, DescribeQuorumResponse, DescribeTopicPartitionsRequest,
-    DescribeTopicPartitionsResponse, MetadataRequest, MetadataResponse, RequestHeader,
-    ResponseHeader, TopicName,
+    DescribeTopicPartitionsResponse, FindCoordinatorRequest, FindCoordinatorResponse,
+    MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, Message, Request, StrBytes};
 use std::collections::BTreeMap;
@@ -165,6 +167,15 @@ fn error_description(code: i16) -> String {
         Some(e) if e.is_retriable() => format!("{} (retriable)", error_name(e.code())),
         Some(e) => error_name(e.code()),
     }
+}
+
+/// What a coordinator coordinates: FindCoordinator's `key_type` (KIP-98 added 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoordinatorKind {
+    /// A consumer group's (`CoordinatorType.GROUP`).
+    Group = 0,
+    /// A transactional id's (`CoordinatorType.TRANSACTION`).
+    Transaction = 1,
 }
 
 /// A topic to create.
@@ -342,6 +353,52 @@ impl AdminClient {
         })
     }
 
+    /// The node coordinating `key` (`FindCoordinator`): a consumer group's for
+    /// [`CoordinatorKind::Group`], a transactional id's for [`CoordinatorKind::Transaction`].
+    /// Kafka answers `COORDINATOR_NOT_AVAILABLE` while the coordinator's partition has no
+    /// leader (as after its node was killed), which comes back as [`AdminError::Kafka`].
+    pub fn find_coordinator(
+        &self,
+        kind: CoordinatorKind,
+        key: &str,
+    ) -> Result<BrokerId, AdminError> {
+        self.ask("FindCoordinator", |c| {
+            let ours = FindCoordinatorRequest::VERSIONS;
+            let version = c.version_of(ApiKey::FindCoordinator, ours, ours.max)?;
+            let keyed = StrBytes::from_string(key.to_string());
+            let mut request = FindCoordinatorRequest::default().with_key_type(kind as i8);
+            // KIP-699: from v4 the request carries a list of keys, the answer a list of
+            // coordinators; before, one key and the coordinator at the top level.
+            request = if version >= 4 {
+                request.with_coordinator_keys(vec![keyed])
+            } else {
+                request.with_key(keyed)
+            };
+            let response: FindCoordinatorResponse =
+                c.call_at(&request, ApiKey::FindCoordinator, version)?;
+            let (error, message, node) = match response.coordinators.first() {
+                Some(found) if version >= 4 => {
+                    (found.error_code, found.error_message.clone(), found.node_id)
+                }
+                None if version >= 4 => {
+                    return Err(c.protocol("FindCoordinator: no coordinator in the answer".into()))
+                }
+                _ => (
+                    response.error_code,
+                    response.error_message.clone(),
+                    response.node_id,
+                ),
+            };
+            if error != 0 {
+                return Err(AdminError::kafka(error, message.as_ref()));
+            }
+            if node.0 < 0 {
+                return Err(c.protocol(format!("FindCoordinator: node id {}", node.0)));
+            }
+            Ok(node.0)
+        })
+    }
+
     /// The metadata quorum as its leader sees it; `None` when the server does not offer
     /// DescribeQuorum.
     pub fn describe_quorum(&self) -> Result<Option<QuorumInfo>, AdminError> {
@@ -470,6 +527,38 @@ impl Connection {
             self.versions.get(&(api as i16)).copied(),
         )
         .is_some()
+    }
+
+    /// The highest version of `api` both sides speak, at most `at_most`.
+    fn version_of(
+        &self,
+        api: ApiKey,
+        ours: kafka_protocol::protocol::VersionRange,
+        at_most: i16,
+    ) -> Result<i16, AdminError> {
+        pick_version(
+            (ours.min, ours.max.min(at_most)),
+            self.versions.get(&(api as i16)).copied(),
+        )
+        .ok_or_else(|| AdminError::UnsupportedApi {
+            server: self.server.clone(),
+            api,
+            ours_min: ours.min,
+            ours_max: ours.max.min(at_most),
+        })
+    }
+
+    /// Sends `request` at `version` (from [`Connection::version_of`]) and decodes the answer.
+    fn call_at<R: Request>(
+        &mut self,
+        request: &R,
+        api: ApiKey,
+        version: i16,
+    ) -> Result<R::Response, AdminError> {
+        debug_assert_eq!(R::KEY, api as i16, "the request type names its api key");
+        let mut body = self.round_trip(api, version, request)?;
+        R::Response::decode(&mut body, version)
+            .map_err(|e| self.protocol(format!("{api:?} v{version} answer: {e}")))
     }
 
     /// Sends `request` at the highest version both sides speak and decodes the answer.
@@ -837,5 +926,6 @@ fn read_frame(stream: &mut impl Read) -> Result<Bytes, FrameRead> {
     Ok(Bytes::from(body))
 }
 
+pub mod read_committed;
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,9 @@ pub enum ConfigError {
     Registry(#[from] config_def::ConfigError),
     #[error("config '{0}' must be written key=value")]
     Malformed(String),
+    /// Settings each valid that do not go together (Kafka's `GroupCoordinatorConfig`).
+    #[error(transparent)]
+    Inconsistent(#[from] broker::group::consumer::config::ConsumerGroupConfigError),
 }
 
 /// Splits `key=value`.
@@ -46,6 +49,20 @@ pub fn apply(
         kept_by_broker || kept_by_controller || def.support == Support::AcceptedOnly,
         "{key}: an enforced setting that neither half keeps"
     );
+    Ok(())
+}
+
+/// Applies every setting to a node's two halves, then checks the ones that must go
+/// together: what a broker checks when it starts.
+pub fn apply_all<'a>(
+    settings: impl IntoIterator<Item = (&'a String, &'a String)>,
+    broker: &mut BrokerConfig,
+    controller: &mut ControllerConfig,
+) -> Result<(), ConfigError> {
+    for (key, value) in settings {
+        apply(key, value, broker, controller)?;
+    }
+    broker.validate()?;
     Ok(())
 }
 
@@ -91,6 +108,71 @@ mod tests {
         ));
         assert_eq!(apply("min.insync.replicas", "2", &mut b, &mut c), Ok(()));
         assert_eq!((b.min_insync_replicas, c.min_insync_replicas), (2, 2));
+    }
+
+    #[test]
+    fn kip_848_settings_are_parsed_bounded_checked_together_and_applied() {
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let start = |list: &[(&str, &str)]| {
+            let mut b = BrokerConfig::new(1);
+            let mut c = ControllerConfig::new(1, vec![1]);
+            apply_all(pairs(list).iter().map(|(k, v)| (k, v)), &mut b, &mut c).map(|()| b)
+        };
+        let b = start(&[
+            ("group.consumer.heartbeat.interval.ms", "6000"),
+            ("group.consumer.session.timeout.ms", "50000"),
+            (
+                "group.consumer.assignors",
+                "org.apache.kafka.coordinator.group.assignor.RangeAssignor,uniform",
+            ),
+        ])
+        .expect("valid together");
+        assert_eq!(b.consumer_group.heartbeat_interval_ms, 6000);
+        assert_eq!(b.consumer_group.session_timeout_ms, 50_000);
+        assert_eq!(b.consumer_group.default_assignor(), "range");
+        assert_eq!(
+            b.value("group.consumer.assignors").as_deref(),
+            Some("range,uniform")
+        );
+        assert_eq!(
+            start(&[("group.consumer.heartbeat.interval.ms", "0")])
+                .expect_err("below its bound")
+                .to_string(),
+            "Invalid value 0 for configuration group.consumer.heartbeat.interval.ms: Value must be at least 1"
+        );
+        assert_eq!(
+            start(&[("group.consumer.heartbeat.interval.ms", "20000")])
+                .expect_err("above the max")
+                .to_string(),
+            "group.consumer.heartbeat.interval.ms must be less than or equal to group.consumer.max.heartbeat.interval.ms"
+        );
+        assert_eq!(
+            start(&[("group.consumer.session.timeout.ms", "30000")])
+                .expect_err("below the min")
+                .to_string(),
+            "group.consumer.session.timeout.ms must be greater than or equal to group.consumer.min.session.timeout.ms"
+        );
+        assert!(start(&[
+            ("group.consumer.min.session.timeout.ms", "1000"),
+            ("group.consumer.session.timeout.ms", "3000"),
+            ("group.consumer.min.heartbeat.interval.ms", "1000"),
+            ("group.consumer.heartbeat.interval.ms", "3000"),
+        ])
+        .expect_err("the interval must be below the timeout")
+        .to_string()
+        .ends_with("must be less than group.consumer.session.timeout.ms"));
+        let sticky = start(&[("group.consumer.assignors", "uniform,sticky")])
+            .expect_err("not a built-in")
+            .to_string();
+        assert!(
+            sticky.starts_with("Invalid value uniform,sticky for configuration group.consumer.assignors: Class sticky cannot be found"),
+            "{sticky}"
+        );
+        assert!(start(&[("group.consumer.assignors", "")]).is_err(), "none");
     }
 
     #[test]

@@ -160,7 +160,10 @@ impl ExploreConfig {
             let id = node(&mut rng);
             let fresh = !unavailable.contains(&id);
             let drawn = self.transactions_fault(&mut rng, unavailable.is_empty());
-            if matches!(drawn, Some(Action::Kill(NodeRef::Coordinator))) {
+            if matches!(
+                drawn,
+                Some(Action::Kill(NodeRef::Coordinator | NodeRef::TxnCoordinator))
+            ) {
                 down.insert(0);
             }
             let action = match drawn {
@@ -257,15 +260,16 @@ impl ExploreConfig {
 /// [`crate::properties`] keeps its generated plans within).
 impl ExploreConfig {
     /// With the transactions workload, a step may first be the processor's own faults:
-    /// a crash (`restart consumer`), or a kill of its group's coordinator (only while
-    /// every node is up: which node it is shows only when the step fires, so the plan
-    /// brings every node back with `restart all`). Without the workload it draws nothing,
-    /// so the default plans stay what they were.
+    /// a crash (`restart consumer`), or a kill of its group's coordinator or of its
+    /// transaction coordinator (only while every node is up: which node it is shows only
+    /// when the step fires, so the plan brings every node back with `restart all`).
+    /// Without the workload it draws nothing, so the default plans stay what they were.
     fn transactions_fault(&self, rng: &mut SimRng, all_up: bool) -> Option<Action> {
         self.processor.as_ref()?;
-        match rng.range(0, 5) {
+        match rng.range(0, 6) {
             0 => Some(Action::RestartConsumer),
             1 if all_up => Some(Action::Kill(NodeRef::Coordinator)),
+            2 if all_up => Some(Action::Kill(NodeRef::TxnCoordinator)),
             _ => None,
         }
     }
@@ -311,7 +315,9 @@ impl Availability {
             Action::Isolate(NodeRef::Controller) if unavailable.is_empty() => {
                 self.isolated.insert(0);
             }
-            Action::Kill(NodeRef::Coordinator) if unavailable.is_empty() => {
+            Action::Kill(NodeRef::Coordinator | NodeRef::TxnCoordinator)
+                if unavailable.is_empty() =>
+            {
                 self.down.insert(0);
             }
             Action::RestartConsumer => {}

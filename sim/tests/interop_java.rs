@@ -12,6 +12,9 @@
 //! Without Java or the oracle's classpath every test here fails, saying to run
 //! `bash oracle/fetch.sh`: a test that cannot run must not pass.
 
+#[path = "interop_support/fault_driver.rs"]
+mod fault_driver;
+
 use kraftsim::live::Cluster;
 use std::io::Read;
 use std::path::PathBuf;
@@ -97,19 +100,26 @@ impl Drop for Jvm {
     }
 }
 
+/// `java ... main_class`: a small JVM (256 MB heap, C1 only, serial GC) on the oracle's
+/// classpath.
+fn jvm(main_class: &str) -> Command {
+    let mut command = Command::new("java");
+    command.args([
+        "-Xmx256m",
+        "-XX:TieredStopAtLevel=1",
+        "-XX:+UseSerialGC",
+        "-XX:-UsePerfData",
+        "-cp",
+        classpath(),
+        main_class,
+    ]);
+    command
+}
+
 /// Runs `main_class args` in a small JVM; kills it after `deadline`.
 fn java(main_class: &str, args: &[&str], deadline: Duration) -> Run {
     let started = Instant::now();
-    let child = Command::new("java")
-        .args([
-            "-Xmx256m",
-            "-XX:TieredStopAtLevel=1",
-            "-XX:+UseSerialGC",
-            "-XX:-UsePerfData",
-            "-cp",
-            classpath(),
-            main_class,
-        ])
+    let child = jvm(main_class)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -297,6 +307,98 @@ fn java_transactional_producer_commits_aborts_and_is_fenced() {
     assert_eq!(
         got,
         "works: committed 4 records and aborted 2, read_committed read exactly the committed ones, a second instance fenced the first, sendOffsetsToTransaction moved the group's offset at the commit and not at the abort",
+        "{}",
+        run.show()
+    );
+}
+
+/// Exactly-once under node faults with the Java client: Kafka's read-process-write loop
+/// (read_committed consumer in a group, transactional producer, sendOffsetsToTransaction)
+/// copies 3000 numbered records while the leader of an output partition, then the
+/// transaction coordinator's node, then the group coordinator's node are killed and
+/// restarted, each while transactions are in flight. A fresh read_committed consumer must
+/// then read every record exactly once, in order, and the group's committed offsets must be
+/// the input's end offsets. Its own cluster: the kills would disturb the other tests.
+#[test]
+fn java_read_process_write_keeps_exactly_once_across_leader_and_coordinator_kills() {
+    let cluster = fault_driver::cluster_for_kills();
+    let pid = std::process::id();
+    let (input, output) = (format!("java-rpw-in-{pid}"), format!("java-rpw-out-{pid}"));
+    for t in [&input, &output] {
+        cluster.create_topic(t, 3, 3).expect("topic created");
+    }
+    let mut command = jvm("dev.kraftsim.oracle.ClientChecks");
+    command.args([
+        "read-process-write",
+        &cluster.bootstrap_servers(),
+        &input,
+        &output,
+        "3000",
+        "faults",
+    ]);
+    let run = fault_driver::run_with_faults(
+        &cluster,
+        command,
+        &[&input, &output],
+        Duration::from_secs(150),
+    );
+    assert!(run.ok, "check read-process-write failed\n{}", run.show());
+    assert!(
+        run.stdout.lines().any(|l| l == "OUTCOME read-process-write: works: every input record copied exactly once across a leader kill, a transaction coordinator kill and a group coordinator kill, the group's committed offsets at the input's end"),
+        "{}",
+        run.show()
+    );
+    let verbs: Vec<&str> = run
+        .applied
+        .iter()
+        .filter_map(|a| a.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        verbs,
+        ["kill", "restart", "kill", "restart", "kill", "restart"],
+        "{}",
+        run.show()
+    );
+    eprintln!("{}", run.show());
+}
+
+/// The application dies mid-transaction and a new instance takes over: with the offsets in
+/// the transaction nothing is copied twice; with the offsets committed by the consumer after
+/// the transaction (at-least-once) the batch between the two is copied again, and the
+/// read-process-write check must say so: the control that shows it can fail.
+#[test]
+fn java_read_process_write_survives_an_application_crash_and_catches_at_least_once() {
+    let bs = cluster().bootstrap_servers();
+    let run_mode = |mode: &str| {
+        let (input, output) = (
+            topic(&format!("rpw-{mode}-in"), 3),
+            topic(&format!("rpw-{mode}-out"), 3),
+        );
+        java(
+            "dev.kraftsim.oracle.ClientChecks",
+            &["read-process-write", &bs, &input, &output, "1000", mode],
+            Duration::from_secs(150),
+        )
+    };
+    let run = run_mode("crash");
+    eprintln!("{}", run.show());
+    assert!(run.ok, "{}", run.show());
+    assert_eq!(
+        outcome(&run, "read-process-write"),
+        "works: every input record copied exactly once across the application's crash mid-transaction, the group's committed offsets at the input's end",
+        "{}",
+        run.show()
+    );
+    let run = run_mode("crash-at-least-once");
+    eprintln!("{}", run.show());
+    assert!(!run.ok, "at-least-once must fail the check\n{}", run.show());
+    let failure = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("FAIL read-process-write: "))
+        .unwrap_or_else(|| panic!("no FAIL line\n{}", run.show()));
+    assert!(
+        failure.starts_with("FAIL read-process-write: rpw-") && failure.contains(" duplicated: "),
         "{}",
         run.show()
     );

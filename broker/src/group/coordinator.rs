@@ -432,6 +432,8 @@ pub struct GroupCoordinator {
     pub(super) next_member: u64,
     pub(super) out: Vec<(ClientToken, GroupResponse)>,
     pub(super) appends: Vec<OffsetsAppend>,
+    /// KIP-848's `group.consumer.*` settings.
+    pub(super) consumer_config: super::consumer::ConsumerGroupConfig,
 }
 
 fn s(x: &str) -> StrBytes {
@@ -450,7 +452,13 @@ impl GroupCoordinator {
             next_member: 0,
             out: Vec::new(),
             appends: Vec::new(),
+            consumer_config: Default::default(),
         }
+    }
+
+    /// The broker's `group.consumer.*` settings (`GroupCoordinatorConfig`).
+    pub fn set_consumer_group_config(&mut self, config: super::consumer::ConsumerGroupConfig) {
+        self.consumer_config = config;
     }
 
     pub fn set_num_partitions(&mut self, n: i32) {
@@ -1432,15 +1440,24 @@ impl GroupCoordinator {
         ListGroupsResponse::default().with_groups(by_id.into_values().collect())
     }
 
-    /// DescribeGroups for one group this coordinator owns (`Dead` if it has never seen it),
-    /// as Kafka's `GroupMetadataManager.describeGroups`: every member with its client id and
-    /// current assignment; the members' metadata and the protocol only when Stable. The
-    /// client host is left empty: the coordinator does not know the connection's address.
+    /// DescribeGroups for one group this coordinator owns, as Kafka's
+    /// `GroupMetadataManager.describeGroups`: every member with its client id and current
+    /// assignment; the members' metadata and the protocol only when Stable. A group it has
+    /// never seen, or a KIP-848 group, is `Dead` with GROUP_ID_NOT_FOUND and
+    /// `classicGroup`'s message ("Group g not found.", "Group g is not a classic group.",
+    /// KIP-1043), which only v6+ carries (the wire layer clears it below).
     pub fn describe_group(&self, group_id: &str) -> DescribedGroup {
         let Some(g) = self.groups.get(group_id) else {
+            let message = if self.consumer_groups.contains_key(group_id) {
+                format!("Group {group_id} is not a classic group.")
+            } else {
+                format!("Group {group_id} not found.")
+            };
             return DescribedGroup::default()
                 .with_group_id(GroupId(s(group_id)))
-                .with_group_state(s("Dead"));
+                .with_group_state(s("Dead"))
+                .with_error_code(ErrorCode::GroupIdNotFound.code())
+                .with_error_message(Some(s(&message)));
         };
         // Kafka's `GroupMetadataManager.describeGroups`: every member with its client id,
         // host and assignment; the protocol and each member's metadata only when Stable.

@@ -34,8 +34,12 @@ use super::batch::{
     assign_offsets_in_place, copy_with_header, header_matches, BatchError, Batches,
 };
 use super::epoch_cache::LeaderEpochCache;
-use super::producer_state::{BatchMetadata, ProducerStateTable, SequenceCheck, SequenceError};
+use super::producer_state::{
+    BatchMetadata, MarkerError, ProducerStateTable, SequenceCheck, SequenceError,
+};
 use super::segment_file::{Outgoing, SegmentFile, StorageError};
+use super::txn_index::marker_fields;
+use super::verification::{TxnVerification, VerificationGuard, VerificationStates};
 use super::BatchHeader;
 use crate::error::ErrorCode;
 use bytes::{Bytes, BytesMut};
@@ -60,6 +64,12 @@ pub enum LogError {
     NonContiguous { expected: i64, got: i64 },
     #[error(transparent)]
     Sequence(#[from] SequenceError),
+    #[error(transparent)]
+    Marker(#[from] MarkerError),
+    /// KIP-890: a transactional batch that would open a transaction the coordinator did not
+    /// verify (`UnifiedLog.analyzeAndValidateProducerState`'s `InvalidTxnStateException`).
+    #[error("record of producer {producer_id} was not part of an ongoing transaction")]
+    NotInOngoingTransaction { producer_id: i64 },
     /// The log's files failed; the log is offline from then on.
     #[error("log storage: {0}")]
     Storage(#[from] StorageError),
@@ -81,6 +91,13 @@ impl LogError {
             LogError::Sequence(SequenceError::InvalidProducerEpoch { .. }) => {
                 ErrorCode::InvalidProducerEpoch
             }
+            LogError::Marker(MarkerError::InvalidProducerEpoch { .. }) => {
+                ErrorCode::InvalidProducerEpoch
+            }
+            LogError::Marker(MarkerError::CoordinatorFenced { .. }) => {
+                ErrorCode::TransactionCoordinatorFenced
+            }
+            LogError::NotInOngoingTransaction { .. } => ErrorCode::InvalidTxnState,
             LogError::Storage(_) => ErrorCode::KafkaStorageError,
         }
     }
@@ -271,6 +288,8 @@ pub struct Log {
     producers: ProducerStateTable,
     /// Open and aborted transactions (KIP-98), kept beside the producer state.
     txns: super::txn_index::TransactionIndex,
+    /// Transaction verifications under way (KIP-890), in memory only.
+    verifications: VerificationStates,
     /// Offsets below it are on disk (Kafka's `recoveryPoint`).
     recovery_point: i64,
     /// Since when something past the recovery point has waited for a flush.
@@ -387,22 +406,85 @@ impl Log {
     }
 
     /// Appends a producer's batches: every batch is checked before anything changes, then
-    /// offsets from the LEO and `leader_epoch` are written into each.
+    /// offsets from the LEO and `leader_epoch` are written into each. No transaction
+    /// verification: the coordinators' own records and a cluster with it off.
     pub fn append_as_leader(
         &mut self,
         records: Bytes,
         leader_epoch: i32,
+    ) -> Result<AppendInfo, LogError> {
+        self.append_as_leader_verified(records, leader_epoch, TxnVerification::NotRequired)
+    }
+
+    /// Starts a transaction verification for the producer's batch (KIP-890,
+    /// `UnifiedLog.maybeStartTransactionVerification`): `None` (Kafka's sentinel) when the
+    /// producer already has a transaction open here, so there is nothing to verify.
+    pub fn maybe_start_transaction_verification(
+        &mut self,
+        producer_id: i64,
+        sequence: i32,
+        epoch: i16,
+    ) -> Option<VerificationGuard> {
+        if self.txns.is_ongoing(producer_id) {
+            return None;
+        }
+        Some(self.verifications.start(producer_id, sequence, epoch))
+    }
+
+    /// [`append_as_leader`](Self::append_as_leader) for a client's produce, with what its
+    /// transaction verification found: a transactional batch whose producer has no
+    /// transaction open here needs the guard of the verification under way
+    /// (`analyzeAndValidateProducerState`), else it is refused with INVALID_TXN_STATE.
+    pub fn append_as_leader_verified(
+        &mut self,
+        records: Bytes,
+        leader_epoch: i32,
+        verification: TxnVerification,
     ) -> Result<AppendInfo, LogError> {
         self.check_online()?;
         let parsed: Vec<_> = Batches::new(records).collect::<Result<_, _>>()?;
         if parsed.is_empty() {
             return Err(LogError::Empty);
         }
+        if let TxnVerification::Required(guard) = verification {
+            for (h, _) in &parsed {
+                let transactional = h.attributes & 0x10 != 0;
+                if transactional
+                    && !h.is_control()
+                    && h.producer_id >= 0
+                    && !self.txns.is_ongoing(h.producer_id)
+                    && !self.verifications.verifies(h.producer_id, guard)
+                {
+                    return Err(LogError::NotInOngoingTransaction {
+                        producer_id: h.producer_id,
+                    });
+                }
+            }
+        }
         // Idempotent producers: check every batch's sequence before changing anything.
         let mut scratch: Option<ProducerStateTable> = None;
-        for (i, (h, _)) in parsed.iter().enumerate() {
+        for (i, (h, bytes)) in parsed.iter().enumerate() {
+            if h.is_control() && h.producer_id >= 0 {
+                // A coordinator's marker: `ProducerAppendInfo.appendEndTxnMarker`'s checks.
+                let coordinator_epoch = marker_fields(bytes).map_or(-1, |(_, e)| e);
+                let table = scratch.as_ref().unwrap_or(&self.producers);
+                table.check_marker(h.producer_id, h.producer_epoch, coordinator_epoch)?;
+                continue;
+            }
             if h.producer_id < 0 || h.base_sequence < 0 {
                 continue;
+            }
+            // A verification under way holds back sequences above the lowest one waiting
+            // (`ProducerAppendInfo.checkSequence`, `VerificationStateEntry.lowestSequence`).
+            if let Some(lowest) = self.verifications.lowest_sequence(h.producer_id) {
+                if h.base_sequence > lowest {
+                    return Err(SequenceError::OutOfOrder {
+                        producer_id: h.producer_id,
+                        found: h.base_sequence,
+                        expected: lowest,
+                    }
+                    .into());
+                }
             }
             let table = scratch.as_ref().unwrap_or(&self.producers);
             let last_seq = h.base_sequence.wrapping_add(h.last_offset_delta) & i32::MAX;
@@ -558,6 +640,7 @@ impl Log {
         self.epochs = LeaderEpochCache::default();
         self.producers.clear();
         self.txns.clear();
+        self.verifications.clear_all();
     }
 
     fn segment_bytes_or_default(&self) -> usize {
@@ -597,8 +680,16 @@ impl Log {
             );
         }
         if batch.is_control() && batch.producer_id >= 0 {
-            self.producers
-                .marker_appended(batch.producer_id, batch.producer_epoch);
+            let coordinator_epoch = marker_fields(&batch.bytes).map_or(-1, |(_, e)| e);
+            self.producers.marker_appended(
+                batch.producer_id,
+                batch.producer_epoch,
+                coordinator_epoch,
+            );
+        }
+        if batch.is_transactional() && batch.producer_id >= 0 {
+            // Its transaction is open (or ended) now: that decides from here on.
+            self.verifications.clear(batch.producer_id);
         }
         self.txns.on_append(&batch);
         self.log_end_offset = batch.last_offset + 1;
@@ -926,14 +1017,18 @@ impl Log {
         }
         // Producer state follows the log: rebuilt from what remains.
         self.producers.clear();
+        self.verifications.clear_all();
         for b in &self.batches {
             if b.is_idempotent() {
                 self.producers
                     .update(b.producer_id, b.producer_epoch, b.sequence_metadata());
             }
             if b.is_control() && b.producer_id >= 0 {
+                // A file-backed log's older batches come without their bytes: their
+                // coordinator epoch reads as -1, which fences nothing.
+                let coordinator_epoch = marker_fields(&b.bytes).map_or(-1, |(_, e)| e);
                 self.producers
-                    .marker_appended(b.producer_id, b.producer_epoch);
+                    .marker_appended(b.producer_id, b.producer_epoch, coordinator_epoch);
             }
         }
         self.txns.truncate_to(self.log_end_offset);

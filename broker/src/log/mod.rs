@@ -16,7 +16,9 @@
 //! simulator's in memory; the log's rules are the same for both.
 //!
 //! Transactions (KIP-98) leave their trace in the log too ([`txn_index`]): which
-//! transactions are open (they hold back the last stable offset) and which were aborted.
+//! transactions are open (they hold back the last stable offset) and which were aborted;
+//! a transactional batch may open one only once the coordinator has verified it
+//! ([`verification`], KIP-890).
 //!
 //! Truncation cuts at batch boundaries, as Kafka's `LogSegment.truncateTo` does: the
 //! batch containing the truncation offset goes with everything after it.
@@ -28,6 +30,7 @@ mod log;
 pub mod producer_state;
 pub mod segment_file;
 pub mod txn_index;
+pub mod verification;
 
 pub use batch::{BatchError, BatchHeader};
 pub use epoch_cache::LeaderEpochCache;

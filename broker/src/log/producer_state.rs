@@ -8,6 +8,13 @@
 //! skips ahead is refused with OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch with
 //! INVALID_PRODUCER_EPOCH. Followers keep the same table from the batches they copy, so a
 //! new leader deduplicates as the old one did; after truncation it is rebuilt from the log.
+//!
+//! Transaction markers are checked too (`ProducerAppendInfo.appendEndTxnMarker`): each
+//! producer's entry keeps the coordinator epoch of its last marker, and a leader refuses a
+//! marker from an older coordinator (TRANSACTION_COORDINATOR_FENCED: a coordinator that
+//! lost its `__transaction_state` partition and has not noticed yet) or for an older
+//! producer epoch (INVALID_PRODUCER_EPOCH: a transaction already fenced). Followers copy
+//! whatever the leader appended, as Kafka's `AppendOrigin.REPLICATION` only logs these.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -23,10 +30,23 @@ pub struct BatchMetadata {
     pub last_offset: i64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<BatchMetadata>,
+    /// The coordinator epoch of the producer's last marker here, -1 before any
+    /// (`ProducerStateEntry.coordinatorEpoch`).
+    coordinator_epoch: i32,
+}
+
+impl Default for ProducerEntry {
+    fn default() -> Self {
+        Self {
+            epoch: 0,
+            batches: VecDeque::new(),
+            coordinator_epoch: -1,
+        }
+    }
 }
 
 /// What the table says of a new batch.
@@ -52,6 +72,25 @@ pub enum SequenceError {
         producer_id: i64,
         found: i32,
         expected: i32,
+    },
+}
+
+/// Why a leader refuses a transaction marker (`ProducerAppendInfo.appendEndTxnMarker`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MarkerError {
+    /// `checkProducerEpoch`: Kafka's `InvalidProducerEpochException`.
+    #[error("marker for producer {producer_id} at epoch {epoch}, older than its epoch {current}")]
+    InvalidProducerEpoch {
+        producer_id: i64,
+        epoch: i16,
+        current: i16,
+    },
+    /// `checkCoordinatorEpoch`: Kafka's `TransactionCoordinatorFencedException`.
+    #[error("marker for producer {producer_id} from coordinator epoch {coordinator_epoch} (zombie), {current} (current)")]
+    CoordinatorFenced {
+        producer_id: i64,
+        coordinator_epoch: i32,
+        current: i32,
     },
 }
 
@@ -128,16 +167,49 @@ impl ProducerStateTable {
         }
     }
 
-    /// A transaction marker of `epoch` was appended (Kafka's
-    /// `ProducerAppendInfo.appendEndTxnMarker`): the producer's epoch becomes at least the
-    /// marker's, so a zombie fenced by the coordinator's bump (a timeout's abort, a new
-    /// instance) is refused here with INVALID_PRODUCER_EPOCH.
-    pub fn marker_appended(&mut self, producer_id: i64, epoch: i16) {
+    /// Checks a leader's incoming marker (`ProducerAppendInfo.appendEndTxnMarker`): its
+    /// producer epoch must not be older than the producer's (`checkProducerEpoch`), nor its
+    /// coordinator epoch older than the last marker's (`checkCoordinatorEpoch`).
+    pub fn check_marker(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        coordinator_epoch: i32,
+    ) -> Result<(), MarkerError> {
+        let Some(entry) = self.producers.get(&producer_id) else {
+            return Ok(());
+        };
+        if epoch < entry.epoch {
+            return Err(MarkerError::InvalidProducerEpoch {
+                producer_id,
+                epoch,
+                current: entry.epoch,
+            });
+        }
+        if coordinator_epoch < entry.coordinator_epoch {
+            return Err(MarkerError::CoordinatorFenced {
+                producer_id,
+                coordinator_epoch,
+                current: entry.coordinator_epoch,
+            });
+        }
+        Ok(())
+    }
+
+    /// A transaction marker of `epoch` from `coordinator_epoch` was appended (Kafka's
+    /// `ProducerAppendInfo.appendEndTxnMarker`, `ProducerStateEntry.update`): the
+    /// producer's epoch becomes at least the marker's, so a zombie fenced by the
+    /// coordinator's bump (a timeout's abort, a new instance) is refused here with
+    /// INVALID_PRODUCER_EPOCH, and the coordinator epoch is remembered for
+    /// [`check_marker`](Self::check_marker). Followers call it with whatever the leader
+    /// appended, so neither number goes down.
+    pub fn marker_appended(&mut self, producer_id: i64, epoch: i16, coordinator_epoch: i32) {
         let entry = self.producers.entry(producer_id).or_default();
         if epoch > entry.epoch {
             entry.epoch = epoch;
             entry.batches.clear();
         }
+        entry.coordinator_epoch = entry.coordinator_epoch.max(coordinator_epoch);
     }
 
     pub fn clear(&mut self) {
@@ -197,17 +269,54 @@ mod tests {
     fn a_marker_with_a_bumped_epoch_fences_the_older_epoch() {
         let mut t = ProducerStateTable::default();
         t.update(7, 0, meta(0, 4, 0));
-        t.marker_appended(7, 1);
+        t.marker_appended(7, 1, 0);
         assert!(matches!(
             t.check(7, 0, 5, 5),
             Err(SequenceError::InvalidProducerEpoch { current: 1, .. })
         ));
         assert_eq!(t.check(7, 1, 0, 0), Ok(SequenceCheck::Append));
-        t.marker_appended(7, 0);
+        t.marker_appended(7, 0, 0);
         assert!(
             t.check(7, 0, 0, 0).is_err(),
             "an older marker does not lower it"
         );
+    }
+
+    #[test]
+    fn a_marker_from_an_older_coordinator_epoch_is_fenced() {
+        let mut t = ProducerStateTable::default();
+        assert_eq!(t.check_marker(7, 0, 3), Ok(()), "no state: any marker");
+        t.update(7, 0, meta(0, 0, 0));
+        t.marker_appended(7, 0, 5);
+        assert_eq!(
+            t.check_marker(7, 0, 5),
+            Ok(()),
+            "the same coordinator again"
+        );
+        assert_eq!(t.check_marker(7, 1, 6), Ok(()), "a newer one");
+        assert_eq!(
+            t.check_marker(7, 0, 4),
+            Err(MarkerError::CoordinatorFenced {
+                producer_id: 7,
+                coordinator_epoch: 4,
+                current: 5
+            })
+        );
+    }
+
+    #[test]
+    fn a_marker_older_than_the_producers_epoch_is_refused() {
+        let mut t = ProducerStateTable::default();
+        t.update(7, 2, meta(0, 0, 0));
+        assert_eq!(
+            t.check_marker(7, 1, 0),
+            Err(MarkerError::InvalidProducerEpoch {
+                producer_id: 7,
+                epoch: 1,
+                current: 2
+            })
+        );
+        assert_eq!(t.check_marker(7, 2, 0), Ok(()));
     }
 
     #[test]

@@ -40,15 +40,16 @@ pub struct TransactionIndex {
 /// Whether a control batch's record is a COMMIT (`true`) or an ABORT marker; `None` if it
 /// is not a transaction marker (Kafka's other control records, or unreadable bytes).
 pub fn marker_outcome(batch: &StoredBatch) -> Option<bool> {
-    let mut buf = batch.bytes.clone();
+    marker_fields(&batch.bytes).map(|(commit, _)| commit)
+}
+
+/// A control batch's marker as (commit?, coordinator epoch) (Kafka's
+/// `EndTransactionMarker.deserialize`); `None` if it is not a transaction marker.
+pub fn marker_fields(batch: &bytes::Bytes) -> Option<(bool, i32)> {
+    let mut buf = batch.clone();
     let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf).ok()?;
     let record = set.records.first()?;
-    let key = record.key.as_ref()?;
-    match key.get(2..4)? {
-        [0, 0] => Some(false),
-        [0, 1] => Some(true),
-        _ => None,
-    }
+    crate::transaction::markers::read_marker(record.key.as_ref()?, record.value.as_ref()?)
 }
 
 impl TransactionIndex {
@@ -155,6 +156,7 @@ pub(crate) mod test_batches {
 mod tests {
     use super::test_batches::{marker, txn_batch};
     use super::*;
+    use crate::error::ErrorCode;
     use crate::log::Log;
     use proptest::prelude::*;
 
@@ -192,6 +194,34 @@ mod tests {
         log.truncate_to(5);
         assert!(log.txn_index().aborted_between(0, 10).is_empty());
         assert_eq!(log.txn_index().first_unstable_offset(), Some(3));
+    }
+
+    #[test]
+    fn a_leader_refuses_a_marker_from_a_stale_coordinator_or_for_an_old_producer_epoch() {
+        use crate::transaction::markers::marker_batch;
+        let mut log = Log::new();
+        log.append_as_leader(txn_batch(7, 0, 2), 0).expect("txn");
+        log.append_as_leader(marker_batch(7, 0, false, 5, 0).expect("encodes"), 0)
+            .expect("coordinator epoch 5 aborts");
+        log.append_as_leader(txn_batch(7, 2, 1), 0)
+            .expect("the next transaction");
+        let stale = log
+            .append_as_leader(marker_batch(7, 0, true, 4, 0).expect("encodes"), 0)
+            .expect_err("coordinator epoch 4 is a zombie");
+        assert_eq!(stale.error_code(), ErrorCode::TransactionCoordinatorFenced);
+        assert_eq!(
+            log.txn_index().first_unstable_offset(),
+            Some(3),
+            "still open"
+        );
+        // A coordinator that bumped the producer (a timeout's abort) writes epoch 1 ...
+        log.append_as_leader(marker_batch(7, 1, false, 6, 0).expect("encodes"), 0)
+            .expect("a newer coordinator, a newer producer epoch");
+        // ... after which a marker for epoch 0 is refused.
+        let old = log
+            .append_as_leader(marker_batch(7, 0, false, 6, 0).expect("encodes"), 0)
+            .expect_err("the producer's epoch is 1 now");
+        assert_eq!(old.error_code(), ErrorCode::InvalidProducerEpoch);
     }
 
     /// What the index should say, replayed from the batches' events: (offset, producer,

@@ -37,6 +37,7 @@ pub mod isr;
 pub mod replica;
 
 use crate::error::ErrorCode;
+use crate::log::verification::{TxnVerification, VerificationGuard};
 use crate::log::{AppendInfo, Log, LogError, RetentionConfig, StoredBatch};
 use bytes::Bytes;
 use controller::{BrokerId, PartitionKey, PartitionRegistration, NO_LEADER};
@@ -254,11 +255,42 @@ impl Partition {
 
     // ----- leader: produce -----------------------------------------------------------------
 
-    /// Appends a producer's batches (Kafka's `appendRecordsToLeader`).
+    /// Appends a producer's batches (Kafka's `appendRecordsToLeader`), without
+    /// transaction verification: the coordinators' own records.
     pub fn append_as_leader(
         &mut self,
         records: Bytes,
         acks: i16,
+    ) -> Result<AppendInfo, PartitionError> {
+        self.append_as_leader_verified(records, acks, TxnVerification::NotRequired)
+    }
+
+    /// Starts KIP-890's verification of a transactional batch at this leader
+    /// (`Partition.maybeStartTransactionVerification`): the guard its append must carry,
+    /// or `None` when the producer's transaction is already open here.
+    pub fn maybe_start_transaction_verification(
+        &mut self,
+        producer_id: i64,
+        sequence: i32,
+        epoch: i16,
+    ) -> Result<Option<VerificationGuard>, PartitionError> {
+        if !self.is_leader() {
+            return Err(PartitionError::NotLeaderOrFollower {
+                leader: self.leader,
+            });
+        }
+        Ok(self
+            .log
+            .maybe_start_transaction_verification(producer_id, sequence, epoch))
+    }
+
+    /// A client's produce: [`append_as_leader`](Self::append_as_leader) with what its
+    /// transaction verification found (`verificationGuard` of `appendRecordsToLeader`).
+    pub fn append_as_leader_verified(
+        &mut self,
+        records: Bytes,
+        acks: i16,
+        verification: TxnVerification,
     ) -> Result<AppendInfo, PartitionError> {
         if !self.is_leader() {
             return Err(PartitionError::NotLeaderOrFollower {
@@ -271,7 +303,9 @@ impl Partition {
                 min_isr: self.min_insync_replicas,
             });
         }
-        let info = self.log.append_as_leader(records, self.leader_epoch)?;
+        let info = self
+            .log
+            .append_as_leader_verified(records, self.leader_epoch, verification)?;
         self.maybe_increment_high_watermark();
         Ok(info)
     }

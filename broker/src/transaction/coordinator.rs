@@ -495,6 +495,59 @@ impl TransactionCoordinator {
         }
     }
 
+    /// A partition leader's verification (AddPartitionsToTxn v4 with `verifyOnly`, KIP-890;
+    /// `TransactionCoordinator.handleVerifyPartitionsInTransaction`): each partition is
+    /// NONE if it is in the ongoing transaction of this producer id and epoch, and
+    /// TRANSACTION_ABORTABLE if not; the whole answer is NOT_COORDINATOR for an id this
+    /// coordinator does not own, INVALID_PRODUCER_ID_MAPPING for an unknown id or another
+    /// producer id, PRODUCER_FENCED for another epoch, CONCURRENT_TRANSACTIONS while a
+    /// decision awaits its markers. Like Kafka, it reads the state as last written (a
+    /// pending write is not consulted: the log's guard is the final check) and changes
+    /// nothing.
+    pub fn verify_partitions(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        partitions: &[(String, i32)],
+    ) -> Vec<((String, i32), ErrorCode)> {
+        let all = |error: ErrorCode| partitions.iter().map(|p| (p.clone(), error)).collect();
+        if transactional_id.is_empty() {
+            return all(ErrorCode::InvalidRequest);
+        }
+        if !self
+            .owned
+            .contains_key(&self.partition_for(transactional_id))
+        {
+            return all(ErrorCode::NotCoordinator);
+        }
+        let Some(m) = self.txns.get(transactional_id) else {
+            return all(ErrorCode::InvalidProducerIdMapping);
+        };
+        if m.producer_id != producer_id {
+            return all(ErrorCode::InvalidProducerIdMapping);
+        }
+        if m.producer_epoch != producer_epoch {
+            return all(ErrorCode::ProducerFenced);
+        }
+        if matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+            return all(ErrorCode::ConcurrentTransactions);
+        }
+        partitions
+            .iter()
+            .map(|p| {
+                // A completed transaction's partitions are cleared with its Complete
+                // record, so only the ongoing one's are found.
+                let error = if m.partitions.contains(p) {
+                    ErrorCode::None
+                } else {
+                    ErrorCode::TransactionAbortable
+                };
+                (p.clone(), error)
+            })
+            .collect()
+    }
+
     /// InitProducerId (`TransactionCoordinator.handleInitProducerId`). `Ok(None)`: answered.
     fn init_producer_id(
         &mut self,
@@ -847,25 +900,39 @@ impl TransactionCoordinator {
         out
     }
 
-    /// A partition's leader answered a marker. Written (or the partition is gone): done
-    /// with it; anything else: tried again after the backoff. When every partition is
-    /// marked, the transaction's Complete record is written.
+    /// A partition's leader answered a marker sent in `coordinator_epoch`, as Kafka's
+    /// `TransactionMarkerRequestCompletionHandler` takes it:
+    /// - an answer to a marker of another coordinator epoch is stale (the partition was
+    ///   reloaded since): ignored;
+    /// - written, or the partition is gone (UNKNOWN_TOPIC_OR_PARTITION): done with it;
+    /// - INVALID_PRODUCER_EPOCH or TRANSACTION_COORDINATOR_FENCED: the producer or the
+    ///   coordinator has moved on, so this transaction's markers are given up for good
+    ///   (`removeMarkersForTxn`); it stays in its Prepare state here, and whoever fenced
+    ///   it finishes it;
+    /// - anything else: tried again after the backoff.
+    ///
+    /// When every partition is marked, the transaction's Complete record is written.
     pub fn marker_done(
         &mut self,
         id: &str,
         partition: (String, i32),
+        coordinator_epoch: i32,
         error: ErrorCode,
         now_ms: u64,
     ) {
         let Some(m) = self.markers.get_mut(id) else {
             return;
         };
-        if !m.remaining.contains_key(&partition) {
+        if m.coordinator_epoch != coordinator_epoch || !m.remaining.contains_key(&partition) {
             return;
         }
         match error {
             ErrorCode::None | ErrorCode::UnknownTopicOrPartition => {
                 m.remaining.remove(&partition);
+            }
+            ErrorCode::InvalidProducerEpoch | ErrorCode::TransactionCoordinatorFenced => {
+                self.markers.remove(id);
+                return;
             }
             _ => {
                 m.remaining

@@ -111,7 +111,13 @@ fn write_markers(c: &mut TransactionCoordinator, now: u64) -> Vec<MarkerSend> {
     let sends = c.take_marker_sends(now);
     for s in &sends {
         for p in &s.partitions {
-            c.marker_done(&s.transactional_id, p.clone(), ErrorCode::None, now);
+            c.marker_done(
+                &s.transactional_id,
+                p.clone(),
+                s.coordinator_epoch,
+                ErrorCode::None,
+                now,
+            );
         }
     }
     sends
@@ -336,12 +342,113 @@ fn a_failed_marker_is_retried_after_the_backoff_and_an_unanswered_one_after_the_
     end(&mut c, 1000, 0, false, 0);
     let first = c.take_marker_sends(0);
     assert_eq!(first[0].partitions.len(), 2);
-    c.marker_done(TXN, ("a".into(), 0), ErrorCode::NotLeaderOrFollower, 10);
+    c.marker_done(TXN, ("a".into(), 0), 3, ErrorCode::NotLeaderOrFollower, 10);
     assert!(c.take_marker_sends(109).is_empty());
     let retry = c.take_marker_sends(110);
     assert_eq!(retry[0].partitions, vec![("a".to_string(), 0)]);
     let resent = c.take_marker_sends(MARKER_REQUEST_TIMEOUT_MS);
     assert_eq!(resent[0].partitions, vec![("b".to_string(), 1)]);
+}
+
+#[test]
+fn a_fenced_marker_gives_the_transactions_markers_up_and_a_stale_answer_is_ignored() {
+    let mut c = coordinator();
+    let mut ids = ids();
+    init(&mut c, &mut ids, 1, 0);
+    add(&mut c, 1000, 0, 0);
+    end(&mut c, 1000, 0, true, 0);
+    assert_eq!(c.take_marker_sends(0)[0].partitions.len(), 2);
+    // An answer to a marker of an earlier coordinator epoch changes nothing.
+    c.marker_done(TXN, ("a".into(), 0), 2, ErrorCode::None, 1);
+    assert!(c.awaits_markers(TXN));
+    assert_eq!(
+        c.take_marker_sends(MARKER_REQUEST_TIMEOUT_MS)[0]
+            .partitions
+            .len(),
+        2,
+        "both still owed"
+    );
+    // A leader that knows a newer coordinator: no more markers, no Complete record.
+    c.marker_done(
+        TXN,
+        ("a".into(), 0),
+        3,
+        ErrorCode::TransactionCoordinatorFenced,
+        2,
+    );
+    assert!(!c.awaits_markers(TXN));
+    assert!(c
+        .take_marker_sends(10 * MARKER_REQUEST_TIMEOUT_MS)
+        .is_empty());
+    c.tick(10 * MARKER_REQUEST_TIMEOUT_MS);
+    assert!(c.take_appends().is_empty());
+    assert_eq!(
+        c.transaction(TXN).map(|m| m.state),
+        Some(TxnState::PrepareCommit)
+    );
+}
+
+#[test]
+fn a_marker_refused_for_an_old_producer_epoch_is_given_up() {
+    let mut c = coordinator();
+    let mut ids = ids();
+    init(&mut c, &mut ids, 1, 0);
+    add(&mut c, 1000, 0, 0);
+    end(&mut c, 1000, 0, false, 0);
+    c.take_marker_sends(0);
+    c.marker_done(TXN, ("b".into(), 1), 3, ErrorCode::InvalidProducerEpoch, 1);
+    assert!(!c.awaits_markers(TXN));
+}
+
+#[test]
+fn verification_finds_only_the_ongoing_transactions_partitions() {
+    let mut c = coordinator();
+    let mut ids = ids();
+    let asked = [("a".to_string(), 0), ("c".to_string(), 0)];
+    assert_eq!(
+        c.verify_partitions(TXN, 1000, 0, &asked[..1]),
+        vec![(asked[0].clone(), ErrorCode::InvalidProducerIdMapping)],
+        "an unknown id"
+    );
+    init(&mut c, &mut ids, 1, 0);
+    add(&mut c, 1000, 0, 0);
+    assert_eq!(
+        c.verify_partitions(TXN, 1000, 0, &asked),
+        vec![
+            (asked[0].clone(), ErrorCode::None),
+            (asked[1].clone(), ErrorCode::TransactionAbortable)
+        ]
+    );
+    assert_eq!(
+        c.verify_partitions(TXN, 1000, 1, &asked[..1]),
+        vec![(asked[0].clone(), ErrorCode::ProducerFenced)]
+    );
+    assert_eq!(
+        c.verify_partitions(TXN, 999, 0, &asked[..1]),
+        vec![(asked[0].clone(), ErrorCode::InvalidProducerIdMapping)]
+    );
+    end(&mut c, 1000, 0, false, 1);
+    assert_eq!(
+        c.verify_partitions(TXN, 1000, 0, &asked[..1]),
+        vec![(asked[0].clone(), ErrorCode::ConcurrentTransactions)],
+        "the abort's markers are on their way"
+    );
+    write_markers(&mut c, 2);
+    replicate(&mut c, 2);
+    assert_eq!(
+        c.transaction(TXN).map(|m| m.state),
+        Some(TxnState::CompleteAbort)
+    );
+    assert_eq!(
+        c.verify_partitions(TXN, 1000, 0, &asked[..1]),
+        vec![(asked[0].clone(), ErrorCode::TransactionAbortable)],
+        "a late batch of the aborted transaction"
+    );
+    let other = TransactionCoordinator::new(50);
+    assert_eq!(
+        other.verify_partitions(TXN, 1000, 0, &asked[..1]),
+        vec![(asked[0].clone(), ErrorCode::NotCoordinator)]
+    );
 }
 
 #[test]

@@ -6,7 +6,12 @@
 //! when the coordinator tells it the outcome. The coordinator sends WriteTxnMarkers to
 //! each partition's leader (Kafka's `TransactionMarkerChannelManager`, one queue per
 //! broker); the leader appends the marker with acks=all and answers once it is
-//! replicated, so a marker, once acknowledged, survives the leader's loss.
+//! replicated, so a marker, once acknowledged, survives the leader's loss. The leader
+//! refuses a marker from a coordinator older than the producer's last one
+//! (TRANSACTION_COORDINATOR_FENCED) or for an older producer epoch
+//! (INVALID_PRODUCER_EPOCH), `ProducerAppendInfo.appendEndTxnMarker`'s checks
+//! (`crate::log::producer_state`); the coordinator then gives that transaction's markers
+//! up (`TransactionCoordinator::marker_done`).
 //!
 //! The control batch (Kafka's `EndTransactionMarker`, `ControlRecordType`): attributes
 //! with the transactional (bit 4) and control (bit 5) bits, the producer's id and epoch,
@@ -33,10 +38,13 @@ pub struct WriteTxnMarkers {
     pub partitions: Vec<(String, i32)>,
 }
 
-/// A leader's answer: each partition's error (NONE once the marker is replicated).
+/// A leader's answer: each partition's error (NONE once the marker is replicated), with
+/// the coordinator epoch of the request it answers, so that a coordinator that reloaded
+/// its partition since can tell a stale answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WriteTxnMarkersResult {
     pub transactional_id: String,
+    pub coordinator_epoch: i32,
     pub results: Vec<((String, i32), controller::ErrorCode)>,
 }
 
@@ -47,6 +55,7 @@ pub struct WriteTxnMarkersResult {
 pub struct MarkerWait {
     pub from: BrokerId,
     pub transactional_id: String,
+    pub coordinator_epoch: i32,
     pub producer_id: i64,
     pub producer_epoch: i16,
     pub commit: bool,

@@ -13,6 +13,11 @@
 //!    PrepareAbort) to `__transaction_state`, then asks each partition's leader to append
 //!    a *transaction marker* ([`markers`]), then writes CompleteCommit or CompleteAbort.
 //!
+//! A partition's leader, for its part, lets a transactional batch open a transaction only
+//! once the coordinator confirms the partition is in the producer's transaction
+//! ([`verification`], KIP-890), and refuses markers from a coordinator older than the
+//! last one it heard ([`markers`]).
+//!
 //! Every state change is a record in the replicated `__transaction_state` topic, so a
 //! broker that becomes leader of one of its partitions loads the transactions there and
 //! finishes what its predecessor decided ([`coordinator`], [`routing`]), and the
@@ -28,5 +33,6 @@ pub mod markers;
 pub mod metadata;
 pub mod routing;
 pub mod state_topic;
+pub mod verification;
 
 pub use coordinator::{TransactionCoordinator, TxnRequest, TxnResponse};

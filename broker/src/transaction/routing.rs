@@ -53,6 +53,8 @@ pub struct TransactionRouting {
     pub(crate) markers_written: Vec<(u64, Vec<ProducePartitionResponse>)>,
     next_append_id: u64,
     topic_requested: bool,
+    /// Produces parked while their coordinator verifies them (KIP-890).
+    pub(crate) verifications: super::verification::PendingVerifications,
 }
 
 impl Default for TransactionRouting {
@@ -65,6 +67,7 @@ impl Default for TransactionRouting {
             markers_written: Vec::new(),
             next_append_id: 0,
             topic_requested: false,
+            verifications: Default::default(),
         }
     }
 }
@@ -103,6 +106,7 @@ impl ReplicaManager {
                         wait.from,
                         WriteTxnMarkersResult {
                             transactional_id: wait.transactional_id,
+                            coordinator_epoch: wait.coordinator_epoch,
                             results,
                         },
                     );
@@ -194,12 +198,14 @@ impl ReplicaManager {
                 None | Some(None) => self.transactions.coordinator.marker_done(
                     &send.transactional_id,
                     (topic, partition),
+                    send.coordinator_epoch,
                     ErrorCode::UnknownTopicOrPartition,
                     self.now_ms,
                 ),
                 Some(Some((false, _))) => self.transactions.coordinator.marker_done(
                     &send.transactional_id,
                     (topic, partition),
+                    send.coordinator_epoch,
                     ErrorCode::LeaderNotAvailable,
                     self.now_ms,
                 ),
@@ -281,6 +287,7 @@ impl ReplicaManager {
             MarkerWait {
                 from,
                 transactional_id: request.transactional_id,
+                coordinator_epoch: request.coordinator_epoch,
                 producer_id: request.producer_id,
                 producer_epoch: request.producer_epoch,
                 commit: request.commit,
@@ -333,6 +340,7 @@ impl ReplicaManager {
             self.transactions.coordinator.marker_done(
                 &result.transactional_id,
                 partition,
+                result.coordinator_epoch,
                 error,
                 self.now_ms,
             );

@@ -1095,3 +1095,54 @@ fn create_topics_reports_what_it_made() {
         assert_eq!(t.topic_id, uuid::Uuid::from_bytes(id), "v{version}");
     }
 }
+
+/// KIP-1043: DescribeGroups v6 answers a group of the other type (or an unknown one)
+/// GROUP_ID_NOT_FOUND with `classicGroup`'s message; v5 and below only `Dead`, as Kafka
+/// 4.4's `GroupMetadataManager.describeGroups` checks the request version.
+#[test]
+fn describe_groups_v6_says_why_a_group_is_dead_and_v5_does_not() {
+    use crate::group::GroupResponse;
+    use kafka_protocol::messages::describe_groups_response::DescribedGroup;
+    use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, GroupId};
+    let s = |x: &str| StrBytes::from_string(x.to_string());
+    let mut fe = front_end();
+    for (version, code, message) in [
+        (5, 0, None),
+        (
+            6,
+            ErrorCode::GroupIdNotFound.code(),
+            Some("Group g is not a classic group."),
+        ),
+    ] {
+        let ask = DescribeGroupsRequest::default().with_groups(vec![GroupId(s("g"))]);
+        let frame = request(ApiKey::DescribeGroups, version, &ask);
+        let FrontEndAction::Dispatch(token, ClientRequest::DescribeGroups(ids)) =
+            fe.on_frame(ConnectionId(1), frame, &image(), Some(1))
+        else {
+            panic!("dispatched to the coordinator")
+        };
+        assert_eq!(ids, vec!["g".to_string()]);
+        let described = DescribedGroup::default()
+            .with_group_id(GroupId(s("g")))
+            .with_group_state(s("Dead"))
+            .with_error_code(ErrorCode::GroupIdNotFound.code())
+            .with_error_message(Some(s("Group g is not a classic group.")));
+        let answer = crate::messages::ClientResponse::Group(GroupResponse::DescribeGroups(
+            DescribeGroupsResponse::default().with_groups(vec![described]),
+        ));
+        let out = fe
+            .on_response(token, answer)
+            .expect("encodes")
+            .expect("ours");
+        let (_, mut body) = response(out, ApiKey::DescribeGroups.response_header_version(version));
+        let resp = DescribeGroupsResponse::decode(&mut body, version).expect("decodes");
+        let g = &resp.groups[0];
+        assert_eq!(g.group_state.as_str(), "Dead", "v{version}");
+        assert_eq!(g.error_code, code, "v{version}");
+        assert_eq!(
+            g.error_message.as_ref().map(|m| m.as_str()),
+            message,
+            "v{version}"
+        );
+    }
+}

@@ -21,16 +21,13 @@
 //! Every JVM is started on the same leash as the Kafka nodes' (`timeout -s KILL`, a
 //! watchdog, `Drop`), so none outlives the run.
 
+use super::tool_jvm::ToolJvms;
 use crate::experiment::real_time::Companion;
-use crate::kafka_cluster::classpath;
-use crate::kafka_cluster::process::{JvmCommand, JvmProcess, JvmSpec};
+use crate::kafka_cluster::process::{JvmProcess, JvmSpec};
 use crate::scenario::duration_ms;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
-
-static NEXT_GROUP: AtomicU32 = AtomicU32::new(0);
 
 /// Kafka's verifiable consumer (`kafka-verifiable-consumer.sh`).
 pub const VERIFIABLE_CONSUMER: &str = "org.apache.kafka.tools.VerifiableConsumer";
@@ -38,32 +35,83 @@ pub const VERIFIABLE_CONSUMER: &str = "org.apache.kafka.tools.VerifiableConsumer
 pub const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a member may take to leave after SIGTERM before it is killed.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(20);
-/// A member JVM's heap, in MiB.
-const MEMBER_HEAP_MB: u32 = 128;
 /// The group's id.
 pub const GROUP_ID: &str = "kraftsim-conform";
-/// Log4j 2 for a member: warnings and errors to stderr, so stdout holds only JSON.
-const LOG4J2: &str = "\
-status = warn
-appender.err.type = Console
-appender.err.name = ERR
-appender.err.target = SYSTEM_ERR
-appender.err.layout.type = PatternLayout
-appender.err.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.err.ref = ERR
-";
 
 /// Why the group could not be run.
 #[derive(Debug, thiserror::Error)]
 pub enum GroupError {
-    #[error("{0}")]
-    Setup(String),
-    #[error("{what}: {source}")]
-    Io {
-        what: String,
-        source: std::io::Error,
+    #[error(transparent)]
+    Tools(#[from] super::tool_jvm::ToolJvmError),
+}
+
+/// Which group protocol the members speak (`group.protocol`, KIP-848): `classic`, the
+/// JoinGroup/SyncGroup rebalance the Java client has always used (its default), or
+/// `consumer`, where the coordinator assigns partitions itself through
+/// ConsumerGroupHeartbeat, with a server-side assignor (`group.remote.assignor`: `uniform`
+/// or `range`; unset, the broker's `group.consumer.assignors` default, uniform). The members
+/// are told with VerifiableConsumer's `--group-protocol` and `--group-remote-assignor`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum GroupProtocol {
+    #[default]
+    Classic,
+    Consumer {
+        remote_assignor: Option<String>,
     },
+}
+
+impl GroupProtocol {
+    /// From a header's `group-protocol classic|consumer [uniform|range]`.
+    pub fn parse(protocol: &str, assignor: Option<&str>) -> Result<Self, String> {
+        match (protocol, assignor) {
+            ("classic", None) => Ok(Self::Classic),
+            ("classic", Some(a)) => Err(format!(
+                "group-protocol classic takes no assignor ('{a}'): the classic protocol's \
+                 assignment is the members' own (partition.assignment.strategy)"
+            )),
+            ("consumer", None) => Ok(Self::Consumer {
+                remote_assignor: None,
+            }),
+            ("consumer", Some(a @ ("uniform" | "range"))) => Ok(Self::Consumer {
+                remote_assignor: Some(a.to_string()),
+            }),
+            ("consumer", Some(a)) => Err(format!(
+                "unknown server assignor '{a}' (Kafka's are uniform and range)"
+            )),
+            (p, _) => Err(format!(
+                "unknown group protocol '{p}' (group.protocol is classic or consumer)"
+            )),
+        }
+    }
+
+    /// The member's command-line flags for it.
+    fn flags(&self) -> Vec<std::ffi::OsString> {
+        match self {
+            Self::Classic => Vec::new(),
+            Self::Consumer { remote_assignor } => {
+                let mut flags = vec!["--group-protocol".into(), "consumer".into()];
+                if let Some(a) = remote_assignor {
+                    flags.push("--group-remote-assignor".into());
+                    flags.push(a.into());
+                }
+                flags
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for GroupProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Classic => f.write_str("classic"),
+            Self::Consumer {
+                remote_assignor: None,
+            } => f.write_str("consumer"),
+            Self::Consumer {
+                remote_assignor: Some(a),
+            } => write!(f, "consumer ({a} assignor)"),
+        }
+    }
 }
 
 /// When a member is in the group, after the load starts.
@@ -143,9 +191,9 @@ impl std::fmt::Debug for Member {
 /// The group's members on their schedule: a [`Companion`] of a real-time run.
 #[derive(Debug)]
 pub struct ConsumerGroup {
-    jvm: JvmCommand,
-    dir: PathBuf,
+    tools: ToolJvms,
     topic: String,
+    protocol: GroupProtocol,
     bootstrap: String,
     load_start_ms: u64,
     members: Vec<Member>,
@@ -157,59 +205,27 @@ impl ConsumerGroup {
     /// `kafka_home`'s jars; their files go under a fresh directory.
     pub fn new(
         plans: &[MemberPlan],
+        protocol: &GroupProtocol,
         topic: &str,
         kafka_home: Option<&Path>,
     ) -> Result<Self, GroupError> {
-        let java = classpath::find_java(std::env::var_os("PATH"))
-            .map_err(|e| GroupError::Setup(e.to_string()))?;
-        let cp = classpath::discover(
-            kafka_home,
-            std::env::var_os(classpath::CLASSPATH_ENV),
-            &classpath::default_search_dirs(),
-        )
-        .map_err(|e| GroupError::Setup(e.to_string()))?;
-        let dir = std::env::temp_dir().join(format!(
-            "kraftsim-group-{}-{}",
-            std::process::id(),
-            NEXT_GROUP.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|source| GroupError::Io {
-            what: format!("create {}", dir.display()),
-            source,
-        })?;
-        let log4j = dir.join("log4j2.properties");
-        std::fs::write(&log4j, LOG4J2).map_err(|source| GroupError::Io {
-            what: format!("write {}", log4j.display()),
-            source,
-        })?;
-        let jvm = JvmCommand {
-            java,
-            classpath: cp.value,
-            jvm_args: vec![
-                format!("-Xmx{MEMBER_HEAP_MB}m"),
-                "-XX:+UseSerialGC".into(),
-                "-XX:TieredStopAtLevel=1".into(),
-                format!("-Dlog4j2.configurationFile={}", log4j.display()),
-            ],
-            max_lifetime: Duration::from_secs(3600),
-        };
+        let tools = ToolJvms::new("group", kafka_home)?;
         let members = plans
             .iter()
             .map(|p| Member {
                 plan: p.clone(),
                 process: None,
-                stdout: dir.join(format!("{}.stdout.log", p.name)),
-                stderr: dir.join(format!("{}.stderr.log", p.name)),
+                stdout: tools.dir.join(format!("{}.stdout.log", p.name)),
+                stderr: tools.dir.join(format!("{}.stderr.log", p.name)),
                 read: 0,
                 started: false,
                 left: false,
             })
             .collect();
         Ok(Self {
-            jvm,
-            dir,
+            tools,
             topic: topic.to_string(),
+            protocol: protocol.clone(),
             bootstrap: String::new(),
             load_start_ms: 0,
             members,
@@ -223,7 +239,7 @@ impl ConsumerGroup {
     }
 
     fn start_member(&mut self, i: usize) -> Result<String, String> {
-        let spec_args: Vec<std::ffi::OsString> = vec![
+        let mut spec_args: Vec<std::ffi::OsString> = vec![
             "--bootstrap-server".into(),
             self.bootstrap.clone().into(),
             "--topic".into(),
@@ -233,6 +249,7 @@ impl ConsumerGroup {
             "--reset-policy".into(),
             "earliest".into(),
         ];
+        spec_args.extend(self.protocol.flags());
         let m = &mut self.members[i];
         let spec = JvmSpec {
             main_class: VERIFIABLE_CONSUMER,
@@ -241,12 +258,15 @@ impl ConsumerGroup {
             stdout: &m.stdout,
             stderr: &m.stderr,
         };
-        let process = JvmProcess::spawn(&self.jvm, &spec)
+        let process = JvmProcess::spawn(&self.tools.jvm, &spec)
             .map_err(|e| format!("group: member {} did not start: {e}", m.plan.name))?;
         m.process = Some(process);
         m.started = true;
         self.outcome.members_started += 1;
-        Ok(format!("group: member {} joins ({GROUP_ID})", m.plan.name))
+        Ok(format!(
+            "group: member {} joins ({GROUP_ID}, {} protocol)",
+            m.plan.name, self.protocol
+        ))
     }
 
     fn stop_member(&mut self, i: usize) -> String {
@@ -407,9 +427,6 @@ impl Drop for ConsumerGroup {
                 p.kill();
             }
         }
-        if std::env::var_os(crate::kafka_cluster::cluster::KEEP_DIRS_ENV).is_none() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 }
 
@@ -424,6 +441,29 @@ mod tests {
         assert!(MemberPlan::new("x", "5s", Some("5s")).is_err());
         assert!(MemberPlan::new("a b", "5s", None).is_err());
         assert!(MemberPlan::new("x", "soon", None).is_err());
+    }
+
+    #[test]
+    fn a_group_protocol_is_classic_or_consumer_with_a_server_assignor() {
+        assert_eq!(
+            GroupProtocol::parse("classic", None),
+            Ok(GroupProtocol::Classic)
+        );
+        let range = GroupProtocol::parse("consumer", Some("range")).expect("valid");
+        assert_eq!(
+            range.flags(),
+            [
+                "--group-protocol",
+                "consumer",
+                "--group-remote-assignor",
+                "range"
+            ]
+            .map(std::ffi::OsString::from)
+        );
+        assert!(GroupProtocol::Classic.flags().is_empty());
+        assert!(GroupProtocol::parse("classic", Some("range")).is_err());
+        assert!(GroupProtocol::parse("consumer", Some("sticky")).is_err());
+        assert!(GroupProtocol::parse("streams", None).is_err());
     }
 
     #[test]

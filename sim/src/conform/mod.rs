@@ -19,15 +19,18 @@
 //! fails the run unless `conformance/explained-differences.toml` lists it with its reason
 //! ([`explained`]). The table is printed and written to `docs/conformance.md` ([`table`]).
 //!
-//! A consumer group scenario runs Kafka's Java consumer beside the load ([`group`]) on the
-//! real-time targets; the simulator has no group client and says so.
+//! A consumer group scenario runs Kafka's Java consumer beside the load ([`group`]), a
+//! transactions scenario Kafka's transactional copier ([`copy`]), on the real-time
+//! targets; the simulator runs no JVM and says so.
 
 pub mod compare;
+pub mod copy;
 pub mod explained;
 pub mod group;
 pub mod outcome;
 pub mod suite;
 pub mod table;
+pub mod tool_jvm;
 
 use crate::cluster_control::Target;
 use crate::experiment::real_time::{self, Companion, RealTimeError, RealTimeOptions};
@@ -197,20 +200,39 @@ pub fn run(
 
 /// The experiment a target runs for a scenario: the scenario's settings over `sim run`'s
 /// defaults, the same for every target. The notes are what a reader of the row should
-/// know about how it ran (none today; kept so a target that must deviate says so).
+/// know about how it ran (a copy's text values).
 pub fn experiment_for(
     s: &SuiteScenario,
     _target: Target,
 ) -> Result<(ExperimentConfig, Vec<String>), String> {
-    let config = RunOptions::default()
+    let mut config = RunOptions::default()
         .build(Some(&s.scenario))
         .map_err(|e| e.to_string())?;
-    Ok((config, Vec::new()))
+    let mut notes = Vec::new();
+    if !s.members.is_empty() {
+        config.named_coordinators.group = Some(group::GROUP_ID.to_string());
+    }
+    if s.copy.is_some() {
+        // `txn-coordinator` is partition 0's copier's: the copiers' transactional ids hash
+        // to different __transaction_state partitions, so each may have its own.
+        config.named_coordinators.transactional_id = Some(copy::transactional_id(0));
+        config.text_record_ids = true;
+        notes.push(
+            "the load's values are their record numbers in decimal (the copier reads values as \
+             Java Strings)"
+                .to_string(),
+        );
+    }
+    Ok((config, notes))
 }
 
 /// Why the simulator cannot run a group scenario.
 pub const SIM_HAS_NO_GROUP_CLIENT: &str = "the sim target has no consumer group client: the \
      members are Kafka's Java consumer, which needs real sockets (run it on live and kafka)";
+/// Why the simulator cannot run a transactions scenario.
+pub const SIM_HAS_NO_COPIER: &str = "the sim target cannot run Kafka's transactional copier: \
+     it is a Java client (TransactionalMessageCopier), which needs real sockets (run it on \
+     live and kafka)";
 
 /// Runs one scenario on one target.
 pub fn run_one(s: &SuiteScenario, target: Target, kafka_home: Option<&PathBuf>) -> TargetRun {
@@ -237,7 +259,10 @@ fn run_config(
         if !s.members.is_empty() {
             return Err(NotRun::Refused(SIM_HAS_NO_GROUP_CLIENT.into()));
         }
-        crate::experiment::plan::check(Target::Sim, &config.plan)
+        if s.copy.is_some() {
+            return Err(NotRun::Refused(SIM_HAS_NO_COPIER.into()));
+        }
+        crate::experiment::plan::check(Target::Sim, &config.plan, &config.named_coordinators)
             .map_err(|e| NotRun::Refused(e.to_string()))?;
         let (report, observations) =
             crate::experiment::run_observed(config).map_err(|e| NotRun::Failed(e.to_string()))?;
@@ -245,6 +270,7 @@ fn run_config(
             report,
             observations,
             group: None,
+            copy: None,
             partitions: config.partitions,
         });
     }
@@ -257,16 +283,39 @@ fn run_config(
         None
     } else {
         Some(
-            ConsumerGroup::new(&s.members, &config.topic, kafka_home.map(PathBuf::as_path))
-                .map_err(|e| NotRun::Failed(e.to_string()))?,
+            ConsumerGroup::new(
+                &s.members,
+                &s.group_protocol,
+                &config.topic,
+                kafka_home.map(PathBuf::as_path),
+            )
+            .map_err(|e| NotRun::Failed(e.to_string()))?,
         )
+    };
+    let mut copy = match &s.copy {
+        None => None,
+        Some(plan) => Some(
+            copy::TransactionalCopy::new(
+                plan,
+                &config.topic,
+                config.partitions,
+                i16::try_from(config.replication_factor).unwrap_or(i16::MAX),
+                kafka_home.map(PathBuf::as_path),
+            )
+            .map_err(|e| NotRun::Failed(e.to_string()))?,
+        ),
+    };
+    let companion: Option<&mut dyn Companion> = match (group.as_mut(), copy.as_mut()) {
+        (Some(g), _) => Some(g),
+        (None, Some(c)) => Some(c),
+        (None, None) => None,
     };
     let run = real_time::run_real_time(
         cluster.as_mut(),
         started_in,
         config,
         &RealTimeOptions::default(),
-        group.as_mut().map(|g| g as &mut dyn Companion),
+        companion,
     )
     .map_err(|e| match e {
         RealTimeError::Refused(e) => NotRun::Refused(e.to_string()),
@@ -277,6 +326,7 @@ fn run_config(
         report: run.report,
         observations: run.observations,
         group: group.map(|g| g.outcome().clone()),
+        copy: copy.map(|c| c.outcome().clone()),
         partitions: config.partitions,
     })
 }

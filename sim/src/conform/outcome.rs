@@ -18,8 +18,10 @@
 //! | `final ...` | after healing and convergence: offline partitions, full ISRs, preferred leaders, nodes leading nothing, ELRs | exact |
 //! | `verdict ...` | records failed, lost, duplicated (by acks level), violations, converged | none / some, or exact |
 //! | `group ...` | the consumer group: everything committed, failed commits, whether the steady member was reassigned | exact |
+//! | `copy ...` | the transactional copy: every input record once in the `read_committed` output, duplicates, missing, transactions committed and aborted, the copiers finished; how copier runs failed | exact; failures shown, not compared |
 
 use super::compare::Cell;
+use super::copy::CopyOutcome;
 use super::group::GroupOutcome;
 use super::suite::SuiteScenario;
 use crate::cluster_control::PartitionState;
@@ -42,6 +44,7 @@ pub struct RunData {
     pub report: RunReport,
     pub observations: Observations,
     pub group: Option<GroupOutcome>,
+    pub copy: Option<CopyOutcome>,
     pub partitions: i32,
 }
 
@@ -125,6 +128,9 @@ pub fn rows(s: &SuiteScenario, d: &RunData) -> Vec<(String, Cell)> {
     out.extend(verdict_rows(s, &d.report));
     if let Some(g) = &d.group {
         out.extend(group_rows(g));
+    }
+    if let Some(c) = &d.copy {
+        out.extend(copy_rows(c));
     }
     out
 }
@@ -445,6 +451,70 @@ fn verdict_rows(s: &SuiteScenario, r: &RunReport) -> Vec<(String, Cell)> {
         Cell::value(if v.converged { "yes" } else { "no" }),
     ));
     out
+}
+
+/// The transactional copy's rows ([`super::copy`]).
+fn copy_rows(c: &CopyOutcome) -> Vec<(String, Cell)> {
+    let some = |n: u64| if n == 0 { "none" } else { "some" };
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    let exactly_once = match &c.read_error {
+        Some(e) => Cell::classed("not read", format!("not read: {e}")),
+        None => Cell::classed(
+            yes(c.exactly_once()),
+            format!(
+                "{} ({} input records, {} committed copies)",
+                yes(c.exactly_once()),
+                c.input_records,
+                c.output_records
+            ),
+        ),
+    };
+    let transactions = match (c.commit_markers, c.abort_markers) {
+        (0, 0) => "none",
+        (_, 0) => "committed",
+        (0, _) => "aborted",
+        _ => "committed and aborted",
+    };
+    let failures: Vec<String> = c
+        .copier_failures
+        .iter()
+        .map(|(k, n)| format!("{k}={n}"))
+        .collect();
+    vec![
+        ("copy every record exactly once".into(), exactly_once),
+        (
+            "copy duplicates".into(),
+            Cell::classed(some(c.duplicates), c.duplicates.to_string()),
+        ),
+        (
+            "copy missing".into(),
+            Cell::classed(some(c.missing), c.missing.to_string()),
+        ),
+        (
+            "copy records no input had".into(),
+            Cell::classed(some(c.unexpected), c.unexpected.to_string()),
+        ),
+        (
+            "copy transactions".into(),
+            Cell::classed(
+                transactions,
+                format!(
+                    "{transactions} (markers: {} commit, {} abort; {} aborted records unseen)",
+                    c.commit_markers, c.abort_markers, c.aborted_records
+                ),
+            ),
+        ),
+        ("copy copiers finished".into(), Cell::value(yes(c.drained))),
+        (
+            // Which copier request meets a dead node, and what it throws, is timing.
+            "copy copier runs".into(),
+            Cell::Info(if failures.is_empty() {
+                format!("{} runs, none failed", c.copier_runs)
+            } else {
+                format!("{} runs, failed: {}", c.copier_runs, failures.join(" "))
+            }),
+        ),
+    ]
 }
 
 fn group_rows(g: &GroupOutcome) -> Vec<(String, Cell)> {

@@ -12,12 +12,18 @@
 //! # conform: lost any                (acks=1 losses depend on timing: only violations count)
 //! # conform: member steady 0s        (a consumer group member from the load's start ...)
 //! # conform: member joiner 5s 15s    (... and one that joins at 5 s and leaves at 15 s)
+//! # conform: group-protocol consumer (the members use KIP-848's protocol; `classic` is the
+//! #                                   default; `consumer range` names the server assignor)
+//! # conform: copy 0s random-aborts    (Kafka's transactional copier from the load's topic
+//! #                                   to `<topic>-copy` from 0 s, a third of its
+//! #                                   transactions aborted on purpose: `copy`)
 //! ```
 //!
 //! The first line of the description is the scenario's title in the table.
 
 use super::compare::Tolerance;
-use super::group::MemberPlan;
+use super::copy::CopyPlan;
+use super::group::{GroupProtocol, MemberPlan};
 use crate::scenario::{self, Scenario};
 use std::path::{Path, PathBuf};
 
@@ -60,6 +66,18 @@ pub struct SuiteScenario {
     pub lost_any: bool,
     /// Consumer group members beside the load, if the scenario checks a group.
     pub members: Vec<MemberPlan>,
+    /// The protocol the members speak (`group.protocol`).
+    pub group_protocol: GroupProtocol,
+    /// A transactional copy beside the load, if the scenario checks exactly-once.
+    pub copy: Option<CopyPlan>,
+}
+
+impl SuiteScenario {
+    /// Whether something runs beside the load that only a real-time target can run (Kafka's
+    /// Java tools): a consumer group's members, or the transactional copiers.
+    pub fn has_companion(&self) -> bool {
+        !self.members.is_empty() || self.copy.is_some()
+    }
 }
 
 impl SuiteScenario {
@@ -123,6 +141,8 @@ pub fn read(path: &Path) -> Result<SuiteScenario, SuiteError> {
         tolerance: Tolerance::default(),
         lost_any: false,
         members: Vec::new(),
+        group_protocol: GroupProtocol::Classic,
+        copy: None,
     };
     for (i, line) in text.lines().enumerate() {
         let Some(comment) = line.trim().strip_prefix('#') else {
@@ -140,6 +160,21 @@ pub fn read(path: &Path) -> Result<SuiteScenario, SuiteError> {
             None => s.description.push(comment.to_string()),
         }
     }
+    let whole = |why: &str| SuiteError::Directive {
+        path: path.to_path_buf(),
+        line: 1,
+        why: why.to_string(),
+    };
+    if s.group_protocol != GroupProtocol::Classic && s.members.is_empty() {
+        return Err(whole(
+            "group-protocol without members: add '# conform: member NAME FROM'",
+        ));
+    }
+    if !s.members.is_empty() && s.copy.is_some() {
+        return Err(whole(
+            "a scenario runs a consumer group or a transactional copy beside its load, not both",
+        ));
+    }
     Ok(s)
 }
 
@@ -151,10 +186,16 @@ fn apply_directive(s: &mut SuiteScenario, directive: &str) -> Result<(), String>
         ["tolerance", abs, rel] => s.tolerance = Tolerance::parse(abs, rel)?,
         ["member", name, from] => s.members.push(MemberPlan::new(name, from, None)?),
         ["member", name, from, until] => s.members.push(MemberPlan::new(name, from, Some(until))?),
+        ["copy", rest @ ..] => s.copy = Some(CopyPlan::parse(rest)?),
+        ["group-protocol", protocol] => s.group_protocol = GroupProtocol::parse(protocol, None)?,
+        ["group-protocol", protocol, assignor] => {
+            s.group_protocol = GroupProtocol::parse(protocol, Some(assignor))?
+        }
         _ => {
             return Err(format!(
                 "unknown directive '{directive}' (expected: quick; lost any; tolerance 1s 30%; \
-                 member NAME FROM [UNTIL])"
+                 member NAME FROM [UNTIL]; group-protocol classic|consumer [uniform|range]; \
+                 copy FROM [random-aborts])"
             ))
         }
     }
@@ -197,6 +238,56 @@ mod tests {
             e.to_string()
                 .contains("two.scenario:1: unknown directive 'fast'"),
             "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_scenario_runs_a_kip848_group_or_a_transactional_copy_beside_its_load() {
+        let dir = std::env::temp_dir().join(format!("kraftsim-suite-c-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let path = dir.join("one.scenario");
+        let read_text = |text: &str| {
+            std::fs::write(&path, text).expect("write the scenario");
+            read(&path).map_err(|e| e.to_string())
+        };
+        let group = read_text(
+            "# A group.\n# conform: group-protocol consumer range\n# conform: member a 0s\n\
+             set records 10\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            group.group_protocol,
+            GroupProtocol::Consumer {
+                remote_assignor: Some("range".into())
+            }
+        );
+        assert!(group.has_companion() && group.copy.is_none());
+        let copy = read_text("# A copy.\n# conform: copy 2s random-aborts\nset records 10\n")
+            .expect("valid");
+        assert_eq!(
+            copy.copy,
+            Some(CopyPlan {
+                from_ms: 2000,
+                random_aborts: true
+            })
+        );
+        let lonely = read_text("# conform: group-protocol consumer\nset records 10\n");
+        assert!(
+            lonely
+                .as_ref()
+                .is_err_and(|e| e.contains("without members")),
+            "{lonely:?}"
+        );
+        let both = read_text("# conform: member a 0s\n# conform: copy 0s\nset records 10\n");
+        assert!(
+            both.as_ref().is_err_and(|e| e.contains("not both")),
+            "{both:?}"
+        );
+        let bad = read_text("# conform: copy 0s always-abort\nset records 10\n");
+        assert!(
+            bad.as_ref().is_err_and(|e| e.contains(":1: copy takes")),
+            "{bad:?}"
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -76,6 +76,14 @@ pub struct ExperimentConfig {
     pub consumer: Option<crate::scenario::ConsumerSpec>,
     /// A transactional read-process-write processor (`processor group=G ...`).
     pub processor: Option<crate::scenario::ProcessorSpec>,
+    /// Whom a real-time run's `coordinator` and `txn-coordinator` stand for (set by
+    /// `sim conform` from the scenario's group members and copiers).
+    pub named_coordinators: plan::NamedCoordinators,
+    /// Each record's value is its number in decimal (`kafka-producer-perf-test`'s
+    /// `--payload-monotonic`) instead of the record-size payload stamped with it in
+    /// binary: for clients that read values as text, as Kafka's transactional copier does
+    /// (its String serde would replace bytes that are not UTF-8).
+    pub text_record_ids: bool,
 }
 
 impl ExperimentConfig {
@@ -87,8 +95,8 @@ impl ExperimentConfig {
             num_records: self.records,
             payloads: vec![random_payload(self.record_size, self.seed)],
             throughput: self.throughput,
-            stamp_record_ids: true,
-            monotonic: false,
+            stamp_record_ids: !self.text_record_ids,
+            monotonic: self.text_record_ids,
             random: None,
             warmup_records: 0,
             reporting_interval_ms: loadgen::perf_stats::REPORTING_INTERVAL_MS,
@@ -120,6 +128,8 @@ impl ExperimentConfig {
             node_roles: false,
             consumer: None,
             processor: None,
+            named_coordinators: plan::NamedCoordinators::default(),
+            text_record_ids: false,
         }
     }
 
@@ -197,6 +207,22 @@ fn run_with(
     config: &ExperimentConfig,
     mut observer: Option<Observer>,
 ) -> Result<(RunReport, Option<Observations>), SimError> {
+    if config.consumer.is_none() && config.processor.is_none() {
+        if let Some(step) = config.plan.iter().find(|s| s.action.needs_consumer()) {
+            return Err(SimError::Request(format!(
+                "line {}: '{}' needs a consumer group: add a line like 'consumer group=orders commit=auto' (or a transactional 'processor group=copier')",
+                step.line, step.action
+            )));
+        }
+    }
+    if config.processor.is_none() {
+        if let Some(step) = config.plan.iter().find(|s| s.action.needs_processor()) {
+            return Err(SimError::Request(format!(
+                "line {}: '{}' needs a transactional processor: add a line like 'processor group=copier'",
+                step.line, step.action
+            )));
+        }
+    }
     if config.record_size < 8 {
         return Err(SimError::Request(
             "--record-size must be at least 8 bytes: each record carries its number for the verdict".into(),
@@ -682,8 +708,7 @@ fn fire_due_steps(
             } else if *node == NodeRef::TxnCoordinator {
                 if let Some((c, id)) = &txn_coordinator_of {
                     *node = NodeRef::Id(*c);
-                    named_coordinator =
-                        Some(format!(" (the transaction coordinator of {id})"));
+                    named_coordinator = Some(format!(" (the transaction coordinator of {id})"));
                 }
             }
         }

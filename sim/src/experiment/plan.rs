@@ -178,13 +178,22 @@ impl PlanRunner {
 
 /// Refuses, before anything runs, a plan `target` cannot carry out: an action it cannot
 /// do, or an event it cannot see. The first refusal names the step's line.
-pub fn check(target: Target, plan: &[Step]) -> Result<(), ControlError> {
+pub fn check(target: Target, plan: &[Step], named: &NamedCoordinators) -> Result<(), ControlError> {
     for step in plan {
         let refusal = match step.trigger.base() {
             Trigger::On(event) => target.event_refusal(event),
             _ => None,
         }
-        .or_else(|| target.refusal(&step.action));
+        .or_else(|| match named.refusal(target, &step.action) {
+            Named::Refused(why) => Some(ControlError::Unsupported {
+                target: target.name(),
+                action: step.action.to_string(),
+                why,
+            }),
+            // The target's own table refuses a real-time `coordinator` it cannot name.
+            Named::Found => target.refusal(&step.action.with_node(NodeRef::Id(0))),
+            Named::NotACoordinator => target.refusal(&step.action),
+        });
         if let Some(ControlError::Unsupported {
             target,
             action,
@@ -204,6 +213,62 @@ pub fn check(target: Target, plan: &[Step]) -> Result<(), ControlError> {
         }
     }
     Ok(())
+}
+
+/// Whom a real-time run's `coordinator` and `txn-coordinator` stand for: the keys it
+/// asks FindCoordinator about when a step names them (a companion's group id and
+/// transactional id). The deterministic run names its consumer's coordinator itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NamedCoordinators {
+    /// The consumer group whose coordinator `coordinator` is.
+    pub group: Option<String>,
+    /// The transactional id whose coordinator `txn-coordinator` is.
+    pub transactional_id: Option<String>,
+}
+
+/// Whether a step's coordinator can be named on a target.
+#[derive(Debug, PartialEq, Eq)]
+enum Named {
+    NotACoordinator,
+    Found,
+    Refused(String),
+}
+
+impl NamedCoordinators {
+    fn refusal(&self, target: Target, action: &Action) -> Named {
+        match (action.node(), target.is_real_time()) {
+            (Some(NodeRef::TxnCoordinator), false) => Named::Refused(
+                "sim conform's simulator run has no transactional workload whose coordinator it \
+                 could name ('txn-coordinator' is for real-time runs with '# conform: copy'; \
+                 in sim run, a 'processor' line gives one)"
+                    .into(),
+            ),
+            (Some(NodeRef::TxnCoordinator), true) if self.transactional_id.is_none() => {
+                Named::Refused(
+                    "the run has no transactional workload ('# conform: copy' in sim conform) \
+                     whose transaction coordinator it could find"
+                        .into(),
+                )
+            }
+            (Some(NodeRef::TxnCoordinator), true) => Named::Found,
+            (Some(NodeRef::Coordinator), true) if self.group.is_some() => Named::Found,
+            _ => Named::NotACoordinator,
+        }
+    }
+
+    /// The FindCoordinator question for a node reference, if it names a coordinator this
+    /// run can find.
+    pub fn key(&self, node: &NodeRef) -> Option<(crate::admin_client::CoordinatorKind, &str)> {
+        use crate::admin_client::CoordinatorKind;
+        match node {
+            NodeRef::Coordinator => self.group.as_deref().map(|g| (CoordinatorKind::Group, g)),
+            NodeRef::TxnCoordinator => self
+                .transactional_id
+                .as_deref()
+                .map(|t| (CoordinatorKind::Transaction, t)),
+            _ => None,
+        }
+    }
 }
 
 /// What an action will do, in words, with `controller` the active controller now: the
@@ -514,24 +579,57 @@ mod tests {
 
     #[test]
     fn a_target_refuses_a_plan_before_it_runs_and_names_the_line_and_why() {
+        let none = NamedCoordinators::default();
         let steps = plan("at 1s kill 1\nafter 2s crash 2\n");
-        assert!(check(Target::Sim, &steps).is_ok());
-        let e = check(Target::Kafka, &steps).expect_err("kafka cannot crash");
+        assert!(check(Target::Sim, &steps, &none).is_ok());
+        let e = check(Target::Kafka, &steps, &none).expect_err("kafka cannot crash");
         let text = e.to_string();
         assert!(
             text.starts_with("the kafka target cannot crash 2 (line 2: 'after 2s crash 2')"),
             "{text}"
         );
         assert!(text.contains("power loss"), "{text}");
-        let e = check(Target::Live, &plan("on broker-fenced kill 1\n"))
+        let e = check(Target::Live, &plan("on broker-fenced kill 1\n"), &none)
             .expect_err("live does not see fencing");
         assert!(e.to_string().contains("fencing is not seen"), "{e}");
         assert!(check(
             Target::Live,
-            &plan("on isr-shrink kill 1\nafter 1s isolate 2\n")
+            &plan("on isr-shrink kill 1\nafter 1s isolate 2\n"),
+            &none
         )
         .is_ok());
-        assert!(check(Target::Kafka, &plan("after 1s isolate 2\n")).is_err());
+        assert!(check(Target::Kafka, &plan("after 1s isolate 2\n"), &none).is_err());
+    }
+
+    #[test]
+    fn a_coordinator_is_refused_where_nobody_can_name_it() {
+        let none = NamedCoordinators::default();
+        let txn = plan("at 1s kill txn-coordinator\nafter 5s restart all\n");
+        let e = check(Target::Sim, &txn, &none).expect_err("no copier in the simulator");
+        assert!(e.to_string().contains("no transactional workload"), "{e}");
+        let e = check(Target::Kafka, &txn, &none).expect_err("no copy in this run");
+        assert!(e.to_string().contains("'# conform: copy'"), "{e}");
+        let named = NamedCoordinators {
+            group: Some("g".into()),
+            transactional_id: Some("t".into()),
+        };
+        assert!(check(Target::Kafka, &txn, &named).is_ok());
+        let group = plan("at 1s kill coordinator\n");
+        assert!(
+            check(Target::Live, &group, &none).is_err(),
+            "no members to ask for"
+        );
+        assert!(check(Target::Live, &group, &named).is_ok());
+        let crash = plan("at 1s crash txn-coordinator\n");
+        assert!(
+            check(Target::Kafka, &crash, &named).is_err(),
+            "a named coordinator is still refused what its target cannot do"
+        );
+        assert_eq!(
+            named.key(&NodeRef::TxnCoordinator),
+            Some((crate::admin_client::CoordinatorKind::Transaction, "t"))
+        );
+        assert_eq!(named.key(&NodeRef::Id(1)), None);
     }
 
     #[test]

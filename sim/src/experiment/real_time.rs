@@ -224,7 +224,8 @@ pub fn start_cluster(
     config: &ExperimentConfig,
     kafka_home: Option<&PathBuf>,
 ) -> Result<(Box<dyn ClusterControl>, Duration), RealTimeError> {
-    plan::check(target, &config.plan).map_err(RealTimeError::Refused)?;
+    plan::check(target, &config.plan, &config.named_coordinators)
+        .map_err(RealTimeError::Refused)?;
     refuse_scenario_consumer(target, config)?;
     let began = Instant::now();
     let cluster: Box<dyn ClusterControl> = match target {
@@ -274,7 +275,8 @@ pub fn run_real_time(
 ) -> Result<RealTimeRun, RealTimeError> {
     let target = Target::from_name(cluster.target())
         .ok_or_else(|| RealTimeError::Setup(format!("unknown target {}", cluster.target())))?;
-    plan::check(target, &config.plan).map_err(RealTimeError::Refused)?;
+    plan::check(target, &config.plan, &config.named_coordinators)
+        .map_err(RealTimeError::Refused)?;
     refuse_scenario_consumer(target, config)?;
     let bootstrap = cluster.bootstrap_servers().ok_or_else(|| {
         RealTimeError::Setup(format!("the {target} target has no client listeners"))
@@ -379,7 +381,18 @@ pub fn run_real_time(
                 load_over,
                 failover_done: false,
             };
-            fire_due_steps(cluster, &mut plan_runner, &progress, &mut observer, &shared);
+            let coordinators = Coordinators {
+                named: &config.named_coordinators,
+                bootstrap: &bootstrap,
+            };
+            fire_due_steps(
+                cluster,
+                &mut plan_runner,
+                &progress,
+                &mut observer,
+                &shared,
+                &coordinators,
+            );
             if load_over {
                 let deadline = *plan_deadline.get_or_insert(now + PLAN_AFTER_LOAD_MS);
                 if plan_runner.is_done() || now >= deadline {
@@ -578,12 +591,45 @@ fn phase(shared: &Shared, name: &str, now: u64) {
 }
 
 /// Fires the plan's steps that are due; each starts a phase named after what it does.
+/// Where a step's `coordinator` or `txn-coordinator` is asked for.
+struct Coordinators<'a> {
+    named: &'a plan::NamedCoordinators,
+    bootstrap: &'a str,
+}
+
+impl Coordinators<'_> {
+    /// Names the step's coordinator as a node id, as FindCoordinator answers now; the
+    /// words to add to the step's line, or why it could not be found.
+    fn name(&self, step: &mut crate::scenario::Step) -> Result<Option<String>, String> {
+        let Some(node) = step.action.node_mut() else {
+            return Ok(None);
+        };
+        let Some((kind, key)) = self.named.key(node) else {
+            return Ok(None);
+        };
+        let admin = crate::admin_client::AdminClient::new(self.bootstrap)
+            .request_timeout(Duration::from_secs(5));
+        match admin.find_coordinator(kind, key) {
+            Ok(id) => {
+                let what = match kind {
+                    crate::admin_client::CoordinatorKind::Group => "group",
+                    crate::admin_client::CoordinatorKind::Transaction => "transactional id",
+                };
+                *node = crate::scenario::NodeRef::Id(id);
+                Ok(Some(format!(" (the coordinator of {what} {key})")))
+            }
+            Err(e) => Err(format!("FindCoordinator for {key}: {e}")),
+        }
+    }
+}
+
 fn fire_due_steps(
     cluster: &mut dyn ClusterControl,
     plan_runner: &mut PlanRunner,
     progress: &plan::Progress,
     observer: &mut Observer,
     shared: &Shared,
+    coordinators: &Coordinators<'_>,
 ) {
     let mut progress = *progress;
     loop {
@@ -598,11 +644,15 @@ fn fire_due_steps(
                         .map(|x| x.leader)
                 })
             });
-        let Some(step) = plan_runner.due(now, &progress, observer.poller.observed(), |e, o| {
+        let Some(mut step) = plan_runner.due(now, &progress, observer.poller.observed(), |e, o| {
             o.change.satisfies(e)
         }) else {
             return;
         };
+        // `coordinator` and `txn-coordinator` are named now, as a client would find them;
+        // one that cannot be found (its partition has no leader) leaves the step to fail
+        // with the reason.
+        let named = coordinators.name(&mut step);
         let controller = cluster
             .active_controller()
             .ok()
@@ -619,9 +669,15 @@ fn fire_due_steps(
             r.timeline.fault(fired_at, &record.name);
             r.phases.next_phase(&record.name, fired_at, &retried);
         });
-        let outcome = plan::apply(cluster, &step.action).map_err(|e| e.to_string());
+        let outcome = match &named {
+            Err(why) => Err(why.clone()),
+            Ok(_) => plan::apply(cluster, &step.action).map_err(|e| e.to_string()),
+        };
         let text = match &outcome {
-            Ok(words) => format!("fault: {words}"),
+            Ok(words) => format!(
+                "fault: {words}{}",
+                named.as_ref().ok().and_then(Option::as_deref).unwrap_or("")
+            ),
             Err(why) => format!("fault: '{step}' failed: {why}"),
         };
         note_lines(shared, fired_at, vec![text]);

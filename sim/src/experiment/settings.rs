@@ -188,6 +188,8 @@ impl RunOptions {
             crate::config::apply(k, v, &mut b, &mut c)
                 .map_err(|e| SettingsError::Invalid(format!("--config {k}={v}: {e}")))?;
         }
+        b.validate()
+            .map_err(|e| SettingsError::Invalid(format!("--config: {e}")))?;
         Ok(config)
     }
 }

@@ -173,9 +173,7 @@ impl SimCluster {
         for (&id, timeout) in ids.iter().zip(timeouts) {
             let mut c = ControllerConfig::new(id, ids.clone());
             let mut b = BrokerConfig::new(id);
-            for (k, v) in &config.configs {
-                config::apply(k, v, &mut b, &mut c)?;
-            }
+            config::apply_all(config.configs.iter().map(|(k, v)| (k, v)), &mut b, &mut c)?;
             c.election_timeout_ticks = timeout;
             node_configs.insert(id, (c, b));
         }

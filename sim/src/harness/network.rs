@@ -38,6 +38,9 @@ pub enum Channel {
     /// A transaction coordinator's markers to a partition leader, and the answers
     /// (Kafka's `TransactionMarkerChannelManager` keeps its own connection per broker).
     TxnMarkers,
+    /// A partition leader's verifications to a transaction coordinator, and the answers
+    /// (Kafka's `AddPartitionsToTxnManager`, its own inter-broker send thread).
+    TxnVerification,
     /// One client connection, by its id.
     Client(ConnectionId),
 }
@@ -53,6 +56,9 @@ impl Channel {
             PeerMessageKind::Fetch | PeerMessageKind::FetchResponse => Channel::Replication,
             PeerMessageKind::WriteTxnMarkers | PeerMessageKind::WriteTxnMarkersResponse => {
                 Channel::TxnMarkers
+            }
+            PeerMessageKind::VerifyTxnPartitions | PeerMessageKind::VerifyTxnPartitionsResponse => {
+                Channel::TxnVerification
             }
         }
     }

@@ -372,9 +372,7 @@ impl Cluster {
         for ((i, &id), timeout) in ids.iter().enumerate().zip(timeouts) {
             let mut c = ControllerConfig::new(id, ids.clone());
             let mut bc = BrokerConfig::new(id);
-            for (k, v) in &b.configs {
-                config::apply(k, v, &mut bc, &mut c)?;
-            }
+            config::apply_all(b.configs.iter().map(|(k, v)| (k, v)), &mut bc, &mut c)?;
             c.election_timeout_ticks = timeout;
             // The nodes start together, but Kafka's processes never do: spread their
             // heartbeats over the interval (evenly, plus a seeded jitter within each

@@ -64,11 +64,15 @@ pub enum NodeRef {
     /// Every node (only for `restart` and `resume`).
     All,
     /// The group coordinator of the scenario's consumer group when the step fires: the
-    /// leader of the group's `__consumer_offsets` partition (the deterministic run only).
+    /// leader of the group's `__consumer_offsets` partition. The deterministic run knows
+    /// its consumer's group; a real-time run asks FindCoordinator for the group its
+    /// companion names (`sim conform`'s `# conform: member` lines).
     Coordinator,
-    /// The transaction coordinator of the scenario's processor when the step fires: the
-    /// leader of its `transactional.id`'s `__transaction_state` partition (the
-    /// deterministic run only).
+    /// The transaction coordinator of the run's transactional workload when the step
+    /// fires: the leader of its transactional id's `__transaction_state` partition, as
+    /// FindCoordinator (key type 1, KIP-98) answers. The deterministic run names its
+    /// `processor`'s; a real-time run asks for its transactional companion's
+    /// (`# conform: copy`).
     TxnCoordinator,
 }
 
@@ -298,16 +302,14 @@ impl Scenario {
     pub fn validate(&self, brokers: usize) -> Result<(), ScenarioError> {
         for step in &self.steps {
             check_step(step, brokers).map_err(|reason| ScenarioError::new(step.line, reason))?;
-            if self.processor.is_none() && step.action.needs_processor() {
-                return Err(ScenarioError::new(
-                    step.line,
-                    format!(
-                        "'{}' needs a transactional processor: add a line like 'processor group=copier'",
-                        step.action
-                    ),
-                ));
-            }
-            if self.consumer.is_none() && self.processor.is_none() && step.action.needs_consumer() {
+            // `coordinator` and `txn-coordinator` without a consumer or processor line are
+            // for a real-time run's companion (a conformance scenario's group members or
+            // copier); the deterministic run refuses them before it starts
+            // (`experiment::run`).
+            if self.consumer.is_none()
+                && self.processor.is_none()
+                && step.action == Action::RestartConsumer
+            {
                 return Err(ScenarioError::new(
                     step.line,
                     format!(
@@ -404,12 +406,8 @@ fn check_step(step: &Step, brokers: usize) -> Result<(), String> {
 pub(crate) fn check_target(keyword: &str, node: &NodeRef) -> Result<(), String> {
     let brings_back = matches!(keyword, "restart" | "resume");
     match node {
-        NodeRef::Coordinator if brings_back => Err(format!(
-            "'coordinator' cannot be {}; name a node id or all",
-            past_tense(keyword)
-        )),
-        NodeRef::TxnCoordinator if brings_back => Err(format!(
-            "'txn-coordinator' cannot be {}; name a node id or all",
+        NodeRef::Coordinator | NodeRef::TxnCoordinator if brings_back => Err(format!(
+            "'{node}' cannot be {}; name a node id or all",
             past_tense(keyword)
         )),
         NodeRef::Controller if brings_back => Err(format!(
@@ -476,6 +474,29 @@ impl Action {
             Action::CreateTopic { .. } => "create-topic",
             Action::Fault(_) | Action::ReleaseFault(_) | Action::RemoveFault(_) => "fault",
             Action::RestartConsumer => "restart",
+        }
+    }
+
+    /// The same action on another node.
+    pub fn with_node(&self, node: NodeRef) -> Action {
+        let mut a = self.clone();
+        if let Some(n) = a.node_mut() {
+            *n = node;
+        }
+        a
+    }
+
+    /// The node the action strikes or brings back.
+    pub fn node(&self) -> Option<&NodeRef> {
+        match self {
+            Action::Stop(n)
+            | Action::Kill(n)
+            | Action::Crash(n)
+            | Action::Restart(n)
+            | Action::Pause(n)
+            | Action::Resume(n)
+            | Action::Isolate(n) => Some(n),
+            _ => None,
         }
     }
 

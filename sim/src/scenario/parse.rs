@@ -449,7 +449,7 @@ fn node(w: &mut Words<'_>, keyword: &str) -> Result<NodeRef, String> {
     let choices = match keyword {
         "restart" => "a node id like 1, all, or consumer",
         "resume" => "a node id like 1, or all",
-        _ => "a node id like 1, controller or coordinator",
+        _ => "a node id like 1, controller, coordinator or txn-coordinator",
     };
     let Some(word) = w.next() else {
         return Err(format!("'{keyword}' needs a node: {choices}"));

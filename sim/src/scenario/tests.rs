@@ -493,7 +493,7 @@ fn errors_name_the_line_and_what_was_expected() {
         ),
         (
             "after 1s kill",
-            "line 1: 'kill' needs a node: a node id like 1, controller or coordinator",
+            "line 1: 'kill' needs a node: a node id like 1, controller, coordinator or txn-coordinator",
         ),
         (
             "after 1s restart",
@@ -501,7 +501,7 @@ fn errors_name_the_line_and_what_was_expected() {
         ),
         (
             "after 1s kill leader",
-            "line 1: 'leader' is not a node (expected a node id like 1, controller or coordinator)",
+            "line 1: 'leader' is not a node (expected a node id like 1, controller, coordinator or txn-coordinator)",
         ),
         ("after 1s kill 0", "line 1: node ids start at 1, not 0"),
         (

@@ -77,3 +77,44 @@ fn offsets_auto_committed_beside_the_transactions_are_copied_twice_after_a_crash
         "{violations:?}"
     );
 }
+
+/// The transaction coordinator dies while transactions are open: the partition's new
+/// leader loads `__transaction_state` and finishes what the old one had decided (KIP-98's
+/// coordinator failover); the processor finds it again (NOT_COORDINATOR) and goes on.
+#[test]
+fn exactly_once_holds_across_a_transaction_coordinator_kill() {
+    let (p, violations) = run_scenario(
+        "set records 1500
+set record-size 100
+set partitions 3
+set throughput 100
+producer acks=all
+processor group=copier txn.size=10 abort.fraction=0.2
+at 30% records kill txn-coordinator
+after 10s restart all
+",
+    );
+    assert!(violations.is_empty(), "{violations:?}\n{:#?}", p.checks);
+    assert!(p.committed > 0 && p.aborted > 0, "{p:?}");
+    assert!(p.caught_up, "{p:?}");
+    assert_eq!(p.output_records_read, 1500, "each input record once");
+    assert!(
+        p.checks.iter().all(|c| c.violations == 0),
+        "{:#?}",
+        p.checks
+    );
+}
+
+#[test]
+fn a_txn_coordinator_step_without_a_processor_is_refused_before_the_run() {
+    let scenario =
+        kraftsim::scenario::parse("set records 100\nat 1s kill txn-coordinator\n").expect("parses");
+    let config: ExperimentConfig = RunOptions::default()
+        .build(Some(&scenario))
+        .expect("settings");
+    let err = run(&config).expect_err("refused").to_string();
+    assert!(
+        err.contains("line 2: 'kill txn-coordinator' needs a transactional processor"),
+        "{err}"
+    );
+}

@@ -8,6 +8,12 @@
 //! `transaction.timeout.ms` is aborted by the coordinator's timer, with the producer's
 //! epoch bumped so that the late producer is fenced, at the coordinator and, through the
 //! marker's epoch, at the partition.
+//!
+//! A partition's leader asks the coordinator before a transactional batch may open a
+//! transaction there (KIP-890's verification, `transaction.partition.verification.enable`):
+//! a batch for a partition never added, or one arriving after its transaction was aborted,
+//! is refused with INVALID_TXN_STATE, so no transaction is left open at a partition with no
+//! coordinator to end it (the "hanging transaction" that stalls the last stable offset).
 
 use crate::common::*;
 use crate::kafka_client::*;
@@ -115,7 +121,18 @@ fn produce_transactional_from(
         .partition_state(TOPIC, partition)
         .expect("exists")
         .leader;
-    let request = ProduceRequest::default()
+    let request = transactional_produce(partition, producer, base_sequence);
+    let r: ProduceResponse = call(sim, leader, ApiKey::Produce, 9, &request);
+    r.responses[0].partition_responses[0].error_code
+}
+
+/// A Produce v9 of three transactional records to `partition`, acks=all.
+fn transactional_produce(
+    partition: i32,
+    producer: (i64, i16),
+    base_sequence: i32,
+) -> ProduceRequest {
+    ProduceRequest::default()
         .with_transactional_id(Some(TransactionalId(s(TXN))))
         .with_acks(-1)
         .with_timeout_ms(30_000)
@@ -127,9 +144,7 @@ fn produce_transactional_from(
                     producer,
                     3,
                     base_sequence,
-                )))])]);
-    let r: ProduceResponse = call(sim, leader, ApiKey::Produce, 9, &request);
-    r.responses[0].partition_responses[0].error_code
+                )))])])
 }
 
 /// Each control batch of the partition's log at its leader: (offset, commit?).
@@ -251,6 +266,165 @@ fn a_transaction_left_open_past_its_timeout_is_aborted_and_its_producer_fenced()
     assert_no_violations(
         &sim,
         "a_transaction_left_open_past_its_timeout_is_aborted_and_its_producer_fenced",
+    );
+}
+
+/// The first offset of the earliest transaction open at the partition's leader: `None`
+/// when the last stable offset is the high watermark.
+fn first_unstable_offset(sim: &SimCluster, partition: i32) -> Option<i64> {
+    let reg = sim.partition_state(TOPIC, partition).expect("exists");
+    let node = sim.node(reg.leader).expect("the leader runs");
+    node.replica_manager()
+        .partitions()
+        .iter()
+        .find(|(k, p)| p.topic == TOPIC && k.1 == partition)
+        .and_then(|(_, p)| p.log().txn_index().first_unstable_offset())
+}
+
+/// Another partition of the topic than `partition`.
+fn another_partition(partition: i32) -> i32 {
+    (partition + 1) % 8
+}
+
+#[test]
+fn a_transactional_batch_for_a_partition_not_added_is_refused_by_its_leader() {
+    let mut sim = cluster(15, &[], &[]);
+    let coordinator = find_coordinator(&mut sim, TXN, CoordinatorType::Transaction, None);
+    let partition = partition_led_by_neither(&sim, coordinator);
+    let producer = init_producer_id(&mut sim, coordinator, 60_000);
+    // Its leader asks the coordinator (across the network): not in the transaction.
+    assert_eq!(
+        produce_transactional(&mut sim, partition, producer),
+        ErrorCode::InvalidTxnState.code()
+    );
+    assert_eq!(
+        first_unstable_offset(&sim, partition),
+        None,
+        "nothing opened"
+    );
+    assert_eq!(add_partition(&mut sim, coordinator, producer, partition), 0);
+    assert_eq!(
+        produce_transactional(&mut sim, partition, producer),
+        0,
+        "added: verified and appended"
+    );
+    assert_eq!(first_unstable_offset(&sim, partition), Some(0));
+    assert_eq!(
+        produce_transactional(&mut sim, another_partition(partition), producer),
+        ErrorCode::InvalidTxnState.code(),
+        "still only the partitions added"
+    );
+    assert_no_violations(
+        &sim,
+        "a_transactional_batch_for_a_partition_not_added_is_refused_by_its_leader",
+    );
+}
+
+#[test]
+fn a_produce_waits_for_its_verification_and_fails_retriably_when_none_comes() {
+    let mut sim = cluster(17, &[], &[]);
+    let coordinator = find_coordinator(&mut sim, TXN, CoordinatorType::Transaction, None);
+    let partition = partition_led_by_neither(&sim, coordinator);
+    let leader = sim
+        .partition_state(TOPIC, partition)
+        .expect("exists")
+        .leader;
+    let producer = init_producer_id(&mut sim, coordinator, 60_000);
+    assert_eq!(add_partition(&mut sim, coordinator, producer, partition), 0);
+    // The leader's question to the coordinator is lost.
+    sim.network_mut()
+        .drop_kind(broker::PeerMessageKind::VerifyTxnPartitions);
+    let request = transactional_produce(partition, producer, 0);
+    let token = sim.kafka_request(leader, ApiKey::Produce, 9, &request);
+    sim.run_for(20_000);
+    assert!(
+        sim.response(token).is_none(),
+        "parked while the coordinator has not answered"
+    );
+    sim.network_mut().heal();
+    let r: ProduceResponse = answer(&mut sim, token).expect("answered");
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        ErrorCode::NotEnoughReplicas.code(),
+        "after request.timeout.ms: NETWORK_EXCEPTION, which a producer hears as \
+         NOT_ENOUGH_REPLICAS and retries"
+    );
+    assert_eq!(
+        first_unstable_offset(&sim, partition),
+        None,
+        "nothing appended"
+    );
+    assert_eq!(
+        produce_transactional(&mut sim, partition, producer),
+        0,
+        "the retry is verified"
+    );
+    assert_no_violations(
+        &sim,
+        "a_produce_waits_for_its_verification_and_fails_retriably_when_none_comes",
+    );
+}
+
+/// A transaction at `partition` with three records, aborted and completed; then its
+/// producer's late batch (the next sequence, as a request stuck in a queue would carry it)
+/// reaches the partition's leader after the coordinator moved. Its produce error and the
+/// partition's first unstable offset afterwards.
+fn late_batch_after_an_abort_and_a_coordinator_move(seed: u64, verify: bool) -> (i16, Option<i64>) {
+    let flag = if verify { "true" } else { "false" };
+    let mut sim = cluster(
+        seed,
+        &[("transaction.partition.verification.enable", flag)],
+        &[],
+    );
+    let old = find_coordinator(&mut sim, TXN, CoordinatorType::Transaction, None);
+    let partition = partition_led_by_neither(&sim, old);
+    let producer = init_producer_id(&mut sim, old, 60_000);
+    assert_eq!(add_partition(&mut sim, old, producer, partition), 0);
+    assert_eq!(produce_transactional(&mut sim, partition, producer), 0);
+    end_and_complete(&mut sim, old, producer, false);
+    assert_eq!(
+        first_unstable_offset(&sim, partition),
+        None,
+        "aborted: stable"
+    );
+
+    // The coordinator's node dies; the next one loads CompleteAbort.
+    sim.kill(old).expect("kill");
+    let new = find_coordinator(&mut sim, TXN, CoordinatorType::Transaction, Some(old));
+    assert!(
+        sim.run_until(10_000, |s| state_at(s, new)
+            == Some(TxnState::CompleteAbort)),
+        "the new coordinator loaded the aborted transaction\n{}",
+        trace_text(&sim)
+    );
+    let error = produce_transactional_from(&mut sim, partition, producer, 3);
+    // Long after: whatever the late batch did, it stays.
+    sim.run_for(5_000);
+    assert_no_violations(&sim, "late_batch_after_an_abort_and_a_coordinator_move");
+    (error, first_unstable_offset(&sim, partition))
+}
+
+#[test]
+fn a_late_transactional_write_after_its_abort_is_refused_and_nothing_hangs() {
+    let (error, first_unstable) = late_batch_after_an_abort_and_a_coordinator_move(16, true);
+    assert_eq!(error, ErrorCode::InvalidTxnState.code());
+    assert_eq!(
+        first_unstable, None,
+        "the last stable offset is the high watermark"
+    );
+}
+
+#[test]
+fn without_verification_the_late_write_opens_a_transaction_that_hangs() {
+    // `transaction.partition.verification.enable=false`: transaction version 1 as it was
+    // before KIP-890. The late batch is appended and opens a transaction that no
+    // coordinator knows of: the last stable offset stays at its first record.
+    let (error, first_unstable) = late_batch_after_an_abort_and_a_coordinator_move(16, false);
+    assert_eq!(error, 0);
+    assert_eq!(
+        first_unstable,
+        Some(4),
+        "after three records and the ABORT marker"
     );
 }
 

@@ -93,6 +93,9 @@ pub struct Heartbeat {
     pub owned: Option<Assignment>,
     pub client_id: String,
     pub client_host: String,
+    /// The coordinator's default assignor (the first of `group.consumer.assignors`), for
+    /// a group whose members name none; `None`: Kafka's default, `uniform`.
+    pub default_assignor: Option<&'static str>,
 }
 
 /// What the heartbeat answered, and whether the group changed (and must be stored).
@@ -134,9 +137,9 @@ impl ConsumerGroup {
         }
     }
 
-    /// The group's assignor: the one most members name, ties to the first by name, the
-    /// default when none does (`ModernGroup.computePreferredServerAssignor`).
-    pub fn assignor(&self) -> &'static str {
+    /// The assignor most members name, ties to the first by name; `None` when none names
+    /// one (`ModernGroup.computePreferredServerAssignor`).
+    pub fn preferred_assignor(&self) -> Option<&'static str> {
         let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
         for m in self.members.values() {
             if let Some(a) = m.server_assignor.as_deref() {
@@ -147,10 +150,13 @@ impl ConsumerGroup {
             .iter()
             .max_by_key(|(name, n)| (**n, std::cmp::Reverse(**name)))
             .map(|(name, _)| *name);
-        assignors::ASSIGNORS
-            .into_iter()
-            .find(|a| Some(*a) == best)
-            .unwrap_or(assignors::ASSIGNORS[0])
+        assignors::ASSIGNORS.into_iter().find(|a| Some(*a) == best)
+    }
+
+    /// The group's assignor: the preferred one, else the coordinator's `default`
+    /// (`GroupMetadataManager`: `computePreferredServerAssignor(...).orElse(default)`).
+    pub fn assignor(&self, default: &'static str) -> &'static str {
+        self.preferred_assignor().unwrap_or(default)
     }
 
     /// Who holds a partition (assigned, or still revoking it), other than `except`.
@@ -363,7 +369,7 @@ impl ConsumerGroup {
             self.group_epoch += 1;
         }
         if self.group_epoch > self.assignment_epoch {
-            self.compute_target();
+            self.compute_target(hb.default_assignor.unwrap_or(assignors::UNIFORM));
         }
         let reconciled = self.reconcile_member(&hb.member_id, hb.owned.as_ref(), now_ms);
         let full = hb.member_epoch == 0
@@ -390,7 +396,7 @@ impl ConsumerGroup {
     }
 
     /// The target assignment of the current group epoch, from the group's assignor.
-    fn compute_target(&mut self) {
+    fn compute_target(&mut self, default_assignor: &'static str) {
         let specs: BTreeMap<String, MemberSpec> = self
             .members
             .iter()
@@ -402,7 +408,8 @@ impl ConsumerGroup {
                 (id.clone(), spec)
             })
             .collect();
-        self.target = assignors::assign(self.assignor(), &specs, &self.subscription_metadata);
+        let assignor = self.assignor(default_assignor);
+        self.target = assignors::assign(assignor, &specs, &self.subscription_metadata);
         self.assignment_epoch = self.group_epoch;
     }
 

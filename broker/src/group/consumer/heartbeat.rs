@@ -3,12 +3,12 @@
 //! group is replicated (Kafka's `GroupMetadataManager.consumerGroupHeartbeat`, whose
 //! records the `CoordinatorRuntime` commits before the answer leaves).
 
-use super::assignors::{Assignment, TopicPartitionCounts, ASSIGNORS};
+use super::assignors::{Assignment, TopicPartitionCounts};
 use super::group::{
     ConsumerGroup, Heartbeat, HeartbeatError, LEAVE_GROUP_MEMBER_EPOCH,
     LEAVE_GROUP_STATIC_MEMBER_EPOCH,
 };
-use super::{HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS};
+use super::ConsumerGroupConfig;
 use crate::group::coordinator::{
     ClientIdentity, GroupCoordinator, GroupResponse, OffsetsAppend, PendingAppend,
     MAX_GROUP_MEMBERS,
@@ -65,8 +65,12 @@ fn new_member_id(counter: u64) -> String {
         .collect()
 }
 
-/// Kafka's `throwIfConsumerGroupHeartbeatRequestIsInvalid`, with its messages.
-fn check_request(r: &ConsumerGroupHeartbeatRequest) -> Result<(), HeartbeatError> {
+/// Kafka's `throwIfConsumerGroupHeartbeatRequestIsInvalid`, with its messages; a member's
+/// assignor must be one `group.consumer.assignors` offers.
+fn check_request(
+    r: &ConsumerGroupHeartbeatRequest,
+    config: &ConsumerGroupConfig,
+) -> Result<(), HeartbeatError> {
     let invalid = |m: &str| Err(HeartbeatError::new(ErrorCode::InvalidRequest, m));
     let empty = |x: &Option<StrBytes>| x.as_ref().is_some_and(|v| v.is_empty());
     if r.group_id.0.is_empty() {
@@ -111,13 +115,13 @@ fn check_request(r: &ConsumerGroupHeartbeatRequest) -> Result<(), HeartbeatError
         _ => return invalid("MemberEpoch is invalid."),
     }
     if let Some(a) = &r.server_assignor {
-        if !ASSIGNORS.contains(&a.as_str()) {
+        if !config.assignors.contains(&a.as_str()) {
             return Err(HeartbeatError::new(
                 ErrorCode::UnsupportedAssignor,
                 format!(
                     "ServerAssignor {} is not supported. Supported assignors: {}.",
                     a.as_str(),
-                    ASSIGNORS.join(", ")
+                    config.assignors.join(", ")
                 ),
             ));
         }
@@ -212,7 +216,7 @@ impl GroupCoordinator {
         client: ClientIdentity,
         now_ms: u64,
     ) -> Result<(ConsumerGroupHeartbeatResponse, bool), HeartbeatError> {
-        check_request(r)?;
+        check_request(r, &self.consumer_config)?;
         let joining = r.member_epoch == 0;
         self.consumer_group_for(group_id, joining, now_ms)?;
         let mut member_id = r.member_id.as_str().to_string();
@@ -247,6 +251,7 @@ impl GroupCoordinator {
             owned,
             client_id: client.client_id,
             client_host: client.client_host,
+            default_assignor: Some(self.consumer_config.default_assignor()),
         };
         let counts: TopicPartitionCounts = self
             .topics
@@ -261,7 +266,7 @@ impl GroupCoordinator {
         };
         let base = ConsumerGroupHeartbeatResponse::default()
             .with_member_id(Some(s(&hb.member_id)))
-            .with_heartbeat_interval_ms(HEARTBEAT_INTERVAL_MS);
+            .with_heartbeat_interval_ms(self.consumer_config.heartbeat_interval_ms);
         if r.member_epoch < 0 {
             let epoch = group.leave(group_id, &hb)?;
             return Ok((
@@ -353,10 +358,11 @@ impl GroupCoordinator {
 
     /// Fences the consumer groups' silent members and stores the groups that changed.
     pub(crate) fn expire_consumer_members(&mut self, now_ms: u64) {
+        let session_timeout_ms = self.consumer_config.session_timeout();
         let changed: Vec<String> = self
             .consumer_groups
             .iter_mut()
-            .filter_map(|(id, g)| g.expire(now_ms, SESSION_TIMEOUT_MS).then(|| id.clone()))
+            .filter_map(|(id, g)| g.expire(now_ms, session_timeout_ms).then(|| id.clone()))
             .collect();
         for id in changed {
             let records = encode_consumer_group(&id, self.consumer_groups.get(&id), now_ms as i64);
@@ -413,7 +419,7 @@ impl GroupCoordinator {
             .with_group_state(s(g.state_name()))
             .with_group_epoch(g.group_epoch)
             .with_assignment_epoch(g.assignment_epoch)
-            .with_assignor_name(s(g.assignor()))
+            .with_assignor_name(s(g.assignor(self.consumer_config.default_assignor())))
             .with_members(members)
     }
 

@@ -9,6 +9,8 @@
 //!   `group.consumer.session.timeout.ms` (45000) is fenced ([`group`]);
 //! - **assignment**: a server-side assignor, `uniform` or `range`, computes the target
 //!   assignment whenever the group epoch moves ([`assignors`]);
+//! - **settings**: the interval, the session timeout and the assignors offered are the
+//!   broker's `group.consumer.*` configs, checked together as Kafka does ([`config`]);
 //! - **reconciliation**: each member moves towards its target on its own heartbeats,
 //!   giving partitions up before anyone else gets them ([`reconciliation`]);
 //! - **durability**: the group is written to `__consumer_offsets` beside the classic
@@ -29,18 +31,15 @@
 //! multi-record layout are not modelled.
 
 pub mod assignors;
+pub mod config;
 pub mod group;
 mod heartbeat;
 pub mod reconciliation;
 pub mod records;
 
+pub use config::ConsumerGroupConfig;
 pub use group::ConsumerGroup;
 pub use heartbeat::{TopicMetadata, TopicsView};
-
-/// `group.consumer.heartbeat.interval.ms` (5000).
-pub const HEARTBEAT_INTERVAL_MS: i32 = 5000;
-/// `group.consumer.session.timeout.ms` (45000).
-pub const SESSION_TIMEOUT_MS: u64 = 45_000;
 
 #[cfg(test)]
 mod proptests;

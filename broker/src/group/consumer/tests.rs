@@ -461,3 +461,62 @@ fn offsets_are_fetched_by_member_epoch_from_v9() {
         "an admin client"
     );
 }
+
+#[test]
+fn the_group_consumer_settings_are_what_members_are_told_and_held_to() {
+    let mut c = GroupCoordinator::new(50);
+    c.set_topics(topics(2));
+    let mut config = super::ConsumerGroupConfig {
+        heartbeat_interval_ms: 7_000,
+        session_timeout_ms: 50_000,
+        ..Default::default()
+    };
+    config
+        .set_assignors(&["range".to_string()])
+        .expect("a built-in");
+    c.set_consumer_group_config(config);
+    let mut log = Vec::new();
+    let a = heartbeat(&mut c, join("a"), 0, &mut log);
+    assert_eq!(
+        a.heartbeat_interval_ms, 7_000,
+        "group.consumer.heartbeat.interval.ms"
+    );
+    let described = c.consumer_group_describe("g");
+    assert_eq!(
+        described.assignor_name.as_str(),
+        "range",
+        "the first of group.consumer.assignors is the default"
+    );
+    let uniform = join("b").with_server_assignor(Some(s("uniform")));
+    let refused = heartbeat(&mut c, uniform, 1, &mut log);
+    assert_eq!(refused.error_code, ErrorCode::UnsupportedAssignor.code());
+    assert_eq!(
+        refused.error_message.as_ref().map(|m| m.as_str()),
+        Some("ServerAssignor uniform is not supported. Supported assignors: range.")
+    );
+    // group.consumer.session.timeout.ms: still a member after 45 s, fenced after 50 s.
+    c.tick(46_000);
+    assert_eq!(c.consumer_group_describe("g").members.len(), 1);
+    c.tick(50_001);
+    assert!(c.consumer_group_describe("g").members.is_empty(), "fenced");
+}
+
+#[test]
+fn describe_groups_finds_no_classic_group_for_a_consumer_group_or_an_unknown_id() {
+    let mut c = GroupCoordinator::new(50);
+    c.set_topics(topics(2));
+    heartbeat(&mut c, join("a"), 0, &mut Vec::new());
+    let consumer = c.describe_group("g");
+    assert_eq!(consumer.group_state.as_str(), "Dead");
+    assert_eq!(consumer.error_code, ErrorCode::GroupIdNotFound.code());
+    assert_eq!(
+        consumer.error_message.as_ref().map(|m| m.as_str()),
+        Some("Group g is not a classic group.")
+    );
+    let unknown = c.describe_group("nobody");
+    assert_eq!(unknown.error_code, ErrorCode::GroupIdNotFound.code());
+    assert_eq!(
+        unknown.error_message.as_ref().map(|m| m.as_str()),
+        Some("Group nobody not found.")
+    );
+}

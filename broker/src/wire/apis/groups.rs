@@ -164,6 +164,17 @@ pub fn answer(ctx: &AnswerContext<'_>, response: ClientResponse) -> Result<Bytes
                     m.group_instance_id = None;
                 }
             }
+            if v < 6 {
+                // Before KIP-1043 an unknown group, or one of the other type, is only
+                // `Dead`, with no error (`GroupMetadataManager.describeGroups` checks the
+                // request version).
+                for g in r.groups.iter_mut() {
+                    if g.error_code == ErrorCode::GroupIdNotFound.code() {
+                        g.error_code = ErrorCode::None.code();
+                    }
+                    g.error_message = None;
+                }
+            }
             ctx.encode(&r)
         }
         GroupResponse::OffsetFetch(mut r) => {

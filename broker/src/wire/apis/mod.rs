@@ -346,7 +346,7 @@ pub const HANDLERS: &[ApiHandler] = &[
     handler(
         ApiKey::DescribeGroups,
         0,
-        5,
+        6,
         groups::decode_describe_groups,
         groups::answer,
     ),

@@ -15,7 +15,7 @@ use kafka_protocol::messages::ProduceResponse;
 
 pub fn decode(ctx: &mut RequestContext<'_>, mut body: Bytes) -> Result<Handled, String> {
     let req: km::ProduceRequest = ctx.decode(&mut body)?;
-    let typed = to_typed(req);
+    let typed = to_typed(req, ctx.version());
     if typed.acks == 0 {
         return Ok(Handled::DispatchWithoutAnswer(ClientRequest::Produce(
             typed,
@@ -24,8 +24,10 @@ pub fn decode(ctx: &mut RequestContext<'_>, mut body: Bytes) -> Result<Handled, 
     Ok(Handled::Dispatch(ClientRequest::Produce(typed)))
 }
 
-fn to_typed(req: km::ProduceRequest) -> crate::messages::ProduceRequest {
+fn to_typed(req: km::ProduceRequest, version: i16) -> crate::messages::ProduceRequest {
     crate::messages::ProduceRequest {
+        transactional_id: req.transactional_id.map(|id| id.0.as_str().to_string()),
+        version,
         acks: req.acks,
         timeout_ms: req.timeout_ms.max(0) as u64,
         partitions: req

@@ -33,6 +33,7 @@ public final class ClientChecks {
         CHECKS.put("classic-group", ClassicGroupCheck::run);
         CHECKS.put("consumer-protocol", ConsumerProtocolCheck::run);
         CHECKS.put("transactions", TransactionsCheck::run);
+        CHECKS.put("read-process-write", ReadProcessWriteCheck::run);
         CHECKS.put("dump-records", RecordDump::run);
     }
 

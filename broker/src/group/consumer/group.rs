@@ -11,6 +11,12 @@
 //! - each **member epoch** is the target epoch the member has reconciled to
 //!   ([`super::reconciliation`]).
 //!
+//! KIP-1251 adds a fourth, per partition: the member epoch at which a member got each
+//! partition it holds (its *assignment epoch*, not to be confused with the group's above).
+//! Offset commits are checked against it ([`ConsumerGroup::validate_offset_commit`]): a
+//! commit at the member's epoch is accepted, one at an older epoch only for partitions the
+//! member has held since then.
+//!
 //! A member is fenced (removed, its partitions freed, the group epoch bumped) when it
 //! misses `group.consumer.session.timeout.ms`, or holds partitions it was told to revoke
 //! past its rebalance timeout.

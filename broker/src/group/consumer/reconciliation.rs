@@ -244,9 +244,12 @@ pub fn reconcile(
             if owns_any(owned, &member.pending_revocation) {
                 return member.clone();
             }
+            // Kafka 4.4's `CurrentAssignmentBuilder` goes on from the member's own epoch
+            // (earlier versions took `memberEpoch + 1`): a second revocation right after
+            // the first keeps the epoch where it is, as the first did.
             next_step(
                 member,
-                member.epoch + 1,
+                member.epoch,
                 target_epoch,
                 target,
                 owned,
@@ -366,6 +369,31 @@ mod tests {
         assert_eq!(done.state, MemberState::Stable);
         assert_eq!((done.epoch, done.previous_epoch), (4, 3));
         assert!(done.pending_revocation.is_empty());
+    }
+
+    #[test]
+    fn a_second_revocation_keeps_the_member_epoch_as_kafka_4_4_does() {
+        let m = MemberAssignment {
+            epoch: 3,
+            assigned: a(&[("t", &[0, 1, 2])]),
+            ..MemberAssignment::joining()
+        };
+        let first = reconcile(&m, 4, &a(&[("t", &[0, 1])]), Some(&m.assigned), &nobody);
+        assert_eq!(
+            (first.state, first.epoch),
+            (MemberState::UnrevokedPartitions, 3)
+        );
+        // Partition 2 is gone, but the target moved on (epoch 5) and takes 1 away too.
+        let target = a(&[("t", &[0])]);
+        let second = reconcile(&first, 5, &target, Some(&a(&[("t", &[0, 1])])), &nobody);
+        assert_eq!(second.state, MemberState::UnrevokedPartitions);
+        assert_eq!(second.epoch, 3, "the epoch still waits for the revocation");
+        assert_eq!(second.pending_revocation, a(&[("t", &[1])]));
+        let done = reconcile(&second, 5, &target, Some(&target), &nobody);
+        assert_eq!(
+            (done.state, done.epoch, done.previous_epoch),
+            (MemberState::Stable, 5, 3)
+        );
     }
 
     #[test]

@@ -191,6 +191,19 @@ impl BatchBuilder {
     }
 }
 
+/// `batch` (closed by [`BatchBuilder::close`]) marked transactional: the attributes'
+/// bit 4 (`RecordBatch.TRANSACTIONAL_FLAG_MASK`), and the CRC computed again.
+pub fn transactional(batch: Bytes) -> Bytes {
+    let mut buf = BytesMut::from(&batch[..]);
+    if buf.len() < BATCH_HEADER_BYTES {
+        return batch;
+    }
+    buf[ATTRIBUTES_OFFSET + 1] |= 0x10;
+    let crc = crc32c::crc32c(&buf[ATTRIBUTES_OFFSET..]);
+    buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    buf.freeze()
+}
+
 /// Fills a batch's header (its first 61 bytes) and CRC, and freezes it.
 fn write_header(
     mut buf: BytesMut,

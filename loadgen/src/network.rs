@@ -103,6 +103,12 @@ pub fn supported_versions(api_key: ApiKey) -> Option<(i16, i16)> {
         ApiKey::OffsetCommit => (2, 8),
         ApiKey::OffsetFetch => (1, 7),
         ApiKey::CreateTopics => (2, 7),
+        // Transaction version 1 (no KIP-890 epoch bump per transaction): AddPartitionsToTxn
+        // before its v4 batching, EndTxn before v5.
+        ApiKey::AddPartitionsToTxn => (0, 3),
+        ApiKey::AddOffsetsToTxn => (0, 3),
+        ApiKey::TxnOffsetCommit => (0, 3),
+        ApiKey::EndTxn => (0, 4),
         _ => return None,
     })
 }

@@ -54,6 +54,10 @@ pub struct ExploreConfig {
     pub min_gap_ms: u64,
     pub max_gap_ms: u64,
     pub max_unavailable: usize,
+    /// `--workload transactions`: a transactional processor copies the load
+    /// (`processor group=...`), its group and transaction coordinators are fault
+    /// targets, and it may crash (`restart consumer`); the verdict adds Jepsen's checks.
+    pub processor: Option<crate::scenario::ProcessorSpec>,
 }
 
 impl ExploreConfig {
@@ -70,6 +74,7 @@ impl ExploreConfig {
             min_gap_ms: 2_000,
             max_gap_ms: 12_000,
             max_unavailable: brokers.saturating_sub(1).max(1),
+            processor: None,
         }
     }
 
@@ -110,6 +115,7 @@ impl ExploreConfig {
             configs,
             producer_props,
             consumer: None,
+            processor: self.processor.clone(),
             steps,
         }
     }
@@ -153,82 +159,92 @@ impl ExploreConfig {
             let room = unavailable.len() < self.max_unavailable;
             let id = node(&mut rng);
             let fresh = !unavailable.contains(&id);
-            let action = match rng.range(0, 13) {
-                0 if unavailable.is_empty() => {
-                    // Whichever node leads the quorum then: tracked as "some node" (0),
-                    // brought back by `restart all`.
-                    down.insert(0);
-                    Action::Kill(NodeRef::Controller)
-                }
-                1 if room && fresh => {
-                    down.insert(id);
-                    Action::Kill(NodeRef::Id(id))
-                }
-                2 if unavailable.is_empty() && !crashed => {
-                    crashed = true;
-                    down.insert(id);
-                    Action::Crash(NodeRef::Id(id))
-                }
-                3 | 4 if !down.is_empty() => {
-                    let pick = rng.range(0, down.len() as u64) as usize;
-                    let id = down.iter().nth(pick).copied().unwrap_or(0);
-                    if id == 0 {
-                        down.clear();
-                        Action::Restart(NodeRef::All)
-                    } else {
-                        down.remove(&id);
-                        Action::Restart(NodeRef::Id(id))
+            let drawn = self.transactions_fault(&mut rng, unavailable.is_empty());
+            if matches!(
+                drawn,
+                Some(Action::Kill(NodeRef::Coordinator | NodeRef::TxnCoordinator))
+            ) {
+                down.insert(0);
+            }
+            let action = match drawn {
+                Some(action) => action,
+                None => match rng.range(0, 13) {
+                    0 if unavailable.is_empty() => {
+                        // Whichever node leads the quorum then: tracked as "some node" (0),
+                        // brought back by `restart all`.
+                        down.insert(0);
+                        Action::Kill(NodeRef::Controller)
                     }
-                }
-                5 if room && fresh => {
-                    paused.insert(id);
-                    Action::Pause(NodeRef::Id(id))
-                }
-                6 if !paused.is_empty() => {
-                    let id = *paused.iter().next().unwrap_or(&id);
-                    paused.remove(&id);
-                    Action::Resume(NodeRef::Id(id))
-                }
-                7 if room && fresh => {
-                    isolated.insert(id);
-                    Action::Isolate(NodeRef::Id(id))
-                }
-                8 if room && fresh && n > 1 => {
-                    // A one-way cut makes its node unreliable: count it as unavailable.
-                    let to = (id % n as BrokerId) + 1;
-                    isolated.insert(id);
-                    Action::Cut { from: id, to }
-                }
-                9 if n > 1 => {
-                    let to = (id % n as BrokerId) + 1;
-                    if rng.chance(0.5) {
-                        Action::Drop {
-                            from: id,
-                            to,
-                            probability: 0.3,
-                        }
-                    } else {
-                        Action::Delay {
-                            from: id,
-                            to,
-                            delay_ms: rng.range(50, 1_500),
+                    1 if room && fresh => {
+                        down.insert(id);
+                        Action::Kill(NodeRef::Id(id))
+                    }
+                    2 if unavailable.is_empty() && !crashed => {
+                        crashed = true;
+                        down.insert(id);
+                        Action::Crash(NodeRef::Id(id))
+                    }
+                    3 | 4 if !down.is_empty() => {
+                        let pick = rng.range(0, down.len() as u64) as usize;
+                        let id = down.iter().nth(pick).copied().unwrap_or(0);
+                        if id == 0 {
+                            down.clear();
+                            Action::Restart(NodeRef::All)
+                        } else {
+                            down.remove(&id);
+                            Action::Restart(NodeRef::Id(id))
                         }
                     }
-                }
-                10 if !isolated.is_empty() => {
-                    isolated.clear();
-                    Action::Heal
-                }
-                11 if room && fresh => {
-                    // A graceful stop: the node goes down once its leaderships moved.
-                    down.insert(id);
-                    Action::Stop(NodeRef::Id(id))
-                }
-                12 if unavailable.is_empty() => {
-                    down.insert(0);
-                    Action::Stop(NodeRef::Controller)
-                }
-                _ => continue,
+                    5 if room && fresh => {
+                        paused.insert(id);
+                        Action::Pause(NodeRef::Id(id))
+                    }
+                    6 if !paused.is_empty() => {
+                        let id = *paused.iter().next().unwrap_or(&id);
+                        paused.remove(&id);
+                        Action::Resume(NodeRef::Id(id))
+                    }
+                    7 if room && fresh => {
+                        isolated.insert(id);
+                        Action::Isolate(NodeRef::Id(id))
+                    }
+                    8 if room && fresh && n > 1 => {
+                        // A one-way cut makes its node unreliable: count it as unavailable.
+                        let to = (id % n as BrokerId) + 1;
+                        isolated.insert(id);
+                        Action::Cut { from: id, to }
+                    }
+                    9 if n > 1 => {
+                        let to = (id % n as BrokerId) + 1;
+                        if rng.chance(0.5) {
+                            Action::Drop {
+                                from: id,
+                                to,
+                                probability: 0.3,
+                            }
+                        } else {
+                            Action::Delay {
+                                from: id,
+                                to,
+                                delay_ms: rng.range(50, 1_500),
+                            }
+                        }
+                    }
+                    10 if !isolated.is_empty() => {
+                        isolated.clear();
+                        Action::Heal
+                    }
+                    11 if room && fresh => {
+                        // A graceful stop: the node goes down once its leaderships moved.
+                        down.insert(id);
+                        Action::Stop(NodeRef::Id(id))
+                    }
+                    12 if unavailable.is_empty() => {
+                        down.insert(0);
+                        Action::Stop(NodeRef::Controller)
+                    }
+                    _ => continue,
+                },
             };
             steps.push(Step {
                 line: 0,
@@ -242,6 +258,23 @@ impl ExploreConfig {
 
 /// What the plan generator counts as unavailable, step by step (also the bounds that
 /// [`crate::properties`] keeps its generated plans within).
+impl ExploreConfig {
+    /// With the transactions workload, a step may first be the processor's own faults:
+    /// a crash (`restart consumer`), or a kill of its group's coordinator or of its
+    /// transaction coordinator (only while every node is up: which node it is shows only
+    /// when the step fires, so the plan brings every node back with `restart all`).
+    /// Without the workload it draws nothing, so the default plans stay what they were.
+    fn transactions_fault(&self, rng: &mut SimRng, all_up: bool) -> Option<Action> {
+        self.processor.as_ref()?;
+        match rng.range(0, 6) {
+            0 => Some(Action::RestartConsumer),
+            1 if all_up => Some(Action::Kill(NodeRef::Coordinator)),
+            2 if all_up => Some(Action::Kill(NodeRef::TxnCoordinator)),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Availability {
     down: BTreeSet<BrokerId>,
@@ -282,6 +315,12 @@ impl Availability {
             Action::Isolate(NodeRef::Controller) if unavailable.is_empty() => {
                 self.isolated.insert(0);
             }
+            Action::Kill(NodeRef::Coordinator | NodeRef::TxnCoordinator)
+                if unavailable.is_empty() =>
+            {
+                self.down.insert(0);
+            }
+            Action::RestartConsumer => {}
             Action::Kill(NodeRef::Id(id)) | Action::Stop(NodeRef::Id(id)) if room && fresh(id) => {
                 self.down.insert(*id);
             }

@@ -71,6 +71,16 @@ struct ExploreArgs {
     /// Go on past a failing seed: shrink and write every one found.
     #[arg(long)]
     keep_going: bool,
+    /// `acks` (the default: the acks=all load alone) or `transactions`: a transactional
+    /// processor copies the load in transactions and the verdict adds Jepsen's checks
+    /// (lost writes, aborted reads, duplicates, contiguous committed offsets).
+    #[arg(long, default_value = "acks")]
+    workload: String,
+    /// With `--workload transactions`: the processor line's keys
+    /// (`offsets=commit-async-after`, `abort.fraction=0.2`, ...), over
+    /// `group=explore-copier`.
+    #[arg(long = "processor", num_args = 1..)]
+    processor: Vec<String>,
 }
 
 /// `I/N` with I < N.
@@ -392,6 +402,19 @@ fn explore(args: ExploreArgs) -> Result<()> {
     config.records = args.records;
     config.configs = args.configs.clone();
     config.producer_props = args.producer_props.clone();
+    match args.workload.as_str() {
+        "acks" if args.processor.is_empty() => {}
+        "acks" => bail!("--processor applies to --workload transactions"),
+        "transactions" => {
+            let mut words = vec!["group=explore-copier"];
+            words.extend(args.processor.iter().map(String::as_str));
+            config.processor = Some(
+                kraftsim::scenario::processor::parse(&words)
+                    .map_err(|e| anyhow::anyhow!("--processor: {e}"))?,
+            );
+        }
+        other => bail!("--workload {other}: expected acks or transactions"),
+    }
     // Check the settings once, before the first seed.
     config
         .experiment(args.first_seed, &config.scenario(Vec::new()))

@@ -66,3 +66,73 @@ fn the_same_plans_hold_with_the_safe_settings() {
     let b = run_plan(&safe, 81, plan).expect("runs");
     assert_eq!(a.trace_digest, b.trace_digest);
 }
+
+/// The transactions workload, small enough for CI: a few hundred records copied in
+/// transactions of 20, faults over 15 s. No transaction is aborted on purpose
+/// (`abort.fraction=0`), so any rewind comes from a fault.
+fn transactions(offsets: &str) -> ExploreConfig {
+    let mut c = ExploreConfig::new(3);
+    c.records = 600;
+    c.throughput = 40.0;
+    c.faults_over_ms = 15_000;
+    c.processor = Some(
+        kraftsim::scenario::processor::parse(&[
+            "group=explore-copier",
+            "txn.size=20",
+            "abort.fraction=0",
+            offsets,
+        ])
+        .expect("a valid processor line"),
+    );
+    c
+}
+
+/// `enable.auto.commit=true` beside a transactional producer commits the consumer's
+/// offsets on its own clock, outside the transactions: a crash then makes the next
+/// instance copy again what was already committed. Explore must catch it (Jepsen's
+/// duplicate or skipped-offset checks), shrink the plan to the fault that matters (not an
+/// empty plan: without a fault nothing rewinds), and the scenario must replay it. The
+/// exactly-once setting holds over the same plans.
+#[test]
+fn explore_catches_offsets_committed_outside_the_transaction_and_the_safe_processor_holds() {
+    let unsafe_config = transactions("offsets=auto-commit");
+    let finding = explore(&unsafe_config, 1..9, |_| {})
+        .expect("explore runs")
+        .expect("explore finds a violation within 8 seeds");
+    assert!(
+        finding.violations.iter().any(|v| v.starts_with("txn_")),
+        "{:?}",
+        finding.violations
+    );
+    assert!(
+        !finding.shrunk.steps.is_empty(),
+        "the failure needs a fault: {}",
+        finding.shrunk
+    );
+    let text = finding.shrunk.to_string();
+    assert!(text.contains("processor group=explore-copier"), "{text}");
+    let parsed = kraftsim::scenario::parse(&text).expect("explore writes a valid scenario");
+    let replay = unsafe_config
+        .experiment(finding.seed, &parsed)
+        .map(|e| kraftsim::experiment::run(&e))
+        .expect("settings")
+        .expect("runs");
+    assert!(
+        replay
+            .verdict
+            .violations
+            .iter()
+            .any(|v| v.starts_with("txn_")),
+        "the shrunk scenario replays the violation:\n{text}\n{:?}",
+        replay.verdict
+    );
+
+    let safe = transactions("offsets=in-transaction");
+    let last = finding.seed + 2;
+    let found = explore(&safe, 1..=last, |_| {}).expect("explore runs");
+    assert!(
+        found.is_none(),
+        "{:?}",
+        found.map(|f| (f.seed, f.violations, f.shrunk.to_string()))
+    );
+}

@@ -34,6 +34,8 @@ mod request_faults;
 mod restart;
 #[path = "scenarios/retention.rs"]
 mod retention;
+#[path = "scenarios/transactional_processor.rs"]
+mod transactional_processor;
 #[path = "scenarios/transactions.rs"]
 mod transactions;
 #[path = "scenarios/truncation.rs"]

@@ -13,6 +13,7 @@
 //! Stable at the same generation, so its members' heartbeats and commits go on being
 //! accepted: a coordinator failover is not a rebalance.
 
+use super::consumer::group::CommitApi;
 use super::consumer::{ConsumerGroup, TopicsView};
 use super::offsets_topic::{
     encode_commits, encode_group_metadata, partition_for, CommittedOffset, GroupMetadata,
@@ -1153,7 +1154,23 @@ impl GroupCoordinator {
         });
         let epoch = r.generation_id_or_member_epoch;
         let checked = match self.consumer_groups.get(&group_id) {
-            Some(consumer) => consumer.validate_offset_commit(member_id, epoch, Some(version)),
+            // KIP-1251: the member, then each partition by its assignment epoch.
+            Some(consumer) => consumer
+                .validate_offset_commit(
+                    &group_id,
+                    member_id,
+                    r.group_instance_id.as_deref(),
+                    epoch,
+                    CommitApi::OffsetCommit { version },
+                )
+                .and_then(|validator| {
+                    validator.validate_all(r.topics.iter().flat_map(|t| {
+                        t.partitions
+                            .iter()
+                            .map(move |p| (t.name.0.as_str(), p.partition_index))
+                    }))
+                })
+                .map_err(|e| e.code),
             // OffsetMetadataManager.validateOffsetCommit: from v9 an unknown group is
             // GROUP_ID_NOT_FOUND for a member's commit, ILLEGAL_GENERATION before.
             None if group.is_none() && epoch >= 0 && version >= 9 => {

@@ -29,6 +29,7 @@
 //! what Kafka's log answers (`ProducerAppendInfo.checkProducerEpoch`) for the coordinator's
 //! append of a fenced producer's records.
 
+use super::consumer::group::CommitApi;
 use super::coordinator::{append_error_to_response_error, GroupCoordinator, OffsetsAppend};
 use super::coordinator::{validate_offset_commit, PendingAppend};
 use super::offsets_topic::{encode_txn_commits, partition_for, CommittedOffset};
@@ -241,10 +242,9 @@ impl GroupCoordinator {
     /// The producer's epoch, then the group and member (v3 carries the member id,
     /// generation and group instance id; older versions send -1 and ""), as Kafka checks
     /// a transactional commit: an unknown group is a simple group for generation -1 and
-    /// ILLEGAL_GENERATION otherwise; a classic group's state is not enforced; a commit
-    /// naming no member is not checked against either type's members; a KIP-848 member's
-    /// stale epoch is ILLEGAL_GENERATION (STALE_MEMBER_EPOCH only from v6, which kraftsim
-    /// does not serve).
+    /// ILLEGAL_GENERATION otherwise; a classic group's state is not enforced; a KIP-848
+    /// group checks the member and each partition's assignment epoch as OffsetCommit
+    /// does (KIP-1251), a stale epoch answered ILLEGAL_GENERATION.
     fn validate_txn_commit(&self, r: &TxnOffsetCommitRequest) -> Result<(), ErrorCode> {
         if self
             .pending_txn
@@ -256,16 +256,26 @@ impl GroupCoordinator {
         let member_id = r.member_id.as_str();
         let generation = r.generation_id;
         if let Some(consumer) = self.consumer_groups.get(group_id) {
-            // TxnOffsetCommit v0-v2 name no member, nor does a producer given only the
-            // group id (`new ConsumerGroupMetadata(groupId)`): Kafka 4.4's
-            // `ConsumerGroup.validateOffsetCommit` lets such a transactional commit through
-            // without looking for a member, as the classic group's check does.
-            if generation == -1 && member_id.is_empty() && r.group_instance_id.is_none() {
-                return Ok(());
-            }
+            // The same check as OffsetCommit's (KIP-1251's assignment epochs included).
+            // STALE_MEMBER_EPOCH needs TxnOffsetCommit v6
+            // (`TxnOffsetCommitRequest.supportsStaleMemberEpochError`); kraftsim speaks
+            // v0-v3, so it is ILLEGAL_GENERATION, from the member check or a partition's.
             return consumer
-                .validate_offset_commit(member_id, generation, None)
-                .map_err(|e| match e {
+                .validate_offset_commit(
+                    group_id,
+                    member_id,
+                    r.group_instance_id.as_deref(),
+                    generation,
+                    CommitApi::TxnOffsetCommit,
+                )
+                .and_then(|validator| {
+                    validator.validate_all(r.topics.iter().flat_map(|t| {
+                        t.partitions
+                            .iter()
+                            .map(move |p| (t.name.0.as_str(), p.partition_index))
+                    }))
+                })
+                .map_err(|e| match e.code {
                     ErrorCode::StaleMemberEpoch => ErrorCode::IllegalGeneration,
                     other => other,
                 });

@@ -13,9 +13,14 @@
 //! drives it for `sim run`'s verdict, the tokio front end for `loadgen consumer`.
 //! A consumer that *subscribes* ([`Consumer::subscribe`]) is a member of a group instead:
 //! the group's coordinator gives it its partitions and keeps its committed offsets
-//! ([`group`]). Simplified: uncompressed batches only, `isolation.level=read_uncommitted`.
+//! ([`group`]). With `isolation.level=read_committed` ([`IsolationLevel`], KIP-98) it reads
+//! only up to each partition's last stable offset and drops the records of aborted
+//! transactions, as the Java consumer's `Fetcher` does ([`read_committed`]). Simplified:
+//! uncompressed batches only.
 
 pub mod group;
+pub mod processor;
+pub mod read_committed;
 
 use crate::error::{error_name, invalidates_metadata, ClientError};
 use crate::metadata::ClusterMetadata;
@@ -37,6 +42,28 @@ use std::collections::{BTreeMap, VecDeque};
 pub enum OffsetReset {
     Earliest,
     Latest,
+}
+
+/// `isolation.level`: what a consumer may read of transactional writes (KIP-98).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IsolationLevel {
+    /// `read_uncommitted` (the Java default): everything up to the high watermark, the
+    /// records of open and aborted transactions included.
+    #[default]
+    ReadUncommitted,
+    /// `read_committed`: up to the last stable offset, without aborted transactions'
+    /// records.
+    ReadCommitted,
+}
+
+impl IsolationLevel {
+    /// Fetch's `isolation_level` field.
+    pub fn code(self) -> i8 {
+        match self {
+            IsolationLevel::ReadUncommitted => 0,
+            IsolationLevel::ReadCommitted => 1,
+        }
+    }
 }
 
 /// Consumer settings, by the Java client's names, with its defaults.
@@ -63,6 +90,8 @@ pub struct ConsumerConfig {
     /// The most consumed records held before the application takes them; fetching
     /// pauses past it (a bound on every queue).
     pub max_buffered_records: usize,
+    /// `isolation.level` (read_uncommitted).
+    pub isolation_level: IsolationLevel,
 }
 
 impl Default for ConsumerConfig {
@@ -79,6 +108,7 @@ impl Default for ConsumerConfig {
             metadata_max_age_ms: 300_000,
             auto_offset_reset: OffsetReset::Latest,
             max_buffered_records: 1_000_000,
+            isolation_level: IsolationLevel::ReadUncommitted,
         }
     }
 }
@@ -103,6 +133,10 @@ pub(crate) struct PartitionState {
     resetting: bool,
     /// Not before this time (after an error).
     backoff_until_ms: u64,
+    /// The offset the Fetch in flight asked from: an answer for another position (a
+    /// seek moved it meanwhile) is stale and dropped, as the Java `Fetcher` drops a
+    /// completed fetch whose position no longer matches.
+    fetching_from: Option<i64>,
 }
 
 const TAG_METADATA: u64 = 1;
@@ -203,8 +237,84 @@ impl Consumer {
     }
 
     /// Starts a partition at `offset` instead of `auto.offset.reset`.
+    /// Records of that partition already buffered are dropped: they were read from the
+    /// old position (the Java consumer's `seek` clears the fetch buffer the same way).
     pub fn seek(&mut self, partition: i32, offset: i64) {
-        self.partitions.entry(partition).or_default().position = Some(offset);
+        let state = self.partitions.entry(partition).or_default();
+        state.position = Some(offset);
+        state.fetching_from = None;
+        self.records.retain(|r| r.partition != partition);
+    }
+
+    /// The member's generation and member id while it is a stable member of its group:
+    /// what TxnOffsetCommit carries (KIP-447) so the coordinator can fence a zombie.
+    pub fn group_generation(&self) -> Option<(i32, String)> {
+        self.group
+            .as_ref()
+            .filter(|g| g.state == group::MemberState::Stable)
+            .map(|g| (g.generation, g.member_id.clone()))
+    }
+
+    /// The partitions assigned to the member in its current generation.
+    pub fn assignment(&self) -> Vec<i32> {
+        self.group
+            .as_ref()
+            .map(|g| g.assigned.clone())
+            .unwrap_or_default()
+    }
+
+    /// `commitAsync(offsets)`: an OffsetCommit of these offsets at the next poll, sent
+    /// once; an error is counted and not retried (the Java `commitAsync` does not retry).
+    /// Only with [`group::CommitPolicy::Manual`].
+    pub fn commit_async(&mut self, offsets: BTreeMap<i32, i64>) {
+        if let Some(g) = self.group.as_mut() {
+            if g.config.commit == group::CommitPolicy::Manual {
+                g.manual_commit = Some(offsets);
+            }
+        }
+    }
+
+    /// At most `n` of the records read so far, oldest first (a `poll` with
+    /// `max.poll.records`).
+    /// Partitions from `first_partition` on come first (wrapping), so that every
+    /// partition gets its turn however the fetches' answers interleave.
+    pub fn take_at_most(&mut self, n: usize, first_partition: i32) -> Vec<ConsumedRecord> {
+        let mut order: Vec<i32> = self.records.iter().map(|r| r.partition).collect();
+        order.sort_unstable_by_key(|p| (*p < first_partition, *p));
+        order.dedup();
+        let mut taken = Vec::new();
+        for p in order {
+            let mut i = 0;
+            while i < self.records.len() && taken.len() < n {
+                if self.records[i].partition == p {
+                    if let Some(r) = self.records.remove(i) {
+                        taken.push(r);
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        if let Some(g) = self.group.as_mut() {
+            g.records_since_commit += taken.len() as u64;
+        }
+        taken
+    }
+
+    /// Goes back to the group's committed offsets (the Java application's
+    /// `seek(consumer.committed(...))` after an aborted transaction): what was fetched is
+    /// dropped and OffsetFetch asks the coordinator again. Only for a stable member;
+    /// a member still joining fetches its offsets anyway.
+    pub fn rewind_to_committed(&mut self) {
+        let Some(g) = self.group.as_mut() else {
+            return;
+        };
+        if g.state == group::MemberState::Stable {
+            g.state = group::MemberState::FetchingOffsets;
+            g.rewinding = true;
+            self.partitions.clear();
+            self.records.clear();
+        }
     }
 
     /// Records read so far, oldest first.
@@ -379,16 +489,32 @@ impl Consumer {
             }
             return Ok(());
         }
+        let read_committed = self.config.isolation_level == IsolationLevel::ReadCommitted;
         let Some(state) = self.partitions.get_mut(&index) else {
             return Ok(());
         };
-        state.high_watermark = p.high_watermark;
+        // read_committed reads up to the last stable offset: that is its end.
+        state.high_watermark = if read_committed {
+            p.last_stable_offset
+        } else {
+            p.high_watermark
+        };
+        let asked_from = state.fetching_from.take();
         let Some(mut position) = state.position else {
             return Ok(());
         };
+        if asked_from != Some(position) {
+            return Ok(()); // a seek moved the position since this fetch was sent
+        }
         let Some(mut records) = p.records else {
             return Ok(());
         };
+        let mut aborted = read_committed::AbortedTransactions::new(
+            p.aborted_transactions
+                .iter()
+                .flatten()
+                .map(|a| (a.producer_id.0, a.first_offset)),
+        );
         self.bytes_read += records.len() as u64;
         while records.has_remaining() {
             // A batch cut short by max bytes ends the useful part of the answer.
@@ -403,11 +529,16 @@ impl Consumer {
             let mut batch = records.split_to(total);
             let set = RecordBatchDecoder::decode(&mut batch)
                 .map_err(|e| ClientError::Decode(format!("record batch: {e}")))?;
+            let skip = read_committed && aborted.skips(&set);
             for r in set.records {
                 if r.offset < position {
                     continue; // the batch began before our position
                 }
                 position = r.offset + 1;
+                // Markers are the log's bookkeeping, never an application's record.
+                if skip || r.control {
+                    continue;
+                }
                 self.records.push_back(ConsumedRecord {
                     partition: index,
                     offset: r.offset,
@@ -574,7 +705,7 @@ impl Consumer {
             .with_max_wait_ms(self.config.fetch_max_wait_ms)
             .with_min_bytes(self.config.fetch_min_bytes)
             .with_max_bytes(self.config.fetch_max_bytes)
-            .with_isolation_level(0)
+            .with_isolation_level(self.config.isolation_level.code())
             .with_session_id(0)
             .with_session_epoch(-1)
             .with_topics(vec![FetchTopic::default()
@@ -608,6 +739,11 @@ impl Consumer {
         {
             self.busy.insert(leader, TAG_FETCH);
             self.fetches += 1;
+            for (p, offset) in parts {
+                if let Some(s) = self.partitions.get_mut(p) {
+                    s.fetching_from = Some(*offset);
+                }
+            }
         }
     }
 

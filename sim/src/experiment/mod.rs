@@ -18,6 +18,7 @@ pub mod observations;
 pub mod phases;
 pub mod plan;
 pub mod poller;
+pub mod processor_run;
 pub mod real_time;
 pub mod replay;
 pub mod report;
@@ -25,6 +26,7 @@ pub mod run_metrics;
 pub mod settings;
 pub mod sim_target;
 pub mod stalls;
+pub mod txn_checks;
 pub mod verdict;
 
 use crate::acked_writes::{AckedWrites, RecordId};
@@ -72,6 +74,8 @@ pub struct ExperimentConfig {
     pub node_roles: bool,
     /// A consumer group member reading beside the load (`consumer group=G ...`).
     pub consumer: Option<crate::scenario::ConsumerSpec>,
+    /// A transactional read-process-write processor (`processor group=G ...`).
+    pub processor: Option<crate::scenario::ProcessorSpec>,
     /// Whom a real-time run's `coordinator` and `txn-coordinator` stand for (set by
     /// `sim conform` from the scenario's group members and copiers).
     pub named_coordinators: plan::NamedCoordinators,
@@ -123,6 +127,7 @@ impl ExperimentConfig {
             converge_timeout_ms: 300_000,
             node_roles: false,
             consumer: None,
+            processor: None,
             named_coordinators: plan::NamedCoordinators::default(),
             text_record_ids: false,
         }
@@ -202,10 +207,18 @@ fn run_with(
     config: &ExperimentConfig,
     mut observer: Option<Observer>,
 ) -> Result<(RunReport, Option<Observations>), SimError> {
-    if config.consumer.is_none() {
+    if config.consumer.is_none() && config.processor.is_none() {
         if let Some(step) = config.plan.iter().find(|s| s.action.needs_consumer()) {
             return Err(SimError::Request(format!(
-                "line {}: '{}' needs a consumer group: add a line like 'consumer group=orders commit=auto'",
+                "line {}: '{}' needs a consumer group: add a line like 'consumer group=orders commit=auto' (or a transactional 'processor group=copier')",
+                step.line, step.action
+            )));
+        }
+    }
+    if config.processor.is_none() {
+        if let Some(step) = config.plan.iter().find(|s| s.action.needs_processor()) {
+            return Err(SimError::Request(format!(
+                "line {}: '{}' needs a transactional processor: add a line like 'processor group=copier'",
                 step.line, step.action
             )));
         }
@@ -253,6 +266,15 @@ fn run_with(
         config.replication_factor,
         &[],
     )?;
+    if let Some(spec) = &config.processor {
+        // The processor's output: as many partitions, each copy to the input's number.
+        sim.create_topic(
+            &processor_run::ProcessorRun::output_topic(spec, &config.topic),
+            config.partitions,
+            config.replication_factor,
+            &[],
+        )?;
+    }
 
     // ----- the load, with the plan firing ---------------------------------------------------
     let load_start = sim.now_ms();
@@ -268,6 +290,10 @@ fn run_with(
         .consumer
         .as_ref()
         .map(|c| group_consumer::GroupReader::new(c, config.brokers, &config.topic));
+    let mut processor = config
+        .processor
+        .as_ref()
+        .map(|p| processor_run::ProcessorRun::new(p, config.brokers, &config.topic, config.seed));
     let steps = if config.node_roles {
         let roles = plan::roles(sim.active_controller(), sim.ids());
         if let Some(o) = observer.as_mut() {
@@ -295,11 +321,19 @@ fn run_with(
     let mut load_finished = true;
     loop {
         let now = sim.now_ms();
-        match group.as_mut() {
-            None => {
+        match (group.as_mut(), processor.as_mut()) {
+            (None, None) => {
                 connections.deliver(&mut sim, &mut producer);
             }
-            Some(g) => {
+            (None, Some(pr)) => {
+                let (theirs, mine): (Vec<_>, Vec<_>) = sim
+                    .take_client_inbox()
+                    .into_iter()
+                    .partition(|d| pr.owns(d));
+                connections.deliver_from(&mut sim, &mut producer, mine);
+                pr.turn(&mut sim, theirs);
+            }
+            (Some(g), _) => {
                 // One inbox for both clients: each takes what came on its connections.
                 let (theirs, mine): (Vec<_>, Vec<_>) =
                     sim.take_client_inbox().into_iter().partition(|d| g.owns(d));
@@ -357,6 +391,7 @@ fn run_with(
             &producer.metrics.errors,
             &mut observer,
             &mut group,
+            &mut processor,
         );
         replay.sample(&sim, Some(&metrics));
         if load_over {
@@ -373,6 +408,7 @@ fn run_with(
                 perf.next_wakeup_ms(&producer),
                 plan.next_time_ms(load_start),
                 group.as_ref().and_then(|g| g.next_wakeup_ms()),
+                processor.as_ref().and_then(|p| p.next_wakeup_ms()),
             ],
         );
     }
@@ -419,12 +455,22 @@ fn run_with(
             &producer.metrics.errors,
             &mut observer,
             &mut group,
+            &mut processor,
         );
         // A step that fired is seen at its own instant, before time moves on.
         replay.sample(&sim, Some(&metrics));
-        match group.as_mut() {
-            None => sim.step(),
-            Some(g) => {
+        match (group.as_mut(), processor.as_mut()) {
+            (None, None) => sim.step(),
+            (None, Some(pr)) => {
+                let theirs: Vec<_> = sim
+                    .take_client_inbox()
+                    .into_iter()
+                    .filter(|d| pr.owns(d))
+                    .collect();
+                pr.turn(&mut sim, theirs);
+                advance(&mut sim, [pr.next_wakeup_ms()]);
+            }
+            (Some(g), _) => {
                 // The producer is done: only the consumer reads what arrives.
                 let theirs: Vec<_> = sim
                     .take_client_inbox()
@@ -477,9 +523,48 @@ fn run_with(
             .collect();
         g.finish(&mut sim, end_offsets)
     });
+    let processed = processor.map(|pr| {
+        metrics.phase_ends(&sim, producer_totals);
+        phases.next_in(
+            &sim,
+            &format!("processor {} catches up", pr.group()),
+            &producer.metrics.errors,
+        );
+        let end_offsets = end_offsets(&sim, &config.topic, config.partitions);
+        pr.finish(&mut sim, end_offsets)
+    });
     metrics.phase_ends(&sim, producer_totals);
     phases.next_in(&sim, "read back for the verdict", &producer.metrics.errors);
     let committed = read_back(&mut sim, config.brokers, &config.topic, config.partitions);
+    let processor_report = match (processed, &committed) {
+        (Some((mut report, outcomes)), Ok(input)) => {
+            let output =
+                read_back_copies(&mut sim, config.brokers, &report.output, config.partitions);
+            match output {
+                Ok(output) => {
+                    report.output_records_read = output.values().map(|v| v.len() as u64).sum();
+                    let input_offsets: BTreeMap<i32, Vec<i64>> = input
+                        .iter()
+                        .map(|(p, v)| (*p, v.iter().map(|(o, _)| *o).collect()))
+                        .collect();
+                    report.checks = txn_checks::check(&txn_checks::TxnHistory {
+                        input_topic: &config.topic,
+                        output_topic: &report.output,
+                        input: &input_offsets,
+                        output: &output,
+                        outcomes: &outcomes,
+                        group_committed: &report.group_committed_at_end,
+                    });
+                }
+                Err(e) => report
+                    .protocol_errors
+                    .push(format!("the read_committed read-back: {e}")),
+            }
+            Some(report)
+        }
+        (Some((report, _)), Err(_)) => Some(report),
+        (None, _) => None,
+    };
     let end = sim.now_ms();
     replay.take(&sim, Some(&metrics));
     let mut phase_list = phases.finish(end, &producer.metrics.errors, sim.events(), sim.trace());
@@ -500,6 +585,30 @@ fn run_with(
     let mut verdict = verdict::of_read_back(checked, converged, config.converge_timeout_ms);
     for v in sim.violations() {
         verdict.violations.push(v.to_string());
+    }
+    if let Some(p) = &processor_report {
+        for c in &p.checks {
+            if c.violations > 0 {
+                verdict.violations.push(format!(
+                    "{}: {} {}, the first: {}",
+                    c.kind,
+                    c.violations,
+                    c.name,
+                    c.examples.first().map(String::as_str).unwrap_or("")
+                ));
+            }
+        }
+        if !p.caught_up {
+            verdict.lessons.push(format!(
+                "the processor did not process every input record within {} ms after the cluster converged",
+                processor_run::CATCH_UP_TIMEOUT_MS
+            ));
+        }
+        for e in &p.protocol_errors {
+            verdict.violations.push(format!(
+                "wire: the processor could not read a response: {e}"
+            ));
+        }
     }
     for e in &connections.protocol_errors {
         verdict
@@ -538,6 +647,7 @@ fn run_with(
             .collect(),
         replay: replay.finish(),
         consumer,
+        processor: processor_report,
     };
     Ok((report, observations))
 }
@@ -566,6 +676,7 @@ fn fire_due_steps(
     retried: &BTreeMap<String, u64>,
     observer: &mut Option<Observer>,
     group: &mut Option<group_consumer::GroupReader>,
+    processor: &mut Option<processor_run::ProcessorRun>,
 ) {
     let leader_of = |sim: &SimCluster, p: i32| sim.partition_state(topic, p).map(|r| r.leader);
     loop {
@@ -580,13 +691,24 @@ fn fire_due_steps(
         // `coordinator` is the group's coordinator now, as FindCoordinator would answer.
         let coordinator_of = group
             .as_ref()
-            .and_then(|g| group_consumer::coordinator(sim, g.group()).map(|c| (c, g.group())));
+            .map(|g| g.group())
+            .or(processor.as_ref().map(|p| p.group()))
+            .and_then(|g| group_consumer::coordinator(sim, g).map(|c| (c, g)));
+        let txn_coordinator_of = processor.as_ref().and_then(|p| {
+            processor_run::txn_coordinator(sim, p.transactional_id())
+                .map(|c| (c, p.transactional_id().to_string()))
+        });
         let mut named_coordinator = None;
         if let Some(node) = step.action.node_mut() {
             if *node == NodeRef::Coordinator {
                 if let Some((c, g)) = &coordinator_of {
                     *node = NodeRef::Id(*c);
                     named_coordinator = Some(format!(" (the coordinator of group {g})"));
+                }
+            } else if *node == NodeRef::TxnCoordinator {
+                if let Some((c, id)) = &txn_coordinator_of {
+                    *node = NodeRef::Id(*c);
+                    named_coordinator = Some(format!(" (the transaction coordinator of {id})"));
                 }
             }
         }
@@ -615,6 +737,10 @@ fn fire_due_steps(
         // the end of the run.
         let outcome = match (&step.action, group.as_mut()) {
             (Action::RestartConsumer, Some(g)) => Ok(g.restart(sim)),
+            (Action::RestartConsumer, None) if processor.is_some() => Ok(processor
+                .as_mut()
+                .map(|p| p.restart(sim))
+                .unwrap_or_default()),
             _ => plan::apply(&mut SimTarget(sim), &step.action).map_err(|e| e.to_string()),
         };
         match &outcome {
@@ -653,6 +779,73 @@ fn advance<const N: usize>(sim: &mut SimCluster, wakeups: [Option<u64>; N]) {
             sim.advance();
         }
     }
+}
+
+/// Each partition's high watermark at its leader, as the cluster stands.
+fn end_offsets(sim: &SimCluster, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
+    sim.partition_table(topic, partitions)
+        .iter()
+        .enumerate()
+        .map(|(p, row)| {
+            let hw = row
+                .replicas
+                .iter()
+                .find(|r| r.node == row.leader)
+                .and_then(|r| r.high_watermark)
+                .unwrap_or(0);
+            (p as i32, hw)
+        })
+        .collect()
+}
+
+/// The processor's output read back with `isolation.level=read_committed`, as Jepsen's
+/// final reads are: (offset, the copy it is, if it is one) per partition.
+fn read_back_copies(
+    sim: &mut SimCluster,
+    brokers: usize,
+    topic: &str,
+    partitions: i32,
+) -> Result<txn_checks::OutputCopies, SimError> {
+    let config = ConsumerConfig {
+        bootstrap_servers: (1..=brokers).map(|i| (format!("node{i}"), 9092)).collect(),
+        client_id: "kraftsim-verdict-read-committed".into(),
+        auto_offset_reset: OffsetReset::Earliest,
+        isolation_level: loadgen::consumer::IsolationLevel::ReadCommitted,
+        ..ConsumerConfig::default()
+    };
+    let mut consumer = Consumer::assign_all(config, topic);
+    let mut connections = SimConnections::default();
+    let mut out: BTreeMap<i32, Vec<_>> = (0..partitions).map(|p| (p, Vec::new())).collect();
+    let deadline = sim.now_ms() + READ_BACK_TIMEOUT_MS;
+    loop {
+        let now = sim.now_ms();
+        connections.deliver(sim, &mut consumer);
+        for r in consumer.take_records() {
+            let copy = r
+                .value
+                .as_deref()
+                .and_then(loadgen::consumer::processor::copy::Copy::decode);
+            out.entry(r.partition).or_default().push((r.offset, copy));
+        }
+        if consumer.is_caught_up() {
+            break;
+        }
+        if now >= deadline {
+            return Err(SimError::Request(format!(
+                "the read_committed consumer did not catch up within {READ_BACK_TIMEOUT_MS} ms: {:?}",
+                consumer.positions()
+            )));
+        }
+        consumer.poll(now);
+        connections.pump(sim, &mut consumer);
+        advance(sim, [consumer.next_wakeup_ms()]);
+    }
+    if let Some(e) = connections.protocol_errors.first() {
+        return Err(SimError::Request(format!(
+            "the read_committed consumer: {e}"
+        )));
+    }
+    Ok(out)
 }
 
 /// How long the verdict's consumer may take to read everything back, in virtual time.

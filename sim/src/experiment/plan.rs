@@ -238,8 +238,9 @@ impl NamedCoordinators {
     fn refusal(&self, target: Target, action: &Action) -> Named {
         match (action.node(), target.is_real_time()) {
             (Some(NodeRef::TxnCoordinator), false) => Named::Refused(
-                "the simulator runs no transactional workload whose coordinator it could name \
-                 ('txn-coordinator' is for real-time runs with '# conform: copy')"
+                "sim conform's simulator run has no transactional workload whose coordinator it \
+                 could name ('txn-coordinator' is for real-time runs with '# conform: copy'; \
+                 in sim run, a 'processor' line gives one)"
                     .into(),
             ),
             (Some(NodeRef::TxnCoordinator), true) if self.transactional_id.is_none() => {

@@ -205,7 +205,14 @@ fn refuse_scenario_consumer(
             action: format!("run the scenario's consumer ('{spec}')"),
             why: "it runs only in the deterministic simulator; a real-time run's consumer group is given by '# conform: member' lines (sim conform)".into(),
         })),
-        None => Ok(()),
+        None => match &config.processor {
+            Some(spec) => Err(RealTimeError::Refused(ControlError::Unsupported {
+                target: target.name(),
+                action: format!("run the scenario's processor ('{spec}')"),
+                why: "it runs only in the deterministic simulator".into(),
+            })),
+            None => Ok(()),
+        },
     }
 }
 
@@ -525,6 +532,7 @@ pub fn run_real_time(
         metrics: None,
         // The real-time runs' consumer group is a companion, reported in its own lines.
         consumer: None,
+        processor: None,
         trace,
         replay: Vec::new(),
     };

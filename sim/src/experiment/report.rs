@@ -105,6 +105,10 @@ pub struct RunReport {
     /// committed, its restarts and what it read twice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer: Option<super::group_consumer::ConsumerReport>,
+    /// The scenario's transactional processor (`processor group=G`): its transactions
+    /// and the Jepsen-style checks of its output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processor: Option<super::processor_run::ProcessorReport>,
 }
 
 struct BucketAcc {
@@ -495,6 +499,12 @@ impl RunReport {
         if let Some(c) = &self.consumer {
             let _ = writeln!(out, "\n== consumer group");
             for l in c.lines() {
+                let _ = writeln!(out, "{l}");
+            }
+        }
+        if let Some(p) = &self.processor {
+            let _ = writeln!(out, "\n== transactional processor");
+            for l in p.lines() {
                 let _ = writeln!(out, "{l}");
             }
         }

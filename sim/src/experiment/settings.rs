@@ -176,6 +176,7 @@ impl RunOptions {
         config.time_model = self.time_model.clone();
         config.node_roles = sc.and_then(|s| s.setting("node-ids")) == Some("roles");
         config.consumer = sc.and_then(|s| s.consumer.clone());
+        config.processor = sc.and_then(|s| s.processor.clone());
         // Check the producer's and the cluster's settings now, for a clear error before
         // anything runs.
         config

@@ -204,6 +204,7 @@ impl Setup {
             configs: self.configs.clone(),
             producer_props: self.producer_props.clone(),
             consumer: None,
+            processor: None,
             steps,
         }
     }

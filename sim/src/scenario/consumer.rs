@@ -190,6 +190,8 @@ impl fmt::Display for ConsumerSpec {
                 write!(f, " commit=auto auto.commit.interval.ms={interval_ms}")?
             }
             CommitPolicy::EveryRecords(n) => write!(f, " commit=every-{n}-records")?,
+            // Only a processor's member commits by hand; no `consumer` line makes one.
+            CommitPolicy::Manual => write!(f, " commit=manual")?,
         }
         write!(
             f,

@@ -40,10 +40,12 @@
 
 pub mod consumer;
 mod parse;
+pub mod processor;
 #[cfg(test)]
 mod tests;
 
 pub use self::consumer::ConsumerSpec;
+pub use self::processor::ProcessorSpec;
 
 pub use self::parse::parse;
 pub use controller::BrokerId;
@@ -68,8 +70,9 @@ pub enum NodeRef {
     Coordinator,
     /// The transaction coordinator of the run's transactional workload when the step
     /// fires: the leader of its transactional id's `__transaction_state` partition, as
-    /// FindCoordinator (key type 1, KIP-98) answers. Only a real-time run with a
-    /// transactional companion (`# conform: copy`) has one.
+    /// FindCoordinator (key type 1, KIP-98) answers. The deterministic run names its
+    /// `processor`'s; a real-time run asks for its transactional companion's
+    /// (`# conform: copy`).
     TxnCoordinator,
 }
 
@@ -200,6 +203,8 @@ pub struct Scenario {
     pub producer_props: Vec<(String, String)>,
     /// `consumer group=G ...`: a consumer group member beside the load.
     pub consumer: Option<ConsumerSpec>,
+    /// `processor group=G ...`: a transactional read-process-write application.
+    pub processor: Option<ProcessorSpec>,
     pub steps: Vec<Step>,
 }
 
@@ -297,10 +302,14 @@ impl Scenario {
     pub fn validate(&self, brokers: usize) -> Result<(), ScenarioError> {
         for step in &self.steps {
             check_step(step, brokers).map_err(|reason| ScenarioError::new(step.line, reason))?;
-            // `coordinator` without a consumer line is for a real-time run's companion (a
-            // conformance scenario's group members); the deterministic run refuses it
-            // before it starts (`experiment::run`).
-            if self.consumer.is_none() && step.action == Action::RestartConsumer {
+            // `coordinator` and `txn-coordinator` without a consumer or processor line are
+            // for a real-time run's companion (a conformance scenario's group members or
+            // copier); the deterministic run refuses them before it starts
+            // (`experiment::run`).
+            if self.consumer.is_none()
+                && self.processor.is_none()
+                && step.action == Action::RestartConsumer
+            {
                 return Err(ScenarioError::new(
                     step.line,
                     format!(
@@ -505,6 +514,18 @@ impl Action {
         }
     }
 
+    /// Whether the action names the processor's transaction coordinator.
+    pub fn needs_processor(&self) -> bool {
+        match self {
+            Action::Stop(n)
+            | Action::Kill(n)
+            | Action::Crash(n)
+            | Action::Pause(n)
+            | Action::Isolate(n) => *n == NodeRef::TxnCoordinator,
+            _ => false,
+        }
+    }
+
     /// Whether the action only makes sense with a `consumer` line.
     pub fn needs_consumer(&self) -> bool {
         match self {
@@ -671,6 +692,9 @@ impl fmt::Display for Scenario {
         }
         if let Some(c) = &self.consumer {
             writeln!(f, "{c}")?;
+        }
+        if let Some(p) = &self.processor {
+            writeln!(f, "{p}")?;
         }
         for step in &self.steps {
             writeln!(f, "{step}")?;

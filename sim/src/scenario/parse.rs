@@ -17,7 +17,16 @@ use super::{
 };
 
 /// Statements that may start a line, for the "unknown statement" message.
-const STATEMENTS: [&str; 7] = ["set", "config", "producer", "consumer", "at", "after", "on"];
+const STATEMENTS: [&str; 8] = [
+    "set",
+    "config",
+    "producer",
+    "consumer",
+    "processor",
+    "at",
+    "after",
+    "on",
+];
 
 /// Parses a whole scenario, stopping at the first error.
 pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
@@ -76,7 +85,22 @@ fn statement(w: &mut Words<'_>, line: usize, scenario: &mut Scenario) -> Result<
             while let Some(word) = w.next() {
                 rest.push(word);
             }
+            if scenario.processor.is_some() {
+                return Err("a scenario runs one consumer or one processor, not both".into());
+            }
             scenario.consumer = Some(super::consumer::parse(&rest)?);
+        }
+        "processor" => {
+            if scenario.processor.is_some() || scenario.consumer.is_some() {
+                return Err(
+                    "a scenario runs one consumer or one processor: this is a second one".into(),
+                );
+            }
+            let mut rest = Vec::new();
+            while let Some(word) = w.next() {
+                rest.push(word);
+            }
+            scenario.processor = Some(super::processor::parse(&rest)?);
         }
         "at" | "after" | "on" => {
             if scenario.steps.len() >= MAX_STEPS {

@@ -489,7 +489,7 @@ fn errors_name_the_line_and_what_was_expected() {
         ),
         (
             "wait 10s",
-            "line 1: unknown statement 'wait' (expected set, config, producer, consumer, at, after, on)",
+            "line 1: unknown statement 'wait' (expected set, config, producer, consumer, processor, at, after, on)",
         ),
         (
             "after 1s kill",
@@ -580,7 +580,7 @@ fn errors_name_the_line_and_what_was_expected() {
 fn the_first_error_stops_the_parse() {
     assert_eq!(
         err("after 1s kill 1\nbogus\nset x 1"),
-        "line 2: unknown statement 'bogus' (expected set, config, producer, consumer, at, after, on)"
+        "line 2: unknown statement 'bogus' (expected set, config, producer, consumer, processor, at, after, on)"
     );
 }
 
@@ -1002,6 +1002,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 configs,
                 producer_props,
                 consumer,
+                processor: None,
                 steps: steps
                     .into_iter()
                     .map(|(trigger, action)| Step {

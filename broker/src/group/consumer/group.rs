@@ -11,6 +11,12 @@
 //! - each **member epoch** is the target epoch the member has reconciled to
 //!   ([`super::reconciliation`]).
 //!
+//! KIP-1251 adds a fourth, per partition: the member epoch at which a member got each
+//! partition it holds (its *assignment epoch*, not to be confused with the group's above).
+//! Offset commits are checked against it ([`ConsumerGroup::validate_offset_commit`]): a
+//! commit at the member's epoch is accepted, one at an older epoch only for partitions the
+//! member has held since then.
+//!
 //! A member is fenced (removed, its partitions freed, the group epoch bumped) when it
 //! misses `group.consumer.session.timeout.ms`, or holds partitions it was told to revoke
 //! past its rebalance timeout.
@@ -447,6 +453,10 @@ impl ConsumerGroup {
             self.no_partition_held_twice(),
             "reconciling {member_id} gave a partition to two members: {self:?}"
         );
+        assert!(
+            member.assignment.epochs_cover_held(),
+            "reconciling {member_id} left a held partition without its assignment epoch: {member:?}"
+        );
         member
     }
 
@@ -459,7 +469,7 @@ impl ConsumerGroup {
             // times out.
             if let Some(m) = self.members.get_mut(&member_id) {
                 m.assignment.epoch = LEAVE_GROUP_STATIC_MEMBER_EPOCH;
-                m.assignment.pending_revocation.clear();
+                m.assignment.clear_pending_revocation();
                 m.revocation_deadline_ms = None;
             }
             return Ok(LEAVE_GROUP_STATIC_MEMBER_EPOCH);
@@ -529,29 +539,154 @@ impl ConsumerGroup {
         Ok(())
     }
 
-    /// Whether a commit or fetch by `member_id` at `member_epoch` is accepted (Kafka's
-    /// `ConsumerGroup.validateOffsetCommit` / `validateOffsetFetch`): from outside the
-    /// group (epoch < 0) only while it is empty; from a member, only at its epoch
-    /// (STALE_MEMBER_EPOCH otherwise), and with OffsetCommit v9 or later.
+    /// Whether an offset commit by `member_id` at `member_epoch` is accepted, and how its
+    /// partitions are then checked (Kafka 4.4's `ConsumerGroup.validateOffsetCommit`, with
+    /// KIP-1251's assignment epochs):
+    ///
+    /// - from outside the group (epoch < 0) while it is empty: any partition;
+    /// - a transactional commit without a member (epoch -1, no member id, no
+    ///   `group.instance.id`: TxnOffsetCommit before v3, or a producer that does not say):
+    ///   any partition;
+    /// - otherwise the member must exist (UNKNOWN_MEMBER_ID), commit with OffsetCommit v9 or
+    ///   later (UNSUPPORTED_VERSION), and at an epoch no newer than its own
+    ///   (STALE_MEMBER_EPOCH);
+    /// - at its own epoch: any partition; at an older one, each partition by its
+    ///   assignment epoch ([`CommitPartitionValidator::AssignmentEpochs`]).
+    ///
+    /// Before KIP-1251 (Kafka up to 4.2) only the member's own epoch was accepted, so a
+    /// commit sent just before the heartbeat that brought a new partition was refused.
     pub fn validate_offset_commit(
         &self,
+        group_id: &str,
         member_id: &str,
+        instance_id: Option<&str>,
         member_epoch: i32,
-        api_version: Option<i16>,
-    ) -> Result<(), ErrorCode> {
+        api: CommitApi,
+    ) -> Result<CommitPartitionValidator<'_>, OffsetCommitError> {
         if member_epoch < 0 && self.members.is_empty() {
-            return Ok(());
+            return Ok(CommitPartitionValidator::NoOp);
+        }
+        let transactional = api == CommitApi::TxnOffsetCommit;
+        if transactional
+            && member_epoch == LEAVE_GROUP_MEMBER_EPOCH
+            && member_id.is_empty()
+            && instance_id.is_none()
+        {
+            return Ok(CommitPartitionValidator::NoOp);
         }
         let Some(member) = self.members.get(member_id) else {
-            return Err(ErrorCode::UnknownMemberId);
+            return Err(OffsetCommitError::new(
+                ErrorCode::UnknownMemberId,
+                format!("Member {member_id} is not a member of group {group_id}."),
+            ));
         };
-        if api_version.is_some_and(|v| v < 9) {
-            return Err(ErrorCode::UnsupportedVersion);
+        if let CommitApi::OffsetCommit { version } = api {
+            if version < 9 {
+                return Err(OffsetCommitError::new(
+                    ErrorCode::UnsupportedVersion,
+                    "OffsetCommit version 9 or above must be used by members using the consumer group protocol",
+                ));
+            }
         }
-        if member_epoch != member.assignment.epoch {
-            return Err(ErrorCode::StaleMemberEpoch);
+        let current = member.assignment.epoch;
+        if member_epoch == current {
+            return Ok(CommitPartitionValidator::NoOp);
+        }
+        if member_epoch > current {
+            return Err(OffsetCommitError::new(
+                ErrorCode::StaleMemberEpoch,
+                format!(
+                    "Received member epoch {member_epoch} is newer than current member epoch {current}."
+                ),
+            ));
+        }
+        Ok(CommitPartitionValidator::AssignmentEpochs {
+            assignment: &member.assignment,
+            member_epoch,
+        })
+    }
+}
+
+/// The API an offset commit came with: they are validated alike, but only OffsetCommit
+/// has a version floor, and only a transactional commit may come without a member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitApi {
+    OffsetCommit { version: i16 },
+    TxnOffsetCommit,
+}
+
+/// An offset commit refused, with Kafka's error and message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct OffsetCommitError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl OffsetCommitError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// How each partition of an accepted commit is checked (Kafka's
+/// `CommitPartitionValidator`, returned by `validateOffsetCommit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitPartitionValidator<'a> {
+    /// Every partition (Kafka's `CommitPartitionValidator.NO_OP`).
+    NoOp,
+    /// A member committing at an epoch older than its own (KIP-1251,
+    /// `createAssignmentEpochValidator`): a partition it holds (assigned, or pending
+    /// revocation) since that epoch or earlier; it has owned the partition all along, so
+    /// the offsets it read are its to commit.
+    AssignmentEpochs {
+        assignment: &'a MemberAssignment,
+        member_epoch: i32,
+    },
+}
+
+impl CommitPartitionValidator<'_> {
+    /// Whether `topic`-`partition` may be committed.
+    pub fn validate(&self, topic: &str, partition: i32) -> Result<(), OffsetCommitError> {
+        let Self::AssignmentEpochs {
+            assignment,
+            member_epoch,
+        } = self
+        else {
+            return Ok(());
+        };
+        let Some(epoch) = assignment.held_epoch(topic, partition) else {
+            return Err(OffsetCommitError::new(
+                ErrorCode::StaleMemberEpoch,
+                format!(
+                    "Partition {topic}-{partition} is not assigned or pending revocation for member."
+                ),
+            ));
+        };
+        if *member_epoch < epoch {
+            return Err(OffsetCommitError::new(
+                ErrorCode::StaleMemberEpoch,
+                format!(
+                    "Received member epoch {member_epoch} is older than assignment epoch {epoch} for partition {topic}-{partition}."
+                ),
+            ));
         }
         Ok(())
+    }
+
+    /// Every partition of a request, refused as a whole at the first that fails: Kafka's
+    /// validator throws out of `OffsetMetadataManager.commitOffset`'s loop, and the
+    /// request is answered with that error for every partition.
+    pub fn validate_all<'t>(
+        &self,
+        partitions: impl IntoIterator<Item = (&'t str, i32)>,
+    ) -> Result<(), OffsetCommitError> {
+        partitions
+            .into_iter()
+            .try_for_each(|(topic, partition)| self.validate(topic, partition))
     }
 }
 
@@ -691,28 +826,155 @@ mod tests {
         assert_eq!(err.code, ErrorCode::FencedInstanceId);
     }
 
+    const V9: CommitApi = CommitApi::OffsetCommit { version: 9 };
+
+    /// How a commit of `partitions` by `member` at `epoch` is answered: the member check,
+    /// then every partition's, as the coordinator runs them.
+    fn commit(
+        g: &ConsumerGroup,
+        member: &str,
+        epoch: i32,
+        api: CommitApi,
+        partitions: &[(&str, i32)],
+    ) -> Result<(), OffsetCommitError> {
+        g.validate_offset_commit("g", member, None, epoch, api)?
+            .validate_all(partitions.iter().copied())
+    }
+
+    fn code(r: Result<(), OffsetCommitError>) -> Result<(), ErrorCode> {
+        r.map_err(|e| e.code)
+    }
+
     #[test]
-    fn offset_commits_need_the_members_current_epoch() {
+    fn offset_commits_are_checked_member_first() {
         let t = topics(&[("t", 2)]);
         let mut g = ConsumerGroup::default();
-        assert_eq!(g.validate_offset_commit("", -1, Some(9)), Ok(()));
+        assert_eq!(code(commit(&g, "", -1, V9, &[("t", 0)])), Ok(()));
         g.heartbeat("g", &join("a", &["t"]), &t, 0).expect("joins");
-        assert_eq!(g.validate_offset_commit("a", 1, Some(9)), Ok(()));
+        assert_eq!(code(commit(&g, "a", 1, V9, &[("t", 0), ("t", 9)])), Ok(()));
         assert_eq!(
-            g.validate_offset_commit("a", 0, Some(9)),
+            commit(&g, "a", 1, CommitApi::OffsetCommit { version: 8 }, &[("t", 0)]),
+            Err(OffsetCommitError::new(
+                ErrorCode::UnsupportedVersion,
+                "OffsetCommit version 9 or above must be used by members using the consumer group protocol"
+            ))
+        );
+        // A transactional commit has no version floor.
+        assert_eq!(
+            code(commit(&g, "a", 1, CommitApi::TxnOffsetCommit, &[("t", 0)])),
+            Ok(())
+        );
+        assert_eq!(
+            commit(&g, "b", 1, V9, &[("t", 0)]),
+            Err(OffsetCommitError::new(
+                ErrorCode::UnknownMemberId,
+                "Member b is not a member of group g."
+            ))
+        );
+        // From outside a group that has members: only a transactional commit without a
+        // member at all (TxnOffsetCommit before v3).
+        assert_eq!(
+            code(commit(&g, "", -1, V9, &[("t", 0)])),
+            Err(ErrorCode::UnknownMemberId)
+        );
+        assert_eq!(
+            code(commit(&g, "", -1, CommitApi::TxnOffsetCommit, &[("t", 0)])),
+            Ok(())
+        );
+        assert_eq!(
+            g.validate_offset_commit("g", "", Some("i"), -1, CommitApi::TxnOffsetCommit)
+                .map_err(|e| e.code),
+            Err(ErrorCode::UnknownMemberId),
+            "an instance id names a member"
+        );
+        assert_eq!(
+            commit(&g, "a", 2, V9, &[("t", 0)]),
+            Err(OffsetCommitError::new(
+                ErrorCode::StaleMemberEpoch,
+                "Received member epoch 2 is newer than current member epoch 1."
+            ))
+        );
+        assert_eq!(
+            code(commit(&g, "a", 0, V9, &[("t", 0)])),
+            Err(ErrorCode::StaleMemberEpoch),
+            "t-0 was assigned at epoch 1"
+        );
+    }
+
+    /// KIP-1251: a steady member that gets a new partition at epoch N+1 may still commit
+    /// what it held at N; the new partition only at N+1.
+    #[test]
+    fn a_member_commits_each_partition_from_the_epoch_it_got_it() {
+        let mut g = ConsumerGroup::default();
+        g.heartbeat("g", &join("a", &["t"]), &topics(&[("t", 2)]), 0)
+            .expect("joins");
+        let grown = topics(&[("t", 3)]);
+        let a = g.heartbeat("g", &beat(&g, "a"), &grown, 10).expect("beats");
+        assert_eq!(a.member_epoch, 2);
+        assert_eq!(
+            g.members["a"].assignment.assignment_epochs["t"],
+            [(0, 1), (1, 1), (2, 2)].into()
+        );
+        assert_eq!(code(commit(&g, "a", 1, V9, &[("t", 0), ("t", 1)])), Ok(()));
+        assert_eq!(
+            commit(&g, "a", 1, V9, &[("t", 2)]),
+            Err(OffsetCommitError::new(
+                ErrorCode::StaleMemberEpoch,
+                "Received member epoch 1 is older than assignment epoch 2 for partition t-2."
+            ))
+        );
+        // One partition refused refuses the request.
+        assert_eq!(
+            code(commit(&g, "a", 1, V9, &[("t", 0), ("t", 2), ("t", 1)])),
             Err(ErrorCode::StaleMemberEpoch)
         );
         assert_eq!(
-            g.validate_offset_commit("a", 1, Some(8)),
-            Err(ErrorCode::UnsupportedVersion)
+            commit(&g, "a", 1, V9, &[("u", 0)]),
+            Err(OffsetCommitError::new(
+                ErrorCode::StaleMemberEpoch,
+                "Partition u-0 is not assigned or pending revocation for member."
+            ))
         );
+        assert_eq!(code(commit(&g, "a", 2, V9, &[("t", 2), ("u", 0)])), Ok(()));
+        // The epochs stay as the member's epoch moves on without its partitions moving.
+        g.heartbeat("g", &join("b", &["u"]), &grown, 20)
+            .expect("b joins");
+        let a = g.heartbeat("g", &beat(&g, "a"), &grown, 30).expect("beats");
+        assert_eq!(a.member_epoch, 3);
+        assert_eq!(code(commit(&g, "a", 1, V9, &[("t", 0)])), Ok(()));
+        assert_eq!(code(commit(&g, "a", 2, V9, &[("t", 2)])), Ok(()));
+    }
+
+    #[test]
+    fn a_partition_pending_revocation_keeps_its_assignment_epoch() {
+        let t = topics(&[("t", 2)]);
+        let mut g = ConsumerGroup::default();
+        g.heartbeat("g", &join("a", &["t"]), &t, 0).expect("joins");
+        let a = g.members.get_mut("a").expect("a");
+        // t-0 since epoch 1, t-1 since 2, and t-0 now being revoked at epoch 2.
+        a.assignment = MemberAssignment {
+            state: MemberState::UnrevokedPartitions,
+            epoch: 2,
+            previous_epoch: 1,
+            assigned: [("t".to_string(), [1].into())].into(),
+            pending_revocation: [("t".to_string(), [0].into())].into(),
+            assignment_epochs: [("t".to_string(), [(0, 1), (1, 2)].into())].into(),
+        };
+        assert!(g.members["a"].assignment.epochs_cover_held());
+        assert_eq!(code(commit(&g, "a", 1, V9, &[("t", 0)])), Ok(()));
         assert_eq!(
-            g.validate_offset_commit("b", 1, Some(9)),
-            Err(ErrorCode::UnknownMemberId)
+            code(commit(&g, "a", 1, V9, &[("t", 1)])),
+            Err(ErrorCode::StaleMemberEpoch)
         );
-        assert_eq!(
-            g.validate_offset_commit("", -1, Some(9)),
-            Err(ErrorCode::UnknownMemberId)
-        );
+        // A static member leaving for now drops what it was revoking, and its epoch.
+        let mut leave = beat(&g, "a");
+        leave.member_epoch = LEAVE_GROUP_STATIC_MEMBER_EPOCH;
+        let a = g.members.get_mut("a").expect("a");
+        a.instance_id = Some("i".into());
+        leave.instance_id = Some("i".into());
+        g.leave("g", &leave).expect("leaves for now");
+        let a = &g.members["a"].assignment;
+        assert!(a.epochs_cover_held(), "{a:?}");
+        assert_eq!(a.assignment_epochs["t"], [(1, 2)].into());
     }
 }

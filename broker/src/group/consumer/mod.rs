@@ -19,7 +19,10 @@
 //!
 //! There is no rebalance barrier: members that are not affected by a change keep reading.
 //! Offsets are committed and fetched with the member id and member epoch (OffsetCommit
-//! v9+, OffsetFetch v9+; STALE_MEMBER_EPOCH for another epoch). ConsumerGroupDescribe (api 69) shows the group.
+//! v9+, OffsetFetch v9+). A fetch must carry the member's current epoch; a commit may
+//! carry an older one for partitions the member has held since that epoch (KIP-1251's
+//! assignment epochs, [`reconciliation`]), so a commit racing the heartbeat that brought
+//! a new partition is not refused. ConsumerGroupDescribe (api 69) shows the group.
 //!
 //! A group id is one type or the other. A heartbeat for a classic group that has members
 //! is refused with GROUP_ID_NOT_FOUND ("Group g is not a consumer group."); an *empty*

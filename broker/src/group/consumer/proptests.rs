@@ -1,10 +1,12 @@
 //! The reconciliation invariant under random membership: whatever members join, beat,
 //! stay silent, leave or are fenced, and however topics grow, no partition is held by two
 //! members at once; and once membership stops changing, heartbeats bring every member to
-//! its target, so every subscribed partition is assigned.
+//! its target, so every subscribed partition is assigned. Throughout, every partition a
+//! member holds carries an assignment epoch (KIP-1251) no newer than the member's epoch,
+//! so a commit at the member's own epoch, or at that partition's, is accepted.
 
 use super::assignors::{Assignment, TopicPartitionCounts, ASSIGNORS};
-use super::group::{ConsumerGroup, Heartbeat, LEAVE_GROUP_MEMBER_EPOCH};
+use super::group::{CommitApi, ConsumerGroup, Heartbeat, LEAVE_GROUP_MEMBER_EPOCH};
 use super::reconciliation::MemberState;
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -94,6 +96,27 @@ fn apply(g: &mut ConsumerGroup, topics: &mut TopicPartitionCounts, op: &Op, now:
     }
 }
 
+/// KIP-1251's invariant: each held partition has an assignment epoch, at most the
+/// member's, and the member may commit it from that epoch on but not before.
+fn assignment_epochs_hold(g: &ConsumerGroup) -> Result<(), TestCaseError> {
+    let v9 = CommitApi::OffsetCommit { version: 9 };
+    for (id, m) in &g.members {
+        let a = &m.assignment;
+        prop_assert!(a.epochs_cover_held(), "{id}: {a:?}");
+        for (topic, p) in a.held() {
+            let epoch = a.held_epoch(topic, p).expect("held");
+            prop_assert!(epoch <= a.epoch, "{id} {topic}-{p} at {epoch}: {a:?}");
+            for (at, accepted) in [(a.epoch, true), (epoch, true), (epoch - 1, false)] {
+                let answer = g
+                    .validate_offset_commit("g", id, None, at, v9)
+                    .and_then(|v| v.validate(topic, p));
+                prop_assert_eq!(answer.is_ok(), accepted, "{} {}-{} at {}", id, topic, p, at);
+            }
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -107,6 +130,7 @@ proptest! {
         for (i, op) in ops.iter().enumerate() {
             apply(&mut g, &mut topics, op, i as u64);
             prop_assert!(g.no_partition_held_twice(), "after {op:?}: {g:?}");
+            assignment_epochs_hold(&g)?;
         }
         // Membership is stable from here: every member heartbeats, saying what it owns.
         let members: Vec<String> = g.members.keys().cloned().collect();
@@ -115,6 +139,7 @@ proptest! {
                 let hb = beat(&g, m, true).expect("still a member");
                 g.heartbeat("g", &hb, &topics, 1000 + round).expect("beats");
                 prop_assert!(g.no_partition_held_twice());
+                assignment_epochs_hold(&g)?;
             }
         }
         let nothing = Assignment::new();

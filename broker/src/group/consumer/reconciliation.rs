@@ -16,9 +16,23 @@
 //!
 //! The rule this keeps: a partition is held (assigned, or pending revocation) by at most
 //! one member at any time, so no two members read one partition at once.
+//!
+//! **Assignment epochs** (KIP-1251, Kafka 4.3+, KAFKA-20066): each partition a member
+//! holds carries the member epoch at which it entered the member's assignment. It keeps
+//! that epoch while the member's epoch moves on without the partition leaving, and keeps
+//! it in pending revocation too. The member's epoch says when the member last moved; the
+//! partition's says since when the member has owned *that* partition. An offset commit
+//! sent at an epoch the member has since left behind is still sound for a partition it
+//! has owned since then (`ConsumerGroup::validate_offset_commit`), so a steady member's
+//! commits in flight while a heartbeat brings it a new partition are not refused.
 
 use super::assignors::Assignment;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The assignment epoch of each partition a member holds, by topic then partition
+/// (Kafka's `assignedPartitions` and `partitionsPendingRevocation` maps, partition to
+/// epoch; `ConsumerGroupCurrentMemberAssignmentValue.assignmentEpochs`).
+pub type AssignmentEpochs = BTreeMap<String, BTreeMap<i32, i32>>;
 
 /// Where a member is in its reconciliation (Kafka's `MemberState`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +68,9 @@ pub struct MemberAssignment {
     pub assigned: Assignment,
     /// What it must give up before anyone else gets it.
     pub pending_revocation: Assignment,
+    /// The assignment epoch of every partition in `assigned` and `pending_revocation`
+    /// (the two are disjoint), and of no other (KIP-1251).
+    pub assignment_epochs: AssignmentEpochs,
 }
 
 impl MemberAssignment {
@@ -65,7 +82,98 @@ impl MemberAssignment {
             previous_epoch: 0,
             assigned: Assignment::new(),
             pending_revocation: Assignment::new(),
+            assignment_epochs: AssignmentEpochs::new(),
         }
+    }
+
+    /// Epochs for an assignment that carries none: every partition at `max(epoch, 0)`,
+    /// as Kafka reads a `ConsumerGroupCurrentMemberAssignmentValue` written before
+    /// KIP-1251 (`Utils.assignmentFromTopicPartitions`).
+    pub fn default_assignment_epochs(
+        epoch: i32,
+        assigned: &Assignment,
+        pending_revocation: &Assignment,
+    ) -> AssignmentEpochs {
+        let mut epochs = AssignmentEpochs::new();
+        for (topic, ps) in assigned.iter().chain(pending_revocation) {
+            let by_partition = epochs.entry(topic.clone()).or_default();
+            for p in ps {
+                by_partition.insert(*p, epoch.max(0));
+            }
+        }
+        epochs
+    }
+
+    /// The epoch at which the member got `topic`-`partition`, if it holds it (assigned or
+    /// pending revocation; Kafka's `assignmentEpoch`, then `pendingRevocationEpoch`).
+    pub fn held_epoch(&self, topic: &str, partition: i32) -> Option<i32> {
+        let held = [&self.assigned, &self.pending_revocation]
+            .iter()
+            .any(|a| a.get(topic).is_some_and(|ps| ps.contains(&partition)));
+        if !held {
+            return None;
+        }
+        Some(
+            self.assignment_epochs
+                .get(topic)
+                .and_then(|ps| ps.get(&partition))
+                .copied()
+                // Every held partition has one (`epochs_cover_held`); were one missing,
+                // Kafka's default for an assignment without epochs.
+                .unwrap_or(self.epoch.max(0)),
+        )
+    }
+
+    /// The invariant `assignment_epochs` keeps: exactly the held partitions have one.
+    pub fn epochs_cover_held(&self) -> bool {
+        let held: BTreeSet<(&str, i32)> = self.held().collect();
+        let with_epoch: BTreeSet<(&str, i32)> = self
+            .assignment_epochs
+            .iter()
+            .flat_map(|(t, ps)| ps.keys().map(move |p| (t.as_str(), *p)))
+            .collect();
+        held == with_epoch
+    }
+
+    /// Drops what is pending revocation, with its epochs (a static member leaving for
+    /// now: Kafka's `consumerGroupStaticMemberGroupLeave` clears it).
+    pub fn clear_pending_revocation(&mut self) {
+        let pending = std::mem::take(&mut self.pending_revocation);
+        for (topic, ps) in &pending {
+            if let Some(epochs) = self.assignment_epochs.get_mut(topic) {
+                epochs.retain(|p, _| !ps.contains(p));
+                if epochs.is_empty() {
+                    self.assignment_epochs.remove(topic);
+                }
+            }
+        }
+    }
+
+    /// The epochs of `kept` (carried over from this assignment) and of `added` (given at
+    /// `added_epoch`): Kafka's `computeNextAssignment`, which copies the kept partitions'
+    /// epochs and puts the target assignment epoch for each new one.
+    fn epochs_for(
+        &self,
+        kept: &[&Assignment],
+        added: &Assignment,
+        added_epoch: i32,
+    ) -> AssignmentEpochs {
+        let mut epochs = AssignmentEpochs::new();
+        for (topic, ps) in kept.iter().flat_map(|a| a.iter()) {
+            for p in ps {
+                let epoch = self.held_epoch(topic, *p).unwrap_or(self.epoch.max(0));
+                epochs.entry(topic.clone()).or_default().insert(*p, epoch);
+            }
+        }
+        for (topic, ps) in added {
+            for p in ps {
+                epochs
+                    .entry(topic.clone())
+                    .or_default()
+                    .insert(*p, added_epoch);
+            }
+        }
+        epochs
     }
 
     /// Every partition this member holds: assigned or pending revocation.
@@ -76,7 +184,13 @@ impl MemberAssignment {
             .flat_map(|(t, ps)| ps.iter().map(move |p| (t.as_str(), *p)))
     }
 
-    fn advance_to(&self, state: MemberState, epoch: i32, assigned: Assignment) -> Self {
+    fn advance_to(
+        &self,
+        state: MemberState,
+        epoch: i32,
+        assigned: Assignment,
+        assignment_epochs: AssignmentEpochs,
+    ) -> Self {
         let previous_epoch = if epoch != self.epoch {
             self.epoch
         } else {
@@ -88,6 +202,7 @@ impl MemberAssignment {
             previous_epoch,
             assigned,
             pending_revocation: Assignment::new(),
+            assignment_epochs,
         }
     }
 }
@@ -175,6 +290,8 @@ fn next_step(
         }
     }
     if !revoke.is_empty() && owns_any(owned, &revoke) {
+        // Kept and revoked partitions alike keep the epochs they were assigned at.
+        let assignment_epochs = member.epochs_for(&[&kept, &revoke], &Assignment::new(), 0);
         return MemberAssignment {
             state: MemberState::UnrevokedPartitions,
             previous_epoch: if epoch != member.epoch {
@@ -185,8 +302,12 @@ fn next_step(
             epoch,
             assigned: kept,
             pending_revocation: revoke,
+            assignment_epochs,
         };
     }
+    // A partition given now entered the assignment at the target epoch, even one this
+    // member had pending revocation and gets back.
+    let assignment_epochs = member.epochs_for(&[&kept], &newly, target_epoch);
     for (topic, ps) in newly {
         kept.entry(topic).or_default().extend(ps);
     }
@@ -195,7 +316,7 @@ fn next_step(
     } else {
         MemberState::Stable
     };
-    member.advance_to(state, target_epoch, kept)
+    member.advance_to(state, target_epoch, kept, assignment_epochs)
 }
 
 #[cfg(test)]
@@ -259,5 +380,48 @@ mod tests {
         let released = reconcile(&next, 2, &target, Some(&a(&[("t", &[0])])), &nobody);
         assert_eq!(released.state, MemberState::Stable);
         assert_eq!(released.assigned, target);
+    }
+
+    fn epochs(parts: &[(&str, &[(i32, i32)])]) -> AssignmentEpochs {
+        parts
+            .iter()
+            .map(|(t, ps)| (t.to_string(), ps.iter().copied().collect()))
+            .collect()
+    }
+
+    /// KIP-1251: a kept partition keeps the epoch it was assigned at, a new one gets the
+    /// target epoch, a revoked one keeps its epoch while pending revocation.
+    #[test]
+    fn each_partition_keeps_the_epoch_it_was_assigned_at() {
+        let m = reconcile(
+            &MemberAssignment::joining(),
+            2,
+            &a(&[("t", &[0, 1])]),
+            Some(&a(&[])),
+            &nobody,
+        );
+        assert_eq!(m.assignment_epochs, epochs(&[("t", &[(0, 2), (1, 2)])]));
+        let grown = reconcile(&m, 5, &a(&[("t", &[0, 1, 2])]), Some(&m.assigned), &nobody);
+        assert_eq!((grown.epoch, grown.state), (5, MemberState::Stable));
+        assert_eq!(
+            grown.assignment_epochs,
+            epochs(&[("t", &[(0, 2), (1, 2), (2, 5)])])
+        );
+        let owned = grown.assigned.clone();
+        let shrinking = reconcile(&grown, 7, &a(&[("t", &[2])]), Some(&owned), &nobody);
+        assert_eq!(shrinking.state, MemberState::UnrevokedPartitions);
+        assert_eq!(shrinking.pending_revocation, a(&[("t", &[0, 1])]));
+        assert_eq!(shrinking.assignment_epochs, grown.assignment_epochs);
+        assert!(shrinking.epochs_cover_held());
+        let done = reconcile(
+            &shrinking,
+            7,
+            &a(&[("t", &[2])]),
+            Some(&a(&[("t", &[2])])),
+            &nobody,
+        );
+        assert_eq!(done.assignment_epochs, epochs(&[("t", &[(2, 5)])]));
+        assert_eq!(done.held_epoch("t", 2), Some(5));
+        assert_eq!(done.held_epoch("t", 0), None);
     }
 }

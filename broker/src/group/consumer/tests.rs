@@ -379,6 +379,115 @@ fn offsets_are_committed_by_member_epoch() {
     );
 }
 
+/// An OffsetCommit v9 of `partitions` of t by `member` at `epoch`: every partition's error.
+fn commit_errors(
+    c: &mut GroupCoordinator,
+    member: &str,
+    epoch: i32,
+    partitions: &[i32],
+) -> Vec<i16> {
+    let request = OffsetCommitRequest::default()
+        .with_group_id(GroupId(s("g")))
+        .with_member_id(s(member))
+        .with_generation_id_or_member_epoch(epoch)
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(TopicName(s("t")))
+            .with_partitions(
+                partitions
+                    .iter()
+                    .map(|p| {
+                        OffsetCommitRequestPartition::default()
+                            .with_partition_index(*p)
+                            .with_committed_offset(5)
+                    })
+                    .collect(),
+            )]);
+    c.handle(token(20), 9, GroupRequest::OffsetCommit(request), 0);
+    for a in c.take_appends() {
+        c.append_done(a.pending, ErrorCode::None, 0);
+    }
+    c.take_responses()
+        .into_iter()
+        .find_map(|(_, r)| match r {
+            GroupResponse::OffsetCommit(o) => Some(
+                o.topics[0]
+                    .partitions
+                    .iter()
+                    .map(|p| p.error_code)
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .expect("a commit answer")
+}
+
+/// A TxnOffsetCommit v3 of t-`partition` by `member` at `epoch`: its error.
+fn txn_commit_error(c: &mut GroupCoordinator, member: &str, epoch: i32, partition: i32) -> i16 {
+    use kafka_protocol::messages::txn_offset_commit_request::{
+        TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+    };
+    let request = TxnOffsetCommitRequest::default()
+        .with_transactional_id(TransactionalId(s("tx")))
+        .with_group_id(GroupId(s("g")))
+        .with_producer_id(ProducerId(7))
+        .with_member_id(s(member))
+        .with_generation_id(epoch)
+        .with_topics(vec![TxnOffsetCommitRequestTopic::default()
+            .with_name(TopicName(s("t")))
+            .with_partitions(vec![TxnOffsetCommitRequestPartition::default()
+                .with_partition_index(partition)
+                .with_committed_offset(5)])]);
+    c.handle(token(21), 3, GroupRequest::TxnOffsetCommit(request), 0);
+    for a in c.take_appends() {
+        c.append_done(a.pending, ErrorCode::None, 0);
+    }
+    c.take_responses()
+        .into_iter()
+        .find_map(|(_, r)| match r {
+            GroupResponse::TxnOffsetCommit(o) => Some(o.topics[0].partitions[0].error_code),
+            _ => None,
+        })
+        .expect("a TxnOffsetCommit answer")
+}
+
+/// KIP-1251 through the coordinator, after it moved: the commit a steady member sent
+/// before the heartbeat that brought it t-2 is accepted for its old partitions; one that
+/// includes t-2 at the old epoch is refused for every partition, as Kafka refuses it.
+#[test]
+fn commits_at_the_epoch_before_a_new_partition_came_survive_a_coordinator_move() {
+    let mut c = GroupCoordinator::new(50);
+    c.set_topics(topics(2));
+    let mut log = Vec::new();
+    assert_eq!(heartbeat(&mut c, join("a"), 0, &mut log).member_epoch, 1);
+    c.set_topics(topics(3));
+    let a = heartbeat(&mut c, beat("a", 1, &[0, 1]), 10, &mut log);
+    assert_eq!((a.member_epoch, assigned(&a)), (2, vec![0, 1, 2]));
+    let mut next = GroupCoordinator::new(50);
+    next.set_topics(topics(3));
+    next.load(decode_records(&log), 1000);
+    let stale = ErrorCode::StaleMemberEpoch.code();
+    assert_eq!(commit_errors(&mut next, "a", 1, &[0, 1]), vec![0, 0]);
+    assert_eq!(
+        commit_errors(&mut next, "a", 1, &[0, 2]),
+        vec![stale, stale]
+    );
+    assert_eq!(
+        commit_errors(&mut next, "a", 1, &[3]),
+        vec![stale],
+        "never a's"
+    );
+    assert_eq!(commit_errors(&mut next, "a", 3, &[0]), vec![stale], "newer");
+    assert_eq!(commit_errors(&mut next, "a", 2, &[0, 2]), vec![0, 0]);
+    // TxnOffsetCommit v3 cannot say STALE_MEMBER_EPOCH: ILLEGAL_GENERATION instead.
+    assert_eq!(txn_commit_error(&mut next, "a", 1, 0), 0);
+    assert_eq!(
+        txn_commit_error(&mut next, "a", 1, 2),
+        ErrorCode::IllegalGeneration.code()
+    );
+    // v0-v2 send no member: accepted, as Kafka accepts it, though the group has members.
+    assert_eq!(txn_commit_error(&mut next, "", -1, 2), 0);
+}
+
 #[test]
 fn list_groups_filters_by_type_and_state() {
     let mut c = GroupCoordinator::new(50);

@@ -183,7 +183,8 @@ impl Consumer {
             .with_group_id(GroupId(s(&g.config.group_id)))
             .with_topics(Some(vec![OffsetFetchRequestTopic::default()
                 .with_name(TopicName(s(&self.topic)))
-                .with_partition_indexes(g.assigned.clone())]));
+                .with_partition_indexes(g.assigned.clone())]))
+            .with_require_stable(g.config.require_stable);
         if self.group_send(
             node,
             ApiKey::OffsetFetch,
@@ -230,9 +231,13 @@ impl Consumer {
     }
 
     fn send_commit(&mut self, node: NodeId, now_ms: u64) {
-        let offsets = self.consumed_offsets();
+        let consumed = self.consumed_offsets();
         let Some(g) = self.group.as_mut() else {
             return;
+        };
+        let offsets = match g.config.commit {
+            CommitPolicy::Manual => g.manual_commit.take().unwrap_or_default(),
+            _ => consumed,
         };
         if let CommitPolicy::Auto { interval_ms } = g.config.commit {
             g.next_auto_commit_ms = now_ms + interval_ms;
@@ -588,7 +593,9 @@ impl Consumer {
         g.started_at.extend(starts.iter().map(|(p, o)| (*p, *o)));
         g.state = MemberState::Stable;
         g.records_since_commit = 0;
-        g.next_heartbeat_ms = now_ms + g.config.heartbeat_interval_ms;
+        if !std::mem::take(&mut g.rewinding) {
+            g.next_heartbeat_ms = now_ms + g.config.heartbeat_interval_ms;
+        }
         if let CommitPolicy::Auto { interval_ms } = g.config.commit {
             g.next_auto_commit_ms = now_ms + interval_ms;
         }
@@ -627,6 +634,7 @@ impl Consumer {
         let why = match g.config.commit {
             CommitPolicy::Auto { .. } => "auto-commit",
             CommitPolicy::EveryRecords(_) => "commitSync after processing",
+            CommitPolicy::Manual => "commitAsync by the application",
         };
         g.event(
             now_ms,

@@ -54,6 +54,10 @@ pub enum CommitPolicy {
     Auto { interval_ms: u64 },
     /// `enable.auto.commit=false` and `commitSync()` after every N records processed.
     EveryRecords(u64),
+    /// `enable.auto.commit=false` and the application commits when it chooses
+    /// ([`crate::consumer::Consumer::commit_async`]), or never: a transactional
+    /// read-process-write loop commits its offsets in the producer's transaction.
+    Manual,
 }
 
 impl CommitPolicy {
@@ -69,6 +73,7 @@ impl CommitPolicy {
             CommitPolicy::EveryRecords(n) => {
                 format!("enable.auto.commit=false, commitSync() after every {n} records")
             }
+            CommitPolicy::Manual => "enable.auto.commit=false, committed by the application".into(),
         }
     }
 }
@@ -86,6 +91,11 @@ pub struct GroupConfig {
     pub heartbeat_interval_ms: u64,
     /// `max.poll.interval.ms` (300000), sent as JoinGroup's rebalance timeout.
     pub max_poll_interval_ms: u64,
+    /// OffsetFetch's `require_stable` (KIP-447): the Java consumer sets it with
+    /// `isolation.level=read_committed`, so a partition whose transactional offset commit
+    /// awaits its marker answers UNSTABLE_OFFSET_COMMIT (retried) instead of an older
+    /// offset.
+    pub require_stable: bool,
 }
 
 impl GroupConfig {
@@ -98,6 +108,7 @@ impl GroupConfig {
             session_timeout_ms: 45_000,
             heartbeat_interval_ms: 3000,
             max_poll_interval_ms: 300_000,
+            require_stable: false,
         }
     }
 }
@@ -186,6 +197,12 @@ pub(crate) struct Membership {
     pub(crate) heartbeat_in_flight: bool,
     /// The offsets of the commit in flight, and why it was made.
     pub(crate) commit_in_flight: Option<BTreeMap<i32, i64>>,
+    /// The application's `commitAsync` waiting for the next poll ([`CommitPolicy::Manual`]).
+    pub(crate) manual_commit: Option<BTreeMap<i32, i64>>,
+    /// The OffsetFetch under way is a rewind of a stable member, not a new generation's:
+    /// its answer keeps the heartbeat schedule (else frequent rewinds would postpone the
+    /// heartbeat past `session.timeout.ms`).
+    pub(crate) rewinding: bool,
     pub(crate) next_heartbeat_ms: u64,
     pub(crate) next_auto_commit_ms: u64,
     /// No group request before this (after an error).
@@ -235,6 +252,8 @@ impl Membership {
             request_in_flight: false,
             heartbeat_in_flight: false,
             commit_in_flight: None,
+            manual_commit: None,
+            rewinding: false,
             next_heartbeat_ms: 0,
             next_auto_commit_ms: 0,
             backoff_until_ms: 0,
@@ -277,6 +296,7 @@ impl Membership {
         match self.config.commit {
             CommitPolicy::Auto { .. } => now_ms >= self.next_auto_commit_ms,
             CommitPolicy::EveryRecords(n) => self.records_since_commit >= n.max(1),
+            CommitPolicy::Manual => self.manual_commit.is_some(),
         }
     }
 
@@ -307,6 +327,7 @@ impl Membership {
 
     /// Start over with a JoinGroup; `as_new` forgets the member id.
     pub(crate) fn rejoin(&mut self, as_new: bool) {
+        self.rewinding = false;
         if as_new {
             self.member_id.clear();
             self.generation = -1;

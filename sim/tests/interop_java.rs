@@ -362,6 +362,67 @@ fn java_read_process_write_keeps_exactly_once_across_leader_and_coordinator_kill
     eprintln!("{}", run.show());
 }
 
+/// The same exactly-once loop under the same three kills, with a KIP-848 consumer
+/// (`group.protocol=consumer`): the member is given its partitions by heartbeats
+/// (ConsumerGroupHeartbeat), and each transaction's TxnOffsetCommit carries its member id
+/// and member epoch. When the group coordinator's node dies the member finds the new
+/// coordinator, which loaded the group from `__consumer_offsets`, and carries on; the
+/// offsets committed in transactions must still match the output exactly. Its own cluster,
+/// as the classic test.
+#[test]
+fn java_read_process_write_with_the_consumer_group_protocol_keeps_exactly_once_across_kills() {
+    let cluster = fault_driver::cluster_for_kills();
+    let pid = std::process::id();
+    let (input, output) = (
+        format!("java-rpw848-in-{pid}"),
+        format!("java-rpw848-out-{pid}"),
+    );
+    for t in [&input, &output] {
+        cluster.create_topic(t, 3, 3).expect("topic created");
+    }
+    let mut command = jvm("dev.kraftsim.oracle.ClientChecks");
+    command.args([
+        "read-process-write",
+        &cluster.bootstrap_servers(),
+        &input,
+        &output,
+        "3000",
+        "faults",
+        "group-protocol=consumer",
+    ]);
+    let run = fault_driver::run_with_faults(
+        &cluster,
+        command,
+        &[&input, &output],
+        Duration::from_secs(150),
+    );
+    assert!(run.ok, "check read-process-write failed\n{}", run.show());
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("STATS group.protocol=consumer ")),
+        "the loop's consumer must be a KIP-848 member\n{}",
+        run.show()
+    );
+    assert!(
+        run.stdout.lines().any(|l| l == "OUTCOME read-process-write: works: every input record copied exactly once across a leader kill, a transaction coordinator kill and a group coordinator kill, the group's committed offsets at the input's end, with a KIP-848 consumer (group.protocol=consumer)"),
+        "{}",
+        run.show()
+    );
+    let verbs: Vec<&str> = run
+        .applied
+        .iter()
+        .filter_map(|a| a.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        verbs,
+        ["kill", "restart", "kill", "restart", "kill", "restart"],
+        "{}",
+        run.show()
+    );
+    eprintln!("{}", run.show());
+}
+
 /// The application dies mid-transaction and a new instance takes over: with the offsets in
 /// the transaction nothing is copied twice; with the offsets committed by the consumer after
 /// the transaction (at-least-once) the batch between the two is copied again, and the

@@ -206,3 +206,79 @@ fn a_member_generation_is_checked_and_an_unknown_group_needs_generation_minus_on
         "OffsetMetadataManager.validateTransactionalOffsetCommit: no group, generation >= 0"
     );
 }
+
+/// A KIP-848 group `g` whose one member `a`, subscribed to `t` (one partition), holds
+/// `t-0`; its member epoch.
+fn consumer_group_with_member(c: &mut GroupCoordinator) -> i32 {
+    use super::super::consumer::{TopicMetadata, TopicsView};
+    use crate::group::coordinator::ClientIdentity;
+    use kafka_protocol::messages::ConsumerGroupHeartbeatRequest;
+    let topics: TopicsView = [(
+        "t".to_string(),
+        TopicMetadata {
+            id: uuid::Uuid::from_u128(0x1234),
+            partitions: 1,
+        },
+    )]
+    .into();
+    c.set_topics(topics);
+    let join = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("g")))
+        .with_member_id(s("a"))
+        .with_member_epoch(0)
+        .with_rebalance_timeout_ms(300_000)
+        .with_subscribed_topic_names(Some(vec![TopicName(s("t"))]))
+        .with_topic_partitions(Some(Vec::new()));
+    let client = ClientIdentity {
+        client_id: "c".into(),
+        client_host: "/127.0.0.1".into(),
+    };
+    c.handle(
+        token(3),
+        1,
+        GroupRequest::ConsumerGroupHeartbeat(join, client),
+        0,
+    );
+    for a in c.take_appends() {
+        c.append_done(a.pending, ErrorCode::None, 0);
+    }
+    let out = c.take_responses();
+    let [(_, GroupResponse::ConsumerGroupHeartbeat(answer))] = out.as_slice() else {
+        panic!("one heartbeat answer, got {out:?}");
+    };
+    assert_eq!(answer.error_code, NONE);
+    assert!(answer.member_epoch > 0, "{answer:?}");
+    answer.member_epoch
+}
+
+/// `ConsumerGroup.validateOffsetCommit` (Kafka 4.4) with `isTransactional`: a TxnOffsetCommit
+/// that names no member (member id "", generation -1, no instance id: v0-v2, or a
+/// producer given `new ConsumerGroupMetadata(groupId)`) is not validated against the
+/// group's members, as for a classic group; one that names a member is checked by epoch,
+/// a stale one answered ILLEGAL_GENERATION below v6 (`validateTransactionalOffsetCommit`).
+#[test]
+fn a_txn_commit_without_a_member_is_accepted_by_a_consumer_group_with_members() {
+    let mut c = GroupCoordinator::new(PARTITIONS);
+    let epoch = consumer_group_with_member(&mut c);
+    assert_eq!(
+        commit(&mut c, txn_commit(0, 5)).0,
+        NONE,
+        "no member named: nothing to check (KafkaProducer.sendOffsetsToTransaction with \
+         new ConsumerGroupMetadata(groupId))"
+    );
+    let by = |member: &str, epoch: i32| {
+        txn_commit(0, 6)
+            .with_member_id(s(member))
+            .with_generation_id(epoch)
+    };
+    assert_eq!(commit(&mut c, by("a", epoch)).0, NONE);
+    assert_eq!(
+        commit(&mut c, by("a", epoch + 1)).0,
+        ErrorCode::IllegalGeneration.code(),
+        "an epoch the member never had: STALE_MEMBER_EPOCH, ILLEGAL_GENERATION for v3"
+    );
+    assert_eq!(
+        commit(&mut c, by("b", epoch)).0,
+        ErrorCode::UnknownMemberId.code()
+    );
+}

@@ -37,11 +37,21 @@
  * application dies between the two, so the new instance copies that batch again: the check
  * must fail, naming the first duplicated record.
  *
+ * The group protocol is the classic one (JoinGroup, SyncGroup, Heartbeat) unless the last
+ * argument is "group-protocol=consumer": then the loop's consumer is a KIP-848 member
+ * (group.protocol=consumer: ConsumerGroupHeartbeat, its partitions given by the group
+ * coordinator's assignor), and sendOffsetsToTransaction's TxnOffsetCommit carries its
+ * member id and member epoch instead of a generation (KIP-447 with KIP-848's epochs). When
+ * the group coordinator's node dies, the member must find the new coordinator, which loaded
+ * the group from __consumer_offsets, and go on with the same member epoch; the offsets its
+ * transactions commit there must still be exactly the ones the output holds.
+ *
  * At the end a fresh read_committed consumer reads the whole output: every input record
  * exactly once, each output partition in its input partition's order; and the group's
  * committed offsets (the Admin, requireStable) equal the input's end offsets. The check
- * prints what the loop saw (STATS: records copied, transactions committed and aborted,
- * producers rebuilt, errors by class) and fails with the first missing or duplicated
+ * prints what the loop saw (STATS: the group protocol, the member's assignments,
+ * revocations and losses, records copied, transactions committed and aborted, producers
+ * rebuilt, errors by class) and fails with the first missing or duplicated
  * record. Everything is bounded: the records (N), the loop's time (LOOP_DEADLINE), each
  * wait for the driver (Check.TIMEOUT).
  */
@@ -52,6 +62,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -61,9 +72,11 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.ListConsumerGroupOffsetsOptions;
 import org.apache.kafka.clients.admin.ListConsumerGroupOffsetsSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -71,6 +84,7 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.GroupType;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
@@ -79,7 +93,10 @@ import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
-/** {@code ClientChecks read-process-write BOOTSTRAP INPUT OUTPUT RECORDS [faults|crash|crash-at-least-once]}. */
+/**
+ * {@code ClientChecks read-process-write BOOTSTRAP INPUT OUTPUT RECORDS
+ * [faults|crash|crash-at-least-once] [group-protocol=classic|consumer]}.
+ */
 final class ReadProcessWriteCheck {
     private ReadProcessWriteCheck() {}
 
@@ -92,13 +109,24 @@ final class ReadProcessWriteCheck {
     /** A transaction that is not decided in this long is aborted by the coordinator. */
     static final int TRANSACTION_TIMEOUT_MS = 20_000;
 
+    static final String USAGE = "usage: read-process-write BOOTSTRAP INPUT OUTPUT RECORDS "
+        + "[faults|crash|crash-at-least-once] [group-protocol=classic|consumer]";
+
     static void run(String bootstrap, String[] args) throws Exception {
-        Check.expect(args.length >= 3 && args[2].matches("[0-9]{1,9}"),
-            "usage: read-process-write BOOTSTRAP INPUT OUTPUT RECORDS [faults|crash|crash-at-least-once]");
+        Check.expect(args.length >= 3 && args[2].matches("[0-9]{1,9}"), USAGE);
         String input = args[0];
         String output = args[1];
         int records = Integer.parseInt(args[2]);
-        String mode = args.length > 3 ? args[3] : "";
+        List<String> rest = new ArrayList<>(List.of(args).subList(3, args.length));
+        // group.protocol (KIP-848): the last word when it is given.
+        String groupProtocol = "classic";
+        if (!rest.isEmpty() && rest.get(rest.size() - 1).startsWith("group-protocol=")) {
+            groupProtocol = rest.remove(rest.size() - 1).substring("group-protocol=".length());
+        }
+        Check.expect(List.of("classic", "consumer").contains(groupProtocol),
+            "group-protocol=%s: want classic or consumer", groupProtocol);
+        Check.expect(rest.size() <= 1, USAGE);
+        String mode = rest.isEmpty() ? "" : rest.get(0);
         Check.expect(List.of("", "faults", "crash", "crash-at-least-once").contains(mode),
             "mode %s: want faults, crash or crash-at-least-once", mode);
         boolean faults = mode.equals("faults");
@@ -109,20 +137,31 @@ final class ReadProcessWriteCheck {
         Map<TopicPartition, Long> inputEnds = fill(bootstrap, input, records);
         Check.ok("filled %s with %d records: end offsets %s", input, records, inputEnds);
 
-        Loop loop = new Loop(bootstrap, input, output, group, transactionalId, inputEnds,
+        Loop loop = new Loop(bootstrap, input, output, group, groupProtocol, transactionalId, inputEnds,
             faults ? new FaultPlan(bootstrap, output, group, transactionalId) : null);
         loop.crashPending = mode.startsWith("crash");
         loop.atLeastOnce = mode.equals("crash-at-least-once");
         loop.run();
-        System.out.println("STATS copied=" + loop.copied + " committed=" + loop.committed
+        System.out.println("STATS group.protocol=" + groupProtocol + " " + loop.rebalances
+            + " copied=" + loop.copied + " committed=" + loop.committed
             + " aborted=" + loop.aborted + " rebuilt=" + loop.rebuilt + " errors=" + loop.errors);
+        if (faults) {
+            // The member must outlive its coordinator: the coordinator that takes over loads
+            // the group from __consumer_offsets (classic: the generation; KIP-848: the member
+            // and its epoch), so the member is never fenced and its partitions never lost.
+            Check.expect(loop.rebalances.lost == 0 && loop.rebalances.revoked == 0,
+                "the member's partitions were revoked or lost while the nodes were killed (%s): "
+                    + "the new group coordinator did not carry the member on", loop.rebalances);
+        }
 
         verifyOutput(bootstrap, output, records, inputEnds.size());
         verifyGroupOffsets(bootstrap, group, inputEnds);
+        verifyGroupType(bootstrap, group, groupProtocol);
         System.out.println("OUTCOME read-process-write: works: every input record copied exactly once"
             + (faults ? " across a leader kill, a transaction coordinator kill and a group coordinator kill" : "")
             + (mode.equals("crash") ? " across the application's crash mid-transaction" : "")
-            + ", the group's committed offsets at the input's end");
+            + ", the group's committed offsets at the input's end"
+            + (groupProtocol.equals("consumer") ? ", with a KIP-848 consumer (group.protocol=consumer)" : ""));
     }
 
     /** Writes record i to partition i % partitions; returns the input's end offsets. */
@@ -162,9 +201,13 @@ final class ReadProcessWriteCheck {
         final String input;
         final String output;
         final String group;
+        /** group.protocol: classic, or consumer (KIP-848). */
+        final String groupProtocol;
         final String transactionalId;
         final Map<TopicPartition, Long> inputEnds;
         final FaultPlan plan;
+        /** What the member's rebalance listener saw before the loop closed it. */
+        final Rebalances rebalances = new Rebalances();
         /** Where the group's committed offsets are, as far as this loop's commits know. */
         final Map<TopicPartition, Long> committedPositions = new HashMap<>();
         long copied;
@@ -177,12 +220,13 @@ final class ReadProcessWriteCheck {
         /** The control: offsets committed by the consumer after the transaction, not in it. */
         boolean atLeastOnce;
 
-        Loop(String bootstrap, String input, String output, String group, String transactionalId,
-                Map<TopicPartition, Long> inputEnds, FaultPlan plan) {
+        Loop(String bootstrap, String input, String output, String group, String groupProtocol,
+                String transactionalId, Map<TopicPartition, Long> inputEnds, FaultPlan plan) {
             this.bootstrap = bootstrap;
             this.input = input;
             this.output = output;
             this.group = group;
+            this.groupProtocol = groupProtocol;
             this.transactionalId = transactionalId;
             this.inputEnds = inputEnds;
             this.plan = plan;
@@ -204,6 +248,7 @@ final class ReadProcessWriteCheck {
         KafkaConsumer<String, String> newConsumer() {
             Properties c = Check.clientProps(bootstrap);
             c.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+            c.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, groupProtocol);
             c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
             c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
             c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
@@ -218,7 +263,7 @@ final class ReadProcessWriteCheck {
             KafkaProducer<String, String> producer = newProducer();
             KafkaConsumer<String, String> consumer = newConsumer();
             try {
-                consumer.subscribe(List.of(input));
+                consumer.subscribe(List.of(input), rebalances);
                 while (!done()) {
                     if (System.nanoTime() > deadline) {
                         throw new Check.Failed(String.format(
@@ -246,7 +291,7 @@ final class ReadProcessWriteCheck {
                         consumer.close();
                         producer = newProducer();
                         consumer = newConsumer();
-                        consumer.subscribe(List.of(input));
+                        consumer.subscribe(List.of(input), rebalances);
                     } catch (ProducerFencedException | InvalidProducerEpochException e) {
                         // A zombie: only a new instance may go on (initTransactions aborts
                         // what this one left open).
@@ -268,6 +313,7 @@ final class ReadProcessWriteCheck {
                     }
                 }
             } finally {
+                rebalances.closing = true;
                 producer.close(Duration.ZERO);
                 consumer.close(Duration.ZERO);
             }
@@ -374,6 +420,46 @@ final class ReadProcessWriteCheck {
             }
             errors.merge(name, 1, Integer::sum);
             Check.ok("handled %s", Check.describe(e));
+        }
+    }
+
+    /**
+     * Counts the member's non-empty assignments, revocations and losses (a loss is a fenced
+     * member: KIP-848's FENCED_MEMBER_EPOCH or UNKNOWN_MEMBER_ID, the classic protocol's
+     * ILLEGAL_GENERATION), until the loop closes the consumer.
+     */
+    static final class Rebalances implements ConsumerRebalanceListener {
+        int assigned;
+        int revoked;
+        int lost;
+        boolean closing;
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            if (!closing && !partitions.isEmpty()) {
+                assigned++;
+            }
+        }
+
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            if (!closing && !partitions.isEmpty()) {
+                revoked++;
+                Check.ok("the member's partitions %s were revoked", partitions);
+            }
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            if (!closing && !partitions.isEmpty()) {
+                lost++;
+                Check.ok("the member lost its partitions %s", partitions);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "assigned=" + assigned + " revoked=" + revoked + " lost=" + lost;
         }
     }
 
@@ -527,6 +613,20 @@ final class ReadProcessWriteCheck {
             Check.expect(e.getValue().equals(want), "%s-%d is not input partition %d in order", output, q, q);
         }
         Check.ok("read_committed read %d records from %s: each input record once, in order", records, output);
+    }
+
+    /**
+     * The group is of the protocol its member spoke (describeConsumerGroups' type: a KIP-848
+     * group stays a consumer group when its last member left).
+     */
+    private static void verifyGroupType(String bootstrap, String group, String groupProtocol) {
+        try (Admin admin = AdminChecks.admin(bootstrap)) {
+            ConsumerGroupDescription d = Check.get(admin.describeConsumerGroups(List.of(group)).describedGroups().get(group),
+                "describeConsumerGroups " + group);
+            GroupType want = groupProtocol.equals("consumer") ? GroupType.CONSUMER : GroupType.CLASSIC;
+            Check.expect(d.type() == want, "group %s is a %s group, want %s", group, d.type(), want);
+            Check.ok("group %s is a %s group (%s)", group, d.type(), d.groupState());
+        }
     }
 
     /** The group's committed offsets (requireStable, KIP-447) equal the input's end offsets. */

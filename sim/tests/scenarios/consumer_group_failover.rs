@@ -133,6 +133,17 @@ fn settle(sim: &mut SimCluster, to: BrokerId, members: &mut [&mut Member]) {
 }
 
 fn commit(sim: &mut SimCluster, to: BrokerId, m: &Member, epoch: i32, offset: i64) -> i16 {
+    commit_partition(sim, to, m, epoch, 0, offset)
+}
+
+fn commit_partition(
+    sim: &mut SimCluster,
+    to: BrokerId,
+    m: &Member,
+    epoch: i32,
+    partition: i32,
+    offset: i64,
+) -> i16 {
     let request = OffsetCommitRequest::default()
         .with_group_id(GroupId(s(GROUP)))
         .with_generation_id_or_member_epoch(epoch)
@@ -140,7 +151,7 @@ fn commit(sim: &mut SimCluster, to: BrokerId, m: &Member, epoch: i32, offset: i6
         .with_topics(vec![OffsetCommitRequestTopic::default()
             .with_name(TopicName(s(TOPIC)))
             .with_partitions(vec![OffsetCommitRequestPartition::default()
-                .with_partition_index(0)
+                .with_partition_index(partition)
                 .with_committed_offset(offset)])]);
     let r: OffsetCommitResponse =
         try_call(sim, to, ApiKey::OffsetCommit, 9, &request).expect("answered");
@@ -172,9 +183,27 @@ fn a_consumer_group_rebalances_by_heartbeats_and_outlives_its_coordinator() {
     settle(&mut sim, old, &mut [&mut a, &mut b, &mut c]);
     assert_eq!(commit(&mut sim, old, &a, a.epoch, 10), 0);
     assert_eq!(
-        commit(&mut sim, old, &a, a.epoch - 1, 11),
+        commit(&mut sim, old, &a, a.epoch + 1, 11),
         ErrorCode::StaleMemberEpoch.code(),
-        "an old member epoch is stale"
+        "a member epoch newer than the coordinator's is stale"
+    );
+    // KIP-1251: an older epoch still commits a partition held since then (a got every
+    // partition when it joined alone), and is stale for one it gave away.
+    let held: BTreeSet<i32> = a.owned.iter().flat_map(|t| t.partitions.clone()).collect();
+    let kept = *held.first().expect("a still reads a partition");
+    let given_away = (0..8)
+        .find(|p| !held.contains(p))
+        .expect("a gave some away");
+    assert_eq!(
+        commit_partition(&mut sim, old, &a, a.epoch - 1, kept, 10),
+        0,
+        "partition {kept} was a's before epoch {}",
+        a.epoch - 1
+    );
+    assert_eq!(
+        commit_partition(&mut sim, old, &a, a.epoch - 1, given_away, 11),
+        ErrorCode::StaleMemberEpoch.code(),
+        "partition {given_away} is no longer a's"
     );
     let (state, epoch_before, members) = describe(&mut sim, old);
     assert_eq!((state.as_str(), members), ("Stable", 3));

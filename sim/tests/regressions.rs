@@ -311,3 +311,36 @@ fn the_partition_timeline_shows_every_partition_with_its_leader_from_the_start()
         "the pause changed some ISRs"
     );
 }
+
+/// `sim explore --workload transactions`, seed 400029: the processor crashed (`restart
+/// consumer`) after its EndTxn(commit) went out and before the answer came. The
+/// coordinator committed the transaction, so its copies and its offsets were in, but the
+/// crashed instance's history never recorded the transaction, and the contiguous-offsets
+/// check saw the next instance start after a gap (`int-poll-skip`). Jepsen calls such an
+/// operation indeterminate; the processor now records a crashed instance's open
+/// transaction as unknown (EndTxn(commit) sent) or aborted (not sent), and the checks
+/// judge an unknown one by the output.
+#[test]
+fn explore_seed_400029_a_crash_after_endtxn_commit_is_an_unknown_outcome_not_a_skip() {
+    let report = replay(
+        400_029,
+        &format!(
+            "{EXPLORE_SETTINGS}processor group=explore-copier transactional.id=explore-copier-txn txn.size=10 abort.fraction=0.1\n\
+             after 25603ms restart consumer\n"
+        ),
+    );
+    let processor = report.processor.expect("the processor's report");
+    assert!(
+        report.verdict.violations.is_empty(),
+        "{:?}\n{:#?}",
+        report.verdict.violations,
+        processor.checks
+    );
+    assert_eq!(processor.lives, 2);
+    assert!(
+        report.trace.iter().any(|e| e
+            .text
+            .contains("ended unknown (the application crashed after EndTxn(commit))")),
+        "the crash must fall between EndTxn(commit) and its answer for this test to mean anything"
+    );
+}

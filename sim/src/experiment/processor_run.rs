@@ -235,6 +235,11 @@ impl ProcessorRun {
             .pump(sim, self.processor.consumer_mut());
         self.producer_connections.pump(sim, &mut self.processor);
         self.outcomes.extend(self.processor.take_outcomes());
+        self.narrate(sim);
+    }
+
+    /// The processor's and its group member's events, as trace lines of this life.
+    fn narrate(&mut self, sim: &mut SimCluster) {
         let life = self.lives;
         let events: Vec<String> = self
             .processor
@@ -260,9 +265,11 @@ impl ProcessorRun {
     pub fn restart(&mut self, sim: &mut SimCluster) -> String {
         self.consumer_connections.close_all(sim);
         self.producer_connections.close_all(sim);
-        self.outcomes.extend(self.processor.take_outcomes());
-        self.dead_stats.push(self.processor.stats.clone());
         let open = !self.processor.is_idle();
+        self.processor.crash(sim.now_ms());
+        self.outcomes.extend(self.processor.take_outcomes());
+        self.narrate(sim);
+        self.dead_stats.push(self.processor.stats.clone());
         self.lives += 1;
         self.processor = Processor::new(config(
             &self.spec,

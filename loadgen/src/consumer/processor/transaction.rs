@@ -668,6 +668,27 @@ impl Processor {
         });
     }
 
+    /// The application dies at `now_ms` (no EndTxn, no LeaveGroup): its open transaction
+    /// is recorded as what it will become. Before EndTxn(commit) went out nothing can
+    /// commit it, and the next instance's InitProducerId aborts it; after, the
+    /// coordinator may have committed it before the crash, so its end is unknown and the
+    /// checks judge it by the output, as they judge a fenced one
+    /// ([`TxnResult::Unknown`]). Without this a crash after the commit was sent would lose
+    /// the transaction from the history, and its committed copies and offsets would look
+    /// like a skip.
+    pub fn crash(&mut self, now_ms: u64) {
+        let result = match self.state.open.as_ref() {
+            None => return,
+            Some(t) if t.commit_sent => {
+                TxnResult::Unknown("the application crashed after EndTxn(commit)".into())
+            }
+            Some(_) => TxnResult::Aborted(
+                "the application crashed; the next instance's InitProducerId aborts it".into(),
+            ),
+        };
+        self.end_open(result, now_ms);
+    }
+
     /// PRODUCER_FENCED or INVALID_PRODUCER_EPOCH: a new InitProducerId, and a rewind.
     fn fenced(&mut self, why: &str, now_ms: u64) {
         self.event(format!("{why}: InitProducerId again and rewind"));

@@ -18,5 +18,8 @@ tail -n 2 "$out/three-brokers.log"
 ./target/release/sim explore --seeds 5000 --first-seed 200000 --brokers 5 --keep-going \
   "${jobs[@]}" "${shard[@]}" --out "$out" > "$out/five-brokers.log" || status=1
 tail -n 2 "$out/five-brokers.log"
+./target/release/sim explore --workload transactions --seeds 2000 --first-seed 400000 --brokers 3 \
+  --keep-going "${jobs[@]}" "${shard[@]}" --out "$out" > "$out/transactions.log" || status=1
+tail -n 2 "$out/transactions.log"
 grep -h '^reproduce:' "$out"/*.log || true
 exit $status

@@ -99,3 +99,6 @@ echo "== sim explore --seeds 1000 --brokers 3"
 explore target/explore/three-brokers.log --seeds 1000 --brokers 3
 echo "== sim explore --seeds 300 --brokers 5"
 explore target/explore/five-brokers.log --seeds 300 --brokers 5 --first-seed 200000
+# The transactional read-process-write workload with Jepsen's checks (about 75 s).
+echo "== sim explore --workload transactions --seeds 60"
+explore target/explore/transactions.log --workload transactions --seeds 60 --brokers 3 --first-seed 400000

@@ -22,10 +22,16 @@ fi
 # headless by playwright-core from npm (ui-tests/package-lock.json pins it). npm reuses its
 # cache (~/.npm), and skips the install when ui-tests/node_modules already holds the pinned
 # version (`npm ls` fails on a missing or different one).
-if ! command -v chromium >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "== installing chromium, node and npm"
+# Only what is missing: the machines' Node.js comes from NodeSource with its own npm, and
+# Debian's npm package would conflict with it ("held broken packages").
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium nodejs npm >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if ! (cd ui-tests && npm ls --depth=0 >/dev/null 2>&1); then
   echo "== npm ci (ui-tests: playwright-core)"

@@ -813,39 +813,18 @@ fn read_back_copies(
         isolation_level: loadgen::consumer::IsolationLevel::ReadCommitted,
         ..ConsumerConfig::default()
     };
-    let mut consumer = Consumer::assign_all(config, topic);
-    let mut connections = SimConnections::default();
-    let mut out: BTreeMap<i32, Vec<_>> = (0..partitions).map(|p| (p, Vec::new())).collect();
-    let deadline = sim.now_ms() + READ_BACK_TIMEOUT_MS;
-    loop {
-        let now = sim.now_ms();
-        connections.deliver(sim, &mut consumer);
-        for r in consumer.take_records() {
-            let copy = r
-                .value
+    read_back_with(
+        sim,
+        config,
+        topic,
+        partitions,
+        "the read_committed consumer",
+        |r| {
+            r.value
                 .as_deref()
-                .and_then(loadgen::consumer::processor::copy::Copy::decode);
-            out.entry(r.partition).or_default().push((r.offset, copy));
-        }
-        if consumer.is_caught_up() {
-            break;
-        }
-        if now >= deadline {
-            return Err(SimError::Request(format!(
-                "the read_committed consumer did not catch up within {READ_BACK_TIMEOUT_MS} ms: {:?}",
-                consumer.positions()
-            )));
-        }
-        consumer.poll(now);
-        connections.pump(sim, &mut consumer);
-        advance(sim, [consumer.next_wakeup_ms()]);
-    }
-    if let Some(e) = connections.protocol_errors.first() {
-        return Err(SimError::Request(format!(
-            "the read_committed consumer: {e}"
-        )));
-    }
-    Ok(out)
+                .and_then(loadgen::consumer::processor::copy::Copy::decode)
+        },
+    )
 }
 
 /// How long the verdict's consumer may take to read everything back, in virtual time.
@@ -870,24 +849,44 @@ fn read_back(
         fetch_max_bytes: 512 * 1024,
         ..ConsumerConfig::default()
     };
+    read_back_with(
+        sim,
+        config,
+        topic,
+        partitions,
+        "the verdict's consumer",
+        |r| RecordId::stamped(r.value.as_deref().unwrap_or_default()),
+    )
+}
+
+/// Reads `topic` from the earliest offset to each partition's end with `config`, and
+/// keeps (offset, `decode(record)`) per partition; `who` names the consumer in errors.
+fn read_back_with<T>(
+    sim: &mut SimCluster,
+    config: ConsumerConfig,
+    topic: &str,
+    partitions: i32,
+    who: &str,
+    decode: impl Fn(&loadgen::consumer::ConsumedRecord) -> T,
+) -> Result<BTreeMap<i32, Vec<(i64, T)>>, SimError> {
     let mut consumer = Consumer::assign_all(config, topic);
     let mut connections = SimConnections::default();
-    let mut out: BTreeMap<i32, Vec<(i64, RecordId)>> =
-        (0..partitions).map(|p| (p, Vec::new())).collect();
+    let mut out: BTreeMap<i32, Vec<(i64, T)>> = (0..partitions).map(|p| (p, Vec::new())).collect();
     let deadline = sim.now_ms() + READ_BACK_TIMEOUT_MS;
     loop {
         let now = sim.now_ms();
         connections.deliver(sim, &mut consumer);
         for r in consumer.take_records() {
-            let id = RecordId::stamped(r.value.as_deref().unwrap_or_default());
-            out.entry(r.partition).or_default().push((r.offset, id));
+            out.entry(r.partition)
+                .or_default()
+                .push((r.offset, decode(&r)));
         }
         if consumer.is_caught_up() {
             break;
         }
         if now >= deadline {
             return Err(SimError::Request(format!(
-                "the verdict's consumer did not catch up within {READ_BACK_TIMEOUT_MS} ms: {:?}",
+                "{who} did not catch up within {READ_BACK_TIMEOUT_MS} ms: {:?}",
                 consumer.positions()
             )));
         }
@@ -896,7 +895,7 @@ fn read_back(
         advance(sim, [consumer.next_wakeup_ms()]);
     }
     if let Some(e) = connections.protocol_errors.first() {
-        return Err(SimError::Request(format!("the verdict's consumer: {e}")));
+        return Err(SimError::Request(format!("{who}: {e}")));
     }
     Ok(out)
 }

@@ -20,7 +20,8 @@ the group coordinator's node (describe_consumer_groups' coordinator). A request 
 stdout line, "FAULT kill N <why>" or "FAULT restart N <why>"; the driver answers one stdin
 line, "done ...". A request goes between a transaction's send_offsets_to_transaction and its
 commit_transaction, so the fault lands while that transaction is in flight; the next waits
-until COMMITS_BETWEEN_FAULTS more transactions committed.
+until COMMITS_BETWEEN_FAULTS more transactions committed, and a restart at most MAX_DOWN_S
+(why: at MAX_DOWN_S).
 
 At the end a fresh read_committed consumer reads the whole output (to each partition's
 end, which for read_committed is the last stable offset): every input record exactly once,
@@ -31,6 +32,7 @@ or duplicated record. Everything is bounded in records and time.
 
 Usage: python3 confluent_kafka_rpw.py BOOTSTRAP INPUT OUTPUT RECORDS [faults]
 """
+import faulthandler
 import queue
 import sys
 import threading
@@ -45,6 +47,12 @@ RECORDS_PER_TRANSACTION = 50
 LOOP_DEADLINE_S = 80
 TIMEOUT_S = 30
 TRANSACTION_TIMEOUT_MS = 20000
+# A killed node comes back after COMMITS_BETWEEN_FAULTS more commits or this long, whichever
+# comes first. The seconds are needed: librdkafka's send_offsets_to_transaction can block,
+# past its timeout, until the group coordinator's node returns (see new_producer), so a
+# restart that waited for commits would never come.
+MAX_DOWN_S = 8
+HANG_REPORT_S = 110
 # Kafka's transaction.state.log.num.partitions (kraftsim uses the same 50).
 TRANSACTION_STATE_PARTITIONS = 50
 
@@ -96,23 +104,41 @@ def fill(bootstrap, topic, records):
 
 class FaultPlan:
     """Kill and restart the leader of output-0, the transaction coordinator's node, then the
-    group coordinator's node, each after COMMITS_BETWEEN_FAULTS more commits."""
+    group coordinator's node. A kill is asked COMMITS_BETWEEN_FAULTS commits after the last
+    restart; its restart COMMITS_BETWEEN_FAULTS commits after the kill or MAX_DOWN_S after
+    it, whichever comes first (a watchdog thread asks for an overdue restart while the loop
+    is blocked in a call)."""
 
     def __init__(self, bootstrap, output, group, transactional_id):
         self.admin = AdminClient({"bootstrap.servers": bootstrap})
         self.output, self.group, self.transactional_id = output, group, transactional_id
         self.answers = queue.Queue(maxsize=16)
+        # The loop's thread and the watchdog both step the plan.
+        self.lock = threading.Lock()
         self.next = 0
         self.killed = None
+        self.killed_at = None
         self.due_at = COMMITS_BETWEEN_FAULTS
+        self.committed = 0
         self.waiting = False
         self.applied = []
+        # Restarts asked for because MAX_DOWN_S passed, not because of commits.
+        self.restarts_by_time = 0
         threading.Thread(target=self._read_answers, daemon=True).start()
+        threading.Thread(target=self._restart_when_overdue, daemon=True).start()
 
     def _read_answers(self):
         for line in sys.stdin:
             self.answers.put(line.strip())
         self.answers.put("stdin closed")
+
+    def _restart_when_overdue(self):
+        while True:
+            time.sleep(0.1)
+            with self.lock:
+                if self.next == 6 and not self.waiting:
+                    return
+                self._step(self.committed, restarts_only=True)
 
     def _leader(self, topic, partition):
         md = self.admin.list_topics(topic, timeout=TIMEOUT_S)
@@ -123,18 +149,30 @@ class FaultPlan:
         self.applied.append(answer[len("done"):].strip())
         self.waiting = False
         self.due_at = committed + COMMITS_BETWEEN_FAULTS
+        # The answer to a kill: the node is down from now.
+        self.killed_at = time.monotonic() if self.next % 2 == 1 else None
 
     def step(self, committed):
+        with self.lock:
+            self.committed = committed
+            self._step(committed, restarts_only=False)
+
+    def _step(self, committed, restarts_only):
         if self.waiting:
             try:
                 self._take(self.answers.get_nowait(), committed)
             except queue.Empty:
                 pass
             return
-        if self.next == 6 or committed < self.due_at:
+        if self.next == 6:
             return
-        if self.next % 2 == 1:
+        restart = self.next % 2 == 1
+        overdue = restart and time.monotonic() - self.killed_at >= MAX_DOWN_S
+        if (restarts_only and not overdue) or (committed < self.due_at and not overdue):
+            return
+        if restart:
             request = f"restart {self.killed} (the node killed last)"
+            self.restarts_by_time += committed < self.due_at
         else:
             if self.next == 0:
                 self.killed = self._leader(self.output, 0)
@@ -153,14 +191,19 @@ class FaultPlan:
         self.next += 1
 
     def finish(self):
-        expect(self.next == 6, f"the input ran out with faults still to apply (applied: {self.applied}): "
-                               "give the check more records")
-        if self.waiting:
-            try:
-                self._take(self.answers.get(timeout=TIMEOUT_S), 0)
-            except queue.Empty:
-                raise Failed(f"the fault driver did not answer within {TIMEOUT_S} s")
-        print(f"ok: faults applied: {self.applied}", flush=True)
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            with self.lock:
+                if not self.waiting:
+                    expect(self.next == 6, f"the input ran out with faults still to apply (applied: {self.applied}): "
+                                           "give the check more records")
+                    break
+                try:
+                    self._take(self.answers.get(timeout=0.1), 0)
+                except queue.Empty:
+                    expect(time.monotonic() < deadline, f"the fault driver did not answer within {TIMEOUT_S} s")
+        print(f"ok: faults applied: {self.applied}; {self.restarts_by_time} of 3 restarts came "
+              f"{MAX_DOWN_S} s after the kill, before {COMMITS_BETWEEN_FAULTS} more commits", flush=True)
 
 
 class Loop:
@@ -173,9 +216,22 @@ class Loop:
         self.errors = {}
 
     def new_producer(self):
+        # enable.sparse.connections=false and a 1 s metadata refresh: a restarted node is
+        # learnt within a second and connected to at once, and that connection coming up is
+        # what un-sticks send_offsets_to_transaction. librdkafka (2.16) looks the group
+        # coordinator up in its coordinator cache, which keeps the killed node's broker
+        # handle after a Metadata response without that node (fenced: Kafka's KRaft brokers,
+        # like kraftsim's, leave fenced brokers out) decommissioned the handle. The request then waits for
+        # that handle to come up, which it never will, and is looked at again only when one
+        # of the client's connections goes up or down (rdkafka_coord.c:
+        # rd_kafka_coord_req_fsm, re-driven by rd_kafka_coord_rkb_monitor_cb; its timeout,
+        # creq_ts_timeout, is never read). With the defaults (sparse connections, metadata
+        # every 5 minutes) nothing changes and the call blocks for good.
         producer = Producer({"bootstrap.servers": self.bootstrap,
                              "transactional.id": self.transactional_id,
-                             "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS})
+                             "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
+                             "enable.sparse.connections": False,
+                             "topic.metadata.refresh.interval.ms": 1000})
         producer.init_transactions(TIMEOUT_S)
         return producer
 
@@ -352,6 +408,9 @@ def main(bootstrap, input_topic, output, records, faults):
 
 
 if __name__ == "__main__":
+    # Where every thread is, on stderr, if the check is still running when its driver is
+    # about to kill it (sim/tests/interop_python.rs gives it 120 s).
+    faulthandler.dump_traceback_later(HANG_REPORT_S)
     if len(sys.argv) < 5 or not sys.argv[4].isdigit():
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         sys.exit(2)

@@ -53,10 +53,14 @@ fn kafka_python_produces_and_consumes() {
 /// an output partition, then the transaction coordinator's node, then the group
 /// coordinator's node are killed and restarted. A fresh read_committed consumer must then
 /// read every record exactly once, in order, and the group's committed offsets must be the
-/// input's end offsets. Its own cluster, as the kills would disturb any other test.
+/// input's end offsets. Leaders verify transactional produces (KIP-890 part 1), as by
+/// default. A killed node is restarted at most 8 s later even if no transaction committed
+/// meanwhile: librdkafka's `send_offsets_to_transaction` can block until the group
+/// coordinator's node returns (the script says why). Its own cluster, as the kills would
+/// disturb any other test.
 #[test]
 fn confluent_kafka_read_process_write_keeps_exactly_once_across_leader_and_coordinator_kills() {
-    let cluster = fault_driver::cluster_for_kills_without_verification();
+    let cluster = fault_driver::cluster_for_kills();
     let pid = std::process::id();
     let (input, output) = (format!("py-rpw-in-{pid}"), format!("py-rpw-out-{pid}"));
     for t in [&input, &output] {

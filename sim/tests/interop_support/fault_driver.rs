@@ -41,32 +41,13 @@ const INTERNAL_TOPICS: [&str; 2] = ["__consumer_offsets", "__transaction_state"]
 /// then its leaderships and coordinators stay with it and clients wait. Kafka's 9 s (with
 /// heartbeats every 2 s) would make each kill cost a test 9 s of waiting, so these
 /// clusters fence after 3 s, with heartbeats every 500 ms: the same rule, sooner.
-#[allow(dead_code)] // each test crate that includes this module uses one of the two
 pub fn cluster_for_kills() -> Cluster {
-    kills_builder()
-        .start()
-        .expect("the embedded cluster starts")
-}
-
-/// [`cluster_for_kills`] with KIP-890 part 1's verification of transactional produces off
-/// (`transaction.partition.verification.enable=false`). An OPEN BUG, not a choice:
-/// confluent-kafka's read-process-write loop stalls (no commit for 100 s) after the group
-/// coordinator's node is killed when leaders verify, in 3 of 3 CI runs (the Java client's
-/// loop does not); docs/architecture.md's simplifications table lists it. Until it is
-/// found, that test runs with verification off, as kraftsim behaved before verification.
-#[allow(dead_code)] // as above
-pub fn cluster_for_kills_without_verification() -> Cluster {
-    kills_builder()
-        .config("transaction.partition.verification.enable", "false")
-        .start()
-        .expect("the embedded cluster starts")
-}
-
-fn kills_builder() -> kraftsim::live::ClusterBuilder {
     Cluster::builder()
         .brokers(3)
         .config("broker.session.timeout.ms", "3000")
         .config("broker.heartbeat.interval.ms", "500")
+        .start()
+        .expect("the embedded cluster starts")
 }
 
 /// What a check printed and which faults the driver applied.
@@ -79,20 +60,45 @@ pub struct FaultedRun {
     /// "kill 2 at 3.1 s", "restart 2 (...) at 7.4 s", ... in the order applied, with when
     /// (since the process started).
     pub applied: Vec<String>,
+    /// When the process hung (outlived the deadline): the cluster's last requests, Fetch
+    /// and Heartbeat left out, to see what the clients were last waiting for.
+    pub last_requests: Vec<String>,
 }
 
 impl FaultedRun {
     pub fn show(&self) -> String {
         let stderr: Vec<&str> = self.stderr.lines().collect();
-        format!(
+        let mut shown = format!(
             "exit ok: {}, {:.1} s, faults applied: {:?}\n--- stdout\n{}\n--- stderr (tail)\n{}",
             self.ok,
             self.elapsed.as_secs_f64(),
             self.applied,
             self.stdout,
             stderr[stderr.len().saturating_sub(80)..].join("\n")
-        )
+        );
+        if !self.last_requests.is_empty() {
+            shown.push_str("\n--- the cluster's last requests (Fetch and Heartbeat left out)\n");
+            shown.push_str(&self.last_requests.join("\n"));
+        }
+        shown
     }
+}
+
+/// How many of the cluster's last requests a hung run shows.
+const LAST_REQUESTS_SHOWN: usize = 60;
+
+/// The cluster's last requests but the steady ones (Fetch, Heartbeat), oldest first.
+fn last_requests(cluster: &Cluster) -> Vec<String> {
+    let log = cluster.request_log();
+    let mut shown: Vec<String> = log
+        .iter()
+        .rev()
+        .filter(|e| e.api != "Fetch" && e.api != "Heartbeat")
+        .take(LAST_REQUESTS_SHOWN)
+        .map(|e| e.to_string())
+        .collect();
+    shown.reverse();
+    shown
 }
 
 /// A child process killed and reaped however the test ends, a panic included.
@@ -173,6 +179,11 @@ pub fn run_with_faults(
         }
     };
     drop(stdin);
+    let last_requests = if status.is_none() {
+        last_requests(cluster)
+    } else {
+        Vec::new()
+    };
     if status.is_none() {
         let _ = child.0.kill();
         let _ = child.0.wait();
@@ -184,6 +195,7 @@ pub fn run_with_faults(
         stderr: stderr_reader.join().unwrap_or_default(),
         elapsed: started.elapsed(),
         applied,
+        last_requests,
     };
     assert!(
         status.is_some(),

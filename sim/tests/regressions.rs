@@ -329,7 +329,7 @@ fn explore_seed_400029_a_crash_after_endtxn_commit_is_an_unknown_outcome_not_a_s
         400_029,
         &format!(
             "{EXPLORE_SETTINGS}processor group=explore-copier transactional.id=explore-copier-txn txn.size=10 abort.fraction=0.1\n\
-             after 25543ms restart consumer\n"
+             after 25403ms restart consumer\n"
         ),
     );
     let processor = report.processor.expect("the processor's report");

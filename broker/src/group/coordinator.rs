@@ -396,7 +396,7 @@ pub struct OffsetsAppend {
 /// Kafka's `CoordinatorRuntime` / `GroupMetadataManager.appendGroupMetadataErrorToResponseError`:
 /// an append to `__consumer_offsets` that failed becomes an error the client acts on
 /// (find the coordinator again, or retry).
-pub(super) fn append_error_to_response_error(error: ErrorCode) -> ErrorCode {
+pub(crate) fn append_error_to_response_error(error: ErrorCode) -> ErrorCode {
     match error {
         ErrorCode::NotLeaderOrFollower => ErrorCode::NotCoordinator,
         ErrorCode::UnknownTopicOrPartition

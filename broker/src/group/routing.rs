@@ -10,13 +10,18 @@
 //!   first use, and a group request reaching any other broker answers NOT_COORDINATOR;
 //! - **appends**: a commit or a group's metadata is appended to that partition with
 //!   acks=all and waits in the produce purgatory (at most `offsets.commit.timeout.ms`);
-//!   its answer goes back to the coordinator, whose answers go out to the clients.
+//!   its answer goes back to the coordinator, whose answers go out to the clients;
+//! - **verification** (KIP-890 part 1): a TxnOffsetCommit that would open its producer's
+//!   transaction in the group's partition is first verified with the transaction
+//!   coordinator, as a transactional produce is (`crate::transaction::verification`), and
+//!   its records carry the log's guard.
 
 use super::consumer::{TopicMetadata, TopicsView};
-use super::coordinator::OffsetsAppend;
+use super::coordinator::{OffsetsAppend, PendingAppend};
 use super::offsets_topic::{self, OFFSETS_TOPIC};
 use super::{GroupCoordinator, GroupRequest, GroupResponse};
 use crate::controller_channel::Purpose;
+use crate::log::verification::{TxnVerification, VerificationGuard};
 use crate::messages::{ClientResponse, ClientToken, ProducePartitionResponse};
 use crate::purgatory::{DelayedProduce, ProduceOrigin};
 use crate::replica_manager::ReplicaManager;
@@ -82,16 +87,35 @@ impl ReplicaManager {
     /// Appends a group coordinator's records (a commit, a group's metadata) to their
     /// `__consumer_offsets` partition with acks=all.
     fn append_offsets(&mut self, append: OffsetsAppend) {
+        self.append_offsets_verified(append, None);
+    }
+
+    /// [`Self::append_offsets`], a transactional commit's records shown to the log with
+    /// `guard`, its verification (none: the producer's transaction is open there already,
+    /// or it was never verified and the log refuses it if it would open one).
+    pub(crate) fn append_offsets_verified(
+        &mut self,
+        append: OffsetsAppend,
+        guard: Option<VerificationGuard>,
+    ) {
         let Some(key) = self.offsets_partition_key(append.partition) else {
             self.groups
                 .append_done(append.pending, ErrorCode::NotLeaderOrFollower, self.now_ms);
             return;
         };
+        let verification = match &append.pending {
+            PendingAppend::TxnCommit(_)
+                if self.config.transaction_partition_verification_enable =>
+            {
+                TxnVerification::Required(guard)
+            }
+            _ => TxnVerification::NotRequired,
+        };
         self.next_append_id += 1;
         let append_id = self.next_append_id;
         let result = match self.partitions.get_mut(&key) {
             Some(p) => p
-                .append_as_leader(append.records, -1)
+                .append_as_leader_verified(append.records, -1, verification)
                 .map_err(|e| e.error_code()),
             None => Err(ErrorCode::NotLeaderOrFollower),
         };
@@ -206,6 +230,18 @@ impl ReplicaManager {
             self.out.client.push((token, ClientResponse::Group(answer)));
             return;
         }
+        let request = match request {
+            GroupRequest::TxnOffsetCommit(r)
+                if self.config.transaction_partition_verification_enable =>
+            {
+                let p = offsets_topic::partition_for(r.group_id.0.as_str(), count);
+                match self.verify_txn_offset_commit(token, version, r, (topic.topic_id, p), image) {
+                    Some(r) => GroupRequest::TxnOffsetCommit(r),
+                    None => return, // Answered, or parked until its coordinator answers.
+                }
+            }
+            other => other,
+        };
         if matches!(request, GroupRequest::ConsumerGroupHeartbeat(..)) {
             // A heartbeat names topics by id and depends on their partition counts.
             self.groups.set_topics(topics_view(image));

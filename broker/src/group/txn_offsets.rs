@@ -6,7 +6,9 @@
 //!
 //! 1. AddOffsetsToTxn makes the group's `__consumer_offsets` partition one of the
 //!    transaction's partitions (the transaction coordinator's side, `crate::transaction`);
-//! 2. **TxnOffsetCommit** reaches the group coordinator, which writes the offsets to that
+//! 2. **TxnOffsetCommit** reaches the group coordinator (verified first with the transaction
+//!    coordinator when it would open the transaction in that partition, KIP-890 part 1,
+//!    `crate::transaction::verification`), which writes the offsets to that
 //!    partition as the producer's *transactional* records (producer id and epoch, the
 //!    transactional bit). Once replicated they are **pending**: OffsetFetch does not
 //!    serve them, and one with `require_stable` answers UNSTABLE_OFFSET_COMMIT for the

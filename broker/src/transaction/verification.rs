@@ -31,15 +31,27 @@
 //! typed peer message, not Kafka's encoded AddPartitionsToTxn v4; one is sent per produce
 //! (Kafka batches a node's verifications into one request and answers a second one for the
 //! same transactional id NETWORK_EXCEPTION or INVALID_PRODUCER_EPOCH, which one connection
-//! serving one request at a time never needs); TxnOffsetCommit's offsets, which Kafka's
-//! group coordinator verifies the same way, are appended without verification.
+//! serving one request at a time never needs).
+//!
+//! The group coordinator's transactional writes are verified the same way
+//! (`CoordinatorRuntime.scheduleTransactionalWriteOperation`, then
+//! `CoordinatorPartitionWriter.maybeStartTransactionVerification`): a TxnOffsetCommit that
+//! would open its producer's transaction in the group's `__consumer_offsets` partition is
+//! parked until the coordinator verifies that partition ([`ReplicaManager::verify_txn_offset_commit`]).
+//! Without it, a TxnOffsetCommit arriving after its transaction was aborted (a retry, a
+//! request delayed across the abort) wrote offsets that no marker would ever settle: the
+//! group's partitions stayed UNSTABLE_OFFSET_COMMIT for every `require_stable` fetch.
 
 use super::state_topic::{self, TRANSACTION_STATE_TOPIC};
+use crate::group::coordinator::{append_error_to_response_error, PendingAppend};
+use crate::group::offsets_topic::OFFSETS_TOPIC;
+use crate::group::GroupRequest;
 use crate::log::batch::Batches;
 use crate::log::verification::{TxnVerification, VerificationGuard};
-use crate::messages::{ClientToken, PeerMessage, ProduceRequest};
+use crate::messages::{ClientResponse, ClientToken, PeerMessage, ProduceRequest};
 use crate::replica_manager::ReplicaManager;
-use controller::{BrokerId, ErrorCode, MetadataImage};
+use controller::{BrokerId, ErrorCode, MetadataImage, PartitionKey};
+use kafka_protocol::messages::TxnOffsetCommitRequest;
 use std::collections::BTreeMap;
 
 /// How long a leader waits for the coordinator's answer before failing the produce with
@@ -81,6 +93,17 @@ struct PendingVerification {
     deadline_ms: u64,
 }
 
+/// A TxnOffsetCommit parked until its transaction coordinator answers; `guard` is the
+/// verification started in the group's `__consumer_offsets` partition.
+#[derive(Debug)]
+struct PendingOffsetsVerification {
+    token: ClientToken,
+    version: i16,
+    request: TxnOffsetCommitRequest,
+    guard: VerificationGuard,
+    deadline_ms: u64,
+}
+
 /// What a produce's verification found, for its append: the guard of each partition that
 /// started one, and the partitions refused before any append (by topic and partition).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -106,18 +129,40 @@ impl ProduceVerification {
 #[derive(Debug, Default)]
 pub struct PendingVerifications {
     pending: BTreeMap<u64, PendingVerification>,
+    /// TxnOffsetCommits waiting the same way, numbered from the same sequence.
+    offsets: BTreeMap<u64, PendingOffsetsVerification>,
     next_id: u64,
 }
 
 impl PendingVerifications {
     pub fn len(&self) -> usize {
-        self.pending.len()
+        self.pending.len() + self.offsets.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
+        self.pending.is_empty() && self.offsets.is_empty()
     }
 }
+
+/// The error a coordinator's verification answer becomes in a TxnOffsetCommit response:
+/// `AddPartitionsToTxnManager` as for a produce (PRODUCER_FENCED to INVALID_PRODUCER_EPOCH;
+/// TRANSACTION_ABORTABLE to INVALID_TXN_STATE for v0-v3, `DEFAULT_ERROR` in
+/// `txnOffsetCommitRequestVersionToTransactionSupportedOperation`), then the group
+/// coordinator's `handleOperationException` (NOT_ENOUGH_REPLICAS and timeouts to
+/// COORDINATOR_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER to NOT_COORDINATOR).
+pub fn txn_offset_commit_error_for(coordinator_error: ErrorCode, version: i16) -> ErrorCode {
+    let from_manager = match coordinator_error {
+        ErrorCode::ProducerFenced => ErrorCode::InvalidProducerEpoch,
+        ErrorCode::TransactionAbortable if version <= LAST_TXN_OFFSET_COMMIT_DEFAULT_ERROR => {
+            ErrorCode::InvalidTxnState
+        }
+        other => other,
+    };
+    append_error_to_response_error(from_manager)
+}
+
+/// TxnOffsetCommit v4 is `GENERIC_ERROR_SUPPORTED`: TRANSACTION_ABORTABLE reaches it as is.
+const LAST_TXN_OFFSET_COMMIT_DEFAULT_ERROR: i16 = 3;
 
 /// The error a coordinator's verification answer becomes in the produce response, as
 /// Kafka translates it twice: `AddPartitionsToTxnManager` (PRODUCER_FENCED to
@@ -351,6 +396,20 @@ impl ReplicaManager {
         answer: VerifyTxnPartitionsResult,
         image: &MetadataImage,
     ) {
+        if let Some(parked) = self
+            .transactions
+            .verifications
+            .offsets
+            .remove(&answer.verification_id)
+        {
+            let error = answer
+                .results
+                .iter()
+                .map(|(_, e)| *e)
+                .find(|e| *e != ErrorCode::None)
+                .unwrap_or(ErrorCode::None);
+            return self.on_txn_offsets_verified(parked, error);
+        }
         let Some(mut parked) = self
             .transactions
             .verifications
@@ -389,6 +448,122 @@ impl ReplicaManager {
                 parked.verified.errors.insert(p.clone(), code);
             }
             self.append_produce(parked.token, parked.request, parked.verified, image);
+        }
+        let expired: Vec<u64> = self
+            .transactions
+            .verifications
+            .offsets
+            .iter()
+            .filter(|(_, p)| p.deadline_ms <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            if let Some(parked) = self.transactions.verifications.offsets.remove(&id) {
+                self.on_txn_offsets_verified(parked, ErrorCode::NetworkException);
+            }
+        }
+    }
+
+    /// A TxnOffsetCommit reached the coordinator of its group (`key`, the group's
+    /// `__consumer_offsets` partition, led here): handed back to go on when the producer's
+    /// transaction is open in that partition already; otherwise a verification starts
+    /// there and the request waits for the transaction coordinator's answer, or is
+    /// answered now when it cannot be asked.
+    pub(crate) fn verify_txn_offset_commit(
+        &mut self,
+        token: ClientToken,
+        version: i16,
+        request: TxnOffsetCommitRequest,
+        key: PartitionKey,
+        image: &MetadataImage,
+    ) -> Option<TxnOffsetCommitRequest> {
+        let (producer_id, producer_epoch) = (request.producer_id.0, request.producer_epoch);
+        // The coordinator's records carry no sequence (`RecordBatch.NO_SEQUENCE`).
+        let started = self
+            .partitions
+            .get_mut(&key)
+            .ok_or(ErrorCode::NotLeaderOrFollower)
+            .and_then(|p| {
+                p.maybe_start_transaction_verification(producer_id, -1, producer_epoch)
+                    .map_err(|e| e.error_code())
+            });
+        let answer_now = |rm: &mut Self, request: TxnOffsetCommitRequest, code: ErrorCode| {
+            let answer = GroupRequest::TxnOffsetCommit(request)
+                .error_response(version, txn_offset_commit_error_for(code, version));
+            rm.out.client.push((token, ClientResponse::Group(answer)));
+        };
+        let guard = match started {
+            Ok(None) => return Some(request),
+            Ok(Some(guard)) => guard,
+            Err(code) => {
+                answer_now(self, request, code);
+                return None;
+            }
+        };
+        let transactional_id = request.transactional_id.0.as_str().to_string();
+        let Some(coordinator) = transaction_coordinator_of(&transactional_id, image) else {
+            answer_now(self, request, ErrorCode::CoordinatorNotAvailable);
+            return None;
+        };
+        if self.transactions.verifications.len() >= self.config.max_purgatory_size {
+            answer_now(self, request, ErrorCode::CoordinatorNotAvailable);
+            return None;
+        }
+        self.transactions.verifications.next_id += 1;
+        let verification_id = self.transactions.verifications.next_id;
+        let question = VerifyTxnPartitions {
+            verification_id,
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            partitions: vec![(OFFSETS_TOPIC.to_string(), key.1)],
+        };
+        self.transactions.verifications.offsets.insert(
+            verification_id,
+            PendingOffsetsVerification {
+                token,
+                version,
+                request,
+                guard,
+                deadline_ms: self.now_ms.saturating_add(VERIFICATION_REQUEST_TIMEOUT_MS),
+            },
+        );
+        if coordinator == self.id() {
+            self.verify_txn_partitions(coordinator, question, image);
+        } else {
+            self.out
+                .peer
+                .push((coordinator, PeerMessage::VerifyTxnPartitions(question)));
+        }
+        None
+    }
+
+    /// The coordinator answered a parked TxnOffsetCommit: refused with the mapped error,
+    /// or handed to the group coordinator, its records appended with the guard.
+    fn on_txn_offsets_verified(&mut self, parked: PendingOffsetsVerification, error: ErrorCode) {
+        let PendingOffsetsVerification {
+            token,
+            version,
+            request,
+            guard,
+            ..
+        } = parked;
+        if error != ErrorCode::None {
+            let answer = GroupRequest::TxnOffsetCommit(request)
+                .error_response(version, txn_offset_commit_error_for(error, version));
+            self.out.client.push((token, ClientResponse::Group(answer)));
+            return;
+        }
+        self.groups.handle(
+            token,
+            version,
+            GroupRequest::TxnOffsetCommit(request),
+            self.now_ms,
+        );
+        // The coordinator appends at once; only this request's records carry the guard.
+        for append in self.groups.take_appends() {
+            let ours = matches!(&append.pending, PendingAppend::TxnCommit(c) if c.reply == token);
+            self.append_offsets_verified(append, ours.then_some(guard));
         }
     }
 }
@@ -434,6 +609,41 @@ mod tests {
             produce_error_for(ErrorCode::InvalidProducerIdMapping, 9),
             ErrorCode::InvalidProducerIdMapping
         );
+    }
+
+    #[test]
+    fn a_txn_offset_commit_hears_the_verification_as_its_version_and_the_group_coordinator_say() {
+        for version in 0..=3 {
+            assert_eq!(
+                txn_offset_commit_error_for(ErrorCode::TransactionAbortable, version),
+                ErrorCode::InvalidTxnState,
+                "v{version}: DEFAULT_ERROR"
+            );
+        }
+        assert_eq!(
+            txn_offset_commit_error_for(ErrorCode::TransactionAbortable, 4),
+            ErrorCode::TransactionAbortable,
+            "v4: GENERIC_ERROR_SUPPORTED"
+        );
+        assert_eq!(
+            txn_offset_commit_error_for(ErrorCode::ProducerFenced, 3),
+            ErrorCode::InvalidProducerEpoch
+        );
+        assert_eq!(
+            txn_offset_commit_error_for(ErrorCode::NotLeaderOrFollower, 3),
+            ErrorCode::NotCoordinator
+        );
+        for e in [
+            ErrorCode::ConcurrentTransactions,
+            ErrorCode::NetworkException,
+            ErrorCode::NotCoordinator,
+        ] {
+            assert_eq!(
+                txn_offset_commit_error_for(e, 3),
+                e,
+                "retried by the producer as is"
+            );
+        }
     }
 
     #[test]

@@ -622,3 +622,66 @@ fn offsets_committed_in_a_transaction_survive_their_group_coordinators_death() {
         "offsets_committed_in_a_transaction_survive_their_group_coordinators_death",
     );
 }
+
+/// A TxnOffsetCommit that arrives after its transaction was aborted (a retry, a request
+/// delayed across the abort): the transaction is over, so its offsets must not be
+/// written, or they stay pending with no marker to settle them and every `require_stable`
+/// fetch of the partition answers UNSTABLE_OFFSET_COMMIT for ever. Returns the late
+/// commit's answer and what a stable fetch then sees.
+fn late_txn_offset_commit_after_an_abort(seed: u64, verify: bool) -> (i16, (i16, i64)) {
+    let flag = if verify { "true" } else { "false" };
+    let mut sim = cluster(
+        seed,
+        &[("transaction.partition.verification.enable", flag)],
+        &[],
+    );
+    let txn_coordinator = find_coordinator(&mut sim, TXN, CoordinatorType::Transaction, None);
+    let group_coordinator = find_coordinator(&mut sim, GROUP, CoordinatorType::Group, None);
+    let producer = init_producer_id(&mut sim, txn_coordinator, 60_000);
+    assert_eq!(add_offsets(&mut sim, txn_coordinator, producer), 0);
+    assert_eq!(
+        txn_offset_commit(&mut sim, group_coordinator, producer, 10),
+        0,
+        "in the transaction: verified (the group's partition was added by AddOffsetsToTxn)"
+    );
+    end_and_complete(&mut sim, txn_coordinator, producer, false);
+    assert_eq!(
+        stable_offset(&mut sim, group_coordinator),
+        (0, -1),
+        "aborted: nothing committed, nothing pending"
+    );
+    // Transaction version 1: the abort does not bump the epoch, so the late request's
+    // producer id and epoch are still the coordinator's.
+    let error = txn_offset_commit(&mut sim, group_coordinator, producer, 20);
+    sim.run_for(5_000);
+    let seen = stable_offset(&mut sim, group_coordinator);
+    assert_no_violations(&sim, "late_txn_offset_commit_after_an_abort");
+    (error, seen)
+}
+
+#[test]
+fn a_txn_offset_commit_after_the_abort_is_refused_and_leaves_nothing_pending() {
+    // KIP-890 part 1 (`CoordinatorRuntime.scheduleTransactionalWriteOperation`): the group
+    // coordinator asks the transaction coordinator, which no longer has the group's
+    // partition in a transaction (TRANSACTION_ABORTABLE), INVALID_TXN_STATE for v3.
+    let (error, seen) = late_txn_offset_commit_after_an_abort(17, true);
+    assert_eq!(error, ErrorCode::InvalidTxnState.code());
+    assert_eq!(
+        seen,
+        (0, -1),
+        "nothing pending: a stable fetch answers at once"
+    );
+}
+
+#[test]
+fn without_verification_a_late_txn_offset_commit_leaves_the_group_unstable() {
+    // The control: with `transaction.partition.verification.enable=false` the late
+    // offsets are written and no marker will ever follow them.
+    let (error, seen) = late_txn_offset_commit_after_an_abort(17, false);
+    assert_eq!(error, 0);
+    assert_eq!(
+        seen,
+        (ErrorCode::UnstableOffsetCommit.code(), -1),
+        "pending for ever: the hanging transaction, in __consumer_offsets"
+    );
+}

@@ -590,6 +590,9 @@ fn phase(shared: &Shared, name: &str, now: u64) {
     });
 }
 
+/// How long a step waits for its `coordinator` or `txn-coordinator` to be found.
+const COORDINATOR_WAIT: Duration = Duration::from_secs(15);
+
 /// Fires the plan's steps that are due; each starts a phase named after what it does.
 /// Where a step's `coordinator` or `txn-coordinator` is asked for.
 struct Coordinators<'a> {
@@ -609,7 +612,19 @@ impl Coordinators<'_> {
         };
         let admin = crate::admin_client::AdminClient::new(self.bootstrap)
             .request_timeout(Duration::from_secs(5));
-        match admin.find_coordinator(kind, key) {
+        // The coordinator may not be there yet (Kafka creates `__transaction_state` on the
+        // first FindCoordinator and loads its partitions): COORDINATOR_LOAD_IN_PROGRESS,
+        // COORDINATOR_NOT_AVAILABLE and NOT_COORDINATOR are retriable, as for any client.
+        let deadline = std::time::Instant::now() + COORDINATOR_WAIT;
+        let found = loop {
+            let found = admin.find_coordinator(kind, key);
+            let retriable = matches!(&found, Err(e) if matches!(e.kafka_code(), Some(14..=16)));
+            if !retriable || std::time::Instant::now() >= deadline {
+                break found;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        };
+        match found {
             Ok(id) => {
                 let what = match kind {
                     crate::admin_client::CoordinatorKind::Group => "group",

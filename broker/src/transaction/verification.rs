@@ -333,6 +333,17 @@ impl ReplicaManager {
                 deadline_ms: self.now_ms.saturating_add(VERIFICATION_REQUEST_TIMEOUT_MS),
             },
         );
+        self.ask_to_verify(coordinator, question, image);
+    }
+
+    /// Sends a verification to the transaction coordinator: answered here when this broker
+    /// is the coordinator, else a peer message.
+    fn ask_to_verify(
+        &mut self,
+        coordinator: BrokerId,
+        question: VerifyTxnPartitions,
+        image: &MetadataImage,
+    ) {
         if coordinator == self.id() {
             self.verify_txn_partitions(coordinator, question, image);
         } else {
@@ -528,13 +539,7 @@ impl ReplicaManager {
                 deadline_ms: self.now_ms.saturating_add(VERIFICATION_REQUEST_TIMEOUT_MS),
             },
         );
-        if coordinator == self.id() {
-            self.verify_txn_partitions(coordinator, question, image);
-        } else {
-            self.out
-                .peer
-                .push((coordinator, PeerMessage::VerifyTxnPartitions(question)));
-        }
+        self.ask_to_verify(coordinator, question, image);
         None
     }
 

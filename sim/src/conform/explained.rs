@@ -14,6 +14,10 @@
 //!                                       # only when the two sides' error names differ by
 //!                                       # these names alone (so one entry can explain an
 //!                                       # error wherever it shows, and nothing else)
+//! when_row_differs = "step 1 new controller after"  # optional: covers the row only in a
+//!                                       # run where this row differs too, on the same
+//!                                       # target (a consequence listed with its cause, so
+//!                                       # it still fails a run where the cause is absent)
 //! status = "open"                       # open: kraftsim is wrong and should be fixed;
 //!                                       # accepted: a difference kraftsim keeps on purpose
 //! why = "kraftsim has no controlled shutdown yet: stop is a kill"
@@ -54,6 +58,8 @@ pub struct Explained {
     /// Empty: any difference in the row. Else the error names the two sides' error sets
     /// may differ by, and nothing else.
     pub differs_by: Vec<String>,
+    /// `Some`: covers the row only in a run where this other row differs too.
+    pub when_row_differs: Option<String>,
     pub status: Status,
     pub why: String,
     pub test: String,
@@ -63,19 +69,21 @@ pub struct Explained {
 
 impl Explained {
     /// Whether this entry explains `row` of `scenario` on `target`, where the oracle
-    /// showed `expected` and the target `got`.
+    /// showed `expected` and the target `got`, and `differs(r)` says whether row `r` of
+    /// the same run differs on that target.
     pub fn covers(
         &self,
         scenario: &str,
         row: &str,
         target: Target,
-        expected: &Cell,
-        got: &Cell,
+        (expected, got): (&Cell, &Cell),
+        differs: impl Fn(&str) -> bool,
     ) -> bool {
         (self.scenario == "*" || self.scenario == scenario)
             && (self.row == "*" || self.row == row)
             && (self.targets.is_empty() || self.targets.contains(&target))
             && (self.differs_by.is_empty() || self.differs_only_by(expected, got))
+            && self.when_row_differs.as_deref().is_none_or(differs)
     }
 
     /// Whether the two cells' error names (their classes, `A, B` or `none`) differ, and
@@ -184,11 +192,19 @@ impl Draft {
                     .collect()
             })
             .unwrap_or_default();
+        let when_row_differs = self.get("when_row_differs").map(str::to_string);
+        if when_row_differs.as_deref() == Some(row.as_str()) {
+            return Err((
+                self.line,
+                "when_row_differs names the entry's own row".to_string(),
+            ));
+        }
         Ok(Explained {
             scenario,
             row,
             targets,
             differs_by,
+            when_row_differs,
             status,
             why: need("why")?,
             test: need("test")?,
@@ -199,11 +215,12 @@ impl Draft {
 
 /// The entries of the file's text, or the first error with its line.
 pub fn parse(text: &str) -> Result<Vec<Explained>, (usize, String)> {
-    const KEYS: [&str; 7] = [
+    const KEYS: [&str; 8] = [
         "scenario",
         "row",
         "targets",
         "differs_by",
+        "when_row_differs",
         "status",
         "why",
         "test",
@@ -310,22 +327,22 @@ test = "none"
             "controller-stop",
             "step 1 new controller after",
             Target::Live,
-            &kafka,
-            &live
+            (&kafka, &live),
+            |_| false
         ));
         assert!(!e[0].covers(
             "controller-stop",
             "step 1 writes",
             Target::Live,
-            &kafka,
-            &live
+            (&kafka, &live),
+            |_| false
         ));
         assert!(e[1].covers(
             "group-rebalance",
             "group commit failures",
             Target::Sim,
-            &kafka,
-            &live
+            (&kafka, &live),
+            |_| false
         ));
         let any = Explained {
             scenario: "*".into(),
@@ -336,8 +353,8 @@ test = "none"
             "leader-kill-acks-all",
             "load errors",
             Target::Live,
-            &kafka,
-            &live
+            (&kafka, &live),
+            |_| false
         ));
         assert_eq!(e[1].status, Status::Accepted);
     }
@@ -360,8 +377,8 @@ test = "none"
                 "s",
                 "step 1 errors",
                 Target::Sim,
-                &errors(kafka),
-                &errors(sim),
+                (&errors(kafka), &errors(sim)),
+                |_| false,
             )
         };
         assert!(covers(
@@ -382,11 +399,43 @@ test = "none"
                 "s",
                 "step 1 writes resumed after",
                 Target::Sim,
-                &Cell::Time(Some(1)),
-                &Cell::Time(Some(9000))
+                (&Cell::Time(Some(1)), &Cell::Time(Some(9000))),
+                |_| false
             ),
             "not an error row"
         );
+    }
+
+    #[test]
+    fn an_entry_with_when_row_differs_covers_only_runs_where_its_cause_shows() {
+        let text = r#"
+[[difference]]
+scenario = "transactions-coordinator-kill"
+row = "step 1 leaders moved after"
+when_row_differs = "step 1 new controller after"
+status = "accepted"
+why = "the controller died too on one target"
+test = "none"
+"#;
+        let e = &parse(text).expect("valid")[0];
+        let (kafka, live) = (Cell::Time(Some(11_300)), Cell::Time(Some(7_900)));
+        let covers = |differs: &dyn Fn(&str) -> bool| {
+            e.covers(
+                "transactions-coordinator-kill",
+                "step 1 leaders moved after",
+                Target::Live,
+                (&kafka, &live),
+                differs,
+            )
+        };
+        assert!(covers(&|row| row == "step 1 new controller after"));
+        assert!(!covers(&|_| false), "the cause did not show in this run");
+        assert!(
+            !covers(&|row| row == "step 2 writes"),
+            "another row differed"
+        );
+        let own = text.replace("step 1 new controller after", "step 1 leaders moved after");
+        assert!(parse(&own).is_err(), "an entry cannot be its own cause");
     }
 
     #[test]

@@ -40,7 +40,7 @@ use compare::{Agreement, Cell, Row};
 use explained::Explained;
 use group::ConsumerGroup;
 use outcome::RunData;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use suite::SuiteScenario;
@@ -387,6 +387,16 @@ pub fn rows_of(s: &SuiteScenario, runs: &[TargetRun]) -> Vec<Row> {
 fn findings(scenarios: &[ScenarioResult], listed: &[Explained]) -> Vec<Finding> {
     let mut out = Vec::new();
     for s in scenarios {
+        let differing: BTreeSet<(Target, &str)> = s
+            .rows
+            .iter()
+            .flat_map(|row| {
+                row.agreements()
+                    .into_iter()
+                    .filter(|(_, a)| *a == Agreement::Differs)
+                    .map(move |(target, _)| (target, row.key.as_str()))
+            })
+            .collect();
         for row in &s.rows {
             let Some((reference, expected)) = row.reference() else {
                 continue;
@@ -407,7 +417,15 @@ fn findings(scenarios: &[ScenarioResult], listed: &[Explained]) -> Vec<Finding> 
                     got: cell.shown(),
                     explained: listed
                         .iter()
-                        .find(|e| e.covers(&s.scenario.name, &row.key, target, expected, cell))
+                        .find(|e| {
+                            e.covers(
+                                &s.scenario.name,
+                                &row.key,
+                                target,
+                                (expected, cell),
+                                |other| differing.contains(&(target, other)),
+                            )
+                        })
                         .cloned(),
                 });
             }

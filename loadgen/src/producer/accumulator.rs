@@ -11,6 +11,9 @@
 //!
 //! Keyless records are spread by the *sticky partitioner* (KIP-480, KIP-794): stay on one
 //! partition until a batch's worth of bytes went to it, then switch to another at random.
+//! The bytes counted are what the partition's batches grew by (each record's size in its
+//! batch, and a batch header for each batch it opened), not the values alone: a load of
+//! tiny values (`--payload-monotonic`) switches every few records, as the Java client's.
 //! Keyed records go to `murmur2(key) % partitions`, as the Java client's default.
 //! kraftsim simplifies KIP-794: no adaptive weighting by queue sizes.
 
@@ -148,7 +151,10 @@ impl RecordAccumulator {
         self.queues.values_mut().flat_map(BTreeMap::values_mut)
     }
 
-    /// Appends a record if the buffer allows; false if `send()` must block.
+    /// Appends a record if the buffer allows, and says how many bytes the partition's
+    /// batches grew by: the record's size in its batch, plus the batch header when the
+    /// record opened a new batch (the Java client's `RecordAppendResult.appendedBytes`,
+    /// which the sticky partitioner counts). `None` if `send()` must block.
     #[allow(clippy::too_many_arguments)]
     pub fn append(
         &mut self,
@@ -160,7 +166,7 @@ impl RecordAccumulator {
         now_ms: u64,
         batch_size: usize,
         buffer_memory: usize,
-    ) -> bool {
+    ) -> Option<usize> {
         let need = BatchBuilder::record_size_upper_bound(
             key.map_or(0, <[u8]>::len),
             value.map_or(0, <[u8]>::len),
@@ -170,24 +176,24 @@ impl RecordAccumulator {
             .and_then(VecDeque::back_mut)
         {
             if let Some(b) = last.builder.as_mut().filter(|_| !last.full) {
-                if b.estimated_size_bytes() + b.next_record_bytes(now_ms as i64, key, value)
-                    <= last.buffer_bytes
-                {
+                let before = b.estimated_size_bytes();
+                if before + b.next_record_bytes(now_ms as i64, key, value) <= last.buffer_bytes {
                     b.append(now_ms as i64, key, value);
                     last.records.push(meta);
-                    return true;
+                    return Some(b.estimated_size_bytes().saturating_sub(before));
                 }
                 last.full = true;
             }
         }
         let size = batch_size.max(need + crate::batch::BATCH_HEADER_BYTES);
         if self.buffer_used + size > buffer_memory {
-            return false;
+            return None;
         }
         self.buffer_used += size;
         let mut builder = BatchBuilder::new(size, now_ms as i64)
             .with_compression(self.compression, self.ratios.estimation(topic));
         builder.append(now_ms as i64, key, value);
+        let appended = builder.estimated_size_bytes();
         let mut records = Vec::with_capacity((batch_size / need.max(1)).clamp(1, 1024));
         records.push(meta);
         self.queue_or_new(topic, partition)
@@ -205,7 +211,21 @@ impl RecordAccumulator {
                 buffer_bytes: size,
                 full: false,
             });
-        true
+        Some(appended)
+    }
+
+    /// No batch of the partition is still open for appends (the Java client's
+    /// `RecordAccumulator.allBatchesFull`: only the last can be): the queue is empty, or its
+    /// last batch is closed or has no room left.
+    pub fn all_batches_full(&self, topic: &str, partition: i32) -> bool {
+        let Some(last) = self.queue(topic, partition).and_then(VecDeque::back) else {
+            return true;
+        };
+        last.full
+            || last
+                .builder
+                .as_ref()
+                .is_none_or(|b| b.estimated_size_bytes() >= last.buffer_bytes)
     }
 
     /// Gives a finished batch's memory back.
@@ -326,7 +346,10 @@ mod tests {
         let v = [0u8; 1000];
         let meta = RecordMeta { id: 0, send_ms: 0 };
         let mut n = 0;
-        while acc.append("t", 0, None, Some(&v), meta, 0, 16384, 16384 * 3) {
+        while acc
+            .append("t", 0, None, Some(&v), meta, 0, 16384, 16384 * 3)
+            .is_some()
+        {
             n += 1;
         }
         let q = acc.queue("t", 0).expect("a queue");

@@ -228,12 +228,13 @@ impl Producer {
             }
             return Err(Blocked::NoMetadata);
         };
+        let partition_chosen = partition.is_none() && key.is_none();
         let partition = match (partition, key) {
             (Some(p), _) => p,
             (None, Some(k)) => partition_for_key(k, count),
             (None, None) => self.sticky_partition(topic, count),
         };
-        let ok = self.acc.append(
+        let Some(appended) = self.acc.append(
             topic,
             partition,
             key,
@@ -242,45 +243,50 @@ impl Producer {
             now_ms,
             self.config.batch_size,
             self.config.buffer_memory,
-        );
-        if !ok {
+        ) else {
             self.memory_waiters = true;
             return Err(Blocked::BufferFull);
-        }
+        };
         self.memory_waiters = false;
-        if key.is_none() {
-            // Look up before inserting: no String per record on the hot path.
-            if !self.sticky.contains_key(topic) {
-                self.sticky.insert(topic.to_string(), Default::default());
-            }
-            let Some(s) = self.sticky.get_mut(topic) else {
-                return Ok(partition);
-            };
-            s.bytes += value.map_or(0, <[u8]>::len);
-            if s.bytes >= self.config.batch_size {
-                s.partition = None;
+        if partition_chosen {
+            // BuiltInPartitioner.updatePartitionInfo: switch once batch.size bytes went to
+            // the partition and no batch of it is left half full (so a switch does not
+            // strand a small batch), or at twice batch.size whatever the batches.
+            let all_full = self.acc.all_batches_full(topic, partition);
+            let batch_size = self.config.batch_size;
+            if let Some(s) = self.sticky.get_mut(topic) {
+                s.bytes += appended;
+                if s.bytes >= 2 * batch_size || (s.bytes >= batch_size && all_full) {
+                    s.partition = None;
+                }
             }
         }
         Ok(partition)
     }
 
+    /// The partition keyless records of `topic` go to now (KIP-480, KIP-794): the current
+    /// sticky one, unless a switch was held back by a half-full batch that has since
+    /// filled or left (the Java client's `RecordAccumulator.partitionChanged`); a new one
+    /// is drawn uniformly among the partitions with a leader (`BuiltInPartitioner.
+    /// nextPartition` without adaptive load stats), or among all when none has.
     fn sticky_partition(&mut self, topic: &str, count: usize) -> i32 {
-        if let Some(p) = self.sticky.get(topic).and_then(|s| s.partition) {
-            return p;
+        if let Some(s) = self.sticky.get(topic) {
+            if let Some(p) = s.partition {
+                let held_back = s.bytes >= self.config.batch_size;
+                if !(held_back && self.acc.all_batches_full(topic, p)) {
+                    return p;
+                }
+            }
         }
         let available: Vec<i32> = (0..count as i32)
             .filter(|p| self.metadata.leader(topic, *p).is_some())
             .collect();
-        let previous = self.sticky.get(topic).and_then(|s| s.partition);
         let choices: Vec<i32> = if available.is_empty() {
             (0..count as i32).collect()
         } else {
             available
         };
-        let mut p = choices[self.rng.below(choices.len() as u64) as usize];
-        if choices.len() > 1 && Some(p) == previous {
-            p = choices[(self.rng.below(choices.len() as u64 - 1) as usize + 1) % choices.len()];
-        }
+        let p = choices[self.rng.below(choices.len() as u64) as usize];
         self.sticky.insert(
             topic.to_string(),
             Sticky {
@@ -1023,5 +1029,118 @@ impl Producer {
     pub fn address(&self, node: NodeId) -> Option<(String, u16)> {
         self.metadata
             .node_address(node, &self.config.bootstrap_servers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::metadata_response::{
+        MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+    };
+    use kafka_protocol::messages::{BrokerId, MetadataResponse, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+
+    /// A producer that knows topic `t` with three partitions, all led by node 1.
+    fn producer(batch_size: usize) -> Producer {
+        let mut p = Producer::new(ProducerConfig {
+            batch_size,
+            ..ProducerConfig::default()
+        });
+        let partitions = (0..3)
+            .map(|i| {
+                MetadataResponsePartition::default()
+                    .with_partition_index(i)
+                    .with_leader_id(BrokerId(1))
+            })
+            .collect();
+        let response = MetadataResponse::default()
+            .with_brokers(vec![MetadataResponseBroker::default()
+                .with_node_id(BrokerId(1))
+                .with_host(StrBytes::from_static_str("127.0.0.1"))
+                .with_port(9092)])
+            .with_topics(vec![MetadataResponseTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_static_str("t"))))
+                .with_partitions(partitions)]);
+        p.topics.insert("t".into());
+        p.metadata.update(&response, 0);
+        p
+    }
+
+    /// How many keyless records of `value_bytes` go to the first sticky partition before
+    /// the partitioner lets go of it.
+    fn records_before_switch(p: &mut Producer, value_bytes: usize) -> usize {
+        let value = vec![b'7'; value_bytes];
+        for n in 1..10_000 {
+            let meta = RecordMeta { id: n, send_ms: 0 };
+            p.send(0, "t", None, None, Some(&value), meta)
+                .expect("room in the buffer");
+            if p.sticky.get("t").and_then(|s| s.partition).is_none() {
+                return n as usize;
+            }
+        }
+        panic!("the sticky partitioner never switched");
+    }
+
+    #[test]
+    fn tiny_values_switch_after_a_batch_of_bytes_not_a_batch_of_values() {
+        // Values of 4 bytes (`--payload-monotonic`'s numbers) take about 11 bytes each in
+        // a batch, plus the 61-byte header: the Java client's partitioner counts those, so
+        // it lets go after some 90 records (with the batch still open it waits for twice
+        // batch.size), not the 256 that 1024 bytes of values alone would take.
+        let mut p = producer(1024);
+        let n = records_before_switch(&mut p, 4);
+        assert!((80..=200).contains(&n), "switched after {n} records");
+    }
+
+    #[test]
+    fn a_switch_waits_for_the_open_batch_then_happens_once_it_leaves() {
+        // 512-byte values in batch.size 1024: each record opens its own batch (two do not
+        // fit). Past batch.size the last batch is still open, so the switch is held back
+        // (no half-full batch left behind) until twice batch.size...
+        let mut p = producer(1024);
+        assert_eq!(records_before_switch(&mut p, 512), 4);
+        // ...or until the open batch fills or leaves: then the next send switches
+        // (RecordAccumulator.partitionChanged).
+        let mut p = producer(1024);
+        let value = vec![b'7'; 512];
+        let first = p
+            .send(
+                0,
+                "t",
+                None,
+                None,
+                Some(&value),
+                RecordMeta { id: 0, send_ms: 0 },
+            )
+            .expect("room");
+        p.send(
+            0,
+            "t",
+            None,
+            None,
+            Some(&value),
+            RecordMeta { id: 1, send_ms: 0 },
+        )
+        .expect("room");
+        assert_eq!(p.sticky.get("t").and_then(|s| s.partition), Some(first));
+        if let Some(last) = p.acc.queue_mut("t", first).and_then(VecDeque::back_mut) {
+            last.full = true;
+        }
+        p.send(
+            0,
+            "t",
+            None,
+            None,
+            Some(&value),
+            RecordMeta { id: 2, send_ms: 0 },
+        )
+        .expect("room");
+        let s = p.sticky.get("t").expect("sticky state");
+        assert!(
+            s.bytes < 1024,
+            "a new sticky partition was drawn (its count restarted): {} bytes",
+            s.bytes
+        );
     }
 }

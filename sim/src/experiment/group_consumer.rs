@@ -40,7 +40,8 @@ pub struct ConsumerRestart {
     pub committed: BTreeMap<i32, i64>,
     /// When its last commit was acknowledged (none: it never committed).
     pub last_commit_ms: Option<u64>,
-    /// Records consumed but not committed: to be read again.
+    /// Records consumed past the last acknowledged commit: at most this many are read
+    /// again (a commit in flight when the member died may still land).
     pub uncommitted: u64,
     /// Where the new member resumed (OffsetFetch), per partition; `None`: nothing was
     /// committed, `auto.offset.reset` chose.
@@ -134,8 +135,16 @@ impl ConsumerReport {
                 )),
                 None => out.push("never resumed: no assignment before the run ended".into()),
             }
+            let landed_late = if r.read_twice < r.uncommitted {
+                format!(
+                    "; {} fewer than were unacknowledged: a commit in flight at the crash reached the coordinator after all",
+                    r.uncommitted - r.read_twice
+                )
+            } else {
+                String::new()
+            };
             out.push(format!(
-                "read twice after this restart: {} records, the ones consumed between the last commit and the crash (at-least-once delivery)",
+                "read twice after this restart: {} records, the ones consumed between the last commit and the crash (at-least-once delivery){landed_late}",
                 r.read_twice
             ));
         }

@@ -57,7 +57,7 @@ pub const LESSONS: &[Lesson] = &[
                 differs: "the producer now waits for the HW to pass its records, so its latency grows by the slow link's round trips (the final line's average goes from a few ms to about half a second), while the LEO and HW in the tables behave the same.",
             },
         ],
-        leaves_out: Some("No consumer runs during the load: the verdict's read-back at the end is the consumer, and it fetches only up to each leader's HW, which is why it never reads an uncommitted record. Read-committed consumers and the last stable offset (transactions, KIP-98) are not modelled."),
+        leaves_out: Some("No consumer runs during the load: the verdict's read-back at the end is the consumer, and it fetches only up to each leader's HW, which is why it never reads an uncommitted record. Transactions, read_committed consumers and the last stable offset (KIP-98) are another story: a scenario's processor line runs one (docs/scenarios.md)."),
     },
     Lesson {
         number: 3,
@@ -393,9 +393,9 @@ pub const LESSONS: &[Lesson] = &[
             },
             TryNext {
                 flags: "--consumer-props commit=every-1-records",
-                differs: "enable.auto.commit=false and a commit after every record processed (each batch taken): only records processed but not yet acknowledged as committed can be read twice, a window of one commit's round trip (in this run the crash falls outside it and the claim above no longer holds), at the price of a commit per batch, thousands of them. The window shrinks but never closes: idempotent processing, or transactions (KIP-98, with the offsets committed in the producer's transaction, KIP-447), is what removes the duplicates.",
+                differs: "enable.auto.commit=false and a commit after every record processed (each batch taken): only records processed but not yet acknowledged as committed can be read twice, a window of one commit's round trip (in this run a commit is in flight at the crash and still reaches the coordinator, so nothing is read twice and the claim above no longer holds), at the price of a commit per batch, thousands of them. The window shrinks but never closes: idempotent processing, or transactions (KIP-98, with the offsets committed in the producer's transaction, KIP-447), is what removes the duplicates.",
             },
         ],
-        leaves_out: Some("The consumer crashes rather than closing: a clean close() would commit and send LeaveGroup, and the next member would start at once with nothing read twice. Transactions (read_committed, sendOffsetsToTransaction) and the KIP-848 consumer protocol are not modelled. The member does not commit before a rebalance (the Java client's onJoinPrepare does)."),
+        leaves_out: Some("The consumer crashes rather than closing: a clean close() would commit and send LeaveGroup, and the next member would start at once with nothing read twice. This member uses the classic protocol and commits outside any transaction; a scenario's processor line commits its offsets in a transaction (sendOffsetsToTransaction, read_committed), the way to close the window (docs/scenarios.md). The member does not commit before a rebalance (the Java client's onJoinPrepare does)."),
     },
 ];

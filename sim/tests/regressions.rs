@@ -240,6 +240,7 @@ fn every_explore_seed_replays_clean() {
 /// violation of KIP-98.
 #[test]
 fn explore_seeds_idempotence_does_not_order_batches_renumbered_after_a_zombie_leader_as_in_kafka() {
+    let mut renumbered = Vec::new();
     for seed in [1_133, 11_298, 19_158, 100_430] {
         let report = replay_seed_file(seed);
         assert!(
@@ -247,16 +248,22 @@ fn explore_seeds_idempotence_does_not_order_batches_renumbered_after_a_zombie_le
             "seed {seed}: {:?}",
             report.verdict.violations
         );
-        assert!(
-            report
-                .verdict
-                .lessons
-                .iter()
-                .any(|l| l.contains("renumbered them")),
-            "seed {seed}: {:?}",
-            report.verdict.lessons
-        );
+        if report
+            .verdict
+            .lessons
+            .iter()
+            .any(|l| l.contains("renumbered them"))
+        {
+            renumbered.push(seed);
+        }
     }
+    // Since the sticky partitioner follows Java's (the producer's timing moved), only 1133
+    // still reaches the renumbering (the test needs one that does); the others stay as plain
+    // regressions.
+    assert!(
+        renumbered.contains(&1_133),
+        "the seeds whose batches were renumbered after a zombie leader: {renumbered:?}"
+    );
 }
 
 const PAUSE_THEN_RESUME_ON_SHRINK: &str = "set brokers 3\nset partitions 8\n\
@@ -318,7 +325,8 @@ fn the_partition_timeline_shows_every_partition_with_its_leader_from_the_start()
 /// crashed instance's history never recorded the transaction, and the contiguous-offsets
 /// check saw the next instance start after a gap (`int-poll-skip`). (The crash time is
 /// where it falls between EndTxn(commit) and its answer today; the last assertion says
-/// when a timing change moves it, and `sim run` over nearby times finds the new one.)
+/// when a timing change moves it, and `sim run` over nearby times finds the new one:
+/// 25403 ms until the sticky partitioner followed Java's, 25380 ms since.)
 /// Jepsen calls such an
 /// operation indeterminate; the processor now records a crashed instance's open
 /// transaction as unknown (EndTxn(commit) sent) or aborted (not sent), and the checks
@@ -329,7 +337,7 @@ fn explore_seed_400029_a_crash_after_endtxn_commit_is_an_unknown_outcome_not_a_s
         400_029,
         &format!(
             "{EXPLORE_SETTINGS}processor group=explore-copier transactional.id=explore-copier-txn txn.size=10 abort.fraction=0.1\n\
-             after 25403ms restart consumer\n"
+             after 25380ms restart consumer\n"
         ),
     );
     let processor = report.processor.expect("the processor's report");

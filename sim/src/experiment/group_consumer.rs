@@ -373,7 +373,7 @@ impl GroupReader {
 /// The member's `life`-th process: a fresh consumer with the scenario's settings.
 fn member(spec: &ConsumerSpec, brokers: usize, topic: &str, life: u32) -> Consumer {
     let config = ConsumerConfig {
-        bootstrap_servers: (1..=brokers).map(|i| (format!("node{i}"), 9092)).collect(),
+        bootstrap_servers: crate::harness::bootstrap_servers(brokers),
         client_id: format!("{}-{life}", spec.group.group_id),
         auto_offset_reset: spec.auto_offset_reset,
         // Bounded: the run takes the records at every turn.

@@ -138,8 +138,9 @@ impl ExperimentConfig {
     pub fn producer_config(&self) -> Result<ProducerConfig, SimError> {
         let mut props = vec![(
             "bootstrap.servers".to_string(),
-            (1..=self.brokers)
-                .map(|i| format!("node{i}:9092"))
+            crate::harness::bootstrap_servers(self.brokers)
+                .iter()
+                .map(|(host, port)| format!("{host}:{port}"))
                 .collect::<Vec<_>>()
                 .join(","),
         )];
@@ -807,7 +808,7 @@ fn read_back_copies(
     partitions: i32,
 ) -> Result<txn_checks::OutputCopies, SimError> {
     let config = ConsumerConfig {
-        bootstrap_servers: (1..=brokers).map(|i| (format!("node{i}"), 9092)).collect(),
+        bootstrap_servers: crate::harness::bootstrap_servers(brokers),
         client_id: "kraftsim-verdict-read-committed".into(),
         auto_offset_reset: OffsetReset::Earliest,
         isolation_level: loadgen::consumer::IsolationLevel::ReadCommitted,
@@ -840,7 +841,7 @@ fn read_back(
     partitions: i32,
 ) -> Result<BTreeMap<i32, Vec<(i64, RecordId)>>, SimError> {
     let config = ConsumerConfig {
-        bootstrap_servers: (1..=brokers).map(|i| (format!("node{i}"), 9092)).collect(),
+        bootstrap_servers: crate::harness::bootstrap_servers(brokers),
         client_id: "kraftsim-verdict".into(),
         auto_offset_reset: OffsetReset::Earliest,
         // Small responses, so their buffers are reused rather than fresh memory for every

@@ -164,7 +164,7 @@ fn config(
     life: u32,
 ) -> ProcessorConfig {
     let mut c = ProcessorConfig::new(
-        (1..=brokers).map(|i| (format!("node{i}"), 9092)).collect(),
+        crate::harness::bootstrap_servers(brokers),
         &spec.transactional_id,
         spec.group.clone(),
         input,

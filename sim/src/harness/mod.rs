@@ -63,6 +63,22 @@ use time_model::ServiceModel;
 /// The client's address on the simulated network.
 pub const CLIENT: BrokerId = 0;
 
+/// Where clients reach node `id` on the simulated network: its `advertised.listeners`
+/// entry, which Metadata lists for every unfenced broker, as Kafka's does. The network
+/// routes by node id, so the name is only a name (`node1:9092`, as in a Docker Compose
+/// cluster); what matters is that clients learn the brokers from Metadata and stop using
+/// their bootstrap servers, as Kafka's clients do (`leastLoadedNode` picks among the
+/// brokers of the last Metadata answer).
+pub fn node_address(id: BrokerId) -> (String, u16) {
+    (format!("node{id}"), 9092)
+}
+
+/// `bootstrap.servers` for a simulated cluster of `brokers` nodes: every node, by
+/// [`node_address`].
+pub fn bootstrap_servers(brokers: usize) -> Vec<(String, u16)> {
+    (1..=brokers as BrokerId).map(node_address).collect()
+}
+
 /// How a simulation is set up.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -173,6 +189,13 @@ impl SimCluster {
         for (&id, timeout) in ids.iter().zip(timeouts) {
             let mut c = ControllerConfig::new(id, ids.clone());
             let mut b = BrokerConfig::new(id);
+            b.advertised_listeners = ids
+                .iter()
+                .map(|&i| {
+                    let (host, port) = node_address(i);
+                    (i, (host, i32::from(port)))
+                })
+                .collect();
             config::apply_all(config.configs.iter().map(|(k, v)| (k, v)), &mut b, &mut c)?;
             c.election_timeout_ticks = timeout;
             node_configs.insert(id, (c, b));

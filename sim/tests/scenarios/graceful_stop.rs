@@ -140,3 +140,45 @@ fn a_stop_without_a_metadata_quorum_waits_five_minutes_for_the_controller_then_g
         trace_text(&sim)
     );
 }
+
+/// The brokers Metadata names, by id, with their advertised addresses.
+fn metadata_brokers(sim: &mut SimCluster, at: BrokerId) -> Vec<(i32, String, i32)> {
+    use kafka_protocol::messages::{ApiKey, MetadataRequest, MetadataResponse};
+    let response: MetadataResponse = crate::kafka_client::call(
+        sim,
+        at,
+        ApiKey::Metadata,
+        12,
+        &MetadataRequest::default().with_topics(Some(vec![])),
+    );
+    response
+        .brokers
+        .iter()
+        .map(|b| (b.node_id.0, b.host.to_string(), b.port))
+        .collect()
+}
+
+/// A client learns the brokers from Metadata and then talks to them by id, not to its
+/// bootstrap servers (Java's `leastLoadedNode` picks among the last answer's brokers).
+/// Metadata names every unfenced broker at its `advertised.listeners` address, so a broker
+/// that stopped leaves the list and clients stop choosing it for their next request.
+#[test]
+fn metadata_names_every_running_broker_and_drops_one_that_stopped() {
+    let mut sim = cluster(63, &[], &[]);
+    let all = metadata_brokers(&mut sim, 1);
+    assert_eq!(
+        all,
+        vec![
+            (1, "node1".to_string(), 9092),
+            (2, "node2".to_string(), 9092),
+            (3, "node3".to_string(), 9092)
+        ]
+    );
+    sim.stop(2).expect("stop");
+    assert!(until_down(&mut sim, 2, 10_000), "{}", trace_text(&sim));
+    let ids: Vec<i32> = metadata_brokers(&mut sim, 1)
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
+    assert_eq!(ids, vec![1, 3], "{}", trace_text(&sim));
+}

@@ -21,6 +21,7 @@ use super::strategies::{cases, Case};
 use super::PropertyError;
 use crate::experiment::report::RunReport;
 use crate::experiment::verdict::violation_kind;
+use crate::scenario::Trigger;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -183,6 +184,11 @@ impl Property {
             Err(TestError::Abort(why)) => Err(PropertyError::Aborted(why.to_string())),
             Err(TestError::Fail(_, case)) => {
                 let original_steps = first.borrow().as_ref().map_or(0, |(_, n)| *n);
+                let kind = first.borrow().as_ref().map(|(k, _)| k.clone());
+                let case = match kind {
+                    Some(kind) => self.remove_steps(case, &kind, &rule)?,
+                    None => case,
+                };
                 let violations = self
                     .run_case(&case, &rule)?
                     .map(|f| f.violations)
@@ -213,6 +219,47 @@ impl Property {
             Ok(passed) => passed,
             Err(e) => panic!("{e}"),
         }
+    }
+
+    /// Shrinking's last pass, as `sim explore`'s shrink does it: proptest stops after
+    /// `max_shrink_iters` runs or at a local minimum of its own moves (a shorter gap, a
+    /// later seed), which can leave a step the failure does not need. Each step of the
+    /// admitted plan, from the last, is removed (its wait carried to the next) when the run
+    /// still breaks the same kind of invariant and every other step is still admitted; so
+    /// the counterexample's plan has no step that can go on its own.
+    fn remove_steps(
+        &self,
+        case: Case,
+        kind: &str,
+        rule: &impl Fn(&RunReport) -> Result<(), String>,
+    ) -> Result<Case, PropertyError> {
+        let mut current = Case {
+            steps: self.setup.admitted(&case.steps),
+            ..case
+        };
+        let mut i = current.steps.len();
+        while i > 0 {
+            i -= 1;
+            let mut candidate = current.clone();
+            let removed = candidate.steps.remove(i);
+            if let (Trigger::AfterMs(gap), Some(next)) =
+                (&removed.trigger, candidate.steps.get_mut(i))
+            {
+                if let Trigger::AfterMs(g) = &mut next.trigger {
+                    *g += gap;
+                }
+            }
+            if self.setup.admitted(&candidate.steps).len() != candidate.steps.len() {
+                continue;
+            }
+            if self
+                .run_case(&candidate, rule)?
+                .is_some_and(|f| f.kind == kind)
+            {
+                current = candidate;
+            }
+        }
+        Ok(current)
     }
 
     /// The scenario a case runs: the setting, its load and its admitted plan.

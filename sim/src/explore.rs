@@ -32,7 +32,7 @@ use crate::experiment::{self, ExperimentConfig};
 use crate::harness::time_model::TimeModel;
 use crate::harness::SimError;
 use crate::rng::SimRng;
-use crate::scenario::{Action, NodeRef, Scenario, Step, Trigger};
+use crate::scenario::{without_step, Action, NodeRef, Scenario, Step, Trigger};
 use controller::BrokerId;
 use std::collections::BTreeSet;
 
@@ -496,14 +496,7 @@ pub fn shrink(
     let mut i = current.len();
     while i > 0 {
         i -= 1;
-        let mut candidate = current.clone();
-        let removed = candidate.remove(i);
-        // Keep timing: the next step waits for what the removed one waited too.
-        if let (Trigger::AfterMs(gap), Some(next)) = (&removed.trigger, candidate.get_mut(i)) {
-            if let Trigger::AfterMs(g) = &mut next.trigger {
-                *g += gap;
-            }
-        }
+        let candidate = without_step(&current, i);
         if !config.within_bounds(&candidate) {
             continue;
         }

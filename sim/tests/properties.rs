@@ -28,7 +28,7 @@
 use kraftsim::properties::{
     has_violation, replay, run_reproduce_line, FaultKind, Property, PropertyError, Setup,
 };
-use kraftsim::scenario::{Action, Trigger};
+use kraftsim::scenario::{without_step, Action, Scenario};
 
 /// Cases per property: `KRAFTSIM_PROPERTY_CASES`, or `default`.
 fn cases(default: u32) -> u32 {
@@ -126,14 +126,11 @@ fn a_property_fails_under_unclean_election_shrinks_and_its_reproduce_line_replay
     // Shrunk means no single step can go: without any one of them (its wait carried to the
     // next step, as the bounds carry it) the run keeps every acknowledged record, or the
     // plan leaves the bounds (the shrinking's last pass, Property::remove_steps).
-    for i in 0..steps.len() {
-        let mut fewer = found.scenario.clone();
-        let removed = fewer.steps.remove(i);
-        if let (Trigger::AfterMs(gap), Some(next)) = (&removed.trigger, fewer.steps.get_mut(i)) {
-            if let Trigger::AfterMs(g) = &mut next.trigger {
-                *g += gap;
-            }
-        }
+    for (i, removed) in steps.iter().enumerate() {
+        let fewer = Scenario {
+            steps: without_step(&found.scenario.steps, i),
+            ..found.scenario.clone()
+        };
         if unsafe_setup().admitted(&fewer.steps).len() != fewer.steps.len() {
             continue; // outside the bounds without it (a restart of a node no longer down)
         }

@@ -21,7 +21,7 @@ use super::strategies::{cases, Case};
 use super::PropertyError;
 use crate::experiment::report::RunReport;
 use crate::experiment::verdict::violation_kind;
-use crate::scenario::Trigger;
+use crate::scenario::without_step;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -240,15 +240,10 @@ impl Property {
         let mut i = current.steps.len();
         while i > 0 {
             i -= 1;
-            let mut candidate = current.clone();
-            let removed = candidate.steps.remove(i);
-            if let (Trigger::AfterMs(gap), Some(next)) =
-                (&removed.trigger, candidate.steps.get_mut(i))
-            {
-                if let Trigger::AfterMs(g) = &mut next.trigger {
-                    *g += gap;
-                }
-            }
+            let candidate = Case {
+                steps: without_step(&current.steps, i),
+                ..current.clone()
+            };
             if self.setup.admitted(&candidate.steps).len() != candidate.steps.len() {
                 continue;
             }

@@ -192,6 +192,25 @@ pub struct Step {
     pub action: Action,
 }
 
+/// `steps` without step `i`, its wait carried to the step after it: an `after D` step
+/// counts from the one before, so dropping a step whose trigger was `after 5s` adds those
+/// 5 s to the next step's `after` and every later step fires when it did. How a failing
+/// plan is shrunk (`sim explore`, the property tests); `steps` unchanged if `i` is past
+/// the end.
+pub fn without_step(steps: &[Step], i: usize) -> Vec<Step> {
+    let mut fewer = steps.to_vec();
+    if i >= fewer.len() {
+        return fewer;
+    }
+    let removed = fewer.remove(i);
+    if let (Trigger::AfterMs(gap), Some(next)) = (&removed.trigger, fewer.get_mut(i)) {
+        if let Trigger::AfterMs(waited) = &mut next.trigger {
+            *waited += gap;
+        }
+    }
+    fewer
+}
+
 /// A whole scenario file.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Scenario {

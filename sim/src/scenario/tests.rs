@@ -628,6 +628,37 @@ fn validate_checks_nodes_and_links_against_the_cluster() {
 }
 
 #[test]
+fn a_step_removed_hands_its_wait_to_the_next_so_later_steps_keep_their_times() {
+    let plan = parse("at 2s kill 1\nafter 3s restart 1\nafter 4s heal\nat 50% records stop 2\n")
+        .expect("a valid plan")
+        .steps;
+    let shown = |steps: &[Step]| steps.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // The restart's 3 s go to the heal, which still fires 7 s after the kill.
+    assert_eq!(
+        shown(&without_step(&plan, 1)),
+        ["at 2s kill 1", "after 7s heal", "at 50% records stop 2"]
+    );
+    // An `at` trigger has no wait to hand on; a last step has no one to hand it to.
+    assert_eq!(
+        shown(&without_step(&plan, 0)),
+        [
+            "after 3s restart 1",
+            "after 4s heal",
+            "at 50% records stop 2"
+        ]
+    );
+    assert_eq!(
+        shown(&without_step(&plan, 2)),
+        [
+            "at 2s kill 1",
+            "after 3s restart 1",
+            "at 50% records stop 2"
+        ]
+    );
+    assert_eq!(without_step(&plan, 4), plan);
+}
+
+#[test]
 fn validate_rechecks_scenarios_built_in_code() {
     let built = |trigger, action| Scenario {
         steps: vec![Step {

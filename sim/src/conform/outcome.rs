@@ -8,7 +8,7 @@
 //! | row | what | compared |
 //! |---|---|---|
 //! | `load writes`, `load errors` | the same, for the load before the first step | as below |
-//! | `step N writes` | did writes go on after the step, or stall (no acknowledgement for [`STALL_MS`] on some or all partitions) | `go on` / `some stall` / `all stall` |
+//! | `step N writes` | did writes go on after the step, or stall (records of some or all partitions waiting [`STALL_MS`] with no acknowledgement; a partition sent nothing is idle, not stalled) | `go on` / `some stall` / `all stall` |
 //! | `step N errors` | the error names the producer saw (failed records and retried attempts) | the set of names ([`error_class`]) |
 //! | `step N writes resumed after` | from the step to the end of the longest stall | time, with tolerance |
 //! | `step N leaders moved after` | until no partition the struck nodes led is led by them | time, with tolerance |
@@ -26,7 +26,7 @@ use super::group::GroupOutcome;
 use super::suite::SuiteScenario;
 use crate::cluster_control::PartitionState;
 use crate::experiment::observations::{FaultRecord, Observations};
-use crate::experiment::phases::Phase;
+use crate::experiment::phases::{Phase, WriteFlow};
 use crate::experiment::poller::Snapshot;
 use crate::experiment::report::RunReport;
 use crate::experiment::verdict::violation_kind;
@@ -72,10 +72,17 @@ pub fn rows(s: &SuiteScenario, d: &RunData) -> Vec<(String, Cell)> {
         .flat_map(|p| p.writes.partitions.values().map(|f| f.last_ack_ms))
         .max()
         .unwrap_or(0);
-    if let Some(load) = d.report.phases.iter().find(|p| p.name == "load") {
+    let later = |index: usize| d.report.phases.get(index + 1..).unwrap_or_default();
+    if let Some((load_index, load)) = d
+        .report
+        .phases
+        .iter()
+        .enumerate()
+        .find(|(_, p)| p.name == "load")
+    {
         out.push((
             "load writes".to_string(),
-            writes(load, d.partitions, load_last_ack).cell(),
+            writes(load, later(load_index), d.partitions, load_last_ack).cell(),
         ));
         out.push(("load errors".to_string(), errors(load)));
     }
@@ -100,7 +107,7 @@ pub fn rows(s: &SuiteScenario, d: &RunData) -> Vec<(String, Cell)> {
                 Cell::classed("failed", format!("failed: {why}")),
             ));
         }
-        let writes = writes(phase, d.partitions, load_last_ack);
+        let writes = writes(phase, later(f.phase), d.partitions, load_last_ack);
         out.push((key("writes"), writes.cell()));
         out.push((key("errors"), errors(phase)));
         out.push((key("writes resumed after"), writes.resumed()));
@@ -158,12 +165,31 @@ impl Writes {
         let shown = if k == 0 {
             "go on".to_string()
         } else {
-            let longest = self.stalled.iter().map(|(_, g, _)| *g).max().unwrap_or(0);
-            format!(
-                "{class} ({k}/{} partitions, longest {})",
-                self.partitions,
-                super::compare::seconds(longest)
-            )
+            // Which partition and when, counted from the phase's start: enough to line a
+            // stall up with the cluster's logs (a JVM pause, an internal topic created).
+            let longest = self
+                .stalled
+                .iter()
+                .max_by_key(|(p, g, _)| (*g, std::cmp::Reverse(*p)));
+            match longest {
+                Some((p, gap, resumed)) => {
+                    let seconds = super::compare::seconds;
+                    let when = match resumed {
+                        Some(end) => format!(
+                            "partition {p}, {} to {}",
+                            seconds(end.saturating_sub(*gap)),
+                            seconds(*end)
+                        ),
+                        None => format!("partition {p}, not resumed"),
+                    };
+                    format!(
+                        "{class} ({k}/{} partitions, longest {}: {when})",
+                        self.partitions,
+                        seconds(*gap)
+                    )
+                }
+                None => class.to_string(),
+            }
         };
         Cell::classed(class, shown)
     }
@@ -183,9 +209,12 @@ impl Writes {
     }
 }
 
-/// Which partitions went without an acknowledgement for [`STALL_MS`] during the phase (up
-/// to the load's last acknowledgement), and when they resumed (ms after the phase began).
-fn writes(phase: &Phase, partitions: i32, load_last_ack: u64) -> Writes {
+/// Which partitions had records waiting with no acknowledgement for [`STALL_MS`] during
+/// the phase (up to the load's last acknowledgement), and when they resumed (ms after the
+/// phase began). A partition is stalled only while something of it waits: one the sticky
+/// partitioner sent nothing to is idle (see [`crate::experiment::phases::PartitionFlow::longest_gap_ms`]); what waited
+/// at the phase's end shows in the phases after it (`later`), where it completed.
+fn writes(phase: &Phase, later: &[Phase], partitions: i32, load_last_ack: u64) -> Writes {
     let horizon = phase.end_ms.min(load_last_ack);
     if horizon <= phase.start_ms {
         return Writes {
@@ -194,21 +223,27 @@ fn writes(phase: &Phase, partitions: i32, load_last_ack: u64) -> Writes {
             partitions: partitions as usize,
         };
     }
+    let later: Vec<&WriteFlow> = later.iter().map(|l| &l.writes).collect();
     let mut stalled = Vec::new();
     for p in 0..partitions {
-        let (gap, resumed) = match phase.writes.partitions.get(&p) {
-            None => (horizon - phase.start_ms, None),
-            Some(f) => {
-                let tail = horizon.saturating_sub(f.last_ack_ms);
-                if tail > f.longest_gap_ms {
-                    (tail, None)
-                } else {
-                    (
-                        f.longest_gap_ms,
-                        Some(f.longest_gap_end_ms.saturating_sub(phase.start_ms)),
-                    )
-                }
-            }
+        let flow = phase.writes.partitions.get(&p);
+        let quiet_from = flow.map_or(phase.start_ms, |f| f.last_ack_ms);
+        // The silence at the phase's end: records still waiting at the horizon, or records
+        // that failed after the last acknowledgement (they waited until they failed).
+        let waiting = WriteFlow::pending_at(&later, p, horizon)
+            .map_or(0, |sent| horizon.saturating_sub(quiet_from.max(sent)));
+        let failed = phase.writes.failed_since_ack.get(&p).map_or(0, |f| {
+            f.last_failed_ms
+                .min(horizon)
+                .saturating_sub(quiet_from.max(f.oldest_sent_ms))
+        });
+        let tail = waiting.max(failed);
+        let (gap, resumed) = match flow {
+            Some(f) if f.longest_gap_ms >= tail => (
+                f.longest_gap_ms,
+                Some(f.longest_gap_end_ms.saturating_sub(phase.start_ms)),
+            ),
+            _ => (tail, None),
         };
         if gap >= STALL_MS {
             stalled.push((p, gap, resumed));
@@ -580,10 +615,11 @@ mod tests {
     use super::*;
     use crate::experiment::phases::WriteFlow;
 
-    fn phase(start: u64, end: u64, acks: &[(u64, i32)]) -> Phase {
+    /// A phase with these acknowledgements: (sent, acknowledged, partition).
+    fn phase(start: u64, end: u64, acks: &[(u64, u64, i32)]) -> Phase {
         let mut writes = WriteFlow::default();
-        for (at, p) in acks {
-            writes.ack(start, *at, *p);
+        for (sent, at, p) in acks {
+            writes.ack(start, *at, *p, *sent);
         }
         Phase {
             name: "kill 1".into(),
@@ -607,33 +643,85 @@ mod tests {
 
     #[test]
     fn a_partition_silent_for_the_stall_time_stalled_and_resumed_when_acks_came_back() {
-        // Partition 0 acks throughout; 1 is silent from 1000 to 10_500.
-        let mut acks: Vec<(u64, i32)> = (0..20).map(|i| (1000 + i * 500, 0)).collect();
-        acks.extend([(1000, 1), (10_500, 1), (11_000, 1)]);
-        let w = writes(&phase(1000, 11_000, &acks), 2, 20_000);
-        assert_eq!(w.stalled, vec![(1, 9500, Some(9500))]);
+        // Partition 0 acks throughout; 1 is silent from 1000 to 10_500, a record of it
+        // waiting since 1100.
+        let mut acks: Vec<(u64, u64, i32)> = (0..20)
+            .map(|i| (990 + i * 500, 1000 + i * 500, 0))
+            .collect();
+        acks.extend([(990, 1000, 1), (1100, 10_500, 1), (10_900, 11_000, 1)]);
+        let w = writes(&phase(1000, 11_000, &acks), &[], 2, 20_000);
+        assert_eq!(w.stalled, vec![(1, 9400, Some(9500))]);
         assert_eq!(
             w.cell(),
-            Cell::classed("some stall", "some stall (1/2 partitions, longest 9.5 s)")
+            Cell::classed(
+                "some stall",
+                "some stall (1/2 partitions, longest 9.4 s: partition 1, 100 ms to 9.5 s)"
+            )
         );
         assert_eq!(w.resumed(), Cell::Time(Some(9500)));
     }
 
     #[test]
     fn a_stall_to_the_end_of_the_step_never_resumed_and_the_load_end_is_no_stall() {
-        let w = writes(&phase(0, 10_000, &[(100, 0), (200, 1)]), 2, 20_000);
-        assert_eq!(w.stalled.len(), 2);
+        // Both partitions' next records went out at 110 and 210 and were acknowledged only
+        // in the next phase: they waited through the rest of this one.
+        let next = phase(10_000, 20_000, &[(110, 12_000, 0), (210, 12_000, 1)]);
+        let step = phase(0, 10_000, &[(90, 100, 0), (190, 200, 1)]);
+        let w = writes(&step, std::slice::from_ref(&next), 2, 20_000);
+        assert_eq!(w.stalled, vec![(0, 9890, None), (1, 9790, None)]);
         assert_eq!(
             w.cell(),
-            Cell::classed("all stall", "all stall (2/2 partitions, longest 9.9 s)")
+            Cell::classed(
+                "all stall",
+                "all stall (2/2 partitions, longest 9.9 s: partition 0, not resumed)"
+            )
         );
         assert_eq!(w.resumed(), Cell::Time(None));
         // The load ended at 300: the silence after it is no stall.
-        let w = writes(&phase(0, 10_000, &[(100, 0), (200, 1)]), 2, 300);
+        let w = writes(&step, std::slice::from_ref(&next), 2, 300);
         assert!(w.stalled.is_empty());
         assert_eq!(w.resumed(), Cell::NotApplicable("no stall".into()));
-        let w = writes(&phase(500, 10_000, &[]), 2, 300);
+        let w = writes(&phase(500, 10_000, &[]), &[], 2, 300);
         assert!(w.load_over);
+    }
+
+    #[test]
+    fn a_partition_the_producer_sent_nothing_to_is_idle_not_stalled() {
+        // The sticky partitioner wrote to partition 0 for the first 4 s of the load and
+        // only then to 1 (at a few hundred bytes per second, batch.size takes that long);
+        // afterwards 1 is left alone again until the phase ends. Nothing of 1 waited.
+        let load = phase(
+            0,
+            10_000,
+            &[
+                (10, 50, 0),
+                (3990, 4000, 0),
+                (4000, 4040, 1),
+                (4100, 4140, 1),
+            ],
+        );
+        let next = phase(10_000, 20_000, &[(10_500, 10_540, 1)]);
+        let w = writes(&load, std::slice::from_ref(&next), 2, 20_000);
+        // Partition 0 is idle from 4000 on; partition 1 after 4140: no stall.
+        assert!(w.stalled.is_empty(), "{:?}", w.stalled);
+        assert_eq!(w.cell(), Cell::classed("go on", "go on"));
+    }
+
+    #[test]
+    fn records_that_failed_waited_until_they_failed() {
+        // Partition 1's records, sent from 1000, failed at 8000 with nothing acknowledged;
+        // partition 0 was sent nothing from 50 to 9900.
+        let mut step = phase(0, 10_000, &[(10, 50, 0), (9900, 9950, 0)]);
+        step.writes.fail(8000, 1, 1000);
+        let w = writes(&step, &[], 2, 20_000);
+        assert_eq!(w.stalled, vec![(1, 7000, None)]);
+        assert_eq!(w.resumed(), Cell::Time(None));
+        // Failed, then acknowledged later in the phase: one silence from the oldest send.
+        let mut step = phase(0, 10_000, &[]);
+        step.writes.fail(5000, 1, 1000);
+        step.writes.ack(0, 6000, 1, 5500);
+        let w = writes(&step, &[], 2, 20_000);
+        assert_eq!(w.stalled, vec![(1, 5000, Some(6000))]);
     }
 
     fn snap(at: u64, leaders: &[BrokerId], controller: Option<BrokerId>) -> Snapshot {

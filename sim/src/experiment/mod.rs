@@ -358,7 +358,16 @@ fn run_with(
                     ledger.record_completion(acks, &c);
                     sim.mix_into_digest(&[c.partition as u8, c.records.len() as u8]);
                 }
-                Err(e) => phases.failed(&e.name(), c.records.len() as u64),
+                Err(e) => {
+                    let oldest_sent = c.records.iter().map(|r| r.send_ms).min();
+                    phases.failed(
+                        &e.name(),
+                        c.records.len() as u64,
+                        c.at_ms,
+                        c.partition,
+                        oldest_sent.unwrap_or(c.at_ms),
+                    )
+                }
             }
         }
         if let Some(window) = perf.progress(now) {

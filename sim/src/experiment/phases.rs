@@ -7,7 +7,8 @@
 //! observations ([`super::poller`]) on the real-time targets, which hand them in as they
 //! happen ([`PhaseRecorder::event`]). Each phase also keeps the flow of writes per
 //! partition ([`WriteFlow`]): when the first and last acknowledgements came and the longest
-//! silence, which is how `sim conform` tells "writes went on" from "writes stalled".
+//! a record waited with none coming, which is how `sim conform` tells "writes went on" from
+//! "writes stalled".
 
 use crate::harness::events::{ClusterEvent, ClusterEventKind};
 use crate::harness::SimCluster;
@@ -111,34 +112,90 @@ pub use crate::harness::partition_table::{PartitionAtEnd, ReplicaAtEnd};
 pub struct PartitionFlow {
     pub first_ack_ms: u64,
     pub last_ack_ms: u64,
-    /// The longest time without an acknowledgement, from the phase's start or the previous
-    /// one, up to an acknowledgement.
+    /// The longest time a record of the partition waited with no acknowledgement coming,
+    /// up to one: from the previous acknowledgement (or the phase's start), or from the
+    /// oldest record's send if it went out later. A partition the producer sent nothing to
+    /// is idle, not stalled: the sticky partitioner (KIP-480) leaves a partition alone for
+    /// as long as it writes `batch.size` bytes to the others, which at a few hundred bytes
+    /// per second is seconds.
     pub longest_gap_ms: u64,
     /// When that silence ended (the acknowledgement that broke it).
     pub longest_gap_end_ms: u64,
 }
 
-/// Acknowledgements of a phase, per partition.
+/// Records of one partition that failed since its last acknowledgement: they waited too,
+/// from their send until they failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailedWait {
+    pub oldest_sent_ms: u64,
+    pub last_failed_ms: u64,
+}
+
+/// Acknowledgements (and failures) of a phase, per partition, and what they say about the
+/// records that were waiting.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WriteFlow {
     pub partitions: BTreeMap<i32, PartitionFlow>,
+    /// The send time of the oldest record completed in the phase (acknowledged or failed),
+    /// per partition: a record sent before an earlier phase ended and completed in this one
+    /// was waiting when that phase ended ([`WriteFlow::pending_at`]).
+    pub oldest_completed_sent_ms: BTreeMap<i32, u64>,
+    /// Per partition, the records that failed since its last acknowledgement in the phase.
+    pub failed_since_ack: BTreeMap<i32, FailedWait>,
 }
 
 impl WriteFlow {
-    /// A record of `partition` acknowledged at `at_ms`, in a phase that began at `start_ms`.
-    pub fn ack(&mut self, start_ms: u64, at_ms: u64, partition: i32) {
+    /// A record of `partition`, sent at `sent_ms`, acknowledged at `at_ms`, in a phase that
+    /// began at `start_ms`. Records of a partition are acknowledged in order, so the first
+    /// acknowledged after a silence is the oldest that waited through it.
+    pub fn ack(&mut self, start_ms: u64, at_ms: u64, partition: i32, sent_ms: u64) {
+        let failed = self.failed_since_ack.remove(&partition);
+        let oldest_sent = failed.map_or(sent_ms, |f| f.oldest_sent_ms.min(sent_ms));
+        self.completed(partition, oldest_sent);
         let flow = self.partitions.entry(partition).or_insert(PartitionFlow {
             first_ack_ms: at_ms,
             last_ack_ms: start_ms,
             longest_gap_ms: 0,
             longest_gap_end_ms: at_ms,
         });
-        let gap = at_ms.saturating_sub(flow.last_ack_ms);
+        let gap = at_ms.saturating_sub(flow.last_ack_ms.max(oldest_sent));
         if gap > flow.longest_gap_ms {
             flow.longest_gap_ms = gap;
             flow.longest_gap_end_ms = at_ms;
         }
         flow.last_ack_ms = flow.last_ack_ms.max(at_ms);
+    }
+
+    /// Records of `partition` failed at `at_ms`, the oldest sent at `oldest_sent_ms`.
+    pub fn fail(&mut self, at_ms: u64, partition: i32, oldest_sent_ms: u64) {
+        self.completed(partition, oldest_sent_ms);
+        let wait = self
+            .failed_since_ack
+            .entry(partition)
+            .or_insert(FailedWait {
+                oldest_sent_ms,
+                last_failed_ms: at_ms,
+            });
+        wait.oldest_sent_ms = wait.oldest_sent_ms.min(oldest_sent_ms);
+        wait.last_failed_ms = wait.last_failed_ms.max(at_ms);
+    }
+
+    fn completed(&mut self, partition: i32, sent_ms: u64) {
+        let oldest = self
+            .oldest_completed_sent_ms
+            .entry(partition)
+            .or_insert(sent_ms);
+        *oldest = (*oldest).min(sent_ms);
+    }
+
+    /// The send time of the oldest record of `partition` still waiting at `at_ms`, as the
+    /// phases after it show (`later`): one completed in them but sent before `at_ms`.
+    pub fn pending_at(later: &[&WriteFlow], partition: i32, at_ms: u64) -> Option<u64> {
+        later
+            .iter()
+            .filter_map(|w| w.oldest_completed_sent_ms.get(&partition).copied())
+            .filter(|sent| *sent < at_ms)
+            .min()
     }
 }
 
@@ -232,7 +289,8 @@ impl PhaseRecorder {
     pub fn acked_at(&mut self, at_ms: u64, partition: i32, latency_ms: u64, bytes: u64) {
         self.acked(latency_ms, bytes);
         let start = self.current.start_ms;
-        self.current.writes.ack(start, at_ms, partition);
+        let sent = at_ms.saturating_sub(latency_ms);
+        self.current.writes.ack(start, at_ms, partition, sent);
     }
 
     /// An event as it happens (the real-time targets' observations): into the current
@@ -259,9 +317,18 @@ impl PhaseRecorder {
         self.next(next, at_ms, retried, &[], &[]);
     }
 
-    /// Records that failed with `error`.
-    pub fn failed(&mut self, error: &str, records: u64) {
+    /// `records` of `partition` failed with `error` at `at_ms`, the oldest sent at
+    /// `oldest_sent_ms`.
+    pub fn failed(
+        &mut self,
+        error: &str,
+        records: u64,
+        at_ms: u64,
+        partition: i32,
+        oldest_sent_ms: u64,
+    ) {
         *self.current.errors.entry(error.to_string()).or_default() += records;
+        self.current.writes.fail(at_ms, partition, oldest_sent_ms);
     }
 
     /// Ends the current phase at `at_ms` and starts `next`. `retried` is the producer's

@@ -166,7 +166,18 @@ impl PerfHooks for Hooks<'_> {
                     }
                     r.ledger.record_completion(r.acks, c);
                 }
-                Err(e) => r.phases.failed(&e.name(), c.records.len() as u64),
+                Err(e) => {
+                    // The records' send times are on the producer's clock: carry the wait over.
+                    let oldest_sent = c.records.iter().map(|r| r.send_ms).min();
+                    let waited = oldest_sent.map_or(0, |s| c.at_ms.saturating_sub(s));
+                    r.phases.failed(
+                        &e.name(),
+                        c.records.len() as u64,
+                        at,
+                        c.partition,
+                        at.saturating_sub(waited),
+                    )
+                }
             }
         });
     }

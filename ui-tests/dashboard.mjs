@@ -92,7 +92,7 @@ async function live(page, url, bootstrap, screenshot) {
   const led = first.partitions.filter((p) => p.leader === victim).map((p) => p.partition);
   const clicked = Date.now();
   await page.click(`.node[data-node="${victim}"] button[data-command="kill"]`);
-  await waitFor(`node ${victim} shown as killed`, 5000, async () => {
+  await waitFor(`node ${victim} shown as killed`, 15000, async () => {
     const v = await shown(page);
     return v.nodes.find((n) => n.id === victim).state === "killed";
   });
@@ -149,7 +149,7 @@ async function live(page, url, bootstrap, screenshot) {
 async function replay(page, file, expectedFile, screenshot) {
   const expected = JSON.parse(readFileSync(expectedFile, "utf8"));
   await page.goto(`file://${file}`);
-  await waitFor("the replay slider", 5000, async () => page.isVisible("#slider"));
+  await waitFor("the replay slider", 10000, async () => page.isVisible("#slider"));
   // Move the slider as a user's drag does: set its value and fire `input`.
   await page.$eval("#slider", (s, t) => {
     s.value = String(t);

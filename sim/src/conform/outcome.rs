@@ -212,8 +212,10 @@ impl Writes {
 /// Which partitions had records waiting with no acknowledgement for [`STALL_MS`] during
 /// the phase (up to the load's last acknowledgement), and when they resumed (ms after the
 /// phase began). A partition is stalled only while something of it waits: one the sticky
-/// partitioner sent nothing to is idle (see [`crate::experiment::phases::PartitionFlow::longest_gap_ms`]); what waited
-/// at the phase's end shows in the phases after it (`later`), where it completed.
+/// partitioner sent nothing to is idle
+/// ([`PartitionFlow::longest_gap_ms`](crate::experiment::phases::PartitionFlow::longest_gap_ms));
+/// what waited at the phase's end shows in the phases after it (`later`), where it
+/// completed.
 fn writes(phase: &Phase, later: &[Phase], partitions: i32, load_last_ack: u64) -> Writes {
     let horizon = phase.end_ms.min(load_last_ack);
     if horizon <= phase.start_ms {
@@ -687,9 +689,10 @@ mod tests {
 
     #[test]
     fn a_partition_the_producer_sent_nothing_to_is_idle_not_stalled() {
-        // The sticky partitioner wrote to partition 0 for the first 4 s of the load and
-        // only then to 1 (at a few hundred bytes per second, batch.size takes that long);
-        // afterwards 1 is left alone again until the phase ends. Nothing of 1 waited.
+        // The sticky partitioner wrote partition 0 at the start, then left it for 4 s (at a
+        // few hundred bytes per second batch.size takes that long, and its draws went
+        // elsewhere); partition 1 got its first records at 4 s and was left alone again
+        // until the next phase. Nothing of either waited long.
         let load = phase(
             0,
             10_000,
